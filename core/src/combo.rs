@@ -1,0 +1,430 @@
+//! The values one swept argument takes: a list, or a range, linspace or logspace.
+//!
+//! In a spec these are written as TOML values:
+//!
+//! ```toml
+//! [combos]
+//! n = [1, 2, 4, 8]                      # a list (ints, floats, bools or strings)
+//! k = { range = [0, 10, 2] }            # 0, 2, 4, 6, 8: start, stop (excluded), step
+//! x = { linspace = [0.0, 1.0, 11] }     # 11 values from 0 to 1, both included
+//! h = { logspace = [-3, 0, 4] }         # 0.001, 0.01, 0.1, 1: powers of ten
+//! ```
+
+use std::fmt;
+
+use crate::value::Value;
+
+/// How a swept argument's values are given.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ComboValues {
+    /// The values themselves, in order.
+    List(Vec<Value>),
+    /// `start, start + step, …` up to but excluding `stop`, like Python's `range` (integers if
+    /// all three are integers, floats otherwise).
+    Range {
+        /// The first value.
+        start: Value,
+        /// The bound, excluded.
+        stop: Value,
+        /// The step, not zero.
+        step: Value,
+    },
+    /// `num` evenly spaced values from `start` to `stop`, both included.
+    Linspace {
+        /// The first value.
+        start: f64,
+        /// The last value.
+        stop: f64,
+        /// How many values.
+        num: u64,
+    },
+    /// `num` values whose base-10 logarithms are evenly spaced from `start` to `stop`.
+    Logspace {
+        /// The exponent of the first value.
+        start: f64,
+        /// The exponent of the last value.
+        stop: f64,
+        /// How many values.
+        num: u64,
+    },
+}
+
+/// Combo values that cannot be used, with what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ComboError(String);
+
+impl ComboError {
+    fn new(message: impl Into<String>) -> ComboError {
+        ComboError(message.into())
+    }
+}
+
+/// Longest list a range, linspace or logspace may produce.
+pub const MAX_GENERATED: u64 = 1 << 32;
+
+impl ComboValues {
+    /// Reads combo values from a TOML value.
+    pub fn from_toml(value: &toml::Value) -> Result<ComboValues, ComboError> {
+        match value {
+            toml::Value::Array(items) => Ok(ComboValues::List(
+                items
+                    .iter()
+                    .map(scalar_from_toml)
+                    .collect::<Result<_, _>>()?,
+            )),
+            toml::Value::Table(table) => {
+                let mut keys = table.iter();
+                let (Some((key, v)), None) = (keys.next(), keys.next()) else {
+                    return Err(ComboError::new(
+                        "expected a table with exactly one of `range`, `linspace` or `logspace`",
+                    ));
+                };
+                let toml::Value::Array(parts) = v else {
+                    return Err(ComboError::new(format!(
+                        "`{key}` takes an array, for example {key} = {}",
+                        example(key)
+                    )));
+                };
+                let parts: Vec<Value> =
+                    parts.iter().map(scalar_from_toml).collect::<Result<_, _>>()?;
+                match key.as_str() {
+                    "range" => {
+                        let (start, stop, step) = match parts.as_slice() {
+                            [a, b] => (a.clone(), b.clone(), Value::I64(1)),
+                            [a, b, c] => (a.clone(), b.clone(), c.clone()),
+                            _ => {
+                                return Err(ComboError::new(
+                                    "`range` takes [start, stop] or [start, stop, step]",
+                                ));
+                            }
+                        };
+                        for v in [&start, &stop, &step] {
+                            number(v, "range")?;
+                        }
+                        Ok(ComboValues::Range { start, stop, step })
+                    }
+                    "linspace" | "logspace" => {
+                        let [a, b, n] = parts.as_slice() else {
+                            return Err(ComboError::new(format!(
+                                "`{key}` takes [start, stop, num], for example {key} = {}",
+                                example(key)
+                            )));
+                        };
+                        let (start, stop) = (number(a, key)?, number(b, key)?);
+                        let num = match n {
+                            Value::I64(n) if *n >= 1 => *n as u64,
+                            _ => {
+                                return Err(ComboError::new(format!(
+                                    "`{key}`'s num must be an integer of at least 1, not {n}"
+                                )));
+                            }
+                        };
+                        Ok(if key == "linspace" {
+                            ComboValues::Linspace { start, stop, num }
+                        } else {
+                            ComboValues::Logspace { start, stop, num }
+                        })
+                    }
+                    other => Err(ComboError::new(format!(
+                        "unknown generator `{other}`: expected `range`, `linspace` or `logspace`"
+                    ))),
+                }
+            }
+            other => Err(ComboError::new(format!(
+                "expected a list of values or a {{ range | linspace | logspace = [..] }} table, \
+                 not the {} {other}; a single value is a constant",
+                other.type_str()
+            ))),
+        }
+    }
+
+    /// The values, checked: at least one, all of one type (integers mixed with floats become
+    /// floats), none twice.
+    pub fn values(&self) -> Result<Vec<Value>, ComboError> {
+        let values = match self {
+            ComboValues::List(values) => unify(values.clone())?,
+            ComboValues::Range { start, stop, step } => range(start, stop, step)?,
+            ComboValues::Linspace { start, stop, num } => {
+                check_len(*num)?;
+                linspace(*start, *stop, *num).map(Value::F64).collect()
+            }
+            ComboValues::Logspace { start, stop, num } => {
+                check_len(*num)?;
+                linspace(*start, *stop, *num)
+                    .map(|e| Value::F64(10f64.powf(e)))
+                    .collect()
+            }
+        };
+        if values.is_empty() {
+            return Err(ComboError::new("the list of values is empty"));
+        }
+        check_unique(&values)?;
+        Ok(values)
+    }
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        "range" => "[0, 10, 2]",
+        "linspace" => "[0.0, 1.0, 11]",
+        "logspace" => "[-3, 0, 4]",
+        _ => "[..]",
+    }
+}
+
+fn number(v: &Value, what: &str) -> Result<f64, ComboError> {
+    match v {
+        Value::I64(i) => Ok(*i as f64),
+        Value::F64(f) if f.is_finite() => Ok(*f),
+        other => Err(ComboError::new(format!(
+            "`{what}` takes finite numbers, not {other}"
+        ))),
+    }
+}
+
+fn check_len(n: u64) -> Result<(), ComboError> {
+    if n > MAX_GENERATED {
+        Err(ComboError::new(format!(
+            "{n} values is more than the {MAX_GENERATED} one combo may have"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Reads one scalar from TOML.
+pub fn scalar_from_toml(value: &toml::Value) -> Result<Value, ComboError> {
+    Ok(match value {
+        toml::Value::Integer(i) => Value::I64(*i),
+        toml::Value::Float(f) => Value::F64(*f),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::String(s) => Value::Str(s.clone()),
+        other => {
+            return Err(ComboError::new(format!(
+                "expected an integer, float, bool or string, not the {} {other}",
+                other.type_str()
+            )));
+        }
+    })
+}
+
+fn unify(values: Vec<Value>) -> Result<Vec<Value>, ComboError> {
+    let has_float = values.iter().any(|v| matches!(v, Value::F64(_)));
+    let numeric = values
+        .iter()
+        .all(|v| matches!(v, Value::F64(_) | Value::I64(_)));
+    if has_float && numeric {
+        return Ok(values
+            .into_iter()
+            .map(|v| match v {
+                Value::I64(i) => Value::F64(i as f64),
+                v => v,
+            })
+            .collect());
+    }
+    if let Some(first) = values.first() {
+        if let Some(other) = values.iter().find(|v| v.ty() != first.ty()) {
+            return Err(ComboError::new(format!(
+                "values of mixed types: {first} is {} but {other} is {}",
+                first.ty(),
+                other.ty()
+            )));
+        }
+    }
+    Ok(values)
+}
+
+fn check_unique(values: &[Value]) -> Result<(), ComboError> {
+    // Sorting keys finds duplicates in O(n log n) for large generated lists.
+    let mut keys: Vec<(Key<'_>, usize)> = values.iter().map(Key::of).zip(0..).collect();
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    for pair in keys.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            let (i, j) = (pair[0].1.min(pair[1].1), pair[0].1.max(pair[1].1));
+            return Err(ComboError::new(format!(
+                "the value {} appears twice (at positions {i} and {j}); each value must be unique",
+                values[i]
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Key<'a> {
+    Int(i64),
+    Float(u64),
+    Bool(bool),
+    Str(&'a str),
+}
+
+impl Key<'_> {
+    fn of(v: &Value) -> Key<'_> {
+        match v {
+            Value::I64(i) => Key::Int(*i),
+            // -0.0 and 0.0 are the same coordinate.
+            Value::F64(f) => Key::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
+            Value::Bool(b) => Key::Bool(*b),
+            Value::Str(s) => Key::Str(s),
+        }
+    }
+}
+
+fn range(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, ComboError> {
+    if let (Value::I64(a), Value::I64(b), Value::I64(s)) = (start, stop, step) {
+        let (a, b, s) = (*a as i128, *b as i128, *s as i128);
+        if s == 0 {
+            return Err(ComboError::new("`range` step must not be zero"));
+        }
+        let n = ((b - a) + s - s.signum()) / s;
+        if n <= 0 {
+            return Err(ComboError::new(format!(
+                "`range` = [{a}, {b}, {s}] produces no values"
+            )));
+        }
+        check_len(n as u64)?;
+        return Ok((0..n).map(|k| Value::I64((a + k * s) as i64)).collect());
+    }
+    let (a, b, s) = (
+        number(start, "range")?,
+        number(stop, "range")?,
+        number(step, "range")?,
+    );
+    if s == 0.0 {
+        return Err(ComboError::new("`range` step must not be zero"));
+    }
+    let n = ((b - a) / s).ceil();
+    if n.is_nan() || n < 1.0 {
+        return Err(ComboError::new(format!(
+            "`range` = [{a:?}, {b:?}, {s:?}] produces no values"
+        )));
+    }
+    check_len(n as u64)?;
+    Ok((0..n as u64)
+        .map(|k| Value::F64(a + k as f64 * s))
+        .collect())
+}
+
+/// `num` evenly spaced values from `start` to `stop` inclusive, computed as numpy does.
+pub fn linspace(start: f64, stop: f64, num: u64) -> impl Iterator<Item = f64> {
+    let div = num.saturating_sub(1).max(1) as f64;
+    let step = (stop - start) / div;
+    (0..num).map(move |k| {
+        if num > 1 && k == num - 1 {
+            stop
+        } else {
+            start + k as f64 * step
+        }
+    })
+}
+
+impl fmt::Display for ComboValues {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ComboValues::List(v) => {
+                f.write_str("[")?;
+                for (i, x) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                f.write_str("]")
+            }
+            ComboValues::Range { start, stop, step } => {
+                write!(f, "{{ range = [{start}, {stop}, {step}] }}")
+            }
+            ComboValues::Linspace { start, stop, num } => {
+                write!(f, "{{ linspace = [{start:?}, {stop:?}, {num}] }}")
+            }
+            ComboValues::Logspace { start, stop, num } => {
+                write!(f, "{{ logspace = [{start:?}, {stop:?}, {num}] }}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Value>, ComboError> {
+        let doc: toml::Table = toml::from_str(&format!("v = {text}")).unwrap();
+        ComboValues::from_toml(&doc["v"])?.values()
+    }
+
+    fn floats(v: &[Value]) -> Vec<f64> {
+        v.iter()
+            .map(|x| match x {
+                Value::F64(f) => *f,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lists_keep_order_and_promote_ints_among_floats() {
+        assert_eq!(
+            parse("[3, 1, 2]").unwrap(),
+            vec![Value::I64(3), Value::I64(1), Value::I64(2)]
+        );
+        assert_eq!(floats(&parse("[1, 2.5]").unwrap()), vec![1.0, 2.5]);
+        assert_eq!(
+            parse(r#"["a", "b"]"#).unwrap(),
+            vec![Value::Str("a".into()), Value::Str("b".into())]
+        );
+    }
+
+    #[test]
+    fn ranges_follow_python() {
+        assert_eq!(
+            parse("{ range = [0, 10, 3] }").unwrap(),
+            [0, 3, 6, 9].map(Value::I64).to_vec()
+        );
+        assert_eq!(
+            parse("{ range = [5, 0, -2] }").unwrap(),
+            [5, 3, 1].map(Value::I64).to_vec()
+        );
+        assert_eq!(parse("{ range = [0, 3] }").unwrap().len(), 3);
+        assert_eq!(
+            floats(&parse("{ range = [0.0, 1.0, 0.25] }").unwrap()),
+            vec![0.0, 0.25, 0.5, 0.75]
+        );
+    }
+
+    #[test]
+    fn linspace_and_logspace_follow_numpy() {
+        assert_eq!(
+            floats(&parse("{ linspace = [0, 1, 5] }").unwrap()),
+            vec![0.0, 0.25, 0.5, 0.75, 1.0]
+        );
+        assert_eq!(floats(&parse("{ linspace = [2, 3, 1] }").unwrap()), vec![2.0]);
+        let v = floats(&parse("{ logspace = [-2, 1, 4] }").unwrap());
+        assert_eq!(v, vec![0.01, 0.1, 1.0, 10.0]);
+    }
+
+    #[test]
+    fn bad_values_say_why() {
+        let err = |t: &str| parse(t).unwrap_err().to_string();
+        assert_eq!(err("[]"), "the list of values is empty");
+        assert_eq!(
+            err("[1, 2, 1]"),
+            "the value 1 appears twice (at positions 0 and 2); each value must be unique"
+        );
+        assert_eq!(err("{ range = [0, 10, 0] }"), "`range` step must not be zero");
+        assert_eq!(
+            err("{ range = [10, 0, 1] }"),
+            "`range` = [10, 0, 1] produces no values"
+        );
+        assert_eq!(
+            err("{ linspace = [0, 1, 0] }"),
+            "`linspace`'s num must be an integer of at least 1, not 0"
+        );
+        assert!(err("{ linspace = [0, 0, 3] }").contains("appears twice"));
+        assert!(err("{ steps = [1] }").starts_with("unknown generator `steps`"));
+        assert!(err("[1, \"a\"]").starts_with("values of mixed types"));
+        assert!(err("3").contains("a single value is a constant"));
+        assert!(err("{ range = 3 }").starts_with("`range` takes an array"));
+    }
+}

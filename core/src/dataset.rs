@@ -1,0 +1,179 @@
+//! The labelled N-dimensional result of a sweep.
+//!
+//! A [`Dataset`] has one dimension per swept argument (case arguments first, then combos, in
+//! the user's order) with the swept values as coordinates, one data variable per output of the
+//! function (array outputs add their extra dims after the swept ones), and the constants and
+//! provenance as attributes. Every cell of the grid is [`CellState::Ok`], [`CellState::Failed`]
+//! or [`CellState::Absent`] (no case of the space lands there); the values of cells that are not
+//! `Ok` are missing.
+
+use xyz_abi::{ExtraDim, ScalarType, Signature};
+
+use crate::space::{BoundSpace, SweptDim};
+use crate::value::{Column, EvalOutput, Value};
+
+/// What is known about one cell of the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CellState {
+    /// No case of the space lands on this cell (cases that do not cover the grid).
+    Absent = 0,
+    /// The case was evaluated and its outputs are stored.
+    Ok = 1,
+    /// The case failed; its outputs are missing.
+    Failed = 2,
+    /// The case belongs to the space but has not been evaluated.
+    Pending = 3,
+}
+
+/// One data variable: an output of the function over the grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataVar {
+    /// The output's name.
+    pub name: String,
+    /// The type of its values.
+    pub ty: ScalarType,
+    /// Its extra dims, after the swept ones.
+    pub extra_dims: Vec<ExtraDim>,
+    /// The values, row-major over swept dims then extra dims. Missing values hold NaN for
+    /// floats, `i64::MIN` for integers, `false` for booleans and `""` for strings.
+    pub data: Column,
+}
+
+impl DataVar {
+    /// Values per cell of the grid.
+    pub fn elements(&self) -> usize {
+        self.extra_dims.iter().map(|d| d.size as usize).product()
+    }
+}
+
+/// The labelled result of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// The swept dims with their coordinates.
+    pub dims: Vec<SweptDim>,
+    /// One variable per output of the function.
+    pub vars: Vec<DataVar>,
+    /// The state of each cell of the grid, row-major.
+    pub cells: Vec<CellState>,
+    /// Attributes: the constants, then provenance (`xyz_version`, `xyz_function`,
+    /// `xyz_function_sha256`).
+    pub attrs: Vec<(String, Value)>,
+}
+
+/// The missing value stored for integers.
+pub const MISSING_I64: i64 = i64::MIN;
+
+impl Dataset {
+    /// An empty dataset for `space` and the outputs of `sig`: every cell of the space
+    /// `Pending`, every other cell `Absent`, every value missing.
+    pub fn empty(space: &BoundSpace, sig: &Signature, sha256: Option<&str>) -> Dataset {
+        let n_cells = space.cells() as usize;
+        let mut cells = vec![CellState::Absent; n_cells];
+        if space.len() as usize == n_cells {
+            cells.fill(CellState::Pending);
+        } else {
+            for case in 0..space.len() {
+                cells[space.cell_of(case) as usize] = CellState::Pending;
+            }
+        }
+        let vars = sig
+            .outputs
+            .iter()
+            .map(|o| {
+                let len = n_cells * o.elements();
+                let data = match o.ty {
+                    ScalarType::F64 => Column::F64(vec![f64::NAN; len]),
+                    ScalarType::I64 => Column::I64(vec![MISSING_I64; len]),
+                    ScalarType::Bool => Column::Bool(vec![false; len]),
+                    ScalarType::Str => Column::Str(vec![String::new(); len]),
+                };
+                DataVar {
+                    name: o.name.clone(),
+                    ty: o.ty,
+                    extra_dims: o.dims.clone(),
+                    data,
+                }
+            })
+            .collect();
+        let mut attrs: Vec<(String, Value)> = space.constants().to_vec();
+        attrs.push((
+            "xyz_version".into(),
+            Value::Str(env!("CARGO_PKG_VERSION").into()),
+        ));
+        attrs.push(("xyz_function".into(), Value::Str(sig.to_string())));
+        if let Some(sha) = sha256 {
+            attrs.push(("xyz_function_sha256".into(), Value::Str(sha.into())));
+        }
+        Dataset {
+            dims: space.dims().to_vec(),
+            vars,
+            cells,
+            attrs,
+        }
+    }
+
+    /// The sizes of the swept dims.
+    pub fn shape(&self) -> Vec<usize> {
+        self.dims.iter().map(|d| d.coords.len()).collect()
+    }
+
+    /// Number of cells in each state: (ok, failed, pending, absent).
+    pub fn counts(&self) -> (u64, u64, u64, u64) {
+        let mut c = [0u64; 4];
+        for s in &self.cells {
+            c[*s as usize] += 1;
+        }
+        (c[1], c[2], c[3], c[0])
+    }
+
+    /// Stores the result of evaluating cases `start..start + out.n` of `space`: outputs of the
+    /// cases that succeeded, and `Failed` for the others.
+    pub fn store(&mut self, space: &BoundSpace, start: u64, out: &EvalOutput) {
+        let contiguous = space.len() == self.cells.len() as u64;
+        let mut errors = out.errors.iter().map(|(i, _)| *i).peekable();
+        let mut ok_from = 0usize;
+        // Copies cases ok_from..j, all successful, as one run.
+        let flush = |ds: &mut Dataset, from: usize, to: usize| {
+            if from >= to {
+                return;
+            }
+            if contiguous {
+                let cell = (start + from as u64) as usize;
+                for (var, col) in ds.vars.iter_mut().zip(&out.cols) {
+                    let e = var.elements();
+                    copy_run(&mut var.data, cell * e, col, from * e, (to - from) * e);
+                }
+                ds.cells[cell..cell + (to - from)].fill(CellState::Ok);
+            } else {
+                for j in from..to {
+                    let cell = space.cell_of(start + j as u64) as usize;
+                    for (var, col) in ds.vars.iter_mut().zip(&out.cols) {
+                        let e = var.elements();
+                        copy_run(&mut var.data, cell * e, col, j * e, e);
+                    }
+                    ds.cells[cell] = CellState::Ok;
+                }
+            }
+        };
+        while let Some(j) = errors.next() {
+            flush(self, ok_from, j);
+            let cell = space.cell_of(start + j as u64) as usize;
+            self.cells[cell] = CellState::Failed;
+            ok_from = j + 1;
+        }
+        flush(self, ok_from, out.n);
+    }
+}
+
+fn copy_run(dst: &mut Column, at: usize, src: &Column, from: usize, len: usize) {
+    match (dst, src) {
+        (Column::F64(d), Column::F64(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
+        (Column::I64(d), Column::I64(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
+        (Column::Bool(d), Column::Bool(s)) => {
+            d[at..at + len].copy_from_slice(&s[from..from + len])
+        }
+        (Column::Str(d), Column::Str(s)) => d[at..at + len].clone_from_slice(&s[from..from + len]),
+        (d, s) => unreachable!("output column types agree: {} vs {}", d.ty(), s.ty()),
+    }
+}

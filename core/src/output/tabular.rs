@@ -1,0 +1,200 @@
+//! CSV and JSON: one row per case of the space, in grid order.
+//!
+//! Columns: the swept arguments, then the constants, then the outputs. An array output is one
+//! column per element in CSV (`y[0]`, `y[1]`, … with indices for each extra dim) and a nested
+//! list in JSON. Missing values are empty CSV fields and JSON `null`s.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use serde_json::Value as Json;
+
+use crate::dataset::{CellState, Dataset};
+use crate::value::{Column, Value};
+
+/// The rows of a dataset: grid cells that belong to the space, with their coordinates.
+fn rows(ds: &Dataset) -> impl Iterator<Item = (usize, Vec<Value>)> + '_ {
+    let shape = ds.shape();
+    ds.cells
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s != CellState::Absent)
+        .map(move |(cell, _)| {
+            let mut rest = cell;
+            let mut coords = vec![Value::I64(0); shape.len()];
+            for d in (0..shape.len()).rev() {
+                coords[d] = ds.dims[d].coords.get(rest % shape[d]);
+                rest /= shape[d];
+            }
+            (cell, coords)
+        })
+}
+
+/// Constants, as the dataset's attributes hold them (before the provenance).
+fn constants(ds: &Dataset) -> &[(String, Value)] {
+    let n = ds
+        .attrs
+        .iter()
+        .position(|(k, _)| k == "xyz_version")
+        .unwrap_or(ds.attrs.len());
+    &ds.attrs[..n]
+}
+
+fn csv_field(out: &mut impl Write, v: &Value) -> io::Result<()> {
+    match v {
+        Value::Str(s) if s.contains([',', '"', '\n', '\r']) => {
+            write!(out, "\"{}\"", s.replace('"', "\"\""))
+        }
+        Value::F64(f) if f.is_nan() => Ok(()),
+        v => match v {
+            Value::Str(s) => out.write_all(s.as_bytes()),
+            other => write!(out, "{other}"),
+        },
+    }
+}
+
+fn element_names(extra: &[usize]) -> Vec<String> {
+    let total: usize = extra.iter().product();
+    (0..total)
+        .map(|mut k| {
+            let mut idx = vec![0; extra.len()];
+            for d in (0..extra.len()).rev() {
+                idx[d] = k % extra[d];
+                k /= extra[d];
+            }
+            idx.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+        })
+        .collect()
+}
+
+pub(super) fn write_csv(ds: &Dataset, path: &Path) -> io::Result<()> {
+    let file = fs::File::create(path)?;
+    let mut out = BufWriter::new(file);
+    let consts = constants(ds);
+    let mut header: Vec<String> = ds.dims.iter().map(|d| d.name.clone()).collect();
+    header.extend(consts.iter().map(|(k, _)| k.clone()));
+    for var in &ds.vars {
+        if var.extra_dims.is_empty() {
+            header.push(var.name.clone());
+        } else {
+            let sizes: Vec<usize> = var.extra_dims.iter().map(|d| d.size as usize).collect();
+            header.extend(element_names(&sizes).into_iter().map(|e| format!("{}[{e}]", var.name)));
+        }
+    }
+    let header: Vec<Value> = header.into_iter().map(Value::Str).collect();
+    write_csv_row(&mut out, &header)?;
+    let mut row = Vec::new();
+    for (cell, coords) in rows(ds) {
+        row.clear();
+        row.extend(coords);
+        row.extend(consts.iter().map(|(_, v)| v.clone()));
+        let ok = ds.cells[cell] == CellState::Ok;
+        for var in &ds.vars {
+            let e = var.elements();
+            for k in cell * e..(cell + 1) * e {
+                row.push(if ok { var.data.get(k) } else { Value::F64(f64::NAN) });
+            }
+        }
+        write_csv_row(&mut out, &row)?;
+    }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+}
+
+fn write_csv_row(out: &mut impl Write, row: &[Value]) -> io::Result<()> {
+    for (i, v) in row.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        csv_field(out, v)?;
+    }
+    out.write_all(b"\n")
+}
+
+/// Nests `values` (row-major) by `sizes`.
+fn nest(values: &[Json], sizes: &[usize]) -> Json {
+    match sizes {
+        [] => values[0].clone(),
+        [_] => Json::Array(values.to_vec()),
+        [n, rest @ ..] => {
+            let step = values.len() / n;
+            Json::Array(values.chunks(step).map(|c| nest(c, rest)).collect())
+        }
+    }
+}
+
+pub(super) fn write_json(ds: &Dataset, path: &Path) -> io::Result<()> {
+    let file = fs::File::create(path)?;
+    let mut out = BufWriter::new(file);
+    let consts = constants(ds);
+    out.write_all(b"[")?;
+    for (r, (cell, coords)) in rows(ds).enumerate() {
+        let mut obj = serde_json::Map::new();
+        for (dim, v) in ds.dims.iter().zip(coords) {
+            obj.insert(dim.name.clone(), v.to_json());
+        }
+        for (k, v) in consts {
+            obj.insert(k.clone(), v.to_json());
+        }
+        let ok = ds.cells[cell] == CellState::Ok;
+        for var in &ds.vars {
+            let e = var.elements();
+            let value = if !ok {
+                Json::Null
+            } else {
+                let values: Vec<Json> = (cell * e..(cell + 1) * e)
+                    .map(|k| match &var.data {
+                        Column::F64(v) => Value::F64(v[k]).to_json(),
+                        col => col.get(k).to_json(),
+                    })
+                    .collect();
+                let sizes: Vec<usize> = var.extra_dims.iter().map(|d| d.size as usize).collect();
+                nest(&values, &sizes)
+            };
+            obj.insert(var.name.clone(), value);
+        }
+        out.write_all(if r == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut out, &Json::Object(obj))?;
+    }
+    out.write_all(b"\n]\n")?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn element_names_are_row_major() {
+        assert_eq!(element_names(&[3]), ["0", "1", "2"]);
+        assert_eq!(element_names(&[2, 2]), ["0,0", "0,1", "1,0", "1,1"]);
+    }
+
+    #[test]
+    fn nest_follows_sizes() {
+        let v: Vec<Json> = (0..6).map(|i| json!(i)).collect();
+        assert_eq!(nest(&v[..1], &[]), json!(0));
+        assert_eq!(nest(&v, &[6]), json!([0, 1, 2, 3, 4, 5]));
+        assert_eq!(nest(&v, &[2, 3]), json!([[0, 1, 2], [3, 4, 5]]));
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let mut out = Vec::new();
+        write_csv_row(
+            &mut out,
+            &[
+                Value::Str("a,b".into()),
+                Value::Str("say \"hi\"".into()),
+                Value::F64(f64::NAN),
+                Value::F64(0.1),
+                Value::Bool(true),
+            ],
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "\"a,b\",\"say \"\"hi\"\"\",,0.1,true\n");
+    }
+}

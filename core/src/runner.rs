@@ -1,0 +1,401 @@
+//! The runner evaluates a whole space in-process and assembles the dataset.
+//!
+//! It splits the cases into tasks (contiguous ranges), has the executor's workers evaluate them
+//! in chunks whose size adapts to how long a call takes, and stores each chunk's outputs in the
+//! dataset as it arrives. When a call traps, the worker throws its instance away and re-runs
+//! that chunk case by case in fresh instances, so only the failing cases fail; each is recorded
+//! with its arguments and message.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::dataset::Dataset;
+use crate::executor::{Executor, Flow, TaskWorker};
+use crate::function::{Function, Instance, InstantiateError};
+use crate::space::BoundSpace;
+use crate::value::{Columns, EvalOutput, FailureKind, Value};
+
+/// A case that failed, with what it was called with.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CaseFailure {
+    /// The case's index in the space.
+    pub case: u64,
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// The function's or the runtime's message.
+    pub message: String,
+    /// The case's arguments, in signature order.
+    #[serde(serialize_with = "ser_args")]
+    pub args: Vec<(String, Value)>,
+}
+
+fn ser_args<S: serde::Serializer>(args: &[(String, Value)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(args.len()))?;
+    for (k, v) in args {
+        map.serialize_entry(k, &v.to_json())?;
+    }
+    map.end()
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The dataset; failed cases are missing cells.
+    pub dataset: Dataset,
+    /// Every failed case, in case order.
+    pub failures: Vec<CaseFailure>,
+    /// Wall time of the evaluation.
+    pub elapsed: Duration,
+}
+
+/// A run that could not complete.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A worker could not instantiate the function.
+    #[error(transparent)]
+    Instantiate(#[from] InstantiateError),
+}
+
+/// Evaluates a space with a function on an executor. See the [module docs](self).
+///
+/// ```
+/// use xyz_core::{ClosureFunction, ComboValues, ParamSpace, Runner, Sequential, Value};
+///
+/// let sig = "mul(a: i64, b: i64) -> (p: i64)".parse()?;
+/// let mul = ClosureFunction::new(sig, |args| match args {
+///     [Value::I64(a), Value::I64(b)] => Ok(vec![Value::I64(a * b)]),
+///     _ => unreachable!(),
+/// });
+/// let mut space = ParamSpace::new();
+/// space.combo("a", ComboValues::List(vec![Value::I64(2), Value::I64(3)]));
+/// space.combo("b", ComboValues::Range { start: Value::I64(0), stop: Value::I64(4), step: Value::I64(1) });
+/// let bound = space.bind(xyz_core::Function::signature(&mul))?;
+/// let outcome = Runner::new(&mul, &Sequential).run(&bound)?;
+/// assert_eq!(outcome.dataset.shape(), vec![2, 4]);
+/// assert_eq!(outcome.dataset.vars[0].data, xyz_core::Column::I64(vec![0, 2, 4, 6, 0, 3, 6, 9]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Runner<'a> {
+    function: &'a dyn Function,
+    executor: &'a dyn Executor,
+    progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    stop_on_failure: bool,
+}
+
+/// Calls of at most this long let the chunk grow.
+const GROW_BELOW: Duration = Duration::from_millis(5);
+/// Calls of at least this long make the chunk shrink.
+const SHRINK_ABOVE: Duration = Duration::from_millis(100);
+/// The largest chunk one call evaluates.
+const MAX_CHUNK: usize = 8192;
+/// The first chunk a worker tries.
+const FIRST_CHUNK: usize = 16;
+
+impl<'a> Runner<'a> {
+    /// A runner for `function` on `executor`.
+    pub fn new(function: &'a dyn Function, executor: &'a dyn Executor) -> Runner<'a> {
+        Runner {
+            function,
+            executor,
+            progress: None,
+            stop_on_failure: false,
+        }
+    }
+
+    /// Calls `progress(n)` each time `n` more cases are done (default: none).
+    pub fn progress(&mut self, progress: &'a (dyn Fn(u64) + Sync)) -> &mut Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Stops handing out work after the first failed case (default: `false`, every case runs).
+    pub fn stop_on_failure(&mut self, yes: bool) -> &mut Self {
+        self.stop_on_failure = yes;
+        self
+    }
+
+    /// Evaluates every case of `space`.
+    pub fn run(&self, space: &BoundSpace) -> Result<RunOutcome, RunError> {
+        let started = Instant::now();
+        let sig = self.function.signature();
+        let n = space.len();
+        let workers = self.executor.workers().max(1) as u64;
+        let task_size = (n / (workers * 16)).clamp(1, 1 << 16);
+        let tasks = n.div_ceil(task_size) as usize;
+        let shared = Shared {
+            function: self.function,
+            space,
+            task_size,
+            dataset: Mutex::new(Dataset::empty(space, sig, self.function.sha256())),
+            failures: Mutex::new(Vec::new()),
+            error: Mutex::new(None),
+            progress: self.progress,
+            stop_on_failure: self.stop_on_failure,
+        };
+        let make = || {
+            Box::new(Worker {
+                shared: &shared,
+                instance: None,
+                args: Columns::default(),
+                out: EvalOutput::default(),
+                chunk: FIRST_CHUNK,
+            }) as Box<dyn TaskWorker + '_>
+        };
+        self.executor.execute(tasks, &make);
+        if let Some(err) = shared.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(err);
+        }
+        let mut failures = shared.failures.into_inner().unwrap_or_else(|e| e.into_inner());
+        failures.sort_by_key(|f| f.case);
+        Ok(RunOutcome {
+            dataset: shared.dataset.into_inner().unwrap_or_else(|e| e.into_inner()),
+            failures,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+struct Shared<'a> {
+    function: &'a dyn Function,
+    space: &'a BoundSpace,
+    task_size: u64,
+    dataset: Mutex<Dataset>,
+    failures: Mutex<Vec<CaseFailure>>,
+    error: Mutex<Option<RunError>>,
+    progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    stop_on_failure: bool,
+}
+
+struct Worker<'a> {
+    shared: &'a Shared<'a>,
+    instance: Option<Box<dyn Instance>>,
+    args: Columns,
+    out: EvalOutput,
+    chunk: usize,
+}
+
+/// The run must stop: an instance could not be made, or a case failed under `stop_on_failure`.
+struct Stop;
+
+impl TaskWorker for Worker<'_> {
+    fn run(&mut self, task: usize) -> Flow {
+        let start = task as u64 * self.shared.task_size;
+        let end = (start + self.shared.task_size).min(self.shared.space.len());
+        let mut pos = start;
+        while pos < end {
+            let n = (self.chunk as u64).min(end - pos) as usize;
+            if self.eval_chunk(pos, n).is_err() {
+                return Flow::Stop;
+            }
+            pos += n as u64;
+        }
+        Flow::Continue
+    }
+}
+
+impl Worker<'_> {
+    fn instance(&mut self) -> Result<(), Stop> {
+        if self.instance.is_none() {
+            match self.shared.function.instantiate() {
+                Ok(i) => self.instance = Some(i),
+                Err(e) => {
+                    let mut slot = self.shared.error.lock().unwrap_or_else(|e| e.into_inner());
+                    slot.get_or_insert(RunError::Instantiate(e));
+                    return Err(Stop);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn eval_chunk(&mut self, start: u64, n: usize) -> Result<(), Stop> {
+        let sig = self.shared.function.signature();
+        self.shared.space.fill(start, n, &mut self.args);
+        self.out.reset(&sig.outputs, n);
+        self.instance()?;
+        let began = Instant::now();
+        let instance = self.instance.as_mut().expect("made above");
+        let result = instance.eval(&self.args, &mut self.out);
+        match result {
+            Ok(()) => {
+                let took = began.elapsed();
+                if took <= GROW_BELOW && self.chunk < MAX_CHUNK {
+                    self.chunk *= 2;
+                } else if took >= SHRINK_ABOVE && self.chunk > 1 {
+                    self.chunk /= 2;
+                }
+                self.commit(start)
+            }
+            Err(trap) => {
+                self.instance = None;
+                if n == 1 {
+                    self.out.reset(&sig.outputs, 1);
+                    self.out.errors.push((0, trap.message.clone()));
+                    self.commit_with_kind(start, trap.kind)
+                } else {
+                    self.chunk = 1.max(self.chunk / 2);
+                    for i in 0..n as u64 {
+                        self.eval_chunk(start + i, 1)?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn commit(&mut self, start: u64) -> Result<(), Stop> {
+        self.commit_with_kind(start, FailureKind::Error)
+    }
+
+    fn commit_with_kind(&mut self, start: u64, kind: FailureKind) -> Result<(), Stop> {
+        let shared = self.shared;
+        shared
+            .dataset
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .store(shared.space, start, &self.out);
+        if !self.out.errors.is_empty() {
+            let sig = shared.function.signature();
+            let mut failures = shared.failures.lock().unwrap_or_else(|e| e.into_inner());
+            for (i, message) in &self.out.errors {
+                let case = start + *i as u64;
+                let kind = if kind == FailureKind::Error && message.starts_with("panicked") {
+                    FailureKind::Panic
+                } else {
+                    kind
+                };
+                failures.push(CaseFailure {
+                    case,
+                    kind,
+                    message: message.clone(),
+                    args: shared.space.case_args(case, sig),
+                });
+            }
+        }
+        if let Some(progress) = shared.progress {
+            progress(self.out.n as u64);
+        }
+        if shared.stop_on_failure && !self.out.errors.is_empty() {
+            return Err(Stop);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::combo::ComboValues;
+    use crate::dataset::CellState;
+    use crate::executor::{RayonPool, Sequential};
+    use crate::function::{ClosureFunction, Trap};
+    use crate::space::ParamSpace;
+    use crate::value::Column;
+
+    fn ints(v: impl IntoIterator<Item = i64>) -> ComboValues {
+        ComboValues::List(v.into_iter().map(Value::I64).collect())
+    }
+
+    fn div() -> ClosureFunction {
+        ClosureFunction::new("div(a: i64, b: i64) -> (q: i64, r: f64)".parse().unwrap(), |args| {
+            match args {
+                [Value::I64(_), Value::I64(0)] => Err("division by zero".into()),
+                [Value::I64(a), Value::I64(b)] => {
+                    Ok(vec![Value::I64(a / b), Value::F64(*a as f64 / *b as f64)])
+                }
+                _ => unreachable!(),
+            }
+        })
+    }
+
+    #[test]
+    fn failed_cases_are_missing_and_recorded_on_any_executor() {
+        let f = div();
+        let mut space = ParamSpace::new();
+        space.combo("a", ints(0..300)).combo("b", ints(-2..3));
+        let bound = space.bind(f.signature()).unwrap();
+        for exec in [&Sequential as &dyn Executor, &RayonPool::new(2).unwrap()] {
+            let out = Runner::new(&f, exec).run(&bound).unwrap();
+            assert_eq!(out.failures.len(), 300);
+            assert_eq!(out.failures[1].case, 7);
+            assert_eq!(out.failures[1].message, "division by zero");
+            assert_eq!(
+                out.failures[1].args,
+                vec![("a".to_string(), Value::I64(1)), ("b".to_string(), Value::I64(0))]
+            );
+            let Column::I64(q) = &out.dataset.vars[0].data else { panic!() };
+            assert_eq!(q[7 * 5 + 4], 7 / 2);
+            assert_eq!(q[7 * 5 + 2], crate::dataset::MISSING_I64);
+            assert_eq!(out.dataset.cells[7 * 5 + 2], CellState::Failed);
+            assert_eq!(out.dataset.counts(), (1200, 300, 0, 0));
+        }
+    }
+
+    /// An instance that traps on any chunk holding a negative `a`, like a WASM guest that
+    /// panics: the whole call is lost and the instance must be replaced.
+    struct Trapping;
+    struct TrappingInstance(bool);
+
+    impl Function for Trapping {
+        fn signature(&self) -> &xyz_abi::Signature {
+            static SIG: std::sync::OnceLock<xyz_abi::Signature> = std::sync::OnceLock::new();
+            SIG.get_or_init(|| "t(a: i64) -> (y: i64)".parse().unwrap())
+        }
+        fn sha256(&self) -> Option<&str> {
+            Some("00")
+        }
+        fn instantiate(&self) -> Result<Box<dyn Instance>, InstantiateError> {
+            Ok(Box::new(TrappingInstance(false)))
+        }
+    }
+
+    impl Instance for TrappingInstance {
+        fn eval(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<(), Trap> {
+            assert!(!self.0, "an instance was used after it trapped");
+            let Column::I64(a) = &args.cols[0] else { panic!() };
+            if a.iter().any(|v| *v < 0) {
+                self.0 = true;
+                return Err(Trap {
+                    kind: FailureKind::Panic,
+                    message: "negative".into(),
+                });
+            }
+            let Column::I64(y) = &mut out.cols[0] else { panic!() };
+            for (y, a) in y.iter_mut().zip(a) {
+                *y = a * 10;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_trap_fails_only_its_case() {
+        let mut space = ParamSpace::new();
+        space.combo("a", ints((0..1000).map(|i| if i % 97 == 5 { -i } else { i })));
+        let bound = space.bind(Trapping.signature()).unwrap();
+        let out = Runner::new(&Trapping, &RayonPool::new(2).unwrap()).run(&bound).unwrap();
+        let failed: Vec<u64> = out.failures.iter().map(|f| f.case).collect();
+        let expected: Vec<u64> = (0..1000).filter(|i| i % 97 == 5).collect();
+        assert_eq!(failed, expected);
+        assert!(out.failures.iter().all(|f| f.kind == FailureKind::Panic));
+        let Column::I64(y) = &out.dataset.vars[0].data else { panic!() };
+        assert_eq!(y[6], 60);
+        assert_eq!(out.dataset.attrs.last().unwrap().1, Value::Str("00".into()));
+    }
+
+    #[test]
+    fn stop_on_failure_stops_early() {
+        let f = div();
+        let mut space = ParamSpace::new();
+        space.combo("b", ints([0, 1])).combo("a", ints(0..100_000));
+        let bound = space.bind(f.signature()).unwrap();
+        let out = Runner::new(&f, &Sequential)
+            .stop_on_failure(true)
+            .run(&bound)
+            .unwrap();
+        assert!(!out.failures.is_empty());
+        assert!(out.dataset.counts().2 > 0, "some cases were never run");
+    }
+}

@@ -1,0 +1,651 @@
+//! The parameter space: what a sweep evaluates, and where each case lands in the dataset.
+//!
+//! A [`ParamSpace`] is what the user declared: combos (every combination of their values is
+//! evaluated), cases (explicit argument sets) and constants. [`ParamSpace::bind`] checks it
+//! against a function's [`Signature`] and gives a [`BoundSpace`], which numbers the cases
+//! `0..len`, fills argument columns for any range of them, and maps each case to its cell of
+//! the dataset's grid.
+//!
+//! Cases are outer and combos inner: case `i` takes case row `i / C` and combination `i % C`,
+//! where `C` is the number of combinations, and the last combo varies fastest. The grid's dims
+//! are the case arguments (coordinates: their distinct values, in order of first appearance),
+//! then the combos, in the user's order.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use xyz_abi::{ScalarType, Signature};
+
+use crate::combo::{ComboError, ComboValues};
+use crate::value::{Column, Columns, Value};
+
+/// Where in a spec a name was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Under `[combos]` (or `--combo`).
+    Combos,
+    /// In `[[cases]]`.
+    Cases,
+    /// Under `[constants]` (or `--constant`).
+    Constants,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Place::Combos => "combos",
+            Place::Cases => "cases",
+            Place::Constants => "constants",
+        })
+    }
+}
+
+/// A space that does not fit the function's signature, naming the argument at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpaceError {
+    /// A name that is not an argument of the function.
+    #[error("`{name}` in {place} is not an argument of {function}; its arguments are: {known}")]
+    UnknownArg {
+        /// The name given.
+        name: String,
+        /// Where it was given.
+        place: Place,
+        /// The function's name.
+        function: String,
+        /// The function's argument names, comma-separated.
+        known: String,
+    },
+    /// An argument given no value.
+    #[error("argument `{name}` ({ty}) of {function} has no value: give it in combos, cases or constants")]
+    MissingArg {
+        /// The argument.
+        name: String,
+        /// Its type.
+        ty: ScalarType,
+        /// The function's name.
+        function: String,
+    },
+    /// An argument given values twice.
+    #[error("`{name}` is given twice, in {first} and in {second}")]
+    Duplicate {
+        /// The argument.
+        name: String,
+        /// Where it was first given.
+        first: Place,
+        /// Where it was given again.
+        second: Place,
+    },
+    /// A value of the wrong type.
+    #[error("`{name}` in {place}: expected {expected}, found {found} ({found_ty})")]
+    WrongType {
+        /// The argument.
+        name: String,
+        /// Where the value was given.
+        place: Place,
+        /// The argument's type.
+        expected: ScalarType,
+        /// The value.
+        found: Value,
+        /// The value's type.
+        found_ty: ScalarType,
+    },
+    /// Combo values that cannot be used.
+    #[error("combo `{name}`: {source}")]
+    BadCombo {
+        /// The argument.
+        name: String,
+        /// What is wrong with its values.
+        source: ComboError,
+    },
+    /// Cases that do not all give the same arguments, or repeat one another.
+    #[error("case {index}: {message}")]
+    BadCase {
+        /// The case's position, from 1.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The space as declared: combos, cases and constants, in the user's order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParamSpace {
+    /// Swept arguments and their values, in order; the last varies fastest.
+    pub combos: Vec<(String, ComboValues)>,
+    /// Explicit cases, each a list of (argument, value); empty for none.
+    pub cases: Vec<Vec<(String, Value)>>,
+    /// Arguments with one value for every case.
+    pub constants: Vec<(String, Value)>,
+}
+
+impl ParamSpace {
+    /// An empty space.
+    pub fn new() -> ParamSpace {
+        ParamSpace::default()
+    }
+
+    /// Sweeps `name` over `values`, replacing any combo or constant of that name (a replaced
+    /// combo keeps its position).
+    pub fn combo(&mut self, name: impl Into<String>, values: ComboValues) -> &mut Self {
+        let name = name.into();
+        self.constants.retain(|(n, _)| *n != name);
+        match self.combos.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = values,
+            None => self.combos.push((name, values)),
+        }
+        self
+    }
+
+    /// Fixes `name` to `value`, replacing any combo or constant of that name.
+    pub fn constant(&mut self, name: impl Into<String>, value: Value) -> &mut Self {
+        let name = name.into();
+        self.combos.retain(|(n, _)| *n != name);
+        match self.constants.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.constants.push((name, value)),
+        }
+        self
+    }
+
+    /// Adds an explicit case.
+    pub fn case(&mut self, args: Vec<(String, Value)>) -> &mut Self {
+        self.cases.push(args);
+        self
+    }
+
+    /// Checks the space against `sig` and numbers its cases.
+    pub fn bind(&self, sig: &Signature) -> Result<BoundSpace, SpaceError> {
+        let function = sig.name.clone();
+        let known = || {
+            sig.args
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut given: HashMap<&str, Place> = HashMap::new();
+        let case_names: Vec<&str> = self
+            .cases
+            .first()
+            .map(|c| c.iter().map(|(n, _)| n.as_str()).collect())
+            .unwrap_or_default();
+        let names = self
+            .combos
+            .iter()
+            .map(|(n, _)| (n.as_str(), Place::Combos))
+            .chain(case_names.iter().map(|n| (*n, Place::Cases)))
+            .chain(self.constants.iter().map(|(n, _)| (n.as_str(), Place::Constants)));
+        for (name, place) in names {
+            if sig.arg(name).is_none() {
+                return Err(SpaceError::UnknownArg {
+                    name: name.to_string(),
+                    place,
+                    function,
+                    known: known(),
+                });
+            }
+            if let Some(first) = given.insert(name, place) {
+                return Err(SpaceError::Duplicate {
+                    name: name.to_string(),
+                    first,
+                    second: place,
+                });
+            }
+        }
+        if let Some(arg) = sig.args.iter().find(|a| !given.contains_key(a.name.as_str())) {
+            return Err(SpaceError::MissingArg {
+                name: arg.name.clone(),
+                ty: arg.ty,
+                function,
+            });
+        }
+        let ty_of = |name: &str| sig.arg(name).map(|(_, a)| a.ty).unwrap_or(ScalarType::Str);
+
+        // Cases: every case gives the same names; values typed; coords in first-seen order.
+        let mut case_dims: Vec<(String, Column)> = case_names
+            .iter()
+            .map(|n| (n.to_string(), Column::new(ty_of(n))))
+            .collect();
+        let mut case_rows: Vec<Vec<Value>> = Vec::with_capacity(self.cases.len());
+        let mut case_cells: Vec<u64> = Vec::with_capacity(self.cases.len());
+        let mut indices: Vec<HashMap<ValueKey, usize>> = vec![HashMap::new(); case_names.len()];
+        let mut row_indices: Vec<Vec<usize>> = Vec::with_capacity(self.cases.len());
+        for (ci, case) in self.cases.iter().enumerate() {
+            let mut row = Vec::with_capacity(case_names.len());
+            let mut idx = Vec::with_capacity(case_names.len());
+            if case.len() != case_names.len()
+                || case.iter().zip(&case_names).any(|((n, _), m)| n != m)
+            {
+                let these: Vec<&str> = case.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(SpaceError::BadCase {
+                    index: ci + 1,
+                    message: format!(
+                        "gives [{}] but the first case gives [{}]; every case must give the same \
+                         arguments, in the same order",
+                        these.join(", "),
+                        case_names.join(", ")
+                    ),
+                });
+            }
+            for (k, (name, value)) in case.iter().enumerate() {
+                let v = coerce(value, ty_of(name)).ok_or_else(|| SpaceError::WrongType {
+                    name: name.clone(),
+                    place: Place::Cases,
+                    expected: ty_of(name),
+                    found: value.clone(),
+                    found_ty: value.ty(),
+                })?;
+                let key = ValueKey::of(&v);
+                let next = indices[k].len();
+                let at = *indices[k].entry(key).or_insert_with(|| {
+                    case_dims[k].1.push(&v);
+                    next
+                });
+                idx.push(at);
+                row.push(v);
+            }
+            row_indices.push(idx);
+            case_rows.push(row);
+        }
+        let case_sizes: Vec<u64> = case_dims.iter().map(|(_, c)| c.len() as u64).collect();
+        let mut seen: HashMap<u64, usize> = HashMap::new();
+        for (ci, idx) in row_indices.iter().enumerate() {
+            let cell = idx
+                .iter()
+                .zip(&case_sizes)
+                .fold(0u64, |acc, (i, s)| acc * s + *i as u64);
+            if let Some(first) = seen.insert(cell, ci) {
+                return Err(SpaceError::BadCase {
+                    index: ci + 1,
+                    message: format!("repeats case {}", first + 1),
+                });
+            }
+            case_cells.push(cell);
+        }
+        if self.cases.is_empty() {
+            case_rows.push(Vec::new());
+            case_cells.push(0);
+        }
+
+        // Combos.
+        let mut combo_dims = Vec::with_capacity(self.combos.len());
+        for (name, spec) in &self.combos {
+            let values = spec.values().map_err(|source| SpaceError::BadCombo {
+                name: name.clone(),
+                source,
+            })?;
+            let ty = ty_of(name);
+            let mut col = Column::new(ty);
+            for v in &values {
+                let c = coerce(v, ty).ok_or_else(|| SpaceError::WrongType {
+                    name: name.clone(),
+                    place: Place::Combos,
+                    expected: ty,
+                    found: v.clone(),
+                    found_ty: v.ty(),
+                })?;
+                col.push(&c);
+            }
+            combo_dims.push((name.clone(), col));
+        }
+
+        let mut constants = Vec::with_capacity(self.constants.len());
+        for (name, value) in &self.constants {
+            let ty = ty_of(name);
+            let v = coerce(value, ty).ok_or_else(|| SpaceError::WrongType {
+                name: name.clone(),
+                place: Place::Constants,
+                expected: ty,
+                found: value.clone(),
+                found_ty: value.ty(),
+            })?;
+            constants.push((name.clone(), v));
+        }
+
+        let n_case_dims = case_dims.len();
+        let dims: Vec<SweptDim> = case_dims
+            .into_iter()
+            .chain(combo_dims)
+            .map(|(name, coords)| SweptDim { name, coords })
+            .collect();
+        let combo_sizes: Vec<u64> = dims[n_case_dims..]
+            .iter()
+            .map(|d| d.coords.len() as u64)
+            .collect();
+        let n_combos: u64 = combo_sizes.iter().product();
+        let mut strides = vec![1u64; combo_sizes.len()];
+        for d in (0..combo_sizes.len().saturating_sub(1)).rev() {
+            strides[d] = strides[d + 1] * combo_sizes[d + 1];
+        }
+        let sources = sig
+            .args
+            .iter()
+            .map(|arg| {
+                if let Some(d) = self.combos.iter().position(|(n, _)| *n == arg.name) {
+                    Source::Combo(n_case_dims + d)
+                } else if let Some(c) = case_names.iter().position(|n| *n == arg.name) {
+                    Source::Case(c)
+                } else {
+                    let v = constants
+                        .iter()
+                        .find(|(n, _)| *n == arg.name)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or(Value::I64(0));
+                    Source::Constant(v)
+                }
+            })
+            .collect();
+        let len = case_rows.len() as u64 * n_combos;
+        Ok(BoundSpace {
+            dims,
+            n_case_dims,
+            case_rows,
+            case_cells,
+            n_combos,
+            strides,
+            sources,
+            constants,
+            len,
+        })
+    }
+}
+
+/// Converts `v` to type `ty` where that loses nothing: an integer where a float is expected.
+fn coerce(v: &Value, ty: ScalarType) -> Option<Value> {
+    match (v, ty) {
+        (Value::I64(i), ScalarType::F64) => Some(Value::F64(*i as f64)),
+        (v, ty) if v.ty() == ty => Some(v.clone()),
+        _ => None,
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum ValueKey {
+    Int(i64),
+    Float(u64),
+    Bool(bool),
+    Str(String),
+}
+
+impl ValueKey {
+    fn of(v: &Value) -> ValueKey {
+        match v {
+            Value::I64(i) => ValueKey::Int(*i),
+            Value::F64(f) => ValueKey::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
+            Value::Bool(b) => ValueKey::Bool(*b),
+            Value::Str(s) => ValueKey::Str(s.clone()),
+        }
+    }
+}
+
+/// A dimension of the dataset that comes from a swept argument.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweptDim {
+    /// The argument's name.
+    pub name: String,
+    /// Its coordinates: the distinct values it takes, in order.
+    pub coords: Column,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    /// Index into `dims`.
+    Combo(usize),
+    /// Index into a case row.
+    Case(usize),
+    Constant(Value),
+}
+
+/// A space checked against a signature, with its cases numbered. Cheap to share between
+/// threads; filling columns allocates nothing once the columns have grown.
+#[derive(Debug, Clone)]
+pub struct BoundSpace {
+    dims: Vec<SweptDim>,
+    n_case_dims: usize,
+    case_rows: Vec<Vec<Value>>,
+    /// Per case row, its flat index in the grid of case dims.
+    case_cells: Vec<u64>,
+    n_combos: u64,
+    /// Per combo dim, how many consecutive cases share one of its values.
+    strides: Vec<u64>,
+    sources: Vec<Source>,
+    constants: Vec<(String, Value)>,
+    len: u64,
+}
+
+impl BoundSpace {
+    /// Number of cases.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether there are no cases (never, for a bound space).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The swept dims of the grid: case arguments, then combos.
+    pub fn dims(&self) -> &[SweptDim] {
+        &self.dims
+    }
+
+    /// The constants, typed as the signature says.
+    pub fn constants(&self) -> &[(String, Value)] {
+        &self.constants
+    }
+
+    /// Number of cells of the grid (at least the number of cases).
+    pub fn cells(&self) -> u64 {
+        self.dims.iter().map(|d| d.coords.len() as u64).product()
+    }
+
+    /// The grid cell of case `case`.
+    #[inline]
+    pub fn cell_of(&self, case: u64) -> u64 {
+        let row = (case / self.n_combos) as usize;
+        self.case_cells[row] * self.n_combos + case % self.n_combos
+    }
+
+    /// Fills `out` with the argument columns of cases `start..start + n`.
+    pub fn fill(&self, start: u64, n: usize, out: &mut Columns) {
+        debug_assert!(start + n as u64 <= self.len);
+        out.n = n;
+        if out.cols.len() != self.sources.len() {
+            out.cols = self
+                .sources
+                .iter()
+                .map(|s| match s {
+                    Source::Combo(d) => Column::new(self.dims[*d].coords.ty()),
+                    Source::Case(c) => Column::new(self.case_rows[0][*c].ty()),
+                    Source::Constant(v) => Column::new(v.ty()),
+                })
+                .collect();
+        }
+        for (col, source) in out.cols.iter_mut().zip(&self.sources) {
+            col.clear();
+            match source {
+                Source::Constant(v) => {
+                    for _ in 0..n {
+                        col.push(v);
+                    }
+                }
+                Source::Combo(d) => {
+                    let k = d - self.n_case_dims;
+                    let stride = self.strides[k];
+                    let pos = start % self.n_combos;
+                    fill_repeating(col, &self.dims[*d].coords, stride, pos, n);
+                }
+                Source::Case(c) => {
+                    let mut row = (start / self.n_combos) as usize;
+                    let mut left = self.n_combos - start % self.n_combos;
+                    for _ in 0..n {
+                        col.push(&self.case_rows[row][*c]);
+                        left -= 1;
+                        if left == 0 {
+                            left = self.n_combos;
+                            row += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The arguments of case `case`, by name, in signature order.
+    pub fn case_args(&self, case: u64, sig: &Signature) -> Vec<(String, Value)> {
+        let mut cols = Columns::default();
+        self.fill(case, 1, &mut cols);
+        sig.args
+            .iter()
+            .zip(&cols.cols)
+            .map(|(a, c)| (a.name.clone(), c.get(0)))
+            .collect()
+    }
+}
+
+/// Pushes `n` values of `values`, each repeated `stride` times in turn, starting at position
+/// `pos` of that pattern (which wraps around after `values.len() * stride`).
+fn fill_repeating(col: &mut Column, values: &Column, stride: u64, pos: u64, n: usize) {
+    fn go<T: Clone>(dst: &mut Vec<T>, vals: &[T], stride: u64, pos: u64, n: usize) {
+        let mut idx = ((pos / stride) % vals.len() as u64) as usize;
+        let mut left = stride - pos % stride;
+        let mut done = 0;
+        while done < n {
+            let take = (left as usize).min(n - done);
+            dst.extend(std::iter::repeat_n(vals[idx].clone(), take));
+            done += take;
+            left = stride;
+            idx += 1;
+            if idx == vals.len() {
+                idx = 0;
+            }
+        }
+    }
+    match (col, values) {
+        (Column::I64(d), Column::I64(v)) => go(d, v, stride, pos, n),
+        (Column::F64(d), Column::F64(v)) => go(d, v, stride, pos, n),
+        (Column::Bool(d), Column::Bool(v)) => go(d, v, stride, pos, n),
+        (Column::Str(d), Column::Str(v)) => go(d, v, stride, pos, n),
+        (d, v) => unreachable!("column types agree by construction: {} vs {}", d.ty(), v.ty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(s: &str) -> Signature {
+        s.parse().unwrap()
+    }
+
+    fn list(v: &[i64]) -> ComboValues {
+        ComboValues::List(v.iter().map(|x| Value::I64(*x)).collect())
+    }
+
+    #[test]
+    fn combos_vary_last_fastest_and_fill_any_range() {
+        let s = sig("f(a: i64, b: i64, c: f64) -> (y: f64)");
+        let mut space = ParamSpace::new();
+        space
+            .combo("a", list(&[1, 2, 3]))
+            .combo("b", list(&[10, 20]))
+            .constant("c", Value::I64(7));
+        let bound = space.bind(&s).unwrap();
+        assert_eq!(bound.len(), 6);
+        let mut cols = Columns::default();
+        for start in 0..6 {
+            for n in 0..=(6 - start as usize) {
+                bound.fill(start, n, &mut cols);
+                let a: Vec<i64> = (start..start + n as u64).map(|i| [1, 2, 3][i as usize / 2]).collect();
+                let b: Vec<i64> = (start..start + n as u64).map(|i| [10, 20][i as usize % 2]).collect();
+                assert_eq!(cols.cols[0], Column::I64(a));
+                assert_eq!(cols.cols[1], Column::I64(b));
+                assert_eq!(cols.cols[2], Column::F64(vec![7.0; n]));
+            }
+        }
+        assert_eq!(bound.cell_of(5), 5);
+    }
+
+    #[test]
+    fn cases_are_outer_dims_with_first_seen_coords() {
+        let s = sig("f(a: i64, b: str, x: f64) -> (y: f64)");
+        let mut space = ParamSpace::new();
+        space.combo("x", ComboValues::List(vec![Value::F64(0.5), Value::F64(1.5)]));
+        space.case(vec![("a".into(), Value::I64(2)), ("b".into(), Value::Str("u".into()))]);
+        space.case(vec![("a".into(), Value::I64(1)), ("b".into(), Value::Str("v".into()))]);
+        let bound = space.bind(&s).unwrap();
+        let names: Vec<&str> = bound.dims().iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "x"]);
+        assert_eq!(bound.dims()[0].coords, Column::I64(vec![2, 1]));
+        assert_eq!(bound.len(), 4);
+        assert_eq!(bound.cells(), 8);
+        // Case 2 is row 1 (a=1 -> index 1, b="v" -> index 1), combination 0.
+        assert_eq!(bound.cell_of(2), (2 + 1) * 2);
+        let mut cols = Columns::default();
+        bound.fill(1, 3, &mut cols);
+        assert_eq!(cols.cols[0], Column::I64(vec![2, 1, 1]));
+        assert_eq!(cols.cols[2], Column::F64(vec![1.5, 0.5, 1.5]));
+    }
+
+    #[test]
+    fn errors_name_the_argument() {
+        let s = sig("f(a: i64, b: f64) -> (y: f64)");
+        let mut space = ParamSpace::new();
+        space.combo("a", list(&[1])).combo("z", list(&[1]));
+        assert_eq!(
+            space.bind(&s).unwrap_err().to_string(),
+            "`z` in combos is not an argument of f; its arguments are: a, b"
+        );
+        let mut space = ParamSpace::new();
+        space.combo("a", list(&[1]));
+        assert_eq!(
+            space.bind(&s).unwrap_err().to_string(),
+            "argument `b` (f64) of f has no value: give it in combos, cases or constants"
+        );
+        let mut space = ParamSpace::new();
+        space.combo("a", ComboValues::List(vec![Value::F64(1.5)]));
+        space.constant("b", Value::I64(1));
+        assert_eq!(
+            space.bind(&s).unwrap_err().to_string(),
+            "`a` in combos: expected i64, found 1.5 (f64)"
+        );
+        let mut space = ParamSpace::new();
+        space.combo("a", list(&[1])).constant("b", Value::F64(1.0));
+        space.case(vec![("b".into(), Value::F64(2.0))]);
+        assert_eq!(
+            space.bind(&s).unwrap_err().to_string(),
+            "`b` is given twice, in cases and in constants"
+        );
+        let mut space = ParamSpace::new();
+        space.combo("a", list(&[1])).combo("b", list(&[]));
+        assert_eq!(
+            space.bind(&s).unwrap_err().to_string(),
+            "combo `b`: the list of values is empty"
+        );
+    }
+
+    #[test]
+    fn repeated_and_ragged_cases_are_refused() {
+        let s = sig("f(a: i64, b: f64) -> (y: f64)");
+        let mut space = ParamSpace::new();
+        space.constant("b", Value::F64(0.0));
+        space.case(vec![("a".into(), Value::I64(1))]);
+        space.case(vec![("a".into(), Value::I64(1))]);
+        assert_eq!(space.bind(&s).unwrap_err().to_string(), "case 2: repeats case 1");
+        let mut space = ParamSpace::new();
+        space.case(vec![("a".into(), Value::I64(1)), ("b".into(), Value::F64(1.0))]);
+        space.case(vec![("a".into(), Value::I64(2))]);
+        assert!(space.bind(&s).unwrap_err().to_string().starts_with("case 2: gives [a]"));
+    }
+
+    #[test]
+    fn overrides_replace_in_place() {
+        let mut space = ParamSpace::new();
+        space.combo("a", list(&[1])).combo("b", list(&[2])).constant("c", Value::I64(3));
+        space.combo("a", list(&[5])).combo("c", list(&[6])).constant("b", Value::I64(0));
+        let names: Vec<&str> = space.combos.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(space.constants, vec![("b".to_string(), Value::I64(0))]);
+    }
+}

@@ -1,0 +1,322 @@
+//! Sweep specs: the TOML file that names a function and declares its parameter space.
+//!
+//! ```toml
+//! function = "mandel.wasm"          # relative to this file
+//! output = "mandel.zarr"            # optional; relative to this file
+//!
+//! [combos]                          # every combination, last varying fastest
+//! x = { linspace = [-2.0, 0.5, 400] }
+//! y = { linspace = [-1.25, 1.25, 400] }
+//!
+//! [constants]
+//! maxiter = 1000
+//!
+//! [[cases]]                         # optional explicit cases, outer to the combos
+//! # a = 1
+//!
+//! [limits]                          # optional sandbox limits
+//! memory = "256MiB"
+//! deadline = "60s"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::combo::{ComboValues, scalar_from_toml};
+use crate::space::ParamSpace;
+use crate::value::Value;
+
+/// A spec that could not be read, naming the file and the field at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {kind}", path.display())]
+pub struct SpecError {
+    /// The spec file.
+    pub path: PathBuf,
+    /// What is wrong.
+    #[source]
+    pub kind: SpecErrorKind,
+}
+
+/// What is wrong with a spec.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecErrorKind {
+    /// The file could not be read.
+    #[error("could not read the spec")]
+    Read(#[source] std::io::Error),
+    /// The file is not valid TOML, or has unknown or mistyped top-level fields.
+    #[error("{0}")]
+    Parse(#[source] toml::de::Error),
+    /// A field's value cannot be used.
+    #[error("`{field}`: {message}")]
+    Field {
+        /// The field, as a dotted path (`combos.x`, `cases[2].a`, `limits.memory`).
+        field: String,
+        /// What was expected.
+        message: String,
+    },
+}
+
+/// Sandbox limits from a spec or the command line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Most linear memory one instance may have, in bytes.
+    pub memory: Option<u64>,
+    /// Most time one call (one chunk) may take.
+    pub deadline: Option<Duration>,
+}
+
+/// A parsed spec.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Spec {
+    /// The function, resolved against the spec's directory.
+    pub function: Option<PathBuf>,
+    /// The output, resolved against the spec's directory.
+    pub output: Option<PathBuf>,
+    /// The parameter space.
+    pub space: ParamSpace,
+    /// Sandbox limits.
+    pub limits: Limits,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    function: Option<String>,
+    output: Option<String>,
+    #[serde(default)]
+    combos: toml::Table,
+    #[serde(default)]
+    constants: toml::Table,
+    #[serde(default)]
+    cases: Vec<toml::Table>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<String>,
+    deadline: Option<String>,
+}
+
+impl Spec {
+    /// Reads the spec at `path`.
+    pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
+        let err = |kind| SpecError {
+            path: path.to_path_buf(),
+            kind,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(SpecErrorKind::Read(e)))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        Spec::from_str(&text, base).map_err(err)
+    }
+
+    /// Parses spec text, resolving relative paths against `base`.
+    pub fn from_str(text: &str, base: &Path) -> Result<Spec, SpecErrorKind> {
+        let raw: RawSpec = toml::from_str(text).map_err(SpecErrorKind::Parse)?;
+        let field = |field: String, message: String| SpecErrorKind::Field { field, message };
+        let mut space = ParamSpace::new();
+        for (name, value) in &raw.combos {
+            let values = ComboValues::from_toml(value)
+                .map_err(|e| field(format!("combos.{name}"), e.to_string()))?;
+            space.combos.push((name.clone(), values));
+        }
+        for (name, value) in &raw.constants {
+            let v = scalar_from_toml(value)
+                .map_err(|e| field(format!("constants.{name}"), e.to_string()))?;
+            space.constants.push((name.clone(), v));
+        }
+        for (i, case) in raw.cases.iter().enumerate() {
+            let mut args = Vec::with_capacity(case.len());
+            for (name, value) in case {
+                let v = scalar_from_toml(value)
+                    .map_err(|e| field(format!("cases[{}].{name}", i + 1), e.to_string()))?;
+                args.push((name.clone(), v));
+            }
+            space.cases.push(args);
+        }
+        let limits = Limits {
+            memory: raw
+                .limits
+                .memory
+                .map(|m| parse_size(&m).map_err(|e| field("limits.memory".into(), e)))
+                .transpose()?,
+            deadline: raw
+                .limits
+                .deadline
+                .map(|d| parse_duration(&d).map_err(|e| field("limits.deadline".into(), e)))
+                .transpose()?,
+        };
+        Ok(Spec {
+            function: raw.function.map(|f| base.join(f)),
+            output: raw.output.map(|o| base.join(o)),
+            space,
+            limits,
+        })
+    }
+}
+
+fn toml_value(text: &str) -> Option<toml::Value> {
+    let doc: toml::Table = toml::from_str(&format!("v = {text}")).ok()?;
+    doc.get("v").cloned()
+}
+
+/// Parses `--combo NAME=VALUES`: VALUES is a TOML value (`[1, 2, 3]`,
+/// `{ linspace = [0, 1, 11] }`) or a bare comma-separated list (`1,2,3`, `a,b`).
+pub fn parse_combo_arg(arg: &str) -> Result<(String, ComboValues), String> {
+    let (name, values) = split_assignment(arg, "--combo")?;
+    let value = toml_value(values)
+        .filter(|v| v.is_array() || v.is_table())
+        .or_else(|| toml_value(&format!("[{values}]")))
+        .unwrap_or_else(|| {
+            toml::Value::Array(
+                values
+                    .split(',')
+                    .map(|s| toml::Value::String(s.trim().to_string()))
+                    .collect(),
+            )
+        });
+    let combo = ComboValues::from_toml(&value).map_err(|e| format!("--combo {name}: {e}"))?;
+    Ok((name.to_string(), combo))
+}
+
+/// Parses `--constant NAME=VALUE`: VALUE is a TOML scalar (`3`, `0.5`, `true`, `"s"`) or,
+/// failing that, a bare string.
+pub fn parse_constant_arg(arg: &str) -> Result<(String, Value), String> {
+    let (name, value) = split_assignment(arg, "--constant")?;
+    let v = toml_value(value)
+        .and_then(|v| scalar_from_toml(&v).ok())
+        .unwrap_or_else(|| Value::Str(value.to_string()));
+    Ok((name.to_string(), v))
+}
+
+fn split_assignment<'a>(arg: &'a str, flag: &str) -> Result<(&'a str, &'a str), String> {
+    match arg.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim(), value.trim())),
+        _ => Err(format!("{flag} takes NAME=VALUE, not `{arg}`")),
+    }
+}
+
+/// Parses a size: a number of bytes with an optional unit (`B`, `KiB`, `MiB`, `GiB`, `KB`,
+/// `MB`, `GB`), as in `256MiB`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a size such as 256MiB, not `{text}`"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(format!("unknown size unit in `{text}`: use B, KiB, MiB or GiB")),
+    };
+    let bytes = num * mult as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("`{text}` is not a usable size"));
+    }
+    Ok(bytes as u64)
+}
+
+/// Parses a duration: a number with a unit (`ms`, `s`, `m`, `h`), as in `90s` or `1.5h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration such as 60s, not `{text}`"))?;
+    let secs = match unit.trim() {
+        "ms" => num / 1000.0,
+        "s" | "" => num,
+        "m" | "min" => num * 60.0,
+        "h" => num * 3600.0,
+        _ => return Err(format!("unknown duration unit in `{text}`: use ms, s, m or h")),
+    };
+    if !(secs > 0.0 && secs < 1e9) {
+        return Err(format!("`{text}` is not a usable duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_keeps_order_and_resolves_paths() {
+        let spec = Spec::from_str(
+            r#"
+            function = "f.wasm"
+            [combos]
+            z = [1, 2]
+            a = { linspace = [0, 1, 3] }
+            [constants]
+            k = "s"
+            [[cases]]
+            c = 1
+            [limits]
+            memory = "64MiB"
+            deadline = "2s"
+            "#,
+            Path::new("dir"),
+        )
+        .unwrap();
+        assert_eq!(spec.function, Some(PathBuf::from("dir/f.wasm")));
+        let names: Vec<&str> = spec.space.combos.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["z", "a"]);
+        assert_eq!(spec.space.cases, vec![vec![("c".to_string(), Value::I64(1))]]);
+        assert_eq!(spec.limits.memory, Some(64 << 20));
+        assert_eq!(spec.limits.deadline, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = |t: &str| Spec::from_str(t, Path::new("")).unwrap_err().to_string();
+        assert_eq!(err("[combos]\nx = []\n[constants]\ny = [1]").as_str(),
+            "`constants.y`: expected an integer, float, bool or string, not the array [1]");
+        assert!(err("[combos]\nx = 5").starts_with("`combos.x`: expected a list of values"));
+        assert!(err("functon = 'a'").contains("unknown field `functon`"));
+        assert_eq!(err("[limits]\nmemory = 'lots'"),
+            "`limits.memory`: expected a size such as 256MiB, not `lots`");
+    }
+
+    #[test]
+    fn command_line_values() {
+        assert_eq!(
+            parse_combo_arg("x=1,2,3").unwrap(),
+            ("x".into(), ComboValues::List(vec![Value::I64(1), Value::I64(2), Value::I64(3)]))
+        );
+        assert_eq!(
+            parse_combo_arg("s=a,b").unwrap().1,
+            ComboValues::List(vec![Value::Str("a".into()), Value::Str("b".into())])
+        );
+        assert_eq!(
+            parse_combo_arg("x={ linspace = [0, 1, 3] }").unwrap().1,
+            ComboValues::Linspace { start: 0.0, stop: 1.0, num: 3 }
+        );
+        assert_eq!(parse_combo_arg("x=[0.5]").unwrap().1, ComboValues::List(vec![Value::F64(0.5)]));
+        assert_eq!(parse_constant_arg("k=3").unwrap(), ("k".into(), Value::I64(3)));
+        assert_eq!(parse_constant_arg("k=hello").unwrap().1, Value::Str("hello".into()));
+        assert_eq!(parse_constant_arg("k=true").unwrap().1, Value::Bool(true));
+        assert!(parse_constant_arg("=3").unwrap_err().contains("NAME=VALUE"));
+        assert!(parse_combo_arg("x").unwrap_err().contains("NAME=VALUE"));
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
+        assert_eq!(parse_size("1.5 GiB").unwrap(), 3 << 29);
+        assert!(parse_size("12 parsecs").is_err());
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("0s").is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! Values and typed columns: what crosses between the space, a function and the dataset.
+
+use std::fmt;
+
+use xyz_abi::ScalarType;
+
+/// One argument or output value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A 64-bit signed integer.
+    I64(i64),
+    /// A 64-bit float.
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A UTF-8 string.
+    Str(String),
+}
+
+impl Value {
+    /// The value's type.
+    pub fn ty(&self) -> ScalarType {
+        match self {
+            Value::I64(_) => ScalarType::I64,
+            Value::F64(_) => ScalarType::F64,
+            Value::Bool(_) => ScalarType::Bool,
+            Value::Str(_) => ScalarType::Str,
+        }
+    }
+
+    /// Whether two values are the same, with floats compared bit for bit (so NaN equals NaN).
+    pub fn same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits() || a == b,
+            (a, b) => a == b,
+        }
+    }
+
+    /// The value as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::I64(v) => (*v).into(),
+            Value::F64(v) => serde_json::Number::from_f64(*v)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Value::Bool(v) => (*v).into(),
+            Value::Str(v) => v.clone().into(),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::I64(v) => write!(f, "{v}"),
+            Value::F64(v) => write!(f, "{v:?}"),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::Str(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+/// A column of values of one type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// 64-bit integers.
+    I64(Vec<i64>),
+    /// 64-bit floats.
+    F64(Vec<f64>),
+    /// Booleans.
+    Bool(Vec<bool>),
+    /// Strings.
+    Str(Vec<String>),
+}
+
+impl Column {
+    /// An empty column of type `ty`.
+    pub fn new(ty: ScalarType) -> Column {
+        match ty {
+            ScalarType::I64 => Column::I64(Vec::new()),
+            ScalarType::F64 => Column::F64(Vec::new()),
+            ScalarType::Bool => Column::Bool(Vec::new()),
+            ScalarType::Str => Column::Str(Vec::new()),
+        }
+    }
+
+    /// The column's type.
+    pub fn ty(&self) -> ScalarType {
+        match self {
+            Column::I64(_) => ScalarType::I64,
+            Column::F64(_) => ScalarType::F64,
+            Column::Bool(_) => ScalarType::Bool,
+            Column::Str(_) => ScalarType::Str,
+        }
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Column::I64(v) => v.len(),
+            Column::F64(v) => v.len(),
+            Column::Bool(v) => v.len(),
+            Column::Str(v) => v.len(),
+        }
+    }
+
+    /// Whether the column has no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every value, keeping the allocation.
+    pub fn clear(&mut self) {
+        match self {
+            Column::I64(v) => v.clear(),
+            Column::F64(v) => v.clear(),
+            Column::Bool(v) => v.clear(),
+            Column::Str(v) => v.clear(),
+        }
+    }
+
+    /// Sets the length to `n`, filling new places with zero, false or empty strings.
+    pub fn resize(&mut self, n: usize) {
+        match self {
+            Column::I64(v) => v.resize(n, 0),
+            Column::F64(v) => v.resize(n, 0.0),
+            Column::Bool(v) => v.resize(n, false),
+            Column::Str(v) => v.resize(n, String::new()),
+        }
+    }
+
+    /// Appends `value`, which must be of the column's type.
+    ///
+    /// # Panics
+    /// If the type differs.
+    pub fn push(&mut self, value: &Value) {
+        match (self, value) {
+            (Column::I64(c), Value::I64(v)) => c.push(*v),
+            (Column::F64(c), Value::F64(v)) => c.push(*v),
+            (Column::Bool(c), Value::Bool(v)) => c.push(*v),
+            (Column::Str(c), Value::Str(v)) => c.push(v.clone()),
+            (c, v) => panic!("a {} value pushed to a {} column", v.ty(), c.ty()),
+        }
+    }
+
+    /// The value at `i`.
+    pub fn get(&self, i: usize) -> Value {
+        match self {
+            Column::I64(v) => Value::I64(v[i]),
+            Column::F64(v) => Value::F64(v[i]),
+            Column::Bool(v) => Value::Bool(v[i]),
+            Column::Str(v) => Value::Str(v[i].clone()),
+        }
+    }
+}
+
+/// The argument columns of one chunk of cases, one per argument of the signature.
+#[derive(Debug, Clone, Default)]
+pub struct Columns {
+    /// Number of cases.
+    pub n: usize,
+    /// One column of `n` values per argument.
+    pub cols: Vec<Column>,
+}
+
+/// Why a case failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// The function returned an error for this case.
+    Error,
+    /// The function panicked.
+    Panic,
+    /// The case ran past its deadline.
+    Deadline,
+    /// The case hit the memory limit.
+    Memory,
+    /// The function trapped for another reason (an out-of-bounds access, a crash).
+    Trap,
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailureKind::Error => "error",
+            FailureKind::Panic => "panic",
+            FailureKind::Deadline => "deadline",
+            FailureKind::Memory => "memory",
+            FailureKind::Trap => "trap",
+        })
+    }
+}
+
+/// What one evaluation of a chunk produced.
+#[derive(Debug, Clone, Default)]
+pub struct EvalOutput {
+    /// Number of cases.
+    pub n: usize,
+    /// One column per output: `n * elements` values, case-major.
+    pub cols: Vec<Column>,
+    /// For each failed case, its index in the chunk and its message.
+    pub errors: Vec<(usize, String)>,
+}
+
+impl EvalOutput {
+    /// Clears the output and shapes it for `n` cases of a function with outputs `outputs`.
+    pub fn reset(&mut self, outputs: &[xyz_abi::Output], n: usize) {
+        self.n = n;
+        self.errors.clear();
+        if self.cols.len() != outputs.len() {
+            self.cols = outputs.iter().map(|o| Column::new(o.ty)).collect();
+        }
+        for (col, out) in self.cols.iter_mut().zip(outputs) {
+            col.clear();
+            col.resize(n * out.elements());
+        }
+    }
+}
