@@ -86,8 +86,10 @@ impl ComboValues {
                         example(key)
                     )));
                 };
-                let parts: Vec<Value> =
-                    parts.iter().map(scalar_from_toml).collect::<Result<_, _>>()?;
+                let parts: Vec<Value> = parts
+                    .iter()
+                    .map(scalar_from_toml)
+                    .collect::<Result<_, _>>()?;
                 match key.as_str() {
                     "range" => {
                         let (start, stop, step) = match parts.as_slice() {
@@ -399,7 +401,10 @@ mod tests {
             floats(&parse("{ linspace = [0, 1, 5] }").unwrap()),
             vec![0.0, 0.25, 0.5, 0.75, 1.0]
         );
-        assert_eq!(floats(&parse("{ linspace = [2, 3, 1] }").unwrap()), vec![2.0]);
+        assert_eq!(
+            floats(&parse("{ linspace = [2, 3, 1] }").unwrap()),
+            vec![2.0]
+        );
         let v = floats(&parse("{ logspace = [-2, 1, 4] }").unwrap());
         assert_eq!(v, vec![0.01, 0.1, 1.0, 10.0]);
     }
@@ -412,7 +417,10 @@ mod tests {
             err("[1, 2, 1]"),
             "the value 1 appears twice (at positions 0 and 2); each value must be unique"
         );
-        assert_eq!(err("{ range = [0, 10, 0] }"), "`range` step must not be zero");
+        assert_eq!(
+            err("{ range = [0, 10, 0] }"),
+            "`range` step must not be zero"
+        );
         assert_eq!(
             err("{ range = [10, 0, 1] }"),
             "`range` = [10, 0, 1] produces no values"

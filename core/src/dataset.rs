@@ -170,9 +170,7 @@ fn copy_run(dst: &mut Column, at: usize, src: &Column, from: usize, len: usize) 
     match (dst, src) {
         (Column::F64(d), Column::F64(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
         (Column::I64(d), Column::I64(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
-        (Column::Bool(d), Column::Bool(s)) => {
-            d[at..at + len].copy_from_slice(&s[from..from + len])
-        }
+        (Column::Bool(d), Column::Bool(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
         (Column::Str(d), Column::Str(s)) => d[at..at + len].clone_from_slice(&s[from..from + len]),
         (d, s) => unreachable!("output column types agree: {} vs {}", d.ty(), s.ty()),
     }

@@ -129,9 +129,8 @@ impl Instance for ClosureInstance {
         for i in 0..args.n {
             self.args.clear();
             self.args.extend(args.cols.iter().map(|c| c.get(i)));
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (self.f)(&self.args)
-            }));
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.f)(&self.args)));
             let values = match result {
                 Ok(Ok(values)) => values,
                 Ok(Err(message)) => {

@@ -147,10 +147,16 @@ impl<'a> Runner<'a> {
         if let Some(err) = shared.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(err);
         }
-        let mut failures = shared.failures.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut failures = shared
+            .failures
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
         failures.sort_by_key(|f| f.case);
         Ok(RunOutcome {
-            dataset: shared.dataset.into_inner().unwrap_or_else(|e| e.into_inner()),
+            dataset: shared
+                .dataset
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner()),
             failures,
             elapsed: started.elapsed(),
         })
@@ -299,15 +305,16 @@ mod tests {
     }
 
     fn div() -> ClosureFunction {
-        ClosureFunction::new("div(a: i64, b: i64) -> (q: i64, r: f64)".parse().unwrap(), |args| {
-            match args {
+        ClosureFunction::new(
+            "div(a: i64, b: i64) -> (q: i64, r: f64)".parse().unwrap(),
+            |args| match args {
                 [Value::I64(_), Value::I64(0)] => Err("division by zero".into()),
                 [Value::I64(a), Value::I64(b)] => {
                     Ok(vec![Value::I64(a / b), Value::F64(*a as f64 / *b as f64)])
                 }
                 _ => unreachable!(),
-            }
-        })
+            },
+        )
     }
 
     #[test]
@@ -323,9 +330,14 @@ mod tests {
             assert_eq!(out.failures[1].message, "division by zero");
             assert_eq!(
                 out.failures[1].args,
-                vec![("a".to_string(), Value::I64(1)), ("b".to_string(), Value::I64(0))]
+                vec![
+                    ("a".to_string(), Value::I64(1)),
+                    ("b".to_string(), Value::I64(0))
+                ]
             );
-            let Column::I64(q) = &out.dataset.vars[0].data else { panic!() };
+            let Column::I64(q) = &out.dataset.vars[0].data else {
+                panic!()
+            };
             assert_eq!(q[7 * 5 + 4], 7 / 2);
             assert_eq!(q[7 * 5 + 2], crate::dataset::MISSING_I64);
             assert_eq!(out.dataset.cells[7 * 5 + 2], CellState::Failed);
@@ -354,7 +366,9 @@ mod tests {
     impl Instance for TrappingInstance {
         fn eval(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<(), Trap> {
             assert!(!self.0, "an instance was used after it trapped");
-            let Column::I64(a) = &args.cols[0] else { panic!() };
+            let Column::I64(a) = &args.cols[0] else {
+                panic!()
+            };
             if a.iter().any(|v| *v < 0) {
                 self.0 = true;
                 return Err(Trap {
@@ -362,7 +376,9 @@ mod tests {
                     message: "negative".into(),
                 });
             }
-            let Column::I64(y) = &mut out.cols[0] else { panic!() };
+            let Column::I64(y) = &mut out.cols[0] else {
+                panic!()
+            };
             for (y, a) in y.iter_mut().zip(a) {
                 *y = a * 10;
             }
@@ -373,14 +389,21 @@ mod tests {
     #[test]
     fn a_trap_fails_only_its_case() {
         let mut space = ParamSpace::new();
-        space.combo("a", ints((0..1000).map(|i| if i % 97 == 5 { -i } else { i })));
+        space.combo(
+            "a",
+            ints((0..1000).map(|i| if i % 97 == 5 { -i } else { i })),
+        );
         let bound = space.bind(Trapping.signature()).unwrap();
-        let out = Runner::new(&Trapping, &RayonPool::new(2).unwrap()).run(&bound).unwrap();
+        let out = Runner::new(&Trapping, &RayonPool::new(2).unwrap())
+            .run(&bound)
+            .unwrap();
         let failed: Vec<u64> = out.failures.iter().map(|f| f.case).collect();
         let expected: Vec<u64> = (0..1000).filter(|i| i % 97 == 5).collect();
         assert_eq!(failed, expected);
         assert!(out.failures.iter().all(|f| f.kind == FailureKind::Panic));
-        let Column::I64(y) = &out.dataset.vars[0].data else { panic!() };
+        let Column::I64(y) = &out.dataset.vars[0].data else {
+            panic!()
+        };
         assert_eq!(y[6], 60);
         assert_eq!(out.dataset.attrs.last().unwrap().1, Value::Str("00".into()));
     }

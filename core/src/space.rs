@@ -57,7 +57,9 @@ pub enum SpaceError {
         known: String,
     },
     /// An argument given no value.
-    #[error("argument `{name}` ({ty}) of {function} has no value: give it in combos, cases or constants")]
+    #[error(
+        "argument `{name}` ({ty}) of {function} has no value: give it in combos, cases or constants"
+    )]
     MissingArg {
         /// The argument.
         name: String,
@@ -175,7 +177,11 @@ impl ParamSpace {
             .iter()
             .map(|(n, _)| (n.as_str(), Place::Combos))
             .chain(case_names.iter().map(|n| (*n, Place::Cases)))
-            .chain(self.constants.iter().map(|(n, _)| (n.as_str(), Place::Constants)));
+            .chain(
+                self.constants
+                    .iter()
+                    .map(|(n, _)| (n.as_str(), Place::Constants)),
+            );
         for (name, place) in names {
             if sig.arg(name).is_none() {
                 return Err(SpaceError::UnknownArg {
@@ -193,7 +199,11 @@ impl ParamSpace {
                 });
             }
         }
-        if let Some(arg) = sig.args.iter().find(|a| !given.contains_key(a.name.as_str())) {
+        if let Some(arg) = sig
+            .args
+            .iter()
+            .find(|a| !given.contains_key(a.name.as_str()))
+        {
             return Err(SpaceError::MissingArg {
                 name: arg.name.clone(),
                 ty: arg.ty,
@@ -527,7 +537,11 @@ fn fill_repeating(col: &mut Column, values: &Column, stride: u64, pos: u64, n: u
         (Column::F64(d), Column::F64(v)) => go(d, v, stride, pos, n),
         (Column::Bool(d), Column::Bool(v)) => go(d, v, stride, pos, n),
         (Column::Str(d), Column::Str(v)) => go(d, v, stride, pos, n),
-        (d, v) => unreachable!("column types agree by construction: {} vs {}", d.ty(), v.ty()),
+        (d, v) => unreachable!(
+            "column types agree by construction: {} vs {}",
+            d.ty(),
+            v.ty()
+        ),
     }
 }
 
@@ -557,8 +571,12 @@ mod tests {
         for start in 0..6 {
             for n in 0..=(6 - start as usize) {
                 bound.fill(start, n, &mut cols);
-                let a: Vec<i64> = (start..start + n as u64).map(|i| [1, 2, 3][i as usize / 2]).collect();
-                let b: Vec<i64> = (start..start + n as u64).map(|i| [10, 20][i as usize % 2]).collect();
+                let a: Vec<i64> = (start..start + n as u64)
+                    .map(|i| [1, 2, 3][i as usize / 2])
+                    .collect();
+                let b: Vec<i64> = (start..start + n as u64)
+                    .map(|i| [10, 20][i as usize % 2])
+                    .collect();
                 assert_eq!(cols.cols[0], Column::I64(a));
                 assert_eq!(cols.cols[1], Column::I64(b));
                 assert_eq!(cols.cols[2], Column::F64(vec![7.0; n]));
@@ -571,9 +589,18 @@ mod tests {
     fn cases_are_outer_dims_with_first_seen_coords() {
         let s = sig("f(a: i64, b: str, x: f64) -> (y: f64)");
         let mut space = ParamSpace::new();
-        space.combo("x", ComboValues::List(vec![Value::F64(0.5), Value::F64(1.5)]));
-        space.case(vec![("a".into(), Value::I64(2)), ("b".into(), Value::Str("u".into()))]);
-        space.case(vec![("a".into(), Value::I64(1)), ("b".into(), Value::Str("v".into()))]);
+        space.combo(
+            "x",
+            ComboValues::List(vec![Value::F64(0.5), Value::F64(1.5)]),
+        );
+        space.case(vec![
+            ("a".into(), Value::I64(2)),
+            ("b".into(), Value::Str("u".into())),
+        ]);
+        space.case(vec![
+            ("a".into(), Value::I64(1)),
+            ("b".into(), Value::Str("v".into())),
+        ]);
         let bound = space.bind(&s).unwrap();
         let names: Vec<&str> = bound.dims().iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "x"]);
@@ -632,18 +659,36 @@ mod tests {
         space.constant("b", Value::F64(0.0));
         space.case(vec![("a".into(), Value::I64(1))]);
         space.case(vec![("a".into(), Value::I64(1))]);
-        assert_eq!(space.bind(&s).unwrap_err().to_string(), "case 2: repeats case 1");
+        assert_eq!(
+            space.bind(&s).unwrap_err().to_string(),
+            "case 2: repeats case 1"
+        );
         let mut space = ParamSpace::new();
-        space.case(vec![("a".into(), Value::I64(1)), ("b".into(), Value::F64(1.0))]);
+        space.case(vec![
+            ("a".into(), Value::I64(1)),
+            ("b".into(), Value::F64(1.0)),
+        ]);
         space.case(vec![("a".into(), Value::I64(2))]);
-        assert!(space.bind(&s).unwrap_err().to_string().starts_with("case 2: gives [a]"));
+        assert!(
+            space
+                .bind(&s)
+                .unwrap_err()
+                .to_string()
+                .starts_with("case 2: gives [a]")
+        );
     }
 
     #[test]
     fn overrides_replace_in_place() {
         let mut space = ParamSpace::new();
-        space.combo("a", list(&[1])).combo("b", list(&[2])).constant("c", Value::I64(3));
-        space.combo("a", list(&[5])).combo("c", list(&[6])).constant("b", Value::I64(0));
+        space
+            .combo("a", list(&[1]))
+            .combo("b", list(&[2]))
+            .constant("c", Value::I64(3));
+        space
+            .combo("a", list(&[5]))
+            .combo("c", list(&[6]))
+            .constant("b", Value::I64(0));
         let names: Vec<&str> = space.combos.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["a", "c"]);
         assert_eq!(space.constants, vec![("b".to_string(), Value::I64(0))]);

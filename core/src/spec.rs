@@ -203,7 +203,9 @@ fn split_assignment<'a>(arg: &'a str, flag: &str) -> Result<(&'a str, &'a str), 
 /// `MB`, `GB`), as in `256MiB`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let num: f64 = num
         .parse()
@@ -216,7 +218,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "kb" => 1000,
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
-        _ => return Err(format!("unknown size unit in `{text}`: use B, KiB, MiB or GiB")),
+        _ => {
+            return Err(format!(
+                "unknown size unit in `{text}`: use B, KiB, MiB or GiB"
+            ));
+        }
     };
     let bytes = num * mult as f64;
     if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
@@ -228,7 +234,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// Parses a duration: a number with a unit (`ms`, `s`, `m`, `h`), as in `90s` or `1.5h`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let num: f64 = num
         .parse()
@@ -238,7 +246,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" | "" => num,
         "m" | "min" => num * 60.0,
         "h" => num * 3600.0,
-        _ => return Err(format!("unknown duration unit in `{text}`: use ms, s, m or h")),
+        _ => {
+            return Err(format!(
+                "unknown duration unit in `{text}`: use ms, s, m or h"
+            ));
+        }
     };
     if !(secs > 0.0 && secs < 1e9) {
         return Err(format!("`{text}` is not a usable duration"));
@@ -272,7 +284,10 @@ mod tests {
         assert_eq!(spec.function, Some(PathBuf::from("dir/f.wasm")));
         let names: Vec<&str> = spec.space.combos.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["z", "a"]);
-        assert_eq!(spec.space.cases, vec![vec![("c".to_string(), Value::I64(1))]]);
+        assert_eq!(
+            spec.space.cases,
+            vec![vec![("c".to_string(), Value::I64(1))]]
+        );
         assert_eq!(spec.limits.memory, Some(64 << 20));
         assert_eq!(spec.limits.deadline, Some(Duration::from_secs(2)));
     }
@@ -280,19 +295,26 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let err = |t: &str| Spec::from_str(t, Path::new("")).unwrap_err().to_string();
-        assert_eq!(err("[combos]\nx = []\n[constants]\ny = [1]").as_str(),
-            "`constants.y`: expected an integer, float, bool or string, not the array [1]");
+        assert_eq!(
+            err("[combos]\nx = []\n[constants]\ny = [1]").as_str(),
+            "`constants.y`: expected an integer, float, bool or string, not the array [1]"
+        );
         assert!(err("[combos]\nx = 5").starts_with("`combos.x`: expected a list of values"));
         assert!(err("functon = 'a'").contains("unknown field `functon`"));
-        assert_eq!(err("[limits]\nmemory = 'lots'"),
-            "`limits.memory`: expected a size such as 256MiB, not `lots`");
+        assert_eq!(
+            err("[limits]\nmemory = 'lots'"),
+            "`limits.memory`: expected a size such as 256MiB, not `lots`"
+        );
     }
 
     #[test]
     fn command_line_values() {
         assert_eq!(
             parse_combo_arg("x=1,2,3").unwrap(),
-            ("x".into(), ComboValues::List(vec![Value::I64(1), Value::I64(2), Value::I64(3)]))
+            (
+                "x".into(),
+                ComboValues::List(vec![Value::I64(1), Value::I64(2), Value::I64(3)])
+            )
         );
         assert_eq!(
             parse_combo_arg("s=a,b").unwrap().1,
@@ -300,11 +322,24 @@ mod tests {
         );
         assert_eq!(
             parse_combo_arg("x={ linspace = [0, 1, 3] }").unwrap().1,
-            ComboValues::Linspace { start: 0.0, stop: 1.0, num: 3 }
+            ComboValues::Linspace {
+                start: 0.0,
+                stop: 1.0,
+                num: 3
+            }
         );
-        assert_eq!(parse_combo_arg("x=[0.5]").unwrap().1, ComboValues::List(vec![Value::F64(0.5)]));
-        assert_eq!(parse_constant_arg("k=3").unwrap(), ("k".into(), Value::I64(3)));
-        assert_eq!(parse_constant_arg("k=hello").unwrap().1, Value::Str("hello".into()));
+        assert_eq!(
+            parse_combo_arg("x=[0.5]").unwrap().1,
+            ComboValues::List(vec![Value::F64(0.5)])
+        );
+        assert_eq!(
+            parse_constant_arg("k=3").unwrap(),
+            ("k".into(), Value::I64(3))
+        );
+        assert_eq!(
+            parse_constant_arg("k=hello").unwrap().1,
+            Value::Str("hello".into())
+        );
         assert_eq!(parse_constant_arg("k=true").unwrap().1, Value::Bool(true));
         assert!(parse_constant_arg("=3").unwrap_err().contains("NAME=VALUE"));
         assert!(parse_combo_arg("x").unwrap_err().contains("NAME=VALUE"));

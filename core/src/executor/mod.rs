@@ -77,7 +77,11 @@ mod tests {
     impl TaskWorker for Recorder<'_> {
         fn run(&mut self, task: usize) -> Flow {
             self.0.lock().unwrap().push(task);
-            if Some(task) == self.1 { Flow::Stop } else { Flow::Continue }
+            if Some(task) == self.1 {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
         }
     }
 
@@ -100,7 +104,10 @@ mod tests {
 
     #[test]
     fn stop_ends_the_run_early() {
-        assert_eq!(run_all(&Sequential, 100, Some(9)), (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            run_all(&Sequential, 100, Some(9)),
+            (0..10).collect::<Vec<_>>()
+        );
         let ran = run_all(&RayonPool::new(2).unwrap(), 10_000, Some(5));
         assert!(ran.len() < 10_000, "{} tasks ran", ran.len());
     }

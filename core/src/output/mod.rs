@@ -109,7 +109,12 @@ pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
 }
 
 /// Writes `dataset` to `dest` in `format`, atomically. See the [module docs](self).
-pub fn write(dataset: &Dataset, dest: &Path, format: Format, force: bool) -> Result<(), WriteError> {
+pub fn write(
+    dataset: &Dataset,
+    dest: &Path,
+    format: Format,
+    force: bool,
+) -> Result<(), WriteError> {
     check_destination(dest, force)?;
     let io_err = |source| WriteError::Io {
         path: dest.to_path_buf(),
@@ -204,10 +209,18 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "disk full");
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no leftovers");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no leftovers"
+        );
         place_atomically(&dest, |tmp| std::fs::create_dir(tmp)).unwrap();
         assert!(dest.is_dir());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no leftovers");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no leftovers"
+        );
     }
 
     #[test]
@@ -217,7 +230,10 @@ mod tests {
         assert!(check_destination(&dest, false).is_ok());
         std::fs::create_dir(&dest).unwrap();
         let err = check_destination(&dest, false).unwrap_err();
-        assert!(err.to_string().ends_with("out.zarr already exists; pass --force to replace it"));
+        assert!(
+            err.to_string()
+                .ends_with("out.zarr already exists; pass --force to replace it")
+        );
         assert!(check_destination(&dest, true).is_ok());
     }
 }

@@ -63,7 +63,10 @@ fn element_names(extra: &[usize]) -> Vec<String> {
                 idx[d] = k % extra[d];
                 k /= extra[d];
             }
-            idx.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+            idx.iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
         })
         .collect()
 }
@@ -79,7 +82,11 @@ pub(super) fn write_csv(ds: &Dataset, path: &Path) -> io::Result<()> {
             header.push(var.name.clone());
         } else {
             let sizes: Vec<usize> = var.extra_dims.iter().map(|d| d.size as usize).collect();
-            header.extend(element_names(&sizes).into_iter().map(|e| format!("{}[{e}]", var.name)));
+            header.extend(
+                element_names(&sizes)
+                    .into_iter()
+                    .map(|e| format!("{}[{e}]", var.name)),
+            );
         }
     }
     let header: Vec<Value> = header.into_iter().map(Value::Str).collect();
@@ -93,7 +100,11 @@ pub(super) fn write_csv(ds: &Dataset, path: &Path) -> io::Result<()> {
         for var in &ds.vars {
             let e = var.elements();
             for k in cell * e..(cell + 1) * e {
-                row.push(if ok { var.data.get(k) } else { Value::F64(f64::NAN) });
+                row.push(if ok {
+                    var.data.get(k)
+                } else {
+                    Value::F64(f64::NAN)
+                });
             }
         }
         write_csv_row(&mut out, &row)?;
@@ -195,6 +206,9 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "\"a,b\",\"say \"\"hi\"\"\",,0.1,true\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a,b\",\"say \"\"hi\"\"\",,0.1,true\n"
+        );
     }
 }

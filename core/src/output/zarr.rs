@@ -206,7 +206,13 @@ fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Copies the elements of the chunk at `origin` (size `chunk`) out of row-major `data` of
 /// `shape`, padding past the array's edge with `fill`.
-fn gather<T: Copy>(data: &[T], shape: &[usize], chunk: &[usize], origin: &[usize], fill: T) -> Vec<T> {
+fn gather<T: Copy>(
+    data: &[T],
+    shape: &[usize],
+    chunk: &[usize],
+    origin: &[usize],
+    fill: T,
+) -> Vec<T> {
     let total: usize = chunk.iter().product();
     let mut out = Vec::with_capacity(total);
     if shape.is_empty() {
@@ -225,7 +231,9 @@ fn gather<T: Copy>(data: &[T], shape: &[usize], chunk: &[usize], origin: &[usize
     loop {
         let inside = (0..last).all(|d| origin[d] + idx[d] < shape[d]);
         if inside {
-            let base: usize = (0..last).map(|d| (origin[d] + idx[d]) * strides[d]).sum::<usize>()
+            let base: usize = (0..last)
+                .map(|d| (origin[d] + idx[d]) * strides[d])
+                .sum::<usize>()
                 + origin[last];
             out.extend_from_slice(&data[base..base + run]);
             out.extend(std::iter::repeat_n(fill, chunk[last] - run));
@@ -281,7 +289,8 @@ fn write_chunks(a: &Array<'_>, dir: &Path) -> io::Result<()> {
                 .collect(),
             Data::Str(v) => {
                 let items = gather(v, &a.shape, &chunk, &origin, "");
-                let mut b = Vec::with_capacity(4 + items.iter().map(|s| s.len() + 4).sum::<usize>());
+                let mut b =
+                    Vec::with_capacity(4 + items.iter().map(|s| s.len() + 4).sum::<usize>());
                 b.extend_from_slice(&(items.len() as u32).to_le_bytes());
                 for s in items {
                     b.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -337,9 +346,18 @@ mod tests {
         let shape = [3, 3];
         let chunk = [2, 2];
         assert_eq!(gather(&data, &shape, &chunk, &[0, 0], -1), vec![0, 1, 3, 4]);
-        assert_eq!(gather(&data, &shape, &chunk, &[0, 2], -1), vec![2, -1, 5, -1]);
-        assert_eq!(gather(&data, &shape, &chunk, &[2, 0], -1), vec![6, 7, -1, -1]);
-        assert_eq!(gather(&data, &shape, &chunk, &[2, 2], -1), vec![8, -1, -1, -1]);
+        assert_eq!(
+            gather(&data, &shape, &chunk, &[0, 2], -1),
+            vec![2, -1, 5, -1]
+        );
+        assert_eq!(
+            gather(&data, &shape, &chunk, &[2, 0], -1),
+            vec![6, 7, -1, -1]
+        );
+        assert_eq!(
+            gather(&data, &shape, &chunk, &[2, 2], -1),
+            vec![8, -1, -1, -1]
+        );
         assert_eq!(gather(&[5i64], &[], &[], &[], -1), vec![5]);
     }
 }

@@ -135,10 +135,16 @@ impl Signature {
     /// numeric outputs, sizes above zero and distinct names.
     pub fn validate(&self) -> Result<(), SignatureError> {
         if !is_ident(&self.name) {
-            return Err(SignatureError::new(0, "the function name is not an identifier"));
+            return Err(SignatureError::new(
+                0,
+                "the function name is not an identifier",
+            ));
         }
         if self.outputs.is_empty() {
-            return Err(SignatureError::new(0, "a function needs at least one output"));
+            return Err(SignatureError::new(
+                0,
+                "a function needs at least one output",
+            ));
         }
         let mut names: Vec<&str> = Vec::new();
         let all = self
@@ -178,8 +184,7 @@ impl Signature {
 
     /// Whether `name` is only ever an extra dim, always of the same size.
     fn is_shared_dim(&self, name: &str) -> bool {
-        if self.args.iter().any(|a| a.name == name) || self.outputs.iter().any(|o| o.name == name)
-        {
+        if self.args.iter().any(|a| a.name == name) || self.outputs.iter().any(|o| o.name == name) {
             return false;
         }
         let mut sizes = self
@@ -271,7 +276,10 @@ impl FromStr for Signature {
         }
         p.skip_ws();
         if p.pos != s.len() {
-            return Err(SignatureError::new(p.pos, "unexpected text after the outputs"));
+            return Err(SignatureError::new(
+                p.pos,
+                "unexpected text after the outputs",
+            ));
         }
         let sig = Signature {
             name,
@@ -318,7 +326,10 @@ impl Parser<'_> {
         if self.eat(c) {
             Ok(())
         } else {
-            Err(SignatureError::expected(self.pos, c.encode_utf8(&mut [0; 4])))
+            Err(SignatureError::expected(
+                self.pos,
+                c.encode_utf8(&mut [0; 4]),
+            ))
         }
     }
 
@@ -373,7 +384,10 @@ impl Parser<'_> {
             _ => {
                 self.pos = start;
                 self.skip_ws();
-                Err(SignatureError::expected(self.pos, "a size from 1 to 4294967295"))
+                Err(SignatureError::expected(
+                    self.pos,
+                    "a size from 1 to 4294967295",
+                ))
             }
         }
     }
@@ -458,10 +472,7 @@ mod tests {
         let err = parse("add(a: float) -> (s: f64)").unwrap_err();
         assert_eq!(err.message(), "expected a type (i64, f64, bool or str)");
         assert_eq!(err.offset(), 7);
-        assert_eq!(
-            parse("add(a: f64)").unwrap_err().message(),
-            "expected ->"
-        );
+        assert_eq!(parse("add(a: f64)").unwrap_err().message(), "expected ->");
         assert_eq!(
             parse("add(a: f64) -> (s: f64) x").unwrap_err().message(),
             "unexpected text after the outputs"
@@ -475,7 +486,9 @@ mod tests {
     #[test]
     fn rules_are_checked() {
         assert_eq!(
-            parse("f(a: f64, a: i64) -> (s: f64)").unwrap_err().message(),
+            parse("f(a: f64, a: i64) -> (s: f64)")
+                .unwrap_err()
+                .message(),
             "`a` is named twice"
         );
         assert_eq!(
@@ -488,7 +501,9 @@ mod tests {
         );
         assert!(parse("f(a: f64) -> (y: f64[t=2], z: f64[t=2])").is_ok());
         assert_eq!(
-            parse("f(a: f64) -> (y: f64[t=2], z: f64[t=3])").unwrap_err().message(),
+            parse("f(a: f64) -> (y: f64[t=2], z: f64[t=3])")
+                .unwrap_err()
+                .message(),
             "`t` is named twice"
         );
     }

@@ -293,7 +293,12 @@ where
             }
         }
         errors.pad_to(n);
-        for ((col, buf), ty) in outs.cols.iter_mut().zip(outs.strs.iter_mut()).zip(out_types) {
+        for ((col, buf), ty) in outs
+            .cols
+            .iter_mut()
+            .zip(outs.strs.iter_mut())
+            .zip(out_types)
+        {
             if *ty == ScalarType::Str {
                 *col = buf.column();
             }

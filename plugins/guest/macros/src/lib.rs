@@ -101,7 +101,10 @@ fn expand(
 ) -> syn::Result<TokenStream2> {
     let sig = &func.sig;
     if let Some(tok) = sig.asyncness.as_ref() {
-        return Err(syn::Error::new(tok.span(), "an xyz function cannot be async"));
+        return Err(syn::Error::new(
+            tok.span(),
+            "an xyz function cannot be async",
+        ));
     }
     if !sig.generics.params.is_empty() {
         return Err(syn::Error::new(
@@ -294,14 +297,16 @@ fn expand(
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn xyz_eval(call: *mut ::xyz_guest::abi::Call) -> i32 {
             const __XYZ_TYPES: &[::xyz_guest::abi::ScalarType] = &[#(#type_list),*];
-            unsafe {
-                ::xyz_guest::__rt::eval(call, #nargs, __XYZ_TYPES, |__xyz_args, __xyz_outs, __xyz_i| {
-                    #(#arg_reads)*
-                    let #destructure = #value;
-                    #(#out_writes)*
-                    ::core::result::Result::Ok(())
-                })
-            }
+            let __xyz_case = |__xyz_args: &[::xyz_guest::abi::Column],
+                              __xyz_outs: &mut ::xyz_guest::__rt::Outputs<'_>,
+                              __xyz_i: usize| {
+                let _ = &__xyz_args;
+                #(#arg_reads)*
+                let #destructure = #value;
+                #(#out_writes)*
+                ::core::result::Result::Ok(())
+            };
+            unsafe { ::xyz_guest::__rt::eval(call, #nargs, __XYZ_TYPES, __xyz_case) }
         }
     })
 }

@@ -1,0 +1,203 @@
+//! `xyz run`: evaluate a spec in this process and write the dataset.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+use xyz_core::{Format, Function as _, Runner, Spec, executor, output};
+
+use super::WasmOpts;
+use crate::exit_codes;
+
+const AFTER_HELP: &str = "EXAMPLES:
+  Sweep the function a spec names and write SPEC.zarr:
+    xyz run mandel.toml
+
+  Override a combo and a constant, write CSV, use 4 threads:
+    xyz run mandel.toml --combo 'x={ linspace = [-2, 1, 50] }' --constant maxiter=200 -o m.csv -j 4
+
+  Without a spec:
+    xyz run --function add.wasm --combo a=1,2,3 --combo b=0.5,1.5 --constant c=0 -o add.zarr";
+
+/// Evaluate every case of a sweep in this process and write the dataset.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct RunCommand {
+    /// The sweep spec, a TOML file naming the function and its combos, cases and constants
+    spec: Option<PathBuf>,
+
+    /// Where to write the dataset; its extension picks the format (.zarr, .csv, .json)
+    /// [default: the spec's `output`, else SPEC.zarr in the current directory]
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+
+    /// The format, whatever the output's extension: zarr, csv or json
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<Format>,
+
+    /// Replace the output if it exists (it is replaced only once the new one is complete)
+    #[arg(long)]
+    force: bool,
+
+    /// Worker threads; 0 means one per logical core
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    jobs: usize,
+
+    /// The function, a WebAssembly module, instead of the spec's `function`
+    #[arg(long, value_name = "MODULE")]
+    function: Option<PathBuf>,
+
+    /// Sweep NAME over VALUES: a list (1,2,3 or [1, 2, 3]) or a generator
+    /// ({ range = [0, 10, 2] }, { linspace = [0, 1, 11] }, { logspace = [-3, 0, 4] });
+    /// replaces any combo or constant of that name
+    #[arg(long = "combo", value_name = "NAME=VALUES")]
+    combos: Vec<String>,
+
+    /// Fix NAME to VALUE for every case; replaces any combo or constant of that name
+    #[arg(long = "constant", value_name = "NAME=VALUE")]
+    constants: Vec<String>,
+
+    /// Print nothing but errors
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    wasm: WasmOpts,
+}
+
+fn default_output(spec: Option<&Path>, function: &str) -> PathBuf {
+    let stem = spec
+        .and_then(|s| s.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| function.to_string());
+    PathBuf::from(format!("{stem}.zarr"))
+}
+
+impl RunCommand {
+    pub(crate) fn execute(self) -> anyhow::Result<u8> {
+        let mut spec = match &self.spec {
+            Some(path) => Spec::from_file(path)?,
+            None => Spec::default(),
+        };
+        for arg in &self.combos {
+            let (name, values) =
+                xyz_core::spec::parse_combo_arg(arg).map_err(anyhow::Error::msg)?;
+            spec.space.combo(name, values);
+        }
+        for arg in &self.constants {
+            let (name, value) =
+                xyz_core::spec::parse_constant_arg(arg).map_err(anyhow::Error::msg)?;
+            spec.space.constant(name, value);
+        }
+        let Some(module) = self.function.clone().or(spec.function.clone()) else {
+            bail!(
+                "no function to run: name one with `function = \"...\"` in the spec or with \
+                 --function"
+            );
+        };
+        let config = self.wasm.config(&spec.limits)?;
+        let function = xyz_wasm::WasmFunction::load(&module, &config)?;
+        let sig = function.signature().clone();
+        let bound = match spec.space.bind(&sig) {
+            Ok(b) => b,
+            Err(e) => match &self.spec {
+                Some(path) => bail!("{}: {e}", path.display()),
+                None => bail!("{e}"),
+            },
+        };
+
+        let out = self
+            .output
+            .clone()
+            .or(spec.output.clone())
+            .unwrap_or_else(|| default_output(self.spec.as_deref(), &sig.name));
+        let format = match self.format.or_else(|| Format::from_path(&out)) {
+            Some(f) => f,
+            None => bail!(
+                "cannot tell the format of {} from its extension: use .zarr, .csv or .json, or \
+                 --format",
+                out.display()
+            ),
+        };
+        output::check_destination(&out, self.force)?;
+
+        let pool = executor::with_threads(self.jobs)?;
+        let bar = crate::progress::cases_bar(bound.len(), !self.quiet && !self.json);
+        let tick = |n: u64| bar.inc(n);
+        let outcome = Runner::new(&function, &*pool).progress(&tick).run(&bound)?;
+        bar.finish_and_clear();
+        output::write(&outcome.dataset, &out, format, self.force)
+            .with_context(|| format!("writing the dataset of {}", sig.name))?;
+
+        let (ok, failed, _, _) = outcome.dataset.counts();
+        let secs = outcome.elapsed.as_secs_f64();
+        if self.json {
+            let summary = json!({
+                "function": sig.to_string(),
+                "sha256": function.info().sha256,
+                "output": out,
+                "format": format.to_string(),
+                "cases": bound.len(),
+                "ok": ok,
+                "failed": failed,
+                "threads": pool.workers(),
+                "elapsed_seconds": secs,
+                "dims": outcome.dataset.dims.iter().map(|d| json!({"name": d.name, "size": d.coords.len()})).collect::<Vec<_>>(),
+                "failures": outcome.failures,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else if !self.quiet {
+            let rate = if secs > 0.0 {
+                bound.len() as f64 / secs
+            } else {
+                f64::INFINITY
+            };
+            println!(
+                "{}: {} cases in {secs:.3} s ({rate:.0} cases/s, {} threads)",
+                sig.name,
+                bound.len(),
+                pool.workers()
+            );
+            let dims: Vec<String> = outcome
+                .dataset
+                .dims
+                .iter()
+                .map(|d| format!("{}={}", d.name, d.coords.len()))
+                .collect();
+            println!(
+                "wrote {} ({format}): dims {}",
+                out.display(),
+                dims.join(", ")
+            );
+            if failed > 0 {
+                println!("{failed} cases failed (their cells are missing):");
+                for f in outcome.failures.iter().take(10) {
+                    let args: Vec<String> =
+                        f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    println!(
+                        "  case {} ({}): {}: {}",
+                        f.case,
+                        args.join(", "),
+                        f.kind,
+                        f.message
+                    );
+                }
+                if outcome.failures.len() > 10 {
+                    println!(
+                        "  ... and {} more (--json lists all)",
+                        outcome.failures.len() - 10
+                    );
+                }
+            }
+        }
+        Ok(if failed > 0 {
+            exit_codes::CASES_FAILED
+        } else {
+            exit_codes::OK
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! The `xyz` command line: argument parsing, dispatch, output and exit codes. The work itself is
+//! done by `xyz-core` and the function runtimes.
+
+#![deny(missing_docs)]
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod commands;
+mod progress;
+
+/// Exit codes of `xyz`.
+pub mod exit_codes {
+    /// Everything worked.
+    pub const OK: u8 = 0;
+    /// The command failed: bad input, a bad module, an I/O error. Nothing was written.
+    pub const ERROR: u8 = 1;
+    /// The command line could not be parsed.
+    pub const USAGE: u8 = 2;
+    /// The run finished and wrote its dataset, but some cases failed (their cells are missing).
+    pub const CASES_FAILED: u8 = 3;
+}
+
+/// Evaluate a function over every combination of named parameters and gather the results
+/// into one labelled N-dimensional dataset.
+#[derive(Debug, Parser)]
+#[command(name = "xyz", version, about, max_term_width = 100)]
+#[command(
+    after_help = "EXIT CODES:\n  0  success\n  1  error (nothing written)\n  \
+    2  usage error\n  3  some cases failed (dataset written, their cells missing)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+/// Runs `xyz` with the process's arguments and returns its exit code.
+pub fn main_impl() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit_codes::USAGE
+            } else {
+                exit_codes::OK
+            });
+        }
+    };
+    match cli.command.execute() {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::from(exit_codes::OK);
+            }
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            ExitCode::from(exit_codes::ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,437 @@
+//! One worker's instance: a store, the module's exports, and a scratch region in the guest's
+//! memory that holds the call frame and the columns.
+//!
+//! For a chunk of `n` cases with `A` arguments and `O` outputs the scratch region is laid out
+//! as follows (offsets relative to the region, each data block 8-byte aligned):
+//!
+//! ```text
+//! 0                     call frame (28 bytes, see xyz_abi::layout32)
+//! 28                    A argument columns (12 bytes each)
+//! 28 + 12A              O output columns (12 bytes each)
+//! 28 + 12(A+O)          n status bytes
+//! ...                   argument data: n values, or n + 1 offsets and the bytes of strings
+//! ...                   output data of non-string outputs: n * elements values
+//! ```
+//!
+//! The region is allocated with `xyz_alloc` and reused; it grows (freed and allocated again)
+//! when a chunk needs more room.
+
+use wasmtime::{Caller, InstancePre, Memory, ResourceLimiter, Store, Trap as WasmTrap, TypedFunc};
+use xyz_abi::{EVAL_OK, STATUS_ERROR, STATUS_OK, ScalarType, Signature, exports, layout32 as L};
+use xyz_core::{Column, Columns, EvalOutput, FailureKind, Instance, Trap};
+
+const MIB: f64 = (1 << 20) as f64;
+
+/// Longest panic message kept.
+const MAX_PANIC_MESSAGE: usize = 4096;
+
+/// Caps an instance's linear memory and remembers when it refused to grow it.
+pub(crate) struct Limiter {
+    limit: u64,
+    exceeded: Option<usize>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limit {
+            self.exceeded = Some(desired);
+            wasmtime::bail!("memory limit exceeded");
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// What the host keeps per store.
+pub(crate) struct StoreState {
+    pub(crate) limiter: Limiter,
+    panic: Option<String>,
+}
+
+impl StoreState {
+    pub(crate) fn new(memory_limit: u64) -> StoreState {
+        StoreState {
+            limiter: Limiter {
+                limit: memory_limit,
+                exceeded: None,
+            },
+            panic: None,
+        }
+    }
+}
+
+/// The `xyz.panic(msg, len)` import: keeps the guest's panic message for the trap that follows.
+/// Reads `len` bytes at `msg` in the guest's memory, which stays the guest's.
+pub(crate) fn host_panic(mut caller: Caller<'_, StoreState>, ptr: i32, len: i32) {
+    let Some(wasmtime::Extern::Memory(memory)) = caller.get_export(exports::MEMORY) else {
+        return;
+    };
+    let (ptr, len) = (
+        ptr as u32 as usize,
+        (len as u32 as usize).min(MAX_PANIC_MESSAGE),
+    );
+    let text = memory
+        .data(&caller)
+        .get(ptr..ptr.saturating_add(len))
+        .map(|b| String::from_utf8_lossy(b).into_owned());
+    caller.data_mut().panic = text;
+}
+
+/// Where each part of the scratch region is, for one chunk size.
+struct Layout {
+    size: usize,
+    arg_cols: usize,
+    out_cols: usize,
+    status: usize,
+    /// Per argument: (offsets offset or 0, data offset, data length).
+    args: Vec<(usize, usize, usize)>,
+    /// Per output: data offset (non-string outputs).
+    outs: Vec<usize>,
+}
+
+fn align8(x: usize) -> usize {
+    x.div_ceil(8) * 8
+}
+
+impl Layout {
+    fn new(sig: &Signature, args: &Columns) -> Layout {
+        let n = args.n;
+        let arg_cols = L::CALL_SIZE;
+        let out_cols = arg_cols + L::COLUMN_SIZE * sig.args.len();
+        let status = out_cols + L::COLUMN_SIZE * sig.outputs.len();
+        let mut at = align8(status + n);
+        let mut arg_places = Vec::with_capacity(args.cols.len());
+        for col in &args.cols {
+            match col {
+                Column::Str(v) => {
+                    let offsets = at;
+                    at = align8(at + 4 * (n + 1));
+                    let bytes: usize = v.iter().map(String::len).sum();
+                    arg_places.push((offsets, at, bytes));
+                    at = align8(at + bytes);
+                }
+                Column::Bool(_) => {
+                    arg_places.push((0, at, n));
+                    at = align8(at + n);
+                }
+                Column::I64(_) | Column::F64(_) => {
+                    arg_places.push((0, at, 8 * n));
+                    at += 8 * n;
+                }
+            }
+        }
+        let mut outs = Vec::with_capacity(sig.outputs.len());
+        for out in &sig.outputs {
+            outs.push(at);
+            at = align8(at + out.ty.fixed_size().unwrap_or(0) * n * out.elements());
+        }
+        Layout {
+            size: at.max(8),
+            arg_cols,
+            out_cols,
+            status,
+            args: arg_places,
+            outs,
+        }
+    }
+}
+
+/// A live instance of a [`WasmFunction`](crate::WasmFunction).
+pub(crate) struct WasmInstance {
+    store: Store<StoreState>,
+    memory: Memory,
+    eval: TypedFunc<i32, i32>,
+    alloc: TypedFunc<(i32, i32), i32>,
+    free: TypedFunc<(i32, i32, i32), ()>,
+    signature: Signature,
+    deadline_ticks: Option<u64>,
+    deadline: Option<std::time::Duration>,
+    /// The scratch region: guest address and size.
+    scratch: (u32, usize),
+}
+
+fn rd32(mem: &[u8], at: usize) -> Option<u32> {
+    mem.get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn wr32(mem: &mut [u8], at: usize, v: u32) {
+    mem[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn malformed(what: &str) -> Trap {
+    Trap {
+        kind: FailureKind::Trap,
+        message: format!("the module returned a malformed {what}"),
+    }
+}
+
+/// Reads a string column of `n` strings that the guest described at `col` (guest address).
+fn read_strings(mem: &[u8], col: usize, n: usize, what: &str) -> Result<Vec<String>, Trap> {
+    let data = rd32(mem, col + L::COLUMN_DATA).ok_or_else(|| malformed(what))? as usize;
+    let len = rd32(mem, col + L::COLUMN_LEN).ok_or_else(|| malformed(what))? as usize;
+    let offsets = rd32(mem, col + L::COLUMN_OFFSETS).ok_or_else(|| malformed(what))? as usize;
+    let bytes = mem.get(data..data + len).ok_or_else(|| malformed(what))?;
+    let offs = mem
+        .get(offsets..offsets + 4 * (n + 1))
+        .ok_or_else(|| malformed(what))?;
+    let mut out = Vec::with_capacity(n);
+    let mut prev = rd32(offs, 0).unwrap_or(0) as usize;
+    for i in 1..=n {
+        let next = rd32(offs, 4 * i).unwrap_or(0) as usize;
+        let s = bytes.get(prev..next).ok_or_else(|| malformed(what))?;
+        out.push(String::from_utf8_lossy(s).into_owned());
+        prev = next;
+    }
+    Ok(out)
+}
+
+impl WasmInstance {
+    pub(crate) fn new(
+        mut store: Store<StoreState>,
+        pre: &InstancePre<StoreState>,
+        signature: &Signature,
+        deadline: Option<std::time::Duration>,
+    ) -> wasmtime::Result<WasmInstance> {
+        let deadline_ticks =
+            deadline.map(|d| d.as_nanos().div_ceil(crate::function::TICK.as_nanos()) as u64 + 1);
+        store.set_epoch_deadline(deadline_ticks.unwrap_or(u64::MAX / 2));
+        let instance = pre.instantiate(&mut store)?;
+        let memory = instance
+            .get_memory(&mut store, exports::MEMORY)
+            .ok_or_else(|| wasmtime::format_err!("the module exports no memory"))?;
+        Ok(WasmInstance {
+            eval: instance.get_typed_func(&mut store, exports::EVAL)?,
+            alloc: instance.get_typed_func(&mut store, exports::ALLOC)?,
+            free: instance.get_typed_func(&mut store, exports::FREE)?,
+            memory,
+            store,
+            signature: signature.clone(),
+            deadline_ticks,
+            deadline,
+            scratch: (0, 0),
+        })
+    }
+
+    fn trap(&mut self, err: wasmtime::Error) -> Trap {
+        let deadline = self.deadline;
+        let state = self.store.data_mut();
+        if let Some(bytes) = state.limiter.exceeded.take() {
+            return Trap {
+                kind: FailureKind::Memory,
+                message: format!(
+                    "exceeded the memory limit of {:.1} MiB (tried to grow to {:.1} MiB)",
+                    state.limiter.limit as f64 / MIB,
+                    bytes as f64 / MIB
+                ),
+            };
+        }
+        let panic = state.panic.take();
+        match err.downcast_ref::<WasmTrap>() {
+            Some(WasmTrap::Interrupt) => Trap {
+                kind: FailureKind::Deadline,
+                message: match deadline {
+                    Some(d) => format!("ran past its deadline of {d:?}"),
+                    None => "was interrupted".to_string(),
+                },
+            },
+            Some(WasmTrap::UnreachableCodeReached) if panic.is_some() => Trap {
+                kind: FailureKind::Panic,
+                message: panic.unwrap_or_default(),
+            },
+            Some(t) => Trap {
+                kind: FailureKind::Trap,
+                message: t.to_string(),
+            },
+            None => Trap {
+                kind: FailureKind::Trap,
+                message: format!("{err:#}"),
+            },
+        }
+    }
+
+    /// Makes sure the scratch region holds `size` bytes.
+    fn reserve(&mut self, size: usize) -> Result<u32, Trap> {
+        if self.scratch.1 >= size {
+            return Ok(self.scratch.0);
+        }
+        if self.scratch.1 > 0 {
+            let (ptr, len) = self.scratch;
+            self.free
+                .call(&mut self.store, (ptr as i32, len as i32, 8))
+                .map_err(|e| self.trap(e))?;
+            self.scratch = (0, 0);
+        }
+        let want = size.max(self.scratch.1 * 2).max(4096);
+        let ptr = self
+            .alloc
+            .call(&mut self.store, (want as i32, 8))
+            .map_err(|e| self.trap(e))? as u32;
+        let end = ptr as usize + want;
+        if ptr == 0 || end > self.memory.data_size(&self.store) {
+            return Err(Trap {
+                kind: FailureKind::Memory,
+                message: format!("the module could not allocate {want} bytes for a call"),
+            });
+        }
+        self.scratch = (ptr, want);
+        Ok(ptr)
+    }
+
+    fn write_call(&mut self, base: usize, layout: &Layout, args: &Columns) {
+        let n = args.n;
+        let mem = self.memory.data_mut(&mut self.store);
+        let abs = |off: usize| (base + off) as u32;
+        wr32(mem, base + L::CALL_N, n as u32);
+        wr32(mem, base + L::CALL_ARGS, abs(layout.arg_cols));
+        wr32(mem, base + L::CALL_OUTPUTS, abs(layout.out_cols));
+        wr32(mem, base + L::CALL_STATUS, abs(layout.status));
+        mem[base + L::CALL_ERRORS..base + L::CALL_ERRORS + L::COLUMN_SIZE].fill(0);
+        for (k, (col, &(offsets, data, len))) in args.cols.iter().zip(&layout.args).enumerate() {
+            let c = base + layout.arg_cols + k * L::COLUMN_SIZE;
+            wr32(mem, c + L::COLUMN_DATA, abs(data));
+            wr32(mem, c + L::COLUMN_LEN, len as u32);
+            wr32(
+                mem,
+                c + L::COLUMN_OFFSETS,
+                if offsets == 0 { 0 } else { abs(offsets) },
+            );
+            let dst = &mut mem[base + data..base + data + len];
+            match col {
+                Column::F64(v) => {
+                    for (d, x) in dst.chunks_exact_mut(8).zip(v) {
+                        d.copy_from_slice(&x.to_le_bytes());
+                    }
+                }
+                Column::I64(v) => {
+                    for (d, x) in dst.chunks_exact_mut(8).zip(v) {
+                        d.copy_from_slice(&x.to_le_bytes());
+                    }
+                }
+                Column::Bool(v) => {
+                    for (d, x) in dst.iter_mut().zip(v) {
+                        *d = u8::from(*x);
+                    }
+                }
+                Column::Str(v) => {
+                    let mut at = 0;
+                    for s in v {
+                        dst[at..at + s.len()].copy_from_slice(s.as_bytes());
+                        at += s.len();
+                    }
+                    let mut off = 0u32;
+                    wr32(mem, base + offsets, 0);
+                    for (i, s) in v.iter().enumerate() {
+                        off += s.len() as u32;
+                        wr32(mem, base + offsets + 4 * (i + 1), off);
+                    }
+                }
+            }
+        }
+        for (k, (output, &data)) in self.signature.outputs.iter().zip(&layout.outs).enumerate() {
+            let c = base + layout.out_cols + k * L::COLUMN_SIZE;
+            let len = output.ty.fixed_size().unwrap_or(0) * n * output.elements();
+            let is_str = output.ty == ScalarType::Str;
+            wr32(mem, c + L::COLUMN_DATA, if is_str { 0 } else { abs(data) });
+            wr32(mem, c + L::COLUMN_LEN, len as u32);
+            wr32(mem, c + L::COLUMN_OFFSETS, 0);
+        }
+    }
+
+    fn read_results(
+        &mut self,
+        base: usize,
+        layout: &Layout,
+        out: &mut EvalOutput,
+    ) -> Result<(), Trap> {
+        let n = out.n;
+        let mem = self.memory.data(&self.store);
+        let status = &mem[base + layout.status..base + layout.status + n];
+        let mut messages: Option<Vec<String>> = None;
+        for (i, st) in status.iter().enumerate() {
+            match *st {
+                STATUS_OK => {}
+                STATUS_ERROR => {
+                    if messages.is_none() {
+                        messages =
+                            Some(read_strings(mem, base + L::CALL_ERRORS, n, "error column")?);
+                    }
+                    let msg = messages.as_ref().map(|m| m[i].clone()).unwrap_or_default();
+                    out.errors.push((i, msg));
+                }
+                other => out
+                    .errors
+                    .push((i, format!("the module set an invalid status {other}"))),
+            }
+        }
+        for (k, (output, col)) in self
+            .signature
+            .outputs
+            .iter()
+            .zip(out.cols.iter_mut())
+            .enumerate()
+        {
+            let data = base + layout.outs[k];
+            let len = n * output.elements();
+            match col {
+                Column::F64(v) => {
+                    for (x, b) in v.iter_mut().zip(mem[data..data + 8 * len].chunks_exact(8)) {
+                        *x = f64::from_le_bytes(b.try_into().expect("8 bytes"));
+                    }
+                }
+                Column::I64(v) => {
+                    for (x, b) in v.iter_mut().zip(mem[data..data + 8 * len].chunks_exact(8)) {
+                        *x = i64::from_le_bytes(b.try_into().expect("8 bytes"));
+                    }
+                }
+                Column::Bool(v) => {
+                    for (x, b) in v.iter_mut().zip(&mem[data..data + len]) {
+                        *x = *b != 0;
+                    }
+                }
+                Column::Str(v) => {
+                    let c = base + layout.out_cols + k * L::COLUMN_SIZE;
+                    let what = format!("string column for output `{}`", output.name);
+                    *v = read_strings(mem, c, n, &what)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Instance for WasmInstance {
+    fn eval(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<(), Trap> {
+        let layout = Layout::new(&self.signature, args);
+        let base = self.reserve(layout.size)? as usize;
+        self.write_call(base, &layout, args);
+        self.store.data_mut().panic = None;
+        if let Some(ticks) = self.deadline_ticks {
+            self.store.set_epoch_deadline(ticks);
+        }
+        let code = self
+            .eval
+            .call(&mut self.store, base as i32)
+            .map_err(|e| self.trap(e))?;
+        if code != EVAL_OK {
+            return Err(Trap {
+                kind: FailureKind::Trap,
+                message: format!("xyz_eval refused the call (code {code})"),
+            });
+        }
+        self.read_results(base, &layout, out)
+    }
+}

@@ -1,0 +1,50 @@
+//! Test support for xyz: paths to the example guests (built from source for wasm32 by this
+//! crate's build script), to fixtures, and a runner for the Python interop checks.
+
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The directory holding the example guests, built for wasm32.
+pub fn guest_dir() -> &'static Path {
+    Path::new(env!("XYZ_GUEST_DIR"))
+}
+
+/// The wasm module of example `name` (`add`, `mandel`, …).
+pub fn guest(name: &str) -> PathBuf {
+    let path = guest_dir().join(format!("example_{name}.wasm"));
+    assert!(path.is_file(), "no guest module at {}", path.display());
+    path
+}
+
+/// The workspace root.
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("XYZ_WORKSPACE_ROOT"))
+}
+
+/// A fixture file under `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    workspace_root().join("tests").join("fixtures").join(name)
+}
+
+/// Runs `tests/interop/SCRIPT` with python3 and `args`, and panics with its output unless it
+/// succeeds. Returns its stdout.
+pub fn python(script: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+    let path = workspace_root().join("tests").join("interop").join(script);
+    let mut cmd = Command::new("python3");
+    cmd.arg(&path);
+    for a in args {
+        cmd.arg(a.as_ref());
+    }
+    cmd.env("PYTHONWARNINGS", "error::RuntimeWarning");
+    let out = cmd.output().expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{} failed:\n--- stdout\n{stdout}\n--- stderr\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
