@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | `f64` | NaN | NaN |
 //! | `i64` | `i64::MIN` with attribute `_FillValue` (only when a cell is missing) | `float64` with NaN |
-//! | `bool` | `int8` with `-1` and attribute `_FillValue = -1` (only when a cell is missing; otherwise `bool`) | `float64`: 1.0, 0.0 or NaN |
+//! | `bool` | `int8` with `-1` and attribute `_FillValue = -1` (only when a cell is missing; otherwise `bool`) | `float32`: 1.0, 0.0 or NaN |
 //! | `str` | `""` | `""` |
 //!
 //! In CSV a missing value is an empty field; in JSON it is `null` (as are NaN and infinities,

@@ -1,0 +1,136 @@
+//! Bad input: each error names the file, field or argument and what was expected, and
+//! nothing is written.
+
+use crate::util::{Dir, guest, wat_fixture};
+
+fn add_spec(dir: &Dir, body: &str) -> String {
+    let text = format!("function = \"{}\"\n{body}", guest("add"));
+    dir.write("spec.toml", &text).display().to_string()
+}
+
+#[track_caller]
+fn assert_refused(dir: &Dir, args: &[&str], expected: &str) {
+    let err = dir.xyz_err(args);
+    assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".zarr"))
+        .collect();
+    assert!(left.is_empty(), "a refused run wrote {left:?}");
+}
+
+#[test]
+fn space_errors_name_the_argument() {
+    let dir = Dir::new();
+    let cases = [
+        (
+            "[combos]\na = [1]\nb = [2]\nz = [3]\n[constants]\nc = 0",
+            "`z` in combos is not an argument of add; its arguments are: a, b, c",
+        ),
+        (
+            "[combos]\na = [1]\nb = [\"x\"]\n[constants]\nc = 0",
+            "`b` in combos: expected f64, found \"x\" (str)",
+        ),
+        (
+            "[combos]\na = []\nb = [2]\n[constants]\nc = 0",
+            "combo `a`: the list of values is empty",
+        ),
+        (
+            "[combos]\na = [1, 2, 1]\nb = [2]\n[constants]\nc = 0",
+            "combo `a`: the value 1 appears twice",
+        ),
+        (
+            "[combos]\na = { range = [0, 5, 0] }\nb = [2]\n[constants]\nc = 0",
+            "combo `a`: `range` step must not be zero",
+        ),
+        (
+            "[combos]\na = { range = [5, 0, 1] }\nb = [2]\n[constants]\nc = 0",
+            "combo `a`: `range` = [5, 0, 1] produces no values",
+        ),
+        (
+            "[combos]\na = [1]\n[constants]\nc = 0",
+            "argument `b` (f64) of add has no value",
+        ),
+        (
+            "[combos]\na = [1]\nb = [1]\n[constants]\nc = 0\nb = 2",
+            "`b` is given twice, in combos and in constants",
+        ),
+        (
+            "[combos]\na = 5\nb = [1]\n[constants]\nc = 0",
+            "spec.toml: `combos.a`: expected a list of values",
+        ),
+        ("[combo]\na = [1]", "unknown field `combo`"),
+    ];
+    for (body, expected) in cases {
+        let spec = add_spec(&dir, body);
+        assert_refused(&dir, &["run", &spec, "-o", "out.zarr"], expected);
+    }
+    let spec = add_spec(&dir, "[combos]\na = [1]\nb = [2]\n[constants]\nc = 0");
+    assert_refused(
+        &dir,
+        &["run", &spec, "--combo", "a"],
+        "--combo takes NAME=VALUE, not `a`",
+    );
+    assert_refused(
+        &dir,
+        &["run", &spec, "-o", "out.txt"],
+        "cannot tell the format of out.txt",
+    );
+    assert_refused(
+        &dir,
+        &["run", &spec, "--memory", "lots"],
+        "--memory: expected a size",
+    );
+    assert_refused(
+        &dir,
+        &["run", "missing.toml"],
+        "missing.toml: could not read the spec",
+    );
+    assert_refused(&dir, &["run", "--combo", "a=1"], "no function to run");
+}
+
+#[test]
+fn module_errors_name_the_module_and_the_problem() {
+    let dir = Dir::new();
+    let not_wasm = dir
+        .write("notwasm.wasm", "this is text")
+        .display()
+        .to_string();
+    assert_refused(
+        &dir,
+        &["inspect", &not_wasm],
+        "notwasm.wasm: not a WebAssembly module (it does not start with the bytes \\0asm)",
+    );
+    let m = wat_fixture(&dir, "no_exports.wat");
+    assert_refused(
+        &dir,
+        &["inspect", &m],
+        "no_exports.wasm: does not export `xyz_abi_version` (a function () -> i32)",
+    );
+    let m = wat_fixture(&dir, "wrong_abi.wat");
+    assert_refused(
+        &dir,
+        &["inspect", &m],
+        "wrong_abi.wasm: implements xyz ABI version 2, but this xyz speaks version 1",
+    );
+    let m = wat_fixture(&dir, "wasi_import.wat");
+    assert_refused(
+        &dir,
+        &["inspect", &m],
+        "wasi_import.wasm: imports `wasi_snapshot_preview1.fd_write` (a function), which the \
+         sandbox does not provide",
+    );
+    let m = wat_fixture(&dir, "bad_signature.wat");
+    assert_refused(
+        &dir,
+        &["inspect", &m],
+        "bad_signature.wasm: declares an invalid signature `f(a: float) -> (y: f64)`: expected a \
+         type (i64, f64, bool or str)",
+    );
+    assert_refused(
+        &dir,
+        &["run", "--function", &m, "--combo", "a=1"],
+        "bad_signature.wasm",
+    );
+}

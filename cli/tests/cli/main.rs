@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `xyz` binary on example guests built from source, with the
+//! outputs read back by Python's xarray and pandas.
+
+mod bad_input;
+mod faulty;
+mod run;
+mod util;

@@ -1,0 +1,97 @@
+//! Running the `xyz` binary in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary working directory for one test.
+pub struct Dir {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            tmp: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::write(&p, text).expect("write a test file");
+        p
+    }
+
+    /// `xyz ARGS`, run in this directory, sharing one module cache across tests.
+    pub fn xyz(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_xyz"))
+            .args(args)
+            .current_dir(self.tmp.path())
+            .env("XYZ_CACHE_DIR", cache_dir())
+            .output()
+            .expect("xyz runs")
+    }
+
+    /// Like [`Dir::xyz`], and asserts the exit code.
+    pub fn xyz_ok(&self, args: &[&str], code: i32) -> Output {
+        let out = self.xyz(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "xyz {args:?} exited with {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs xyz expecting failure (exit 1) and returns its stderr.
+    pub fn xyz_err(&self, args: &[&str]) -> String {
+        let out = self.xyz_ok(args, 1);
+        String::from_utf8(out.stderr).expect("utf-8")
+    }
+}
+
+pub fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")
+}
+
+/// The example guest `name`, as a string for the command line.
+pub fn guest(name: &str) -> String {
+    xyz_tests::guest(name).display().to_string()
+}
+
+/// Converts fixture `name` (.wat) to a .wasm file in `dir`.
+pub fn wat_fixture(dir: &Dir, name: &str) -> String {
+    let wasm = wat::parse_file(xyz_tests::fixture(name)).expect("fixture parses");
+    let path = dir.path(&name.replace(".wat", ".wasm"));
+    std::fs::write(&path, wasm).expect("write fixture");
+    path.display().to_string()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every file under `dir`, relative path and contents, sorted.
+pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).expect("readable") {
+            let p = entry.expect("entry").path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).expect("under root").to_path_buf();
+                out.push((rel, std::fs::read(&p).expect("readable")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
