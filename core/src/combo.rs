@@ -225,14 +225,14 @@ fn unify(values: Vec<Value>) -> Result<Vec<Value>, ComboError> {
             })
             .collect());
     }
-    if let Some(first) = values.first() {
-        if let Some(other) = values.iter().find(|v| v.ty() != first.ty()) {
-            return Err(ComboError::new(format!(
-                "values of mixed types: {first} is {} but {other} is {}",
-                first.ty(),
-                other.ty()
-            )));
-        }
+    if let Some(first) = values.first()
+        && let Some(other) = values.iter().find(|v| v.ty() != first.ty())
+    {
+        return Err(ComboError::new(format!(
+            "values of mixed types: {first} is {} but {other} is {}",
+            first.ty(),
+            other.ty()
+        )));
     }
     Ok(values)
 }

@@ -131,7 +131,7 @@ impl Dataset {
     /// cases that succeeded, and `Failed` for the others.
     pub fn store(&mut self, space: &BoundSpace, start: u64, out: &EvalOutput) {
         let contiguous = space.len() == self.cells.len() as u64;
-        let mut errors = out.errors.iter().map(|(i, _)| *i).peekable();
+        let errors = out.errors.iter().map(|(i, _)| *i);
         let mut ok_from = 0usize;
         // Copies cases ok_from..j, all successful, as one run.
         let flush = |ds: &mut Dataset, from: usize, to: usize| {
@@ -156,7 +156,7 @@ impl Dataset {
                 }
             }
         };
-        while let Some(j) = errors.next() {
+        for j in errors {
             flush(self, ok_from, j);
             let cell = space.cell_of(start + j as u64) as usize;
             self.cells[cell] = CellState::Failed;

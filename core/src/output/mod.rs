@@ -98,7 +98,7 @@ pub enum WriteError {
 }
 
 /// Refuses an existing `dest` unless `force`. Call it before a long run, so the run is not
-/// wasted; [`write`] checks again.
+/// wasted; [`write()`] checks again.
 pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
     if !force && dest.symlink_metadata().is_ok() {
         return Err(WriteError::Exists {
@@ -154,13 +154,13 @@ pub(crate) fn place_atomically(
     dest: &Path,
     build: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("the directory {} does not exist", parent.display()),
-            ));
-        }
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("the directory {} does not exist", parent.display()),
+        ));
     }
     let tmp = sibling(dest, "xyz-tmp");
     if let Err(e) = build(&tmp) {

@@ -23,7 +23,7 @@
 //! host copies them out and never frees them. The error column holds one string per case
 //! (empty where the case succeeded).
 
-/// One typed column of values for a chunk of cases. See the [module docs](self) for the layout.
+/// One typed column of values for a chunk of cases. See the [module docs](crate::call) for the layout.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
@@ -45,7 +45,7 @@ impl Column {
     };
 }
 
-/// The frame of one `xyz_eval` call. See the [module docs](self) for the layout.
+/// The frame of one `xyz_eval` call. See the [module docs](crate::call) for the layout.
 #[repr(C)]
 #[derive(Debug)]
 pub struct Call {

@@ -36,7 +36,7 @@
 
 extern crate alloc;
 
-mod call;
+pub mod call;
 mod signature;
 
 pub use call::{Call, Column, layout32};

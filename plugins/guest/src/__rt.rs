@@ -460,10 +460,11 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
 /// # Safety
 /// `ptr` must come from `alloc(size, align)` and not have been freed.
 pub unsafe fn free(ptr: *mut u8, size: usize, align: usize) {
-    if let Ok(layout) = std::alloc::Layout::from_size_align(size, align) {
-        if size > 0 && !ptr.is_null() {
-            // SAFETY: forwarded to the caller.
-            unsafe { std::alloc::dealloc(ptr, layout) }
-        }
+    if let Ok(layout) = std::alloc::Layout::from_size_align(size, align)
+        && size > 0
+        && !ptr.is_null()
+    {
+        // SAFETY: forwarded to the caller.
+        unsafe { std::alloc::dealloc(ptr, layout) }
     }
 }

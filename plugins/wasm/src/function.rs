@@ -235,42 +235,27 @@ fn check_module(module: &Module) -> Result<Vec<String>, LoadErrorKind> {
         }
         list.push(format!("{}.{}", import.module(), import.name()));
     }
-    let i32 = ValType::I32;
-    expect_func(
-        module,
-        exports::ABI_VERSION,
-        &[],
-        &[i32.clone()],
-        "a function () -> i32",
-    )?;
-    expect_func(
-        module,
-        exports::SIGNATURE,
-        &[],
-        &[i32.clone()],
-        "a function () -> i32",
-    )?;
-    expect_func(
-        module,
-        exports::ALLOC,
-        &[i32.clone(), i32.clone()],
-        &[i32.clone()],
-        "a function (i32, i32) -> i32",
-    )?;
-    expect_func(
-        module,
-        exports::FREE,
-        &[i32.clone(), i32.clone(), i32.clone()],
-        &[],
-        "a function (i32, i32, i32)",
-    )?;
-    expect_func(
-        module,
-        exports::EVAL,
-        &[i32.clone()],
-        &[i32],
-        "a function (i32) -> i32",
-    )?;
+    const I32: ValType = ValType::I32;
+    let expected: [(&str, &[ValType], &[ValType], &str); 5] = [
+        (exports::ABI_VERSION, &[], &[I32], "a function () -> i32"),
+        (exports::SIGNATURE, &[], &[I32], "a function () -> i32"),
+        (
+            exports::ALLOC,
+            &[I32, I32],
+            &[I32],
+            "a function (i32, i32) -> i32",
+        ),
+        (
+            exports::FREE,
+            &[I32, I32, I32],
+            &[],
+            "a function (i32, i32, i32)",
+        ),
+        (exports::EVAL, &[I32], &[I32], "a function (i32) -> i32"),
+    ];
+    for (name, params, results, shape) in expected {
+        expect_func(module, name, params, results, shape)?;
+    }
     match module.get_export(exports::MEMORY) {
         Some(ExternType::Memory(m)) if !m.is_64() => Ok(list),
         Some(_) => Err(LoadErrorKind::BadExport {
