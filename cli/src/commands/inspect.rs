@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde_json::json;
 use xyz_core::Function as _;
 
-use super::WasmOpts;
+use super::CacheOpts;
 use crate::exit_codes;
 
 const AFTER_HELP: &str = "EXAMPLES:
@@ -24,12 +24,12 @@ pub(crate) struct InspectCommand {
     json: bool,
 
     #[command(flatten)]
-    wasm: WasmOpts,
+    cache: CacheOpts,
 }
 
 impl InspectCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        let config = self.wasm.config(&xyz_core::Limits::default())?;
+        let config = self.cache.config(None);
         let f = xyz_wasm::WasmFunction::load(&self.module, &config)?;
         let sig = f.signature();
         let info = f.info();

@@ -2,14 +2,21 @@
 
 mod inspect;
 mod run;
+mod worker;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use xyz_core::Function as _;
 
 /// A subcommand of `xyz`.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     Run(run::RunCommand),
     Inspect(inspect::InspectCommand),
+    #[command(hide = true)]
+    Worker(worker::WorkerCommand),
 }
 
 impl Command {
@@ -18,6 +25,7 @@ impl Command {
         match self {
             Command::Run(c) => c.execute(),
             Command::Inspect(c) => c.execute(),
+            Command::Worker(c) => c.execute(),
         }
     }
 }
@@ -33,10 +41,22 @@ pub(crate) struct WasmOpts {
     /// Longest one call may run, such as 30s or 2h [default: spec's limits.deadline, else 10m]
     #[arg(long, value_name = "DURATION", conflicts_with = "no_deadline")]
     deadline: Option<String>,
-    /// Run without deadlines: no interruption checks in the compiled code, so tight loops run
-    /// faster, but an endless loop is never stopped
+    /// Run without deadlines, in this process: an endless loop is never stopped
     #[arg(long)]
     no_deadline: bool,
+    /// How the deadline is enforced: `process` runs the function in worker processes that are
+    /// killed at the deadline, at no cost to the function's speed; `epoch` runs it in this
+    /// process with interruption checks compiled into its loops, which makes tight loops up to
+    /// twice as slow
+    #[arg(long, value_name = "HOW", default_value = "process")]
+    watchdog: Watchdog,
+    #[command(flatten)]
+    cache: CacheOpts,
+}
+
+/// Where compiled modules are cached.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CacheOpts {
     /// Directory of the compiled-module cache [default: ~/.cache/xyz/modules]
     #[arg(long, value_name = "DIR", env = "XYZ_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
@@ -45,40 +65,111 @@ pub(crate) struct WasmOpts {
     no_cache: bool,
 }
 
-impl WasmOpts {
-    /// The wasm configuration from these options over the spec's limits.
-    pub(crate) fn config(&self, limits: &xyz_core::Limits) -> anyhow::Result<xyz_wasm::WasmConfig> {
-        use anyhow::Context as _;
+impl CacheOpts {
+    /// A configuration with these cache settings, no deadline, and `memory` if given.
+    pub(crate) fn config(&self, memory: Option<u64>) -> xyz_wasm::WasmConfig {
         let mut config = xyz_wasm::WasmConfig::new();
-        let memory = match &self.memory {
+        if let Some(m) = memory {
+            config.memory_limit(m);
+        }
+        config.deadline(None);
+        if self.no_cache {
+            config.cache_dir(None);
+        } else if let Some(dir) = &self.cache_dir {
+            config.cache_dir(Some(dir.clone()));
+        }
+        config
+    }
+
+    /// The same settings as arguments, for a worker.
+    fn args(&self, args: &mut Vec<std::ffi::OsString>) {
+        if self.no_cache {
+            args.push("--no-cache".into());
+        } else if let Some(dir) = &self.cache_dir {
+            args.extend(["--cache-dir".into(), dir.into()]);
+        }
+    }
+}
+
+/// How a deadline is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Watchdog {
+    /// Worker processes, killed at the deadline.
+    Process,
+    /// Epoch checks compiled into the function.
+    Epoch,
+}
+
+/// A loaded function, ready for the runner.
+pub(crate) struct Loaded {
+    /// The function: in this process, or served by worker processes.
+    pub(crate) function: Box<dyn xyz_core::Function>,
+    /// What the module is.
+    pub(crate) info: xyz_wasm::ModuleInfo,
+}
+
+impl WasmOpts {
+    fn memory(&self, limits: &xyz_core::Limits) -> anyhow::Result<Option<u64>> {
+        use anyhow::Context as _;
+        Ok(match &self.memory {
             Some(m) => Some(
                 xyz_core::spec::parse_size(m)
                     .map_err(anyhow::Error::msg)
                     .context("--memory")?,
             ),
             None => limits.memory,
-        };
-        if let Some(m) = memory {
-            config.memory_limit(m);
-        }
-        let deadline = match &self.deadline {
-            Some(d) => Some(
-                xyz_core::spec::parse_duration(d)
-                    .map_err(anyhow::Error::msg)
-                    .context("--deadline")?,
-            ),
-            None => limits.deadline,
-        };
+        })
+    }
+
+    fn deadline(&self, limits: &xyz_core::Limits) -> anyhow::Result<Option<Duration>> {
+        use anyhow::Context as _;
         if self.no_deadline {
-            config.deadline(None);
-        } else if let Some(d) = deadline {
-            config.deadline(Some(d));
+            return Ok(None);
         }
-        if self.no_cache {
-            config.cache_dir(None);
-        } else if let Some(dir) = &self.cache_dir {
-            config.cache_dir(Some(dir.clone()));
+        Ok(Some(match &self.deadline {
+            Some(d) => xyz_core::spec::parse_duration(d)
+                .map_err(anyhow::Error::msg)
+                .context("--deadline")?,
+            None => limits.deadline.unwrap_or(xyz_wasm::DEFAULT_DEADLINE),
+        }))
+    }
+
+    /// Loads `module` under these options and the spec's `limits`. With a deadline enforced
+    /// by worker processes, the module is checked (and its compiled code cached) here, then
+    /// served by `xyz worker` processes that load it from the cache.
+    pub(crate) fn load(&self, module: &Path, limits: &xyz_core::Limits) -> anyhow::Result<Loaded> {
+        let memory = self.memory(limits)?;
+        let deadline = self.deadline(limits)?;
+        let in_process = match deadline {
+            Some(_) if self.watchdog == Watchdog::Process => None,
+            d => Some(d),
+        };
+        let mut config = self.cache.config(memory);
+        config.deadline(in_process.flatten());
+        let wasm = xyz_wasm::WasmFunction::load(module, &config)?;
+        let info = wasm.info().clone();
+        if in_process.is_some() {
+            return Ok(Loaded {
+                function: Box::new(wasm),
+                info,
+            });
         }
-        Ok(config)
+        let mut args: Vec<std::ffi::OsString> = vec!["worker".into(), module.into()];
+        if let Some(m) = memory {
+            args.extend(["--memory".into(), m.to_string().into()]);
+        }
+        self.cache.args(&mut args);
+        let exe = std::env::current_exe().context("finding the xyz executable for workers")?;
+        let function = xyz_core::ProcessFunction::start(
+            exe,
+            args,
+            wasm.signature().clone(),
+            Some(info.sha256.clone()),
+            deadline,
+        )?;
+        Ok(Loaded {
+            function: Box::new(function),
+            info,
+        })
     }
 }

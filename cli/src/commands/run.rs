@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use xyz_core::{Format, Function as _, Runner, Spec, executor, output};
+use xyz_core::{Format, Runner, Spec, executor, output};
 
 use super::WasmOpts;
 use crate::exit_codes;
@@ -99,8 +99,8 @@ impl RunCommand {
                  --function"
             );
         };
-        let config = self.wasm.config(&spec.limits)?;
-        let function = xyz_wasm::WasmFunction::load(&module, &config)?;
+        let loaded = self.wasm.load(&module, &spec.limits)?;
+        let function = &*loaded.function;
         let sig = function.signature().clone();
         let bound = match spec.space.bind(&sig) {
             Ok(b) => b,
@@ -128,7 +128,7 @@ impl RunCommand {
         let pool = executor::with_threads(self.jobs)?;
         let bar = crate::progress::cases_bar(bound.len(), !self.quiet && !self.json);
         let tick = |n: u64| bar.inc(n);
-        let outcome = Runner::new(&function, &*pool).progress(&tick).run(&bound)?;
+        let outcome = Runner::new(function, &*pool).progress(&tick).run(&bound)?;
         bar.finish_and_clear();
         output::write(&outcome.dataset, &out, format, self.force)
             .with_context(|| format!("writing the dataset of {}", sig.name))?;
@@ -138,7 +138,7 @@ impl RunCommand {
         if self.json {
             let summary = json!({
                 "function": sig.to_string(),
-                "sha256": function.info().sha256,
+                "sha256": loaded.info.sha256,
                 "output": out,
                 "format": format.to_string(),
                 "cases": bound.len(),

@@ -3,11 +3,19 @@
 use crate::util::{Dir, guest, stdout};
 
 #[test]
-fn every_failure_mode_fails_alone() {
+fn every_failure_mode_fails_alone_under_either_watchdog() {
+    for watchdog in ["process", "epoch"] {
+        every_failure_mode_fails_alone(watchdog);
+    }
+}
+
+fn every_failure_mode_fails_alone(watchdog: &str) {
     let dir = Dir::new();
     let out = dir.xyz_ok(
         &[
             "run",
+            "--watchdog",
+            watchdog,
             "--function",
             &guest("faulty"),
             "--combo",

@@ -5,3 +5,4 @@ mod bad_input;
 mod faulty;
 mod run;
 mod util;
+mod workers;

@@ -40,5 +40,5 @@ mod config;
 mod function;
 mod instance;
 
-pub use config::WasmConfig;
+pub use config::{DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT, WasmConfig};
 pub use function::{LoadError, LoadErrorKind, ModuleInfo, WasmFunction};
