@@ -295,3 +295,42 @@ fn help_lists_exit_codes_and_examples() {
     assert!(stdout(&out).contains("EXAMPLES:"));
     assert_eq!(dir.xyz(&["run", "--no-such-flag"]).status.code(), Some(2));
 }
+
+/// A module written by hand against docs/ABI.md, with no guest kit, sweeps like any other:
+/// values, per-case errors and their messages, under either watchdog.
+#[test]
+fn a_module_written_against_the_documented_abi_runs() {
+    let dir = Dir::new();
+    let m = crate::util::wat_fixture(&dir, "affine.wat");
+    let inspect = stdout(&dir.xyz_ok(&["inspect", &m], 0));
+    assert!(inspect.contains("affine(x: f64) -> (y: f64)"), "{inspect}");
+    for watchdog in ["process", "epoch"] {
+        let out = dir.xyz_ok(
+            &[
+                "run",
+                "--function",
+                &m,
+                "--combo",
+                "x={ range = [-3, 40, 0.5] }",
+                "--watchdog",
+                watchdog,
+                "--json",
+                "--force",
+                "-o",
+                "affine.csv",
+            ],
+            3,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["cases"], 86);
+        assert_eq!(v["failed"], 6);
+        assert_eq!(v["failures"][5]["message"], "negative x");
+        assert_eq!(v["failures"][5]["args"]["x"], -0.5);
+        let csv = std::fs::read_to_string(dir.path("affine.csv")).unwrap();
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(rows[0], "x,y");
+        assert_eq!(rows[1], "-3.0,");
+        assert_eq!(rows[7], "0.0,1.0");
+        assert_eq!(rows[86], "39.5,80.0");
+    }
+}
