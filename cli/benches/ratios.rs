@@ -1,0 +1,136 @@
+//! Prints xyz's speed as ratios against a native baseline, with the targets they are held to.
+//!
+//! `cargo bench -p xyz-cli --bench ratios` (or `./scripts/bench.sh`). Each figure is the best of
+//! several runs of a whole sweep, after a warm-up run; the median is printed beside it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use xyz_core::{Column, Executor, Function, RayonPool, Runner, Sequential};
+
+const RUNS: usize = 7;
+
+/// Best and median wall time of `RUNS` runs of `f`, after one warm-up run.
+fn time(mut f: impl FnMut()) -> (Duration, Duration) {
+    f();
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let began = Instant::now();
+            f();
+            began.elapsed()
+        })
+        .collect();
+    times.sort();
+    (times[0], times[RUNS / 2])
+}
+
+/// Times a whole mandel sweep of `f` on `exec`, checking it against the native result.
+fn mandel(f: &dyn Function, exec: &dyn Executor, expect: &[i64]) -> (Duration, Duration) {
+    let space = common::mandel_space(f);
+    time(|| {
+        let out = Runner::new(f, exec).run(&space).expect("the sweep runs");
+        let Column::I64(n) = &out.dataset.vars[0].data else {
+            panic!("mandel's n is i64")
+        };
+        assert!(n == expect, "the WebAssembly and native results differ");
+    })
+}
+
+fn row(what: &str, (best, median): (Duration, Duration), ratio: Option<(f64, &str)>) {
+    let ratio = match ratio {
+        Some((r, target)) => format!("{r:>7.3}  {target}"),
+        None => String::new(),
+    };
+    println!(
+        "{what:<46} {:>9.1} ms {:>9.1} ms  {ratio}",
+        best.as_secs_f64() * 1e3,
+        median.as_secs_f64() * 1e3
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "xyz {} · {cores} logical cores · best and median of {RUNS} runs",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!();
+    println!(
+        "{:<46} {:>12} {:>12}  ratio    target",
+        "mandel 400x400, maxiter 1000", "best", "median"
+    );
+
+    let expect = common::mandel_native();
+    let native = time(|| {
+        std::hint::black_box(common::mandel_native());
+    });
+    row("native Rust loop, 1 thread", native, None);
+    let vs_native = |t: (Duration, Duration)| t.0.as_secs_f64() / native.0.as_secs_f64();
+
+    let off = common::in_process("mandel", None);
+    let off_1 = mandel(&off, &Sequential, &expect);
+    row(
+        "wasm, no deadline, 1 thread",
+        off_1,
+        Some((vs_native(off_1), "<= 1.05 vs native")),
+    );
+
+    let workers = common::in_workers("mandel");
+    let proc_1 = mandel(&workers, &Sequential, &expect);
+    row(
+        "wasm, deadline by worker process, 1 thread",
+        proc_1,
+        Some((vs_native(proc_1), "<= 1.25 vs native")),
+    );
+
+    let epoch = common::in_process("mandel", Some(common::DEADLINE));
+    let epoch_1 = mandel(&epoch, &Sequential, &expect);
+    row(
+        "wasm, deadline by epoch checks, 1 thread",
+        epoch_1,
+        Some((vs_native(epoch_1), "(reported) vs native")),
+    );
+
+    let pool = RayonPool::new(2).expect("a pool of 2");
+    let off_2 = mandel(&off, &pool, &expect);
+    let speedup = |one: (Duration, Duration), two: (Duration, Duration)| {
+        one.0.as_secs_f64() / two.0.as_secs_f64()
+    };
+    row(
+        "wasm, no deadline, 2 threads",
+        off_2,
+        Some((speedup(off_1, off_2), ">= 1.8 speed-up vs 1 thread")),
+    );
+    let proc_2 = mandel(&workers, &pool, &expect);
+    row(
+        "wasm, deadline by worker process, 2 threads",
+        proc_2,
+        Some((speedup(proc_1, proc_2), ">= 1.8 speed-up vs 1 thread")),
+    );
+
+    println!();
+    let add = common::in_process("add", None);
+    let space = common::add_space(&add, 2000);
+    let cases = space.len() as f64;
+    println!(
+        "{:<46} {:>12} {:>12}  ns/eval/core",
+        format!("add over {} cases, whole in-process path", space.len()),
+        "best",
+        "median"
+    );
+    for (what, exec, threads) in [
+        ("no deadline, 1 thread", &Sequential as &dyn Executor, 1.0),
+        ("no deadline, 2 threads", &pool, 2.0),
+    ] {
+        let t = time(|| {
+            let out = Runner::new(&add, exec).run(&space).expect("the sweep runs");
+            assert_eq!(out.dataset.counts().0 as f64, cases);
+        });
+        let ns = t.0.as_secs_f64() * 1e9 * threads / cases;
+        row(what, t, Some((ns, "<= 30 ns")));
+    }
+}
