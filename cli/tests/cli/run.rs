@@ -334,3 +334,54 @@ fn a_module_written_against_the_documented_abi_runs() {
         assert_eq!(rows[86], "39.5,80.0");
     }
 }
+
+/// The progress bar shows on a terminal (here a pseudo-terminal made by `script`), with a
+/// rate and an ETA, and never on a pipe or with --quiet.
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let dir = Dir::new();
+    let spec = xyz_tests::workspace_root().join("wasm-examples/mandel/mandel.toml");
+    let args = |out: &str| {
+        vec![
+            "run".to_string(),
+            spec.display().to_string(),
+            "-o".into(),
+            out.into(),
+            "-j".into(),
+            "1".into(),
+        ]
+    };
+    let piped = dir.xyz_ok(
+        &args("piped.zarr")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        0,
+    );
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+
+    let on_terminal = |extra: &str, out: &str| {
+        let mut line = format!("'{}'", env!("CARGO_BIN_EXE_xyz"));
+        for a in args(out) {
+            line.push_str(&format!(" '{a}'"));
+        }
+        line.push_str(extra);
+        let out = std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .current_dir(dir.tmp.path())
+            .env("XYZ_CACHE_DIR", crate::util::cache_dir())
+            .output()
+            .expect("script runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal("", "tty.zarr");
+    assert!(shown.contains("/160,000 cases ("), "{shown}");
+    assert!(shown.contains("ETA"), "{shown}");
+    let quiet = on_terminal(" --quiet", "quiet.zarr");
+    assert!(!quiet.contains("ETA"), "{quiet}");
+}
