@@ -33,6 +33,34 @@
 //!
 //! A module exports one function. Arguments of the function are the names a sweep spec
 //! uses; the function's own name becomes the signature's name.
+//!
+//! Anything else is refused when the crate compiles, not when the sweep runs: an argument of
+//! another type,
+//!
+//! ```compile_fail
+//! #[xyz_guest::function(outputs = ["n"])]
+//! fn count(bytes: Vec<u8>) -> i64 {
+//!     bytes.len() as i64
+//! }
+//! ```
+//!
+//! an output of another type,
+//!
+//! ```compile_fail
+//! #[xyz_guest::function(outputs = ["half"])]
+//! fn half(x: f64) -> f32 {
+//!     x as f32 / 2.0
+//! }
+//! ```
+//!
+//! or outputs named for fewer values than the function returns:
+//!
+//! ```compile_fail
+//! #[xyz_guest::function(outputs = ["sum"])]
+//! fn both(a: f64, b: f64) -> (f64, f64) {
+//!     (a + b, a - b)
+//! }
+//! ```
 
 #![deny(missing_docs)]
 

@@ -310,3 +310,94 @@ fn expand(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lits(names: &[&str]) -> Option<Vec<LitStr>> {
+        Some(
+            names
+                .iter()
+                .map(|n| LitStr::new(n, Span::call_site()))
+                .collect(),
+        )
+    }
+
+    fn error(func: ItemFn, outputs: Option<Vec<LitStr>>) -> String {
+        match expand(func, outputs, None) {
+            Ok(_) => panic!("expanded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_plain_function_expands_to_the_abi_exports() {
+        let tokens = expand(
+            syn::parse_quote! { fn f(a: f64, b: &str) -> (i64, Vec<f64>) { todo!() } },
+            lits(&["n", "y[t]"]),
+            None,
+        )
+        .unwrap()
+        .to_string();
+        for export in [
+            "xyz_abi_version",
+            "xyz_signature",
+            "xyz_alloc",
+            "xyz_free",
+            "xyz_eval",
+        ] {
+            assert!(tokens.contains(export), "{export} missing from {tokens}");
+        }
+    }
+
+    #[test]
+    fn misuse_is_refused_with_what_to_do() {
+        let cases: [(ItemFn, Option<Vec<LitStr>>, &str); 8] = [
+            (
+                syn::parse_quote! { async fn f(a: f64) -> f64 { a } },
+                lits(&["y"]),
+                "cannot be async",
+            ),
+            (
+                syn::parse_quote! { fn f<T>(a: f64) -> f64 { a } },
+                lits(&["y"]),
+                "cannot be generic",
+            ),
+            (
+                syn::parse_quote! { fn f(a: f64) -> f64 { a } },
+                None,
+                "name the outputs",
+            ),
+            (
+                syn::parse_quote! { fn f(a: f64) -> f64 { a } },
+                lits(&[]),
+                "at least one output",
+            ),
+            (
+                syn::parse_quote! { fn f(a: f64) { } },
+                lits(&["y"]),
+                "add a return type",
+            ),
+            (
+                syn::parse_quote! { fn f((a, b): (f64, f64)) -> f64 { a + b } },
+                lits(&["y"]),
+                "plain identifier",
+            ),
+            (
+                syn::parse_quote! { fn f(a: f64) -> (f64, f64) { (a, a) } },
+                lits(&["y"]),
+                "1 output name(s) given for 2 returned value(s)",
+            ),
+            (
+                syn::parse_quote! { fn f(a: f64) -> f64 { a } },
+                lits(&["y[t"]),
+                "an output is `name` or `name[dim, ..]`",
+            ),
+        ];
+        for (func, outputs, expected) in cases {
+            let message = error(func, outputs);
+            assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+        }
+    }
+}
