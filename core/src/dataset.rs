@@ -9,7 +9,7 @@
 
 use xyz_abi::{ExtraDim, ScalarType, Signature};
 
-use crate::space::{BoundSpace, SweptDim};
+use crate::space::{BoundSpace, CaseSet, SweptDim};
 use crate::value::{Column, EvalOutput, Value};
 
 /// What is known about one cell of the grid.
@@ -130,25 +130,39 @@ impl Dataset {
     /// Stores the result of evaluating cases `start..start + out.n` of `space`: outputs of the
     /// cases that succeeded, and `Failed` for the others.
     pub fn store(&mut self, space: &BoundSpace, start: u64, out: &EvalOutput) {
+        let failed = out.errors.iter().map(|(i, _)| *i);
+        let cases = CaseSet::Range(start, start + out.n as u64);
+        self.store_cases(space, cases, &out.cols, failed);
+    }
+
+    /// Stores the outputs of `cases` of `space` (one column per output, in the order of
+    /// `cases`): `Ok` cells for all but the positions in `failed` (ascending), which are
+    /// `Failed`.
+    pub fn store_cases(
+        &mut self,
+        space: &BoundSpace,
+        cases: CaseSet<'_>,
+        cols: &[Column],
+        failed: impl IntoIterator<Item = usize>,
+    ) {
         let contiguous = space.len() == self.cells.len() as u64;
-        let errors = out.errors.iter().map(|(i, _)| *i);
         let mut ok_from = 0usize;
-        // Copies cases ok_from..j, all successful, as one run.
+        // Copies positions from..to, all successful, as one run where the cells are contiguous.
         let flush = |ds: &mut Dataset, from: usize, to: usize| {
             if from >= to {
                 return;
             }
-            if contiguous {
+            if let (true, CaseSet::Range(start, _)) = (contiguous, cases) {
                 let cell = (start + from as u64) as usize;
-                for (var, col) in ds.vars.iter_mut().zip(&out.cols) {
+                for (var, col) in ds.vars.iter_mut().zip(cols) {
                     let e = var.elements();
                     copy_run(&mut var.data, cell * e, col, from * e, (to - from) * e);
                 }
                 ds.cells[cell..cell + (to - from)].fill(CellState::Ok);
             } else {
                 for j in from..to {
-                    let cell = space.cell_of(start + j as u64) as usize;
-                    for (var, col) in ds.vars.iter_mut().zip(&out.cols) {
+                    let cell = space.cell_of(cases.case(j)) as usize;
+                    for (var, col) in ds.vars.iter_mut().zip(cols) {
                         let e = var.elements();
                         copy_run(&mut var.data, cell * e, col, j * e, e);
                     }
@@ -156,13 +170,13 @@ impl Dataset {
                 }
             }
         };
-        for j in errors {
+        for j in failed {
             flush(self, ok_from, j);
-            let cell = space.cell_of(start + j as u64) as usize;
+            let cell = space.cell_of(cases.case(j)) as usize;
             self.cells[cell] = CellState::Failed;
             ok_from = j + 1;
         }
-        flush(self, ok_from, out.n);
+        flush(self, ok_from, cases.len());
     }
 }
 

@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 
 pub mod combo;
+pub mod crop;
 pub mod dataset;
 pub mod executor;
 pub mod function;
@@ -53,13 +54,14 @@ pub mod spec;
 pub mod value;
 
 pub use combo::ComboValues;
+pub use crop::{Crop, CropError};
 pub use dataset::{CellState, DataVar, Dataset};
 pub use executor::{Executor, Flow, RayonPool, Sequential, TaskWorker};
 pub use function::{ClosureFunction, Function, Instance, InstantiateError, Trap};
 pub use output::Format;
 pub use process::{ProcessFunction, serve};
-pub use runner::{CaseFailure, RunError, RunOutcome, Runner};
-pub use space::{BoundSpace, ParamSpace, SpaceError};
+pub use runner::{BatchOutput, BatchRunError, CaseFailure, RunError, RunOutcome, Runner};
+pub use space::{BoundSpace, CaseSet, ParamSpace, SpaceError};
 pub use spec::{Limits, Spec, SpecError};
 pub use value::{Column, Columns, EvalOutput, FailureKind, Value};
 

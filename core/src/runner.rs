@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::dataset::Dataset;
 use crate::executor::{Executor, Flow, TaskWorker};
 use crate::function::{Function, Instance, InstantiateError};
-use crate::space::BoundSpace;
+use crate::space::{BoundSpace, CaseSet};
 use crate::value::{Columns, EvalOutput, FailureKind, Value};
 
 /// A case that failed, with what it was called with.
@@ -124,57 +124,122 @@ impl<'a> Runner<'a> {
         let workers = self.executor.workers().max(1) as u64;
         let task_size = (n / (workers * 16)).clamp(1, 1 << 16);
         let tasks = n.div_ceil(task_size) as usize;
-        let shared = Shared {
-            function: self.function,
-            space,
-            task_size,
-            dataset: Mutex::new(Dataset::empty(space, sig, self.function.sha256())),
-            failures: Mutex::new(Vec::new()),
-            error: Mutex::new(None),
-            progress: self.progress,
-            stop_on_failure: self.stop_on_failure,
-        };
+        let shared = Shared::new(self, space);
+        let dataset = Mutex::new(Dataset::empty(space, sig, self.function.sha256()));
+        let failures = Mutex::new(Vec::new());
         let make = || {
-            Box::new(Worker {
-                shared: &shared,
-                instance: None,
-                args: Columns::default(),
-                out: EvalOutput::default(),
-                chunk: FIRST_CHUNK,
+            Box::new(RunWorker {
+                eval: ChunkEval::new(&shared),
+                task_size,
+                dataset: &dataset,
+                failures: &failures,
             }) as Box<dyn TaskWorker + '_>
         };
         self.executor.execute(tasks, &make);
         if let Some(err) = shared.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(err);
         }
-        let mut failures = shared
-            .failures
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
         failures.sort_by_key(|f| f.case);
         Ok(RunOutcome {
-            dataset: shared
-                .dataset
-                .into_inner()
-                .unwrap_or_else(|e| e.into_inner()),
+            dataset: dataset.into_inner().unwrap_or_else(|e| e.into_inner()),
             failures,
             elapsed: started.elapsed(),
         })
     }
+
+    /// Evaluates `batches` of the cases of `space`, each by one worker, and hands each
+    /// finished batch to `done` (on the worker's thread) with its index in `batches`. Batches
+    /// are handed out in order. When `done` returns an error the run stops: no more batches
+    /// start, and the first such error is returned. A batch interrupted by
+    /// [`stop_on_failure`](Self::stop_on_failure) is not handed to `done`.
+    pub fn run_batches<E: Send>(
+        &self,
+        space: &BoundSpace,
+        batches: &[CaseSet<'_>],
+        done: &(dyn Fn(usize, BatchOutput) -> Result<(), E> + Sync),
+    ) -> Result<(), BatchRunError<E>> {
+        let shared = Shared::new(self, space);
+        let sink_error = Mutex::new(None);
+        let make = || {
+            Box::new(BatchWorker {
+                eval: ChunkEval::new(&shared),
+                batches,
+                done,
+                error: &sink_error,
+            }) as Box<dyn TaskWorker + '_>
+        };
+        self.executor.execute(batches.len(), &make);
+        if let Some(err) = shared.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(BatchRunError::Run(err));
+        }
+        match sink_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(e) => Err(BatchRunError::Done(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What one batch produced, in the batch's case order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchOutput {
+    /// Number of cases.
+    pub n: usize,
+    /// One column per output, `n * elements` values, case-major; a failed case's values are
+    /// whatever the function left (zeroes, as a rule) and must be treated as missing.
+    pub cols: Vec<crate::value::Column>,
+    /// The failed cases: position in the batch, kind and message, in position order.
+    pub failures: Vec<(usize, FailureKind, String)>,
+    /// How long the batch took.
+    pub took: Duration,
+}
+
+/// Why [`Runner::run_batches`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchRunError<E> {
+    /// The run could not go on.
+    #[error(transparent)]
+    Run(RunError),
+    /// The `done` callback returned an error.
+    #[error("a finished batch could not be kept")]
+    Done(E),
 }
 
 struct Shared<'a> {
     function: &'a dyn Function,
     space: &'a BoundSpace,
-    task_size: u64,
-    dataset: Mutex<Dataset>,
-    failures: Mutex<Vec<CaseFailure>>,
     error: Mutex<Option<RunError>>,
     progress: Option<&'a (dyn Fn(u64) + Sync)>,
     stop_on_failure: bool,
 }
 
-struct Worker<'a> {
+impl<'a> Shared<'a> {
+    fn new(runner: &Runner<'a>, space: &'a BoundSpace) -> Shared<'a> {
+        Shared {
+            function: runner.function,
+            space,
+            error: Mutex::new(None),
+            progress: runner.progress,
+            stop_on_failure: runner.stop_on_failure,
+        }
+    }
+}
+
+/// The run must stop: an instance could not be made, or a case failed under `stop_on_failure`.
+struct Stop;
+
+/// The kind of a failure reported by the function itself: a panic if its message says so.
+fn kind_of(kind: FailureKind, message: &str) -> FailureKind {
+    if kind == FailureKind::Error && message.starts_with("panicked") {
+        FailureKind::Panic
+    } else {
+        kind
+    }
+}
+
+/// One worker's instance and buffers, evaluating chunks of a [`CaseSet`] with adaptive sizes
+/// and re-running a trapped chunk case by case.
+struct ChunkEval<'a> {
     shared: &'a Shared<'a>,
     instance: Option<Box<dyn Instance>>,
     args: Columns,
@@ -182,26 +247,17 @@ struct Worker<'a> {
     chunk: usize,
 }
 
-/// The run must stop: an instance could not be made, or a case failed under `stop_on_failure`.
-struct Stop;
-
-impl TaskWorker for Worker<'_> {
-    fn run(&mut self, task: usize) -> Flow {
-        let start = task as u64 * self.shared.task_size;
-        let end = (start + self.shared.task_size).min(self.shared.space.len());
-        let mut pos = start;
-        while pos < end {
-            let n = (self.chunk as u64).min(end - pos) as usize;
-            if self.eval_chunk(pos, n).is_err() {
-                return Flow::Stop;
-            }
-            pos += n as u64;
+impl<'a> ChunkEval<'a> {
+    fn new(shared: &'a Shared<'a>) -> ChunkEval<'a> {
+        ChunkEval {
+            shared,
+            instance: None,
+            args: Columns::default(),
+            out: EvalOutput::default(),
+            chunk: FIRST_CHUNK,
         }
-        Flow::Continue
     }
-}
 
-impl Worker<'_> {
     fn instance(&mut self) -> Result<(), Stop> {
         if self.instance.is_none() {
             match self.shared.function.instantiate() {
@@ -216,15 +272,39 @@ impl Worker<'_> {
         Ok(())
     }
 
-    fn eval_chunk(&mut self, start: u64, n: usize) -> Result<(), Stop> {
+    /// Evaluates positions `from..to` of `cases`, handing each evaluated chunk to `commit`
+    /// with its first position and the kind of its failures.
+    fn eval(
+        &mut self,
+        cases: CaseSet<'_>,
+        from: usize,
+        to: usize,
+        commit: &mut dyn FnMut(usize, &EvalOutput, FailureKind),
+    ) -> Result<(), Stop> {
+        let mut at = from;
+        while at < to {
+            let n = self.chunk.min(to - at);
+            self.eval_chunk(cases, at, n, commit)?;
+            at += n;
+        }
+        Ok(())
+    }
+
+    fn eval_chunk(
+        &mut self,
+        cases: CaseSet<'_>,
+        at: usize,
+        n: usize,
+        commit: &mut dyn FnMut(usize, &EvalOutput, FailureKind),
+    ) -> Result<(), Stop> {
         let sig = self.shared.function.signature();
-        self.shared.space.fill(start, n, &mut self.args);
+        self.shared.space.fill_set(cases, at, n, &mut self.args);
         self.out.reset(&sig.outputs, n);
         self.instance()?;
         let began = Instant::now();
         let instance = self.instance.as_mut().expect("made above");
         let result = instance.eval(&self.args, &mut self.out);
-        match result {
+        let kind = match result {
             Ok(()) => {
                 let took = began.elapsed();
                 if took <= GROW_BELOW && self.chunk < MAX_CHUNK {
@@ -232,61 +312,125 @@ impl Worker<'_> {
                 } else if took >= SHRINK_ABOVE && self.chunk > 1 {
                     self.chunk /= 2;
                 }
-                self.commit(start)
+                FailureKind::Error
             }
             Err(trap) => {
                 self.instance = None;
-                if n == 1 {
-                    self.out.reset(&sig.outputs, 1);
-                    self.out.errors.push((0, trap.message.clone()));
-                    self.commit_with_kind(start, trap.kind)
-                } else {
+                if n > 1 {
                     self.chunk = 1.max(self.chunk / 2);
-                    for i in 0..n as u64 {
-                        self.eval_chunk(start + i, 1)?;
+                    for i in 0..n {
+                        self.eval_chunk(cases, at + i, 1, commit)?;
                     }
-                    Ok(())
+                    return Ok(());
                 }
+                self.out.reset(&sig.outputs, 1);
+                self.out.errors.push((0, trap.message));
+                trap.kind
             }
+        };
+        commit(at, &self.out, kind);
+        if let Some(progress) = self.shared.progress {
+            progress(n as u64);
         }
-    }
-
-    fn commit(&mut self, start: u64) -> Result<(), Stop> {
-        self.commit_with_kind(start, FailureKind::Error)
-    }
-
-    fn commit_with_kind(&mut self, start: u64, kind: FailureKind) -> Result<(), Stop> {
-        let shared = self.shared;
-        shared
-            .dataset
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .store(shared.space, start, &self.out);
-        if !self.out.errors.is_empty() {
-            let sig = shared.function.signature();
-            let mut failures = shared.failures.lock().unwrap_or_else(|e| e.into_inner());
-            for (i, message) in &self.out.errors {
-                let case = start + *i as u64;
-                let kind = if kind == FailureKind::Error && message.starts_with("panicked") {
-                    FailureKind::Panic
-                } else {
-                    kind
-                };
-                failures.push(CaseFailure {
-                    case,
-                    kind,
-                    message: message.clone(),
-                    args: shared.space.case_args(case, sig),
-                });
-            }
-        }
-        if let Some(progress) = shared.progress {
-            progress(self.out.n as u64);
-        }
-        if shared.stop_on_failure && !self.out.errors.is_empty() {
+        if self.shared.stop_on_failure && !self.out.errors.is_empty() {
             return Err(Stop);
         }
         Ok(())
+    }
+}
+
+/// A worker of [`Runner::run`]: tasks are ranges of cases, stored in one dataset.
+struct RunWorker<'a> {
+    eval: ChunkEval<'a>,
+    task_size: u64,
+    dataset: &'a Mutex<Dataset>,
+    failures: &'a Mutex<Vec<CaseFailure>>,
+}
+
+impl TaskWorker for RunWorker<'_> {
+    fn run(&mut self, task: usize) -> Flow {
+        let shared = self.eval.shared;
+        let start = task as u64 * self.task_size;
+        let end = (start + self.task_size).min(shared.space.len());
+        let cases = CaseSet::Range(start, end);
+        let (dataset, failures) = (self.dataset, self.failures);
+        let mut commit = |at: usize, out: &EvalOutput, kind: FailureKind| {
+            let first = start + at as u64;
+            dataset
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .store(shared.space, first, out);
+            if !out.errors.is_empty() {
+                let sig = shared.function.signature();
+                let mut failures = failures.lock().unwrap_or_else(|e| e.into_inner());
+                for (i, message) in &out.errors {
+                    let case = first + *i as u64;
+                    failures.push(CaseFailure {
+                        case,
+                        kind: kind_of(kind, message),
+                        message: message.clone(),
+                        args: shared.space.case_args(case, sig),
+                    });
+                }
+            }
+        };
+        match self.eval.eval(cases, 0, cases.len(), &mut commit) {
+            Ok(()) => Flow::Continue,
+            Err(Stop) => Flow::Stop,
+        }
+    }
+}
+
+/// A worker of [`Runner::run_batches`]: one task per batch.
+struct BatchWorker<'a, 'b, E> {
+    eval: ChunkEval<'a>,
+    batches: &'b [CaseSet<'b>],
+    done: &'b (dyn Fn(usize, BatchOutput) -> Result<(), E> + Sync),
+    error: &'b Mutex<Option<E>>,
+}
+
+impl<E> TaskWorker for BatchWorker<'_, '_, E> {
+    fn run(&mut self, task: usize) -> Flow {
+        let cases = self.batches[task];
+        let outputs = &self.eval.shared.function.signature().outputs;
+        let mut batch = BatchOutput {
+            n: cases.len(),
+            cols: outputs
+                .iter()
+                .map(|o| {
+                    let mut c = crate::value::Column::new(o.ty);
+                    c.reserve(cases.len() * o.elements());
+                    c
+                })
+                .collect(),
+            failures: Vec::new(),
+            took: Duration::ZERO,
+        };
+        let began = Instant::now();
+        let mut commit = |at: usize, out: &EvalOutput, kind: FailureKind| {
+            for (dst, src) in batch.cols.iter_mut().zip(&out.cols) {
+                dst.extend_from(src);
+            }
+            for (i, message) in &out.errors {
+                batch
+                    .failures
+                    .push((at + i, kind_of(kind, message), message.clone()));
+            }
+        };
+        if self.eval.eval(cases, 0, cases.len(), &mut commit).is_err() {
+            return Flow::Stop;
+        }
+        batch.took = began.elapsed();
+        match (self.done)(task, batch) {
+            Ok(()) => Flow::Continue,
+            Err(e) => {
+                self.error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(e);
+                Flow::Stop
+            }
+        }
     }
 }
 

@@ -389,6 +389,38 @@ impl ValueKey {
     }
 }
 
+/// Some cases of a space, in an order: a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseSet<'a> {
+    /// Cases `start..end`, in order.
+    Range(u64, u64),
+    /// These cases, in this order.
+    List(&'a [u64]),
+}
+
+impl CaseSet<'_> {
+    /// Number of cases.
+    pub fn len(&self) -> usize {
+        match self {
+            CaseSet::Range(a, b) => (b - a) as usize,
+            CaseSet::List(l) => l.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The case at position `at`.
+    pub fn case(&self, at: usize) -> u64 {
+        match self {
+            CaseSet::Range(a, _) => a + at as u64,
+            CaseSet::List(l) => l[at],
+        }
+    }
+}
+
 /// A dimension of the dataset that comes from a swept argument.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweptDim {
@@ -496,6 +528,38 @@ impl BoundSpace {
                             left = self.n_combos;
                             row += 1;
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fills `out` with the argument columns of positions `at..at + n` of `cases`.
+    pub fn fill_set(&self, cases: CaseSet<'_>, at: usize, n: usize, out: &mut Columns) {
+        match cases {
+            CaseSet::Range(a, _) => self.fill(a + at as u64, n, out),
+            CaseSet::List(l) => self.fill_cases(&l[at..at + n], out),
+        }
+    }
+
+    /// Fills `out` with the argument columns of `cases`, in that order.
+    pub fn fill_cases(&self, cases: &[u64], out: &mut Columns) {
+        self.fill(0, 0, out);
+        out.n = cases.len();
+        for (col, source) in out.cols.iter_mut().zip(&self.sources) {
+            col.reserve(cases.len());
+            for &case in cases {
+                debug_assert!(case < self.len);
+                match source {
+                    Source::Constant(v) => col.push(v),
+                    Source::Combo(d) => {
+                        let k = d - self.n_case_dims;
+                        let coords = &self.dims[*d].coords;
+                        let idx = (case % self.n_combos / self.strides[k]) % coords.len() as u64;
+                        col.push_from(coords, idx as usize);
+                    }
+                    Source::Case(c) => {
+                        col.push(&self.case_rows[(case / self.n_combos) as usize][*c]);
                     }
                 }
             }

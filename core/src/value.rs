@@ -143,6 +143,38 @@ impl Column {
         }
     }
 
+    /// Reserves room for `n` more values.
+    pub fn reserve(&mut self, n: usize) {
+        match self {
+            Column::I64(v) => v.reserve(n),
+            Column::F64(v) => v.reserve(n),
+            Column::Bool(v) => v.reserve(n),
+            Column::Str(v) => v.reserve(n),
+        }
+    }
+
+    /// Appends `other[i]`, which must have the same type.
+    pub fn push_from(&mut self, other: &Column, i: usize) {
+        match (self, other) {
+            (Column::I64(a), Column::I64(b)) => a.push(b[i]),
+            (Column::F64(a), Column::F64(b)) => a.push(b[i]),
+            (Column::Bool(a), Column::Bool(b)) => a.push(b[i]),
+            (Column::Str(a), Column::Str(b)) => a.push(b[i].clone()),
+            (a, b) => panic!("a {} value pushed to a {} column", b.ty(), a.ty()),
+        }
+    }
+
+    /// Appends the values of `other`, which must have the same type.
+    pub fn extend_from(&mut self, other: &Column) {
+        match (self, other) {
+            (Column::I64(a), Column::I64(b)) => a.extend_from_slice(b),
+            (Column::F64(a), Column::F64(b)) => a.extend_from_slice(b),
+            (Column::Bool(a), Column::Bool(b)) => a.extend_from_slice(b),
+            (Column::Str(a), Column::Str(b)) => a.extend_from_slice(b),
+            (a, b) => panic!("a {} column extended with a {} column", a.ty(), b.ty()),
+        }
+    }
+
     /// The value at `i`.
     pub fn get(&self, i: usize) -> Value {
         match self {

@@ -12,7 +12,7 @@
 //! sound (the call succeeded, or the function trapped inside it and the worker threw that
 //! instance away itself), the worker goes back to an idle pool for the next instance.
 
-mod wire;
+pub(crate) mod wire;
 
 use std::ffi::OsString;
 use std::io::{self, BufReader, BufWriter, Read, Write};

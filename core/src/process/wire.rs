@@ -232,7 +232,7 @@ pub(crate) fn write_trapped(w: &mut impl Write, trap: &Trap) -> io::Result<()> {
     w.flush()
 }
 
-fn kind_byte(kind: FailureKind) -> u8 {
+pub(crate) fn kind_byte(kind: FailureKind) -> u8 {
     match kind {
         FailureKind::Error => 0,
         FailureKind::Panic => 1,
@@ -242,7 +242,7 @@ fn kind_byte(kind: FailureKind) -> u8 {
     }
 }
 
-fn kind_from_byte(b: u8) -> io::Result<FailureKind> {
+pub(crate) fn kind_from_byte(b: u8) -> io::Result<FailureKind> {
     Ok(match b {
         0 => FailureKind::Error,
         1 => FailureKind::Panic,

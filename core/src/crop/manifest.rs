@@ -1,0 +1,297 @@
+//! `manifest.toml`: what a crop is, readable by people and by every process that grows it.
+//!
+//! ```toml
+//! format = 1
+//! name = "mandel"
+//! xyz_version = "0.1.0"
+//! identity = "…"            # SHA-256 of [function], [plan] and [space], as written
+//! output = "/abs/mandel.zarr" # where `xyz reap` writes by default (optional)
+//!
+//! [function]
+//! file = "function.wasm"
+//! sha256 = "…"
+//! signature = "mandel(x: f64, y: f64, maxiter: i64) -> (n: i64)"
+//!
+//! [plan]
+//! cases = 160000
+//! batches = 16
+//! batchsize = 10000           # as requested at sow (optional)
+//! num_batches = 16            # as requested at sow (optional)
+//! shuffle = 7                 # the seed of the case order (optional)
+//!
+//! [limits]                    # sandbox limits for every grow (optional)
+//! memory = "1073741824"
+//! deadline = "600000ms"
+//!
+//! [space]                     # the spec's combos, constants and cases, generators expanded
+//! combos = { y = [ … ], x = [ … ] }
+//! constants = { maxiter = 1000 }
+//! ```
+//!
+//! Results carry the identity; the crop refuses to open when the identity no longer matches
+//! what the file says (someone edited it), so results are never reaped against a space they
+//! were not grown for.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use xyz_abi::Signature;
+
+use crate::space::ParamSpace;
+use crate::spec::{Limits, Spec};
+use crate::value::Value;
+
+/// The manifest format this version writes and reads.
+pub const FORMAT: i64 = 1;
+
+/// The file name of the manifest in a crop directory.
+pub const FILE: &str = "manifest.toml";
+
+/// A parsed manifest.
+#[derive(Debug, Clone)]
+pub(crate) struct Manifest {
+    pub(crate) name: String,
+    pub(crate) identity: [u8; 32],
+    pub(crate) output: Option<PathBuf>,
+    pub(crate) function_file: String,
+    pub(crate) sha256: String,
+    pub(crate) signature: Signature,
+    pub(crate) cases: u64,
+    pub(crate) batches: u64,
+    pub(crate) batchsize: Option<u64>,
+    pub(crate) num_batches: Option<u64>,
+    pub(crate) shuffle: Option<u64>,
+    pub(crate) limits: Limits,
+    pub(crate) space: ParamSpace,
+}
+
+fn toml_of(v: &Value) -> toml::Value {
+    match v {
+        Value::I64(i) => toml::Value::Integer(*i),
+        Value::F64(f) => toml::Value::Float(*f),
+        Value::Bool(b) => toml::Value::Boolean(*b),
+        Value::Str(s) => toml::Value::String(s.clone()),
+    }
+}
+
+fn table(entries: impl IntoIterator<Item = (String, toml::Value)>) -> toml::Table {
+    entries.into_iter().collect()
+}
+
+fn u64_value(v: u64) -> toml::Value {
+    toml::Value::Integer(v as i64)
+}
+
+/// The `[space]` table: combos expanded into lists, constants, cases.
+fn space_table(space: &ParamSpace) -> Result<toml::Table, String> {
+    let mut combos = toml::Table::new();
+    for (name, values) in &space.combos {
+        let values = values
+            .values()
+            .map_err(|e| format!("combo `{name}`: {e}"))?;
+        combos.insert(
+            name.clone(),
+            toml::Value::Array(values.iter().map(toml_of).collect()),
+        );
+    }
+    let constants = table(space.constants.iter().map(|(k, v)| (k.clone(), toml_of(v))));
+    let cases: Vec<toml::Value> = space
+        .cases
+        .iter()
+        .map(|c| toml::Value::Table(table(c.iter().map(|(k, v)| (k.clone(), toml_of(v))))))
+        .collect();
+    let mut t = toml::Table::new();
+    t.insert("combos".into(), toml::Value::Table(combos));
+    t.insert("constants".into(), toml::Value::Table(constants));
+    if !cases.is_empty() {
+        t.insert("cases".into(), toml::Value::Array(cases));
+    }
+    Ok(t)
+}
+
+fn identity_of(function: &toml::Value, plan: &toml::Value, space: &toml::Value) -> [u8; 32] {
+    let t = table([
+        ("function".to_string(), function.clone()),
+        ("plan".to_string(), plan.clone()),
+        ("space".to_string(), space.clone()),
+    ]);
+    let text = toml::to_string(&t).expect("a table always serializes");
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// What a manifest is made of at sow.
+pub(crate) struct NewManifest<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) output: Option<&'a Path>,
+    pub(crate) sha256: &'a str,
+    pub(crate) signature: &'a Signature,
+    pub(crate) plan: &'a super::Plan,
+    pub(crate) batchsize: Option<u64>,
+    pub(crate) num_batches: Option<u64>,
+    pub(crate) limits: &'a Limits,
+    pub(crate) space: &'a ParamSpace,
+}
+
+impl NewManifest<'_> {
+    /// The manifest's text and identity.
+    pub(crate) fn render(&self) -> Result<(String, [u8; 32]), String> {
+        let function = toml::Value::Table(table([
+            (
+                "file".to_string(),
+                toml::Value::String(super::FUNCTION_FILE.into()),
+            ),
+            (
+                "sha256".to_string(),
+                toml::Value::String(self.sha256.into()),
+            ),
+            (
+                "signature".to_string(),
+                toml::Value::String(self.signature.to_string()),
+            ),
+        ]));
+        let mut plan = table([
+            ("cases".to_string(), u64_value(self.plan.cases())),
+            ("batches".to_string(), u64_value(self.plan.batches())),
+        ]);
+        if let Some(b) = self.batchsize {
+            plan.insert("batchsize".into(), u64_value(b));
+        }
+        if let Some(k) = self.num_batches {
+            plan.insert("num_batches".into(), u64_value(k));
+        }
+        if let Some(s) = self.plan.shuffle() {
+            plan.insert("shuffle".into(), u64_value(s));
+        }
+        let plan = toml::Value::Table(plan);
+        let space = toml::Value::Table(space_table(self.space)?);
+        let identity = identity_of(&function, &plan, &space);
+        let mut doc = toml::Table::new();
+        doc.insert("format".into(), toml::Value::Integer(FORMAT));
+        doc.insert("name".into(), toml::Value::String(self.name.into()));
+        doc.insert(
+            "xyz_version".into(),
+            toml::Value::String(env!("CARGO_PKG_VERSION").into()),
+        );
+        doc.insert("identity".into(), toml::Value::String(hex(&identity)));
+        if let Some(out) = self.output {
+            doc.insert(
+                "output".into(),
+                toml::Value::String(out.to_string_lossy().into_owned()),
+            );
+        }
+        doc.insert("function".into(), function);
+        doc.insert("plan".into(), plan);
+        let mut limits = toml::Table::new();
+        if let Some(m) = self.limits.memory {
+            limits.insert("memory".into(), toml::Value::String(m.to_string()));
+        }
+        if let Some(d) = self.limits.deadline {
+            limits.insert(
+                "deadline".into(),
+                toml::Value::String(format!("{}ms", d.as_millis())),
+            );
+        }
+        if !limits.is_empty() {
+            doc.insert("limits".into(), toml::Value::Table(limits));
+        }
+        doc.insert("space".into(), space);
+        let text = format!(
+            "# An xyz crop, written by `xyz sow`; every grow and reap reads it. Editing it\n\
+             # invalidates the crop: sow again instead.\n{}",
+            toml::to_string(&doc).map_err(|e| e.to_string())?
+        );
+        Ok((text, identity))
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn get<'a>(t: &'a toml::Table, key: &str, path: &str) -> Result<&'a toml::Value, String> {
+    t.get(key).ok_or_else(|| format!("`{path}` is missing"))
+}
+
+fn get_str(t: &toml::Table, key: &str, path: &str) -> Result<String, String> {
+    get(t, key, path)?
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("`{path}` must be a string"))
+}
+
+fn get_u64(t: &toml::Table, key: &str, path: &str) -> Result<Option<u64>, String> {
+    match t.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_integer()
+            .and_then(|i| u64::try_from(i).ok())
+            .map(Some)
+            .ok_or_else(|| format!("`{path}` must be a whole number")),
+    }
+}
+
+fn get_table<'a>(t: &'a toml::Table, key: &str) -> Result<&'a toml::Table, String> {
+    get(t, key, key)?
+        .as_table()
+        .ok_or_else(|| format!("`{key}` must be a table"))
+}
+
+impl Manifest {
+    /// Parses manifest text; the error says which field is wrong.
+    pub(crate) fn parse(text: &str) -> Result<Manifest, String> {
+        let doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        match doc.get("format").and_then(toml::Value::as_integer) {
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(format!(
+                    "format {other}, but this xyz reads format {FORMAT}: use the xyz that \
+                     sowed it, or sow again"
+                ));
+            }
+            None => return Err("`format` is missing".into()),
+        }
+        let function = get_table(&doc, "function")?;
+        let plan = get_table(&doc, "plan")?;
+        let space = get_table(&doc, "space")?;
+        let identity = identity_of(
+            &toml::Value::Table(function.clone()),
+            &toml::Value::Table(plan.clone()),
+            &toml::Value::Table(space.clone()),
+        );
+        if get_str(&doc, "identity", "identity")? != hex(&identity) {
+            return Err(
+                "it was edited after sow (its identity no longer matches its contents): sow \
+                 again"
+                    .into(),
+            );
+        }
+        let signature: Signature = get_str(function, "signature", "function.signature")?
+            .parse()
+            .map_err(|e| format!("`function.signature`: {e}"))?;
+        let mut spec_doc = space.clone();
+        if let Some(limits) = doc.get("limits") {
+            spec_doc.insert("limits".into(), limits.clone());
+        }
+        let spec_text = toml::to_string(&spec_doc).map_err(|e| e.to_string())?;
+        let spec = Spec::from_str(&spec_text, Path::new("")).map_err(|e| e.to_string())?;
+        let need = |v: Option<u64>, path: &str| v.ok_or_else(|| format!("`{path}` is missing"));
+        Ok(Manifest {
+            name: get_str(&doc, "name", "name")?,
+            identity,
+            output: doc
+                .get("output")
+                .and_then(toml::Value::as_str)
+                .map(PathBuf::from),
+            function_file: get_str(function, "file", "function.file")?,
+            sha256: get_str(function, "sha256", "function.sha256")?,
+            signature,
+            cases: need(get_u64(plan, "cases", "plan.cases")?, "plan.cases")?,
+            batches: need(get_u64(plan, "batches", "plan.batches")?, "plan.batches")?,
+            batchsize: get_u64(plan, "batchsize", "plan.batchsize")?,
+            num_batches: get_u64(plan, "num_batches", "plan.num_batches")?,
+            shuffle: get_u64(plan, "shuffle", "plan.shuffle")?,
+            limits: spec.limits,
+            space: spec.space,
+        })
+    }
+}

@@ -1,0 +1,848 @@
+//! Crops: a sweep written to disk, to be grown in batches by any process on any machine that
+//! sees the directory, resumed after anything, and reaped into the dataset [`Runner::run`]
+//! gives for the same space.
+//!
+//! A crop lives in `PARENT/.xyz-NAME/`:
+//!
+//! ```text
+//! manifest.toml     what the crop is: function, plan, space, limits (see below)
+//! function.wasm     the function, as sown (its SHA-256 is in the manifest)
+//! results/          one file per grown batch, named by what status needs (see below)
+//! ```
+//!
+//! The [manifest](manifest) fixes the space and the [batch plan](Plan); the results are
+//! described in the `result` module: each is written under a temporary name, synced and
+//! renamed into place, and carries the manifest's identity and a checksum, so a half-written,
+//! damaged or stale result is never reaped. Growing the same batch twice is harmless.
+//!
+//! [`Runner::run`]: crate::Runner::run
+
+pub mod manifest;
+mod plan;
+mod result;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use xyz_abi::Signature;
+
+use crate::dataset::Dataset;
+use crate::executor::Executor;
+use crate::function::Function;
+use crate::runner::{BatchRunError, CaseFailure, RunError, Runner};
+use crate::space::{BoundSpace, ParamSpace, SpaceError};
+use crate::spec::Limits;
+
+use self::manifest::Manifest;
+pub use self::plan::{Plan, PlanError};
+pub use self::result::BadResult;
+use self::result::NameInfo;
+
+/// The name of the function's copy in a crop.
+pub const FUNCTION_FILE: &str = "function.wasm";
+const RESULTS: &str = "results";
+/// Crop directories are named `.xyz-NAME`.
+pub const DIR_PREFIX: &str = ".xyz-";
+
+/// Something a crop operation could not do. Each names the crop or file concerned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CropError {
+    /// A file or directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// There is no crop by that name.
+    #[error("no crop named `{name}`: {} does not exist{hint}", looked.display())]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// Where it was looked for.
+        looked: PathBuf,
+        /// What to try instead.
+        hint: String,
+    },
+    /// The name cannot name a crop.
+    #[error("`{0}` cannot name a crop: use letters, digits, `-`, `_` and `.`")]
+    BadName(String),
+    /// The manifest could not be read.
+    #[error("{}: {message}", path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The plan cannot be made.
+    #[error("cannot plan the batches: {0}")]
+    Plan(#[from] PlanError),
+    /// The space does not fit the function.
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    /// The crop exists with another function, plan or space.
+    #[error(
+        "{} already holds a crop with another {what}; reap or remove it, or sow with --force \
+         to discard its {grown} grown batches",
+        path.display()
+    )]
+    Changed {
+        /// The crop directory.
+        path: PathBuf,
+        /// What differs.
+        what: String,
+        /// How many batches it has grown.
+        grown: u64,
+    },
+    /// The function given to grow is not the crop's.
+    #[error("the function {found} is not the crop's {expected}")]
+    WrongFunction {
+        /// The crop's function (signature and sha256).
+        expected: String,
+        /// The function given.
+        found: String,
+    },
+    /// A batch id outside the plan.
+    #[error("there is no batch {id}: the crop has batches 1 to {batches}")]
+    NoSuchBatch {
+        /// The id asked for.
+        id: u64,
+        /// How many batches there are.
+        batches: u64,
+    },
+    /// The run failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// A case failed and grow was told to stop at the first failure.
+    #[error(
+        "batch {batch}: case {} ({}) failed: {}: {} (the batch was not saved)",
+        failure.case,
+        failure.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "),
+        failure.kind,
+        failure.message
+    )]
+    CaseFailed {
+        /// The batch.
+        batch: u64,
+        /// The failed case.
+        failure: Box<CaseFailure>,
+    },
+    /// Reap found batches missing.
+    #[error(
+        "the crop is incomplete: {missing} of {batches} batches are not grown (the first: {}){}; \
+         grow them, or reap with --allow-incomplete to leave their cells missing",
+        first.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        damaged_list(damaged)
+    )]
+    Incomplete {
+        /// Batches missing.
+        missing: u64,
+        /// Batches in all.
+        batches: u64,
+        /// The first few missing.
+        first: Vec<u64>,
+        /// Results that were there but could not be reaped, and why.
+        damaged: Vec<(PathBuf, BadResult)>,
+    },
+}
+
+fn damaged_list(damaged: &[(PathBuf, BadResult)]) -> String {
+    if damaged.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = damaged
+        .iter()
+        .map(|(p, why)| format!("{} {why}", p.display()))
+        .collect();
+    format!(
+        ", counting {} results that cannot be reaped ({}: `xyz check --delete-bad` removes them)",
+        damaged.len(),
+        list.join("; ")
+    )
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CropError + '_ {
+    move |source| CropError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What `sow` needs besides the space: the function and the plan request.
+#[derive(Debug, Clone)]
+pub struct Sowing<'a> {
+    /// The crop's name.
+    pub name: &'a str,
+    /// The function's module, as bytes, and what it is.
+    pub function: &'a [u8],
+    /// The function's SHA-256, lowercase hex.
+    pub sha256: &'a str,
+    /// The function's signature.
+    pub signature: &'a Signature,
+    /// The space.
+    pub space: &'a ParamSpace,
+    /// Sandbox limits for every grow.
+    pub limits: &'a Limits,
+    /// Where reap writes by default.
+    pub output: Option<&'a Path>,
+    /// Cases per batch.
+    pub batchsize: Option<u64>,
+    /// Number of batches.
+    pub num_batches: Option<u64>,
+    /// The seed of a shuffled case order.
+    pub shuffle: Option<u64>,
+    /// Replace a crop of that name that differs, discarding its results.
+    pub force: bool,
+}
+
+/// What `sow` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sown {
+    /// A new crop.
+    New,
+    /// The crop existed with the same function, plan and space; its results are kept.
+    Kept,
+    /// A different crop was replaced (with `force`), its results discarded.
+    Replaced,
+}
+
+/// A crop on disk, opened.
+#[derive(Debug)]
+pub struct Crop {
+    dir: PathBuf,
+    manifest: Manifest,
+    plan: Plan,
+    space: BoundSpace,
+}
+
+/// Per-batch facts from the results' names.
+#[derive(Debug, Clone, Default)]
+struct Listing {
+    /// Result files per batch id (several if grown twice).
+    results: BTreeMap<u64, Vec<(PathBuf, NameInfo)>>,
+    /// Files that are neither results nor temporaries, or results of ids outside the plan.
+    strays: Vec<PathBuf>,
+    /// Temporary files of writers that are still writing, or died.
+    temps: Vec<PathBuf>,
+}
+
+/// Progress of a crop, from its results' names alone.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Status {
+    /// The crop's name.
+    pub name: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// The function's signature.
+    pub function: String,
+    /// Batches in all.
+    pub batches: u64,
+    /// Batches grown.
+    pub grown: u64,
+    /// Cases in all.
+    pub cases: u64,
+    /// Cases in grown batches.
+    pub cases_grown: u64,
+    /// Failed cases in grown batches.
+    pub failed_cases: u64,
+    /// Cases per second from the first batch's start to the last one's end, once one is grown.
+    pub cases_per_second: Option<f64>,
+    /// Seconds left at that rate.
+    pub eta_seconds: Option<f64>,
+    /// Temporary files of writers in progress (or dead).
+    pub writing: u64,
+}
+
+/// What reap gives.
+#[derive(Debug)]
+pub struct Reaped {
+    /// The dataset, as [`Runner::run`](crate::Runner::run) gives it for the same space.
+    pub dataset: Dataset,
+    /// The failed cases, in case order.
+    pub failures: Vec<CaseFailure>,
+    /// Batches with no good result: their cells are missing.
+    pub missing: Vec<u64>,
+    /// Results that were passed over, and why.
+    pub bad: Vec<(PathBuf, BadResult)>,
+}
+
+/// What check found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Results that are sound.
+    pub good: u64,
+    /// How many of them each host grew.
+    pub hosts: BTreeMap<String, u64>,
+    /// Results that are not, and why.
+    pub bad: Vec<(PathBuf, BadResult)>,
+    /// Temporary files left by writers that died on this machine.
+    pub dead_temps: Vec<PathBuf>,
+    /// Files removed (with `delete_bad`).
+    pub deleted: Vec<PathBuf>,
+}
+
+/// What grow did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrowReport {
+    /// Batches grown.
+    pub batches: u64,
+    /// Cases evaluated.
+    pub cases: u64,
+    /// Cases that failed.
+    pub failed: u64,
+}
+
+fn check_name(name: &str) -> Result<(), CropError> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CropError::BadName(name.to_string()))
+    }
+}
+
+/// Writes `text` to `path` through a temporary sibling, synced, so readers see the old file or
+/// the new one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CropError> {
+    use std::io::Write as _;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
+}
+
+impl Crop {
+    /// The directory of crop `name` under `parent`.
+    pub fn dir_of(parent: &Path, name: &str) -> PathBuf {
+        parent.join(format!("{DIR_PREFIX}{name}"))
+    }
+
+    /// Sows a crop under `parent` (see [`Sowing`]). An existing crop of that name with the same
+    /// function, plan and space is kept with its results; a different one is refused unless
+    /// `force`, which replaces it and discards its results.
+    pub fn sow(parent: &Path, s: &Sowing<'_>) -> Result<(Crop, Sown), CropError> {
+        check_name(s.name)?;
+        if s.shuffle.is_some_and(|seed| seed > i64::MAX as u64) {
+            return Err(CropError::Plan(PlanError::new(format!(
+                "the shuffle seed must be at most {}",
+                i64::MAX
+            ))));
+        }
+        let space = s.space.bind(s.signature)?;
+        let plan = Plan::new(space.len(), s.batchsize, s.num_batches, s.shuffle)?;
+        let (text, identity) = manifest::NewManifest {
+            name: s.name,
+            output: s.output,
+            sha256: s.sha256,
+            signature: s.signature,
+            plan: &plan,
+            batchsize: s.batchsize,
+            num_batches: s.num_batches,
+            limits: s.limits,
+            space: s.space,
+        }
+        .render()
+        .map_err(|message| CropError::Manifest {
+            path: PathBuf::from(manifest::FILE),
+            message,
+        })?;
+        let dir = Crop::dir_of(parent, s.name);
+        let mut sown = Sown::New;
+        if dir.join(manifest::FILE).exists() {
+            match Crop::open(&dir) {
+                Ok(old) if old.manifest.identity == identity => {
+                    return Ok((old, Sown::Kept));
+                }
+                Ok(old) if !s.force => {
+                    let m = &old.manifest;
+                    let what = if m.sha256 != s.sha256 {
+                        "function"
+                    } else if (m.batchsize, m.num_batches, m.shuffle)
+                        != (s.batchsize, s.num_batches, s.shuffle)
+                    {
+                        "batch plan"
+                    } else {
+                        "space"
+                    };
+                    return Err(CropError::Changed {
+                        path: dir,
+                        what: what.into(),
+                        grown: old.listing()?.results.len() as u64,
+                    });
+                }
+                Err(e) if !s.force => return Err(e),
+                _ => sown = Sown::Replaced,
+            }
+        } else if !parent.is_dir() {
+            return Err(io_err(parent)(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such directory",
+            )));
+        }
+        let results = dir.join(RESULTS);
+        if sown == Sown::Replaced {
+            // The manifest goes first: results of the old crop no longer match its identity
+            // from this moment on, whatever happens next.
+            let _ = std::fs::remove_file(dir.join(manifest::FILE));
+            std::fs::remove_dir_all(&results).or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(io_err(&results)(e)),
+            })?;
+        }
+        std::fs::create_dir_all(&results).map_err(io_err(&results))?;
+        write_atomic(&dir.join(FUNCTION_FILE), s.function)?;
+        write_atomic(&dir.join(manifest::FILE), text.as_bytes())?;
+        Ok((Crop::open(&dir)?, sown))
+    }
+
+    /// Opens the crop in `dir` (a `.xyz-NAME` directory).
+    pub fn open(dir: &Path) -> Result<Crop, CropError> {
+        let path = dir.join(manifest::FILE);
+        let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+        let bad = |message: String| CropError::Manifest {
+            path: path.clone(),
+            message,
+        };
+        let manifest = Manifest::parse(&text).map_err(bad)?;
+        let space = manifest
+            .space
+            .bind(&manifest.signature)
+            .map_err(|e| bad(e.to_string()))?;
+        let plan = Plan::new(
+            space.len(),
+            manifest.batchsize,
+            manifest.num_batches,
+            manifest.shuffle,
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        if plan.cases() != manifest.cases || plan.batches() != manifest.batches {
+            return Err(bad(format!(
+                "its plan says {} cases in {} batches, but its space and batch settings make \
+                 {} in {}",
+                manifest.cases,
+                manifest.batches,
+                plan.cases(),
+                plan.batches()
+            )));
+        }
+        Ok(Crop {
+            dir: dir.to_path_buf(),
+            manifest,
+            plan,
+            space,
+        })
+    }
+
+    /// Finds crop `name`: in `parent` if given; else in the current directory, or the current
+    /// directory itself if it is the crop's. `name` may also be the path of a crop directory.
+    pub fn locate(name: &str, parent: Option<&Path>) -> Result<Crop, CropError> {
+        let as_path = Path::new(name);
+        if parent.is_none() && as_path.join(manifest::FILE).is_file() {
+            return Crop::open(as_path);
+        }
+        let name = name.strip_prefix(DIR_PREFIX).unwrap_or(name);
+        check_name(name)?;
+        let parent = match parent {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let cwd = std::env::current_dir().map_err(io_err(Path::new(".")))?;
+                let inside = cwd
+                    .file_name()
+                    .is_some_and(|f| f.to_string_lossy() == format!("{DIR_PREFIX}{name}"));
+                if inside && cwd.join(manifest::FILE).is_file() {
+                    return Crop::open(&cwd);
+                }
+                PathBuf::from(".")
+            }
+        };
+        let dir = Crop::dir_of(&parent, name);
+        if !dir.join(manifest::FILE).is_file() {
+            let others = Crop::list(&parent).unwrap_or_default();
+            let hint = if others.is_empty() {
+                format!(" (there are no crops in {})", parent.display())
+            } else {
+                let names: Vec<String> = others
+                    .iter()
+                    .filter_map(|d| d.file_name())
+                    .map(|f| f.to_string_lossy()[DIR_PREFIX.len()..].to_string())
+                    .collect();
+                format!(" (crops here: {})", names.join(", "))
+            };
+            return Err(CropError::NotFound {
+                name: name.to_string(),
+                looked: dir,
+                hint,
+            });
+        }
+        Crop::open(&dir)
+    }
+
+    /// The crop directories under `parent`, sorted.
+    pub fn list(parent: &Path) -> Result<Vec<PathBuf>, CropError> {
+        let mut dirs = Vec::new();
+        for entry in std::fs::read_dir(parent).map_err(io_err(parent))? {
+            let entry = entry.map_err(io_err(parent))?;
+            let is_crop = entry.file_name().to_string_lossy().starts_with(DIR_PREFIX)
+                && entry.path().join(manifest::FILE).is_file();
+            if is_crop {
+                dirs.push(entry.path());
+            }
+        }
+        dirs.sort();
+        Ok(dirs)
+    }
+
+    /// The crop's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The crop's name.
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    /// The function's copy in the crop.
+    pub fn function_path(&self) -> PathBuf {
+        self.dir.join(&self.manifest.function_file)
+    }
+
+    /// The function's SHA-256.
+    pub fn sha256(&self) -> &str {
+        &self.manifest.sha256
+    }
+
+    /// The function's signature.
+    pub fn signature(&self) -> &Signature {
+        &self.manifest.signature
+    }
+
+    /// The sandbox limits sown with the crop.
+    pub fn limits(&self) -> &Limits {
+        &self.manifest.limits
+    }
+
+    /// Where reap writes by default, if the spec said.
+    pub fn output(&self) -> Option<&Path> {
+        self.manifest.output.as_deref()
+    }
+
+    /// The batch plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The bound space.
+    pub fn space(&self) -> &BoundSpace {
+        &self.space
+    }
+
+    fn results_dir(&self) -> PathBuf {
+        self.dir.join(RESULTS)
+    }
+
+    fn listing(&self) -> Result<Listing, CropError> {
+        let dir = self.results_dir();
+        let mut listing = Listing::default();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(listing),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io_err(&dir))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            match NameInfo::parse(&name) {
+                Some(info) if (1..=self.plan.batches()).contains(&info.batch) => listing
+                    .results
+                    .entry(info.batch)
+                    .or_default()
+                    .push((entry.path(), info)),
+                _ if name.starts_with(result::TMP_PREFIX) => listing.temps.push(entry.path()),
+                _ => listing.strays.push(entry.path()),
+            }
+        }
+        Ok(listing)
+    }
+
+    /// The ids of batches with no result, in order.
+    pub fn missing(&self) -> Result<Vec<u64>, CropError> {
+        let listing = self.listing()?;
+        Ok((1..=self.plan.batches())
+            .filter(|id| !listing.results.contains_key(id))
+            .collect())
+    }
+
+    /// Progress, from the results' names alone (`check` reads them).
+    pub fn status(&self) -> Result<Status, CropError> {
+        let listing = self.listing()?;
+        let (mut cases_grown, mut failed) = (0u64, 0u64);
+        let (mut first_start, mut last_end) = (u64::MAX, 0u64);
+        for (id, files) in &listing.results {
+            let (_, info) = &files[0];
+            let r = self.plan.positions(*id);
+            cases_grown += r.end - r.start;
+            failed += info.failed;
+            first_start = first_start.min(info.end_ms.saturating_sub(info.took_ms));
+            last_end = last_end.max(info.end_ms);
+        }
+        let rate = (cases_grown > 0).then(|| {
+            let secs = (last_end.saturating_sub(first_start)).max(1) as f64 / 1000.0;
+            cases_grown as f64 / secs
+        });
+        let left = self.plan.cases() - cases_grown;
+        Ok(Status {
+            name: self.manifest.name.clone(),
+            dir: self.dir.clone(),
+            function: self.manifest.signature.to_string(),
+            batches: self.plan.batches(),
+            grown: listing.results.len() as u64,
+            cases: self.plan.cases(),
+            cases_grown,
+            failed_cases: failed,
+            cases_per_second: rate,
+            eta_seconds: rate.map(|r| left as f64 / r),
+            writing: listing.temps.len() as u64,
+        })
+    }
+
+    fn check_function(&self, function: &dyn Function) -> Result<(), CropError> {
+        let sig = function.signature().to_string();
+        if function.sha256() != Some(self.sha256()) || sig != self.signature().to_string() {
+            return Err(CropError::WrongFunction {
+                expected: format!("{} (sha256 {})", self.signature(), self.sha256()),
+                found: format!("{sig} (sha256 {})", function.sha256().unwrap_or("none")),
+            });
+        }
+        Ok(())
+    }
+
+    /// Grows `batches` (ids) with `function`, which must be the crop's, on `executor`: one
+    /// batch per task, each written as a result as soon as it is done. With `raise_errors`,
+    /// stops at the first batch with a failed case, without saving it.
+    pub fn grow(
+        &self,
+        function: &dyn Function,
+        executor: &dyn Executor,
+        batches: &[u64],
+        raise_errors: bool,
+        progress: Option<&(dyn Fn(u64) + Sync)>,
+    ) -> Result<GrowReport, CropError> {
+        self.check_function(function)?;
+        for &id in batches {
+            if !(1..=self.plan.batches()).contains(&id) {
+                return Err(CropError::NoSuchBatch {
+                    id,
+                    batches: self.plan.batches(),
+                });
+            }
+        }
+        let sets: Vec<_> = batches.iter().map(|&id| self.plan.cases_of(id)).collect();
+        let dir = self.results_dir();
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let report = Mutex::new(GrowReport::default());
+        let done = |i: usize, out: crate::runner::BatchOutput| -> Result<(), CropError> {
+            let id = batches[i];
+            if raise_errors && let Some((pos, kind, message)) = out.failures.first() {
+                let case = sets[i].case(*pos);
+                return Err(CropError::CaseFailed {
+                    batch: id,
+                    failure: Box::new(CaseFailure {
+                        case,
+                        kind: *kind,
+                        message: message.clone(),
+                        args: self.space.case_args(case, self.signature()),
+                    }),
+                });
+            }
+            result::write(&dir, &self.manifest.identity, id, &out).map_err(io_err(&dir))?;
+            let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+            r.batches += 1;
+            r.cases += out.n as u64;
+            r.failed += out.failures.len() as u64;
+            Ok(())
+        };
+        let mut runner = Runner::new(function, executor);
+        if let Some(p) = progress {
+            runner.progress(p);
+        }
+        match runner.run_batches(&self.space, &sets, &done) {
+            Ok(()) => Ok(report.into_inner().unwrap_or_else(|e| e.into_inner())),
+            Err(BatchRunError::Run(e)) => Err(CropError::Run(e)),
+            Err(BatchRunError::Done(e)) => Err(e),
+        }
+    }
+
+    /// Reads and checks batch `id`'s results, first good one first.
+    fn read_batch(
+        &self,
+        files: &[(PathBuf, NameInfo)],
+        id: u64,
+        bad: &mut Vec<(PathBuf, BadResult)>,
+    ) -> Option<crate::runner::BatchOutput> {
+        let n = self.plan.cases_of(id).len();
+        for (path, _) in files {
+            match result::read(
+                path,
+                &self.manifest.identity,
+                id,
+                n,
+                &self.manifest.signature.outputs,
+            ) {
+                Ok(r) => return Some(r.output),
+                Err(e) => bad.push((path.clone(), e)),
+            }
+        }
+        None
+    }
+
+    /// Assembles the dataset from the results, batch by batch. Refuses an incomplete crop
+    /// unless `allow_incomplete`, which leaves the cells of missing batches missing. Damaged
+    /// and stale results count as missing and are listed.
+    pub fn reap(&self, allow_incomplete: bool) -> Result<Reaped, CropError> {
+        let listing = self.listing()?;
+        let sig = &self.manifest.signature;
+        if !allow_incomplete {
+            let missing: Vec<u64> = (1..=self.plan.batches())
+                .filter(|id| !listing.results.contains_key(id))
+                .collect();
+            if !missing.is_empty() {
+                return Err(CropError::Incomplete {
+                    missing: missing.len() as u64,
+                    batches: self.plan.batches(),
+                    first: missing.into_iter().take(5).collect(),
+                    damaged: Vec::new(),
+                });
+            }
+        }
+        let mut dataset = Dataset::empty(&self.space, sig, Some(&self.manifest.sha256));
+        let mut failures = Vec::new();
+        let mut missing = Vec::new();
+        let mut bad = Vec::new();
+        for id in 1..=self.plan.batches() {
+            let files = listing.results.get(&id).map_or(&[][..], Vec::as_slice);
+            let Some(out) = self.read_batch(files, id, &mut bad) else {
+                missing.push(id);
+                continue;
+            };
+            let cases = self.plan.cases_of(id);
+            dataset.store_cases(
+                &self.space,
+                cases,
+                &out.cols,
+                out.failures.iter().map(|f| f.0),
+            );
+            for (pos, kind, message) in out.failures {
+                let case = cases.case(pos);
+                failures.push(CaseFailure {
+                    case,
+                    kind,
+                    message,
+                    args: self.space.case_args(case, sig),
+                });
+            }
+        }
+        if !allow_incomplete && !missing.is_empty() {
+            return Err(CropError::Incomplete {
+                missing: missing.len() as u64,
+                batches: self.plan.batches(),
+                first: missing.into_iter().take(5).collect(),
+                damaged: bad,
+            });
+        }
+        failures.sort_by_key(|f| f.case);
+        Ok(Reaped {
+            dataset,
+            failures,
+            missing,
+            bad,
+        })
+    }
+
+    /// Reads every result in full and reports those that would not be reaped, and temporary
+    /// files left by writers that died on this machine; with `delete_bad`, removes them so
+    /// their batches count as missing and grow again.
+    pub fn check(&self, delete_bad: bool) -> Result<CheckReport, CropError> {
+        let listing = self.listing()?;
+        let mut report = CheckReport::default();
+        for (id, files) in &listing.results {
+            let n = self.plan.cases_of(*id).len();
+            for (path, info) in files {
+                match result::read(
+                    path,
+                    &self.manifest.identity,
+                    *id,
+                    n,
+                    &self.manifest.signature.outputs,
+                ) {
+                    Ok(r) if r.output.failures.len() as u64 == info.failed => {
+                        report.good += 1;
+                        *report.hosts.entry(r.host).or_default() += 1;
+                    }
+                    Ok(r) => report.bad.push((
+                        path.clone(),
+                        BadResult::Mismatch {
+                            expected: format!("{} failed cases, as its name says", info.failed),
+                            found: format!("{}", r.output.failures.len()),
+                        },
+                    )),
+                    Err(e) => report.bad.push((path.clone(), e)),
+                }
+            }
+        }
+        for path in &listing.strays {
+            report.bad.push((path.clone(), BadResult::NotAResult));
+        }
+        let host = result::host_name();
+        for path in &listing.temps {
+            let name = path.file_name().map(|f| f.to_string_lossy().into_owned());
+            let dead = name
+                .as_deref()
+                .and_then(|n| n.strip_prefix(result::TMP_PREFIX))
+                .and_then(|rest| rest.strip_prefix(&format!("{host}-")))
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if dead {
+                report.dead_temps.push(path.clone());
+            }
+        }
+        if delete_bad {
+            let doomed = report
+                .bad
+                .iter()
+                .map(|(p, _)| p)
+                .chain(&report.dead_temps)
+                .cloned()
+                .collect::<Vec<_>>();
+            for path in doomed {
+                std::fs::remove_file(&path).map_err(io_err(&path))?;
+                report.deleted.push(path);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Removes the crop directory and everything in it.
+    pub fn remove(self) -> Result<(), CropError> {
+        std::fs::remove_dir_all(&self.dir).map_err(io_err(&self.dir))
+    }
+}

@@ -1,0 +1,234 @@
+//! The batch plan: how a crop's cases are split into numbered batches.
+//!
+//! Cases are taken in their order in the space, or in an order shuffled by a seed, and cut
+//! into batches numbered from 1:
+//!
+//! - `batchsize = B` (the default is 1): batches of `B` cases, the last one smaller;
+//! - `num_batches = K`: `K` batches (at most one per case) whose sizes differ by at most one,
+//!   the larger ones first;
+//! - both: they must agree, `n <= B * K < n + B`, and give batches of `B`.
+//!
+//! No batch is written as a file: its cases follow from the manifest.
+
+use std::ops::Range;
+
+use crate::space::CaseSet;
+
+/// How a crop's cases are split into batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    cases: u64,
+    batches: u64,
+    /// Cases per batch, when batches are of one size (the last smaller).
+    batchsize: Option<u64>,
+    shuffle: Option<u64>,
+    /// The shuffled case order, when shuffled.
+    order: Option<Vec<u64>>,
+}
+
+/// A plan that cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(String);
+
+impl PlanError {
+    pub(crate) fn new(message: String) -> PlanError {
+        PlanError(message)
+    }
+}
+
+impl Plan {
+    /// The plan for `cases` cases, from the requested batch size and number of batches (see
+    /// the [module docs](self)), in space order or shuffled by `shuffle`.
+    pub fn new(
+        cases: u64,
+        batchsize: Option<u64>,
+        num_batches: Option<u64>,
+        shuffle: Option<u64>,
+    ) -> Result<Plan, PlanError> {
+        if cases == 0 {
+            return Err(PlanError("the space has no cases".into()));
+        }
+        if batchsize == Some(0) {
+            return Err(PlanError("the batch size must be at least 1".into()));
+        }
+        if num_batches == Some(0) {
+            return Err(PlanError("the number of batches must be at least 1".into()));
+        }
+        let (batches, size) = match (batchsize, num_batches) {
+            (Some(b), Some(k)) => {
+                let total = b.checked_mul(k);
+                if !total.is_some_and(|t| cases <= t && t < cases + b) {
+                    return Err(PlanError(format!(
+                        "a batch size of {b} and {k} batches do not fit {cases} cases: \
+                         {cases} cases in batches of {b} make {} batches",
+                        cases.div_ceil(b)
+                    )));
+                }
+                (k, Some(b))
+            }
+            (Some(b), None) => (cases.div_ceil(b), Some(b)),
+            (None, Some(k)) => (k.min(cases), None),
+            (None, None) => (cases, Some(1)),
+        };
+        Ok(Plan {
+            cases,
+            batches,
+            batchsize: size,
+            shuffle,
+            order: shuffle.map(|seed| shuffled(cases, seed)),
+        })
+    }
+
+    /// Number of cases.
+    pub fn cases(&self) -> u64 {
+        self.cases
+    }
+
+    /// Number of batches; they are numbered `1..=batches()`.
+    pub fn batches(&self) -> u64 {
+        self.batches
+    }
+
+    /// The cases per batch, when all batches but the last have the same size.
+    pub fn batchsize(&self) -> Option<u64> {
+        self.batchsize
+    }
+
+    /// The shuffle seed, if the case order is shuffled.
+    pub fn shuffle(&self) -> Option<u64> {
+        self.shuffle
+    }
+
+    /// The positions in the case order that batch `id` covers.
+    ///
+    /// # Panics
+    /// If `id` is not in `1..=batches()`.
+    pub fn positions(&self, id: u64) -> Range<u64> {
+        assert!(
+            (1..=self.batches).contains(&id),
+            "batch {id} of {}",
+            self.batches
+        );
+        let i = id - 1;
+        match self.batchsize {
+            Some(b) => i * b..((i + 1) * b).min(self.cases),
+            None => {
+                let (base, rem) = (self.cases / self.batches, self.cases % self.batches);
+                let start = i * base + i.min(rem);
+                start..start + base + u64::from(i < rem)
+            }
+        }
+    }
+
+    /// The cases of batch `id`, in the order they are evaluated.
+    pub fn cases_of(&self, id: u64) -> CaseSet<'_> {
+        let r = self.positions(id);
+        match &self.order {
+            None => CaseSet::Range(r.start, r.end),
+            Some(order) => CaseSet::List(&order[r.start as usize..r.end as usize]),
+        }
+    }
+}
+
+/// A permutation of `0..n` from `seed`: Fisher–Yates driven by SplitMix64, the same on every
+/// machine and in every version.
+fn shuffled(n: u64, seed: u64) -> Vec<u64> {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut order: Vec<u64> = (0..n).collect();
+    for i in (1..n as usize).rev() {
+        // Lemire's multiply-shift: uniform enough for any n a crop can hold.
+        let j = ((u128::from(next()) * (i as u128 + 1)) >> 64) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(p: &Plan) -> Vec<u64> {
+        (1..=p.batches())
+            .map(|i| {
+                let r = p.positions(i);
+                r.end - r.start
+            })
+            .collect()
+    }
+
+    /// Every position is in exactly one batch, in order.
+    fn assert_covers(p: &Plan) {
+        let mut next = 0;
+        for i in 1..=p.batches() {
+            let r = p.positions(i);
+            assert_eq!(r.start, next, "batch {i}");
+            assert!(r.end > r.start, "batch {i} is empty");
+            next = r.end;
+        }
+        assert_eq!(next, p.cases());
+    }
+
+    #[test]
+    fn batch_sizes_follow_the_request() {
+        let p = Plan::new(12, Some(5), None, None).unwrap();
+        assert_eq!(sizes(&p), [5, 5, 2]);
+        let p = Plan::new(12, None, None, None).unwrap();
+        assert_eq!(p.batches(), 12);
+        let p = Plan::new(99, None, Some(67), None).unwrap();
+        assert_eq!(p.batches(), 67);
+        assert_eq!(sizes(&p)[..32], [2; 32]);
+        assert_eq!(sizes(&p)[32..], [1; 35]);
+        let p = Plan::new(99, None, Some(98), None).unwrap();
+        assert_eq!(sizes(&p)[0], 2);
+        assert_eq!(sizes(&p)[1..], [1; 97]);
+        let p = Plan::new(5, None, Some(10), None).unwrap();
+        assert_eq!(p.batches(), 5);
+        let p = Plan::new(12, Some(5), Some(3), None).unwrap();
+        assert_eq!(sizes(&p), [5, 5, 2]);
+        for p in [
+            Plan::new(1000, Some(7), None, None).unwrap(),
+            Plan::new(1000, None, Some(333), Some(1)).unwrap(),
+            Plan::new(1, None, None, None).unwrap(),
+        ] {
+            assert_covers(&p);
+        }
+    }
+
+    #[test]
+    fn bad_requests_are_refused() {
+        let err = |b, k| Plan::new(12, b, k, None).unwrap_err().to_string();
+        assert!(err(Some(0), None).contains("batch size must be at least 1"));
+        assert!(err(None, Some(0)).contains("number of batches must be at least 1"));
+        let e = err(Some(5), Some(4));
+        assert!(e.contains("make 3 batches"), "{e}");
+        assert!(err(Some(5), Some(2)).contains("do not fit 12 cases"));
+        assert!(err(Some(u64::MAX), Some(3)).contains("do not fit"));
+        assert!(
+            Plan::new(0, None, None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("no cases")
+        );
+    }
+
+    #[test]
+    fn shuffling_permutes_every_case_by_seed() {
+        let a = shuffled(1000, 7);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_eq!(a, shuffled(1000, 7));
+        assert_ne!(a, shuffled(1000, 8));
+        assert_ne!(a, sorted);
+        // Fixed forever: crops sown by one version are grown by another.
+        assert_eq!(shuffled(5, 42), [1, 2, 4, 0, 3]);
+    }
+}
