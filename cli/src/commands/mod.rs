@@ -1,7 +1,12 @@
 //! The subcommands, one file each. This module only dispatches.
 
+mod check;
+mod grow;
 mod inspect;
+mod reap;
 mod run;
+mod sow;
+mod status;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +19,11 @@ use xyz_core::Function as _;
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     Run(run::RunCommand),
+    Sow(sow::SowCommand),
+    Grow(grow::GrowCommand),
+    Status(status::StatusCommand),
+    Reap(reap::ReapCommand),
+    Check(check::CheckCommand),
     Inspect(inspect::InspectCommand),
     #[command(hide = true)]
     Worker(worker::WorkerCommand),
@@ -24,9 +34,84 @@ impl Command {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         match self {
             Command::Run(c) => c.execute(),
+            Command::Sow(c) => c.execute(),
+            Command::Grow(c) => c.execute(),
+            Command::Status(c) => c.execute(),
+            Command::Reap(c) => c.execute(),
+            Command::Check(c) => c.execute(),
             Command::Inspect(c) => c.execute(),
             Command::Worker(c) => c.execute(),
         }
+    }
+}
+
+/// Parses a count: a whole number of at least 1.
+pub(crate) fn count(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of at least 1, not `{text}`"
+        )),
+    }
+}
+
+/// The sweep: a spec and what the command line changes in it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SweepArgs {
+    /// The sweep spec, a TOML file naming the function and its combos, cases and constants
+    pub(crate) spec: Option<PathBuf>,
+
+    /// The function, a WebAssembly module, instead of the spec's `function`
+    #[arg(long, value_name = "MODULE")]
+    function: Option<PathBuf>,
+
+    /// Sweep NAME over VALUES: a list (1,2,3 or [1, 2, 3]) or a generator
+    /// ({ range = [0, 10, 2] }, { linspace = [0, 1, 11] }, { logspace = [-3, 0, 4] });
+    /// replaces any combo or constant of that name
+    #[arg(long = "combo", value_name = "NAME=VALUES")]
+    combos: Vec<String>,
+
+    /// Fix NAME to VALUE for every case; replaces any combo or constant of that name
+    #[arg(long = "constant", value_name = "NAME=VALUE")]
+    constants: Vec<String>,
+}
+
+impl SweepArgs {
+    /// The spec with the command line's changes, and the function's module.
+    pub(crate) fn load(&self) -> anyhow::Result<(xyz_core::Spec, PathBuf)> {
+        let mut spec = match &self.spec {
+            Some(path) => xyz_core::Spec::from_file(path)?,
+            None => xyz_core::Spec::default(),
+        };
+        for arg in &self.combos {
+            let (name, values) =
+                xyz_core::spec::parse_combo_arg(arg).map_err(anyhow::Error::msg)?;
+            spec.space.combo(name, values);
+        }
+        for arg in &self.constants {
+            let (name, value) =
+                xyz_core::spec::parse_constant_arg(arg).map_err(anyhow::Error::msg)?;
+            spec.space.constant(name, value);
+        }
+        let Some(module) = self.function.clone().or(spec.function.clone()) else {
+            anyhow::bail!(
+                "no function to run: name one with `function = \"...\"` in the spec or with \
+                 --function"
+            );
+        };
+        Ok((spec, module))
+    }
+
+    /// The spec's space bound to `sig`; errors name the spec.
+    pub(crate) fn bind(
+        &self,
+        spec: &xyz_core::Spec,
+        sig: &xyz_abi::Signature,
+    ) -> anyhow::Result<xyz_core::BoundSpace> {
+        spec.space.bind(sig).map_err(|e| match &self.spec {
+            Some(path) => anyhow::anyhow!("{}: {e}", path.display()),
+            None => anyhow::anyhow!("{e}"),
+        })
     }
 }
 
@@ -132,6 +217,27 @@ impl WasmOpts {
                 .context("--deadline")?,
             None => limits.deadline.unwrap_or(xyz_wasm::DEFAULT_DEADLINE),
         }))
+    }
+
+    /// These options as arguments, for a child `xyz` of the same command.
+    pub(crate) fn args(&self) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(m) = &self.memory {
+            args.extend(["--memory".into(), m.into()]);
+        }
+        if let Some(d) = &self.deadline {
+            args.extend(["--deadline".into(), d.into()]);
+        }
+        if self.no_deadline {
+            args.push("--no-deadline".into());
+        }
+        let watchdog = match self.watchdog {
+            Watchdog::Process => "process",
+            Watchdog::Epoch => "epoch",
+        };
+        args.extend(["--watchdog".into(), watchdog.into()]);
+        self.cache.args(&mut args);
+        args
     }
 
     /// Loads `module` under these options and the spec's `limits`. With a deadline enforced

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use xyz_core::{Format, Runner, Spec, executor, output};
+use xyz_core::{Format, Runner, executor, output};
 
-use super::WasmOpts;
+use super::{SweepArgs, WasmOpts};
 use crate::exit_codes;
 
 const AFTER_HELP: &str = "EXAMPLES:
@@ -23,8 +23,8 @@ const AFTER_HELP: &str = "EXAMPLES:
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
 pub(crate) struct RunCommand {
-    /// The sweep spec, a TOML file naming the function and its combos, cases and constants
-    spec: Option<PathBuf>,
+    #[command(flatten)]
+    sweep: SweepArgs,
 
     /// Where to write the dataset; its extension picks the format (.zarr, .csv, .json)
     /// [default: the spec's `output`, else SPEC.zarr in the current directory]
@@ -42,20 +42,6 @@ pub(crate) struct RunCommand {
     /// Worker threads; 0 means one per logical core
     #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
     jobs: usize,
-
-    /// The function, a WebAssembly module, instead of the spec's `function`
-    #[arg(long, value_name = "MODULE")]
-    function: Option<PathBuf>,
-
-    /// Sweep NAME over VALUES: a list (1,2,3 or [1, 2, 3]) or a generator
-    /// ({ range = [0, 10, 2] }, { linspace = [0, 1, 11] }, { logspace = [-3, 0, 4] });
-    /// replaces any combo or constant of that name
-    #[arg(long = "combo", value_name = "NAME=VALUES")]
-    combos: Vec<String>,
-
-    /// Fix NAME to VALUE for every case; replaces any combo or constant of that name
-    #[arg(long = "constant", value_name = "NAME=VALUE")]
-    constants: Vec<String>,
 
     /// Print nothing but errors
     #[arg(short, long)]
@@ -79,42 +65,17 @@ fn default_output(spec: Option<&Path>, function: &str) -> PathBuf {
 
 impl RunCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        let mut spec = match &self.spec {
-            Some(path) => Spec::from_file(path)?,
-            None => Spec::default(),
-        };
-        for arg in &self.combos {
-            let (name, values) =
-                xyz_core::spec::parse_combo_arg(arg).map_err(anyhow::Error::msg)?;
-            spec.space.combo(name, values);
-        }
-        for arg in &self.constants {
-            let (name, value) =
-                xyz_core::spec::parse_constant_arg(arg).map_err(anyhow::Error::msg)?;
-            spec.space.constant(name, value);
-        }
-        let Some(module) = self.function.clone().or(spec.function.clone()) else {
-            bail!(
-                "no function to run: name one with `function = \"...\"` in the spec or with \
-                 --function"
-            );
-        };
+        let (spec, module) = self.sweep.load()?;
         let loaded = self.wasm.load(&module, &spec.limits)?;
         let function = &*loaded.function;
         let sig = function.signature().clone();
-        let bound = match spec.space.bind(&sig) {
-            Ok(b) => b,
-            Err(e) => match &self.spec {
-                Some(path) => bail!("{}: {e}", path.display()),
-                None => bail!("{e}"),
-            },
-        };
+        let bound = self.sweep.bind(&spec, &sig)?;
 
         let out = self
             .output
             .clone()
             .or(spec.output.clone())
-            .unwrap_or_else(|| default_output(self.spec.as_deref(), &sig.name));
+            .unwrap_or_else(|| default_output(self.sweep.spec.as_deref(), &sig.name));
         let format = match self.format.or_else(|| Format::from_path(&out)) {
             Some(f) => f,
             None => bail!(

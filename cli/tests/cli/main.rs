@@ -2,6 +2,7 @@
 //! outputs read back by Python's xarray and pandas.
 
 mod bad_input;
+mod crops;
 mod faulty;
 mod run;
 mod util;

@@ -1,0 +1,255 @@
+//! `xyz grow`: evaluate batches of a crop and write their results into it.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+use xyz_core::{Crop, executor};
+
+use super::WasmOpts;
+use crate::exit_codes;
+
+const AFTER_HELP: &str = "EXAMPLES:
+  Grow every batch not grown yet, on all cores:
+    xyz grow mandel
+
+  Grow batches 1 to 10 and 15, each in a fresh xyz process, two at a time:
+    xyz grow mandel --batches 1-10,15 --subprocess -j 2
+
+  From inside the crop's directory, or from anywhere with --parent-dir:
+    cd .xyz-mandel && xyz grow mandel
+    xyz grow mandel --parent-dir /scratch/sweeps";
+
+/// Evaluate batches of a crop (by default, every batch not grown yet) and save their results.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct GrowCommand {
+    /// The crop's name (or the path of its .xyz-NAME directory)
+    name: String,
+
+    /// The directory holding the crop [default: the current directory, or the crop's own
+    /// directory when run inside it]
+    #[arg(long, value_name = "DIR")]
+    parent_dir: Option<PathBuf>,
+
+    /// Which batches: ids and ranges (1-10,15), `missing` (those not grown yet) or `all`
+    #[arg(long, value_name = "BATCHES", default_value = "missing")]
+    batches: String,
+
+    /// Worker threads (or processes, with --subprocess); 0 means one per logical core
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    jobs: usize,
+
+    /// Grow each batch in a fresh xyz process
+    #[arg(long)]
+    subprocess: bool,
+
+    /// Stop at the first failed case, without saving its batch, and exit with an error
+    #[arg(long)]
+    raise_errors: bool,
+
+    /// Print nothing but errors
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    wasm: WasmOpts,
+}
+
+/// Parses `1-10,15`, `missing` or `all` into batch ids, in order and without repeats.
+fn select(text: &str, crop: &Crop) -> anyhow::Result<Vec<u64>> {
+    let total = crop.plan().batches();
+    match text.trim() {
+        "missing" => return Ok(crop.missing()?),
+        "all" => return Ok((1..=total).collect()),
+        _ => {}
+    }
+    let bad = |part: &str| {
+        anyhow::anyhow!(
+            "--batches: `{part}` is not a batch id or range: use ids and ranges such as 1-10,15 \
+             (the crop has batches 1 to {total}), `missing` or `all`"
+        )
+    };
+    let mut ids = std::collections::BTreeSet::new();
+    for part in text.split(',').map(str::trim) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u64, u64) = (
+            a.trim().parse().map_err(|_| bad(part))?,
+            b.trim().parse().map_err(|_| bad(part))?,
+        );
+        if a == 0 || a > b {
+            return Err(bad(part));
+        }
+        if b > total {
+            bail!("--batches: there is no batch {b}: the crop has batches 1 to {total}");
+        }
+        ids.extend(a..=b);
+    }
+    Ok(ids.into_iter().collect())
+}
+
+impl GrowCommand {
+    pub(crate) fn execute(self) -> anyhow::Result<u8> {
+        let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
+        let batches = select(&self.batches, &crop)?;
+        if batches.is_empty() {
+            if !self.quiet && !self.json {
+                println!("{}: nothing to grow", crop.name());
+            } else if self.json {
+                println!(
+                    "{}",
+                    json!({"name": crop.name(), "batches": 0, "cases": 0, "failed": 0})
+                );
+            }
+            return Ok(exit_codes::OK);
+        }
+        if self.subprocess {
+            return self.grow_in_subprocesses(&crop, &batches);
+        }
+        let loaded = self.wasm.load(&crop.function_path(), crop.limits())?;
+        let pool = executor::with_threads(self.jobs)?;
+        let cases: u64 = batches
+            .iter()
+            .map(|&id| crop.plan().cases_of(id).len() as u64)
+            .sum();
+        let bar = crate::progress::cases_bar(cases, !self.quiet && !self.json);
+        let tick = |n: u64| bar.inc(n);
+        let started = std::time::Instant::now();
+        let report = crop.grow(
+            &*loaded.function,
+            &*pool,
+            &batches,
+            self.raise_errors,
+            Some(&tick),
+        );
+        bar.finish_and_clear();
+        let report = report?;
+        let secs = started.elapsed().as_secs_f64();
+        if self.json {
+            let summary = json!({
+                "name": crop.name(),
+                "batches": report.batches,
+                "cases": report.cases,
+                "failed": report.failed,
+                "threads": pool.workers(),
+                "elapsed_seconds": secs,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else if !self.quiet {
+            println!(
+                "{}: grew {} batches ({} cases, {} failed) in {secs:.3} s",
+                crop.name(),
+                report.batches,
+                report.cases,
+                report.failed
+            );
+        }
+        Ok(if report.failed > 0 {
+            exit_codes::CASES_FAILED
+        } else {
+            exit_codes::OK
+        })
+    }
+
+    /// Grows each batch with `xyz grow DIR --batches ID` in a child process, `-j` at a time.
+    fn grow_in_subprocesses(&self, crop: &Crop, batches: &[u64]) -> anyhow::Result<u8> {
+        let exe = std::env::current_exe().context("finding the xyz executable")?;
+        let dir = std::path::absolute(crop.dir()).context("resolving the crop's directory")?;
+        let jobs = match self.jobs {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            j => j,
+        };
+        let next = Mutex::new(batches.iter());
+        let outcome = Mutex::new((0u64, 0u64, None::<String>));
+        let bar = crate::progress::bar(batches.len() as u64, "batches", !self.quiet && !self.json);
+        std::thread::scope(|s| {
+            for _ in 0..jobs.min(batches.len()) {
+                s.spawn(|| {
+                    loop {
+                        if outcome
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .2
+                            .is_some()
+                        {
+                            return;
+                        }
+                        let Some(&id) = next.lock().unwrap_or_else(|e| e.into_inner()).next()
+                        else {
+                            return;
+                        };
+                        let mut cmd = Command::new(&exe);
+                        cmd.arg("grow")
+                            .arg(&dir)
+                            .args(["--batches", &id.to_string(), "-j", "1", "--quiet"])
+                            .args(self.wasm.args())
+                            .stdin(Stdio::null())
+                            .stdout(Stdio::null());
+                        if self.raise_errors {
+                            cmd.arg("--raise-errors");
+                        }
+                        let status = cmd.output();
+                        let mut o = outcome.lock().unwrap_or_else(|e| e.into_inner());
+                        match status {
+                            Ok(out) if out.status.code() == Some(i32::from(exit_codes::OK)) => {
+                                o.0 += 1
+                            }
+                            Ok(out)
+                                if out.status.code()
+                                    == Some(i32::from(exit_codes::CASES_FAILED)) =>
+                            {
+                                o.0 += 1;
+                                o.1 += 1;
+                            }
+                            Ok(out) => {
+                                let err = String::from_utf8_lossy(&out.stderr);
+                                o.2.get_or_insert(format!(
+                                    "growing batch {id} in a child process failed ({}): {}",
+                                    out.status,
+                                    err.trim()
+                                ));
+                            }
+                            Err(e) => {
+                                o.2.get_or_insert(format!(
+                                    "could not start {}: {e}",
+                                    exe.display()
+                                ));
+                            }
+                        }
+                        bar.inc(1);
+                    }
+                });
+            }
+        });
+        bar.finish_and_clear();
+        let (grown, with_failures, error) = outcome.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = error {
+            bail!(e);
+        }
+        if self.json {
+            let summary = json!({
+                "name": crop.name(),
+                "batches": grown,
+                "batches_with_failures": with_failures,
+                "processes": jobs,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else if !self.quiet {
+            println!(
+                "{}: grew {grown} batches in child processes ({with_failures} with failed cases)",
+                crop.name()
+            );
+        }
+        Ok(if with_failures > 0 {
+            exit_codes::CASES_FAILED
+        } else {
+            exit_codes::OK
+        })
+    }
+}

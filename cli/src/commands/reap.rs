@@ -1,0 +1,169 @@
+//! `xyz reap`: assemble a crop's results into the dataset.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+use xyz_core::{Crop, Format, output};
+
+use crate::exit_codes;
+
+const AFTER_HELP: &str = "EXAMPLES:
+  Reap a fully grown crop into mandel.zarr, removing the crop:
+    xyz reap mandel -o mandel.zarr
+
+  Reap what has grown so far, leaving the other cells missing and the crop in place:
+    xyz reap mandel --allow-incomplete -o partial.zarr
+
+  Wait for growers elsewhere to finish (at most 2 hours), then reap:
+    xyz reap mandel --wait --timeout 2h";
+
+/// How often --wait looks again.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Assemble a crop's results into the dataset `xyz run` would give, and remove the crop.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct ReapCommand {
+    /// The crop's name (or the path of its .xyz-NAME directory)
+    name: String,
+
+    /// The directory holding the crop [default: the current directory, or the crop's own
+    /// directory when run inside it]
+    #[arg(long, value_name = "DIR")]
+    parent_dir: Option<PathBuf>,
+
+    /// Where to write the dataset; its extension picks the format (.zarr, .csv, .json)
+    /// [default: the spec's `output`, else NAME.zarr in the current directory]
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+
+    /// The format, whatever the output's extension: zarr, csv or json
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<Format>,
+
+    /// Replace the output if it exists (it is replaced only once the new one is complete)
+    #[arg(long)]
+    force: bool,
+
+    /// Reap an incomplete crop: cells of batches not grown are missing, and the crop is kept
+    #[arg(long)]
+    allow_incomplete: bool,
+
+    /// Wait until every batch is grown
+    #[arg(long)]
+    wait: bool,
+
+    /// Longest to wait, such as 90s or 2h [default: no limit]
+    #[arg(long, value_name = "DURATION", requires = "wait")]
+    timeout: Option<String>,
+
+    /// Keep the crop after a complete reap
+    #[arg(long)]
+    keep: bool,
+
+    /// Print nothing but errors
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+impl ReapCommand {
+    pub(crate) fn execute(self) -> anyhow::Result<u8> {
+        let timeout = self
+            .timeout
+            .as_deref()
+            .map(xyz_core::spec::parse_duration)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+            .context("--timeout")?;
+        let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
+        let out = self
+            .output
+            .clone()
+            .or_else(|| crop.output().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(format!("{}.zarr", crop.name())));
+        let format = match self.format.or_else(|| Format::from_path(&out)) {
+            Some(f) => f,
+            None => bail!(
+                "cannot tell the format of {} from its extension: use .zarr, .csv or .json, or \
+                 --format",
+                out.display()
+            ),
+        };
+        output::check_destination(&out, self.force)?;
+        if self.wait {
+            let began = Instant::now();
+            loop {
+                let missing = crop.missing()?.len();
+                if missing == 0 {
+                    break;
+                }
+                if timeout.is_some_and(|t| began.elapsed() >= t) {
+                    bail!(
+                        "timed out after {} with {missing} of {} batches of {} not grown",
+                        self.timeout.as_deref().unwrap_or_default(),
+                        crop.plan().batches(),
+                        crop.name()
+                    );
+                }
+                std::thread::sleep(POLL);
+            }
+        }
+        let reaped = crop.reap(self.allow_incomplete)?;
+        for (path, why) in &reaped.bad {
+            eprintln!(
+                "warning: {} {why}; its batch counts as missing",
+                path.display()
+            );
+        }
+        output::write(&reaped.dataset, &out, format, self.force)
+            .with_context(|| format!("writing the dataset of {}", crop.name()))?;
+        let complete = reaped.missing.is_empty() && reaped.bad.is_empty();
+        let (ok, failed, pending, _) = reaped.dataset.counts();
+        let name = crop.name().to_string();
+        let dir = crop.dir().to_path_buf();
+        let removed = complete && !self.keep;
+        if removed {
+            crop.remove()?;
+        }
+        if self.json {
+            let summary = json!({
+                "name": name,
+                "output": out,
+                "format": format.to_string(),
+                "complete": complete,
+                "missing_batches": reaped.missing,
+                "ok": ok,
+                "failed": failed,
+                "missing_cells": pending,
+                "removed": removed,
+                "failures": reaped.failures,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else if !self.quiet {
+            println!(
+                "reaped {name} into {} ({format}): {ok} cells, {failed} failed, {pending} missing",
+                out.display()
+            );
+            if removed {
+                println!("removed {}", dir.display());
+            } else if !complete {
+                println!(
+                    "{} batches not grown; kept {}",
+                    reaped.missing.len(),
+                    dir.display()
+                );
+            }
+        }
+        Ok(if failed > 0 || pending > 0 {
+            exit_codes::CASES_FAILED
+        } else {
+            exit_codes::OK
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! `xyz sow`: write a sweep to disk as a crop, to be grown in batches anywhere.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use serde_json::json;
+use xyz_core::crop::{Crop, Sowing, Sown};
+
+use super::{CacheOpts, SweepArgs, count};
+use crate::exit_codes;
+
+const AFTER_HELP: &str = "EXAMPLES:
+  Sow the spec's sweep as crop `mandel` (in ./.xyz-mandel) in batches of 1000 cases:
+    xyz sow mandel.toml --batchsize 1000
+
+  Sow it in 64 batches of shuffled cases, then grow and reap it:
+    xyz sow mandel.toml --num-batches 64 --shuffle 1
+    xyz grow mandel -j 8
+    xyz reap mandel -o mandel.zarr";
+
+/// Write a sweep to disk as a crop (.xyz-NAME/), to be grown in batches by any process.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct SowCommand {
+    #[command(flatten)]
+    sweep: SweepArgs,
+
+    /// The crop's name [default: the spec's file name without extension, else the function's
+    /// name]
+    #[arg(long)]
+    name: Option<String>,
+
+    /// The directory to sow the crop in
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    parent_dir: PathBuf,
+
+    /// Cases per batch [default: 1 unless --num-batches is given]
+    #[arg(long, value_name = "B", value_parser = count, allow_negative_numbers = true)]
+    batchsize: Option<u64>,
+
+    /// Number of batches, at most one per case; the remainder goes to the first batches
+    #[arg(long, value_name = "K", value_parser = count, allow_negative_numbers = true)]
+    num_batches: Option<u64>,
+
+    /// Shuffle the order of cases across batches with this seed (so every batch takes about
+    /// as long)
+    #[arg(long, value_name = "SEED")]
+    shuffle: Option<u64>,
+
+    /// Replace a crop of this name that holds another function, plan or space, discarding
+    /// its results
+    #[arg(long)]
+    force: bool,
+
+    /// Print nothing but errors
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    cache: CacheOpts,
+}
+
+impl SowCommand {
+    pub(crate) fn execute(self) -> anyhow::Result<u8> {
+        let (spec, module) = self.sweep.load()?;
+        // Checks the module and caches its compiled code for the grows to come.
+        let function = xyz_wasm::WasmFunction::load(&module, &self.cache.config(None))?;
+        let sig = xyz_core::Function::signature(&function).clone();
+        let sha = function.info().sha256.clone();
+        self.sweep.bind(&spec, &sig)?;
+        let bytes = std::fs::read(&module)
+            .with_context(|| format!("reading the function {}", module.display()))?;
+        anyhow::ensure!(
+            xyz_core::sha256_hex(&bytes) == sha,
+            "{} changed while it was being read",
+            module.display()
+        );
+        let name = self.name.clone().unwrap_or_else(|| {
+            self.sweep
+                .spec
+                .as_deref()
+                .and_then(|s| s.file_stem())
+                .map_or_else(|| sig.name.clone(), |s| s.to_string_lossy().into_owned())
+        });
+        let output = spec
+            .output
+            .as_deref()
+            .map(std::path::absolute)
+            .transpose()
+            .context("resolving the spec's output")?;
+        let (crop, sown) = Crop::sow(
+            &self.parent_dir,
+            &Sowing {
+                name: &name,
+                function: &bytes,
+                sha256: &sha,
+                signature: &sig,
+                space: &spec.space,
+                limits: &spec.limits,
+                output: output.as_deref(),
+                batchsize: self.batchsize,
+                num_batches: self.num_batches,
+                shuffle: self.shuffle,
+                force: self.force,
+            },
+        )?;
+        let plan = crop.plan();
+        let grown = plan.batches() - crop.missing()?.len() as u64;
+        let what = match sown {
+            Sown::New => "new",
+            Sown::Kept => "kept",
+            Sown::Replaced => "replaced",
+        };
+        if self.json {
+            let summary = json!({
+                "name": crop.name(),
+                "dir": crop.dir(),
+                "sown": what,
+                "function": sig.to_string(),
+                "sha256": crop.sha256(),
+                "cases": plan.cases(),
+                "batches": plan.batches(),
+                "batchsize": plan.batchsize(),
+                "shuffle": plan.shuffle(),
+                "grown": grown,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else if !self.quiet {
+            let size = match plan.batchsize() {
+                Some(b) => format!("of {b} cases"),
+                None => {
+                    let r = plan.positions(1);
+                    format!("of up to {} cases", r.end - r.start)
+                }
+            };
+            let verb = match sown {
+                Sown::New => "sowed",
+                Sown::Kept => "kept the identical",
+                Sown::Replaced => "replaced",
+            };
+            println!(
+                "{verb} crop {} in {}: {} cases in {} batches {size}{}",
+                crop.name(),
+                crop.dir().display(),
+                plan.cases(),
+                plan.batches(),
+                if plan.shuffle().is_some() {
+                    ", shuffled"
+                } else {
+                    ""
+                }
+            );
+            if sown == Sown::Kept {
+                println!("{grown} of {} batches already grown", plan.batches());
+            }
+        }
+        Ok(exit_codes::OK)
+    }
+}

@@ -1,0 +1,122 @@
+//! `xyz status`: how far crops have grown.
+
+use std::path::PathBuf;
+
+use xyz_core::Crop;
+use xyz_core::crop::Status;
+
+use crate::exit_codes;
+
+const AFTER_HELP: &str = "EXAMPLES:
+  Every crop in the current directory:
+    xyz status
+
+  One crop, as JSON:
+    xyz status mandel --json";
+
+/// Show how far crops have grown: batches and cases done, failures, throughput and ETA.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct StatusCommand {
+    /// The crop's name (or the path of its .xyz-NAME directory) [default: every crop in the
+    /// directory]
+    name: Option<String>,
+
+    /// The directory holding the crops [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    parent_dir: Option<PathBuf>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+/// A bar of `width` cells, `done` of `total` full.
+fn bar(done: u64, total: u64, width: usize) -> String {
+    let full = if total == 0 {
+        width
+    } else {
+        ((done as u128 * width as u128) / total as u128) as usize
+    };
+    format!("[{}{}]", "#".repeat(full), "-".repeat(width - full))
+}
+
+fn duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn print(st: &Status) {
+    let pct = 100.0 * st.grown as f64 / st.batches.max(1) as f64;
+    println!("{} ({})", st.name, st.dir.display());
+    println!("  function  {}", st.function);
+    println!(
+        "  batches   {} {}/{} ({pct:.1}%)",
+        bar(st.grown, st.batches, 30),
+        st.grown,
+        st.batches
+    );
+    println!(
+        "  cases     {}/{} grown, {} failed",
+        st.cases_grown, st.cases, st.failed_cases
+    );
+    match (st.cases_per_second, st.eta_seconds) {
+        (Some(rate), Some(eta)) if st.grown < st.batches => {
+            println!(
+                "  rate      {rate:.0} cases/s, about {} to go",
+                duration(eta)
+            );
+        }
+        (Some(rate), _) => println!("  rate      {rate:.0} cases/s"),
+        _ => {}
+    }
+    if st.writing > 0 {
+        println!(
+            "  writing   {} results in progress (or left by dead growers)",
+            st.writing
+        );
+    }
+}
+
+impl StatusCommand {
+    pub(crate) fn execute(self) -> anyhow::Result<u8> {
+        let statuses: Vec<Status> = match &self.name {
+            Some(name) => vec![Crop::locate(name, self.parent_dir.as_deref())?.status()?],
+            None => {
+                let parent = self
+                    .parent_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("."));
+                Crop::list(&parent)?
+                    .iter()
+                    .map(|dir| Crop::open(dir).and_then(|c| c.status()))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        if self.json {
+            let value = match &self.name {
+                Some(_) => serde_json::to_value(&statuses[0])?,
+                None => serde_json::to_value(&statuses)?,
+            };
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        } else if statuses.is_empty() {
+            let parent = self
+                .parent_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("."));
+            println!("no crops in {}", parent.display());
+        } else {
+            for (i, st) in statuses.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                print(st);
+            }
+        }
+        Ok(exit_codes::OK)
+    }
+}
