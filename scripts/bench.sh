@@ -2,10 +2,16 @@
 # xyz's speed as ratios against a native baseline, with the targets it is held to: mandel in
 # WebAssembly vs the same Rust function called natively in a loop (without a deadline, with
 # one enforced by worker processes, with one enforced by epoch checks), the speed-up of two
-# threads over one, and the per-evaluation overhead of `add` through the whole in-process path.
-# Run it on an otherwise idle machine. The criterion benches: cargo bench -p xyz-cli --bench sweep
+# threads over one, and the per-evaluation overhead of `add` through the whole in-process path;
+# then crops (scripts/bench_crops.py): sow + grow + reap of a million cases, one small grow in a
+# fresh process, and status on a crop of 10^5 batches. Run it on an otherwise idle machine.
+# The criterion benches: cargo bench -p xyz-cli --bench sweep
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-unknown-unknown
 cargo bench --locked -p xyz-cli --bench ratios
+
+cargo build --locked --release -p xyz-cli
+python3 scripts/bench_crops.py "$PWD/target/release/xyz" \
+    "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"

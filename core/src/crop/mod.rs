@@ -220,15 +220,34 @@ pub struct Crop {
     space: BoundSpace,
 }
 
-/// Per-batch facts from the results' names.
+/// What the results directory holds, from names alone.
 #[derive(Debug, Clone, Default)]
 struct Listing {
-    /// Result files per batch id (several if grown twice).
-    results: BTreeMap<u64, Vec<(PathBuf, NameInfo)>>,
+    /// The results, sorted by batch id (a batch grown twice has several).
+    results: Vec<NameInfo>,
     /// Files that are neither results nor temporaries, or results of ids outside the plan.
     strays: Vec<PathBuf>,
     /// Temporary files of writers that are still writing, or died.
     temps: Vec<PathBuf>,
+}
+
+impl Listing {
+    /// The results of batch `id`.
+    fn of(&self, id: u64) -> &[NameInfo] {
+        let from = self.results.partition_point(|r| r.batch < id);
+        let to = self.results.partition_point(|r| r.batch <= id);
+        &self.results[from..to]
+    }
+
+    /// One result per grown batch, in id order.
+    fn grown(&self) -> impl Iterator<Item = &NameInfo> {
+        let mut last = 0;
+        self.results.iter().filter(move |r| {
+            let new = r.batch != last;
+            last = r.batch;
+            new
+        })
+    }
 }
 
 /// Progress of a crop, from its results' names alone.
@@ -384,7 +403,7 @@ impl Crop {
                     return Err(CropError::Changed {
                         path: dir,
                         what: what.into(),
-                        grown: old.listing()?.results.len() as u64,
+                        grown: old.listing()?.grown().count() as u64,
                     });
                 }
                 Err(e) if !s.force => return Err(e),
@@ -569,25 +588,39 @@ impl Crop {
         for entry in entries {
             let entry = entry.map_err(io_err(&dir))?;
             let name = entry.file_name();
-            let name = name.to_string_lossy();
-            match NameInfo::parse(&name) {
-                Some(info) if (1..=self.plan.batches()).contains(&info.batch) => listing
-                    .results
-                    .entry(info.batch)
-                    .or_default()
-                    .push((entry.path(), info)),
-                _ if name.starts_with(result::TMP_PREFIX) => listing.temps.push(entry.path()),
+            let parsed = name.to_str().and_then(NameInfo::parse);
+            match parsed {
+                Some(info) if (1..=self.plan.batches()).contains(&info.batch) => {
+                    listing.results.push(info);
+                }
+                _ if name
+                    .as_encoded_bytes()
+                    .starts_with(result::TMP_PREFIX.as_bytes()) =>
+                {
+                    listing.temps.push(entry.path());
+                }
                 _ => listing.strays.push(entry.path()),
             }
         }
+        listing
+            .results
+            .sort_unstable_by_key(|r| (r.batch, std::cmp::Reverse(r.end_ms)));
         Ok(listing)
     }
 
     /// The ids of batches with no result, in order.
     pub fn missing(&self) -> Result<Vec<u64>, CropError> {
         let listing = self.listing()?;
+        let mut grown = listing.grown().map(|r| r.batch).peekable();
         Ok((1..=self.plan.batches())
-            .filter(|id| !listing.results.contains_key(id))
+            .filter(|id| {
+                if grown.peek() == Some(id) {
+                    grown.next();
+                    false
+                } else {
+                    true
+                }
+            })
             .collect())
     }
 
@@ -596,9 +629,8 @@ impl Crop {
         let listing = self.listing()?;
         let (mut cases_grown, mut failed) = (0u64, 0u64);
         let (mut first_start, mut last_end) = (u64::MAX, 0u64);
-        for (id, files) in &listing.results {
-            let (_, info) = &files[0];
-            let r = self.plan.positions(*id);
+        for info in listing.grown() {
+            let r = self.plan.positions(info.batch);
             cases_grown += r.end - r.start;
             failed += info.failed;
             first_start = first_start.min(info.end_ms.saturating_sub(info.took_ms));
@@ -614,7 +646,7 @@ impl Crop {
             dir: self.dir.clone(),
             function: self.manifest.signature.to_string(),
             batches: self.plan.batches(),
-            grown: listing.results.len() as u64,
+            grown: listing.grown().count() as u64,
             cases: self.plan.cases(),
             cases_grown,
             failed_cases: failed,
@@ -694,21 +726,22 @@ impl Crop {
     /// Reads and checks batch `id`'s results, first good one first.
     fn read_batch(
         &self,
-        files: &[(PathBuf, NameInfo)],
+        files: &[NameInfo],
         id: u64,
         bad: &mut Vec<(PathBuf, BadResult)>,
     ) -> Option<crate::runner::BatchOutput> {
         let n = self.plan.cases_of(id).len();
-        for (path, _) in files {
+        for info in files {
+            let path = self.results_dir().join(info.file_name());
             match result::read(
-                path,
+                &path,
                 &self.manifest.identity,
                 id,
                 n,
                 &self.manifest.signature.outputs,
             ) {
                 Ok(r) => return Some(r.output),
-                Err(e) => bad.push((path.clone(), e)),
+                Err(e) => bad.push((path, e)),
             }
         }
         None
@@ -722,7 +755,7 @@ impl Crop {
         let sig = &self.manifest.signature;
         if !allow_incomplete {
             let missing: Vec<u64> = (1..=self.plan.batches())
-                .filter(|id| !listing.results.contains_key(id))
+                .filter(|id| listing.of(*id).is_empty())
                 .collect();
             if !missing.is_empty() {
                 return Err(CropError::Incomplete {
@@ -738,8 +771,7 @@ impl Crop {
         let mut missing = Vec::new();
         let mut bad = Vec::new();
         for id in 1..=self.plan.batches() {
-            let files = listing.results.get(&id).map_or(&[][..], Vec::as_slice);
-            let Some(out) = self.read_batch(files, id, &mut bad) else {
+            let Some(out) = self.read_batch(listing.of(id), id, &mut bad) else {
                 missing.push(id);
                 continue;
             };
@@ -783,29 +815,24 @@ impl Crop {
     pub fn check(&self, delete_bad: bool) -> Result<CheckReport, CropError> {
         let listing = self.listing()?;
         let mut report = CheckReport::default();
-        for (id, files) in &listing.results {
-            let n = self.plan.cases_of(*id).len();
-            for (path, info) in files {
-                match result::read(
-                    path,
-                    &self.manifest.identity,
-                    *id,
-                    n,
-                    &self.manifest.signature.outputs,
-                ) {
-                    Ok(r) if r.output.failures.len() as u64 == info.failed => {
-                        report.good += 1;
-                        *report.hosts.entry(r.host).or_default() += 1;
-                    }
-                    Ok(r) => report.bad.push((
-                        path.clone(),
-                        BadResult::Mismatch {
-                            expected: format!("{} failed cases, as its name says", info.failed),
-                            found: format!("{}", r.output.failures.len()),
-                        },
-                    )),
-                    Err(e) => report.bad.push((path.clone(), e)),
+        let dir = self.results_dir();
+        for info in &listing.results {
+            let n = self.plan.cases_of(info.batch).len();
+            let path = dir.join(info.file_name());
+            let outputs = &self.manifest.signature.outputs;
+            match result::read(&path, &self.manifest.identity, info.batch, n, outputs) {
+                Ok(r) if r.output.failures.len() as u64 == info.failed => {
+                    report.good += 1;
+                    *report.hosts.entry(r.host).or_default() += 1;
                 }
+                Ok(r) => report.bad.push((
+                    path,
+                    BadResult::Mismatch {
+                        expected: format!("{} failed cases, as its name says", info.failed),
+                        found: format!("{}", r.output.failures.len()),
+                    },
+                )),
+                Err(e) => report.bad.push((path, e)),
             }
         }
         for path in &listing.strays {

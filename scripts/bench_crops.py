@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Times crops end to end with the release `xyz`, against the targets they are held to.
+
+Usage: bench_crops.py XYZ ADD_WASM    (scripts/bench.sh passes both)
+"""
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+XYZ, ADD = sys.argv[1], sys.argv[2]
+
+
+def run(args, cwd):
+    """Runs xyz ARGS in CWD; returns wall seconds."""
+    began = time.perf_counter()
+    subprocess.run([XYZ, *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - began
+
+
+def row(what, value, unit, target):
+    print(f"{what:<64} {value:>9.1f} {unit:<3} {target}")
+
+
+def spec(cwd, a, b):
+    path = os.path.join(cwd, "add.toml")
+    with open(path, "w") as f:
+        f.write(
+            f'function = "{ADD}"\n[combos]\na = {{ range = [0, {a}, 1] }}\n'
+            f"b = {{ range = [0, {b}, 1] }}\n[constants]\nc = 0\n"
+        )
+    return path
+
+
+def main():
+    env_cache = tempfile.mkdtemp(prefix="xyz-bench-cache-")
+    os.environ["XYZ_CACHE_DIR"] = env_cache
+    print(f"xyz crops · {os.cpu_count()} logical cores · best of several runs\n")
+
+    # sow + grow + reap of 10^6 add cases in batches of 10^4, all cores.
+    totals = []
+    for _ in range(3):
+        with tempfile.TemporaryDirectory() as cwd:
+            s = spec(cwd, 1000, 1000)
+            t = run(["sow", s, "--batchsize", "10000", "-q"], cwd)
+            t += run(["grow", "add", "-q"], cwd)
+            t += run(["reap", "add", "-o", "add.zarr", "-q"], cwd)
+            totals.append(t)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    row("sow + grow + reap, 10^6 add cases, batchsize 10^4", min(totals) * 1e3, "ms",
+        "<= 1000 ms")
+    row("  peak RSS of any xyz process", peak_mb, "MB", "<= 150 MB")
+
+    with tempfile.TemporaryDirectory() as cwd:
+        s = spec(cwd, 1000, 1000)
+        run(["sow", s, "--batchsize", "10", "-q"], cwd)
+        one = [run(["grow", "add", "--batches", str(i), "-q"], cwd) for i in range(1, 41)]
+        row("a fresh `xyz grow --batches i`, 10 cases, warm cache (median)",
+            statistics.median(one) * 1e3, "ms", "<= 15 ms")
+        run(["grow", "add", "--batches", "41-50000", "-q"], cwd)
+        st = [run(["status", "add"], cwd) for _ in range(15)]
+        row("`xyz status` on 10^5 batches, half grown (median)",
+            statistics.median(st) * 1e3, "ms", "<= 100 ms")
+
+
+if __name__ == "__main__":
+    main()
