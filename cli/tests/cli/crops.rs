@@ -495,3 +495,50 @@ fn bad_plans_and_names_are_refused_with_what_was_expected() {
         "{err}"
     );
 }
+
+#[test]
+fn reap_waits_for_growers_elsewhere_or_times_out() {
+    let dir = Dir::new();
+    let spec = add_spec(&dir, "add", 12);
+    dir.xyz_ok(&["sow", &spec, "--batchsize", "4", "-q"], 0);
+    let began = std::time::Instant::now();
+    let err = dir.xyz_err(&[
+        "reap",
+        "add",
+        "--wait",
+        "--timeout",
+        "700ms",
+        "-o",
+        "a.zarr",
+    ]);
+    assert!(
+        err.contains("timed out after 700ms with 3 of 3 batches of add not grown"),
+        "{err}"
+    );
+    assert!(began.elapsed() >= std::time::Duration::from_millis(700));
+    assert!(!dir.path("a.zarr").exists());
+
+    // A grower starts a moment later; the waiting reap picks up its results.
+    let reap = std::process::Command::new(env!("CARGO_BIN_EXE_xyz"))
+        .args([
+            "reap",
+            "add",
+            "--wait",
+            "--timeout",
+            "60s",
+            "-o",
+            "a.zarr",
+            "--json",
+        ])
+        .current_dir(dir.tmp.path())
+        .env("XYZ_CACHE_DIR", crate::util::cache_dir())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    dir.xyz_ok(&["grow", "add", "-q"], 0);
+    let out = reap.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(json(&out)["ok"], 12);
+    assert!(!dir.path(".xyz-add").exists());
+}
