@@ -19,7 +19,8 @@ pub mod exit_codes {
     pub const ERROR: u8 = 1;
     /// The command line could not be parsed.
     pub const USAGE: u8 = 2;
-    /// The run finished and wrote its dataset, but some cases failed (their cells are missing).
+    /// The dataset (for `grow`, the results) was written, but some cases failed or, after
+    /// `reap --allow-incomplete`, were not grown: their cells are missing.
     pub const CASES_FAILED: u8 = 3;
 }
 
@@ -29,7 +30,7 @@ pub mod exit_codes {
 #[command(name = "xyz", version, about, max_term_width = 100)]
 #[command(
     after_help = "EXIT CODES:\n  0  success\n  1  error (nothing written)\n  \
-    2  usage error\n  3  some cases failed (dataset written, their cells missing)"
+    2  usage error\n  3  some cases failed or were not grown (output written, their cells missing)"
 )]
 struct Cli {
     #[command(subcommand)]
