@@ -77,6 +77,7 @@ pub type CaseFn = dyn Fn(&[Value]) -> Result<Vec<Value>, String> + Send + Sync;
 pub struct ClosureFunction {
     signature: Signature,
     f: std::sync::Arc<CaseFn>,
+    sha256: Option<String>,
 }
 
 impl ClosureFunction {
@@ -88,7 +89,15 @@ impl ClosureFunction {
         ClosureFunction {
             signature,
             f: std::sync::Arc::new(f),
+            sha256: None,
         }
+    }
+
+    /// Gives the closure an identity, reported as its [`Function::sha256`]: the SHA-256 of
+    /// whatever stands for its code, so that it can grow a crop sown with the same identity.
+    pub fn with_sha256(mut self, sha256: impl Into<String>) -> ClosureFunction {
+        self.sha256 = Some(sha256.into());
+        self
     }
 }
 
@@ -106,7 +115,7 @@ impl Function for ClosureFunction {
     }
 
     fn sha256(&self) -> Option<&str> {
-        None
+        self.sha256.as_deref()
     }
 
     fn instantiate(&self) -> Result<Box<dyn Instance>, InstantiateError> {

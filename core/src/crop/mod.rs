@@ -873,3 +873,137 @@ impl Crop {
         std::fs::remove_dir_all(&self.dir).map_err(io_err(&self.dir))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::combo::ComboValues;
+    use crate::executor::{RayonPool, Sequential};
+    use crate::function::ClosureFunction;
+    use crate::value::{Column, Value};
+
+    const CODE: &[u8] = b"the closure below, version 1";
+
+    fn poly() -> ClosureFunction {
+        let sig = "poly(x: f64, k: i64) -> (y: f64, even: bool)"
+            .parse()
+            .unwrap();
+        ClosureFunction::new(sig, |args| match args {
+            [Value::F64(x), Value::I64(k)] if *k == 3 && *x > 0.5 => Err("k = 3 fails".into()),
+            [Value::F64(x), Value::I64(k)] => {
+                Ok(vec![Value::F64(x.powi(*k as i32)), Value::Bool(k % 2 == 0)])
+            }
+            _ => unreachable!(),
+        })
+        .with_sha256(crate::sha256_hex(CODE))
+    }
+
+    fn space() -> ParamSpace {
+        let mut space = ParamSpace::new();
+        space
+            .combo(
+                "k",
+                ComboValues::Range {
+                    start: Value::I64(0),
+                    stop: Value::I64(5),
+                    step: Value::I64(1),
+                },
+            )
+            .combo(
+                "x",
+                ComboValues::Linspace {
+                    start: 0.0,
+                    stop: 1.0,
+                    num: 11,
+                },
+            );
+        space
+    }
+
+    fn sow(parent: &Path, f: &ClosureFunction, shuffle: Option<u64>, force: bool) -> Crop {
+        let space = space();
+        let sha = crate::sha256_hex(CODE);
+        Crop::sow(
+            parent,
+            &Sowing {
+                name: "poly",
+                function: CODE,
+                sha256: &sha,
+                signature: f.signature(),
+                space: &space,
+                limits: &Limits::default(),
+                output: None,
+                batchsize: Some(4),
+                num_batches: None,
+                shuffle,
+                force,
+            },
+        )
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn a_grown_crop_reaps_to_what_the_runner_gives() {
+        let f = poly();
+        let dir = tempfile::tempdir().unwrap();
+        let expected = Runner::new(&f, &Sequential)
+            .run(&space().bind(f.signature()).unwrap())
+            .unwrap();
+        for (shuffle, force) in [(None, false), (Some(3), true)] {
+            let crop = sow(dir.path(), &f, shuffle, force);
+            assert_eq!(crop.plan().batches(), 14);
+            let r = crop
+                .grow(&f, &Sequential, &[1, 5, 14], false, None)
+                .unwrap();
+            assert_eq!((r.batches, r.cases), (3, 4 + 4 + 3));
+            assert_eq!(crop.missing().unwrap().len(), 11);
+            let missing = crop.missing().unwrap();
+            crop.grow(&f, &RayonPool::new(2).unwrap(), &missing, false, None)
+                .unwrap();
+            let status = crop.status().unwrap();
+            assert_eq!((status.grown, status.cases_grown), (14, 55));
+            assert_eq!(status.failed_cases, 5);
+            let reaped = crop.reap(false).unwrap();
+            // Debug output compares NaNs (missing cells) too.
+            assert_eq!(
+                format!("{:?}", reaped.dataset.vars),
+                format!("{:?}", expected.dataset.vars)
+            );
+            assert_eq!(reaped.dataset.cells, expected.dataset.cells);
+            assert_eq!(reaped.dataset.dims, expected.dataset.dims);
+            assert_eq!(reaped.dataset.attrs, expected.dataset.attrs);
+            assert_eq!(reaped.failures, expected.failures);
+            let Column::F64(y) = &reaped.dataset.vars[0].data else {
+                panic!()
+            };
+            assert_eq!(y[2 * 11 + 10], 1.0);
+        }
+    }
+
+    #[test]
+    fn grow_refuses_another_function_and_batches_outside_the_plan() {
+        let f = poly();
+        let dir = tempfile::tempdir().unwrap();
+        let crop = sow(dir.path(), &f, None, false);
+        let other = poly().with_sha256("00");
+        let err = crop
+            .grow(&other, &Sequential, &[1], false, None)
+            .unwrap_err();
+        assert!(err.to_string().contains("is not the crop's"), "{err}");
+        let err = crop.grow(&f, &Sequential, &[15], false, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "there is no batch 15: the crop has batches 1 to 14"
+        );
+        let err = crop.grow(&f, &Sequential, &[10], true, None).unwrap_err();
+        let CropError::CaseFailed { batch, failure } = err else {
+            panic!("{err}")
+        };
+        assert_eq!((batch, failure.case), (10, 3 * 11 + 6));
+        assert!(
+            crop.missing().unwrap().contains(&10),
+            "a failed batch is not saved"
+        );
+    }
+}
