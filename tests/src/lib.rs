@@ -18,6 +18,23 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
+/// The directory holding the example guests, built as native dynamic libraries.
+pub fn native_guest_dir() -> &'static Path {
+    Path::new(env!("XYZ_NATIVE_GUEST_DIR"))
+}
+
+/// The native library of example `name` (`libexample_add.so`, …).
+pub fn native_guest(name: &str) -> PathBuf {
+    let file = format!(
+        "{}example_{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = native_guest_dir().join(file);
+    assert!(path.is_file(), "no native guest at {}", path.display());
+    path
+}
+
 /// The workspace root.
 pub fn workspace_root() -> &'static Path {
     Path::new(env!("XYZ_WORKSPACE_ROOT"))

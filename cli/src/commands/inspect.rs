@@ -27,30 +27,69 @@ pub(crate) struct InspectCommand {
     cache: CacheOpts,
 }
 
+/// What inspect shows of a function, whatever its kind.
+struct Facts {
+    kind: &'static str,
+    size: u64,
+    sha256: String,
+    imports: Option<Vec<String>>,
+    signature: xyz_abi::Signature,
+}
+
 impl InspectCommand {
+    fn facts(&self) -> anyhow::Result<Facts> {
+        Ok(match super::Kind::of(&self.module) {
+            super::Kind::Native => {
+                let f = xyz_native::NativeFunction::load(&self.module)?;
+                Facts {
+                    kind: "native library",
+                    size: std::fs::metadata(&self.module)?.len(),
+                    sha256: f.sha256().unwrap_or_default().to_string(),
+                    imports: None,
+                    signature: f.signature().clone(),
+                }
+            }
+            super::Kind::Wasm => {
+                let f = xyz_wasm::WasmFunction::load(&self.module, &self.cache.config(None))?;
+                let info = f.info();
+                Facts {
+                    kind: "WebAssembly module",
+                    size: info.size,
+                    sha256: info.sha256.clone(),
+                    imports: Some(info.imports.clone()),
+                    signature: f.signature().clone(),
+                }
+            }
+        })
+    }
+
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        let config = self.cache.config(None);
-        let f = xyz_wasm::WasmFunction::load(&self.module, &config)?;
-        let sig = f.signature();
-        let info = f.info();
+        let facts = self.facts()?;
+        let sig = &facts.signature;
         if self.json {
             let value = json!({
                 "path": self.module,
-                "size": info.size,
-                "sha256": info.sha256,
-                "abi_version": info.abi_version,
+                "kind": facts.kind,
+                "size": facts.size,
+                "sha256": facts.sha256,
+                "abi_version": xyz_abi::ABI_VERSION,
                 "signature": sig.to_string(),
                 "name": sig.name,
                 "args": sig.args,
                 "outputs": sig.outputs,
-                "imports": info.imports,
+                "imports": facts.imports,
             });
             println!("{}", serde_json::to_string_pretty(&value)?);
             return Ok(exit_codes::OK);
         }
-        println!("module     {} ({} bytes)", self.module.display(), info.size);
-        println!("sha256     {}", info.sha256);
-        println!("abi        {}", info.abi_version);
+        println!(
+            "module     {} ({}, {} bytes)",
+            self.module.display(),
+            facts.kind,
+            facts.size
+        );
+        println!("sha256     {}", facts.sha256);
+        println!("abi        {}", xyz_abi::ABI_VERSION);
         println!("signature  {sig}");
         for arg in &sig.args {
             println!("  arg      {}: {}", arg.name, arg.ty);
@@ -67,12 +106,14 @@ impl InspectCommand {
                 println!("  output   {}: {} [{}]", out.name, out.ty, dims.join(", "));
             }
         }
-        let imports = if info.imports.is_empty() {
-            "none".to_string()
-        } else {
-            info.imports.join(", ")
-        };
-        println!("imports    {imports}");
+        if let Some(imports) = &facts.imports {
+            let imports = if imports.is_empty() {
+                "none".to_string()
+            } else {
+                imports.join(", ")
+            };
+            println!("imports    {imports}");
+        }
         Ok(exit_codes::OK)
     }
 }

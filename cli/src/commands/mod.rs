@@ -135,8 +135,46 @@ pub(crate) struct WasmOpts {
     /// twice as slow
     #[arg(long, value_name = "HOW", default_value = "process")]
     watchdog: Watchdog,
+    /// Run the function in this process, not in worker processes: a WebAssembly deadline is
+    /// then enforced by epoch checks; a native library gets no deadline and no memory cap, and
+    /// a crash in it ends xyz
+    #[arg(long)]
+    no_isolate: bool,
     #[command(flatten)]
     cache: CacheOpts,
+}
+
+/// What a function file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A WebAssembly module.
+    Wasm,
+    /// A native dynamic library.
+    Native,
+}
+
+impl Kind {
+    /// Tells a native library (an ELF or Mach-O file, or a `.so`, `.dylib` or `.dll`) from
+    /// anything else, which is taken for WebAssembly.
+    pub(crate) fn of(path: &Path) -> Kind {
+        let mut magic = [0u8; 4];
+        let read = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+        let native_magic = read.is_ok()
+            && (magic == *b"\x7fELF"
+                || matches!(
+                    u32::from_le_bytes(magic),
+                    0xfeed_facf | 0xcffa_edfe | 0xfeed_face | 0xcefa_edfe
+                ));
+        let native_ext = path
+            .extension()
+            .is_some_and(|e| e == "so" || e == "dylib" || e == "dll");
+        if native_magic || (native_ext && &magic != b"\0asm") {
+            Kind::Native
+        } else {
+            Kind::Wasm
+        }
+    }
 }
 
 /// Where compiled modules are cached.
@@ -189,8 +227,8 @@ pub(crate) enum Watchdog {
 pub(crate) struct Loaded {
     /// The function: in this process, or served by worker processes.
     pub(crate) function: Box<dyn xyz_core::Function>,
-    /// What the module is.
-    pub(crate) info: xyz_wasm::ModuleInfo,
+    /// The SHA-256 of its file.
+    pub(crate) sha256: String,
 }
 
 impl WasmOpts {
@@ -236,46 +274,64 @@ impl WasmOpts {
             Watchdog::Epoch => "epoch",
         };
         args.extend(["--watchdog".into(), watchdog.into()]);
+        if self.no_isolate {
+            args.push("--no-isolate".into());
+        }
         self.cache.args(&mut args);
         args
     }
 
-    /// Loads `module` under these options and the spec's `limits`. With a deadline enforced
-    /// by worker processes, the module is checked (and its compiled code cached) here, then
-    /// served by `xyz worker` processes that load it from the cache.
+    /// Loads `module` (a WebAssembly module or a native library) under these options and the
+    /// spec's `limits`. Unless `--no-isolate`, the function is checked here (a module's
+    /// compiled code is cached on the way) and then served by `xyz worker` processes, killed at
+    /// the deadline: for WebAssembly with `--watchdog process` (the default), for native
+    /// libraries always.
     pub(crate) fn load(&self, module: &Path, limits: &xyz_core::Limits) -> anyhow::Result<Loaded> {
         let memory = self.memory(limits)?;
         let deadline = self.deadline(limits)?;
-        let in_process = match deadline {
-            Some(_) if self.watchdog == Watchdog::Process => None,
-            d => Some(d),
+        let (signature, sha256) = match Kind::of(module) {
+            Kind::Native => {
+                let native = xyz_native::NativeFunction::load(module)?;
+                let sha256 = native.sha256().unwrap_or_default().to_string();
+                if self.no_isolate {
+                    anyhow::ensure!(
+                        self.deadline.is_none() && self.memory.is_none(),
+                        "--deadline and --memory need worker processes for a native library: \
+                         drop --no-isolate"
+                    );
+                    return Ok(Loaded {
+                        function: Box::new(native),
+                        sha256,
+                    });
+                }
+                (native.signature().clone(), sha256)
+            }
+            Kind::Wasm => {
+                let in_process = self.no_isolate || self.watchdog == Watchdog::Epoch;
+                let mut config = self.cache.config(memory);
+                config.deadline(if in_process { deadline } else { None });
+                let wasm = xyz_wasm::WasmFunction::load(module, &config)?;
+                let sha256 = wasm.info().sha256.clone();
+                if in_process || deadline.is_none() {
+                    return Ok(Loaded {
+                        function: Box::new(wasm),
+                        sha256,
+                    });
+                }
+                (wasm.signature().clone(), sha256)
+            }
         };
-        let mut config = self.cache.config(memory);
-        config.deadline(in_process.flatten());
-        let wasm = xyz_wasm::WasmFunction::load(module, &config)?;
-        let info = wasm.info().clone();
-        if in_process.is_some() {
-            return Ok(Loaded {
-                function: Box::new(wasm),
-                info,
-            });
-        }
         let mut args: Vec<std::ffi::OsString> = vec!["worker".into(), module.into()];
         if let Some(m) = memory {
             args.extend(["--memory".into(), m.to_string().into()]);
         }
         self.cache.args(&mut args);
         let exe = std::env::current_exe().context("finding the xyz executable for workers")?;
-        let function = xyz_core::ProcessFunction::start(
-            exe,
-            args,
-            wasm.signature().clone(),
-            Some(info.sha256.clone()),
-            deadline,
-        )?;
+        let function =
+            xyz_core::ProcessFunction::start(exe, args, signature, Some(sha256.clone()), deadline)?;
         Ok(Loaded {
             function: Box::new(function),
-            info,
+            sha256,
         })
     }
 }

@@ -99,7 +99,7 @@ impl RunCommand {
         if self.json {
             let summary = json!({
                 "function": sig.to_string(),
-                "sha256": loaded.info.sha256,
+                "sha256": loaded.sha256,
                 "output": out,
                 "format": format.to_string(),
                 "cases": bound.len(),

@@ -1,8 +1,9 @@
-//! `xyz worker` (hidden): serve a module to a parent `xyz` over stdin and stdout.
+//! `xyz worker` (hidden): serve a function to a parent `xyz` over stdin and stdout.
 //!
-//! The parent starts workers when a deadline is enforced by processes (`--watchdog process`):
-//! the module runs here without interruption checks, and the parent kills this process if a
-//! call runs past the deadline.
+//! The parent starts workers for a WebAssembly module whose deadline is enforced by processes
+//! (`--watchdog process`), and for native libraries unless `--no-isolate`: the function runs
+//! here without interruption checks, the parent kills this process if a call runs past the
+//! deadline, and a crash here fails only the call in progress.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,19 +33,55 @@ pub(crate) struct WorkerCommand {
 impl WorkerCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         exit_with_parent();
-        let config = self.cache.config(self.memory);
-        let loaded = xyz_wasm::WasmFunction::load(&self.module, &config);
-        let function = match &loaded {
-            Ok(f) => Ok(f as &dyn Function),
-            Err(e) => Err(chain(e)),
+        let loaded: Result<Box<dyn Function>, String> = match super::Kind::of(&self.module) {
+            super::Kind::Wasm => {
+                let config = self.cache.config(self.memory);
+                xyz_wasm::WasmFunction::load(&self.module, &config)
+                    .map(|f| Box::new(f) as Box<dyn Function>)
+                    .map_err(|e| chain(&e))
+            }
+            super::Kind::Native => {
+                if let Some(bytes) = self.memory {
+                    cap_heap(bytes);
+                }
+                xyz_native::NativeFunction::load(&self.module)
+                    .map(|f| Box::new(f) as Box<dyn Function>)
+                    .map_err(|e| chain(&e))
+            }
         };
-        xyz_core::serve(function, std::io::stdin().lock(), std::io::stdout().lock())?;
-        Ok(if loaded.is_ok() {
+        let ok = loaded.is_ok();
+        let function = loaded.as_deref();
+        xyz_core::serve(
+            function.map_err(Clone::clone),
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+        )?;
+        Ok(if ok {
             exit_codes::OK
         } else {
             exit_codes::ERROR
         })
     }
+}
+
+/// Room for the worker's own buffers on top of a native function's memory cap.
+const HEAP_HEADROOM: u64 = 256 << 20;
+
+/// Caps this process's heap (`RLIMIT_DATA`) near `bytes`, so a native function that allocates
+/// without bound fails its call instead of exhausting the machine.
+fn cap_heap(bytes: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        let cap = bytes.saturating_add(HEAP_HEADROOM);
+        let limit = libc::rlimit {
+            rlim_cur: cap,
+            rlim_max: cap,
+        };
+        // SAFETY: setrlimit reads the struct it is given and nothing else.
+        let _ = unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = bytes;
 }
 
 /// Exits this process when its parent goes away, even in the middle of a call that would
@@ -69,8 +106,12 @@ fn chain(err: &dyn std::error::Error) -> String {
     let mut s = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {
-        s.push_str(": ");
-        s.push_str(&e.to_string());
+        let text = e.to_string();
+        // Errors that print their source themselves would say it twice.
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
         source = e.source();
     }
     s

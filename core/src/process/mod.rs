@@ -27,8 +27,9 @@ use xyz_abi::Signature;
 use crate::function::{Function, Instance, InstantiateError, Trap};
 use crate::value::{Column, Columns, EvalOutput, FailureKind};
 
-/// Longest tail of a worker's stderr kept for error messages.
-const STDERR_TAIL: usize = 4096;
+/// Most of a worker's stderr kept for error messages: its beginning, where a dying process
+/// says why (a backtrace may follow).
+const STDERR_KEEP: usize = 4096;
 
 /// A function whose instances run in worker processes. See the [module docs](self).
 pub struct ProcessFunction {
@@ -123,10 +124,9 @@ impl Inner {
             std::thread::spawn(move || {
                 let mut buf = [0u8; 1024];
                 while let Ok(n @ 1..) = err.read(&mut buf) {
-                    let mut tail = lock(&tail);
-                    tail.extend_from_slice(&buf[..n]);
-                    let excess = tail.len().saturating_sub(STDERR_TAIL);
-                    tail.drain(..excess);
+                    let mut kept = lock(&tail);
+                    let room = STDERR_KEEP.saturating_sub(kept.len());
+                    kept.extend_from_slice(&buf[..n.min(room)]);
                 }
             })
         });
@@ -242,11 +242,18 @@ impl Worker {
         if let Some(status) = status.filter(|s| !s.success()) {
             s.push_str(&format!(" ({status})"));
         }
-        let tail = lock(&self.stderr);
-        let tail = String::from_utf8_lossy(&tail);
-        let tail = tail.trim();
-        if !tail.is_empty() {
-            s.push_str(&format!("; it said: {tail}"));
+        let kept = lock(&self.stderr);
+        let text = String::from_utf8_lossy(&kept);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if let Some(first) = lines.first() {
+            s.push_str(&format!("; it said: {first}"));
+            if lines.len() > 1 {
+                s.push_str(" (…)");
+            }
         }
         s
     }
@@ -361,13 +368,24 @@ impl Instance for ProcessInstance {
                         kind: FailureKind::Deadline,
                         message: format!("ran past its deadline of {d:?}"),
                     },
-                    _ => Trap {
-                        kind: FailureKind::Trap,
-                        message: format!(
-                            "the worker process failed: {e}{}",
-                            worker.postmortem(status)
-                        ),
-                    },
+                    _ => {
+                        let said = worker.postmortem(status);
+                        // Rust's allocator reports an allocation the heap cap refused so.
+                        let kind = if said.contains("memory allocation of") {
+                            FailureKind::Memory
+                        } else {
+                            FailureKind::Trap
+                        };
+                        let how = if e.kind() == io::ErrorKind::UnexpectedEof {
+                            "it ended in the middle of a call".to_string()
+                        } else {
+                            e.to_string()
+                        };
+                        Trap {
+                            kind,
+                            message: format!("the worker process failed: {how}{said}"),
+                        }
+                    }
                 };
                 Err(trap)
             }

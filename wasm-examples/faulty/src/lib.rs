@@ -7,6 +7,7 @@
 //! | `"panic"` | panics |
 //! | `"loop"` | loops forever (stopped by the host's deadline) |
 //! | `"alloc"` | allocates without bound (stopped by the host's memory limit) |
+//! | `"abort"` | aborts the process: a trap in WebAssembly, a crash in a native library |
 
 use std::hint::black_box;
 
@@ -30,6 +31,7 @@ pub fn faulty(mode: &str, x: f64) -> Result<f64, String> {
                 black_box(&hoard);
             }
         }
+        "abort" => std::process::abort(),
         other => Err(format!("unknown mode `{other}`")),
     }
 }
