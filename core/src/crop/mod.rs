@@ -10,7 +10,7 @@
 //! results/          one file per grown batch, named by what status needs (see below)
 //! ```
 //!
-//! The [manifest](manifest) fixes the space and the [batch plan](Plan); the results are
+//! The [manifest] fixes the space and the [batch plan](Plan); the results are
 //! described in the `result` module: each is written under a temporary name, synced and
 //! renamed into place, and carries the manifest's identity and a checksum, so a half-written,
 //! damaged or stale result is never reaped. Growing the same batch twice is harmless.
@@ -18,7 +18,7 @@
 //! [`Runner::run`]: crate::Runner::run
 
 pub mod manifest;
-mod plan;
+pub mod plan;
 mod result;
 
 use std::collections::BTreeMap;
