@@ -28,13 +28,16 @@ fn main() {
         Some("wasm32-unknown-unknown"),
     );
     build(&root, &target_dir, &examples, None);
+    let c_dir = target_dir.join("c");
+    build_c(&root, &c_dir);
 
     let out = target_dir.join("wasm32-unknown-unknown").join("guest");
     println!("cargo:rustc-env=XYZ_GUEST_DIR={}", out.display());
     let native = target_dir.join("guest");
     println!("cargo:rustc-env=XYZ_NATIVE_GUEST_DIR={}", native.display());
+    println!("cargo:rustc-env=XYZ_C_GUEST_DIR={}", c_dir.display());
     println!("cargo:rustc-env=XYZ_WORKSPACE_ROOT={}", root.display());
-    for dir in ["wasm-examples", "plugins/guest", "plugins/abi"] {
+    for dir in ["wasm-examples", "plugins/guest", "plugins/abi", "include"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-changed=build.rs");
@@ -77,6 +80,65 @@ fn build(root: &Path, target_dir: &Path, examples: &[String], target: Option<&st
             ""
         }
     );
+}
+
+/// Compiles each C example under `wasm-examples/c/` with clang, written against
+/// `include/xyz.h` only: to `NAME.wasm` (wasm32, freestanding, linked by wasm-ld) and to
+/// `libNAME.so` (linked by lld), in `out`. Without clang the examples are not built and the
+/// tests that need them fail saying so.
+fn build_c(root: &Path, out: &Path) {
+    std::fs::create_dir_all(out).expect("the C examples' directory can be made");
+    let sources: Vec<PathBuf> = std::fs::read_dir(root.join("wasm-examples").join("c"))
+        .expect("wasm-examples/c exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .collect();
+    if Command::new("clang").arg("--version").output().is_err() {
+        println!(
+            "cargo:warning=clang is missing: the C examples are not built \
+             (apt-get install clang lld, as ./scripts/test.sh does)"
+        );
+        return;
+    }
+    let include = root.join("include");
+    for src in sources {
+        let stem = src.file_stem().expect("a file name").to_string_lossy();
+        let common = ["-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"];
+        let wasm = Command::new("clang")
+            .args([
+                "--target=wasm32-unknown-unknown",
+                "-nostdlib",
+                "-ffreestanding",
+            ])
+            .args(common)
+            .arg("-I")
+            .arg(&include)
+            .args(["-Wl,--no-entry", "-Wl,--export-dynamic", "-o"])
+            .arg(out.join(format!("{stem}.wasm")))
+            .arg(&src)
+            .status()
+            .expect("clang runs");
+        assert!(
+            wasm.success(),
+            "clang could not build {} for wasm32",
+            src.display()
+        );
+        let native = Command::new("clang")
+            .args(["-shared", "-fPIC", "-fuse-ld=lld"])
+            .args(common)
+            .arg("-I")
+            .arg(&include)
+            .arg("-o")
+            .arg(out.join(format!("lib{stem}.so")))
+            .arg(&src)
+            .status()
+            .expect("clang runs");
+        assert!(
+            native.success(),
+            "clang could not build {} as a shared library",
+            src.display()
+        );
+    }
 }
 
 fn examples(dir: &Path) -> Vec<String> {

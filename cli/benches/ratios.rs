@@ -95,6 +95,21 @@ fn main() {
         Some((vs_native(epoch_1), "(reported) vs native")),
     );
 
+    let lib = common::native("mandel");
+    let lib_1 = mandel(&lib, &Sequential, &expect);
+    row(
+        "native library, in-process, 1 thread",
+        lib_1,
+        Some((vs_native(lib_1), "(reported) vs native")),
+    );
+    let lib_workers = common::native_in_workers("mandel");
+    let lib_proc_1 = mandel(&lib_workers, &Sequential, &expect);
+    row(
+        "native library, worker process, 1 thread",
+        lib_proc_1,
+        Some((vs_native(lib_proc_1), "(reported) vs native")),
+    );
+
     let pool = RayonPool::new(2).expect("a pool of 2");
     let off_2 = mandel(&off, &pool, &expect);
     let speedup = |one: (Duration, Duration), two: (Duration, Duration)| {
@@ -118,19 +133,80 @@ fn main() {
     let cases = space.len() as f64;
     println!(
         "{:<46} {:>12} {:>12}  ns/eval/core",
-        format!("add over {} cases, whole in-process path", space.len()),
+        format!("add over {} cases", space.len()),
         "best",
         "median"
     );
-    for (what, exec, threads) in [
-        ("no deadline, 1 thread", &Sequential as &dyn Executor, 1.0),
-        ("no deadline, 2 threads", &pool, 2.0),
-    ] {
+    // The floor: the same sums in a plain Rust loop over prepared columns.
+    let (a, b): (Vec<f64>, Vec<f64>) = (0..space.len())
+        .map(|i| ((i / 1000) as f64, (i % 1000) as f64 * 0.5))
+        .unzip();
+    let t = time(|| {
+        let sums: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| std::hint::black_box(*x) + y)
+            .collect();
+        std::hint::black_box(sums);
+    });
+    row(
+        "inline Rust loop, 1 thread",
+        t,
+        Some((t.0.as_secs_f64() * 1e9 / cases, "(reported)")),
+    );
+    let lib_add = common::native("add");
+    let closure =
+        xyz_core::ClosureFunction::new(xyz_core::Function::signature(&add).clone(), |args| {
+            match args {
+                [xyz_core::Value::F64(a), xyz_core::Value::F64(b), _] => {
+                    Ok(vec![xyz_core::Value::F64(a + b)])
+                }
+                _ => Err("unexpected arguments".into()),
+            }
+        });
+    let runs: [(&str, &dyn Function, &dyn Executor, f64, &str); 5] = [
+        (
+            "wasm in-process, no deadline, 1 thread",
+            &add,
+            &Sequential,
+            1.0,
+            "<= 30 ns",
+        ),
+        (
+            "wasm in-process, no deadline, 2 threads",
+            &add,
+            &pool,
+            2.0,
+            "<= 30 ns",
+        ),
+        (
+            "native library, in-process, 1 thread",
+            &lib_add,
+            &Sequential,
+            1.0,
+            "(reported)",
+        ),
+        (
+            "Rust closure (ClosureFunction), 1 thread",
+            &closure,
+            &Sequential,
+            1.0,
+            "(reported)",
+        ),
+        (
+            "wasm, worker process, 1 thread",
+            &common::in_workers("add"),
+            &Sequential,
+            1.0,
+            "(reported)",
+        ),
+    ];
+    for (what, f, exec, threads, target) in runs {
         let t = time(|| {
-            let out = Runner::new(&add, exec).run(&space).expect("the sweep runs");
+            let out = Runner::new(f, exec).run(&space).expect("the sweep runs");
             assert_eq!(out.dataset.counts().0 as f64, cases);
         });
         let ns = t.0.as_secs_f64() * 1e9 * threads / cases;
-        row(what, t, Some((ns, "<= 30 ns")));
+        row(what, t, Some((ns, target)));
     }
 }

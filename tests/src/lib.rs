@@ -35,6 +35,22 @@ pub fn native_guest(name: &str) -> PathBuf {
     path
 }
 
+/// The C example `name` (`collatz`, …) built by clang: its wasm32 module and its native
+/// library. Panics, saying how to get clang, if it was not built.
+pub fn c_guest(name: &str) -> (PathBuf, PathBuf) {
+    let dir = Path::new(env!("XYZ_C_GUEST_DIR"));
+    let (wasm, so) = (
+        dir.join(format!("{name}.wasm")),
+        dir.join(format!("lib{name}.so")),
+    );
+    assert!(
+        wasm.is_file() && so.is_file(),
+        "the C example {name} was not built: it needs clang and lld (apt-get install clang \
+         lld, as ./scripts/test.sh does)"
+    );
+    (wasm, so)
+}
+
 /// The workspace root.
 pub fn workspace_root() -> &'static Path {
     Path::new(env!("XYZ_WORKSPACE_ROOT"))

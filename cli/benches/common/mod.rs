@@ -23,6 +23,27 @@ pub fn in_process(name: &str, deadline: Option<Duration>) -> WasmFunction {
     WasmFunction::load(&xyz_tests::guest(name), &config).expect("the example loads")
 }
 
+/// Example `name` as a native library, loaded into this process.
+pub fn native(name: &str) -> xyz_native::NativeFunction {
+    xyz_native::NativeFunction::load(&xyz_tests::native_guest(name)).expect("the library loads")
+}
+
+/// Example `name`'s native library in `xyz worker` processes killed at [`DEADLINE`].
+pub fn native_in_workers(name: &str) -> ProcessFunction {
+    let lib = native(name);
+    ProcessFunction::start(
+        env!("CARGO_BIN_EXE_xyz"),
+        [
+            "worker".into(),
+            xyz_tests::native_guest(name).into_os_string(),
+        ] as [std::ffi::OsString; 2],
+        lib.signature().clone(),
+        lib.sha256().map(str::to_string),
+        Some(DEADLINE),
+    )
+    .expect("the workers start")
+}
+
 /// Example `name` in `xyz worker` processes killed at [`DEADLINE`].
 pub fn in_workers(name: &str) -> ProcessFunction {
     let wasm = in_process(name, None);

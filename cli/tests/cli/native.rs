@@ -227,3 +227,44 @@ fn libraries_that_are_not_xyz_functions_are_refused_naming_the_problem() {
         "{err}"
     );
 }
+
+/// A function written in C against include/xyz.h alone, built by clang to wasm32 and to a
+/// native library, gives one dataset both ways, its failed cases included.
+#[test]
+fn a_c_example_runs_as_a_module_and_as_a_library() {
+    let dir = Dir::new();
+    let (wasm, so) = xyz_tests::c_guest("collatz");
+    let mut outs = Vec::new();
+    for (kind, function) in [("wasm", &wasm), ("so", &so)] {
+        let out = format!("collatz-{kind}.csv");
+        let run = dir.xyz_ok(
+            &[
+                "run",
+                "--function",
+                function.to_str().unwrap(),
+                "--combo",
+                "n={ range = [-3, 3000, 1] }",
+                "-j",
+                "2",
+                "--json",
+                "-o",
+                &out,
+            ],
+            3,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(
+            (v["ok"].as_u64(), v["failed"].as_u64()),
+            (Some(2999), Some(4))
+        );
+        assert_eq!(v["failures"][0]["message"], "n must be at least 1");
+        assert_eq!(v["failures"][3]["args"]["n"], 0);
+        outs.push(std::fs::read_to_string(dir.path(&out)).unwrap());
+    }
+    assert_eq!(outs[0], outs[1]);
+    let rows: Vec<&str> = outs[0].lines().collect();
+    assert_eq!(rows[0], "n,steps,peak,odd");
+    assert_eq!(rows[1], "-3,,,");
+    // 27 takes 111 steps and climbs to 9232.
+    assert_eq!(rows[27 + 4], "27,111,9232,true");
+}
