@@ -67,10 +67,16 @@ pub(crate) struct SowCommand {
 impl SowCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let (spec, module) = self.sweep.load()?;
-        // Checks the module and caches its compiled code for the grows to come.
-        let function = xyz_wasm::WasmFunction::load(&module, &self.cache.config(None))?;
-        let sig = xyz_core::Function::signature(&function).clone();
-        let sha = function.info().sha256.clone();
+        // Checks the function (and caches a module's compiled code for the grows to come).
+        let function: Box<dyn xyz_core::Function> = match super::Kind::of(&module) {
+            super::Kind::Wasm => Box::new(xyz_wasm::WasmFunction::load(
+                &module,
+                &self.cache.config(None),
+            )?),
+            super::Kind::Native => Box::new(xyz_native::NativeFunction::load(&module)?),
+        };
+        let sig = function.signature().clone();
+        let sha = function.sha256().unwrap_or_default().to_string();
         self.sweep.bind(&spec, &sig)?;
         let bytes = std::fs::read(&module)
             .with_context(|| format!("reading the function {}", module.display()))?;
@@ -97,6 +103,7 @@ impl SowCommand {
             &Sowing {
                 name: &name,
                 function: &bytes,
+                function_file: &xyz_core::crop::function_file(&module),
                 sha256: &sha,
                 signature: &sig,
                 space: &spec.space,

@@ -268,3 +268,31 @@ fn a_c_example_runs_as_a_module_and_as_a_library() {
     // 27 takes 111 steps and climbs to 9232.
     assert_eq!(rows[27 + 4], "27,111,9232,true");
 }
+
+#[test]
+fn a_crop_of_a_library_reaps_to_what_the_module_gives() {
+    let dir = Dir::new();
+    let spec = |function: String| {
+        format!(
+            "function = \"{function}\"\n[combos]\ny = {{ linspace = [-1, 1, 9] }}\n\
+             x = {{ linspace = [-2, 0.5, 11] }}\n[constants]\nmaxiter = 100\n"
+        )
+    };
+    let lib_spec = dir.write("m.toml", &spec(native("mandel")));
+    let wasm_spec = dir.write("w.toml", &spec(guest("mandel")));
+    dir.xyz_ok(
+        &["sow", lib_spec.to_str().unwrap(), "--batchsize", "7", "-q"],
+        0,
+    );
+    assert!(dir.path(".xyz-m/function.so").is_file());
+    dir.xyz_ok(&["grow", "m", "-j", "2", "-q"], 0);
+    dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);
+    dir.xyz_ok(
+        &["run", wasm_spec.to_str().unwrap(), "-o", "run.zarr", "-q"],
+        0,
+    );
+    assert_eq!(
+        store_without_provenance(&dir.path("crop.zarr")),
+        store_without_provenance(&dir.path("run.zarr"))
+    );
+}

@@ -122,6 +122,7 @@ fn identity_of(function: &toml::Value, plan: &toml::Value, space: &toml::Value) 
 /// What a manifest is made of at sow.
 pub(crate) struct NewManifest<'a> {
     pub(crate) name: &'a str,
+    pub(crate) function_file: &'a str,
     pub(crate) output: Option<&'a Path>,
     pub(crate) sha256: &'a str,
     pub(crate) signature: &'a Signature,
@@ -138,7 +139,7 @@ impl NewManifest<'_> {
         let function = toml::Value::Table(table([
             (
                 "file".to_string(),
-                toml::Value::String(super::FUNCTION_FILE.into()),
+                toml::Value::String(self.function_file.into()),
             ),
             (
                 "sha256".to_string(),

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! manifest.toml     what the crop is: function, plan, space, limits (see below)
-//! function.wasm     the function, as sown (its SHA-256 is in the manifest)
+//! function.wasm     the function, as sown (its SHA-256 is in the manifest; a native library
+//!                   is function.so)
 //! results/          one file per grown batch, named by what status needs (see below)
 //! ```
 //!
@@ -39,8 +40,16 @@ pub use self::plan::{Plan, PlanError};
 pub use self::result::BadResult;
 use self::result::NameInfo;
 
-/// The name of the function's copy in a crop.
-pub const FUNCTION_FILE: &str = "function.wasm";
+/// The name of the function's copy in a crop: `function.` and the extension of the original
+/// (`wasm`, `so`, …), so the file says what it is.
+pub fn function_file(original: &Path) -> String {
+    let ext = original
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "bin".into());
+    format!("function.{ext}")
+}
 const RESULTS: &str = "results";
 /// Crop directories are named `.xyz-NAME`.
 pub const DIR_PREFIX: &str = ".xyz-";
@@ -178,8 +187,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CropError + '_ {
 pub struct Sowing<'a> {
     /// The crop's name.
     pub name: &'a str,
-    /// The function's module, as bytes, and what it is.
+    /// The function's module or library, as bytes.
     pub function: &'a [u8],
+    /// The name of its copy in the crop (see [`function_file`]).
+    pub function_file: &'a str,
     /// The function's SHA-256, lowercase hex.
     pub sha256: &'a str,
     /// The function's signature.
@@ -366,8 +377,15 @@ impl Crop {
         }
         let space = s.space.bind(s.signature)?;
         let plan = Plan::new(space.len(), s.batchsize, s.num_batches, s.shuffle)?;
+        let plain = Path::new(s.function_file).file_name() == Some(s.function_file.as_ref())
+            && !s.function_file.starts_with('.')
+            && s.function_file != manifest::FILE;
+        if !plain {
+            return Err(CropError::BadName(s.function_file.to_string()));
+        }
         let (text, identity) = manifest::NewManifest {
             name: s.name,
+            function_file: s.function_file,
             output: s.output,
             sha256: s.sha256,
             signature: s.signature,
@@ -426,7 +444,7 @@ impl Crop {
             })?;
         }
         std::fs::create_dir_all(&results).map_err(io_err(&results))?;
-        write_atomic(&dir.join(FUNCTION_FILE), s.function)?;
+        write_atomic(&dir.join(s.function_file), s.function)?;
         write_atomic(&dir.join(manifest::FILE), text.as_bytes())?;
         Ok((Crop::open(&dir)?, sown))
     }
@@ -928,6 +946,7 @@ mod tests {
             &Sowing {
                 name: "poly",
                 function: CODE,
+                function_file: "function.bin",
                 sha256: &sha,
                 signature: f.signature(),
                 space: &space,
