@@ -45,6 +45,48 @@ impl Command {
     }
 }
 
+/// Where a dataset goes: the output path, its format, and whether it may replace one.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OutputArgs {
+    /// Where to write the dataset; its extension picks the format (.zarr, .csv, .json)
+    /// [default: the spec's `output`, else NAME.zarr in the current directory]
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+
+    /// The format, whatever the output's extension: zarr, csv or json
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<xyz_core::Format>,
+
+    /// Replace the output if it exists (it is replaced only once the new one is complete)
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+impl OutputArgs {
+    /// The output (`-o`, else `fallback`, else `default`) and its format, checked to be
+    /// writable (an existing one only with `--force`) before any work is done.
+    pub(crate) fn resolve(
+        &self,
+        fallback: Option<&Path>,
+        default: impl FnOnce() -> PathBuf,
+    ) -> anyhow::Result<(PathBuf, xyz_core::Format)> {
+        let out = self
+            .output
+            .clone()
+            .or_else(|| fallback.map(Path::to_path_buf))
+            .unwrap_or_else(default);
+        let Some(format) = self.format.or_else(|| xyz_core::Format::from_path(&out)) else {
+            anyhow::bail!(
+                "cannot tell the format of {} from its extension: use .zarr, .csv or .json, or \
+                 --format",
+                out.display()
+            );
+        };
+        xyz_core::output::check_destination(&out, self.force)?;
+        Ok((out, format))
+    }
+}
+
 /// Parses a count: a whole number of at least 1.
 pub(crate) fn count(text: &str) -> Result<u64, String> {
     match text.trim().parse::<u64>() {

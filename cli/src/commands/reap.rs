@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use xyz_core::{Crop, Format, output};
+use xyz_core::{Crop, output};
+
+use super::OutputArgs;
 
 use crate::exit_codes;
 
@@ -34,18 +36,8 @@ pub(crate) struct ReapCommand {
     #[arg(long, value_name = "DIR")]
     parent_dir: Option<PathBuf>,
 
-    /// Where to write the dataset; its extension picks the format (.zarr, .csv, .json)
-    /// [default: the spec's `output`, else NAME.zarr in the current directory]
-    #[arg(short, long, value_name = "PATH")]
-    output: Option<PathBuf>,
-
-    /// The format, whatever the output's extension: zarr, csv or json
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<Format>,
-
-    /// Replace the output if it exists (it is replaced only once the new one is complete)
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    out: OutputArgs,
 
     /// Reap an incomplete crop: cells of batches not grown are missing, and the crop is kept
     #[arg(long)]
@@ -82,20 +74,9 @@ impl ReapCommand {
             .map_err(anyhow::Error::msg)
             .context("--timeout")?;
         let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
-        let out = self
-            .output
-            .clone()
-            .or_else(|| crop.output().map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(format!("{}.zarr", crop.name())));
-        let format = match self.format.or_else(|| Format::from_path(&out)) {
-            Some(f) => f,
-            None => bail!(
-                "cannot tell the format of {} from its extension: use .zarr, .csv or .json, or \
-                 --format",
-                out.display()
-            ),
-        };
-        output::check_destination(&out, self.force)?;
+        let (out, format) = self.out.resolve(crop.output(), || {
+            PathBuf::from(format!("{}.zarr", crop.name()))
+        })?;
         if self.wait {
             let began = Instant::now();
             loop {
@@ -121,7 +102,7 @@ impl ReapCommand {
                 path.display()
             );
         }
-        output::write(&reaped.dataset, &out, format, self.force)
+        output::write(&reaped.dataset, &out, format, self.out.force)
             .with_context(|| format!("writing the dataset of {}", crop.name()))?;
         let complete = reaped.missing.is_empty() && reaped.bad.is_empty();
         let (ok, failed, pending, _) = reaped.dataset.counts();

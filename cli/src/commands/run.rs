@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use serde_json::json;
-use xyz_core::{Format, Runner, executor, output};
+use xyz_core::{Runner, executor, output};
 
-use super::{SweepArgs, WasmOpts};
+use super::{OutputArgs, SweepArgs, WasmOpts};
 use crate::exit_codes;
 
 const AFTER_HELP: &str = "EXAMPLES:
@@ -26,18 +26,8 @@ pub(crate) struct RunCommand {
     #[command(flatten)]
     sweep: SweepArgs,
 
-    /// Where to write the dataset; its extension picks the format (.zarr, .csv, .json)
-    /// [default: the spec's `output`, else SPEC.zarr in the current directory]
-    #[arg(short, long, value_name = "PATH")]
-    output: Option<PathBuf>,
-
-    /// The format, whatever the output's extension: zarr, csv or json
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<Format>,
-
-    /// Replace the output if it exists (it is replaced only once the new one is complete)
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    out: OutputArgs,
 
     /// Worker threads; 0 means one per logical core
     #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
@@ -71,27 +61,16 @@ impl RunCommand {
         let sig = function.signature().clone();
         let bound = self.sweep.bind(&spec, &sig)?;
 
-        let out = self
-            .output
-            .clone()
-            .or(spec.output.clone())
-            .unwrap_or_else(|| default_output(self.sweep.spec.as_deref(), &sig.name));
-        let format = match self.format.or_else(|| Format::from_path(&out)) {
-            Some(f) => f,
-            None => bail!(
-                "cannot tell the format of {} from its extension: use .zarr, .csv or .json, or \
-                 --format",
-                out.display()
-            ),
-        };
-        output::check_destination(&out, self.force)?;
+        let (out, format) = self.out.resolve(spec.output.as_deref(), || {
+            default_output(self.sweep.spec.as_deref(), &sig.name)
+        })?;
 
         let pool = executor::with_threads(self.jobs)?;
         let bar = crate::progress::cases_bar(bound.len(), !self.quiet && !self.json);
         let tick = |n: u64| bar.inc(n);
         let outcome = Runner::new(function, &*pool).progress(&tick).run(&bound)?;
         bar.finish_and_clear();
-        output::write(&outcome.dataset, &out, format, self.force)
+        output::write(&outcome.dataset, &out, format, self.out.force)
             .with_context(|| format!("writing the dataset of {}", sig.name))?;
 
         let (ok, failed, _, _) = outcome.dataset.counts();
