@@ -112,7 +112,11 @@ impl GrowCommand {
         if self.subprocess {
             return self.grow_in_subprocesses(&crop, &batches);
         }
-        let loaded = self.wasm.load(&crop.function_path(), crop.limits())?;
+        let loaded = self.wasm.load_expecting(
+            &crop.function_path(),
+            crop.limits(),
+            Some((crop.signature(), crop.sha256())),
+        )?;
         let pool = executor::with_threads(self.jobs)?;
         let cases: u64 = batches
             .iter()

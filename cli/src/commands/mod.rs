@@ -329,10 +329,31 @@ impl WasmOpts {
     /// the deadline: for WebAssembly with `--watchdog process` (the default), for native
     /// libraries always.
     pub(crate) fn load(&self, module: &Path, limits: &xyz_core::Limits) -> anyhow::Result<Loaded> {
+        self.load_expecting(module, limits, None)
+    }
+
+    /// Like [`load`](Self::load), for a function whose signature and sha256 are known (a
+    /// crop's): when it will run in worker processes, it is not loaded here at all, and each
+    /// worker checks it is what was expected.
+    pub(crate) fn load_expecting(
+        &self,
+        module: &Path,
+        limits: &xyz_core::Limits,
+        expected: Option<(&xyz_abi::Signature, &str)>,
+    ) -> anyhow::Result<Loaded> {
         let memory = self.memory(limits)?;
         let deadline = self.deadline(limits)?;
-        let (signature, sha256) = match Kind::of(module) {
-            Kind::Native => {
+        let kind = Kind::of(module);
+        let workers = match kind {
+            Kind::Native => !self.no_isolate,
+            Kind::Wasm => {
+                !self.no_isolate && self.watchdog == Watchdog::Process && deadline.is_some()
+            }
+        };
+        let known = expected.filter(|_| workers);
+        let (signature, sha256) = match (known, kind) {
+            (Some((sig, sha)), _) => (sig.clone(), sha.to_string()),
+            (None, Kind::Native) => {
                 let native = xyz_native::NativeFunction::load(module)?;
                 let sha256 = native.sha256().unwrap_or_default().to_string();
                 if self.no_isolate {
@@ -348,7 +369,7 @@ impl WasmOpts {
                 }
                 (native.signature().clone(), sha256)
             }
-            Kind::Wasm => {
+            (None, Kind::Wasm) => {
                 let in_process = self.no_isolate || self.watchdog == Watchdog::Epoch;
                 let mut config = self.cache.config(memory);
                 config.deadline(if in_process { deadline } else { None });
