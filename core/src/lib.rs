@@ -46,6 +46,7 @@ pub mod crop;
 pub mod dataset;
 pub mod executor;
 pub mod function;
+pub mod harvest;
 pub mod output;
 pub mod process;
 pub mod runner;

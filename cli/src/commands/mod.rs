@@ -45,31 +45,81 @@ impl Command {
     }
 }
 
-/// Where a dataset goes: the output path, its format, and whether it may replace one.
+/// Where a dataset goes: a new output, or an existing dataset to merge into.
 #[derive(Debug, clap::Args)]
 pub(crate) struct OutputArgs {
     /// Where to write the dataset; its extension picks the format (.zarr, .csv, .json)
     /// [default: the spec's `output`, else NAME.zarr in the current directory]
-    #[arg(short, long, value_name = "PATH")]
+    #[arg(short, long, value_name = "PATH", conflicts_with = "into")]
     output: Option<PathBuf>,
 
     /// The format, whatever the output's extension: zarr, csv or json
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", conflicts_with = "into")]
     format: Option<xyz_core::Format>,
 
     /// Replace the output if it exists (it is replaced only once the new one is complete)
     #[arg(long)]
     pub(crate) force: bool,
+
+    /// Merge the results into this Zarr dataset (made if it does not exist): coordinates are
+    /// united, new cells filled in; it is replaced only once the merged one is complete
+    #[arg(long, value_name = "DATA.zarr")]
+    into: Option<PathBuf>,
+
+    /// With --into: where a cell already holds a different value, the new value wins
+    #[arg(long, requires = "into", conflicts_with = "keep_existing")]
+    overwrite: bool,
+
+    /// With --into: where a cell already holds a different value, the old value stays
+    #[arg(long, requires = "into")]
+    keep_existing: bool,
+}
+
+/// Where a dataset goes, resolved.
+#[derive(Debug)]
+pub(crate) struct Destination {
+    /// The path written.
+    pub(crate) path: PathBuf,
+    /// Its format.
+    pub(crate) format: xyz_core::Format,
+    /// Whether the dataset is merged into what is at `path`.
+    merge: Option<xyz_core::harvest::Conflicts>,
+    force: bool,
 }
 
 impl OutputArgs {
-    /// The output (`-o`, else `fallback`, else `default`) and its format, checked to be
-    /// writable (an existing one only with `--force`) before any work is done.
+    /// Where the dataset goes (`--into`, else `-o`, else `fallback`, else `default`) and its
+    /// format, checked before any work is done: an existing output only with `--force`; a
+    /// dataset to merge into must be a Zarr store xyz can read.
     pub(crate) fn resolve(
         &self,
         fallback: Option<&Path>,
         default: impl FnOnce() -> PathBuf,
-    ) -> anyhow::Result<(PathBuf, xyz_core::Format)> {
+    ) -> anyhow::Result<Destination> {
+        if let Some(into) = &self.into {
+            anyhow::ensure!(
+                xyz_core::Format::from_path(into) == Some(xyz_core::Format::Zarr),
+                "--into {}: harvest merges into a Zarr store (.zarr)",
+                into.display()
+            );
+            if into.exists() {
+                // Refuse now, not after the run, a store that cannot be merged into.
+                xyz_core::output::read_zarr(into)?;
+            }
+            let conflicts = if self.overwrite {
+                xyz_core::harvest::Conflicts::Overwrite
+            } else if self.keep_existing {
+                xyz_core::harvest::Conflicts::KeepExisting
+            } else {
+                xyz_core::harvest::Conflicts::Refuse
+            };
+            return Ok(Destination {
+                path: into.clone(),
+                format: xyz_core::Format::Zarr,
+                merge: Some(conflicts),
+                force: true,
+            });
+        }
         let out = self
             .output
             .clone()
@@ -83,7 +133,32 @@ impl OutputArgs {
             );
         };
         xyz_core::output::check_destination(&out, self.force)?;
-        Ok((out, format))
+        Ok(Destination {
+            path: out,
+            format,
+            merge: None,
+            force: self.force,
+        })
+    }
+}
+
+impl Destination {
+    /// Writes `dataset`, merged into what is there with `--into`. Returns the dataset as
+    /// written.
+    pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
+        match self.merge {
+            Some(conflicts) if self.path.exists() => {
+                let existing = xyz_core::output::read_zarr(&self.path)?;
+                let merged = xyz_core::harvest::merge(&existing, dataset, conflicts)
+                    .with_context(|| format!("merging into {}", self.path.display()))?;
+                xyz_core::output::write(&merged, &self.path, self.format, true)?;
+                Ok("merged into")
+            }
+            _ => {
+                xyz_core::output::write(dataset, &self.path, self.format, self.force)?;
+                Ok("wrote")
+            }
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use xyz_core::{Crop, output};
+use xyz_core::Crop;
 
 use super::OutputArgs;
 
@@ -74,7 +74,7 @@ impl ReapCommand {
             .map_err(anyhow::Error::msg)
             .context("--timeout")?;
         let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
-        let (out, format) = self.out.resolve(crop.output(), || {
+        let dest = self.out.resolve(crop.output(), || {
             PathBuf::from(format!("{}.zarr", crop.name()))
         })?;
         if self.wait {
@@ -102,8 +102,10 @@ impl ReapCommand {
                 path.display()
             );
         }
-        output::write(&reaped.dataset, &out, format, self.out.force)
+        let how = dest
+            .write(&reaped.dataset)
             .with_context(|| format!("writing the dataset of {}", crop.name()))?;
+        let (out, format) = (&dest.path, dest.format);
         let complete = reaped.missing.is_empty() && reaped.bad.is_empty();
         let (ok, failed, pending, _) = reaped.dataset.counts();
         let name = crop.name().to_string();
@@ -128,7 +130,8 @@ impl ReapCommand {
             println!("{}", serde_json::to_string_pretty(&summary)?);
         } else if !self.quiet {
             println!(
-                "reaped {name} into {} ({format}): {ok} cells, {failed} failed, {pending} missing",
+                "reaped {name}: {how} {} ({format}): {ok} cells, {failed} failed, {pending} \
+                 missing",
                 out.display()
             );
             if removed {

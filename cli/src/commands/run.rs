@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde_json::json;
-use xyz_core::{Runner, executor, output};
+use xyz_core::{Runner, executor};
 
 use super::{OutputArgs, SweepArgs, WasmOpts};
 use crate::exit_codes;
@@ -61,7 +61,7 @@ impl RunCommand {
         let sig = function.signature().clone();
         let bound = self.sweep.bind(&spec, &sig)?;
 
-        let (out, format) = self.out.resolve(spec.output.as_deref(), || {
+        let dest = self.out.resolve(spec.output.as_deref(), || {
             default_output(self.sweep.spec.as_deref(), &sig.name)
         })?;
 
@@ -70,8 +70,10 @@ impl RunCommand {
         let tick = |n: u64| bar.inc(n);
         let outcome = Runner::new(function, &*pool).progress(&tick).run(&bound)?;
         bar.finish_and_clear();
-        output::write(&outcome.dataset, &out, format, self.out.force)
+        let how = dest
+            .write(&outcome.dataset)
             .with_context(|| format!("writing the dataset of {}", sig.name))?;
+        let (out, format) = (&dest.path, dest.format);
 
         let (ok, failed, _, _) = outcome.dataset.counts();
         let secs = outcome.elapsed.as_secs_f64();
@@ -109,7 +111,7 @@ impl RunCommand {
                 .map(|d| format!("{}={}", d.name, d.coords.len()))
                 .collect();
             println!(
-                "wrote {} ({format}): dims {}",
+                "{how} {} ({format}): dims {}",
                 out.display(),
                 dims.join(", ")
             );

@@ -4,6 +4,7 @@
 mod bad_input;
 mod crops;
 mod faulty;
+mod harvest;
 mod native;
 mod run;
 mod util;

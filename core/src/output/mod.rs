@@ -25,6 +25,9 @@
 
 mod tabular;
 mod zarr;
+mod zarr_read;
+
+pub use zarr_read::ReadError;
 
 use std::fmt;
 use std::io;
@@ -106,6 +109,13 @@ pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
         });
     }
     Ok(())
+}
+
+/// Reads back a Zarr store xyz wrote, as a dataset: what harvest merges into. Missing values
+/// read back missing; a cell is `Ok` where any variable has a value (strings cannot say they
+/// are missing, so a store of string outputs only reads every cell as `Ok`).
+pub fn read_zarr(path: &Path) -> Result<Dataset, ReadError> {
+    zarr_read::read(path)
 }
 
 /// Writes `dataset` to `dest` in `format`, atomically. See the [module docs](self).

@@ -1,0 +1,223 @@
+//! Harvest: runs and reaps merged into one dataset with `--into`.
+
+use crate::util::{Dir, guest, stdout, tree};
+
+fn add(dir: &Dir, a: &str, b: &str, extra: &[&str]) -> std::process::Output {
+    let f = guest("add");
+    let mut args = vec![
+        "run",
+        "--function",
+        &f,
+        "--combo",
+        a,
+        "--combo",
+        b,
+        "--constant",
+        "c=0",
+        "--into",
+        "all.zarr",
+    ];
+    args.extend(extra);
+    dir.xyz(&args)
+}
+
+#[test]
+fn runs_merge_into_one_dataset_with_united_coordinates() {
+    let dir = Dir::new();
+    let first = add(&dir, "a=[1, 3]", "b=[10, 30]", &[]);
+    assert!(first.status.success(), "{first:?}");
+    assert!(
+        stdout(&first).contains("wrote all.zarr"),
+        "{}",
+        stdout(&first)
+    );
+    // Overlapping coordinates with equal values merge; new ones slot in sorted.
+    let second = add(&dir, "a=[2, 3]", "b=[20, 30]", &[]);
+    assert!(second.status.success(), "{second:?}");
+    assert!(
+        stdout(&second).contains("merged into all.zarr"),
+        "{}",
+        stdout(&second)
+    );
+    let check = r#"
+import math, sys, xarray as xr
+ds = xr.open_zarr(sys.argv[1])
+assert list(ds.a.values) == [1.0, 2.0, 3.0], ds.a.values
+assert list(ds.b.values) == [10.0, 20.0, 30.0], ds.b.values
+s = ds["sum"].values
+have = {(1, 10), (1, 30), (3, 10), (3, 30), (2, 20), (2, 30), (3, 20)}
+for i, a in enumerate(ds.a.values):
+    for j, b in enumerate(ds.b.values):
+        if (a, b) in have:
+            assert s[i, j] == a + b, (a, b, s[i, j])
+        else:
+            assert math.isnan(s[i, j]), (a, b, s[i, j])
+assert ds.attrs["c"] == 0
+print("ok")
+"#;
+    let script = dir.write("check_merge.py", check);
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(dir.path("all.zarr"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_different_constant_or_different_dims_are_refused_and_change_nothing() {
+    let dir = Dir::new();
+    assert!(add(&dir, "a=[1, 2]", "b=[10]", &[]).status.success());
+    let before = tree(&dir.path("all.zarr"));
+    let err = add(&dir, "a=[2, 3]", "b=[10]", &["--constant", "c=1"]);
+    let text = String::from_utf8_lossy(&err.stderr);
+    assert_eq!(err.status.code(), Some(1));
+    assert!(
+        text.contains("constant `c` is 0.0 in the existing dataset but 1.0"),
+        "{text}"
+    );
+    let f = guest("stats");
+    let err = dir.xyz_err(&[
+        "run",
+        "--function",
+        &f,
+        "--combo",
+        "x=1",
+        "--combo",
+        "n=2",
+        "--into",
+        "all.zarr",
+    ]);
+    assert!(
+        err.contains(
+            r#"the dims differ: the existing dataset has ["a", "b"], the new one ["x", "n"]"#
+        ),
+        "{err}"
+    );
+    let err = dir.xyz_err(&[
+        "run",
+        "--function",
+        &f,
+        "--combo",
+        "x=1",
+        "--combo",
+        "n=2",
+        "--into",
+        "all.csv",
+    ]);
+    assert!(
+        err.contains("harvest merges into a Zarr store (.zarr)"),
+        "{err}"
+    );
+    assert_eq!(
+        tree(&dir.path("all.zarr")),
+        before,
+        "a refused merge changes nothing"
+    );
+}
+
+/// Two builds of `affine(x) -> y`, written by hand: y = 2x + 1 and y = 3x + 1.
+fn affines(dir: &Dir) -> (String, String) {
+    let two = crate::util::wat_fixture(dir, "affine.wat");
+    let text = std::fs::read_to_string(xyz_tests::fixture("affine.wat")).unwrap();
+    assert!(text.contains("(f64.const 2)"));
+    let wasm = wat::parse_str(text.replace("(f64.const 2)", "(f64.const 3)")).unwrap();
+    let three = dir.path("affine3.wasm");
+    std::fs::write(&three, wasm).unwrap();
+    (two, three.display().to_string())
+}
+
+#[test]
+fn conflicting_cells_are_refused_unless_told_which_wins() {
+    let dir = Dir::new();
+    let (two, three) = affines(&dir);
+    let run = |f: &str, xs: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--function",
+            f,
+            "--combo",
+            xs,
+            "--into",
+            "d.zarr",
+            "--json",
+        ];
+        args.extend(extra);
+        dir.xyz(&args)
+    };
+    assert_eq!(run(&two, "x=[-1, 0, 1, 2]", &[]).status.code(), Some(3));
+    let before = tree(&dir.path("d.zarr"));
+    let err = run(&three, "x=[1, 2, 5]", &[]);
+    let text = String::from_utf8_lossy(&err.stderr);
+    assert_eq!(err.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("2 cells hold different values in the existing and the new dataset"),
+        "{text}"
+    );
+    assert!(text.contains("y at x=1.0: 3.0 before, 4.0 now"), "{text}");
+    assert!(
+        text.contains("choose --overwrite (new values win) or --keep-existing"),
+        "{text}"
+    );
+    assert_eq!(tree(&dir.path("d.zarr")), before);
+
+    // -1 fails in this build too: exit 3, the merge written.
+    assert_eq!(
+        run(&three, "x=[-1, 2, 5]", &["--keep-existing"])
+            .status
+            .code(),
+        Some(3)
+    );
+    assert!(run(&three, "x=[1]", &["--overwrite"]).status.success());
+    let check = r#"
+import math, sys, xarray as xr
+ds = xr.open_zarr(sys.argv[1])
+got = {float(x): float(y) for x, y in zip(ds.x.values, ds.y.values)}
+# -1 failed in both builds; 0 and 2 keep 2x + 1; 1 was overwritten with 3x + 1; 5 is new.
+assert list(got) == [-1.0, 0.0, 1.0, 2.0, 5.0], got
+assert math.isnan(got[-1.0]), got
+assert (got[0.0], got[1.0], got[2.0], got[5.0]) == (1.0, 4.0, 5.0, 16.0), got
+print("ok")
+"#;
+    let script = dir.write("check.py", check);
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(dir.path("d.zarr"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn several_crops_reap_into_one_dataset() {
+    let dir = Dir::new();
+    let f = guest("ramp");
+    for (name, a) in [("low", "[-2, -1]"), ("high", "[1, 2]")] {
+        let spec = dir.write(
+            &format!("{name}.toml"),
+            &format!("function = \"{f}\"\n[combos]\na = {a}\nb = [0.0, 0.5]\n"),
+        );
+        dir.xyz_ok(
+            &["sow", spec.to_str().unwrap(), "--batchsize", "3", "-q"],
+            0,
+        );
+        dir.xyz_ok(&["grow", name, "-q"], 0);
+    }
+    dir.xyz_ok(&["reap", "low", "--into", "ramp.zarr", "-q"], 0);
+    dir.xyz_ok(&["reap", "high", "--into", "ramp.zarr", "-q"], 0);
+    let whole = dir.write(
+        "whole.toml",
+        &format!("function = \"{f}\"\n[combos]\na = [-2, -1, 1, 2]\nb = [0.0, 0.5]\n"),
+    );
+    dir.xyz_ok(&["run", whole.to_str().unwrap(), "-o", "run.zarr", "-q"], 0);
+    assert_eq!(tree(&dir.path("ramp.zarr")), tree(&dir.path("run.zarr")));
+}
