@@ -50,7 +50,20 @@ pub fn main_impl() -> ExitCode {
             });
         }
     };
-    match cli.command.execute() {
+    // Output to a closed pipe (`xyz status | head -1`) ends the command quietly, as it would
+    // any Unix tool: print! panics on it, so that panic is caught here and not reported.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_broken_pipe_panic(info.payload()) {
+            default_hook(info);
+        }
+    }));
+    let result = match std::panic::catch_unwind(|| cli.command.execute()) {
+        Ok(result) => result,
+        Err(payload) if is_broken_pipe_panic(&*payload) => return ExitCode::from(exit_codes::OK),
+        Err(payload) => std::panic::resume_unwind(payload),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             if is_broken_pipe(&err) {
@@ -60,6 +73,15 @@ pub fn main_impl() -> ExitCode {
             ExitCode::from(exit_codes::ERROR)
         }
     }
+}
+
+fn is_broken_pipe_panic(payload: &(dyn std::any::Any + Send)) -> bool {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    message.starts_with("failed printing to stdout") && message.contains("Broken pipe")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -5,6 +5,7 @@ mod grow;
 mod inspect;
 mod reap;
 mod run;
+mod show;
 mod sow;
 mod status;
 mod worker;
@@ -24,6 +25,7 @@ pub(crate) enum Command {
     Status(status::StatusCommand),
     Reap(reap::ReapCommand),
     Check(check::CheckCommand),
+    Show(show::ShowCommand),
     Inspect(inspect::InspectCommand),
     #[command(hide = true)]
     Worker(worker::WorkerCommand),
@@ -39,6 +41,7 @@ impl Command {
             Command::Status(c) => c.execute(),
             Command::Reap(c) => c.execute(),
             Command::Check(c) => c.execute(),
+            Command::Show(c) => c.execute(),
             Command::Inspect(c) => c.execute(),
             Command::Worker(c) => c.execute(),
         }

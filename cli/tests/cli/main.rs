@@ -7,5 +7,6 @@ mod faulty;
 mod harvest;
 mod native;
 mod run;
+mod show;
 mod util;
 mod workers;
