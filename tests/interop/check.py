@@ -3,8 +3,8 @@ compared with one computed here, independently of xyz.
 
     python3 check.py KIND PATH
 
-KIND is the example (add, stats, ramp, mandel, classify, faulty) or a tabular form
-(csv-stats, json-ramp). Exits non-zero with a message on the first mismatch.
+KIND is the example (add, stats, ramp, mandel, classify, faulty), a tabular form
+(csv-stats, json-ramp), or a harvested dataset (harvest-add, harvest-affine). Exits non-zero with a message on the first mismatch.
 """
 
 import json
@@ -144,6 +144,34 @@ def check_json_ramp(path):
         expect(row["y"] == want, f"row {row}")
 
 
+def check_harvest_add(path):
+    # add over a in {1, 3} x b in {10, 30}, then a in {2, 3} x b in {20, 30}, merged.
+    ds = open_zarr(path)
+    expect(list(ds.a.values) == [1.0, 2.0, 3.0], f"a {ds.a.values}")
+    expect(list(ds.b.values) == [10.0, 20.0, 30.0], f"b {ds.b.values}")
+    have = {(1, 10), (1, 30), (3, 10), (3, 30), (2, 20), (2, 30), (3, 20)}
+    s = ds["sum"].values
+    for i, a in enumerate(ds.a.values):
+        for j, b in enumerate(ds.b.values):
+            if (a, b) in have:
+                expect(s[i, j] == a + b, f"sum({a}, {b}) = {s[i, j]}")
+            else:
+                expect(math.isnan(s[i, j]), f"sum({a}, {b}) = {s[i, j]}, expected missing")
+    expect(ds.attrs["c"] == 0, f"attrs {ds.attrs}")
+
+
+def check_harvest_affine(path):
+    # 2x + 1 over x in {-1, 0, 1, 2}; then 3x + 1 kept out at 2 and added at 5, then
+    # overwriting at 1. -1 fails in both builds.
+    ds = open_zarr(path)
+    got = {float(x): float(y) for x, y in zip(ds.x.values, ds.y.values)}
+    expect(list(got) == [-1.0, 0.0, 1.0, 2.0, 5.0], f"x {list(got)}")
+    expect(math.isnan(got[-1.0]), f"y(-1) = {got[-1.0]}, expected missing")
+    want = {0.0: 1.0, 1.0: 4.0, 2.0: 5.0, 5.0: 16.0}
+    for x, y in want.items():
+        expect(got[x] == y, f"y({x}) = {got[x]}, expected {y}")
+
+
 CHECKS = {
     "add": check_add,
     "stats": check_stats,
@@ -153,6 +181,8 @@ CHECKS = {
     "faulty": check_faulty,
     "csv-stats": check_csv_stats,
     "json-ramp": check_json_ramp,
+    "harvest-add": check_harvest_add,
+    "harvest-affine": check_harvest_affine,
 }
 
 if __name__ == "__main__":

@@ -39,33 +39,7 @@ fn runs_merge_into_one_dataset_with_united_coordinates() {
         "{}",
         stdout(&second)
     );
-    let check = r#"
-import math, sys, xarray as xr
-ds = xr.open_zarr(sys.argv[1])
-assert list(ds.a.values) == [1.0, 2.0, 3.0], ds.a.values
-assert list(ds.b.values) == [10.0, 20.0, 30.0], ds.b.values
-s = ds["sum"].values
-have = {(1, 10), (1, 30), (3, 10), (3, 30), (2, 20), (2, 30), (3, 20)}
-for i, a in enumerate(ds.a.values):
-    for j, b in enumerate(ds.b.values):
-        if (a, b) in have:
-            assert s[i, j] == a + b, (a, b, s[i, j])
-        else:
-            assert math.isnan(s[i, j]), (a, b, s[i, j])
-assert ds.attrs["c"] == 0
-print("ok")
-"#;
-    let script = dir.write("check_merge.py", check);
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(dir.path("all.zarr"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    xyz_tests::python("check.py", &[&"harvest-add", &dir.path("all.zarr")]);
 }
 
 #[test]
@@ -173,28 +147,7 @@ fn conflicting_cells_are_refused_unless_told_which_wins() {
         Some(3)
     );
     assert!(run(&three, "x=[1]", &["--overwrite"]).status.success());
-    let check = r#"
-import math, sys, xarray as xr
-ds = xr.open_zarr(sys.argv[1])
-got = {float(x): float(y) for x, y in zip(ds.x.values, ds.y.values)}
-# -1 failed in both builds; 0 and 2 keep 2x + 1; 1 was overwritten with 3x + 1; 5 is new.
-assert list(got) == [-1.0, 0.0, 1.0, 2.0, 5.0], got
-assert math.isnan(got[-1.0]), got
-assert (got[0.0], got[1.0], got[2.0], got[5.0]) == (1.0, 4.0, 5.0, 16.0), got
-print("ok")
-"#;
-    let script = dir.write("check.py", check);
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(dir.path("d.zarr"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    xyz_tests::python("check.py", &[&"harvest-affine", &dir.path("d.zarr")]);
 }
 
 #[test]
