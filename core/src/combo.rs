@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use crate::value::Value;
+use crate::value::{Value, ValueKey};
 
 /// How a swept argument's values are given.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,7 +239,7 @@ fn unify(values: Vec<Value>) -> Result<Vec<Value>, ComboError> {
 
 fn check_unique(values: &[Value]) -> Result<(), ComboError> {
     // Sorting keys finds duplicates in O(n log n) for large generated lists.
-    let mut keys: Vec<(Key<'_>, usize)> = values.iter().map(Key::of).zip(0..).collect();
+    let mut keys: Vec<(ValueKey, usize)> = values.iter().map(ValueKey::of).zip(0..).collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     for pair in keys.windows(2) {
         if pair[0].0 == pair[1].0 {
@@ -251,26 +251,6 @@ fn check_unique(values: &[Value]) -> Result<(), ComboError> {
         }
     }
     Ok(())
-}
-
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-enum Key<'a> {
-    Int(i64),
-    Float(u64),
-    Bool(bool),
-    Str(&'a str),
-}
-
-impl Key<'_> {
-    fn of(v: &Value) -> Key<'_> {
-        match v {
-            Value::I64(i) => Key::Int(*i),
-            // -0.0 and 0.0 are the same coordinate.
-            Value::F64(f) => Key::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
-            Value::Bool(b) => Key::Bool(*b),
-            Value::Str(s) => Key::Str(s),
-        }
-    }
 }
 
 fn range(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, ComboError> {

@@ -81,13 +81,7 @@ impl Dataset {
             .outputs
             .iter()
             .map(|o| {
-                let len = n_cells * o.elements();
-                let data = match o.ty {
-                    ScalarType::F64 => Column::F64(vec![f64::NAN; len]),
-                    ScalarType::I64 => Column::I64(vec![MISSING_I64; len]),
-                    ScalarType::Bool => Column::Bool(vec![false; len]),
-                    ScalarType::Str => Column::Str(vec![String::new(); len]),
-                };
+                let data = Column::missing(o.ty, n_cells * o.elements());
                 DataVar {
                     name: o.name.clone(),
                     ty: o.ty,
@@ -156,7 +150,7 @@ impl Dataset {
                 let cell = (start + from as u64) as usize;
                 for (var, col) in ds.vars.iter_mut().zip(cols) {
                     let e = var.elements();
-                    copy_run(&mut var.data, cell * e, col, from * e, (to - from) * e);
+                    var.data.copy_run(cell * e, col, from * e, (to - from) * e);
                 }
                 ds.cells[cell..cell + (to - from)].fill(CellState::Ok);
             } else {
@@ -164,7 +158,7 @@ impl Dataset {
                     let cell = space.cell_of(cases.case(j)) as usize;
                     for (var, col) in ds.vars.iter_mut().zip(cols) {
                         let e = var.elements();
-                        copy_run(&mut var.data, cell * e, col, j * e, e);
+                        var.data.copy_run(cell * e, col, j * e, e);
                     }
                     ds.cells[cell] = CellState::Ok;
                 }
@@ -177,15 +171,5 @@ impl Dataset {
             ok_from = j + 1;
         }
         flush(self, ok_from, cases.len());
-    }
-}
-
-fn copy_run(dst: &mut Column, at: usize, src: &Column, from: usize, len: usize) {
-    match (dst, src) {
-        (Column::F64(d), Column::F64(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
-        (Column::I64(d), Column::I64(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
-        (Column::Bool(d), Column::Bool(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
-        (Column::Str(d), Column::Str(s)) => d[at..at + len].clone_from_slice(&s[from..from + len]),
-        (d, s) => unreachable!("output column types agree: {} vs {}", d.ty(), s.ty()),
     }
 }

@@ -8,11 +8,11 @@
 //! [`Conflicts::KeepExisting`] (the old one does). Both datasets must have the same dims,
 //! variables and constants.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::dataset::{CellState, DataVar, Dataset, MISSING_I64};
+use crate::dataset::{CellState, DataVar, Dataset};
 use crate::space::SweptDim;
-use crate::value::{Column, Value};
+use crate::value::{Column, Value, ValueKey};
 
 /// How a cell that both datasets hold, with different values, is settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,24 +90,6 @@ fn is_provenance(name: &str) -> bool {
     name.starts_with("xyz_")
 }
 
-/// A hashable key for a coordinate; floats by bits, with -0.0 as 0.0.
-#[derive(Hash, PartialEq, Eq, Clone)]
-enum Key {
-    I(i64),
-    F(u64),
-    B(bool),
-    S(String),
-}
-
-fn key(v: &Value) -> Key {
-    match v {
-        Value::I64(i) => Key::I(*i),
-        Value::F64(f) => Key::F(if *f == 0.0 { 0 } else { f.to_bits() }),
-        Value::Bool(b) => Key::B(*b),
-        Value::Str(s) => Key::S(s.clone()),
-    }
-}
-
 fn ascending(c: &Column) -> bool {
     match c {
         Column::I64(v) => v.windows(2).all(|w| w[0] < w[1]),
@@ -127,10 +109,10 @@ fn union(old: &SweptDim, new: &SweptDim) -> Result<(SweptDim, Vec<usize>, Vec<us
         });
     }
     let mut values: Vec<Value> = (0..old.coords.len()).map(|i| old.coords.get(i)).collect();
-    let mut seen: HashMap<Key, ()> = values.iter().map(|v| (key(v), ())).collect();
+    let mut seen: HashSet<ValueKey> = values.iter().map(ValueKey::of).collect();
     for i in 0..new.coords.len() {
         let v = new.coords.get(i);
-        if seen.insert(key(&v), ()).is_none() {
+        if seen.insert(ValueKey::of(&v)) {
             values.push(v);
         }
     }
@@ -143,12 +125,13 @@ fn union(old: &SweptDim, new: &SweptDim) -> Result<(SweptDim, Vec<usize>, Vec<us
             _ => std::cmp::Ordering::Equal,
         });
     }
-    let at: HashMap<Key, usize> = values
+    let at: HashMap<ValueKey, usize> = values
         .iter()
         .enumerate()
-        .map(|(i, v)| (key(v), i))
+        .map(|(i, v)| (ValueKey::of(v), i))
         .collect();
-    let map = |c: &Column| -> Vec<usize> { (0..c.len()).map(|i| at[&key(&c.get(i))]).collect() };
+    let map =
+        |c: &Column| -> Vec<usize> { (0..c.len()).map(|i| at[&ValueKey::of(&c.get(i))]).collect() };
     let (old_map, new_map) = (map(&old.coords), map(&new.coords));
     let mut coords = Column::new(old.coords.ty());
     for v in &values {
@@ -191,16 +174,6 @@ fn same_element(a: &Column, b: &Column, i: usize, j: usize) -> bool {
         (Column::Bool(a), Column::Bool(b)) => a[i] == b[j],
         (Column::Str(a), Column::Str(b)) => a[i] == b[j],
         _ => false,
-    }
-}
-
-fn copy_element(dst: &mut Column, i: usize, src: &Column, j: usize) {
-    match (dst, src) {
-        (Column::F64(d), Column::F64(s)) => d[i] = s[j],
-        (Column::I64(d), Column::I64(s)) => d[i] = s[j],
-        (Column::Bool(d), Column::Bool(s)) => d[i] = s[j],
-        (Column::Str(d), Column::Str(s)) => d[i] = s[j].clone(),
-        _ => unreachable!("variables were checked to have the same types"),
     }
 }
 
@@ -300,13 +273,7 @@ pub fn merge(
         .vars
         .iter()
         .map(|v| {
-            let len = n_cells * v.elements();
-            let data = match &v.data {
-                Column::F64(_) => Column::F64(vec![f64::NAN; len]),
-                Column::I64(_) => Column::I64(vec![MISSING_I64; len]),
-                Column::Bool(_) => Column::Bool(vec![false; len]),
-                Column::Str(_) => Column::Str(vec![String::new(); len]),
-            };
+            let data = Column::missing(v.ty, n_cells * v.elements());
             DataVar {
                 name: v.name.clone(),
                 ty: v.ty,
@@ -324,9 +291,7 @@ pub fn merge(
         cells[to] = CellState::Ok;
         for (dst, src) in vars.iter_mut().zip(&old_vars) {
             let e = src.elements();
-            for x in 0..e {
-                copy_element(&mut dst.data, to * e + x, &src.data, k * e + x);
-            }
+            dst.data.copy_run(to * e, &src.data, k * e, e);
         }
     }
     let mut count = 0u64;
@@ -371,9 +336,7 @@ pub fn merge(
         cells[to] = CellState::Ok;
         for (dst, src) in vars.iter_mut().zip(&new.vars) {
             let e = src.elements();
-            for x in 0..e {
-                copy_element(&mut dst.data, to * e + x, &src.data, k * e + x);
-            }
+            dst.data.copy_run(to * e, &src.data, k * e, e);
         }
     }
     if count > 0 {

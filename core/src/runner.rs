@@ -272,16 +272,14 @@ impl<'a> ChunkEval<'a> {
         Ok(())
     }
 
-    /// Evaluates positions `from..to` of `cases`, handing each evaluated chunk to `commit`
-    /// with its first position and the kind of its failures.
+    /// Evaluates `cases`, handing each evaluated chunk to `commit` with its first position and
+    /// the kind of its failures.
     fn eval(
         &mut self,
         cases: CaseSet<'_>,
-        from: usize,
-        to: usize,
         commit: &mut dyn FnMut(usize, &EvalOutput, FailureKind),
     ) -> Result<(), Stop> {
-        let mut at = from;
+        let (mut at, to) = (0, cases.len());
         while at < to {
             let n = self.chunk.min(to - at);
             self.eval_chunk(cases, at, n, commit)?;
@@ -374,7 +372,7 @@ impl TaskWorker for RunWorker<'_> {
                 }
             }
         };
-        match self.eval.eval(cases, 0, cases.len(), &mut commit) {
+        match self.eval.eval(cases, &mut commit) {
             Ok(()) => Flow::Continue,
             Err(Stop) => Flow::Stop,
         }
@@ -417,7 +415,7 @@ impl<E> TaskWorker for BatchWorker<'_, '_, E> {
                     .push((at + i, kind_of(kind, message), message.clone()));
             }
         };
-        if self.eval.eval(cases, 0, cases.len(), &mut commit).is_err() {
+        if self.eval.eval(cases, &mut commit).is_err() {
             return Flow::Stop;
         }
         batch.took = began.elapsed();

@@ -17,7 +17,7 @@ use std::fmt;
 use xyz_abi::{ScalarType, Signature};
 
 use crate::combo::{ComboError, ComboValues};
-use crate::value::{Column, Columns, Value};
+use crate::value::{Column, Columns, Value, ValueKey};
 
 /// Where in a spec a name was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,25 +367,6 @@ fn coerce(v: &Value, ty: ScalarType) -> Option<Value> {
         (Value::I64(i), ScalarType::F64) => Some(Value::F64(*i as f64)),
         (v, ty) if v.ty() == ty => Some(v.clone()),
         _ => None,
-    }
-}
-
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum ValueKey {
-    Int(i64),
-    Float(u64),
-    Bool(bool),
-    Str(String),
-}
-
-impl ValueKey {
-    fn of(v: &Value) -> ValueKey {
-        match v {
-            Value::I64(i) => ValueKey::Int(*i),
-            Value::F64(f) => ValueKey::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
-            Value::Bool(b) => ValueKey::Bool(*b),
-            Value::Str(s) => ValueKey::Str(s.clone()),
-        }
     }
 }
 

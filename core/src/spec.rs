@@ -116,6 +116,17 @@ impl Spec {
     /// Parses spec text, resolving relative paths against `base`.
     pub fn from_str(text: &str, base: &Path) -> Result<Spec, SpecErrorKind> {
         let raw: RawSpec = toml::from_str(text).map_err(SpecErrorKind::Parse)?;
+        Spec::from_raw(raw, base)
+    }
+
+    /// A spec from an already parsed TOML table (as a crop's manifest holds one), resolving
+    /// relative paths against `base`.
+    pub fn from_table(table: toml::Table, base: &Path) -> Result<Spec, SpecErrorKind> {
+        let raw: RawSpec = table.try_into().map_err(SpecErrorKind::Parse)?;
+        Spec::from_raw(raw, base)
+    }
+
+    fn from_raw(raw: RawSpec, base: &Path) -> Result<Spec, SpecErrorKind> {
         let field = |field: String, message: String| SpecErrorKind::Field { field, message };
         let mut space = ParamSpace::new();
         for (name, value) in &raw.combos {

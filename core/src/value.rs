@@ -164,6 +164,37 @@ impl Column {
         }
     }
 
+    /// `len` missing values of type `ty`: NaN, `i64::MIN`, `false` or `""` (see
+    /// [`crate::output`] for how each is stored).
+    pub fn missing(ty: ScalarType, len: usize) -> Column {
+        match ty {
+            ScalarType::F64 => Column::F64(vec![f64::NAN; len]),
+            ScalarType::I64 => Column::I64(vec![crate::dataset::MISSING_I64; len]),
+            ScalarType::Bool => Column::Bool(vec![false; len]),
+            ScalarType::Str => Column::Str(vec![String::new(); len]),
+        }
+    }
+
+    /// Overwrites `len` values from `at` with those of `src` from `from`; `src` must have the
+    /// same type.
+    pub(crate) fn copy_run(&mut self, at: usize, src: &Column, from: usize, len: usize) {
+        match (self, src) {
+            (Column::F64(d), Column::F64(s)) => {
+                d[at..at + len].copy_from_slice(&s[from..from + len])
+            }
+            (Column::I64(d), Column::I64(s)) => {
+                d[at..at + len].copy_from_slice(&s[from..from + len])
+            }
+            (Column::Bool(d), Column::Bool(s)) => {
+                d[at..at + len].copy_from_slice(&s[from..from + len])
+            }
+            (Column::Str(d), Column::Str(s)) => {
+                d[at..at + len].clone_from_slice(&s[from..from + len])
+            }
+            (d, s) => unreachable!("column types agree: {} vs {}", d.ty(), s.ty()),
+        }
+    }
+
     /// Appends the values of `other`, which must have the same type.
     pub fn extend_from(&mut self, other: &Column) {
         match (self, other) {
@@ -182,6 +213,27 @@ impl Column {
             Column::F64(v) => Value::F64(v[i]),
             Column::Bool(v) => Value::Bool(v[i]),
             Column::Str(v) => Value::Str(v[i].clone()),
+        }
+    }
+}
+
+/// A value as a key for hashing, sorting and comparing coordinates: floats by their bits,
+/// with -0.0 the same as 0.0 (they are one coordinate).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum ValueKey {
+    Int(i64),
+    Float(u64),
+    Bool(bool),
+    Str(String),
+}
+
+impl ValueKey {
+    pub(crate) fn of(v: &Value) -> ValueKey {
+        match v {
+            Value::I64(i) => ValueKey::Int(*i),
+            Value::F64(f) => ValueKey::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
+            Value::Bool(b) => ValueKey::Bool(*b),
+            Value::Str(s) => ValueKey::Str(s.clone()),
         }
     }
 }

@@ -273,8 +273,7 @@ impl Manifest {
         if let Some(limits) = doc.get("limits") {
             spec_doc.insert("limits".into(), limits.clone());
         }
-        let spec_text = toml::to_string(&spec_doc).map_err(|e| e.to_string())?;
-        let spec = Spec::from_str(&spec_text, Path::new("")).map_err(|e| e.to_string())?;
+        let spec = Spec::from_table(spec_doc, Path::new("")).map_err(|e| e.to_string())?;
         let need = |v: Option<u64>, path: &str| v.ok_or_else(|| format!("`{path}` is missing"));
         Ok(Manifest {
             name: get_str(&doc, "name", "name")?,

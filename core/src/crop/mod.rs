@@ -341,21 +341,30 @@ fn check_name(name: &str) -> Result<(), CropError> {
     }
 }
 
-/// Writes `text` to `path` through a temporary sibling, synced, so readers see the old file or
-/// the new one.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CropError> {
+/// Writes `parts` to a new file at `tmp`, syncs it and renames it to `dest`, so readers see
+/// the old file or the whole new one; `tmp` is removed if anything fails.
+fn publish(tmp: &Path, dest: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     use std::io::Write as _;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut f = std::fs::File::create_new(tmp)?;
+        for part in parts {
+            f.write_all(part)?;
+        }
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(tmp, dest)
     })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(path)(e)
-    })
+    if written.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    written
+}
+
+/// Writes `bytes` to `path` through a temporary sibling (see [`publish`]).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CropError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    // A temporary left by an earlier writer of this pid that died is stale.
+    let _ = std::fs::remove_file(&tmp);
+    publish(&tmp, path, &[bytes]).map_err(io_err(path))
 }
 
 impl Crop {

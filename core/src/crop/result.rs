@@ -21,7 +21,7 @@
 //!
 //! A result is reaped only if its manifest hash, batch id, case count and checksum all match.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -181,16 +181,6 @@ pub(crate) fn write(
         std::process::id(),
         random()
     ));
-    let written = (|| {
-        let mut f = std::fs::File::create_new(&tmp)?;
-        f.write_all(&header)?;
-        f.write_all(&payload)?;
-        f.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
     let name = NameInfo {
         batch,
         failed: output.failures.len() as u64,
@@ -198,9 +188,7 @@ pub(crate) fn write(
         took_ms: took.as_millis() as u64,
     };
     let path = dir.join(name.file_name());
-    std::fs::rename(&tmp, &path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
+    super::publish(&tmp, &path, &[&header, &payload])?;
     Ok(path)
 }
 

@@ -118,6 +118,11 @@ pub fn read_zarr(path: &Path) -> Result<Dataset, ReadError> {
     zarr_read::read(path)
 }
 
+/// Checks, from its metadata alone, that [`read_zarr`] can read the store at `path`.
+pub fn probe_zarr(path: &Path) -> Result<(), ReadError> {
+    zarr_read::probe(path)
+}
+
 /// Writes `dataset` to `dest` in `format`, atomically. See the [module docs](self).
 pub fn write(
     dataset: &Dataset,

@@ -204,46 +204,42 @@ fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
-/// Copies the elements of the chunk at `origin` (size `chunk`) out of row-major `data` of
-/// `shape`, padding past the array's edge with `fill`.
-fn gather<T: Copy>(
-    data: &[T],
+/// Calls `f(in_chunk, in_array, len)` for each run of the chunk at `origin` (size `chunk`)
+/// that lies inside a row-major array of `shape`: `len` elements along the last dim, at offset
+/// `in_chunk` of the chunk (row-major, padded to full size) and `in_array` of the array.
+pub(super) fn for_each_run(
     shape: &[usize],
     chunk: &[usize],
     origin: &[usize],
-    fill: T,
-) -> Vec<T> {
-    let total: usize = chunk.iter().product();
-    let mut out = Vec::with_capacity(total);
-    if shape.is_empty() {
-        out.push(data[0]);
-        return out;
-    }
+    mut f: impl FnMut(usize, usize, usize),
+) {
     let nd = shape.len();
+    if nd == 0 {
+        f(0, 0, 1);
+        return;
+    }
     let mut strides = vec![1usize; nd];
     for d in (0..nd - 1).rev() {
         strides[d] = strides[d + 1] * shape[d + 1];
     }
-    // Walk the chunk's rows (all dims but the last), copying a run of the last dim each time.
-    let mut idx = vec![0usize; nd - 1];
     let last = nd - 1;
     let run = chunk[last].min(shape[last].saturating_sub(origin[last]));
+    // Walk the chunk's rows (all dims but the last).
+    let mut idx = vec![0usize; last];
+    let mut row = 0usize;
     loop {
-        let inside = (0..last).all(|d| origin[d] + idx[d] < shape[d]);
-        if inside {
-            let base: usize = (0..last)
+        if run > 0 && (0..last).all(|d| origin[d] + idx[d] < shape[d]) {
+            let in_array = (0..last)
                 .map(|d| (origin[d] + idx[d]) * strides[d])
                 .sum::<usize>()
                 + origin[last];
-            out.extend_from_slice(&data[base..base + run]);
-            out.extend(std::iter::repeat_n(fill, chunk[last] - run));
-        } else {
-            out.extend(std::iter::repeat_n(fill, chunk[last]));
+            f(row * chunk[last], in_array, run);
         }
+        row += 1;
         let mut d = last;
         loop {
             if d == 0 {
-                return out;
+                return;
             }
             d -= 1;
             idx[d] += 1;
@@ -253,6 +249,22 @@ fn gather<T: Copy>(
             idx[d] = 0;
         }
     }
+}
+
+/// Copies the elements of the chunk at `origin` (size `chunk`) out of row-major `data` of
+/// `shape`, padding past the array's edge with `fill`.
+fn gather<T: Copy>(
+    data: &[T],
+    shape: &[usize],
+    chunk: &[usize],
+    origin: &[usize],
+    fill: T,
+) -> Vec<T> {
+    let mut out = vec![fill; chunk.iter().product()];
+    for_each_run(shape, chunk, origin, |c, a, n| {
+        out[c..c + n].copy_from_slice(&data[a..a + n]);
+    });
+    out
 }
 
 fn write_chunks(a: &Array<'_>, dir: &Path) -> io::Result<()> {

@@ -113,10 +113,6 @@ fn read_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
         .zip(&m.chunk)
         .map(|(s, c)| s.div_ceil((*c).max(1)).max(1))
         .collect();
-    let mut strides = vec![1usize; nd];
-    for d in (0..nd - 1).rev() {
-        strides[d] = strides[d + 1] * m.shape[d + 1];
-    }
     let chunk_len: usize = m.chunk.iter().product();
     let mut g = vec![0usize; nd];
     loop {
@@ -133,20 +129,9 @@ fn read_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
             )
         })?;
         // Scatter the chunk's items into the array, skipping the padding past its edges.
-        let mut idx = vec![0usize; nd];
-        for k in 0..chunk_len {
-            if (0..nd).all(|d| origin[d] + idx[d] < m.shape[d]) {
-                let at: usize = (0..nd).map(|d| (origin[d] + idx[d]) * strides[d]).sum();
-                items.put(&mut col, k, at);
-            }
-            for d in (0..nd).rev() {
-                idx[d] += 1;
-                if idx[d] < m.chunk[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
-        }
+        super::zarr::for_each_run(&m.shape, &m.chunk, &origin, |c, a, n| {
+            items.put(&mut col, c, a, n);
+        });
         let mut d = nd;
         loop {
             if d == 0 {
@@ -170,12 +155,13 @@ enum Items {
 }
 
 impl Items {
-    fn put(&self, col: &mut Items, k: usize, at: usize) {
+    /// Copies `n` items from offset `from` of `self` (a chunk) to offset `at` of `col`.
+    fn put(&self, col: &mut Items, from: usize, at: usize, n: usize) {
         match (self, col) {
-            (Items::F64(v), Items::F64(c)) => c[at] = v[k],
-            (Items::I64(v), Items::I64(c)) => c[at] = v[k],
-            (Items::I8(v), Items::I8(c)) => c[at] = v[k],
-            (Items::Str(v), Items::Str(c)) => c[at] = v[k].clone(),
+            (Items::F64(v), Items::F64(c)) => c[at..at + n].copy_from_slice(&v[from..from + n]),
+            (Items::I64(v), Items::I64(c)) => c[at..at + n].copy_from_slice(&v[from..from + n]),
+            (Items::I8(v), Items::I8(c)) => c[at..at + n].copy_from_slice(&v[from..from + n]),
+            (Items::Str(v), Items::Str(c)) => c[at..at + n].clone_from_slice(&v[from..from + n]),
             _ => unreachable!("decoded as the array's type"),
         }
     }
@@ -229,8 +215,17 @@ fn decode(bytes: &[u8], dtype: &str, n: usize) -> Option<Items> {
     })
 }
 
-/// Reads the store at `dir`.
-pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
+/// What a store holds, from its metadata alone.
+struct Layout {
+    group: Json,
+    /// The swept dims' coordinate arrays, in the data variables' order.
+    coords: Vec<Meta>,
+    /// The data variables, with their integer `_FillValue` if any.
+    vars: Vec<(Meta, Option<i64>)>,
+}
+
+/// Reads and checks the metadata of the store at `dir`.
+fn layout(dir: &Path) -> Result<Layout, ReadError> {
     let root = dir.join("zarr.json");
     let text = std::fs::read(&root).map_err(|e| err(&root, e.to_string()))?;
     let group: Json = serde_json::from_slice(&text).map_err(|e| err(&root, e.to_string()))?;
@@ -246,32 +241,21 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
         })
         .collect::<Result<_, _>>()?;
     let is_coord = |m: &Meta| m.dims.len() == 1 && m.dims[0] == m.name;
-    let Some((first, _)) = metas.iter().find(|(m, _)| !is_coord(m)) else {
+    let (coords, vars): (Vec<_>, Vec<_>) = metas.into_iter().partition(|(m, _)| is_coord(m));
+    let Some((first, _)) = vars.first() else {
         return Err(err(&root, "the store holds no data variable"));
     };
     // The swept dims are those that have coordinates, in the data variables' order.
+    let mut coords: Vec<Meta> = coords.into_iter().map(|(m, _)| m).collect();
     let swept: Vec<String> = first
         .dims
         .iter()
-        .filter(|d| metas.iter().any(|(m, _)| is_coord(m) && m.name == **d))
+        .filter(|d| coords.iter().any(|m| m.name == **d))
         .cloned()
         .collect();
-    let mut dims = Vec::with_capacity(swept.len());
-    for name in &swept {
-        let (m, _) = metas
-            .iter()
-            .find(|(m, _)| is_coord(m) && m.name == *name)
-            .expect("found above");
-        dims.push(SweptDim {
-            name: name.clone(),
-            coords: read_array(dir, m)?.into_column(),
-        });
-    }
-    let n_cells: usize = dims.iter().map(|d| d.coords.len()).product();
-    let mut present = vec![false; n_cells];
-    let mut any_present_info = false;
-    let mut vars = Vec::new();
-    for (m, fill) in metas.iter().filter(|(m, _)| !is_coord(m)) {
+    coords.retain(|m| swept.contains(&m.name));
+    coords.sort_by_key(|m| swept.iter().position(|s| *s == m.name));
+    for (m, _) in &vars {
         if m.dims.len() < swept.len() || m.dims[..swept.len()] != swept[..] {
             return Err(err(
                 &root,
@@ -281,6 +265,39 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
                 ),
             ));
         }
+    }
+    Ok(Layout {
+        group,
+        coords,
+        vars,
+    })
+}
+
+/// Checks that the store at `dir` is one [`read`] can read, from its metadata alone.
+pub(super) fn probe(dir: &Path) -> Result<(), ReadError> {
+    layout(dir).map(|_| ())
+}
+
+/// Reads the store at `dir`.
+pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
+    let Layout {
+        group,
+        coords,
+        vars: var_metas,
+    } = layout(dir)?;
+    let swept: Vec<String> = coords.iter().map(|m| m.name.clone()).collect();
+    let mut dims = Vec::with_capacity(coords.len());
+    for m in &coords {
+        dims.push(SweptDim {
+            name: m.name.clone(),
+            coords: read_array(dir, m)?.into_column(),
+        });
+    }
+    let n_cells: usize = dims.iter().map(|d| d.coords.len()).product();
+    let mut present = vec![false; n_cells];
+    let mut any_present_info = false;
+    let mut vars = Vec::new();
+    for (m, fill) in &var_metas {
         let extra_dims: Vec<ExtraDim> = m.dims[swept.len()..]
             .iter()
             .zip(&m.shape[swept.len()..])

@@ -120,11 +120,11 @@ impl Inner {
         let stdout = BufReader::with_capacity(1 << 16, child.stdout.take().expect("piped"));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let drain = child.stderr.take().map(|mut err| {
-            let tail = stderr.clone();
+            let sink = stderr.clone();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 1024];
                 while let Ok(n @ 1..) = err.read(&mut buf) {
-                    let mut kept = lock(&tail);
+                    let mut kept = lock(&sink);
                     let room = STDERR_KEEP.saturating_sub(kept.len());
                     kept.extend_from_slice(&buf[..n.min(room)]);
                 }
