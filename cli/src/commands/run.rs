@@ -1,6 +1,6 @@
 //! `xyz run`: evaluate a spec in this process and write the dataset.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -45,14 +45,6 @@ pub(crate) struct RunCommand {
     wasm: WasmOpts,
 }
 
-fn default_output(spec: Option<&Path>, function: &str) -> PathBuf {
-    let stem = spec
-        .and_then(|s| s.file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| function.to_string());
-    PathBuf::from(format!("{stem}.zarr"))
-}
-
 impl RunCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let (spec, module) = self.sweep.load()?;
@@ -62,7 +54,7 @@ impl RunCommand {
         let bound = self.sweep.bind(&spec, &sig)?;
 
         let dest = self.out.resolve(spec.output.as_deref(), || {
-            default_output(self.sweep.spec.as_deref(), &sig.name)
+            PathBuf::from(format!("{}.zarr", self.sweep.name(&sig.name)))
         })?;
 
         let pool = executor::with_threads(self.jobs)?;

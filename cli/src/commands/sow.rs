@@ -85,13 +85,10 @@ impl SowCommand {
             "{} changed while it was being read",
             module.display()
         );
-        let name = self.name.clone().unwrap_or_else(|| {
-            self.sweep
-                .spec
-                .as_deref()
-                .and_then(|s| s.file_stem())
-                .map_or_else(|| sig.name.clone(), |s| s.to_string_lossy().into_owned())
-        });
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| self.sweep.name(&sig.name));
         let output = spec
             .output
             .as_deref()

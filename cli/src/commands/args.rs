@@ -1,0 +1,449 @@
+//! Options and loading shared by several subcommands: the sweep, the output, the sandbox, the
+//! compiled-module cache, and how a function file is loaded.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use xyz_core::Function as _;
+
+/// Where a dataset goes: a new output, or an existing dataset to merge into.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OutputArgs {
+    /// Where to write the dataset; its extension picks the format (.zarr, .csv, .json)
+    /// [default: the spec's `output`, else NAME.zarr in the current directory]
+    #[arg(short, long, value_name = "PATH", conflicts_with = "into")]
+    output: Option<PathBuf>,
+
+    /// The format, whatever the output's extension: zarr, csv or json
+    #[arg(long, value_name = "FORMAT", conflicts_with = "into")]
+    format: Option<xyz_core::Format>,
+
+    /// Replace the output if it exists (it is replaced only once the new one is complete)
+    #[arg(long)]
+    pub(crate) force: bool,
+
+    /// Merge the results into this Zarr dataset (made if it does not exist): coordinates are
+    /// united, new cells filled in; it is replaced only once the merged one is complete
+    #[arg(long, value_name = "DATA.zarr")]
+    into: Option<PathBuf>,
+
+    /// With --into: where a cell already holds a different value, the new value wins
+    #[arg(long, requires = "into", conflicts_with = "keep_existing")]
+    overwrite: bool,
+
+    /// With --into: where a cell already holds a different value, the old value stays
+    #[arg(long, requires = "into")]
+    keep_existing: bool,
+}
+
+/// Where a dataset goes, resolved.
+#[derive(Debug)]
+pub(crate) struct Destination {
+    /// The path written.
+    pub(crate) path: PathBuf,
+    /// Its format.
+    pub(crate) format: xyz_core::Format,
+    /// Whether the dataset is merged into what is at `path`.
+    merge: Option<xyz_core::harvest::Conflicts>,
+    force: bool,
+}
+
+impl OutputArgs {
+    /// Where the dataset goes (`--into`, else `-o`, else `fallback`, else `default`) and its
+    /// format, checked before any work is done: an existing output only with `--force`; a
+    /// dataset to merge into must be a Zarr store xyz can read.
+    pub(crate) fn resolve(
+        &self,
+        fallback: Option<&Path>,
+        default: impl FnOnce() -> PathBuf,
+    ) -> anyhow::Result<Destination> {
+        if let Some(into) = &self.into {
+            anyhow::ensure!(
+                xyz_core::Format::from_path(into) == Some(xyz_core::Format::Zarr),
+                "--into {}: harvest merges into a Zarr store (.zarr)",
+                into.display()
+            );
+            if into.exists() {
+                // Refuse now, not after the run, a store that cannot be merged into; it is
+                // read when the results are there to merge.
+                xyz_core::output::probe_zarr(into)?;
+            }
+            let conflicts = if self.overwrite {
+                xyz_core::harvest::Conflicts::Overwrite
+            } else if self.keep_existing {
+                xyz_core::harvest::Conflicts::KeepExisting
+            } else {
+                xyz_core::harvest::Conflicts::Refuse
+            };
+            return Ok(Destination {
+                path: into.clone(),
+                format: xyz_core::Format::Zarr,
+                merge: Some(conflicts),
+                force: true,
+            });
+        }
+        let out = self
+            .output
+            .clone()
+            .or_else(|| fallback.map(Path::to_path_buf))
+            .unwrap_or_else(default);
+        let Some(format) = self.format.or_else(|| xyz_core::Format::from_path(&out)) else {
+            anyhow::bail!(
+                "cannot tell the format of {} from its extension: use .zarr, .csv or .json, or \
+                 --format",
+                out.display()
+            );
+        };
+        xyz_core::output::check_destination(&out, self.force)?;
+        Ok(Destination {
+            path: out,
+            format,
+            merge: None,
+            force: self.force,
+        })
+    }
+}
+
+impl Destination {
+    /// Writes `dataset`, merged into what is there with `--into`. Returns what was done
+    /// ("wrote" or "merged into"), for the summary.
+    pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
+        match self.merge {
+            Some(conflicts) if self.path.exists() => {
+                let existing = xyz_core::output::read_zarr(&self.path)?;
+                let merged = xyz_core::harvest::merge(&existing, dataset, conflicts)
+                    .with_context(|| format!("merging into {}", self.path.display()))?;
+                xyz_core::output::write(&merged, &self.path, self.format, true)?;
+                Ok("merged into")
+            }
+            _ => {
+                xyz_core::output::write(dataset, &self.path, self.format, self.force)?;
+                Ok("wrote")
+            }
+        }
+    }
+}
+
+/// Parses a count: a whole number of at least 1.
+pub(crate) fn count(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of at least 1, not `{text}`"
+        )),
+    }
+}
+
+/// The sweep: a spec and what the command line changes in it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SweepArgs {
+    /// The sweep spec, a TOML file naming the function and its combos, cases and constants
+    pub(crate) spec: Option<PathBuf>,
+
+    /// The function, a WebAssembly module, instead of the spec's `function`
+    #[arg(long, value_name = "MODULE")]
+    function: Option<PathBuf>,
+
+    /// Sweep NAME over VALUES: a list (1,2,3 or [1, 2, 3]) or a generator
+    /// ({ range = [0, 10, 2] }, { linspace = [0, 1, 11] }, { logspace = [-3, 0, 4] });
+    /// replaces any combo or constant of that name
+    #[arg(long = "combo", value_name = "NAME=VALUES")]
+    combos: Vec<String>,
+
+    /// Fix NAME to VALUE for every case; replaces any combo or constant of that name
+    #[arg(long = "constant", value_name = "NAME=VALUE")]
+    constants: Vec<String>,
+}
+
+impl SweepArgs {
+    /// The spec with the command line's changes, and the function's module.
+    pub(crate) fn load(&self) -> anyhow::Result<(xyz_core::Spec, PathBuf)> {
+        let mut spec = match &self.spec {
+            Some(path) => xyz_core::Spec::from_file(path)?,
+            None => xyz_core::Spec::default(),
+        };
+        for arg in &self.combos {
+            let (name, values) =
+                xyz_core::spec::parse_combo_arg(arg).map_err(anyhow::Error::msg)?;
+            spec.space.combo(name, values);
+        }
+        for arg in &self.constants {
+            let (name, value) =
+                xyz_core::spec::parse_constant_arg(arg).map_err(anyhow::Error::msg)?;
+            spec.space.constant(name, value);
+        }
+        let Some(module) = self.function.clone().or(spec.function.clone()) else {
+            anyhow::bail!(
+                "no function to run: name one with `function = \"...\"` in the spec or with \
+                 --function"
+            );
+        };
+        Ok((spec, module))
+    }
+
+    /// The sweep's name: the spec's file name without its extension, else `function`.
+    pub(crate) fn name(&self, function: &str) -> String {
+        self.spec
+            .as_deref()
+            .and_then(|s| s.file_stem())
+            .map_or_else(
+                || function.to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            )
+    }
+
+    /// The spec's space bound to `sig`; errors name the spec.
+    pub(crate) fn bind(
+        &self,
+        spec: &xyz_core::Spec,
+        sig: &xyz_abi::Signature,
+    ) -> anyhow::Result<xyz_core::BoundSpace> {
+        spec.space.bind(sig).map_err(|e| match &self.spec {
+            Some(path) => anyhow::anyhow!("{}: {e}", path.display()),
+            None => anyhow::anyhow!("{e}"),
+        })
+    }
+}
+
+/// Options for loading WebAssembly functions, shared by the commands that load one.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Sandbox")]
+pub(crate) struct WasmOpts {
+    /// Most linear memory one instance may use, such as 256MiB [default: spec's
+    /// limits.memory, else 1GiB]
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
+    /// Longest one call may run, such as 30s or 2h [default: spec's limits.deadline, else 10m]
+    #[arg(long, value_name = "DURATION", conflicts_with = "no_deadline")]
+    deadline: Option<String>,
+    /// Run without deadlines, in this process: an endless loop is never stopped
+    #[arg(long)]
+    no_deadline: bool,
+    /// How the deadline is enforced: `process` runs the function in worker processes that are
+    /// killed at the deadline, at no cost to the function's speed; `epoch` runs it in this
+    /// process with interruption checks compiled into its loops, which makes tight loops up to
+    /// twice as slow
+    #[arg(long, value_name = "HOW", default_value = "process")]
+    watchdog: Watchdog,
+    /// Run the function in this process, not in worker processes: a WebAssembly deadline is
+    /// then enforced by epoch checks; a native library gets no deadline and no memory cap, and
+    /// a crash in it ends xyz
+    #[arg(long)]
+    no_isolate: bool,
+    #[command(flatten)]
+    cache: CacheOpts,
+}
+
+/// What a function file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A WebAssembly module.
+    Wasm,
+    /// A native dynamic library.
+    Native,
+}
+
+impl Kind {
+    /// Tells a native library (an ELF or Mach-O file, or a `.so`, `.dylib` or `.dll`) from
+    /// anything else, which is taken for WebAssembly.
+    pub(crate) fn of(path: &Path) -> Kind {
+        let mut magic = [0u8; 4];
+        let read = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+        let native_magic = read.is_ok()
+            && (magic == *b"\x7fELF"
+                || matches!(
+                    u32::from_le_bytes(magic),
+                    0xfeed_facf | 0xcffa_edfe | 0xfeed_face | 0xcefa_edfe
+                ));
+        let native_ext = path
+            .extension()
+            .is_some_and(|e| e == "so" || e == "dylib" || e == "dll");
+        if native_magic || (native_ext && &magic != b"\0asm") {
+            Kind::Native
+        } else {
+            Kind::Wasm
+        }
+    }
+}
+
+/// Where compiled modules are cached.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CacheOpts {
+    /// Directory of the compiled-module cache [default: ~/.cache/xyz/modules]
+    #[arg(long, value_name = "DIR", env = "XYZ_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Do not read or write the compiled-module cache
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl CacheOpts {
+    /// A configuration with these cache settings, no deadline, and `memory` if given.
+    pub(crate) fn config(&self, memory: Option<u64>) -> xyz_wasm::WasmConfig {
+        let mut config = xyz_wasm::WasmConfig::new();
+        if let Some(m) = memory {
+            config.memory_limit(m);
+        }
+        config.deadline(None);
+        if self.no_cache {
+            config.cache_dir(None);
+        } else if let Some(dir) = &self.cache_dir {
+            config.cache_dir(Some(dir.clone()));
+        }
+        config
+    }
+
+    /// The same settings as arguments, for a worker.
+    fn args(&self, args: &mut Vec<std::ffi::OsString>) {
+        if self.no_cache {
+            args.push("--no-cache".into());
+        } else if let Some(dir) = &self.cache_dir {
+            args.extend(["--cache-dir".into(), dir.into()]);
+        }
+    }
+}
+
+/// How a deadline is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Watchdog {
+    /// Worker processes, killed at the deadline.
+    Process,
+    /// Epoch checks compiled into the function.
+    Epoch,
+}
+
+/// A loaded function, ready for the runner.
+pub(crate) struct Loaded {
+    /// The function: in this process, or served by worker processes.
+    pub(crate) function: Box<dyn xyz_core::Function>,
+    /// The SHA-256 of its file.
+    pub(crate) sha256: String,
+}
+
+impl WasmOpts {
+    fn memory(&self, limits: &xyz_core::Limits) -> anyhow::Result<Option<u64>> {
+        use anyhow::Context as _;
+        Ok(match &self.memory {
+            Some(m) => Some(
+                xyz_core::spec::parse_size(m)
+                    .map_err(anyhow::Error::msg)
+                    .context("--memory")?,
+            ),
+            None => limits.memory,
+        })
+    }
+
+    fn deadline(&self, limits: &xyz_core::Limits) -> anyhow::Result<Option<Duration>> {
+        use anyhow::Context as _;
+        if self.no_deadline {
+            return Ok(None);
+        }
+        Ok(Some(match &self.deadline {
+            Some(d) => xyz_core::spec::parse_duration(d)
+                .map_err(anyhow::Error::msg)
+                .context("--deadline")?,
+            None => limits.deadline.unwrap_or(xyz_wasm::DEFAULT_DEADLINE),
+        }))
+    }
+
+    /// These options as arguments, for a child `xyz` of the same command.
+    pub(crate) fn args(&self) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(m) = &self.memory {
+            args.extend(["--memory".into(), m.into()]);
+        }
+        if let Some(d) = &self.deadline {
+            args.extend(["--deadline".into(), d.into()]);
+        }
+        if self.no_deadline {
+            args.push("--no-deadline".into());
+        }
+        let watchdog = match self.watchdog {
+            Watchdog::Process => "process",
+            Watchdog::Epoch => "epoch",
+        };
+        args.extend(["--watchdog".into(), watchdog.into()]);
+        if self.no_isolate {
+            args.push("--no-isolate".into());
+        }
+        self.cache.args(&mut args);
+        args
+    }
+
+    /// Loads `module` (a WebAssembly module or a native library) under these options and the
+    /// spec's `limits`. Unless `--no-isolate`, the function is checked here (a module's
+    /// compiled code is cached on the way) and then served by `xyz worker` processes, killed at
+    /// the deadline: for WebAssembly with `--watchdog process` (the default), for native
+    /// libraries always.
+    pub(crate) fn load(&self, module: &Path, limits: &xyz_core::Limits) -> anyhow::Result<Loaded> {
+        self.load_expecting(module, limits, None)
+    }
+
+    /// Like [`load`](Self::load), for a function whose signature and sha256 are known (a
+    /// crop's): when it will run in worker processes, it is not loaded here at all, and each
+    /// worker checks it is what was expected.
+    pub(crate) fn load_expecting(
+        &self,
+        module: &Path,
+        limits: &xyz_core::Limits,
+        expected: Option<(&xyz_abi::Signature, &str)>,
+    ) -> anyhow::Result<Loaded> {
+        let memory = self.memory(limits)?;
+        let deadline = self.deadline(limits)?;
+        let kind = Kind::of(module);
+        let workers = match kind {
+            Kind::Native => !self.no_isolate,
+            Kind::Wasm => {
+                !self.no_isolate && self.watchdog == Watchdog::Process && deadline.is_some()
+            }
+        };
+        let known = expected.filter(|_| workers);
+        let (signature, sha256) = match (known, kind) {
+            (Some((sig, sha)), _) => (sig.clone(), sha.to_string()),
+            (None, Kind::Native) => {
+                let native = xyz_native::NativeFunction::load(module)?;
+                let sha256 = native.sha256().unwrap_or_default().to_string();
+                if self.no_isolate {
+                    anyhow::ensure!(
+                        self.deadline.is_none() && self.memory.is_none(),
+                        "--deadline and --memory need worker processes for a native library: \
+                         drop --no-isolate"
+                    );
+                    return Ok(Loaded {
+                        function: Box::new(native),
+                        sha256,
+                    });
+                }
+                (native.signature().clone(), sha256)
+            }
+            (None, Kind::Wasm) => {
+                let in_process = self.no_isolate || self.watchdog == Watchdog::Epoch;
+                let mut config = self.cache.config(memory);
+                config.deadline(if in_process { deadline } else { None });
+                let wasm = xyz_wasm::WasmFunction::load(module, &config)?;
+                let sha256 = wasm.info().sha256.clone();
+                if in_process || deadline.is_none() {
+                    return Ok(Loaded {
+                        function: Box::new(wasm),
+                        sha256,
+                    });
+                }
+                (wasm.signature().clone(), sha256)
+            }
+        };
+        let mut args: Vec<std::ffi::OsString> = vec!["worker".into(), module.into()];
+        if let Some(m) = memory {
+            args.extend(["--memory".into(), m.to_string().into()]);
+        }
+        self.cache.args(&mut args);
+        let exe = std::env::current_exe().context("finding the xyz executable for workers")?;
+        let function =
+            xyz_core::ProcessFunction::start(exe, args, signature, Some(sha256.clone()), deadline)?;
+        Ok(Loaded {
+            function: Box::new(function),
+            sha256,
+        })
+    }
+}
