@@ -1,8 +1,7 @@
 //! Loading and checking a module, and the [`WasmFunction`] that makes instances of it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -110,32 +109,35 @@ pub struct ModuleInfo {
     pub cached: bool,
 }
 
-/// Increments the engine's epoch every [`TICK`] while a function lives.
+/// Increments the engine's epoch every [`TICK`] while a function lives. Dropping it stops the
+/// thread at once: the thread waits on a channel whose sender the ticker holds.
 struct Ticker {
-    stop: Arc<AtomicBool>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Ticker {
     fn start(engine: &Engine) -> Ticker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (engine, flag) = (engine.clone(), stop.clone());
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let engine = engine.clone();
         let thread = std::thread::Builder::new()
             .name("xyz-wasm-deadline".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
                     engine.increment_epoch();
                 }
             })
             .ok();
-        Ticker { stop, thread }
+        Ticker {
+            stop: Some(stop),
+            thread,
+        }
     }
 }
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
