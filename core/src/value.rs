@@ -175,6 +175,17 @@ impl Column {
         }
     }
 
+    /// Overwrites the value at `i` with `v`, which must have the column's type.
+    pub(crate) fn set(&mut self, i: usize, v: &Value) {
+        match (self, v) {
+            (Column::F64(c), Value::F64(x)) => c[i] = *x,
+            (Column::I64(c), Value::I64(x)) => c[i] = *x,
+            (Column::Bool(c), Value::Bool(x)) => c[i] = *x,
+            (Column::Str(c), Value::Str(x)) => c[i].clone_from(x),
+            (c, v) => unreachable!("a {} value in a {} column", v.ty(), c.ty()),
+        }
+    }
+
     /// Overwrites `len` values from `at` with those of `src` from `from`; `src` must have the
     /// same type.
     pub(crate) fn copy_run(&mut self, at: usize, src: &Column, from: usize, len: usize) {

@@ -4,7 +4,11 @@ compared with one computed here, independently of xyz.
     python3 check.py KIND PATH
 
 KIND is the example (add, stats, ramp, mandel, classify, faulty), a tabular form
-(csv-stats, json-ramp), or a harvested dataset (harvest-add, harvest-affine). Exits non-zero with a message on the first mismatch.
+(csv-stats, json-ramp), a harvested dataset (harvest-add, harvest-affine), or `formats`, for
+which PATH is a prefix: PATH.zarr, PATH.nc, PATH.parquet, PATH.csv and PATH.json hold one
+dataset, and each is read by its own reader (xarray.open_dataset, pandas.read_parquet,
+pandas.read_csv, json) and compared, cell by cell, with the Zarr store. Exits non-zero with a
+message on the first mismatch.
 """
 
 import json
@@ -172,6 +176,111 @@ def check_harvest_affine(path):
         expect(got[x] == y, f"y({x}) = {got[x]}, expected {y}")
 
 
+def is_missing(v):
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def same(a, b):
+    """Whether a value read from a table equals one read from the Zarr store."""
+    if isinstance(b, (bool, np.bool_)) or isinstance(a, (bool, np.bool_)):
+        return bool(a) == bool(b) and float(a) == float(b)
+    if isinstance(b, str) or isinstance(a, str):
+        return str(a) == str(b)
+    return float(a) == float(b) or (math.isnan(float(a)) and math.isnan(float(b)))
+
+
+def check_rows(name, df, z, elements_as_lists=False):
+    """Checks a table of one row per case against the Zarr store `z`: its columns, and for
+    every row its coordinates, constants and outputs; missing outputs must be missing in both
+    (a missing string reads "" from Zarr)."""
+    dims = [d for d in z.coords if d in z.dims]
+    consts = [k for k in z.attrs if not k.startswith("xyz_")]
+    expect(list(df.columns[: len(dims)]) == dims, f"{name}: columns {list(df.columns)}")
+    for c in consts:
+        expect((df[c] == z.attrs[c]).all(), f"{name}: constant {c}")
+    zvals = {v: z[v].values for v in z.data_vars}
+    index = {d: {same_key(x): i for i, x in enumerate(z[d].values)} for d in dims}
+    seen = set()
+    for row in df.to_dict("records"):
+        at = tuple(index[d][same_key(row[d])] for d in dims)
+        expect(at not in seen, f"{name}: row {row} twice")
+        seen.add(at)
+        for v in z.data_vars:
+            zv = zvals[v][at]
+            extra = z[v].dims[len(dims):]
+            if not extra:
+                cells = [(v, zv)]
+            elif elements_as_lists:
+                got = row[v]
+                want = zv.tolist()
+                if got is None:
+                    expect(all(math.isnan(w) for w in np.ravel(zv)), f"{name}: {v} at {row}")
+                else:
+                    expect(got == want, f"{name}: {v} at {row}: {got} != {want}")
+                continue
+            else:
+                cells = [
+                    (f"{v}[{','.join(map(str, idx))}]", zv[idx])
+                    for idx in np.ndindex(*zv.shape)
+                ]
+            for col, want in cells:
+                got = row[col]
+                if is_missing(got):
+                    expect(
+                        (isinstance(want, str) and want == "") or is_missing(float(want))
+                        if not isinstance(want, str)
+                        else want == "",
+                        f"{name}: {col} at {row} is missing, Zarr has {want!r}",
+                    )
+                else:
+                    expect(same(got, want), f"{name}: {col} at {row}: {got!r} != {want!r}")
+    n_cells = sum(
+        1
+        for at in np.ndindex(*[z.sizes[d] for d in dims])
+        if any(
+            not (isinstance(zvals[v][at], str) or np.all(np.isnan(np.asarray(zvals[v][at], float))))
+            for v in z.data_vars
+        )
+    )
+    expect(len(seen) >= n_cells, f"{name}: {len(seen)} rows for {n_cells} cells with values")
+
+
+def same_key(x):
+    if isinstance(x, (bool, np.bool_)):
+        return ("b", bool(x))
+    if isinstance(x, str):
+        return ("s", x)
+    return ("n", float(x))
+
+
+def check_formats(prefix):
+    z = xr.open_zarr(prefix + ".zarr").load()
+    print(z)
+    n = xr.open_dataset(prefix + ".nc").load()
+    print(n)
+    xr.testing.assert_identical(n, z)
+    for v in z.variables:
+        expect(n[v].dtype.kind == z[v].dtype.kind or z[v].dtype.kind in "OUT",
+               f"netcdf: {v} is {n[v].dtype}, Zarr {z[v].dtype}")
+
+    p = pd.read_parquet(prefix + ".parquet")
+    print(p)
+    for d in z.dims:
+        if d in z.coords:
+            expect(p[d].dtype == z[d].dtype or z[d].dtype.kind in "OUT",
+                   f"parquet: {d} is {p[d].dtype}, Zarr {z[d].dtype}")
+    check_rows("parquet", p, z)
+
+    c = pd.read_csv(prefix + ".csv", keep_default_na=False, na_values=[""])
+    print(c)
+    check_rows("csv", c, z)
+
+    with open(prefix + ".json") as f:
+        j = pd.DataFrame.from_records(json.load(f))
+    print(j)
+    check_rows("json", j, z, elements_as_lists=True)
+
+
 CHECKS = {
     "add": check_add,
     "stats": check_stats,
@@ -183,6 +292,7 @@ CHECKS = {
     "json-ramp": check_json_ramp,
     "harvest-add": check_harvest_add,
     "harvest-affine": check_harvest_affine,
+    "formats": check_formats,
 }
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ use xyz_core::Function as _;
 /// Where a dataset goes: a new output, or an existing dataset to merge into.
 #[derive(Debug, clap::Args)]
 pub(crate) struct OutputArgs {
-    /// Where to write the dataset; its extension picks the format (.zarr, .csv, .json)
+    /// Where to write the dataset; its extension picks the format (.zarr, .nc, .parquet, .csv,
+    /// .json)
     /// [default: the spec's `output`, else NAME.zarr in the current directory]
     #[arg(short, long, value_name = "PATH", conflicts_with = "into")]
     output: Option<PathBuf>,
 
-    /// The format, whatever the output's extension: zarr, csv or json
+    /// The format, whatever the output's extension: zarr, netcdf, parquet, csv or json
     #[arg(long, value_name = "FORMAT", conflicts_with = "into")]
     format: Option<xyz_core::Format>,
 
@@ -23,9 +24,10 @@ pub(crate) struct OutputArgs {
     #[arg(long)]
     pub(crate) force: bool,
 
-    /// Merge the results into this Zarr dataset (made if it does not exist): coordinates are
-    /// united, new cells filled in; it is replaced only once the merged one is complete
-    #[arg(long, value_name = "DATA.zarr")]
+    /// Merge the results into this dataset (.zarr, .nc or .parquet; made if it does not
+    /// exist): coordinates are united, new cells filled in; it is replaced only once the merged
+    /// one is complete
+    #[arg(long, value_name = "DATA")]
     into: Option<PathBuf>,
 
     /// With --into: where a cell already holds a different value, the new value wins
@@ -59,15 +61,23 @@ impl OutputArgs {
         default: impl FnOnce() -> PathBuf,
     ) -> anyhow::Result<Destination> {
         if let Some(into) = &self.into {
-            anyhow::ensure!(
-                xyz_core::Format::from_path(into) == Some(xyz_core::Format::Zarr),
-                "--into {}: harvest merges into a Zarr store (.zarr)",
-                into.display()
-            );
+            let format = xyz_core::Format::from_path(into)
+                .filter(|f| f.is_self_describing())
+                .with_context(|| {
+                    format!(
+                        "--into {}: harvest merges into a dataset that keeps its layout: Zarr \
+                         (.zarr), netCDF (.nc) or Parquet (.parquet)",
+                        into.display()
+                    )
+                })?;
             if into.exists() {
-                // Refuse now, not after the run, a store that cannot be merged into; it is
-                // read when the results are there to merge.
-                xyz_core::output::probe_zarr(into)?;
+                // Refuse now, not after the run, a dataset that cannot be merged into. A Zarr
+                // store is checked from its metadata and read when the results are there to
+                // merge; the single-file formats are read whole.
+                match format {
+                    xyz_core::Format::Zarr => xyz_core::output::probe_zarr(into)?,
+                    _ => drop(xyz_core::output::read(into, format)?),
+                }
             }
             let conflicts = if self.overwrite {
                 xyz_core::harvest::Conflicts::Overwrite
@@ -78,7 +88,7 @@ impl OutputArgs {
             };
             return Ok(Destination {
                 path: into.clone(),
-                format: xyz_core::Format::Zarr,
+                format,
                 merge: Some(conflicts),
                 force: true,
             });
@@ -90,8 +100,8 @@ impl OutputArgs {
             .unwrap_or_else(default);
         let Some(format) = self.format.or_else(|| xyz_core::Format::from_path(&out)) else {
             anyhow::bail!(
-                "cannot tell the format of {} from its extension: use .zarr, .csv or .json, or \
-                 --format",
+                "cannot tell the format of {} from its extension: use .zarr, .nc, .parquet, .csv or \
+                 .json, or --format",
                 out.display()
             );
         };
@@ -111,7 +121,7 @@ impl Destination {
     pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
         match self.merge {
             Some(conflicts) if self.path.exists() => {
-                let existing = xyz_core::output::read_zarr(&self.path)?;
+                let existing = xyz_core::output::read(&self.path, self.format)?;
                 let merged = xyz_core::harvest::merge(&existing, dataset, conflicts)
                     .with_context(|| format!("merging into {}", self.path.display()))?;
                 xyz_core::output::write(&merged, &self.path, self.format, true)?;

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::Context as _;
 use serde_json::json;
-use xyz_core::{Column, Dataset, Format};
+use xyz_core::{CellState, Column, Dataset, Format};
 
 use crate::exit_codes;
 
@@ -12,8 +12,12 @@ use crate::exit_codes;
 /// missing cells, attributes.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ShowCommand {
-    /// The dataset (.zarr)
+    /// The dataset (.zarr, .nc, .parquet, .csv or .json)
     data: PathBuf,
+
+    /// Its format, whatever its extension: zarr, netcdf, parquet, csv or json
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<Format>,
 
     /// Print JSON instead of text
     #[arg(long)]
@@ -42,16 +46,34 @@ fn preview(c: &Column) -> String {
     parts.join(" ")
 }
 
-/// Missing values of a variable.
-fn missing(c: &Column) -> usize {
-    match c {
+/// Missing values of a variable: NaN and the integer fill value, and for booleans and strings
+/// (which cannot say they are missing) the values of cells without values.
+fn missing(ds: &Dataset, var: &xyz_core::DataVar) -> usize {
+    match &var.data {
         Column::F64(v) => v.iter().filter(|x| x.is_nan()).count(),
         Column::I64(v) => v
             .iter()
             .filter(|x| **x == xyz_core::dataset::MISSING_I64)
             .count(),
-        Column::Bool(_) | Column::Str(_) => 0,
+        Column::Bool(_) | Column::Str(_) => {
+            ds.cells.iter().filter(|c| **c != CellState::Ok).count() * var.elements()
+        }
     }
+}
+
+/// Reads any dataset xyz wrote, its format from `format` or its extension.
+pub(crate) fn read_dataset(
+    path: &std::path::Path,
+    format: Option<Format>,
+) -> anyhow::Result<Dataset> {
+    let format = format.or_else(|| Format::from_path(path)).with_context(|| {
+        format!(
+            "cannot tell the format of {} from its extension: use .zarr, .nc, .parquet, .csv or \
+             .json, or --format",
+            path.display()
+        )
+    })?;
+    Ok(xyz_core::output::read(path, format)?)
 }
 
 fn dims_of(ds: &Dataset) -> Vec<(String, usize)> {
@@ -72,13 +94,7 @@ fn dims_of(ds: &Dataset) -> Vec<(String, usize)> {
 
 impl ShowCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        if Format::from_path(&self.data) != Some(Format::Zarr) {
-            bail!(
-                "{}: xyz show reads Zarr stores (.zarr); pandas reads the tabular forms",
-                self.data.display()
-            );
-        }
-        let ds = xyz_core::output::read_zarr(&self.data)?;
+        let ds = read_dataset(&self.data, self.format)?;
         let dims = dims_of(&ds);
         let (ok, _, _, absent) = ds.counts();
         if self.json {
@@ -92,7 +108,7 @@ impl ShowCommand {
                     let mut vdims: Vec<String> = ds.dims.iter().map(|d| d.name.clone()).collect();
                     vdims.extend(v.extra_dims.iter().map(|d| d.name.clone()));
                     json!({"name": v.name, "type": v.ty.to_string(), "dims": vdims,
-                           "missing": missing(&v.data)})
+                           "missing": missing(&ds, v)})
                 }).collect::<Vec<_>>(),
                 "cells": {"with_values": ok, "missing": absent},
                 "attrs": ds.attrs.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<serde_json::Map<_, _>>(),
@@ -124,7 +140,7 @@ impl ShowCommand {
         for v in &ds.vars {
             let mut vdims: Vec<&str> = ds.dims.iter().map(|d| d.name.as_str()).collect();
             vdims.extend(v.extra_dims.iter().map(|d| d.name.as_str()));
-            let m = missing(&v.data);
+            let m = missing(&ds, v);
             let note = if m > 0 {
                 format!(" ({m} missing)")
             } else {

@@ -4,6 +4,7 @@
 mod bad_input;
 mod crops;
 mod faulty;
+mod formats;
 mod harvest;
 mod native;
 mod run;

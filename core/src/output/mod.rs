@@ -1,5 +1,6 @@
-//! Writing a dataset to disk: Zarr v3 (the default, opened by `xarray.open_zarr`), CSV and
-//! JSON (one row per case).
+//! Writing a dataset to disk, and reading it back: Zarr v3 (the default, opened by
+//! `xarray.open_zarr`), netCDF (opened by `xarray.open_dataset`), and one row per case in
+//! Parquet (`pandas.read_parquet`), CSV and JSON.
 //!
 //! Every writer builds its output under a temporary name beside the destination and renames
 //! it into place only when complete, so a destination is never left half-written. An existing
@@ -17,17 +18,20 @@
 //! | `bool` | `int8` with `-1` and attribute `_FillValue = -1` (only when a cell is missing; otherwise `bool`) | `float32`: 1.0, 0.0 or NaN |
 //! | `str` | `""` | `""` |
 //!
-//! In CSV a missing value is an empty field; in JSON it is `null` (as are NaN and infinities,
-//! which JSON cannot hold).
+//! netCDF stores the same values as Zarr, with the same attributes; booleans are bytes with an
+//! attribute `dtype = "bool"` (as xarray writes them) and strings are character arrays with
+//! `_Encoding = "utf-8"`. In Parquet a missing value is null; in CSV it is an
+//! empty field; in JSON it is `null` (as are NaN and infinities, which JSON cannot hold).
 //!
 //! Attributes hold the constants (booleans as 0 or 1, as netCDF has no boolean attributes) and
 //! the provenance: `xyz_version`, `xyz_function` (the signature) and `xyz_function_sha256`.
 
+mod netcdf;
+mod parquet;
 mod tabular;
+mod tabular_read;
 mod zarr;
 mod zarr_read;
-
-pub use zarr_read::ReadError;
 
 use std::fmt;
 use std::io;
@@ -45,12 +49,31 @@ pub enum Format {
     Csv,
     /// A JSON array of one object per case (pandas `orient="records"`).
     Json,
+    /// Apache Parquet, one row per case, readable by `pandas.read_parquet`.
+    Parquet,
+    /// A netCDF file (64-bit data format, CDF-5), readable by `xarray.open_dataset`.
+    Netcdf,
 }
 
 impl Format {
-    /// The format a path's extension names: `.zarr`, `.csv` or `.json`.
+    /// Every format, in the order the docs list them.
+    pub const ALL: [Format; 5] = [
+        Format::Zarr,
+        Format::Netcdf,
+        Format::Parquet,
+        Format::Csv,
+        Format::Json,
+    ];
+
+    /// The format a path's extension names: `.zarr`, `.nc`, `.parquet`, `.csv` or `.json`.
     pub fn from_path(path: &Path) -> Option<Format> {
         path.extension()?.to_str()?.parse().ok()
+    }
+
+    /// Whether a dataset in this format keeps its dims, coordinates and attributes, so reading
+    /// it back gives the dataset that was written. CSV and JSON keep rows only.
+    pub fn is_self_describing(self) -> bool {
+        matches!(self, Format::Zarr | Format::Netcdf | Format::Parquet)
     }
 }
 
@@ -62,8 +85,10 @@ impl FromStr for Format {
             "zarr" => Ok(Format::Zarr),
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
+            "parquet" | "pq" => Ok(Format::Parquet),
+            "nc" | "netcdf" | "nc4" | "cdf" => Ok(Format::Netcdf),
             other => Err(format!(
-                "unknown format `{other}`: expected zarr, csv or json"
+                "unknown format `{other}`: expected zarr, nc (netcdf), parquet, csv or json"
             )),
         }
     }
@@ -75,6 +100,8 @@ impl fmt::Display for Format {
             Format::Zarr => "zarr",
             Format::Csv => "csv",
             Format::Json => "json",
+            Format::Parquet => "parquet",
+            Format::Netcdf => "netcdf",
         })
     }
 }
@@ -100,6 +127,16 @@ pub enum WriteError {
     },
 }
 
+/// A dataset that could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct ReadError {
+    /// The dataset, or the file in it at fault.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
 /// Refuses an existing `dest` unless `force`. Call it before a long run, so the run is not
 /// wasted; [`write()`] checks again.
 pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
@@ -116,6 +153,21 @@ pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
 /// are missing, so a store of string outputs only reads every cell as `Ok`).
 pub fn read_zarr(path: &Path) -> Result<Dataset, ReadError> {
     zarr_read::read(path)
+}
+
+/// Reads back a dataset xyz wrote in any format. Zarr, netCDF and Parquet give back the
+/// dataset that was written (with the caveats of [`read_zarr`]); CSV and JSON hold rows only,
+/// so their layout is inferred: the dims are the fewest leading columns that tell the rows
+/// apart, the columns after them that hold one value throughout are constants, and the others
+/// are data variables.
+pub fn read(path: &Path, format: Format) -> Result<Dataset, ReadError> {
+    match format {
+        Format::Zarr => zarr_read::read(path),
+        Format::Netcdf => netcdf::read(path),
+        Format::Parquet => parquet::read(path),
+        Format::Csv => tabular_read::read_csv(path),
+        Format::Json => tabular_read::read_json(path),
+    }
 }
 
 /// Checks, from its metadata alone, that [`read_zarr`] can read the store at `path`.
@@ -139,6 +191,8 @@ pub fn write(
         Format::Zarr => zarr::write(dataset, tmp),
         Format::Csv => tabular::write_csv(dataset, tmp),
         Format::Json => tabular::write_json(dataset, tmp),
+        Format::Parquet => parquet::write(dataset, tmp),
+        Format::Netcdf => netcdf::write(dataset, tmp),
     })
     .map_err(io_err)
 }
@@ -208,6 +262,11 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("a/b.zarr")), Some(Format::Zarr));
         assert_eq!(Format::from_path(Path::new("b.CSV")), Some(Format::Csv));
         assert_eq!(Format::from_path(Path::new("b.json")), Some(Format::Json));
+        assert_eq!(
+            Format::from_path(Path::new("b.parquet")),
+            Some(Format::Parquet)
+        );
+        assert_eq!(Format::from_path(Path::new("b.nc")), Some(Format::Netcdf));
         assert_eq!(Format::from_path(Path::new("b.txt")), None);
         assert_eq!(Format::from_path(Path::new("b")), None);
     }
@@ -250,5 +309,87 @@ mod tests {
                 .ends_with("out.zarr already exists; pass --force to replace it")
         );
         assert!(check_destination(&dest, true).is_ok());
+    }
+
+    /// A dataset with every type, an array output, a failed cell and a constant.
+    fn sample() -> Dataset {
+        use crate::{
+            ClosureFunction, ComboValues, Function, ParamSpace, Runner, Sequential, Value,
+        };
+        let sig = "f(a: i64, k: str, c: f64) -> (n: i64, b: bool, s: str, v: f64[t=2])"
+            .parse()
+            .unwrap();
+        let f = ClosureFunction::new(sig, |args| match args {
+            [Value::I64(2), ..] => Err("two".into()),
+            [Value::I64(a), Value::Str(k), Value::F64(c)] => Ok(vec![
+                Value::I64(a * 10),
+                Value::Bool(a % 2 == 0),
+                Value::Str(format!("{k}, \"{a}\"")),
+                Value::F64(*a as f64 * c),
+                Value::F64(if *a == 3 { f64::NAN } else { -(*a as f64) }),
+            ]),
+            _ => unreachable!(),
+        });
+        let mut space = ParamSpace::new();
+        space
+            .combo(
+                "k",
+                ComboValues::List(vec![Value::Str("p".into()), Value::Str("q".into())]),
+            )
+            .combo(
+                "a",
+                ComboValues::Range {
+                    start: Value::I64(0),
+                    stop: Value::I64(4),
+                    step: Value::I64(1),
+                },
+            )
+            .constant("c", Value::F64(0.5));
+        let bound = space.bind(f.signature()).unwrap();
+        Runner::new(&f, &Sequential).run(&bound).unwrap().dataset
+    }
+
+    #[test]
+    fn self_describing_formats_read_back_what_was_written() {
+        let ds = sample();
+        let dir = tempfile::tempdir().unwrap();
+        for format in [Format::Netcdf, Format::Parquet] {
+            let path = dir.path().join(format!("d.{format}"));
+            write(&ds, &path, format, false).unwrap();
+            let back = read(&path, format).unwrap();
+            assert_eq!(back.dims, ds.dims, "{format}");
+            let (ok, failed, ..) = ds.counts();
+            assert_eq!(back.counts(), (ok, 0, 0, failed), "{format}");
+            assert_eq!(
+                format!("{:?}", back.vars),
+                format!("{:?}", ds.vars),
+                "{format}"
+            );
+            assert_eq!(back.attrs, ds.attrs, "{format}");
+        }
+    }
+
+    #[test]
+    fn tables_read_back_with_inferred_dims() {
+        let ds = sample();
+        let dir = tempfile::tempdir().unwrap();
+        for format in [Format::Csv, Format::Json] {
+            let path = dir.path().join(format!("d.{format}"));
+            write(&ds, &path, format, false).unwrap();
+            let back = read(&path, format).unwrap();
+            assert_eq!(back.dims, ds.dims, "{format}");
+            let names: Vec<&str> = back.vars.iter().map(|v| v.name.as_str()).collect();
+            if format == Format::Csv {
+                assert_eq!(names, ["n", "b", "s", "v[0]", "v[1]"]);
+            } else {
+                assert_eq!(names, ["n", "b", "s", "v"]);
+                assert_eq!(back.vars[3].extra_dims[0].name, "v_dim0");
+            }
+            assert_eq!(back.attrs, [("c".to_string(), crate::Value::F64(0.5))]);
+            assert_eq!(back.vars[0].data, ds.vars[0].data, "{format}");
+            assert_eq!(back.vars[2].data, ds.vars[2].data, "{format}");
+            // The failed cell (a = 2) is missing; the cells with values are `Ok`.
+            assert_eq!(back.counts(), (6, 0, 0, 2), "{format}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
-use crate::dataset::{CellState, Dataset};
+use crate::dataset::{CellState, DataVar, Dataset};
 use crate::value::{Column, Value};
 
 /// The rows of a dataset: grid cells that belong to the space, with their coordinates.
@@ -32,7 +32,7 @@ fn rows(ds: &Dataset) -> impl Iterator<Item = (usize, Vec<Value>)> + '_ {
 }
 
 /// Constants, as the dataset's attributes hold them (before the provenance).
-fn constants(ds: &Dataset) -> &[(String, Value)] {
+pub(super) fn constants(ds: &Dataset) -> &[(String, Value)] {
     let n = ds
         .attrs
         .iter()
@@ -71,24 +71,26 @@ fn element_names(extra: &[usize]) -> Vec<String> {
         .collect()
 }
 
+/// The columns of a variable in a table: its name, or one `name[i,j]` per element of an array
+/// output.
+pub(super) fn column_names(var: &DataVar) -> Vec<String> {
+    if var.extra_dims.is_empty() {
+        return vec![var.name.clone()];
+    }
+    let sizes: Vec<usize> = var.extra_dims.iter().map(|d| d.size as usize).collect();
+    element_names(&sizes)
+        .into_iter()
+        .map(|e| format!("{}[{e}]", var.name))
+        .collect()
+}
+
 pub(super) fn write_csv(ds: &Dataset, path: &Path) -> io::Result<()> {
     let file = fs::File::create(path)?;
     let mut out = BufWriter::new(file);
     let consts = constants(ds);
     let mut header: Vec<String> = ds.dims.iter().map(|d| d.name.clone()).collect();
     header.extend(consts.iter().map(|(k, _)| k.clone()));
-    for var in &ds.vars {
-        if var.extra_dims.is_empty() {
-            header.push(var.name.clone());
-        } else {
-            let sizes: Vec<usize> = var.extra_dims.iter().map(|d| d.size as usize).collect();
-            header.extend(
-                element_names(&sizes)
-                    .into_iter()
-                    .map(|e| format!("{}[{e}]", var.name)),
-            );
-        }
-    }
+    header.extend(ds.vars.iter().flat_map(column_names));
     let header: Vec<Value> = header.into_iter().map(Value::Str).collect();
     write_csv_row(&mut out, &header)?;
     let mut row = Vec::new();

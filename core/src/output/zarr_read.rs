@@ -6,24 +6,15 @@
 //! booleans. A cell is `Ok` when any variable has a value there; strings cannot say they are
 //! missing (they read `""`), so a store of string outputs only reads every cell as `Ok`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value as Json;
 use xyz_abi::{ExtraDim, ScalarType};
 
+use super::ReadError;
 use crate::dataset::{CellState, DataVar, Dataset, MISSING_I64};
 use crate::space::SweptDim;
 use crate::value::{Column, Value};
-
-/// A store that cannot be read as an xyz dataset.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", path.display())]
-pub struct ReadError {
-    /// The store, or the file in it at fault.
-    pub path: PathBuf,
-    /// What is wrong.
-    pub message: String,
-}
 
 fn err(path: &Path, message: impl Into<String>) -> ReadError {
     ReadError {
@@ -428,10 +419,8 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         );
-        // A store lists its variables by name.
-        let mut vars = ds.vars.clone();
-        vars.sort_by(|a, b| a.name.cmp(&b.name));
-        assert_eq!(format!("{:?}", back.vars), format!("{:?}", vars));
+        // The consolidated metadata keeps the variables in their order.
+        assert_eq!(format!("{:?}", back.vars), format!("{:?}", ds.vars));
         assert_eq!(back.attrs.len(), ds.attrs.len());
     }
 

@@ -1,0 +1,240 @@
+//! Every output format, read by its own reader (xarray, pandas, json) and by `xyz show`, and
+//! harvest into the single-file formats.
+
+use crate::util::{Dir, guest, stdout};
+
+const FORMATS: [&str; 5] = ["zarr", "nc", "parquet", "csv", "json"];
+
+/// Runs one sweep into every format, as `PREFIX.zarr`, `PREFIX.nc`, …
+fn run_into_every_format(dir: &Dir, prefix: &str, args: &[&str], code: i32) {
+    for ext in FORMATS {
+        let out = format!("{prefix}.{ext}");
+        let mut all = vec!["run", "-q"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", &out]);
+        dir.xyz_ok(&all, code);
+    }
+}
+
+#[test]
+fn every_format_holds_the_same_cells() {
+    let dir = Dir::new();
+    // Booleans and strings, and cells no case covers.
+    let spec = dir.write(
+        "classify.toml",
+        &format!(
+            r#"
+            function = "{}"
+            [combos]
+            flag = [true, false]
+            [[cases]]
+            x = 1.5
+            label = "a"
+            [[cases]]
+            x = -2
+            label = "é,\"q\""
+            [[cases]]
+            x = 0.0
+            label = "z"
+            "#,
+            guest("classify")
+        ),
+    );
+    run_into_every_format(&dir, "classify", &[spec.to_str().unwrap()], 0);
+    // Failed cases, and a string dim.
+    let faulty = guest("faulty");
+    run_into_every_format(
+        &dir,
+        "faulty",
+        &[
+            "--function",
+            &faulty,
+            "--combo",
+            "mode=ok,err,panic",
+            "--combo",
+            "x=1,2.5,-3",
+        ],
+        3,
+    );
+    // Integer coordinates and two outputs; an array output; a constant.
+    let stats = guest("stats");
+    run_into_every_format(
+        &dir,
+        "stats",
+        &[
+            "--function",
+            &stats,
+            "--combo",
+            "n=1,2,3",
+            "--combo",
+            "x=0.5,1.5",
+        ],
+        0,
+    );
+    let ramp = guest("ramp");
+    run_into_every_format(
+        &dir,
+        "ramp",
+        &["--function", &ramp, "--combo", "a=1,2", "--combo", "b=0,3"],
+        0,
+    );
+    let add = guest("add");
+    run_into_every_format(
+        &dir,
+        "add",
+        &[
+            "--function",
+            &add,
+            "--combo",
+            "a=1,2",
+            "--combo",
+            "b=0,3",
+            "--constant",
+            "c=7",
+        ],
+        0,
+    );
+    for prefix in ["classify", "faulty", "stats", "ramp", "add"] {
+        xyz_tests::python("check.py", &[&"formats", &dir.path(prefix)]);
+    }
+}
+
+/// `xyz show --json` of each format: the self-describing ones give the Zarr store's summary
+/// exactly; the tables give its dims, coordinates and cells.
+#[test]
+fn show_reads_every_format() {
+    let dir = Dir::new();
+    let faulty = guest("faulty");
+    run_into_every_format(
+        &dir,
+        "f",
+        &[
+            "--function",
+            &faulty,
+            "--combo",
+            "mode=ok,err",
+            "--combo",
+            "x=1,2.5,-3",
+        ],
+        3,
+    );
+    let show = |ext: &str| -> serde_json::Value {
+        let out = dir.xyz_ok(&["show", &format!("f.{ext}"), "--json"], 0);
+        let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("path");
+        v
+    };
+    let zarr = show("zarr");
+    assert_eq!(zarr["cells"]["with_values"], 3);
+    for ext in ["nc", "parquet"] {
+        assert_eq!(show(ext), zarr, "{ext}");
+    }
+    for ext in ["csv", "json"] {
+        let v = show(ext);
+        for key in ["dims", "coords", "data_vars", "cells"] {
+            assert_eq!(v[key], zarr[key], "{ext}: {key}");
+        }
+    }
+    let text = stdout(&dir.xyz_ok(&["show", "f.nc"], 0));
+    assert!(
+        text.lines()
+            .any(|l| l == "    y     (mode, x) f64 2.0 3.5 -2.0 NaN NaN NaN (3 missing)"),
+        "{text}"
+    );
+    // A file of another extension needs --format; then it reads.
+    std::fs::copy(dir.path("f.parquet"), dir.path("f.data")).unwrap();
+    let err = dir.xyz_err(&["show", "f.data"]);
+    assert!(
+        err.contains("cannot tell the format of f.data from its extension"),
+        "{err}"
+    );
+    dir.xyz_ok(&["show", "f.data", "--format", "parquet"], 0);
+}
+
+#[test]
+fn what_xyz_did_not_write_is_refused_by_name() {
+    let dir = Dir::new();
+    dir.write("plain.csv", "a,b\n1,2\n1,2\n");
+    let err = dir.xyz_err(&["show", "plain.csv"]);
+    assert!(
+        err.contains("plain.csv: no leading columns tell the rows apart"),
+        "{err}"
+    );
+    dir.write("bad.nc", "CDF\u{1}\0\0");
+    let err = dir.xyz_err(&["show", "bad.nc"]);
+    assert!(err.contains("bad.nc: the header ends early"), "{err}");
+    std::fs::write(dir.path("hdf.nc"), b"\x89HDF\r\n\x1a\n").unwrap();
+    let err = dir.xyz_err(&["show", "hdf.nc"]);
+    assert!(err.contains("a netCDF-4 (HDF5) file"), "{err}");
+    dir.write("bad.parquet", "PAR1 not really");
+    let err = dir.xyz_err(&["show", "bad.parquet"]);
+    assert!(
+        err.contains("bad.parquet: not a Parquet file xyz can read"),
+        "{err}"
+    );
+    dir.write("rows.json", r#"[{"a": 1}, {"b": 2}]"#);
+    let err = dir.xyz_err(&["show", "rows.json"]);
+    assert!(
+        err.contains("rows.json: record 1 has other keys than the first"),
+        "{err}"
+    );
+}
+
+/// Harvest merges into netCDF and Parquet as into Zarr, and refuses the tables.
+#[test]
+fn harvest_merges_into_netcdf_and_parquet() {
+    let dir = Dir::new();
+    let add = guest("add");
+    for ext in ["nc", "parquet", "zarr"] {
+        let into = format!("all.{ext}");
+        for (a, b) in [("1,3", "10,30"), ("2,3", "20,30")] {
+            dir.xyz_ok(
+                &[
+                    "run",
+                    "-q",
+                    "--function",
+                    &add,
+                    "--combo",
+                    &format!("a={a}"),
+                    "--combo",
+                    &format!("b={b}"),
+                    "--constant",
+                    "c=0",
+                    "--into",
+                    &into,
+                ],
+                0,
+            );
+        }
+    }
+    let show = |p: &str| -> serde_json::Value {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&dir.xyz_ok(&["show", p, "--json"], 0).stdout).unwrap();
+        v.as_object_mut().unwrap().remove("path");
+        v
+    };
+    assert_eq!(show("all.nc"), show("all.zarr"));
+    assert_eq!(show("all.parquet"), show("all.zarr"));
+    assert_eq!(show("all.zarr")["cells"]["with_values"], 7);
+    xyz_tests::python("check.py", &[&"harvest-add", &dir.path("all.zarr")]);
+
+    dir.write("t.csv", "a,b\n");
+    let err = dir.xyz_err(&[
+        "run",
+        "--function",
+        &add,
+        "--combo",
+        "a=1",
+        "--combo",
+        "b=1",
+        "--constant",
+        "c=0",
+        "--into",
+        "t.csv",
+    ]);
+    assert!(
+        err.contains("--into t.csv: harvest merges into a dataset that keeps its layout"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(dir.path("t.csv")).unwrap(), "a,b\n");
+}

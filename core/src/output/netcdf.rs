@@ -1,0 +1,770 @@
+//! netCDF: the classic format in its 64-bit data variant (CDF-5), which holds 64-bit integers
+//! and needs no HDF5. `xarray.open_dataset` reads it with the netCDF4 engine, as does every
+//! netCDF library since 4.4.
+//!
+//! The layout is the one xarray itself writes. Each swept dim has a coordinate variable of its
+//! name; each output is a variable over the swept dims, then its extra dims. Attributes hold the
+//! constants and the provenance, as in Zarr.
+//!
+//! | type | netCDF | xarray reads |
+//! |---|---|---|
+//! | `f64` | `double`, attribute `_FillValue = NaN` | `float64`, NaN where missing |
+//! | `i64` | `int64`, `_FillValue = i64::MIN` when a cell is missing | `int64`, or `float64` with NaN |
+//! | `bool` | `byte` 0 or 1 with attribute `dtype = "bool"`; when a cell is missing, `-1` and `_FillValue = -1` instead | `bool`, or `float32` with NaN |
+//! | `str` | `char` with a last dim `stringN` (N the longest value in bytes) and `_Encoding = "utf-8"` | `str`; `""` where missing |
+//!
+//! The reader takes back what the writer writes, from any of the three classic variants
+//! (CDF-1, CDF-2 and CDF-5).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use xyz_abi::ExtraDim;
+
+use super::ReadError;
+use crate::dataset::{CellState, DataVar, Dataset, MISSING_I64};
+use crate::space::SweptDim;
+use crate::value::{Column, Value};
+
+const NC_BYTE: u32 = 1;
+const NC_CHAR: u32 = 2;
+const NC_SHORT: u32 = 3;
+const NC_INT: u32 = 4;
+const NC_FLOAT: u32 = 5;
+const NC_DOUBLE: u32 = 6;
+const NC_INT64: u32 = 10;
+
+const NC_DIMENSION: u32 = 0x0A;
+const NC_VARIABLE: u32 = 0x0B;
+const NC_ATTRIBUTE: u32 = 0x0C;
+
+fn type_size(nc_type: u32) -> Option<usize> {
+    Some(match nc_type {
+        NC_BYTE | NC_CHAR | 7 => 1,
+        NC_SHORT | 8 => 2,
+        NC_INT | NC_FLOAT | 9 => 4,
+        NC_DOUBLE | NC_INT64 | 11 => 8,
+        _ => return None,
+    })
+}
+
+fn pad4(n: usize) -> usize {
+    n.div_ceil(4) * 4
+}
+
+/// An attribute's values.
+#[derive(Debug, Clone, PartialEq)]
+enum Attr {
+    Text(String),
+    Bytes(Vec<i8>),
+    Ints(Vec<i64>),
+    Doubles(Vec<f64>),
+}
+
+impl Attr {
+    fn of(v: &Value) -> Attr {
+        match v {
+            Value::I64(i) => Attr::Ints(vec![*i]),
+            Value::F64(f) => Attr::Doubles(vec![*f]),
+            Value::Bool(b) => Attr::Bytes(vec![i8::from(*b)]),
+            Value::Str(s) => Attr::Text(s.clone()),
+        }
+    }
+
+    fn value(&self) -> Option<Value> {
+        match self {
+            Attr::Text(s) => Some(Value::Str(s.clone())),
+            Attr::Bytes(v) if v.len() == 1 => Some(Value::I64(i64::from(v[0]))),
+            Attr::Ints(v) if v.len() == 1 => Some(Value::I64(v[0])),
+            Attr::Doubles(v) if v.len() == 1 => Some(Value::F64(v[0])),
+            _ => None,
+        }
+    }
+}
+
+/// The values of one variable, as they go to disk.
+enum Data<'a> {
+    F64(&'a [f64]),
+    I64(&'a [i64]),
+    I8(Vec<i8>),
+    /// Strings padded with NULs to `width` bytes.
+    Chars(&'a [String], usize),
+}
+
+impl Data<'_> {
+    fn nc_type(&self) -> u32 {
+        match self {
+            Data::F64(_) => NC_DOUBLE,
+            Data::I64(_) => NC_INT64,
+            Data::I8(_) => NC_BYTE,
+            Data::Chars(..) => NC_CHAR,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Data::F64(v) => v.len() * 8,
+            Data::I64(v) => v.len() * 8,
+            Data::I8(v) => v.len(),
+            Data::Chars(v, w) => v.len() * w,
+        }
+    }
+
+    fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        match self {
+            Data::F64(v) => v.iter().try_for_each(|x| out.write_all(&x.to_be_bytes())),
+            Data::I64(v) => v.iter().try_for_each(|x| out.write_all(&x.to_be_bytes())),
+            Data::I8(v) => v.iter().try_for_each(|x| out.write_all(&x.to_be_bytes())),
+            Data::Chars(v, w) => v.iter().try_for_each(|s| {
+                out.write_all(s.as_bytes())?;
+                out.write_all(&vec![0; w - s.len()])
+            }),
+        }?;
+        out.write_all(&[0; 3][..pad4(self.bytes()) - self.bytes()])
+    }
+}
+
+struct Var<'a> {
+    name: String,
+    dims: Vec<usize>,
+    attrs: Vec<(String, Attr)>,
+    data: Data<'a>,
+}
+
+/// The header of a CDF-5 file being written.
+#[derive(Default)]
+struct Header {
+    buf: Vec<u8>,
+    /// Where each variable's `begin` goes.
+    begins: Vec<usize>,
+}
+
+impl Header {
+    fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    fn name(&mut self, s: &str) {
+        self.u64(s.len() as u64);
+        self.buf.extend_from_slice(s.as_bytes());
+        self.pad();
+    }
+
+    fn pad(&mut self) {
+        self.buf.resize(pad4(self.buf.len()), 0);
+    }
+
+    fn attrs(&mut self, attrs: &[(String, Attr)]) {
+        if attrs.is_empty() {
+            self.u32(0);
+            self.u64(0);
+            return;
+        }
+        self.u32(NC_ATTRIBUTE);
+        self.u64(attrs.len() as u64);
+        for (name, a) in attrs {
+            self.name(name);
+            match a {
+                Attr::Text(s) => {
+                    self.u32(NC_CHAR);
+                    self.u64(s.len() as u64);
+                    self.buf.extend_from_slice(s.as_bytes());
+                }
+                Attr::Bytes(v) => {
+                    self.u32(NC_BYTE);
+                    self.u64(v.len() as u64);
+                    self.buf.extend(v.iter().map(|b| b.to_be_bytes()[0]));
+                }
+                Attr::Ints(v) => {
+                    self.u32(NC_INT64);
+                    self.u64(v.len() as u64);
+                    v.iter()
+                        .for_each(|x| self.buf.extend_from_slice(&x.to_be_bytes()));
+                }
+                Attr::Doubles(v) => {
+                    self.u32(NC_DOUBLE);
+                    self.u64(v.len() as u64);
+                    v.iter()
+                        .for_each(|x| self.buf.extend_from_slice(&x.to_be_bytes()));
+                }
+            }
+            self.pad();
+        }
+    }
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
+    let mut dims: Vec<(String, usize)> = ds
+        .dims
+        .iter()
+        .map(|d| (d.name.clone(), d.coords.len()))
+        .collect();
+    let dim_id = |name: &str, size: usize, dims: &mut Vec<(String, usize)>| match dims
+        .iter()
+        .position(|(n, _)| n == name)
+    {
+        Some(i) if dims[i].1 == size => Ok(i),
+        Some(i) => Err(invalid(format!(
+            "dim `{name}` has size {} and {size}; netCDF needs one size per dim",
+            dims[i].1
+        ))),
+        None => {
+            dims.push((name.to_owned(), size));
+            Ok(dims.len() - 1)
+        }
+    };
+    let chars = |strings: &[String]| strings.iter().map(String::len).max().unwrap_or(0).max(1);
+    let mut vars: Vec<Var<'_>> = Vec::new();
+    for (d, dim) in ds.dims.iter().enumerate() {
+        let mut ids = vec![d];
+        let mut attrs = Vec::new();
+        let data = match &dim.coords {
+            Column::F64(v) => Data::F64(v),
+            Column::I64(v) => Data::I64(v),
+            Column::Bool(v) => {
+                attrs.push(("dtype".into(), Attr::Text("bool".into())));
+                Data::I8(v.iter().map(|b| i8::from(*b)).collect())
+            }
+            Column::Str(v) => {
+                let w = chars(v);
+                ids.push(dim_id(&format!("string{w}"), w, &mut dims)?);
+                attrs.push(("_Encoding".into(), Attr::Text("utf-8".into())));
+                Data::Chars(v, w)
+            }
+        };
+        vars.push(Var {
+            name: dim.name.clone(),
+            dims: ids,
+            attrs,
+            data,
+        });
+    }
+    let any_missing = ds.cells.iter().any(|c| *c != CellState::Ok);
+    for var in &ds.vars {
+        let mut ids: Vec<usize> = (0..ds.dims.len()).collect();
+        for d in &var.extra_dims {
+            ids.push(dim_id(&d.name, d.size as usize, &mut dims)?);
+        }
+        let mut attrs = Vec::new();
+        let data = match &var.data {
+            Column::F64(v) => {
+                attrs.push(("_FillValue".into(), Attr::Doubles(vec![f64::NAN])));
+                Data::F64(v)
+            }
+            Column::I64(v) => {
+                if any_missing {
+                    attrs.push(("_FillValue".into(), Attr::Ints(vec![MISSING_I64])));
+                }
+                Data::I64(v)
+            }
+            Column::Bool(v) if any_missing => {
+                attrs.push(("_FillValue".into(), Attr::Bytes(vec![-1])));
+                let e = var.elements();
+                Data::I8(
+                    v.iter()
+                        .enumerate()
+                        .map(|(k, b)| match ds.cells[k / e] {
+                            CellState::Ok => i8::from(*b),
+                            _ => -1,
+                        })
+                        .collect(),
+                )
+            }
+            Column::Bool(v) => {
+                attrs.push(("dtype".into(), Attr::Text("bool".into())));
+                Data::I8(v.iter().map(|b| i8::from(*b)).collect())
+            }
+            Column::Str(v) => {
+                let w = chars(v);
+                ids.push(dim_id(&format!("string{w}"), w, &mut dims)?);
+                attrs.push(("_Encoding".into(), Attr::Text("utf-8".into())));
+                Data::Chars(v, w)
+            }
+        };
+        if vars.iter().any(|v| v.name == var.name) {
+            return Err(invalid(format!(
+                "output `{}` has the name of a dim; netCDF needs them apart",
+                var.name
+            )));
+        }
+        vars.push(Var {
+            name: var.name.clone(),
+            dims: ids,
+            attrs,
+            data,
+        });
+    }
+    let globals: Vec<(String, Attr)> = ds
+        .attrs
+        .iter()
+        .map(|(k, v)| (k.clone(), Attr::of(v)))
+        .collect();
+
+    let mut h = Header::default();
+    h.buf.extend_from_slice(b"CDF\x05");
+    h.u64(0);
+    if dims.is_empty() {
+        h.u32(0);
+        h.u64(0);
+    } else {
+        h.u32(NC_DIMENSION);
+        h.u64(dims.len() as u64);
+        for (name, size) in &dims {
+            h.name(name);
+            h.u64(*size as u64);
+        }
+    }
+    h.attrs(&globals);
+    if vars.is_empty() {
+        h.u32(0);
+        h.u64(0);
+    } else {
+        h.u32(NC_VARIABLE);
+        h.u64(vars.len() as u64);
+        for v in &vars {
+            h.name(&v.name);
+            h.u64(v.dims.len() as u64);
+            v.dims.iter().for_each(|d| h.u64(*d as u64));
+            h.attrs(&v.attrs);
+            h.u32(v.data.nc_type());
+            h.u64(pad4(v.data.bytes()) as u64);
+            h.begins.push(h.buf.len());
+            h.u64(0);
+        }
+    }
+    let mut at = h.buf.len() as u64;
+    for (v, pos) in vars.iter().zip(h.begins.clone()) {
+        h.buf[pos..pos + 8].copy_from_slice(&at.to_be_bytes());
+        at += pad4(v.data.bytes()) as u64;
+    }
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    out.write_all(&h.buf)?;
+    for v in &vars {
+        v.data.write(&mut out)?;
+    }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+}
+
+/// A variable as the header describes it.
+struct VarInfo {
+    name: String,
+    dims: Vec<usize>,
+    attrs: Vec<(String, Attr)>,
+    nc_type: u32,
+    begin: u64,
+}
+
+/// Reads a header: CDF-1 and CDF-2 count with 4 bytes, CDF-5 with 8.
+struct Parser<'a> {
+    buf: &'a [u8],
+    at: usize,
+    wide_counts: bool,
+    wide_offsets: bool,
+}
+
+impl Parser<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or("the header ends early")?;
+        let s = &self.buf[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_be_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_be_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn count(&mut self) -> Result<usize, String> {
+        let n = if self.wide_counts {
+            self.u64()?
+        } else {
+            u64::from(self.u32()?)
+        };
+        usize::try_from(n).map_err(|_| "a count too large".to_string())
+    }
+
+    fn name(&mut self) -> Result<String, String> {
+        let n = self.count()?;
+        let s = String::from_utf8(self.take(n)?.to_vec()).map_err(|_| "a name not in UTF-8")?;
+        self.take(pad4(n) - n)?;
+        Ok(s)
+    }
+
+    /// A list's tag and length, or 0 for an absent list.
+    fn list(&mut self, tag: u32) -> Result<usize, String> {
+        let t = self.u32()?;
+        let n = self.count()?;
+        match t {
+            0 if n == 0 => Ok(0),
+            t if t == tag => Ok(n),
+            t => Err(format!("tag {t:#x} where {tag:#x} was expected")),
+        }
+    }
+
+    fn attrs(&mut self) -> Result<Vec<(String, Attr)>, String> {
+        let n = self.list(NC_ATTRIBUTE)?;
+        let mut attrs = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            let name = self.name()?;
+            let ty = self.u32()?;
+            let count = self.count()?;
+            let size = type_size(ty).ok_or_else(|| format!("attribute `{name}`: type {ty}"))?;
+            let n_bytes = count.checked_mul(size).ok_or("an attribute too large")?;
+            let bytes = self.take(n_bytes)?.to_vec();
+            let bytes = &bytes[..];
+            let ints = |size: usize| -> Vec<i64> {
+                bytes
+                    .chunks(size)
+                    .map(|c| {
+                        let mut b = [0u8; 8];
+                        b[8 - size..].copy_from_slice(c);
+                        // Sign-extend from `size` bytes.
+                        i64::from_be_bytes(b) << (64 - 8 * size) >> (64 - 8 * size)
+                    })
+                    .collect()
+            };
+            let a = match ty {
+                NC_CHAR => Attr::Text(String::from_utf8_lossy(bytes).into_owned()),
+                NC_BYTE => Attr::Bytes(bytes.iter().map(|b| i8::from_be_bytes([*b])).collect()),
+                NC_SHORT | NC_INT | NC_INT64 => Attr::Ints(ints(size)),
+                NC_DOUBLE => Attr::Doubles(
+                    bytes
+                        .chunks(8)
+                        .map(|c| f64::from_be_bytes(c.try_into().expect("8 bytes")))
+                        .collect(),
+                ),
+                NC_FLOAT => Attr::Doubles(
+                    bytes
+                        .chunks(4)
+                        .map(|c| f64::from(f32::from_be_bytes(c.try_into().expect("4 bytes"))))
+                        .collect(),
+                ),
+                _ => Attr::Ints(Vec::new()),
+            };
+            self.take(pad4(n_bytes) - n_bytes)?;
+            attrs.push((name, a));
+        }
+        Ok(attrs)
+    }
+}
+
+type Header2 = (Vec<(String, usize)>, Vec<(String, Attr)>, Vec<VarInfo>);
+
+fn parse_header(buf: &[u8]) -> Result<Header2, String> {
+    let (wide_counts, wide_offsets) = match buf.get(..4) {
+        Some(b"CDF\x01") => (false, false),
+        Some(b"CDF\x02") => (false, true),
+        Some(b"CDF\x05") => (true, true),
+        Some(b"\x89HDF") => {
+            return Err("a netCDF-4 (HDF5) file; xyz reads the classic formats it writes".into());
+        }
+        _ => return Err("not a netCDF file".into()),
+    };
+    let mut p = Parser {
+        buf,
+        at: 4,
+        wide_counts,
+        wide_offsets,
+    };
+    p.count()?;
+    let n_dims = p.list(NC_DIMENSION)?;
+    let mut dims = Vec::with_capacity(n_dims.min(1024));
+    for _ in 0..n_dims {
+        let name = p.name()?;
+        let size = p.count()?;
+        if size == 0 {
+            return Err(format!(
+                "dim `{name}` is a record dim, which xyz does not write"
+            ));
+        }
+        dims.push((name, size));
+    }
+    let globals = p.attrs()?;
+    let n_vars = p.list(NC_VARIABLE)?;
+    let mut vars = Vec::with_capacity(n_vars.min(1024));
+    for _ in 0..n_vars {
+        let name = p.name()?;
+        let nd = p.count()?;
+        let mut ids = Vec::with_capacity(nd.min(64));
+        for _ in 0..nd {
+            let id = p.count()?;
+            if id >= dims.len() {
+                return Err(format!(
+                    "variable `{name}` names dim {id}, which does not exist"
+                ));
+            }
+            ids.push(id);
+        }
+        let attrs = p.attrs()?;
+        let nc_type = p.u32()?;
+        p.count()?;
+        let begin = if p.wide_offsets {
+            p.u64()?
+        } else {
+            u64::from(p.u32()?)
+        };
+        vars.push(VarInfo {
+            name,
+            dims: ids,
+            attrs,
+            nc_type,
+            begin,
+        });
+    }
+    Ok((dims, globals, vars))
+}
+
+fn attr<'a>(attrs: &'a [(String, Attr)], name: &str) -> Option<&'a Attr> {
+    attrs.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+}
+
+/// Reads a variable's values: `n` values of `size` bytes from `begin`.
+fn read_values(file: &mut File, v: &VarInfo, n: usize) -> io::Result<Vec<u8>> {
+    let size = type_size(v.nc_type).unwrap_or(1);
+    let mut bytes = vec![0; n * size];
+    file.seek(SeekFrom::Start(v.begin))?;
+    file.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
+pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
+    let fail = |message: String| ReadError {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    // The header comes first and is small next to the data; read it whole, growing the buffer
+    // until it parses.
+    let len = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+    let mut want = 1 << 16;
+    let (dims, globals, infos) = loop {
+        let mut buf = Vec::new();
+        (&mut file)
+            .take(want)
+            .read_to_end(&mut buf)
+            .map_err(|e| fail(e.to_string()))?;
+        match parse_header(&buf) {
+            Ok(h) => break h,
+            Err(e) if e == "the header ends early" && want < len => want *= 4,
+            Err(e) => return Err(fail(e)),
+        }
+    };
+    // Coordinate variables: named after their first dim, over that dim (and a char dim).
+    let is_coord = |v: &VarInfo| {
+        v.dims.first().is_some_and(|d| dims[*d].0 == v.name)
+            && (v.dims.len() == 1 || (v.dims.len() == 2 && v.nc_type == NC_CHAR))
+    };
+    let data_infos: Vec<&VarInfo> = infos.iter().filter(|v| !is_coord(v)).collect();
+    let coord_dims: Vec<usize> = infos
+        .iter()
+        .filter(|v| is_coord(v))
+        .map(|v| v.dims[0])
+        .collect();
+    let swept: Vec<usize> = match data_infos.first() {
+        Some(first) => first
+            .dims
+            .iter()
+            .copied()
+            .take_while(|d| coord_dims.contains(d))
+            .collect(),
+        None => coord_dims.clone(),
+    };
+
+    let mut read_column = |v: &VarInfo,
+                           shape: &[usize]|
+     -> Result<(Column, Option<i64>), ReadError> {
+        let what = |m: &str| fail(format!("variable `{}`: {m}", v.name));
+        let n: usize = shape.iter().product();
+        let bytes = read_values(&mut file, v, n).map_err(|e| what(&format!("{e}")))?;
+        let fill = attr(&v.attrs, "_FillValue");
+        Ok(match v.nc_type {
+            NC_DOUBLE => (
+                Column::F64(
+                    bytes
+                        .chunks(8)
+                        .map(|c| f64::from_be_bytes(c.try_into().expect("8 bytes")))
+                        .collect(),
+                ),
+                None,
+            ),
+            NC_INT64 | NC_INT => {
+                let size = type_size(v.nc_type).unwrap_or(8);
+                let values = bytes
+                    .chunks(size)
+                    .map(|c| {
+                        if size == 8 {
+                            i64::from_be_bytes(c.try_into().expect("8 bytes"))
+                        } else {
+                            i64::from(i32::from_be_bytes(c.try_into().expect("4 bytes")))
+                        }
+                    })
+                    .collect();
+                let fill = match fill {
+                    Some(Attr::Ints(f)) => f.first().copied(),
+                    _ => None,
+                };
+                (Column::I64(values), fill)
+            }
+            NC_BYTE => {
+                let is_bool = matches!(attr(&v.attrs, "dtype"), Some(Attr::Text(t)) if t == "bool")
+                    || matches!(fill, Some(Attr::Bytes(f)) if f == &[-1]);
+                if !is_bool {
+                    return Err(what("a byte variable that is not a boolean"));
+                }
+                // Booleans come back as their bytes (-1 where missing) for the caller to
+                // tell the cells apart.
+                let marks = bytes.iter().map(|b| i64::from(i8::from_be_bytes([*b])));
+                (Column::I64(marks.collect()), Some(-1))
+            }
+            NC_CHAR => {
+                let width = *shape.last().unwrap_or(&1);
+                let strings = bytes
+                    .chunks(width.max(1))
+                    .map(|c| {
+                        let end = c.iter().position(|b| *b == 0).unwrap_or(c.len());
+                        String::from_utf8(c[..end].to_vec())
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| what("a string not in UTF-8"))?;
+                (Column::Str(strings), None)
+            }
+            t => return Err(what(&format!("type {t}, which xyz does not write"))),
+        })
+    };
+
+    let mut swept_dims = Vec::with_capacity(swept.len());
+    for d in &swept {
+        let v = infos
+            .iter()
+            .find(|v| is_coord(v) && v.dims[0] == *d)
+            .expect("swept dims have coordinates");
+        let shape: Vec<usize> = v.dims.iter().map(|d| dims[*d].1).collect();
+        let (coords, _) = read_column(v, &shape)?;
+        let coords = match coords {
+            Column::I64(marks) if v.nc_type == NC_BYTE => {
+                Column::Bool(marks.iter().map(|m| *m == 1).collect())
+            }
+            c => c,
+        };
+        swept_dims.push(SweptDim {
+            name: v.name.clone(),
+            coords,
+        });
+    }
+    let n_cells: usize = swept_dims.iter().map(|d| d.coords.len()).product();
+    let mut present = vec![false; n_cells];
+    let mut any_present_info = false;
+    let mut vars = Vec::with_capacity(data_infos.len());
+    for v in data_infos {
+        if v.dims.get(..swept.len()) != Some(&swept[..]) {
+            return Err(fail(format!(
+                "variable `{}` is not over the swept dims ({}) first",
+                v.name,
+                swept
+                    .iter()
+                    .map(|d| dims[*d].0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let shape: Vec<usize> = v.dims.iter().map(|d| dims[*d].1).collect();
+        let extra_end = if v.nc_type == NC_CHAR {
+            v.dims.len() - 1
+        } else {
+            v.dims.len()
+        };
+        let extra_dims: Vec<ExtraDim> = v.dims[swept.len()..extra_end]
+            .iter()
+            .map(|d| ExtraDim {
+                name: dims[*d].0.clone(),
+                size: dims[*d].1 as u32,
+            })
+            .collect();
+        let e: usize = extra_dims
+            .iter()
+            .map(|d| d.size as usize)
+            .product::<usize>()
+            .max(1);
+        let (col, fill) = read_column(v, &shape)?;
+        let mut mark = |k: usize, here: bool| {
+            if here {
+                present[k / e] = true;
+            }
+        };
+        let data = match col {
+            Column::F64(values) => {
+                any_present_info = true;
+                values
+                    .iter()
+                    .enumerate()
+                    .for_each(|(k, x)| mark(k, !x.is_nan()));
+                Column::F64(values)
+            }
+            Column::I64(values) if v.nc_type == NC_BYTE => {
+                any_present_info = true;
+                values
+                    .iter()
+                    .enumerate()
+                    .for_each(|(k, x)| mark(k, *x != -1));
+                Column::Bool(values.iter().map(|m| *m == 1).collect())
+            }
+            Column::I64(mut values) => {
+                any_present_info = true;
+                let missing = fill.unwrap_or(MISSING_I64);
+                for (k, x) in values.iter_mut().enumerate() {
+                    mark(k, *x != missing);
+                    if *x == missing {
+                        *x = MISSING_I64;
+                    }
+                }
+                Column::I64(values)
+            }
+            other => other,
+        };
+        vars.push(DataVar {
+            name: v.name.clone(),
+            ty: data.ty(),
+            extra_dims,
+            data,
+        });
+    }
+    if !any_present_info {
+        present.fill(true);
+    }
+    let cells = present
+        .into_iter()
+        .map(|p| if p { CellState::Ok } else { CellState::Absent })
+        .collect();
+    let attrs = globals
+        .iter()
+        .filter_map(|(k, a)| Some((k.clone(), a.value()?)))
+        .collect();
+    Ok(Dataset {
+        dims: swept_dims,
+        vars,
+        cells,
+        attrs,
+    })
+}

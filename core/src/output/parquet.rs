@@ -1,0 +1,440 @@
+//! Parquet: one row per case of the space, typed columns, read by `pandas.read_parquet`.
+//!
+//! The columns are those of CSV: the swept arguments and the constants (required), then the
+//! outputs (optional: the outputs of a failed or missing case are null, while a NaN an output
+//! returned stays NaN). An array output takes one column per element, `y[0]`, `y[1]`, …
+//!
+//! Types: `f64` is DOUBLE, `i64` INT64, `bool` BOOLEAN and `str` a UTF-8 BYTE_ARRAY. Pages are
+//! PLAIN or dictionary encoded and not compressed; rows are written in groups of 2^20.
+//!
+//! The file's key-value metadata `xyz` holds the layout as JSON: the dims with their
+//! coordinates, the constants, the outputs with their extra dims and the attributes, so xyz
+//! reads the dataset back as it was.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use parquet::basic::{LogicalType, Repetition, Type as Physical};
+use parquet::column::reader::ColumnReader;
+use parquet::column::writer::ColumnWriter;
+use parquet::data_type::ByteArray;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, RowGroupReader};
+use parquet::file::serialized_reader::SerializedFileReader;
+use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
+use parquet::schema::types::Type;
+use serde_json::Value as Json;
+use xyz_abi::{ExtraDim, ScalarType};
+
+use super::ReadError;
+use super::tabular::{column_names, constants};
+use crate::dataset::{CellState, DataVar, Dataset};
+use crate::space::SweptDim;
+use crate::value::{Column, Value, ValueKey};
+
+/// Rows per row group.
+const ROW_GROUP: usize = 1 << 20;
+
+/// The metadata key holding the layout.
+const LAYOUT_KEY: &str = "xyz";
+
+/// What the `xyz` metadata says of a dataset.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Layout {
+    format: u32,
+    dims: Vec<DimLayout>,
+    constants: Vec<String>,
+    vars: Vec<VarLayout>,
+    attrs: Vec<(String, ScalarType, Json)>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DimLayout {
+    name: String,
+    #[serde(rename = "type")]
+    ty: ScalarType,
+    coords: Vec<Json>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct VarLayout {
+    name: String,
+    #[serde(rename = "type")]
+    ty: ScalarType,
+    extra_dims: Vec<ExtraDim>,
+}
+
+fn to_io(e: ParquetError) -> io::Error {
+    match e {
+        ParquetError::External(e) => io::Error::other(e),
+        e => io::Error::other(e.to_string()),
+    }
+}
+
+fn field(name: &str, ty: ScalarType, repetition: Repetition) -> Result<Arc<Type>, ParquetError> {
+    let (physical, logical) = match ty {
+        ScalarType::F64 => (Physical::DOUBLE, None),
+        ScalarType::I64 => (Physical::INT64, None),
+        ScalarType::Bool => (Physical::BOOLEAN, None),
+        ScalarType::Str => (Physical::BYTE_ARRAY, Some(LogicalType::String)),
+    };
+    Ok(Arc::new(
+        Type::primitive_type_builder(name, physical)
+            .with_repetition(repetition)
+            .with_logical_type(logical)
+            .build()?,
+    ))
+}
+
+fn layout_of(ds: &Dataset) -> Layout {
+    let json_of = |c: &Column| (0..c.len()).map(|i| c.get(i).to_json()).collect();
+    Layout {
+        format: 1,
+        dims: ds
+            .dims
+            .iter()
+            .map(|d| DimLayout {
+                name: d.name.clone(),
+                ty: d.coords.ty(),
+                coords: json_of(&d.coords),
+            })
+            .collect(),
+        constants: constants(ds).iter().map(|(k, _)| k.clone()).collect(),
+        vars: ds
+            .vars
+            .iter()
+            .map(|v| VarLayout {
+                name: v.name.clone(),
+                ty: v.ty,
+                extra_dims: v.extra_dims.clone(),
+            })
+            .collect(),
+        attrs: ds
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.ty(), v.to_json()))
+            .collect(),
+    }
+}
+
+pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
+    write_parquet(ds, path).map_err(to_io)
+}
+
+fn write_parquet(ds: &Dataset, path: &Path) -> Result<(), ParquetError> {
+    let consts = constants(ds);
+    let mut fields = Vec::new();
+    for d in &ds.dims {
+        fields.push(field(&d.name, d.coords.ty(), Repetition::REQUIRED)?);
+    }
+    for (k, v) in consts {
+        fields.push(field(k, v.ty(), Repetition::REQUIRED)?);
+    }
+    for var in &ds.vars {
+        for name in column_names(var) {
+            fields.push(field(&name, var.ty, Repetition::OPTIONAL)?);
+        }
+    }
+    let schema = Type::group_type_builder("schema")
+        .with_fields(fields)
+        .build()?;
+    let layout =
+        serde_json::to_string(&layout_of(ds)).map_err(|e| ParquetError::General(e.to_string()))?;
+    let props = WriterProperties::builder()
+        .set_created_by(format!("xyz {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![KeyValue::new(LAYOUT_KEY.into(), layout)]))
+        .set_max_row_group_row_count(Some(ROW_GROUP))
+        .build();
+    let file = File::create(path)?;
+    let mut writer = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))?;
+
+    let shape = ds.shape();
+    let mut strides = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let mut cells = Vec::with_capacity(ROW_GROUP.min(ds.cells.len()));
+    let mut next = 0;
+    loop {
+        cells.clear();
+        while next < ds.cells.len() && cells.len() < ROW_GROUP {
+            if ds.cells[next] != CellState::Absent {
+                cells.push(next);
+            }
+            next += 1;
+        }
+        if cells.is_empty() {
+            break;
+        }
+        let mut group = writer.next_row_group()?;
+        for (d, dim) in ds.dims.iter().enumerate() {
+            let at = cells.iter().map(|c| (c / strides[d]) % shape[d]);
+            write_column(&mut group, &dim.coords, at, None)?;
+        }
+        for (_, v) in consts {
+            let mut one = Column::new(v.ty());
+            one.push(v);
+            write_column(&mut group, &one, cells.iter().map(|_| 0), None)?;
+        }
+        let levels: Vec<i16> = cells
+            .iter()
+            .map(|c| i16::from(ds.cells[*c] == CellState::Ok))
+            .collect();
+        for var in &ds.vars {
+            let e = var.elements();
+            for k in 0..e {
+                let at = cells
+                    .iter()
+                    .filter(|c| ds.cells[**c] == CellState::Ok)
+                    .map(|c| c * e + k);
+                write_column(&mut group, &var.data, at, Some(&levels))?;
+            }
+        }
+        group.close()?;
+    }
+    let file = writer.into_inner()?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Writes the next column of `group`: the values of `col` at `at` (only those that are not
+/// null), with definition `levels` for optional columns.
+fn write_column(
+    group: &mut SerializedRowGroupWriter<'_, File>,
+    col: &Column,
+    at: impl Iterator<Item = usize>,
+    levels: Option<&[i16]>,
+) -> Result<(), ParquetError> {
+    let mut writer = group
+        .next_column()?
+        .ok_or_else(|| ParquetError::General("more columns than the schema has".into()))?;
+    match (writer.untyped(), col) {
+        (ColumnWriter::DoubleColumnWriter(w), Column::F64(v)) => {
+            let values: Vec<f64> = at.map(|i| v[i]).collect();
+            w.write_batch(&values, levels, None)?;
+        }
+        (ColumnWriter::Int64ColumnWriter(w), Column::I64(v)) => {
+            let values: Vec<i64> = at.map(|i| v[i]).collect();
+            w.write_batch(&values, levels, None)?;
+        }
+        (ColumnWriter::BoolColumnWriter(w), Column::Bool(v)) => {
+            let values: Vec<bool> = at.map(|i| v[i]).collect();
+            w.write_batch(&values, levels, None)?;
+        }
+        (ColumnWriter::ByteArrayColumnWriter(w), Column::Str(v)) => {
+            let values: Vec<ByteArray> = at.map(|i| ByteArray::from(v[i].as_str())).collect();
+            w.write_batch(&values, levels, None)?;
+        }
+        (_, col) => {
+            return Err(ParquetError::General(format!(
+                "a {} column against another type in the schema",
+                col.ty()
+            )));
+        }
+    }
+    writer.close()
+}
+
+fn value_of(ty: ScalarType, v: &Json) -> Option<Value> {
+    Some(match ty {
+        ScalarType::F64 => Value::F64(if v.is_null() { f64::NAN } else { v.as_f64()? }),
+        ScalarType::I64 => Value::I64(v.as_i64()?),
+        ScalarType::Bool => Value::Bool(v.as_bool()?),
+        ScalarType::Str => Value::Str(v.as_str()?.to_owned()),
+    })
+}
+
+/// Reads the column `i` of `group` (`rows` rows): its non-null values and, for an optional
+/// column, its definition levels.
+fn read_column(
+    group: &dyn RowGroupReader,
+    i: usize,
+    rows: usize,
+    ty: ScalarType,
+    optional: bool,
+) -> Result<(Column, Vec<i16>), ParquetError> {
+    let mut levels = Vec::with_capacity(if optional { rows } else { 0 });
+    let mut done = 0;
+    macro_rules! drain {
+        ($reader:expr, $values:expr) => {{
+            while done < rows {
+                let (records, _, _) = $reader.read_records(
+                    rows - done,
+                    optional.then_some(&mut levels),
+                    None,
+                    &mut $values,
+                )?;
+                if records == 0 {
+                    return Err(ParquetError::General(format!(
+                        "column {i} ends after {done} of {rows} rows"
+                    )));
+                }
+                done += records;
+            }
+        }};
+    }
+    let col = match (group.get_column_reader(i)?, ty) {
+        (ColumnReader::DoubleColumnReader(mut r), ScalarType::F64) => {
+            let mut v = Vec::with_capacity(rows);
+            drain!(r, v);
+            Column::F64(v)
+        }
+        (ColumnReader::Int64ColumnReader(mut r), ScalarType::I64) => {
+            let mut v = Vec::with_capacity(rows);
+            drain!(r, v);
+            Column::I64(v)
+        }
+        (ColumnReader::BoolColumnReader(mut r), ScalarType::Bool) => {
+            let mut v = Vec::with_capacity(rows);
+            drain!(r, v);
+            Column::Bool(v)
+        }
+        (ColumnReader::ByteArrayColumnReader(mut r), ScalarType::Str) => {
+            let mut v: Vec<ByteArray> = Vec::with_capacity(rows);
+            drain!(r, v);
+            let strings = v
+                .iter()
+                .map(|b| b.as_utf8().map(str::to_owned))
+                .collect::<Result<_, _>>()?;
+            Column::Str(strings)
+        }
+        (_, ty) => {
+            return Err(ParquetError::General(format!(
+                "column {i} is not the {ty} column the layout names"
+            )));
+        }
+    };
+    Ok((col, levels))
+}
+
+pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
+    let fail = |message: String| ReadError {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let reader = SerializedFileReader::new(file)
+        .map_err(|e| fail(format!("not a Parquet file xyz can read: {e}")))?;
+    let text = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == LAYOUT_KEY))
+        .and_then(|k| k.value.as_deref())
+        .ok_or_else(|| fail("not written by xyz: its metadata has no `xyz` layout".into()))?;
+    let layout: Layout =
+        serde_json::from_str(text).map_err(|e| fail(format!("a bad `xyz` layout: {e}")))?;
+    if layout.format != 1 {
+        return Err(fail(format!(
+            "layout format {} is not one this xyz reads (1)",
+            layout.format
+        )));
+    }
+    let typed = |ty: ScalarType, values: &[Json], what: &str| -> Result<Column, ReadError> {
+        let mut col = Column::new(ty);
+        for v in values {
+            col.push(&value_of(ty, v).ok_or_else(|| fail(format!("{what}: {v} is not a {ty}")))?);
+        }
+        Ok(col)
+    };
+    let mut dims = Vec::new();
+    for d in &layout.dims {
+        let coords = typed(d.ty, &d.coords, &format!("coordinates of `{}`", d.name))?;
+        dims.push(SweptDim {
+            name: d.name.clone(),
+            coords,
+        });
+    }
+    let shape: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
+    let n_cells: usize = shape.iter().product();
+    let mut strides = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let mut vars: Vec<DataVar> = layout
+        .vars
+        .iter()
+        .map(|v| {
+            let e: usize = v.extra_dims.iter().map(|d| d.size as usize).product();
+            DataVar {
+                name: v.name.clone(),
+                ty: v.ty,
+                extra_dims: v.extra_dims.clone(),
+                data: Column::missing(v.ty, n_cells * e),
+            }
+        })
+        .collect();
+    let mut attrs = Vec::new();
+    for (k, ty, v) in &layout.attrs {
+        let value =
+            value_of(*ty, v).ok_or_else(|| fail(format!("attribute `{k}` is not a {ty}")))?;
+        attrs.push((k.clone(), value));
+    }
+    let n_columns =
+        dims.len() + layout.constants.len() + vars.iter().map(DataVar::elements).sum::<usize>();
+    let schema_columns = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .num_columns();
+    if schema_columns != n_columns {
+        return Err(fail(format!(
+            "{schema_columns} columns where the layout names {n_columns}"
+        )));
+    }
+    let index: Vec<HashMap<ValueKey, usize>> = dims
+        .iter()
+        .map(|d| {
+            (0..d.coords.len())
+                .map(|i| (ValueKey::of(&d.coords.get(i)), i))
+                .collect()
+        })
+        .collect();
+    let mut cells = vec![CellState::Absent; n_cells];
+    let pq = |e: ParquetError| fail(e.to_string());
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g).map_err(pq)?;
+        let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
+        let mut at = vec![0usize; rows];
+        for (d, dim) in dims.iter().enumerate() {
+            let (col, _) = read_column(&*group, d, rows, dim.coords.ty(), false).map_err(pq)?;
+            for (r, cell) in at.iter_mut().enumerate() {
+                let i = index[d].get(&ValueKey::of(&col.get(r))).ok_or_else(|| {
+                    fail(format!(
+                        "row {r} of row group {g} has {} = {}, not a coordinate of the layout",
+                        dim.name,
+                        col.get(r)
+                    ))
+                })?;
+                *cell += i * strides[d];
+            }
+        }
+        let mut i = dims.len() + layout.constants.len();
+        for var in &mut vars {
+            let e = var.elements();
+            for k in 0..e {
+                let (col, levels) = read_column(&*group, i, rows, var.ty, true).map_err(pq)?;
+                let mut next = 0;
+                for (r, level) in levels.iter().enumerate() {
+                    if *level == 1 {
+                        var.data.copy_run(at[r] * e + k, &col, next, 1);
+                        cells[at[r]] = CellState::Ok;
+                        next += 1;
+                    }
+                }
+                i += 1;
+            }
+        }
+    }
+    Ok(Dataset {
+        dims,
+        vars,
+        cells,
+        attrs,
+    })
+}
