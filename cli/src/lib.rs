@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod commands;
+mod plot;
 mod progress;
 
 /// Exit codes of `xyz`.

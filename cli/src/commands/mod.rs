@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod grow;
 mod inspect;
+mod plot;
 mod reap;
 mod run;
 mod show;
@@ -23,6 +24,7 @@ pub(crate) enum Command {
     Reap(reap::ReapCommand),
     Check(check::CheckCommand),
     Show(show::ShowCommand),
+    Plot(plot::PlotCommand),
     Inspect(inspect::InspectCommand),
     #[command(hide = true)]
     Worker(worker::WorkerCommand),
@@ -39,6 +41,7 @@ impl Command {
             Command::Reap(c) => c.execute(),
             Command::Check(c) => c.execute(),
             Command::Show(c) => c.execute(),
+            Command::Plot(c) => c.execute(),
             Command::Inspect(c) => c.execute(),
             Command::Worker(c) => c.execute(),
         }

@@ -7,6 +7,7 @@ mod faulty;
 mod formats;
 mod harvest;
 mod native;
+mod plot;
 mod run;
 mod show;
 mod util;

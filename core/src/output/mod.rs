@@ -217,9 +217,10 @@ fn remove_any(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Builds the output at a temporary sibling path with `build`, then moves it to `dest`,
-/// replacing what was there only once the new output is complete.
-pub(crate) fn place_atomically(
+/// Builds an output at a temporary sibling path with `build`, then moves it to `dest`,
+/// replacing what was there only once the new output is complete. On failure the temporary
+/// output is removed and `dest` is as it was.
+pub fn place_atomically(
     dest: &Path,
     build: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
