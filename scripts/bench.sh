@@ -4,7 +4,9 @@
 # one enforced by worker processes, with one enforced by epoch checks), the speed-up of two
 # threads over one, and the per-evaluation overhead of `add` through the whole in-process path;
 # then crops (scripts/bench_crops.py): sow + grow + reap of a million cases, one small grow in a
-# fresh process, and status on a crop of 10^5 batches. Run it on an otherwise idle machine.
+# fresh process, and status on a crop of 10^5 batches; then the peak memory of reaping and
+# merging 10^7 cases against the size of the output (scripts/bench_harvest.py). Run it on an
+# otherwise idle machine.
 # The criterion benches: cargo bench -p xyz-cli --bench sweep
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +16,6 @@ cargo bench --locked -p xyz-cli --bench ratios
 
 cargo build --locked --release -p xyz-cli
 python3 scripts/bench_crops.py "$PWD/target/release/xyz" \
+    "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
+python3 scripts/bench_harvest.py "$PWD/target/release/xyz" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"

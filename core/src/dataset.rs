@@ -61,16 +61,60 @@ pub struct Dataset {
     pub attrs: Vec<(String, Value)>,
 }
 
+/// Where evaluated cases go: a [`Dataset`], or a merge into one
+/// ([`Harvest`](crate::harvest::Harvest)).
+pub trait Store {
+    /// Stores the outputs of `cases` of `space` (one column per output, in the order of
+    /// `cases`); the positions in `failed` (ascending) are cases that failed.
+    fn store_cases(
+        &mut self,
+        space: &BoundSpace,
+        cases: CaseSet<'_>,
+        cols: &[Column],
+        failed: &[usize],
+    );
+}
+
+impl Store for Dataset {
+    fn store_cases(
+        &mut self,
+        space: &BoundSpace,
+        cases: CaseSet<'_>,
+        cols: &[Column],
+        failed: &[usize],
+    ) {
+        Dataset::store_cases(self, space, cases, cols, failed.iter().copied());
+    }
+}
+
 /// The missing value stored for integers.
 pub const MISSING_I64: i64 = i64::MIN;
 
 impl Dataset {
+    /// The layout of the dataset of `space` and `sig`, holding no cells or values: what a
+    /// [`Harvest`](crate::harvest::Harvest) needs to know of the results it will merge.
+    pub fn layout(space: &BoundSpace, sig: &Signature, sha256: Option<&str>) -> Dataset {
+        let mut ds = Dataset::empty_of(space, sig, sha256, 0);
+        ds.cells.clear();
+        ds
+    }
+
     /// An empty dataset for `space` and the outputs of `sig`: every cell of the space
     /// `Pending`, every other cell `Absent`, every value missing.
     pub fn empty(space: &BoundSpace, sig: &Signature, sha256: Option<&str>) -> Dataset {
-        let n_cells = space.cells() as usize;
+        Dataset::empty_of(space, sig, sha256, space.cells() as usize)
+    }
+
+    fn empty_of(
+        space: &BoundSpace,
+        sig: &Signature,
+        sha256: Option<&str>,
+        n_cells: usize,
+    ) -> Dataset {
         let mut cells = vec![CellState::Absent; n_cells];
-        if space.len() as usize == n_cells {
+        if n_cells == 0 {
+            // A layout only.
+        } else if space.len() as usize == n_cells {
             cells.fill(CellState::Pending);
         } else {
             for case in 0..space.len() {

@@ -7,10 +7,13 @@
 //! (the error lists a few), or settled by [`Conflicts::Overwrite`] (the new value wins) or
 //! [`Conflicts::KeepExisting`] (the old one does). Both datasets must have the same dims,
 //! variables and constants.
+//!
+//! [`merge`] merges two datasets in memory; a [`Harvest`] takes the new results cell by cell
+//! (a crop's, batch by batch), so that only the merged dataset is held.
 
 use std::collections::{HashMap, HashSet};
 
-use crate::dataset::{CellState, DataVar, Dataset};
+use crate::dataset::{CellState, Dataset};
 use crate::space::SweptDim;
 use crate::value::{Column, Value, ValueKey};
 
@@ -177,184 +180,283 @@ fn same_element(a: &Column, b: &Column, i: usize, j: usize) -> bool {
     }
 }
 
-/// For each cell of `shape` (row-major), its flat index in the merged grid through `maps`.
-fn cell_targets(maps: &[Vec<usize>], merged_shape: &[usize]) -> Vec<usize> {
-    let shape: Vec<usize> = maps.iter().map(Vec::len).collect();
-    let n: usize = shape.iter().product();
+/// Row-major strides of `shape`.
+fn strides_of(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![1usize; shape.len()];
     for d in (0..shape.len().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * merged_shape[d + 1];
+        strides[d] = strides[d + 1] * shape[d + 1];
     }
-    let mut out = Vec::with_capacity(n);
-    let mut idx = vec![0usize; shape.len()];
-    for _ in 0..n {
-        out.push((0..shape.len()).map(|d| maps[d][idx[d]] * strides[d]).sum());
-        for d in (0..shape.len()).rev() {
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
-    out
+    strides
 }
 
-/// Merges `new` into `existing`. See the [module docs](self).
-pub fn merge(
-    existing: &Dataset,
-    new: &Dataset,
-    conflicts: Conflicts,
-) -> Result<Dataset, MergeError> {
-    let names = |ds: &Dataset| ds.dims.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
-    if names(existing) != names(new) {
-        return Err(MergeError::Dims {
-            existing: names(existing),
-            new: names(new),
-        });
+/// Where cell `flat` of a grid of `shape` lands in the merged grid, through `maps` (a merged
+/// index per coordinate of each dim) and the merged grid's `strides`.
+fn target(mut flat: usize, shape: &[usize], maps: &[Vec<usize>], strides: &[usize]) -> usize {
+    let mut to = 0;
+    for d in (0..shape.len()).rev() {
+        to += maps[d][flat % shape[d]] * strides[d];
+        flat /= shape[d];
     }
-    // Variables match by name (a store lists them in its own order), type and extra dims.
-    let aligned: Option<Vec<&DataVar>> = new
-        .vars
-        .iter()
-        .map(|nv| {
-            existing
-                .vars
-                .iter()
-                .find(|v| v.name == nv.name && v.ty == nv.ty && v.extra_dims == nv.extra_dims)
-        })
-        .collect();
-    let old_vars = match aligned {
-        Some(v) if existing.vars.len() == new.vars.len() => v,
-        _ => {
-            return Err(MergeError::Vars {
-                existing: describe_vars(existing),
-                new: describe_vars(new),
-            });
-        }
-    };
-    let constants = |ds: &Dataset| -> Vec<(String, Value)> {
-        let mut c: Vec<(String, Value)> = ds
-            .attrs
-            .iter()
-            .filter(|(k, _)| !is_provenance(k))
-            .cloned()
-            .collect();
-        c.sort_by(|a, b| a.0.cmp(&b.0));
-        c
-    };
-    let (old_c, new_c) = (constants(existing), constants(new));
-    for (name, _) in old_c.iter().chain(&new_c) {
-        let find =
-            |c: &[(String, Value)]| c.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let (a, b) = (find(&old_c), find(&new_c));
-        let same = matches!((&a, &b), (Some(a), Some(b)) if a.same(b));
-        if !same {
-            let show = |v: Option<Value>| v.map_or("absent".to_string(), |v| v.to_string());
-            return Err(MergeError::Constant {
-                name: name.clone(),
-                existing: show(a),
-                new: show(b),
-            });
-        }
-    }
+    to
+}
 
-    let mut dims = Vec::with_capacity(existing.dims.len());
-    let (mut old_maps, mut new_maps) = (Vec::new(), Vec::new());
-    for (a, b) in existing.dims.iter().zip(&new.dims) {
-        let (d, om, nm) = union(a, b)?;
-        dims.push(d);
-        old_maps.push(om);
-        new_maps.push(nm);
-    }
+/// Lays `ds` out on the merged `dims`, its coordinates landing where `maps` say. Where every
+/// map rises (both sides sorted), cells move in place from the last to the first, each to an
+/// index at least its own, so the columns only grow; otherwise they are copied.
+fn relayout(ds: &mut Dataset, dims: Vec<SweptDim>, maps: &[Vec<usize>]) {
+    let old_shape = ds.shape();
     let shape: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
-    let n_cells: usize = shape.iter().product();
-    let mut vars: Vec<DataVar> = new
-        .vars
-        .iter()
-        .map(|v| {
-            let data = Column::missing(v.ty, n_cells * v.elements());
-            DataVar {
-                name: v.name.clone(),
-                ty: v.ty,
-                extra_dims: v.extra_dims.clone(),
-                data,
-            }
-        })
-        .collect();
-    let mut cells = vec![CellState::Absent; n_cells];
-
-    for (k, &to) in cell_targets(&old_maps, &shape).iter().enumerate() {
-        if existing.cells[k] != CellState::Ok {
-            continue;
-        }
-        cells[to] = CellState::Ok;
-        for (dst, src) in vars.iter_mut().zip(&old_vars) {
-            let e = src.elements();
-            dst.data.copy_run(to * e, &src.data, k * e, e);
-        }
+    ds.dims = dims;
+    if old_shape == shape
+        && maps
+            .iter()
+            .all(|m| m.iter().enumerate().all(|(i, t)| i == *t))
+    {
+        return;
     }
-    let mut count = 0u64;
-    let mut examples = Vec::new();
-    for (k, &to) in cell_targets(&new_maps, &shape).iter().enumerate() {
-        if new.cells[k] != CellState::Ok {
-            continue;
+    let strides = strides_of(&shape);
+    let (n_old, n_new): (usize, usize) = (old_shape.iter().product(), shape.iter().product());
+    let rising = maps.iter().all(|m| m.windows(2).all(|w| w[0] < w[1]));
+    if rising {
+        ds.cells.resize(n_new, CellState::Absent);
+        for var in &mut ds.vars {
+            let e = var.elements();
+            var.data.resize_missing(n_new * e);
         }
-        if cells[to] == CellState::Ok {
-            let differs = vars.iter().zip(&new.vars).find_map(|(v, nv)| {
-                let e = v.elements();
-                (0..e)
-                    .find(|x| !same_element(&v.data, &nv.data, to * e + x, k * e + x))
-                    .map(|x| (v, nv, to * e + x, k * e + x))
-            });
-            let Some((v, nv, i, j)) = differs else {
+        for k in (0..n_old).rev() {
+            let to = target(k, &old_shape, maps, &strides);
+            if to == k {
                 continue;
+            }
+            ds.cells[to] = std::mem::replace(&mut ds.cells[k], CellState::Absent);
+            for var in &mut ds.vars {
+                let e = var.elements();
+                var.data.move_run(k * e, to * e, e);
+            }
+        }
+    } else {
+        let mut cells = vec![CellState::Absent; n_new];
+        for var in &mut ds.vars {
+            let e = var.elements();
+            let mut data = Column::missing(var.ty, n_new * e);
+            for k in 0..n_old {
+                let to = target(k, &old_shape, maps, &strides);
+                data.copy_run(to * e, &var.data, k * e, e);
+            }
+            var.data = data;
+        }
+        for (k, state) in ds.cells.iter().enumerate() {
+            cells[target(k, &old_shape, maps, &strides)] = *state;
+        }
+        ds.cells = cells;
+    }
+}
+
+/// A merge under way: the existing dataset, laid out on the united coordinates, taking the
+/// new results cell by cell. Only the merged dataset is held, so merging a crop's results
+/// batch by batch (see [`Crop::reap_into`](crate::Crop::reap_into)) takes little more memory
+/// than the merged dataset itself.
+#[derive(Debug)]
+pub struct Harvest {
+    ds: Dataset,
+    conflicts: Conflicts,
+    /// The new results' grid, and where each of its coordinates lands in the merged one.
+    new_shape: Vec<usize>,
+    new_maps: Vec<Vec<usize>>,
+    strides: Vec<usize>,
+    /// For each new variable, its index in the merged dataset.
+    var_at: Vec<usize>,
+    count: u64,
+    examples: Vec<String>,
+    provenance: Vec<(String, Value)>,
+}
+
+impl Harvest {
+    /// Starts merging results laid out as `new` (its dims, variables and attributes; its
+    /// values are not read) into `existing`: checks that they match, unites the coordinates
+    /// and lays `existing` out on them.
+    pub fn new(
+        mut existing: Dataset,
+        new: &Dataset,
+        conflicts: Conflicts,
+    ) -> Result<Harvest, MergeError> {
+        let names = |ds: &Dataset| ds.dims.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
+        if names(&existing) != names(new) {
+            return Err(MergeError::Dims {
+                existing: names(&existing),
+                new: names(new),
+            });
+        }
+        // Variables match by name (a store may list them in its own order), type and extra
+        // dims.
+        let var_at: Option<Vec<usize>> = new
+            .vars
+            .iter()
+            .map(|nv| {
+                existing.vars.iter().position(|v| {
+                    v.name == nv.name && v.ty == nv.ty && v.extra_dims == nv.extra_dims
+                })
+            })
+            .collect();
+        let var_at = match var_at {
+            Some(v) if existing.vars.len() == new.vars.len() => v,
+            _ => {
+                return Err(MergeError::Vars {
+                    existing: describe_vars(&existing),
+                    new: describe_vars(new),
+                });
+            }
+        };
+        let constants = |ds: &Dataset| -> Vec<(String, Value)> {
+            let mut c: Vec<(String, Value)> = ds
+                .attrs
+                .iter()
+                .filter(|(k, _)| !is_provenance(k))
+                .cloned()
+                .collect();
+            c.sort_by(|a, b| a.0.cmp(&b.0));
+            c
+        };
+        let (old_c, new_c) = (constants(&existing), constants(new));
+        for (name, _) in old_c.iter().chain(&new_c) {
+            let find =
+                |c: &[(String, Value)]| c.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            let (a, b) = (find(&old_c), find(&new_c));
+            let same = matches!((&a, &b), (Some(a), Some(b)) if a.same(b));
+            if !same {
+                let show = |v: Option<Value>| v.map_or("absent".to_string(), |v| v.to_string());
+                return Err(MergeError::Constant {
+                    name: name.clone(),
+                    existing: show(a),
+                    new: show(b),
+                });
+            }
+        }
+        let mut dims = Vec::with_capacity(existing.dims.len());
+        let (mut old_maps, mut new_maps) = (Vec::new(), Vec::new());
+        for (a, b) in existing.dims.iter().zip(&new.dims) {
+            let (d, om, nm) = union(a, b)?;
+            dims.push(d);
+            old_maps.push(om);
+            new_maps.push(nm);
+        }
+        relayout(&mut existing, dims, &old_maps);
+        existing.attrs.retain(|(k, _)| !is_provenance(k));
+        Ok(Harvest {
+            strides: strides_of(&existing.shape()),
+            ds: existing,
+            conflicts,
+            new_shape: new.shape(),
+            new_maps,
+            var_at,
+            count: 0,
+            examples: Vec::new(),
+            provenance: new
+                .attrs
+                .iter()
+                .filter(|(k, _)| is_provenance(k))
+                .cloned()
+                .collect(),
+        })
+    }
+
+    /// Merges one new cell, `cell` of the new grid: its values are those at `at` (times each
+    /// variable's elements) in `cols`, one column per new variable.
+    pub fn put(&mut self, cell: usize, cols: &[&Column], at: usize) {
+        let to = target(cell, &self.new_shape, &self.new_maps, &self.strides);
+        if self.ds.cells[to] == CellState::Ok {
+            let differs = self.var_at.iter().zip(cols).find_map(|(&v, col)| {
+                let var = &self.ds.vars[v];
+                let e = var.elements();
+                (0..e)
+                    .find(|x| !same_element(&var.data, col, to * e + x, at * e + x))
+                    .map(|x| (v, *col, to * e + x, at * e + x))
+            });
+            let Some((v, col, i, j)) = differs else {
+                return;
             };
-            match conflicts {
-                Conflicts::KeepExisting => continue,
+            match self.conflicts {
+                Conflicts::KeepExisting => return,
                 Conflicts::Overwrite => {}
                 Conflicts::Refuse => {
-                    count += 1;
-                    if examples.len() < 3 {
-                        let at: Vec<String> = dims
+                    self.count += 1;
+                    if self.examples.len() < 3 {
+                        let shape = self.ds.shape();
+                        let place: Vec<String> = self
+                            .ds
+                            .dims
                             .iter()
                             .zip(cell_index(to, &shape))
                             .map(|(d, i)| format!("{}={}", d.name, d.coords.get(i)))
                             .collect();
-                        examples.push(format!(
+                        let var = &self.ds.vars[v];
+                        self.examples.push(format!(
                             "{} at {}: {} before, {} now",
-                            v.name,
-                            at.join(", "),
-                            v.data.get(i),
-                            nv.data.get(j)
+                            var.name,
+                            place.join(", "),
+                            var.data.get(i),
+                            col.get(j)
                         ));
                     }
-                    continue;
+                    return;
                 }
             }
         }
-        cells[to] = CellState::Ok;
-        for (dst, src) in vars.iter_mut().zip(&new.vars) {
-            let e = src.elements();
-            dst.data.copy_run(to * e, &src.data, k * e, e);
+        self.ds.cells[to] = CellState::Ok;
+        for (&v, col) in self.var_at.iter().zip(cols) {
+            let var = &mut self.ds.vars[v];
+            let e = var.elements();
+            var.data.copy_run(to * e, col, at * e, e);
         }
     }
-    if count > 0 {
-        return Err(MergeError::Conflicts { count, examples });
+
+    /// The merged dataset, or the conflicts found.
+    pub fn finish(mut self) -> Result<Dataset, MergeError> {
+        if self.count > 0 {
+            return Err(MergeError::Conflicts {
+                count: self.count,
+                examples: self.examples,
+            });
+        }
+        self.ds.attrs.extend(self.provenance);
+        Ok(self.ds)
     }
-    let mut attrs: Vec<(String, Value)> = existing
-        .attrs
-        .iter()
-        .filter(|(k, _)| !is_provenance(k))
-        .cloned()
-        .collect();
-    attrs.extend(new.attrs.iter().filter(|(k, _)| is_provenance(k)).cloned());
-    Ok(Dataset {
-        dims,
-        vars,
-        cells,
-        attrs,
-    })
+}
+
+impl crate::dataset::Store for Harvest {
+    fn store_cases(
+        &mut self,
+        space: &crate::BoundSpace,
+        cases: crate::CaseSet<'_>,
+        cols: &[Column],
+        failed: &[usize],
+    ) {
+        let cols: Vec<&Column> = cols.iter().collect();
+        let mut failed = failed.iter().peekable();
+        for j in 0..cases.len() {
+            if failed.peek() == Some(&&j) {
+                failed.next();
+                continue;
+            }
+            self.put(space.cell_of(cases.case(j)) as usize, &cols, j);
+        }
+    }
+}
+
+/// Merges `new` into `existing`. See the [module docs](self).
+pub fn merge(
+    existing: Dataset,
+    new: &Dataset,
+    conflicts: Conflicts,
+) -> Result<Dataset, MergeError> {
+    let mut harvest = Harvest::new(existing, new, conflicts)?;
+    let cols: Vec<&Column> = new.vars.iter().map(|v| &v.data).collect();
+    for (k, state) in new.cells.iter().enumerate() {
+        if *state == CellState::Ok {
+            harvest.put(k, &cols, k);
+        }
+    }
+    harvest.finish()
 }
 
 /// The multi-index of flat cell `flat` in `shape`.
@@ -408,7 +510,7 @@ mod tests {
         let path = dir.path().join("left.zarr");
         crate::output::write(&left, &path, crate::Format::Zarr, false).unwrap();
         let stored = crate::output::read_zarr(&path).unwrap();
-        let merged = merge(&stored, &right, Conflicts::Refuse).unwrap();
+        let merged = merge(stored, &right, Conflicts::Refuse).unwrap();
         assert_eq!(merged.dims, whole.dims);
         assert_eq!(merged.cells, whole.cells);
         assert_eq!(format!("{:?}", merged.vars), format!("{:?}", whole.vars));
@@ -417,7 +519,7 @@ mod tests {
     #[test]
     fn unsorted_coordinates_keep_the_existing_order_then_the_new() {
         let merged = merge(
-            &run(&[3, 1], &[0.5]),
+            run(&[3, 1], &[0.5]),
             &run(&[2, 1], &[0.5]),
             Conflicts::Refuse,
         )
@@ -429,10 +531,65 @@ mod tests {
     fn variables_must_match() {
         let mut other = run(&[1], &[0.5]);
         other.vars.pop();
-        let err = merge(&run(&[1], &[0.5]), &other, Conflicts::Refuse).unwrap_err();
+        let err = merge(run(&[1], &[0.5]), &other, Conflicts::Refuse).unwrap_err();
         assert_eq!(
             err.to_string(),
             "the variables differ: the existing dataset has z: f64, odd: bool, the new one z: f64"
         );
+    }
+
+    #[test]
+    fn grids_grow_in_place_with_strings_and_arrays() {
+        let sig = "h(a: i64, b: f64) -> (s: str, v: f64[t=2])"
+            .parse()
+            .unwrap();
+        let h = ClosureFunction::new(sig, |args| match args {
+            [Value::I64(a), Value::F64(b)] => Ok(vec![
+                Value::Str(format!("{a}/{b}")),
+                Value::F64(*a as f64),
+                Value::F64(*b),
+            ]),
+            _ => unreachable!(),
+        });
+        let run_h = |a: &[i64], b: &[f64]| {
+            let mut space = ParamSpace::new();
+            space
+                .combo(
+                    "a",
+                    ComboValues::List(a.iter().map(|x| Value::I64(*x)).collect()),
+                )
+                .combo(
+                    "b",
+                    ComboValues::List(b.iter().map(|x| Value::F64(*x)).collect()),
+                );
+            let bound = space.bind(h.signature()).unwrap();
+            Runner::new(&h, &Sequential).run(&bound).unwrap().dataset
+        };
+        let whole = run_h(&[1, 2, 3, 4], &[0.25, 0.5]);
+        let merged = merge(
+            run_h(&[1, 3], &[0.5]),
+            &run_h(&[2, 4], &[0.25, 0.5]),
+            Conflicts::Refuse,
+        )
+        .unwrap();
+        assert_eq!(merged.dims, whole.dims);
+        for (k, state) in merged.cells.iter().enumerate() {
+            // (1, 0.25) and (3, 0.25) are in neither dataset.
+            let absent = k == 0 || k == 4;
+            assert_eq!(*state == CellState::Absent, absent, "cell {k}");
+            for (m, w) in merged.vars.iter().zip(&whole.vars) {
+                let e = m.elements();
+                for x in k * e..(k + 1) * e {
+                    if absent {
+                        assert!(
+                            matches!(m.data.get(x), Value::Str(s) if s.is_empty())
+                                || matches!(m.data.get(x), Value::F64(f) if f.is_nan())
+                        );
+                    } else {
+                        assert!(m.data.get(x).same(&w.data.get(x)), "{} at {x}", m.name);
+                    }
+                }
+            }
+        }
     }
 }

@@ -56,7 +56,7 @@ pub mod value;
 
 pub use combo::ComboValues;
 pub use crop::{Crop, CropError};
-pub use dataset::{CellState, DataVar, Dataset};
+pub use dataset::{CellState, DataVar, Dataset, Store};
 pub use executor::{Executor, Flow, RayonPool, Sequential, TaskWorker};
 pub use function::{ClosureFunction, Function, Instance, InstantiateError, Trap};
 pub use output::Format;

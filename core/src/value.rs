@@ -175,6 +175,39 @@ impl Column {
         }
     }
 
+    /// Grows or shrinks the column to `n` values, new ones missing.
+    pub(crate) fn resize_missing(&mut self, n: usize) {
+        match self {
+            Column::F64(c) => c.resize(n, f64::NAN),
+            Column::I64(c) => c.resize(n, crate::dataset::MISSING_I64),
+            Column::Bool(c) => c.resize(n, false),
+            Column::Str(c) => c.resize(n, String::new()),
+        }
+    }
+
+    /// Moves `len` values from `from` to `to`, leaving missing values at `from`.
+    pub(crate) fn move_run(&mut self, from: usize, to: usize, len: usize) {
+        match self {
+            Column::F64(c) => {
+                c.copy_within(from..from + len, to);
+                c[from..from + len].fill(f64::NAN);
+            }
+            Column::I64(c) => {
+                c.copy_within(from..from + len, to);
+                c[from..from + len].fill(crate::dataset::MISSING_I64);
+            }
+            Column::Bool(c) => {
+                c.copy_within(from..from + len, to);
+                c[from..from + len].fill(false);
+            }
+            Column::Str(c) => {
+                for k in 0..len {
+                    c[to + k] = std::mem::take(&mut c[from + k]);
+                }
+            }
+        }
+    }
+
     /// Overwrites the value at `i` with `v`, which must have the column's type.
     pub(crate) fn set(&mut self, i: usize, v: &Value) {
         match (self, v) {

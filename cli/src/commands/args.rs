@@ -119,19 +119,48 @@ impl Destination {
     /// Writes `dataset`, merged into what is there with `--into`. Returns what was done
     /// ("wrote" or "merged into"), for the summary.
     pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
-        match self.merge {
-            Some(conflicts) if self.path.exists() => {
-                let existing = xyz_core::output::read(&self.path, self.format)?;
-                let merged = xyz_core::harvest::merge(&existing, dataset, conflicts)
-                    .with_context(|| format!("merging into {}", self.path.display()))?;
-                xyz_core::output::write(&merged, &self.path, self.format, true)?;
+        match self.harvest(dataset)? {
+            Some(mut harvest) => {
+                let cols: Vec<&xyz_core::Column> = dataset.vars.iter().map(|v| &v.data).collect();
+                for (k, state) in dataset.cells.iter().enumerate() {
+                    if *state == xyz_core::CellState::Ok {
+                        harvest.put(k, &cols, k);
+                    }
+                }
+                self.write_merged(harvest)?;
                 Ok("merged into")
             }
-            _ => {
+            None => {
                 xyz_core::output::write(dataset, &self.path, self.format, self.force)?;
                 Ok("wrote")
             }
         }
+    }
+}
+
+impl Destination {
+    /// With `--into` an existing dataset: the merge of results laid out as `layout` into it,
+    /// ready to take them.
+    pub(crate) fn harvest(
+        &self,
+        layout: &xyz_core::Dataset,
+    ) -> anyhow::Result<Option<xyz_core::harvest::Harvest>> {
+        let Some(conflicts) = self.merge.filter(|_| self.path.exists()) else {
+            return Ok(None);
+        };
+        let existing = xyz_core::output::read(&self.path, self.format)?;
+        let harvest = xyz_core::harvest::Harvest::new(existing, layout, conflicts)
+            .with_context(|| format!("merging into {}", self.path.display()))?;
+        Ok(Some(harvest))
+    }
+
+    /// Finishes a merge and replaces the dataset with its result.
+    pub(crate) fn write_merged(&self, harvest: xyz_core::harvest::Harvest) -> anyhow::Result<()> {
+        let merged = harvest
+            .finish()
+            .with_context(|| format!("merging into {}", self.path.display()))?;
+        xyz_core::output::write(&merged, &self.path, self.format, true)?;
+        Ok(())
     }
 }
 

@@ -95,19 +95,34 @@ impl ReapCommand {
                 std::thread::sleep(POLL);
             }
         }
-        let reaped = crop.reap(self.allow_incomplete)?;
+        // Merging into an existing dataset takes the results batch by batch, so only the merged
+        // dataset is held.
+        let (reaped, how) = match dest.harvest(&crop.layout())? {
+            Some(harvest) => {
+                let reaped = crop.reap_into(self.allow_incomplete, harvest)?;
+                let (harvest, reaped) = reaped.split();
+                dest.write_merged(harvest)
+                    .with_context(|| format!("writing the dataset of {}", crop.name()))?;
+                (reaped, "merged into")
+            }
+            None => {
+                let reaped = crop.reap(self.allow_incomplete)?;
+                let (dataset, reaped) = reaped.split();
+                let how = dest
+                    .write(&dataset)
+                    .with_context(|| format!("writing the dataset of {}", crop.name()))?;
+                (reaped, how)
+            }
+        };
         for (path, why) in &reaped.bad {
             eprintln!(
                 "warning: {} {why}; its batch counts as missing",
                 path.display()
             );
         }
-        let how = dest
-            .write(&reaped.dataset)
-            .with_context(|| format!("writing the dataset of {}", crop.name()))?;
         let (out, format) = (&dest.path, dest.format);
         let complete = reaped.missing.is_empty() && reaped.bad.is_empty();
-        let (ok, failed, pending, _) = reaped.dataset.counts();
+        let (ok, failed, pending) = (reaped.ok, reaped.failures.len() as u64, reaped.pending);
         let name = crop.name().to_string();
         let dir = crop.dir().to_path_buf();
         let removed = complete && !self.keep;

@@ -84,7 +84,7 @@ fn a_different_constant_or_different_dims_are_refused_and_change_nothing() {
         "all.csv",
     ]);
     assert!(
-        err.contains("harvest merges into a Zarr store (.zarr)"),
+        err.contains("--into all.csv: harvest merges into a dataset that keeps its layout"),
         "{err}"
     );
     assert_eq!(

@@ -28,7 +28,7 @@ use std::sync::Mutex;
 
 use xyz_abi::Signature;
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Store};
 use crate::executor::Executor;
 use crate::function::Function;
 use crate::runner::{BatchRunError, CaseFailure, RunError, Runner};
@@ -290,15 +290,43 @@ pub struct Status {
 
 /// What reap gives.
 #[derive(Debug)]
-pub struct Reaped {
-    /// The dataset, as [`Runner::run`](crate::Runner::run) gives it for the same space.
-    pub dataset: Dataset,
+pub struct Reaped<S = Dataset> {
+    /// Where the results went: the dataset, as [`Runner::run`](crate::Runner::run) gives it
+    /// for the same space, or the store given to [`Crop::reap_into`].
+    pub dataset: S,
+    /// Cases that were evaluated and stored.
+    pub ok: u64,
+    /// Cases of batches with no good result.
+    pub pending: u64,
     /// The failed cases, in case order.
     pub failures: Vec<CaseFailure>,
     /// Batches with no good result: their cells are missing.
     pub missing: Vec<u64>,
     /// Results that were passed over, and why.
     pub bad: Vec<(PathBuf, BadResult)>,
+}
+
+impl<S> Reaped<S> {
+    /// Splits off where the results went, leaving the rest of the report.
+    pub fn split(self) -> (S, Reaped<()>) {
+        let Reaped {
+            dataset,
+            ok,
+            pending,
+            failures,
+            missing,
+            bad,
+        } = self;
+        let report = Reaped {
+            dataset: (),
+            ok,
+            pending,
+            failures,
+            missing,
+            bad,
+        };
+        (dataset, report)
+    }
 }
 
 /// What check found.
@@ -778,6 +806,32 @@ impl Crop {
     /// unless `allow_incomplete`, which leaves the cells of missing batches missing. Damaged
     /// and stale results count as missing and are listed.
     pub fn reap(&self, allow_incomplete: bool) -> Result<Reaped, CropError> {
+        let dataset = Dataset::empty(
+            &self.space,
+            &self.manifest.signature,
+            Some(&self.manifest.sha256),
+        );
+        self.reap_into(allow_incomplete, dataset)
+    }
+
+    /// The layout of the dataset this crop reaps to, without its cells: what a
+    /// [`Harvest`](crate::harvest::Harvest) merging it needs.
+    pub fn layout(&self) -> Dataset {
+        Dataset::layout(
+            &self.space,
+            &self.manifest.signature,
+            Some(&self.manifest.sha256),
+        )
+    }
+
+    /// As [`Crop::reap`], but stores the results batch by batch in `store`: a dataset, or a
+    /// [`Harvest`](crate::harvest::Harvest) merging them into one already there, so no second
+    /// copy of the results is held.
+    pub fn reap_into<S: Store>(
+        &self,
+        allow_incomplete: bool,
+        mut store: S,
+    ) -> Result<Reaped<S>, CropError> {
         let listing = self.listing()?;
         let sig = &self.manifest.signature;
         if !allow_incomplete {
@@ -793,22 +847,20 @@ impl Crop {
                 });
             }
         }
-        let mut dataset = Dataset::empty(&self.space, sig, Some(&self.manifest.sha256));
         let mut failures = Vec::new();
         let mut missing = Vec::new();
         let mut bad = Vec::new();
+        let (mut ok, mut pending) = (0u64, 0u64);
         for id in 1..=self.plan.batches() {
+            let cases = self.plan.cases_of(id);
             let Some(out) = self.read_batch(listing.of(id), id, &mut bad) else {
                 missing.push(id);
+                pending += cases.len() as u64;
                 continue;
             };
-            let cases = self.plan.cases_of(id);
-            dataset.store_cases(
-                &self.space,
-                cases,
-                &out.cols,
-                out.failures.iter().map(|f| f.0),
-            );
+            let failed: Vec<usize> = out.failures.iter().map(|f| f.0).collect();
+            store.store_cases(&self.space, cases, &out.cols, &failed);
+            ok += (cases.len() - failed.len()) as u64;
             for (pos, kind, message) in out.failures {
                 let case = cases.case(pos);
                 failures.push(CaseFailure {
@@ -829,7 +881,9 @@ impl Crop {
         }
         failures.sort_by_key(|f| f.case);
         Ok(Reaped {
-            dataset,
+            dataset: store,
+            ok,
+            pending,
             failures,
             missing,
             bad,

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Peak memory of reaping and merging 10^7 cases, against the size of the output.
+
+Usage: bench_harvest.py XYZ ADD_WASM    (scripts/bench.sh passes both)
+
+`add` over a = 0..10^4 by b = 0..10^3 is sown in two crops of 5*10^6 cases (a below and from
+5000), grown, then:
+  - the whole grid is reaped from a third crop into one store, in each format;
+  - the first half is reaped into a store and the second merged into it with --into.
+Each figure is the peak RSS of that one xyz process (from wait4), divided by the size of the
+dataset it writes (bytes on disk, all files). The target is <= 1.5.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+XYZ, ADD = sys.argv[1], sys.argv[2]
+
+
+def run(args, cwd):
+    """Runs xyz ARGS in CWD; returns (seconds, peak RSS in bytes)."""
+    began = time.perf_counter()
+    proc = subprocess.Popen([XYZ, *args], cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        sys.exit(f"xyz {' '.join(args)} failed: {status}")
+    return time.perf_counter() - began, usage.ru_maxrss * 1024
+
+
+def size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(
+        os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files
+    )
+
+
+def sow(cwd, name, a0, a1):
+    spec = os.path.join(cwd, f"{name}.toml")
+    with open(spec, "w") as f:
+        f.write(
+            f'function = "{ADD}"\n[combos]\na = {{ range = [{a0}, {a1}, 1] }}\n'
+            f"b = {{ range = [0, 1000, 1] }}\n[constants]\nc = 0\n"
+        )
+    run(["sow", spec, "--name", name, "--batchsize", "100000", "-q"], cwd)
+    run(["grow", name, "-q"], cwd)
+
+
+def row(what, seconds, rss, out):
+    ratio = rss / out
+    print(
+        f"{what:<44} {seconds:>6.2f} s  peak {rss / 2**20:>7.1f} MiB  "
+        f"output {out / 2**20:>7.1f} MiB  ratio {ratio:>5.2f}  (target <= 1.5)"
+    )
+
+
+def main():
+    os.environ["XYZ_CACHE_DIR"] = tempfile.mkdtemp(prefix="xyz-bench-cache-")
+    print(f"xyz harvest memory · 10^7 add cases · {os.cpu_count()} logical cores\n")
+    with tempfile.TemporaryDirectory() as cwd:
+        sow(cwd, "all", 0, 10000)
+        for ext in ["zarr", "nc", "parquet"]:
+            out = os.path.join(cwd, f"all.{ext}")
+            t, rss = run(["reap", "all", "--keep", "-o", out, "-q"], cwd)
+            row(f"reap 10^7 cases to .{ext}", t, rss, size(out))
+
+        sow(cwd, "low", 0, 5000)
+        sow(cwd, "high", 5000, 10000)
+        for ext in ["zarr", "nc"]:
+            into = os.path.join(cwd, f"merged.{ext}")
+            t, rss = run(["reap", "low", "--keep", "--into", into, "-q"], cwd)
+            row(f"reap 5*10^6 cases into a new .{ext}", t, rss, size(into))
+            t, rss = run(["reap", "high", "--keep", "--into", into, "-q"], cwd)
+            row(f"merge 5*10^6 more into it: 10^7 in all", t, rss, size(into))
+
+
+if __name__ == "__main__":
+    main()
