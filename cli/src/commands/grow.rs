@@ -18,6 +18,10 @@ const AFTER_HELP: &str = "EXAMPLES:
   Grow batches 1 to 10 and 15, each in a fresh xyz process, two at a time:
     xyz grow mandel --batches 1-10,15 --subprocess -j 2
 
+  Work as one of many workers (on any nodes that see the directory), each claiming batches
+  not grown yet, until none is left:
+    xyz grow mandel --worker --lease 2m
+
   From inside the crop's directory, or from anywhere with --parent-dir:
     cd .xyz-mandel && xyz grow mandel
     xyz grow mandel --parent-dir /scratch/sweeps";
@@ -37,6 +41,29 @@ pub(crate) struct GrowCommand {
     /// Which batches: ids and ranges (1-10,15), `missing` (those not grown yet) or `all`
     #[arg(long, value_name = "BATCHES", default_value = "missing")]
     batches: String,
+
+    /// Work as a worker: claim batches not grown and not claimed, one at a time, until every
+    /// batch has a result; any number of workers on any number of nodes can share a crop
+    #[arg(long, conflicts_with_all = ["batches", "subprocess", "raise_errors"])]
+    worker: bool,
+
+    /// With --worker: how long a claim holds unless renewed (it is renewed every third of
+    /// this); a worker's batch goes to another this long after it dies
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        requires = "worker"
+    )]
+    lease: String,
+
+    /// With --worker: stop after growing this many batches
+    #[arg(long, value_name = "K", requires = "worker", value_parser = super::count)]
+    max_batches: Option<u64>,
+
+    /// With --worker: claim no batch after this long, such as 50m (finish the one at hand)
+    #[arg(long, value_name = "DURATION", requires = "worker")]
+    max_time: Option<String>,
 
     /// Worker threads (or processes, with --subprocess); 0 means one per logical core
     #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
@@ -97,6 +124,9 @@ fn select(text: &str, crop: &Crop) -> anyhow::Result<Vec<u64>> {
 impl GrowCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
+        if self.worker {
+            return self.work(&crop);
+        }
         let batches = select(&self.batches, &crop)?;
         if batches.is_empty() {
             if !self.quiet && !self.json {
@@ -152,6 +182,72 @@ impl GrowCommand {
                 report.batches,
                 report.cases,
                 report.failed
+            );
+        }
+        Ok(if report.failed > 0 {
+            exit_codes::CASES_FAILED
+        } else {
+            exit_codes::OK
+        })
+    }
+
+    /// Works as a worker until nothing is left (or a limit is reached).
+    fn work(&self, crop: &Crop) -> anyhow::Result<u8> {
+        let duration = |flag: &str, text: &str| {
+            xyz_core::spec::parse_duration(text)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| flag.to_string())
+        };
+        let options = xyz_core::crop::WorkerOptions {
+            lease: duration("--lease", &self.lease)?,
+            max_batches: self.max_batches,
+            max_time: self
+                .max_time
+                .as_deref()
+                .map(|t| duration("--max-time", t))
+                .transpose()?,
+        };
+        if options.lease < std::time::Duration::from_millis(100) {
+            bail!("--lease {}: a lease must be at least 100ms", self.lease);
+        }
+        let loaded = self.wasm.load_expecting(
+            &crop.function_path(),
+            crop.limits(),
+            Some((crop.signature(), crop.sha256())),
+        )?;
+        let pool = executor::with_threads(self.jobs)?;
+        let left: u64 = crop
+            .missing()?
+            .iter()
+            .map(|&id| crop.plan().cases_of(id).len() as u64)
+            .sum();
+        let bar = crate::progress::cases_bar(left, !self.quiet && !self.json);
+        let tick = |n: u64| bar.inc(n);
+        let started = std::time::Instant::now();
+        let report = crop.work(&*loaded.function, &*pool, &options, Some(&tick));
+        bar.finish_and_clear();
+        let report =
+            report.with_context(|| format!("worker {} on {}", std::process::id(), crop.name()))?;
+        let secs = started.elapsed().as_secs_f64();
+        if self.json {
+            let mut summary = serde_json::to_value(&report)?;
+            summary["name"] = json!(crop.name());
+            summary["elapsed_seconds"] = json!(secs);
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else if !self.quiet {
+            let why = match report.stopped {
+                xyz_core::crop::StopReason::Done => "every batch has a result",
+                xyz_core::crop::StopReason::MaxBatches => "--max-batches reached",
+                xyz_core::crop::StopReason::MaxTime => "--max-time reached",
+            };
+            println!(
+                "{}: worker grew {} batches ({} cases, {} failed, {} discarded as another's) in \
+                 {secs:.3} s; stopped: {why}",
+                crop.name(),
+                report.batches,
+                report.cases,
+                report.failed,
+                report.duplicates
             );
         }
         Ok(if report.failed > 0 {

@@ -74,6 +74,39 @@ fn print(st: &Status) {
         (Some(rate), _) => println!("  rate      {rate:.0} cases/s"),
         _ => {}
     }
+    let live: Vec<_> = st.claims.iter().filter(|c| !c.expired()).collect();
+    if !live.is_empty() {
+        let mut hosts: Vec<&str> = live.iter().map(|c| c.host.as_str()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        println!(
+            "  workers   {} batches claimed on {} host{}: {}",
+            live.len(),
+            hosts.len(),
+            if hosts.len() == 1 { "" } else { "s" },
+            hosts.join(", ")
+        );
+        for c in live.iter().take(8) {
+            println!(
+                "            batch {} by {} pid {}, lease renewed {} ago (lease {})",
+                c.batch,
+                c.host,
+                c.pid,
+                duration(c.lease_age_ms as f64 / 1000.0),
+                duration(c.lease_ms as f64 / 1000.0)
+            );
+        }
+        if live.len() > 8 {
+            println!("            and {} more", live.len() - 8);
+        }
+    }
+    let expired = st.claims.len() - live.len();
+    if expired > 0 {
+        println!(
+            "  expired   {expired} claims whose workers stopped renewing; the next worker takes \
+             their batches over"
+        );
+    }
     if st.writing > 0 {
         println!(
             "  writing   {} results in progress (or left by dead growers)",

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod crops;
+mod distributed;
 mod faulty;
 mod formats;
 mod harvest;

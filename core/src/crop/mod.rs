@@ -18,9 +18,14 @@
 //!
 //! [`Runner::run`]: crate::Runner::run
 
-pub mod manifest;
+mod claims;
+mod manifest;
 pub mod plan;
 mod result;
+mod worker;
+
+pub use claims::ClaimInfo;
+pub use worker::{StopReason, WorkReport, WorkerOptions};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -286,6 +291,9 @@ pub struct Status {
     pub eta_seconds: Option<f64>,
     /// Temporary files of writers in progress (or dead).
     pub writing: u64,
+    /// The claims of workers (`xyz grow --worker`), by batch: live ones, and expired ones
+    /// not yet taken over.
+    pub claims: Vec<ClaimInfo>,
 }
 
 /// What reap gives.
@@ -349,6 +357,8 @@ pub struct CheckReport {
 pub struct GrowReport {
     /// Batches grown.
     pub batches: u64,
+    /// Batches grown that another worker had committed first, whose results were discarded.
+    pub duplicates: u64,
     /// Cases evaluated.
     pub cases: u64,
     /// Cases that failed.
@@ -372,6 +382,17 @@ fn check_name(name: &str) -> Result<(), CropError> {
 /// Writes `parts` to a new file at `tmp`, syncs it and renames it to `dest`, so readers see
 /// the old file or the whole new one; `tmp` is removed if anything fails.
 fn publish(tmp: &Path, dest: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    publish_linked(tmp, dest, parts, None).map(|_| ())
+}
+
+/// As [`publish`], but first hard-links the synced file to `link`, exclusively: when `link`
+/// exists the file is discarded and `false` returned (see [`claims`]).
+fn publish_linked(
+    tmp: &Path,
+    dest: &Path,
+    parts: &[&[u8]],
+    link: Option<&Path>,
+) -> std::io::Result<bool> {
     use std::io::Write as _;
     let written = (|| {
         let mut f = std::fs::File::create_new(tmp)?;
@@ -379,7 +400,17 @@ fn publish(tmp: &Path, dest: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
             f.write_all(part)?;
         }
         f.sync_all()?;
-        std::fs::rename(tmp, dest)
+        if let Some(link) = link {
+            match std::fs::hard_link(tmp, link) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::fs::remove_file(tmp)?;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        std::fs::rename(tmp, dest).map(|()| true)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(tmp);
@@ -708,6 +739,7 @@ impl Crop {
             cases_per_second: rate,
             eta_seconds: rate.map(|r| left as f64 / r),
             writing: listing.temps.len() as u64,
+            claims: self.claims()?,
         })
     }
 
@@ -734,6 +766,20 @@ impl Crop {
         progress: Option<&(dyn Fn(u64) + Sync)>,
     ) -> Result<GrowReport, CropError> {
         self.check_function(function)?;
+        self.grow_batches(function, executor, batches, raise_errors, progress, None)
+    }
+
+    /// Grows `batches`; with `committed`, commits each result through a link there (see
+    /// [`claims`]), discarding those another worker committed first.
+    fn grow_batches(
+        &self,
+        function: &dyn Function,
+        executor: &dyn Executor,
+        batches: &[u64],
+        raise_errors: bool,
+        progress: Option<&(dyn Fn(u64) + Sync)>,
+        committed: Option<&Path>,
+    ) -> Result<GrowReport, CropError> {
         for &id in batches {
             if !(1..=self.plan.batches()).contains(&id) {
                 return Err(CropError::NoSuchBatch {
@@ -760,8 +806,14 @@ impl Crop {
                     }),
                 });
             }
-            result::write(&dir, &self.manifest.identity, id, &out).map_err(io_err(&dir))?;
+            let link = committed.map(|c| claims::commit_path(c, id));
+            let placed = result::write(&dir, &self.manifest.identity, id, &out, link.as_deref())
+                .map_err(io_err(&dir))?;
             let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+            if placed.is_none() {
+                r.duplicates += 1;
+                return Ok(());
+            }
             r.batches += 1;
             r.cases += out.n as u64;
             r.failed += out.failures.len() as u64;

@@ -139,13 +139,15 @@ fn random() -> u64 {
 }
 
 /// Writes batch `batch`'s `output` into `dir` as described in the [module docs](self), and
-/// returns its path.
+/// returns its path. With `commit`, the result is first linked there exclusively (see
+/// [`super::claims`]); `None` when that link exists, and the result was discarded.
 pub(crate) fn write(
     dir: &Path,
     manifest_sha: &[u8; 32],
     batch: u64,
     output: &BatchOutput,
-) -> io::Result<PathBuf> {
+    commit: Option<&Path>,
+) -> io::Result<Option<PathBuf>> {
     let took = output.took;
     let started = SystemTime::now() - took;
     let mut payload =
@@ -188,8 +190,8 @@ pub(crate) fn write(
         took_ms: took.as_millis() as u64,
     };
     let path = dir.join(name.file_name());
-    super::publish(&tmp, &path, &[&header, &payload])?;
-    Ok(path)
+    let placed = super::publish_linked(&tmp, &path, &[&header, &payload], commit)?;
+    Ok(placed.then_some(path))
 }
 
 fn le64(b: &[u8]) -> u64 {
@@ -323,7 +325,9 @@ mod tests {
     fn results_round_trip_and_name_what_they_hold() {
         let dir = tempfile::tempdir().unwrap();
         let sha = [7u8; 32];
-        let path = write(dir.path(), &sha, 4, &sample()).unwrap();
+        let path = write(dir.path(), &sha, 4, &sample(), None)
+            .unwrap()
+            .unwrap();
         let name = NameInfo::parse(path.file_name().unwrap().to_str().unwrap()).unwrap();
         assert_eq!((name.batch, name.failed, name.took_ms), (4, 1, 1500));
         let back = read(&path, &sha, 4, 3, &outputs()).unwrap();
@@ -333,10 +337,30 @@ mod tests {
     }
 
     #[test]
+    fn the_first_commit_of_a_batch_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let committed = tempfile::tempdir().unwrap();
+        let link = committed.path().join("4");
+        let sha = [7u8; 32];
+        let first = write(dir.path(), &sha, 4, &sample(), Some(&link)).unwrap();
+        let path = first.expect("committed");
+        assert_eq!(std::fs::read(&link).unwrap(), std::fs::read(&path).unwrap());
+        let second = write(dir.path(), &sha, 4, &sample(), Some(&link)).unwrap();
+        assert_eq!(second, None, "discarded");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "one result, no temporary"
+        );
+    }
+
+    #[test]
     fn damaged_or_foreign_results_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let sha = [7u8; 32];
-        let path = write(dir.path(), &sha, 4, &sample()).unwrap();
+        let path = write(dir.path(), &sha, 4, &sample(), None)
+            .unwrap()
+            .unwrap();
         let good = std::fs::read(&path).unwrap();
         let outs = outputs();
         assert_eq!(

@@ -1,0 +1,297 @@
+//! Worker mode (`xyz grow --worker`): several workers on one crop, workers killed again and
+//! again, a crop directory that turns read-only, and status showing the workers.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{Dir, cache_dir, guest, stdout, tree};
+
+/// A mandel crop of `batches` rows of 60 cases, a batch per row; `maxiter` sets how long the
+/// rows through the set take. With `run`, also the dataset `xyz run` gives, as run.zarr.
+fn sow_mandel(dir: &Dir, batches: u64, maxiter: u64, run: bool) {
+    let spec = dir.write(
+        "m.toml",
+        &format!(
+            r#"
+            function = "{}"
+            [combos]
+            y = {{ linspace = [-1.25, 1.25, {batches}] }}
+            x = {{ linspace = [-2.0, 0.5, 60] }}
+            [constants]
+            maxiter = {maxiter}
+            "#,
+            guest("mandel")
+        ),
+    );
+    dir.xyz_ok(
+        &["sow", spec.to_str().unwrap(), "--batchsize", "60", "-q"],
+        0,
+    );
+    if run {
+        dir.xyz_ok(&["run", spec.to_str().unwrap(), "-o", "run.zarr", "-q"], 0);
+    }
+}
+
+fn worker(dir: &Dir, lease: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_xyz"))
+        .args([
+            "grow", "m", "--worker", "--lease", lease, "-j", "1", "--json",
+        ])
+        .args(extra)
+        .current_dir(dir.tmp.path())
+        .env("XYZ_CACHE_DIR", cache_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xyz starts")
+}
+
+fn results(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join(".xyz-m/results"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".xyzr"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The batch ids of result names, one per result.
+fn batch_ids(names: &[String]) -> Vec<u64> {
+    let mut ids: Vec<u64> = names
+        .iter()
+        .map(|n| {
+            n.strip_prefix("batch-")
+                .and_then(|r| r.split('_').next())
+                .and_then(|i| i.parse().ok())
+                .unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[test]
+fn four_workers_grow_each_batch_once() {
+    let dir = Dir::new();
+    sow_mandel(&dir, 40, 200, true);
+    let workers: Vec<Child> = (0..4).map(|_| worker(&dir, "5s", &[])).collect();
+    let mut grown = 0;
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["stopped"], "done");
+        assert_eq!(report["duplicates"], 0);
+        grown += report["batches"].as_u64().unwrap();
+    }
+    assert_eq!(grown, 40, "every batch grown once");
+    assert_eq!(
+        batch_ids(&results(dir.tmp.path())),
+        (1..=40).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path(".xyz-m/claims"))
+            .unwrap()
+            .count(),
+        0,
+        "every claim released"
+    );
+    dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);
+    assert_eq!(tree(&dir.path("crop.zarr")), tree(&dir.path("run.zarr")));
+
+    // A worker on a complete crop has nothing to do.
+    dir.xyz_ok(
+        &[
+            "sow",
+            dir.path("m.toml").to_str().unwrap(),
+            "--batchsize",
+            "60",
+            "-q",
+        ],
+        0,
+    );
+    let out = worker(&dir, "5s", &["--max-batches", "3"])
+        .wait_with_output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["batches"], 3);
+    assert_eq!(report["stopped"], "max_batches");
+}
+
+/// Two of four workers are killed with SIGKILL again and again, and restarted; the crop still
+/// completes, with one sound result per batch, and reaps to what `xyz run` gives.
+#[test]
+fn workers_killed_again_and_again_lose_nothing() {
+    let dir = Dir::new();
+    sow_mandel(&dir, 120, 1_000_000, true);
+    let lease = "400ms";
+    let mut steady: Vec<Child> = (0..2).map(|_| worker(&dir, lease, &[])).collect();
+    let mut doomed: Vec<Child> = (0..2).map(|_| worker(&dir, lease, &[])).collect();
+    let began = Instant::now();
+    let mut kills = 0;
+    while steady.iter_mut().any(|w| w.try_wait().unwrap().is_none()) {
+        assert!(
+            began.elapsed() < Duration::from_secs(120),
+            "workers did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(150));
+        for w in &mut doomed {
+            if w.try_wait().unwrap().is_none() {
+                w.kill().unwrap();
+                kills += 1;
+            }
+            w.wait().unwrap();
+            *w = worker(&dir, lease, &[]);
+        }
+    }
+    for mut w in doomed {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert!(kills >= 4, "only {kills} kills");
+    for w in steady {
+        let out = w.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    // Killed workers' claims expired and their batches were grown by others. What they were
+    // writing when killed is left as temporary files, which are never results: check finds
+    // no bad result, only those, and clears them.
+    let check = stdout(&dir.xyz_ok(&["check", "m", "--delete-bad"], 0));
+    assert!(check.contains("m: 120 good results"), "{check}");
+    assert!(!check.contains("bad: "), "{check}");
+    // The last worker cleared the expired claims of the killed ones.
+    let status = stdout(&dir.xyz_ok(&["status", "m"], 0));
+    assert!(!status.contains("expired"), "{status}");
+    let names = results(dir.tmp.path());
+    assert_eq!(
+        batch_ids(&names),
+        (1..=120).collect::<Vec<_>>(),
+        "one result each"
+    );
+    dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);
+    assert_eq!(tree(&dir.path("crop.zarr")), tree(&dir.path("run.zarr")));
+}
+
+/// Makes a directory read-only for this process, even for root (with `chattr +i`), and
+/// writable again when dropped.
+struct ReadOnly(Vec<std::path::PathBuf>);
+
+impl ReadOnly {
+    fn new(dirs: &[std::path::PathBuf]) -> ReadOnly {
+        for d in dirs {
+            let root = unsafe { libc::geteuid() } == 0;
+            let ok = if root {
+                Command::new("chattr")
+                    .arg("+i")
+                    .arg(d)
+                    .status()
+                    .unwrap()
+                    .success()
+            } else {
+                Command::new("chmod")
+                    .arg("a-w")
+                    .arg(d)
+                    .status()
+                    .unwrap()
+                    .success()
+            };
+            assert!(ok, "making {} read-only", d.display());
+        }
+        ReadOnly(dirs.to_vec())
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = Command::new("chattr").arg("-i").arg(d).status();
+            let _ = Command::new("chmod").arg("u+w").arg(d).status();
+        }
+    }
+}
+
+#[test]
+fn a_worker_whose_crop_turns_read_only_stops_and_damages_nothing() {
+    let dir = Dir::new();
+    sow_mandel(&dir, 60, 3000, true);
+    dir.xyz_ok(&["grow", "m", "--batches", "1-10", "-q"], 0);
+    let before = tree(&dir.path(".xyz-m/results"));
+    let crop = dir.path(".xyz-m");
+    let dirs: Vec<_> = ["results", "claims", "committed", ""]
+        .iter()
+        .map(|d| crop.join(d))
+        .filter(|d| d.exists())
+        .collect();
+    {
+        let _ro = ReadOnly::new(&dirs);
+        let out = worker(&dir, "2s", &[]).wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(".xyz-m/"), "names the directory: {err}");
+        assert_eq!(tree(&dir.path(".xyz-m/results")), before, "nothing changed");
+    }
+    // Writable again, a worker finishes the crop.
+    worker(&dir, "2s", &[]).wait_with_output().unwrap();
+    dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);
+    assert_eq!(tree(&dir.path("crop.zarr")), tree(&dir.path("run.zarr")));
+}
+
+#[test]
+fn status_shows_the_workers_and_their_leases() {
+    let dir = Dir::new();
+    // Rows through the set take long enough that the worker is nearly always in a batch.
+    sow_mandel(&dir, 200, 10_000_000, false);
+    let mut w = worker(&dir, "30s", &[]);
+    let began = Instant::now();
+    let claims = || -> Vec<serde_json::Value> {
+        let out = dir.xyz_ok(&["status", "m", "--json"], 0);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["claims"].as_array().unwrap().clone()
+    };
+    while claims().is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(20), "no claim seen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Killed in its batch, the worker leaves its claim, whose lease runs on.
+    w.kill().unwrap();
+    w.wait().unwrap();
+    let claims = claims();
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    assert_eq!(claims[0]["pid"], w.id());
+    assert_eq!(claims[0]["lease_ms"], 30000);
+    let text = stdout(&dir.xyz_ok(&["status", "m"], 0));
+    assert!(
+        text.contains("  workers   1 batches claimed on 1 host: "),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "batch {} by {} pid {}, lease renewed",
+            claims[0]["batch"],
+            claims[0]["host"].as_str().unwrap(),
+            w.id()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn worker_options_are_checked() {
+    let dir = Dir::new();
+    sow_mandel(&dir, 4, 10, false);
+    let err = dir.xyz_err(&["grow", "m", "--worker", "--lease", "10ms"]);
+    assert!(
+        err.contains("--lease 10ms: a lease must be at least 100ms"),
+        "{err}"
+    );
+    let err = dir.xyz_err(&["grow", "m", "--worker", "--lease", "soon"]);
+    assert!(err.contains("--lease"), "{err}");
+    let out = dir.xyz(&["grow", "m", "--worker", "--batches", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    let out = dir.xyz(&["grow", "m", "--max-batches", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,207 @@
+//! Worker mode: a process that claims batches not yet grown, one at a time, grows and commits
+//! each, and exits when every batch has a result. Any number of workers, on any number of
+//! machines that see the crop directory, share a crop this way (see [`super::claims`]).
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::claims::{self, CLAIMS, COMMITTED};
+use super::{Crop, CropError, io_err};
+use crate::executor::Executor;
+use crate::function::Function;
+
+/// How a worker works.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// How long a claim holds without renewal. The worker renews it every third of this
+    /// while it grows the batch; a worker that stops renewing (it died, or its node did)
+    /// loses the batch to another once the lease is over.
+    pub lease: Duration,
+    /// Stop after growing this many batches.
+    pub max_batches: Option<u64>,
+    /// Claim no batch after this long.
+    pub max_time: Option<Duration>,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> WorkerOptions {
+        WorkerOptions {
+            lease: Duration::from_secs(60),
+            max_batches: None,
+            max_time: None,
+        }
+    }
+}
+
+/// Why a worker stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every batch has a result.
+    #[default]
+    Done,
+    /// It grew `max_batches`.
+    MaxBatches,
+    /// `max_time` passed.
+    MaxTime,
+}
+
+/// What a worker did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WorkReport {
+    /// Batches it grew and committed.
+    pub batches: u64,
+    /// Cases it evaluated in them.
+    pub cases: u64,
+    /// Cases that failed.
+    pub failed: u64,
+    /// Batches it grew that another worker had committed first; their results were discarded.
+    pub duplicates: u64,
+    /// Why it stopped.
+    pub stopped: StopReason,
+}
+
+/// Whether batch `id` has a commit link that stands for a result: the link and the result are
+/// one file, so it has a second name. A link alone (its result was deleted as bad) is stale
+/// and removed.
+fn committed(committed: &Path, id: u64) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    let link = claims::commit_path(committed, id);
+    match std::fs::metadata(&link) {
+        Ok(m) if m.nlink() >= 2 => Ok(true),
+        Ok(_) => match std::fs::remove_file(&link) {
+            Ok(()) => Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+impl Crop {
+    /// Works as a worker (see the [module docs](self)) with `function`, which must be the
+    /// crop's, growing each batch on `executor`. While other workers hold the last batches it
+    /// waits, so that it takes over any whose worker dies.
+    pub fn work(
+        &self,
+        function: &dyn Function,
+        executor: &dyn Executor,
+        options: &WorkerOptions,
+        progress: Option<&(dyn Fn(u64) + Sync)>,
+    ) -> Result<WorkReport, CropError> {
+        self.check_function(function)?;
+        let began = Instant::now();
+        let claims_dir = self.dir.join(CLAIMS);
+        let committed_dir = self.dir.join(COMMITTED);
+        for dir in [
+            self.results_dir(),
+            claims_dir.clone(),
+            committed_dir.clone(),
+        ] {
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        let poll = (options.lease / 4).clamp(Duration::from_millis(20), Duration::from_secs(2));
+        let mut report = WorkReport::default();
+        // Workers that start together begin at different batches.
+        let offset = u64::from(std::process::id()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        loop {
+            if options.max_time.is_some_and(|t| began.elapsed() >= t) {
+                report.stopped = StopReason::MaxTime;
+                return Ok(report);
+            }
+            let missing = self.missing()?;
+            if missing.is_empty() {
+                // Claims left by workers that died after their batch was grown by another.
+                for c in claims::list(&claims_dir).map_err(io_err(&claims_dir))? {
+                    if c.expired() {
+                        let _ = std::fs::remove_file(claims_dir.join(format!("batch-{}", c.batch)));
+                    }
+                }
+                report.stopped = StopReason::Done;
+                return Ok(report);
+            }
+            let (mut grew, mut held_by_others) = (false, false);
+            let start = (offset % missing.len() as u64) as usize;
+            for &id in missing[start..].iter().chain(&missing[..start]) {
+                if options.max_batches.is_some_and(|m| report.batches >= m) {
+                    report.stopped = StopReason::MaxBatches;
+                    return Ok(report);
+                }
+                if options.max_time.is_some_and(|t| began.elapsed() >= t) {
+                    report.stopped = StopReason::MaxTime;
+                    return Ok(report);
+                }
+                if committed(&committed_dir, id).map_err(io_err(&committed_dir))? {
+                    continue;
+                }
+                let claim = claims::try_claim(&claims_dir, id, options.lease)
+                    .map_err(io_err(&claims_dir))?;
+                let Some(claim) = claim else {
+                    held_by_others = true;
+                    continue;
+                };
+                // Committed by another worker between the look and the claim.
+                if committed(&committed_dir, id).map_err(io_err(&committed_dir))? {
+                    claim.release().map_err(io_err(&claims_dir))?;
+                    continue;
+                }
+                let grown = std::thread::scope(|s| {
+                    let (stop, stopped) = mpsc::channel::<()>();
+                    let claim = &claim;
+                    s.spawn(move || {
+                        // Renew until told to stop (or the sender is gone).
+                        while let Err(mpsc::RecvTimeoutError::Timeout) =
+                            stopped.recv_timeout(options.lease / 3)
+                        {
+                            if !matches!(claim.renew(), Ok(true)) {
+                                break;
+                            }
+                        }
+                    });
+                    let grown = self.grow_batches(
+                        function,
+                        executor,
+                        &[id],
+                        false,
+                        progress,
+                        Some(&committed_dir),
+                    );
+                    drop(stop);
+                    grown
+                })?;
+                claim.release().map_err(io_err(&claims_dir))?;
+                report.batches += grown.batches;
+                report.cases += grown.cases;
+                report.failed += grown.failed;
+                report.duplicates += grown.duplicates;
+                grew = true;
+            }
+            if grew {
+                continue;
+            }
+            if held_by_others {
+                std::thread::sleep(poll);
+                continue;
+            }
+            // What is missing has commit links but no results: a worker died between
+            // linking its result and renaming it into place. Look again, and clear the links
+            // of batches still missing so they grow again.
+            for id in self.missing()? {
+                let link = claims::commit_path(&committed_dir, id);
+                match std::fs::remove_file(&link) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&link)(e)),
+                }
+            }
+        }
+    }
+
+    /// The claims of workers on this crop, by batch.
+    pub fn claims(&self) -> Result<Vec<claims::ClaimInfo>, CropError> {
+        let dir = self.dir.join(CLAIMS);
+        claims::list(&dir).map_err(io_err(&dir))
+    }
+}
