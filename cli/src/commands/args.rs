@@ -246,7 +246,7 @@ impl SweepArgs {
 }
 
 /// Options for loading WebAssembly functions, shared by the commands that load one.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Sandbox")]
 pub(crate) struct WasmOpts {
     /// Most linear memory one instance may use, such as 256MiB [default: spec's
@@ -271,7 +271,7 @@ pub(crate) struct WasmOpts {
     #[arg(long)]
     no_isolate: bool,
     #[command(flatten)]
-    cache: CacheOpts,
+    cache: EngineOpts,
 }
 
 /// What a function file holds.
@@ -307,18 +307,23 @@ impl Kind {
     }
 }
 
-/// Where compiled modules are cached.
-#[derive(Debug, clap::Args)]
-pub(crate) struct CacheOpts {
-    /// Directory of the compiled-module cache [default: ~/.cache/xyz/modules]
+/// How WebAssembly is compiled: where compiled modules are cached, and NaNs.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct EngineOpts {
+    /// Directory of the compiled-module cache [default: ~/.cache/xyz/modules; for a crop, its
+    /// own cache/ directory]
     #[arg(long, value_name = "DIR", env = "XYZ_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
     /// Do not read or write the compiled-module cache
     #[arg(long)]
     no_cache: bool,
+    /// Make every NaN a float operation gives the canonical NaN, so results are bit for bit
+    /// the same on every CPU (always on when growing a crop)
+    #[arg(long)]
+    canonicalize_nans: bool,
 }
 
-impl CacheOpts {
+impl EngineOpts {
     /// A configuration with these cache settings, no deadline, and `memory` if given.
     pub(crate) fn config(&self, memory: Option<u64>) -> xyz_wasm::WasmConfig {
         let mut config = xyz_wasm::WasmConfig::new();
@@ -326,6 +331,7 @@ impl CacheOpts {
             config.memory_limit(m);
         }
         config.deadline(None);
+        config.nan_canonicalization(self.canonicalize_nans);
         if self.no_cache {
             config.cache_dir(None);
         } else if let Some(dir) = &self.cache_dir {
@@ -336,6 +342,9 @@ impl CacheOpts {
 
     /// The same settings as arguments, for a worker.
     fn args(&self, args: &mut Vec<std::ffi::OsString>) {
+        if self.canonicalize_nans {
+            args.push("--canonicalize-nans".into());
+        }
         if self.no_cache {
             args.push("--no-cache".into());
         } else if let Some(dir) = &self.cache_dir {
@@ -385,6 +394,20 @@ impl WasmOpts {
                 .context("--deadline")?,
             None => limits.deadline.unwrap_or(xyz_wasm::DEFAULT_DEADLINE),
         }))
+    }
+
+    /// These options for growing the crop in `crop_dir`: compiled modules are cached in the
+    /// crop (one entry per engine fingerprint, so nodes with other CPUs or xyz builds compile
+    /// their own) unless `--no-cache`, and NaNs are canonical, so every node gives the same
+    /// bits.
+    pub(crate) fn for_crop(&self, crop_dir: &Path) -> WasmOpts {
+        let mut opts = self.clone();
+        if !opts.cache.no_cache {
+            let dir = std::path::absolute(crop_dir).unwrap_or_else(|_| crop_dir.to_path_buf());
+            opts.cache.cache_dir = Some(dir.join("cache"));
+        }
+        opts.cache.canonicalize_nans = true;
+        opts
     }
 
     /// These options as arguments, for a child `xyz` of the same command.

@@ -142,7 +142,7 @@ impl GrowCommand {
         if self.subprocess {
             return self.grow_in_subprocesses(&crop, &batches);
         }
-        let loaded = self.wasm.load_expecting(
+        let loaded = self.wasm.for_crop(crop.dir()).load_expecting(
             &crop.function_path(),
             crop.limits(),
             Some((crop.signature(), crop.sha256())),
@@ -210,7 +210,7 @@ impl GrowCommand {
         if options.lease < std::time::Duration::from_millis(100) {
             bail!("--lease {}: a lease must be at least 100ms", self.lease);
         }
-        let loaded = self.wasm.load_expecting(
+        let loaded = self.wasm.for_crop(crop.dir()).load_expecting(
             &crop.function_path(),
             crop.limits(),
             Some((crop.signature(), crop.sha256())),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde_json::json;
 use xyz_core::Function as _;
 
-use super::CacheOpts;
+use super::EngineOpts;
 use crate::exit_codes;
 
 const AFTER_HELP: &str = "EXAMPLES:
@@ -24,7 +24,7 @@ pub(crate) struct InspectCommand {
     json: bool,
 
     #[command(flatten)]
-    cache: CacheOpts,
+    cache: EngineOpts,
 }
 
 /// What inspect shows of a function, whatever its kind.

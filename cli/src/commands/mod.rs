@@ -12,7 +12,7 @@ mod sow;
 mod status;
 mod worker;
 
-use self::args::{CacheOpts, Kind, OutputArgs, SweepArgs, WasmOpts, count};
+use self::args::{EngineOpts, Kind, OutputArgs, SweepArgs, WasmOpts, count};
 
 /// A subcommand of `xyz`.
 #[derive(Debug, clap::Subcommand)]

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use serde_json::json;
 use xyz_core::crop::{Crop, Sowing, Sown};
 
-use super::{CacheOpts, SweepArgs, count};
+use super::{EngineOpts, SweepArgs, count};
 use crate::exit_codes;
 
 const AFTER_HELP: &str = "EXAMPLES:
@@ -61,7 +61,7 @@ pub(crate) struct SowCommand {
     json: bool,
 
     #[command(flatten)]
-    cache: CacheOpts,
+    cache: EngineOpts,
 }
 
 impl SowCommand {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use xyz_core::Function;
 
-use super::CacheOpts;
+use super::EngineOpts;
 use crate::exit_codes;
 
 /// How often a worker checks that its parent is still alive.
@@ -27,7 +27,7 @@ pub(crate) struct WorkerCommand {
     memory: Option<u64>,
 
     #[command(flatten)]
-    cache: CacheOpts,
+    cache: EngineOpts,
 }
 
 impl WorkerCommand {

@@ -295,3 +295,46 @@ fn worker_options_are_checked() {
     let out = dir.xyz(&["grow", "m", "--max-batches", "1"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Two engine configurations (as two kinds of node would have) grow halves of a crop: each
+/// compiles the module into the crop's own cache under its fingerprint, and with NaNs
+/// canonical the reaped store is the same bit for bit whichever grew what.
+#[test]
+fn nodes_with_other_engines_compile_their_own_and_agree_bit_for_bit() {
+    let dir = Dir::new();
+    // inf + -inf is a NaN whose bits the CPU picks, unless NaNs are canonical.
+    let spec = dir.write(
+        "nan.toml",
+        &format!(
+            "function = \"{}\"\n[combos]\na = [inf, 1.0, 2.0]\nb = [-inf, 2.0]\n\
+             [constants]\nc = 0.0\n",
+            guest("add")
+        ),
+    );
+    let spec = spec.to_str().unwrap();
+    let mut stores = Vec::new();
+    for (first, second) in [
+        (&["--watchdog", "epoch"][..], &[][..]),
+        (&[][..], &["--watchdog", "epoch"][..]),
+    ] {
+        dir.xyz_ok(&["sow", spec, "--force", "-q"], 0);
+        let mut grow = vec!["grow", "nan", "--batches", "1-3", "-q"];
+        grow.extend_from_slice(first);
+        dir.xyz_ok(&grow, 0);
+        let mut grow = vec!["grow", "nan", "-q"];
+        grow.extend_from_slice(second);
+        dir.xyz_ok(&grow, 0);
+        let cache: Vec<_> = std::fs::read_dir(dir.path(".xyz-nan/cache"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".cwasm"))
+            .collect();
+        assert_eq!(cache.len(), 2, "one entry per engine: {cache:?}");
+        dir.xyz_ok(&["reap", "nan", "-o", "nan.zarr", "--force", "-q"], 0);
+        let sum = std::fs::read(dir.path("nan.zarr/sum/c/0/0")).unwrap();
+        let first_value = u64::from_le_bytes(sum[..8].try_into().unwrap());
+        assert_eq!(first_value, 0x7ff8_0000_0000_0000, "the canonical NaN");
+        stores.push(tree(&dir.path("nan.zarr")));
+    }
+    assert_eq!(stores[0], stores[1]);
+}
