@@ -3,10 +3,10 @@
 //! machines that see the crop directory, share a crop this way (see [`super::claims`]).
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
-use super::claims::{self, CLAIMS, COMMITTED};
+use super::claims::{self, CLAIMS, COMMITTED, Claim};
 use super::{Crop, CropError, io_err};
 use crate::executor::Executor;
 use crate::function::Function;
@@ -80,6 +80,10 @@ fn committed(committed: &Path, id: u64) -> std::io::Result<bool> {
     }
 }
 
+fn lock(held: &Mutex<Option<Claim>>) -> MutexGuard<'_, Option<Claim>> {
+    held.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Crop {
     /// Works as a worker (see the [module docs](self)) with `function`, which must be the
     /// crop's, growing each batch on `executor`. While other workers hold the last batches it
@@ -92,6 +96,36 @@ impl Crop {
         progress: Option<&(dyn Fn(u64) + Sync)>,
     ) -> Result<WorkReport, CropError> {
         self.check_function(function)?;
+        // The claim being grown, renewed every third of the lease by one thread for the
+        // worker's life.
+        let held: Mutex<Option<Claim>> = Mutex::new(None);
+        std::thread::scope(|s| {
+            let (stop, stopped) = mpsc::channel::<()>();
+            let held = &held;
+            s.spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(options.lease / 3)
+                {
+                    if let Some(claim) = &*lock(held) {
+                        // A claim lost to another worker is settled at commit.
+                        let _ = claim.renew();
+                    }
+                }
+            });
+            let report = self.work_loop(function, executor, options, progress, held);
+            drop(stop);
+            report
+        })
+    }
+
+    fn work_loop(
+        &self,
+        function: &dyn Function,
+        executor: &dyn Executor,
+        options: &WorkerOptions,
+        progress: Option<&(dyn Fn(u64) + Sync)>,
+        held: &Mutex<Option<Claim>>,
+    ) -> Result<WorkReport, CropError> {
         let began = Instant::now();
         let claims_dir = self.dir.join(CLAIMS);
         let committed_dir = self.dir.join(COMMITTED);
@@ -147,30 +181,17 @@ impl Crop {
                     claim.release().map_err(io_err(&claims_dir))?;
                     continue;
                 }
-                let grown = std::thread::scope(|s| {
-                    let (stop, stopped) = mpsc::channel::<()>();
-                    let claim = &claim;
-                    s.spawn(move || {
-                        // Renew until told to stop (or the sender is gone).
-                        while let Err(mpsc::RecvTimeoutError::Timeout) =
-                            stopped.recv_timeout(options.lease / 3)
-                        {
-                            if !matches!(claim.renew(), Ok(true)) {
-                                break;
-                            }
-                        }
-                    });
-                    let grown = self.grow_batches(
-                        function,
-                        executor,
-                        &[id],
-                        false,
-                        progress,
-                        Some(&committed_dir),
-                    );
-                    drop(stop);
-                    grown
-                })?;
+                *lock(held) = Some(claim);
+                let grown = self.grow_batches(
+                    function,
+                    executor,
+                    &[id],
+                    false,
+                    progress,
+                    Some(&committed_dir),
+                );
+                let claim = lock(held).take().expect("the claim being grown");
+                let grown = grown?;
                 claim.release().map_err(io_err(&claims_dir))?;
                 report.batches += grown.batches;
                 report.cases += grown.cases;
