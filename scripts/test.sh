@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what it needs (the wasm32 target, clang
-# and lld for the C example, the Python packages of the interop tests), then runs the gates and
-# every test.
+# and lld for the C example, Slurm and Grid Engine for the cluster tests, the Python packages of
+# the interop tests), then runs the gates and every test. The cluster tests start and stop
+# their own one-node clusters (tests/clusters/), which needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-unknown-unknown
-if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null; then
+# Debian packages, installed once. Not slurm-wlm-torque: it removes gridengine.
+need=()
+command -v clang >/dev/null || need+=(clang)
+command -v wasm-ld >/dev/null || need+=(lld)
+command -v slurmctld >/dev/null || need+=(slurm-wlm)
+command -v munged >/dev/null || need+=(munge)
+command -v sge_qmaster >/dev/null || need+=(gridengine-master)
+command -v sge_execd >/dev/null || need+=(gridengine-exec)
+command -v qsub >/dev/null || need+=(gridengine-client)
+if [ ${#need[@]} -gt 0 ]; then
     sudo=$([ "$(id -u)" = 0 ] || echo sudo)
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clang lld >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \

@@ -11,6 +11,7 @@ use clap::Parser;
 mod commands;
 mod plot;
 mod progress;
+mod scheduler;
 
 /// Exit codes of `xyz`.
 pub mod exit_codes {

@@ -10,6 +10,7 @@ mod run;
 mod show;
 mod sow;
 mod status;
+mod submit;
 mod worker;
 
 use self::args::{EngineOpts, Kind, OutputArgs, SweepArgs, WasmOpts, count};
@@ -21,6 +22,7 @@ pub(crate) enum Command {
     Sow(sow::SowCommand),
     Grow(grow::GrowCommand),
     Status(status::StatusCommand),
+    Submit(submit::SubmitCommand),
     Reap(reap::ReapCommand),
     Check(check::CheckCommand),
     Show(show::ShowCommand),
@@ -38,6 +40,7 @@ impl Command {
             Command::Sow(c) => c.execute(),
             Command::Grow(c) => c.execute(),
             Command::Status(c) => c.execute(),
+            Command::Submit(c) => c.execute(),
             Command::Reap(c) => c.execute(),
             Command::Check(c) => c.execute(),
             Command::Show(c) => c.execute(),

@@ -100,6 +100,34 @@ fn print(st: &Status) {
             println!("            and {} more", live.len() - 8);
         }
     }
+    if !st.jobs.is_empty() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let shown = &st.jobs[st.jobs.len().saturating_sub(6)..];
+        for (i, j) in shown.iter().enumerate() {
+            println!(
+                "  {:<9} {} job {}: {} {} task{}, submitted {} ago",
+                if i == 0 { "jobs" } else { "" },
+                j.scheduler,
+                j.job_id,
+                j.tasks,
+                if j.mode == "workers" {
+                    "worker"
+                } else {
+                    "array"
+                },
+                if j.tasks == 1 { "" } else { "s" },
+                duration(now.saturating_sub(j.submitted_ms) as f64 / 1000.0)
+            );
+        }
+        if st.jobs.len() > shown.len() {
+            println!(
+                "            and {} earlier jobs",
+                st.jobs.len() - shown.len()
+            );
+        }
+    }
     let expired = st.claims.len() - live.len();
     if expired > 0 {
         println!(

@@ -2,6 +2,7 @@
 //! outputs read back by Python's xarray and pandas.
 
 mod bad_input;
+mod clusters;
 mod crops;
 mod distributed;
 mod faulty;

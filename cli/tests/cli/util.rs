@@ -35,6 +35,26 @@ impl Dir {
             .expect("xyz runs")
     }
 
+    /// `xyz ARGS` with environment variables `env` set, asserting exit code `code`.
+    pub fn xyz_env(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)], code: i32) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_xyz"))
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(self.tmp.path())
+            .env("XYZ_CACHE_DIR", cache_dir())
+            .output()
+            .expect("xyz runs");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "xyz {args:?} exited with {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// Like [`Dir::xyz`], and asserts the exit code.
     pub fn xyz_ok(&self, args: &[&str], code: i32) -> Output {
         let out = self.xyz(args);

@@ -19,12 +19,14 @@
 //! [`Runner::run`]: crate::Runner::run
 
 mod claims;
+mod jobs;
 mod manifest;
 pub mod plan;
 mod result;
 mod worker;
 
 pub use claims::ClaimInfo;
+pub use jobs::{JOBS, JobRecord};
 pub use worker::{StopReason, WorkReport, WorkerOptions};
 
 use std::collections::BTreeMap;
@@ -294,6 +296,8 @@ pub struct Status {
     /// The claims of workers (`xyz grow --worker`), by batch: live ones, and expired ones
     /// not yet taken over.
     pub claims: Vec<ClaimInfo>,
+    /// Jobs submitted to a scheduler for it (`xyz submit`), oldest first.
+    pub jobs: Vec<JobRecord>,
 }
 
 /// What reap gives.
@@ -740,6 +744,7 @@ impl Crop {
             eta_seconds: rate.map(|r| left as f64 / r),
             writing: listing.temps.len() as u64,
             claims: self.claims()?,
+            jobs: self.jobs()?,
         })
     }
 

@@ -1,0 +1,283 @@
+//! `xyz submit`: grow a crop as jobs of a batch scheduler (Slurm, SGE or PBS).
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+use xyz_core::Crop;
+use xyz_core::crop::JobRecord;
+
+use super::WasmOpts;
+use crate::exit_codes;
+use crate::scheduler::{Job, Scheduler, Work};
+
+const AFTER_HELP: &str = "EXAMPLES:
+  A Slurm array with one task per batch not grown yet, 50 running at a time:
+    xyz submit mandel --scheduler slurm --throttle 50 --time 1:00:00 --mem 2G
+
+  Eight SGE jobs, each a worker claiming batches until none is left:
+    xyz submit mandel --scheduler sge --mode workers --workers 8 --cpus-per-task 4
+
+  Print the PBS script instead of submitting it:
+    xyz submit mandel --scheduler pbs --dry-run --setup 'module load gcc'";
+
+/// How the scheduler's tasks share the crop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// An array job with one task per batch not grown yet.
+    Array,
+    /// `--workers` tasks, each an `xyz grow --worker`.
+    Workers,
+}
+
+/// Submit a crop's growth to a batch scheduler: an array job with a task per missing batch,
+/// or a number of workers. The scripts, batch lists, logs and job ids are kept in the crop's
+/// jobs/ directory.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct SubmitCommand {
+    /// The crop's name (or the path of its .xyz-NAME directory)
+    name: String,
+
+    /// The directory holding the crop [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    parent_dir: Option<PathBuf>,
+
+    /// The scheduler
+    #[arg(long, value_name = "NAME")]
+    scheduler: Scheduler,
+
+    /// `array`: a task per batch not grown yet; `workers`: --workers tasks claiming batches
+    #[arg(long, value_name = "MODE", default_value = "array")]
+    mode: Mode,
+
+    /// With --mode workers: how many workers
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = super::count)]
+    workers: u64,
+
+    /// With --mode workers: the workers' lease (see xyz grow --worker)
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    lease: String,
+
+    /// At most N tasks running at once
+    #[arg(long, value_name = "N", value_parser = super::count)]
+    throttle: Option<u64>,
+
+    /// Wall time of each task, as H:M:S
+    #[arg(long, value_name = "H:M:S")]
+    time: Option<String>,
+
+    /// Memory of each task, such as 4G
+    #[arg(long, value_name = "SIZE")]
+    mem: Option<String>,
+
+    /// Cores of each task: xyz's threads and OMP_NUM_THREADS and friends follow it
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = super::count)]
+    cpus_per_task: u64,
+
+    /// A directive line added to the script as it is, such as `--partition=long` (repeatable)
+    #[arg(long = "option", value_name = "LINE", allow_hyphen_values = true)]
+    options: Vec<String>,
+
+    /// A shell line run before xyz, such as `module load gcc` (repeatable)
+    #[arg(long = "setup", value_name = "LINE", allow_hyphen_values = true)]
+    setup: Vec<String>,
+
+    /// Print the scripts instead of submitting them
+    #[arg(long)]
+    dry_run: bool,
+
+    /// The largest array to submit [default: the scheduler's, asked from its configuration]
+    #[arg(long, value_name = "N", value_parser = super::count)]
+    max_array_size: Option<u64>,
+
+    /// Print the submitted jobs as JSON
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    wasm: WasmOpts,
+}
+
+/// Checks a wall time: `H:M:S`, `M:S` or `D-H:M:S`.
+fn check_time(t: &str) -> anyhow::Result<()> {
+    let (days, hms) = t.split_once('-').unwrap_or(("0", t));
+    let parts: Vec<&str> = hms.split(':').collect();
+    let digits = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
+    if !digits(days) || parts.is_empty() || parts.len() > 3 || !parts.iter().all(|p| digits(p)) {
+        bail!("--time {t}: expected a wall time such as 2:30:00 (H:M:S) or 1-00:00:00");
+    }
+    Ok(())
+}
+
+/// Default largest arrays when the scheduler cannot be asked: Slurm's default MaxArraySize
+/// (1001, so indices up to 1000), SGE's max_aj_tasks and PBS's max_array_size.
+fn default_max_array(s: Scheduler) -> u64 {
+    match s {
+        Scheduler::Slurm => 1000,
+        Scheduler::Sge => 75_000,
+        Scheduler::Pbs => 10_000,
+    }
+}
+
+impl SubmitCommand {
+    pub(crate) fn execute(self) -> anyhow::Result<u8> {
+        if let Some(t) = &self.time {
+            check_time(t)?;
+        }
+        let mem_mib = self
+            .mem
+            .as_deref()
+            .map(|m| {
+                xyz_core::spec::parse_size(m)
+                    .map(|b| b.div_ceil(1 << 20))
+                    .map_err(anyhow::Error::msg)
+                    .context("--mem")
+            })
+            .transpose()?;
+        xyz_core::spec::parse_duration(&self.lease)
+            .map_err(anyhow::Error::msg)
+            .context("--lease")?;
+        let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
+        let crop_dir = std::path::absolute(crop.dir()).context("resolving the crop's directory")?;
+        let xyz = std::env::current_exe().context("finding the xyz executable")?;
+        let max = match self.max_array_size {
+            Some(m) => m,
+            None => self
+                .scheduler
+                .max_array_size()
+                .unwrap_or_else(|| default_max_array(self.scheduler)),
+        };
+        // The tasks: the batches not grown yet, or the workers; cut into arrays of `max`.
+        let chunks: Vec<Vec<u64>> = match self.mode {
+            Mode::Array => {
+                let missing = crop.missing()?;
+                if missing.is_empty() {
+                    println!("{}: every batch is grown; nothing to submit", crop.name());
+                    return Ok(exit_codes::OK);
+                }
+                missing.chunks(max as usize).map(<[u64]>::to_vec).collect()
+            }
+            Mode::Workers => {
+                let ids: Vec<u64> = (1..=self.workers).collect();
+                ids.chunks(max as usize).map(<[u64]>::to_vec).collect()
+            }
+        };
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        if !self.dry_run {
+            crop.jobs_dir()?;
+        }
+        let jobs_dir = crop_dir.join(xyz_core::crop::JOBS);
+        // The sandbox options as a grow of this crop takes them (its own module cache).
+        let mut grow_args: Vec<String> = self
+            .wasm
+            .for_crop(&crop_dir)
+            .args()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        if self.mode == Mode::Workers {
+            grow_args.extend(["--lease".into(), self.lease.clone()]);
+        }
+        let mut submitted = Vec::new();
+        for (k, chunk) in chunks.iter().enumerate() {
+            let base = format!("{}-{stamp}-{}", crop.name(), k + 1);
+            let work = match self.mode {
+                Mode::Array => Work::Batches(jobs_dir.join(format!("{base}.batches"))),
+                Mode::Workers => Work::Worker,
+            };
+            let job = Job {
+                name: format!("xyz-{}", crop.name()),
+                tasks: chunk.len() as u64,
+                throttle: self.throttle,
+                time: self.time.clone(),
+                mem_mib,
+                cpus: self.cpus_per_task,
+                options: self.options.clone(),
+                setup: self.setup.clone(),
+                logs: jobs_dir.join("logs"),
+                xyz: xyz.clone(),
+                crop: crop_dir.clone(),
+                work: work.clone(),
+                grow_args: grow_args.clone(),
+            };
+            let script = self.scheduler.script(&job);
+            let script_path = jobs_dir.join(format!("{base}.sh"));
+            if self.dry_run {
+                println!(
+                    "# {} script {} of {} ({} task{}): {}",
+                    self.scheduler,
+                    k + 1,
+                    chunks.len(),
+                    chunk.len(),
+                    if chunk.len() == 1 { "" } else { "s" },
+                    script_path.display()
+                );
+                print!("{script}");
+                continue;
+            }
+            if let Work::Batches(list) = &work {
+                let lines: String = chunk.iter().map(|id| format!("{id}\n")).collect();
+                std::fs::write(list, lines)
+                    .with_context(|| format!("writing {}", list.display()))?;
+            }
+            std::fs::write(&script_path, &script)
+                .with_context(|| format!("writing {}", script_path.display()))?;
+            let job_id = self.scheduler.submit(&script_path)?;
+            let record = JobRecord {
+                scheduler: self.scheduler.to_string(),
+                mode: match self.mode {
+                    Mode::Array => "array".into(),
+                    Mode::Workers => "workers".into(),
+                },
+                job_id,
+                tasks: chunk.len() as u64,
+                script: script_path,
+                submitted_ms: stamp,
+            };
+            crop.record_job(&record)?;
+            submitted.push(record);
+        }
+        if self.dry_run {
+            return Ok(exit_codes::OK);
+        }
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&json!(submitted))?);
+        } else {
+            for r in &submitted {
+                println!(
+                    "{}: submitted {} job {} ({} {} task{}), script {}",
+                    crop.name(),
+                    r.scheduler,
+                    r.job_id,
+                    r.tasks,
+                    if r.mode == "workers" {
+                        "worker"
+                    } else {
+                        "array"
+                    },
+                    if r.tasks == 1 { "" } else { "s" },
+                    r.script.display()
+                );
+            }
+        }
+        Ok(exit_codes::OK)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wall_times_are_checked() {
+        for ok in ["1:00:00", "30:00", "45", "2-12:00:00"] {
+            assert!(check_time(ok).is_ok(), "{ok}");
+        }
+        for bad in ["1h", "1:00:00:00", "a-1:00", ""] {
+            assert!(check_time(bad).is_err(), "{bad}");
+        }
+    }
+}
