@@ -219,25 +219,42 @@ impl Drop for ReadOnly {
 #[test]
 fn a_worker_whose_crop_turns_read_only_stops_and_damages_nothing() {
     let dir = Dir::new();
-    sow_mandel(&dir, 60, 3000, true);
-    dir.xyz_ok(&["grow", "m", "--batches", "1-10", "-q"], 0);
-    let before = tree(&dir.path(".xyz-m/results"));
+    sow_mandel(&dir, 60, 300_000, true);
+    let out = worker(&dir, "1s", &["--max-batches", "2"])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // A worker at work, and its crop turns read-only under it.
+    let w = worker(&dir, "1s", &[]);
+    let began = Instant::now();
+    while results(dir.tmp.path()).len() < 4 {
+        assert!(began.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let crop = dir.path(".xyz-m");
     let dirs: Vec<_> = ["results", "claims", "committed", ""]
         .iter()
         .map(|d| crop.join(d))
-        .filter(|d| d.exists())
         .collect();
-    {
+    let grown = {
         let _ro = ReadOnly::new(&dirs);
-        let out = worker(&dir, "2s", &[]).wait_with_output().unwrap();
+        let before = results(dir.tmp.path());
+        let out = w.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(".xyz-m/"), "names the directory: {err}");
-        assert_eq!(tree(&dir.path(".xyz-m/results")), before, "nothing changed");
-    }
-    // Writable again, a worker finishes the crop.
-    worker(&dir, "2s", &[]).wait_with_output().unwrap();
+        assert_eq!(results(dir.tmp.path()), before, "nothing added or lost");
+        before.len()
+    };
+    assert!(grown < 60, "stopped before the end");
+    // Every result there is sound, and a worker finishes the crop once it is writable again.
+    let check = stdout(&dir.xyz_ok(&["check", "m"], 0));
+    assert!(
+        check.contains(&format!("m: {grown} good results")),
+        "{check}"
+    );
+    let out = worker(&dir, "1s", &[]).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
     dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);
     assert_eq!(tree(&dir.path("crop.zarr")), tree(&dir.path("run.zarr")));
 }

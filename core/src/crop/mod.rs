@@ -66,7 +66,7 @@ pub const DIR_PREFIX: &str = ".xyz-";
 #[non_exhaustive]
 pub enum CropError {
     /// A file or directory could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
