@@ -16,18 +16,7 @@ state=$(realpath -m "${2:?usage: sge.sh up|down STATE_DIR}")
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=default
 spool=/var/spool/gridengine
 
-stop_pidfile() {
-    local f=$1
-    [ -f "$f" ] || return 0
-    local pid
-    pid=$(cat "$f")
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$f"
-}
+. "$(dirname "$0")/common.sh"
 
 case $cmd in
 down)

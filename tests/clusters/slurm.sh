@@ -14,18 +14,7 @@ set -euo pipefail
 cmd=${1:?usage: slurm.sh up|down STATE_DIR}
 state=$(realpath -m "${2:?usage: slurm.sh up|down STATE_DIR}")
 
-stop_pidfile() {
-    local f=$1
-    [ -f "$f" ] || return 0
-    local pid
-    pid=$(cat "$f")
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$f"
-}
+. "$(dirname "$0")/common.sh"
 
 case $cmd in
 down)

@@ -44,29 +44,12 @@ impl Dir {
             .env("XYZ_CACHE_DIR", cache_dir())
             .output()
             .expect("xyz runs");
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "xyz {args:?} exited with {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        expect_code(args, out, code)
     }
 
     /// Like [`Dir::xyz`], and asserts the exit code.
     pub fn xyz_ok(&self, args: &[&str], code: i32) -> Output {
-        let out = self.xyz(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "xyz {args:?} exited with {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        expect_code(args, self.xyz(args), code)
     }
 
     /// Runs xyz expecting failure (exit 1) and returns its stderr.
@@ -74,6 +57,19 @@ impl Dir {
         let out = self.xyz_ok(args, 1);
         String::from_utf8(out.stderr).expect("utf-8")
     }
+}
+
+/// Asserts that `xyz ARGS` gave `out` with exit code `code`, showing its output if not.
+fn expect_code(args: &[&str], out: Output, code: i32) -> Output {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "xyz {args:?} exited with {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 pub fn cache_dir() -> PathBuf {

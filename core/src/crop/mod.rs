@@ -896,12 +896,7 @@ impl Crop {
                 .filter(|id| listing.of(*id).is_empty())
                 .collect();
             if !missing.is_empty() {
-                return Err(CropError::Incomplete {
-                    missing: missing.len() as u64,
-                    batches: self.plan.batches(),
-                    first: missing.into_iter().take(5).collect(),
-                    damaged: Vec::new(),
-                });
+                return Err(self.incomplete(missing, Vec::new()));
             }
         }
         let mut failures = Vec::new();
@@ -929,12 +924,7 @@ impl Crop {
             }
         }
         if !allow_incomplete && !missing.is_empty() {
-            return Err(CropError::Incomplete {
-                missing: missing.len() as u64,
-                batches: self.plan.batches(),
-                first: missing.into_iter().take(5).collect(),
-                damaged: bad,
-            });
+            return Err(self.incomplete(missing, bad));
         }
         failures.sort_by_key(|f| f.case);
         Ok(Reaped {
@@ -945,6 +935,16 @@ impl Crop {
             missing,
             bad,
         })
+    }
+
+    /// The error for a reap that misses the batches `missing`, `damaged` among them.
+    fn incomplete(&self, missing: Vec<u64>, damaged: Vec<(PathBuf, BadResult)>) -> CropError {
+        CropError::Incomplete {
+            missing: missing.len() as u64,
+            batches: self.plan.batches(),
+            first: missing.into_iter().take(5).collect(),
+            damaged,
+        }
     }
 
     /// Reads every result in full and reports those that would not be reaped, and temporary

@@ -155,6 +155,20 @@ pub fn read_zarr(path: &Path) -> Result<Dataset, ReadError> {
     zarr_read::read(path)
 }
 
+/// The cells of a dataset read back: `Ok` where any variable has a value (`present`), else
+/// `Absent`; every cell `Ok` when no variable can say it is missing (`known` false: strings
+/// only).
+fn cells_of(mut present: Vec<bool>, known: bool) -> Vec<crate::dataset::CellState> {
+    use crate::dataset::CellState;
+    if !known {
+        present.fill(true);
+    }
+    present
+        .into_iter()
+        .map(|p| if p { CellState::Ok } else { CellState::Absent })
+        .collect()
+}
+
 /// Reads back a dataset xyz wrote in any format. Zarr, netCDF and Parquet give back the
 /// dataset that was written (with the caveats of [`read_zarr`]); CSV and JSON hold rows only,
 /// so their layout is inferred: the dims are the fewest leading columns that tell the rows
@@ -313,7 +327,7 @@ mod tests {
     }
 
     /// A dataset with every type, an array output, a failed cell and a constant.
-    fn sample() -> Dataset {
+    pub(super) fn sample() -> Dataset {
         use crate::{
             ClosureFunction, ComboValues, Function, ParamSpace, Runner, Sequential, Value,
         };

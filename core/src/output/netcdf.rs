@@ -202,16 +202,9 @@ fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
 }
 
-pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
-    let mut dims: Vec<(String, usize)> = ds
-        .dims
-        .iter()
-        .map(|d| (d.name.clone(), d.coords.len()))
-        .collect();
-    let dim_id = |name: &str, size: usize, dims: &mut Vec<(String, usize)>| match dims
-        .iter()
-        .position(|(n, _)| n == name)
-    {
+/// The index of dim `name` of `size` in `dims`, added if new.
+fn dim_id(dims: &mut Vec<(String, usize)>, name: &str, size: usize) -> io::Result<usize> {
+    match dims.iter().position(|(n, _)| n == name) {
         Some(i) if dims[i].1 == size => Ok(i),
         Some(i) => Err(invalid(format!(
             "dim `{name}` has size {} and {size}; netCDF needs one size per dim",
@@ -221,26 +214,44 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
             dims.push((name.to_owned(), size));
             Ok(dims.len() - 1)
         }
-    };
-    let chars = |strings: &[String]| strings.iter().map(String::len).max().unwrap_or(0).max(1);
+    }
+}
+
+/// A column as stored when none of its values is missing: booleans as bytes marked
+/// `dtype = "bool"`, strings as characters over a last dim as long as the longest.
+fn plain<'a>(
+    col: &'a Column,
+    ids: &mut Vec<usize>,
+    attrs: &mut Vec<(String, Attr)>,
+    dims: &mut Vec<(String, usize)>,
+) -> io::Result<Data<'a>> {
+    Ok(match col {
+        Column::F64(v) => Data::F64(v),
+        Column::I64(v) => Data::I64(v),
+        Column::Bool(v) => {
+            attrs.push(("dtype".into(), Attr::Text("bool".into())));
+            Data::I8(v.iter().map(|b| i8::from(*b)).collect())
+        }
+        Column::Str(v) => {
+            let w = v.iter().map(String::len).max().unwrap_or(0).max(1);
+            ids.push(dim_id(dims, &format!("string{w}"), w)?);
+            attrs.push(("_Encoding".into(), Attr::Text("utf-8".into())));
+            Data::Chars(v, w)
+        }
+    })
+}
+
+pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
+    let mut dims: Vec<(String, usize)> = ds
+        .dims
+        .iter()
+        .map(|d| (d.name.clone(), d.coords.len()))
+        .collect();
     let mut vars: Vec<Var<'_>> = Vec::new();
     for (d, dim) in ds.dims.iter().enumerate() {
         let mut ids = vec![d];
         let mut attrs = Vec::new();
-        let data = match &dim.coords {
-            Column::F64(v) => Data::F64(v),
-            Column::I64(v) => Data::I64(v),
-            Column::Bool(v) => {
-                attrs.push(("dtype".into(), Attr::Text("bool".into())));
-                Data::I8(v.iter().map(|b| i8::from(*b)).collect())
-            }
-            Column::Str(v) => {
-                let w = chars(v);
-                ids.push(dim_id(&format!("string{w}"), w, &mut dims)?);
-                attrs.push(("_Encoding".into(), Attr::Text("utf-8".into())));
-                Data::Chars(v, w)
-            }
-        };
+        let data = plain(&dim.coords, &mut ids, &mut attrs, &mut dims)?;
         vars.push(Var {
             name: dim.name.clone(),
             dims: ids,
@@ -252,7 +263,7 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
     for var in &ds.vars {
         let mut ids: Vec<usize> = (0..ds.dims.len()).collect();
         for d in &var.extra_dims {
-            ids.push(dim_id(&d.name, d.size as usize, &mut dims)?);
+            ids.push(dim_id(&mut dims, &d.name, d.size as usize)?);
         }
         let mut attrs = Vec::new();
         let data = match &var.data {
@@ -279,16 +290,7 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
                         .collect(),
                 )
             }
-            Column::Bool(v) => {
-                attrs.push(("dtype".into(), Attr::Text("bool".into())));
-                Data::I8(v.iter().map(|b| i8::from(*b)).collect())
-            }
-            Column::Str(v) => {
-                let w = chars(v);
-                ids.push(dim_id(&format!("string{w}"), w, &mut dims)?);
-                attrs.push(("_Encoding".into(), Attr::Text("utf-8".into())));
-                Data::Chars(v, w)
-            }
+            col => plain(col, &mut ids, &mut attrs, &mut dims)?,
         };
         if vars.iter().any(|v| v.name == var.name) {
             return Err(invalid(format!(
@@ -750,13 +752,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             data,
         });
     }
-    if !any_present_info {
-        present.fill(true);
-    }
-    let cells = present
-        .into_iter()
-        .map(|p| if p { CellState::Ok } else { CellState::Absent })
-        .collect();
+    let cells = super::cells_of(present, any_present_info);
     let attrs = globals
         .iter()
         .filter_map(|(k, a)| Some((k.clone(), a.value()?)))

@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use xyz_abi::{ExtraDim, ScalarType};
 
 use super::ReadError;
-use crate::dataset::{CellState, DataVar, Dataset, MISSING_I64};
+use crate::dataset::{DataVar, Dataset, MISSING_I64};
 use crate::space::SweptDim;
 use crate::value::{Column, Value};
 
@@ -334,13 +334,7 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
             data,
         });
     }
-    if !any_present_info {
-        present.fill(true);
-    }
-    let cells = present
-        .into_iter()
-        .map(|p| if p { CellState::Ok } else { CellState::Absent })
-        .collect();
+    let cells = super::cells_of(present, any_present_info);
     let attrs = group
         .get("attributes")
         .and_then(Json::as_object)
@@ -370,40 +364,11 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClosureFunction, ComboValues, Function, ParamSpace, Runner, Sequential};
+    use crate::dataset::CellState;
 
     #[test]
     fn a_written_store_reads_back_with_its_missing_cells() {
-        let sig = "f(a: i64, k: str) -> (n: i64, b: bool, s: str, v: f64[t=2])"
-            .parse()
-            .unwrap();
-        let f = ClosureFunction::new(sig, |args| match args {
-            [Value::I64(2), _] => Err("two".into()),
-            [Value::I64(a), Value::Str(k)] => Ok(vec![
-                Value::I64(a * 10),
-                Value::Bool(a % 2 == 0),
-                Value::Str(format!("{k}{a}")),
-                Value::F64(*a as f64),
-                Value::F64(-(*a as f64)),
-            ]),
-            _ => unreachable!(),
-        });
-        let mut space = ParamSpace::new();
-        space
-            .combo(
-                "k",
-                ComboValues::List(vec![Value::Str("p".into()), Value::Str("q".into())]),
-            )
-            .combo(
-                "a",
-                ComboValues::Range {
-                    start: Value::I64(0),
-                    stop: Value::I64(4),
-                    step: Value::I64(1),
-                },
-            );
-        let bound = space.bind(f.signature()).unwrap();
-        let ds = Runner::new(&f, &Sequential).run(&bound).unwrap().dataset;
+        let ds = crate::output::tests::sample();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.zarr");
         crate::output::write(&ds, &path, crate::Format::Zarr, false).unwrap();
