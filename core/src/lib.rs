@@ -37,7 +37,8 @@
 //! - [`Executor`]: runs tasks over workers: [`Sequential`], [`RayonPool`], or your own.
 //! - [`Runner`]: evaluates a bound space with a function on an executor and returns a
 //!   [`Dataset`] (held in memory: one value per cell and output element) and the failures.
-//! - [`output`]: writes a dataset as Zarr, CSV or JSON, atomically.
+//! - [`output`]: writes a dataset as Zarr, netCDF, Parquet, CSV or JSON, atomically, and
+//!   reads each back.
 
 #![deny(missing_docs)]
 

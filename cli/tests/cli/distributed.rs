@@ -358,3 +358,70 @@ fn nodes_with_other_engines_compile_their_own_and_agree_bit_for_bit() {
     }
     assert_eq!(stores[0], stores[1]);
 }
+
+/// A worker stalled past its lease (stopped with SIGSTOP) loses its batch to another; when it
+/// resumes and finishes the batch too, the first commit stands and its copy is discarded.
+#[test]
+fn a_stalled_worker_loses_its_batch_and_discards_its_late_copy() {
+    let dir = Dir::new();
+    // One batch, a row through the set: slow enough to be caught in the middle.
+    let spec = dir.write(
+        "m.toml",
+        &format!(
+            "function = \"{}\"\n[combos]\ny = [0.0]\nx = {{ linspace = [-1.5, 0.2, 20] }}\n\
+             [constants]\nmaxiter = 5000000\n",
+            guest("mandel")
+        ),
+    );
+    dir.xyz_ok(
+        &["sow", spec.to_str().unwrap(), "--batchsize", "20", "-q"],
+        0,
+    );
+    let a = worker(&dir, "300ms", &[]);
+    let began = Instant::now();
+    loop {
+        let out = dir.xyz_ok(&["status", "m", "--json"], 0);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if !json["claims"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(began.elapsed() < Duration::from_secs(20), "no claim seen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = a.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let b = worker(&dir, "300ms", &[]).wait_with_output().unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let a = a.wait_with_output().unwrap();
+    let report = |out: &std::process::Output| -> serde_json::Value {
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (a, b) = (report(&a), report(&b));
+    assert_eq!(
+        (b["batches"].as_u64(), b["duplicates"].as_u64()),
+        (Some(1), Some(0)),
+        "{b}"
+    );
+    assert_eq!(
+        (a["batches"].as_u64(), a["duplicates"].as_u64()),
+        (Some(0), Some(1)),
+        "{a}"
+    );
+    assert_eq!(results(dir.tmp.path()).len(), 1, "one result");
+    let check = stdout(&dir.xyz_ok(&["check", "m"], 0));
+    assert!(check.contains("m: 1 good results"), "{check}");
+}

@@ -9,6 +9,10 @@
 //! function.wasm     the function, as sown (its SHA-256 is in the manifest; a native library
 //!                   is function.so)
 //! results/          one file per grown batch, named by what status needs (see below)
+//! cache/            the compiled module, one entry per engine fingerprint
+//! claims/           batches claimed by workers (see `Crop::work`)
+//! committed/        a hard link to each result a worker committed
+//! jobs/             scheduler scripts, batch lists, logs and job ids (`xyz submit`)
 //! ```
 //!
 //! The [manifest] fixes the space and the [batch plan](Plan); the results are
