@@ -191,8 +191,11 @@ impl GrowCommand {
         })
     }
 
-    /// Works as a worker until nothing is left (or a limit is reached).
+    /// Works as a worker until nothing is left (or a limit is reached). SIGTERM (what a
+    /// scheduler sends at the end of a job's time) releases the worker's claim and ends it
+    /// with exit code 143, so that another worker takes the batch at once.
     fn work(&self, crop: &Crop) -> anyhow::Result<u8> {
+        on_sigterm(crop.dir().to_path_buf());
         let duration = |flag: &str, text: &str| {
             xyz_core::spec::parse_duration(text)
                 .map_err(anyhow::Error::msg)
@@ -353,3 +356,37 @@ impl GrowCommand {
         })
     }
 }
+
+/// Blocks SIGTERM in this thread and the threads it starts, and waits for it in a thread of
+/// its own, which releases this worker's claims on the crop in `dir` and exits.
+#[cfg(unix)]
+fn on_sigterm(dir: PathBuf) {
+    // SAFETY: the set is initialised by sigemptyset before use; pthread_sigmask and sigwait
+    // only read it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        std::thread::spawn(move || {
+            let mut sig = 0;
+            if libc::sigwait(&set, &mut sig) == 0 {
+                if let Ok(crop) = Crop::open(&dir) {
+                    match crop.release_claims_of_this_process() {
+                        Ok(ids) if !ids.is_empty() => {
+                            eprintln!("stopped by SIGTERM; released batches {ids:?}")
+                        }
+                        Ok(_) => eprintln!("stopped by SIGTERM"),
+                        Err(e) => eprintln!("stopped by SIGTERM; {e:#}"),
+                    }
+                }
+                std::process::exit(143);
+            }
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn on_sigterm(_dir: PathBuf) {}

@@ -33,6 +33,23 @@ fn sow_mandel(dir: &Dir, batches: u64, maxiter: u64, run: bool) {
     }
 }
 
+/// A mandel crop of 20 batches inside the set, each taking about a second: a worker is
+/// always in the middle of one.
+fn sow_slow(dir: &Dir) {
+    let spec = dir.write(
+        "m.toml",
+        &format!(
+            "function = \"{}\"\n[combos]\ny = {{ linspace = [-0.2, 0.2, 20] }}\n\
+             x = {{ linspace = [-0.6, -0.1, 20] }}\n[constants]\nmaxiter = 5000000\n",
+            guest("mandel")
+        ),
+    );
+    dir.xyz_ok(
+        &["sow", spec.to_str().unwrap(), "--batchsize", "20", "-q"],
+        0,
+    );
+}
+
 fn worker(dir: &Dir, lease: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_xyz"))
         .args([
@@ -262,8 +279,7 @@ fn a_worker_whose_crop_turns_read_only_stops_and_damages_nothing() {
 #[test]
 fn status_shows_the_workers_and_their_leases() {
     let dir = Dir::new();
-    // Rows through the set take long enough that the worker is nearly always in a batch.
-    sow_mandel(&dir, 200, 10_000_000, false);
+    sow_slow(&dir);
     let mut w = worker(&dir, "30s", &[]);
     let began = Instant::now();
     let claims = || -> Vec<serde_json::Value> {
@@ -424,4 +440,42 @@ fn a_stalled_worker_loses_its_batch_and_discards_its_late_copy() {
     assert_eq!(results(dir.tmp.path()).len(), 1, "one result");
     let check = stdout(&dir.xyz_ok(&["check", "m"], 0));
     assert!(check.contains("m: 1 good results"), "{check}");
+}
+
+/// SIGTERM, as a scheduler sends at the end of a job's time, releases the worker's claim at
+/// once, so the next worker need not wait out the lease.
+#[test]
+fn sigterm_releases_the_claim() {
+    let dir = Dir::new();
+    sow_slow(&dir);
+    let w = worker(&dir, "10m", &[]);
+    let began = Instant::now();
+    let claimed = loop {
+        let out = dir.xyz_ok(&["status", "m", "--json"], 0);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if let Some(c) = json["claims"].as_array().unwrap().first() {
+            break c["batch"].as_u64().unwrap();
+        }
+        assert!(began.elapsed() < Duration::from_secs(20), "no claim seen");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let pid = w.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = w.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stopped by SIGTERM; released batches ["),
+        "{err}"
+    );
+    assert!(err.contains(&claimed.to_string()), "{err}");
+    let out = dir.xyz_ok(&["status", "m", "--json"], 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["claims"], serde_json::json!([]), "{json}");
 }

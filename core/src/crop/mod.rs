@@ -15,7 +15,7 @@
 //! jobs/             scheduler scripts, batch lists, logs and job ids (`xyz submit`)
 //! ```
 //!
-//! The [manifest] fixes the space and the [batch plan](Plan); the results are
+//! The manifest fixes the space and the [batch plan](Plan); the results are
 //! described in the `result` module: each is written under a temporary name, synced and
 //! renamed into place, and carries the manifest's identity and a checksum, so a half-written,
 //! damaged or stale result is never reaped. Growing the same batch twice is harmless.

@@ -85,9 +85,13 @@ fn lock(held: &Mutex<Option<Claim>>) -> MutexGuard<'_, Option<Claim>> {
 }
 
 impl Crop {
-    /// Works as a worker (see the [module docs](self)) with `function`, which must be the
-    /// crop's, growing each batch on `executor`. While other workers hold the last batches it
-    /// waits, so that it takes over any whose worker dies.
+    /// Works as a worker with `function`, which must be the crop's, growing each batch on
+    /// `executor`: claims a batch that has no result and no live claim, grows it, commits its
+    /// result (the first commit of a batch wins; a later one is discarded), releases the claim,
+    /// and goes on until every batch has a result or a limit in `options` is reached. While
+    /// other workers hold the last batches it waits, so that it takes over any whose worker
+    /// dies. Claims are files in `claims/`, made with an exclusive create and renewed every
+    /// third of the lease; commits are exclusive hard links in `committed/`.
     pub fn work(
         &self,
         function: &dyn Function,
@@ -224,5 +228,25 @@ impl Crop {
     pub fn claims(&self) -> Result<Vec<claims::ClaimInfo>, CropError> {
         let dir = self.dir.join(CLAIMS);
         claims::list(&dir).map_err(io_err(&dir))
+    }
+
+    /// Removes the claims this process holds, for a worker told to stop (a scheduler's
+    /// SIGTERM at the end of a job's time), so that other workers take its batch at once
+    /// instead of after the lease. Returns the batches released.
+    pub fn release_claims_of_this_process(&self) -> Result<Vec<u64>, CropError> {
+        let dir = self.dir.join(CLAIMS);
+        let host = super::result::host_name();
+        let mut released = Vec::new();
+        for c in self.claims()? {
+            if c.pid == std::process::id() && c.host == host {
+                let path = dir.join(format!("batch-{}", c.batch));
+                match std::fs::remove_file(&path) {
+                    Ok(()) => released.push(c.batch),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&path)(e)),
+                }
+            }
+        }
+        Ok(released)
     }
 }
