@@ -6,7 +6,8 @@ Usage: bench_harvest.py XYZ ADD_WASM    (scripts/bench.sh passes both)
 `add` over a = 0..10^4 by b = 0..10^3 is sown in two crops of 5*10^6 cases (a below and from
 5000), grown, then:
   - the whole grid is reaped from a third crop into one store, in each format;
-  - the first half is reaped into a store and the second merged into it with --into.
+  - the first half is reaped into a store and the second merged into it with --into;
+  - the same with `xyz run --into`, which merges as it evaluates.
 Each figure is the peak RSS of that one xyz process (from wait4), divided by the size of the
 dataset it writes (bytes on disk, all files). The target is <= 1.5.
 """
@@ -36,6 +37,16 @@ def size(path):
     return sum(
         os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files
     )
+
+
+def spec(cwd, name, a0, a1):
+    path = os.path.join(cwd, f"{name}.toml")
+    with open(path, "w") as f:
+        f.write(
+            f'function = "{ADD}"\n[combos]\na = {{ range = [{a0}, {a1}, 1] }}\n'
+            f"b = {{ range = [0, 1000, 1] }}\n[constants]\nc = 0\n"
+        )
+    return path
 
 
 def sow(cwd, name, a0, a1):
@@ -75,6 +86,12 @@ def main():
             row(f"reap 5*10^6 cases into a new .{ext}", t, rss, size(into))
             t, rss = run(["reap", "high", "--keep", "--into", into, "-q"], cwd)
             row(f"merge 5*10^6 more into it: 10^7 in all", t, rss, size(into))
+
+        into = os.path.join(cwd, "run.zarr")
+        t, rss = run(["run", spec(cwd, "rlow", 0, 5000), "--into", into, "-q"], cwd)
+        row("xyz run of 5*10^6 cases into a new .zarr", t, rss, size(into))
+        t, rss = run(["run", spec(cwd, "rhigh", 5000, 10000), "--into", into, "-q"], cwd)
+        row("xyz run of 5*10^6 more --into it: 10^7 in all", t, rss, size(into))
 
 
 if __name__ == "__main__":

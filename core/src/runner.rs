@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Store};
 use crate::executor::{Executor, Flow, TaskWorker};
 use crate::function::{Function, Instance, InstantiateError};
 use crate::space::{BoundSpace, CaseSet};
@@ -40,13 +40,31 @@ fn ser_args<S: serde::Serializer>(args: &[(String, Value)], s: S) -> Result<S::O
 
 /// What a run produced.
 #[derive(Debug)]
-pub struct RunOutcome {
-    /// The dataset; failed cases are missing cells.
-    pub dataset: Dataset,
+pub struct RunOutcome<S = Dataset> {
+    /// The dataset, where failed cases are missing cells, or the store given to
+    /// [`Runner::run_into`].
+    pub dataset: S,
     /// Every failed case, in case order.
     pub failures: Vec<CaseFailure>,
     /// Wall time of the evaluation.
     pub elapsed: Duration,
+}
+
+impl<S> RunOutcome<S> {
+    /// Splits off where the results went, leaving the rest of the outcome.
+    pub fn split(self) -> (S, RunOutcome<()>) {
+        let RunOutcome {
+            dataset,
+            failures,
+            elapsed,
+        } = self;
+        let rest = RunOutcome {
+            dataset: (),
+            failures,
+            elapsed,
+        };
+        (dataset, rest)
+    }
 }
 
 /// A run that could not complete.
@@ -118,14 +136,26 @@ impl<'a> Runner<'a> {
 
     /// Evaluates every case of `space`.
     pub fn run(&self, space: &BoundSpace) -> Result<RunOutcome, RunError> {
-        let started = Instant::now();
         let sig = self.function.signature();
+        let dataset = Dataset::empty(space, sig, self.function.sha256());
+        self.run_into(space, dataset)
+    }
+
+    /// Evaluates every case of `space`, storing the outputs chunk by chunk in `store`: a
+    /// dataset, or a [`Harvest`](crate::harvest::Harvest) merging them into one already there,
+    /// so no second copy of the results is held.
+    pub fn run_into<S: Store + Send>(
+        &self,
+        space: &BoundSpace,
+        store: S,
+    ) -> Result<RunOutcome<S>, RunError> {
+        let started = Instant::now();
         let n = space.len();
         let workers = self.executor.workers().max(1) as u64;
         let task_size = (n / (workers * 16)).clamp(1, 1 << 16);
         let tasks = n.div_ceil(task_size) as usize;
         let shared = Shared::new(self, space);
-        let dataset = Mutex::new(Dataset::empty(space, sig, self.function.sha256()));
+        let dataset = Mutex::new(store);
         let failures = Mutex::new(Vec::new());
         let make = || {
             Box::new(RunWorker {
@@ -338,14 +368,14 @@ impl<'a> ChunkEval<'a> {
 }
 
 /// A worker of [`Runner::run`]: tasks are ranges of cases, stored in one dataset.
-struct RunWorker<'a> {
+struct RunWorker<'a, S> {
     eval: ChunkEval<'a>,
     task_size: u64,
-    dataset: &'a Mutex<Dataset>,
+    dataset: &'a Mutex<S>,
     failures: &'a Mutex<Vec<CaseFailure>>,
 }
 
-impl TaskWorker for RunWorker<'_> {
+impl<S: Store + Send> TaskWorker for RunWorker<'_, S> {
     fn run(&mut self, task: usize) -> Flow {
         let shared = self.eval.shared;
         let start = task as u64 * self.task_size;
@@ -354,10 +384,16 @@ impl TaskWorker for RunWorker<'_> {
         let (dataset, failures) = (self.dataset, self.failures);
         let mut commit = |at: usize, out: &EvalOutput, kind: FailureKind| {
             let first = start + at as u64;
+            let failed: Vec<usize> = out.errors.iter().map(|(i, _)| *i).collect();
             dataset
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .store(shared.space, first, out);
+                .store_cases(
+                    shared.space,
+                    CaseSet::Range(first, first + out.n as u64),
+                    &out.cols,
+                    &failed,
+                );
             if !out.errors.is_empty() {
                 let sig = shared.function.signature();
                 let mut failures = failures.lock().unwrap_or_else(|e| e.into_inner());

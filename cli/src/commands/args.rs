@@ -116,25 +116,11 @@ impl OutputArgs {
 }
 
 impl Destination {
-    /// Writes `dataset`, merged into what is there with `--into`. Returns what was done
-    /// ("wrote" or "merged into"), for the summary.
+    /// Writes `dataset` as a new output (a merge goes through [`Destination::harvest`]).
+    /// Returns what was done, for the summary.
     pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
-        match self.harvest(dataset)? {
-            Some(mut harvest) => {
-                let cols: Vec<&xyz_core::Column> = dataset.vars.iter().map(|v| &v.data).collect();
-                for (k, state) in dataset.cells.iter().enumerate() {
-                    if *state == xyz_core::CellState::Ok {
-                        harvest.put(k, &cols, k);
-                    }
-                }
-                self.write_merged(harvest)?;
-                Ok("merged into")
-            }
-            None => {
-                xyz_core::output::write(dataset, &self.path, self.format, self.force)?;
-                Ok("wrote")
-            }
-        }
+        xyz_core::output::write(dataset, &self.path, self.format, self.force)?;
+        Ok("wrote")
     }
 }
 

@@ -60,14 +60,34 @@ impl RunCommand {
         let pool = executor::with_threads(self.jobs)?;
         let bar = crate::progress::cases_bar(bound.len(), !self.quiet && !self.json);
         let tick = |n: u64| bar.inc(n);
-        let outcome = Runner::new(function, &*pool).progress(&tick).run(&bound)?;
-        bar.finish_and_clear();
-        let how = dest
-            .write(&outcome.dataset)
-            .with_context(|| format!("writing the dataset of {}", sig.name))?;
+        let mut runner = Runner::new(function, &*pool);
+        runner.progress(&tick);
+        // Merging into an existing dataset takes the results chunk by chunk, so only the merged
+        // dataset is held.
+        let layout = xyz_core::Dataset::layout(&bound, &sig, function.sha256());
+        let (outcome, how) = match dest.harvest(&layout)? {
+            Some(harvest) => {
+                let outcome = runner.run_into(&bound, harvest);
+                bar.finish_and_clear();
+                let (harvest, outcome) = outcome?.split();
+                dest.write_merged(harvest)
+                    .with_context(|| format!("writing the dataset of {}", sig.name))?;
+                (outcome, "merged into")
+            }
+            None => {
+                let outcome = runner.run(&bound);
+                bar.finish_and_clear();
+                let (dataset, outcome) = outcome?.split();
+                let how = dest
+                    .write(&dataset)
+                    .with_context(|| format!("writing the dataset of {}", sig.name))?;
+                (outcome, how)
+            }
+        };
         let (out, format) = (&dest.path, dest.format);
 
-        let (ok, failed, _, _) = outcome.dataset.counts();
+        let failed = outcome.failures.len() as u64;
+        let ok = bound.len() - failed;
         let secs = outcome.elapsed.as_secs_f64();
         if self.json {
             let summary = json!({
@@ -80,7 +100,7 @@ impl RunCommand {
                 "failed": failed,
                 "threads": pool.workers(),
                 "elapsed_seconds": secs,
-                "dims": outcome.dataset.dims.iter().map(|d| json!({"name": d.name, "size": d.coords.len()})).collect::<Vec<_>>(),
+                "dims": bound.dims().iter().map(|d| json!({"name": d.name, "size": d.coords.len()})).collect::<Vec<_>>(),
                 "failures": outcome.failures,
             });
             println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -96,9 +116,8 @@ impl RunCommand {
                 bound.len(),
                 pool.workers()
             );
-            let dims: Vec<String> = outcome
-                .dataset
-                .dims
+            let dims: Vec<String> = bound
+                .dims()
                 .iter()
                 .map(|d| format!("{}={}", d.name, d.coords.len()))
                 .collect();
