@@ -80,7 +80,7 @@ fn committed(committed: &Path, id: u64) -> std::io::Result<bool> {
     }
 }
 
-fn lock(held: &Mutex<Option<Claim>>) -> MutexGuard<'_, Option<Claim>> {
+fn lock(held: &Mutex<Vec<Claim>>) -> MutexGuard<'_, Vec<Claim>> {
     held.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -102,7 +102,7 @@ impl Crop {
         self.check_function(function)?;
         // The claim being grown, renewed every third of the lease by one thread for the
         // worker's life.
-        let held: Mutex<Option<Claim>> = Mutex::new(None);
+        let held: Mutex<Vec<Claim>> = Mutex::new(Vec::new());
         std::thread::scope(|s| {
             let (stop, stopped) = mpsc::channel::<()>();
             let held = &held;
@@ -110,7 +110,7 @@ impl Crop {
                 while let Err(mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(options.lease / 3)
                 {
-                    if let Some(claim) = &*lock(held) {
+                    for claim in lock(held).iter() {
                         // A claim lost to another worker is settled at commit.
                         let _ = claim.renew();
                     }
@@ -128,7 +128,7 @@ impl Crop {
         executor: &dyn Executor,
         options: &WorkerOptions,
         progress: Option<&(dyn Fn(u64) + Sync)>,
-        held: &Mutex<Option<Claim>>,
+        held: &Mutex<Vec<Claim>>,
     ) -> Result<WorkReport, CropError> {
         let began = Instant::now();
         let claims_dir = self.dir.join(CLAIMS);
@@ -161,15 +161,22 @@ impl Crop {
                 return Ok(report);
             }
             let (mut grew, mut held_by_others) = (false, false);
+            // As many batches at a time as the executor has workers, so every core works.
+            let at_once = executor.workers().max(1);
+            let mut claimed: Vec<(u64, Claim)> = Vec::with_capacity(at_once);
+            let mut stop = None;
             let start = (offset % missing.len() as u64) as usize;
             for &id in missing[start..].iter().chain(&missing[..start]) {
-                if options.max_batches.is_some_and(|m| report.batches >= m) {
-                    report.stopped = StopReason::MaxBatches;
-                    return Ok(report);
+                if options
+                    .max_batches
+                    .is_some_and(|m| report.batches + claimed.len() as u64 >= m)
+                {
+                    stop = Some(StopReason::MaxBatches);
+                    break;
                 }
                 if options.max_time.is_some_and(|t| began.elapsed() >= t) {
-                    report.stopped = StopReason::MaxTime;
-                    return Ok(report);
+                    stop = Some(StopReason::MaxTime);
+                    break;
                 }
                 if committed(&committed_dir, id).map_err(io_err(&committed_dir))? {
                     continue;
@@ -185,23 +192,33 @@ impl Crop {
                     claim.release().map_err(io_err(&claims_dir))?;
                     continue;
                 }
-                *lock(held) = Some(claim);
-                let grown = self.grow_batches(
+                claimed.push((id, claim));
+                if claimed.len() == at_once {
+                    self.grow_claimed(
+                        function,
+                        executor,
+                        progress,
+                        held,
+                        &mut claimed,
+                        &mut report,
+                    )?;
+                    grew = true;
+                }
+            }
+            if !claimed.is_empty() {
+                self.grow_claimed(
                     function,
                     executor,
-                    &[id],
-                    false,
                     progress,
-                    Some(&committed_dir),
-                );
-                let claim = lock(held).take().expect("the claim being grown");
-                let grown = grown?;
-                claim.release().map_err(io_err(&claims_dir))?;
-                report.batches += grown.batches;
-                report.cases += grown.cases;
-                report.failed += grown.failed;
-                report.duplicates += grown.duplicates;
+                    held,
+                    &mut claimed,
+                    &mut report,
+                )?;
                 grew = true;
+            }
+            if let Some(stop) = stop {
+                report.stopped = stop;
+                return Ok(report);
             }
             if grew {
                 continue;
@@ -222,6 +239,40 @@ impl Crop {
                 }
             }
         }
+    }
+
+    /// Grows the `claimed` batches together, their claims renewed meanwhile, commits them and
+    /// releases the claims.
+    fn grow_claimed(
+        &self,
+        function: &dyn Function,
+        executor: &dyn Executor,
+        progress: Option<&(dyn Fn(u64) + Sync)>,
+        held: &Mutex<Vec<Claim>>,
+        claimed: &mut Vec<(u64, Claim)>,
+        report: &mut WorkReport,
+    ) -> Result<(), CropError> {
+        let ids: Vec<u64> = claimed.iter().map(|(id, _)| *id).collect();
+        lock(held).extend(claimed.drain(..).map(|(_, c)| c));
+        let grown = self.grow_batches(
+            function,
+            executor,
+            &ids,
+            false,
+            progress,
+            Some(&self.dir.join(COMMITTED)),
+        );
+        let claims = std::mem::take(&mut *lock(held));
+        let grown = grown?;
+        let claims_dir = self.dir.join(CLAIMS);
+        for claim in claims {
+            claim.release().map_err(io_err(&claims_dir))?;
+        }
+        report.batches += grown.batches;
+        report.cases += grown.cases;
+        report.failed += grown.failed;
+        report.duplicates += grown.duplicates;
+        Ok(())
     }
 
     /// The claims of workers on this crop, by batch.
