@@ -71,13 +71,9 @@ impl OutputArgs {
                     )
                 })?;
             if into.exists() {
-                // Refuse now, not after the run, a dataset that cannot be merged into. A Zarr
-                // store is checked from its metadata and read when the results are there to
-                // merge; the single-file formats are read whole.
-                match format {
-                    xyz_core::Format::Zarr => xyz_core::output::probe_zarr(into)?,
-                    _ => drop(xyz_core::output::read(into, format)?),
-                }
+                // Refuse now, not after the run, a dataset that cannot be merged into; it is
+                // read whole when the results are there to merge.
+                xyz_core::output::probe(into, format)?;
             }
             let conflicts = if self.overwrite {
                 xyz_core::harvest::Conflicts::Overwrite

@@ -184,9 +184,16 @@ pub fn read(path: &Path, format: Format) -> Result<Dataset, ReadError> {
     }
 }
 
-/// Checks, from its metadata alone, that [`read_zarr`] can read the store at `path`.
-pub fn probe_zarr(path: &Path) -> Result<(), ReadError> {
-    zarr_read::probe(path)
+/// Checks, reading as little as it can, that [`read`] can read the dataset at `path`: a Zarr
+/// store's metadata, a netCDF file's header, a Parquet file's footer. CSV and JSON, which say
+/// nothing of their layout, are read whole.
+pub fn probe(path: &Path, format: Format) -> Result<(), ReadError> {
+    match format {
+        Format::Zarr => zarr_read::probe(path),
+        Format::Netcdf => netcdf::probe(path),
+        Format::Parquet => parquet::probe(path),
+        Format::Csv | Format::Json => read(path, format).map(|_| ()),
+    }
 }
 
 /// Writes `dataset` to `dest` in `format`, atomically. See the [module docs](self).

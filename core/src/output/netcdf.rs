@@ -551,28 +551,41 @@ fn read_values(file: &mut File, v: &VarInfo, n: usize) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
+/// Opens `path` and reads its header: the header comes first and is small next to the data,
+/// so it is read whole, the buffer growing until it parses.
+fn open(path: &Path) -> Result<(File, Header2), ReadError> {
     let fail = |message: String| ReadError {
         path: path.to_path_buf(),
         message,
     };
     let mut file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    // The header comes first and is small next to the data; read it whole, growing the buffer
-    // until it parses.
     let len = file.metadata().map_err(|e| fail(e.to_string()))?.len();
     let mut want = 1 << 16;
-    let (dims, globals, infos) = loop {
+    loop {
         let mut buf = Vec::new();
         (&mut file)
             .take(want)
             .read_to_end(&mut buf)
             .map_err(|e| fail(e.to_string()))?;
         match parse_header(&buf) {
-            Ok(h) => break h,
+            Ok(h) => return Ok((file, h)),
             Err(e) if e == "the header ends early" && want < len => want *= 4,
             Err(e) => return Err(fail(e)),
         }
+    }
+}
+
+/// Checks, from its header alone, that `path` is a netCDF file [`read`] can open.
+pub(super) fn probe(path: &Path) -> Result<(), ReadError> {
+    open(path).map(|_| ())
+}
+
+pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
+    let fail = |message: String| ReadError {
+        path: path.to_path_buf(),
+        message,
     };
+    let (mut file, (dims, globals, infos)) = open(path)?;
     // Coordinate variables: named after their first dim, over that dim (and a char dim).
     let is_coord = |v: &VarInfo| {
         v.dims.first().is_some_and(|d| dims[*d].0 == v.name)

@@ -312,7 +312,8 @@ fn read_column(
     Ok((col, levels))
 }
 
-pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
+/// Opens `path` and reads its footer: the reader and the `xyz` layout.
+fn open(path: &Path) -> Result<(SerializedFileReader<File>, Layout), ReadError> {
     let fail = |message: String| ReadError {
         path: path.to_path_buf(),
         message,
@@ -335,6 +336,20 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             layout.format
         )));
     }
+    Ok((reader, layout))
+}
+
+/// Checks, from its footer alone, that `path` is a Parquet file xyz wrote.
+pub(super) fn probe(path: &Path) -> Result<(), ReadError> {
+    open(path).map(|_| ())
+}
+
+pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
+    let fail = |message: String| ReadError {
+        path: path.to_path_buf(),
+        message,
+    };
+    let (reader, layout) = open(path)?;
     let typed = |ty: ScalarType, values: &[Json], what: &str| -> Result<Column, ReadError> {
         let mut col = Column::new(ty);
         for v in values {
