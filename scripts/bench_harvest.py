@@ -50,13 +50,7 @@ def spec(cwd, name, a0, a1):
 
 
 def sow(cwd, name, a0, a1):
-    spec = os.path.join(cwd, f"{name}.toml")
-    with open(spec, "w") as f:
-        f.write(
-            f'function = "{ADD}"\n[combos]\na = {{ range = [{a0}, {a1}, 1] }}\n'
-            f"b = {{ range = [0, 1000, 1] }}\n[constants]\nc = 0\n"
-        )
-    run(["sow", spec, "--name", name, "--batchsize", "100000", "-q"], cwd)
+    run(["sow", spec(cwd, name, a0, a1), "--name", name, "--batchsize", "100000", "-q"], cwd)
     run(["grow", name, "-q"], cwd)
 
 

@@ -24,6 +24,11 @@ pub mod exit_codes {
     /// The dataset (for `grow`, the results) was written, but some cases failed or, after
     /// `reap --allow-incomplete`, were not grown: their cells are missing.
     pub const CASES_FAILED: u8 = 3;
+
+    /// [`CASES_FAILED`] when any cell is missing (cases failed or not grown), else [`OK`].
+    pub fn for_missing(missing: bool) -> u8 {
+        if missing { CASES_FAILED } else { OK }
+    }
 }
 
 /// Evaluate a function over every combination of named parameters and gather the results

@@ -10,7 +10,7 @@
 use xyz_abi::{ExtraDim, ScalarType, Signature};
 
 use crate::space::{BoundSpace, CaseSet, SweptDim};
-use crate::value::{Column, EvalOutput, Value};
+use crate::value::{Column, Value};
 
 /// What is known about one cell of the grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,14 +163,6 @@ impl Dataset {
             c[*s as usize] += 1;
         }
         (c[1], c[2], c[3], c[0])
-    }
-
-    /// Stores the result of evaluating cases `start..start + out.n` of `space`: outputs of the
-    /// cases that succeeded, and `Failed` for the others.
-    pub fn store(&mut self, space: &BoundSpace, start: u64, out: &EvalOutput) {
-        let failed = out.errors.iter().map(|(i, _)| *i);
-        let cases = CaseSet::Range(start, start + out.n as u64);
-        self.store_cases(space, cases, &out.cols, failed);
     }
 
     /// Stores the outputs of `cases` of `space` (one column per output, in the order of

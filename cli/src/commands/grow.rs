@@ -184,11 +184,7 @@ impl GrowCommand {
                 report.failed
             );
         }
-        Ok(if report.failed > 0 {
-            exit_codes::CASES_FAILED
-        } else {
-            exit_codes::OK
-        })
+        Ok(exit_codes::for_missing(report.failed > 0))
     }
 
     /// Works as a worker until nothing is left (or a limit is reached). SIGTERM (what a
@@ -253,11 +249,7 @@ impl GrowCommand {
                 report.duplicates
             );
         }
-        Ok(if report.failed > 0 {
-            exit_codes::CASES_FAILED
-        } else {
-            exit_codes::OK
-        })
+        Ok(exit_codes::for_missing(report.failed > 0))
     }
 
     /// Grows each batch with `xyz grow DIR --batches ID` in a child process, `-j` at a time.
@@ -349,11 +341,7 @@ impl GrowCommand {
                 crop.name()
             );
         }
-        Ok(if with_failures > 0 {
-            exit_codes::CASES_FAILED
-        } else {
-            exit_codes::OK
-        })
+        Ok(exit_codes::for_missing(with_failures > 0))
     }
 }
 

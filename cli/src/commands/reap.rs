@@ -159,10 +159,6 @@ impl ReapCommand {
                 );
             }
         }
-        Ok(if failed > 0 || pending > 0 {
-            exit_codes::CASES_FAILED
-        } else {
-            exit_codes::OK
-        })
+        Ok(exit_codes::for_missing(failed > 0 || pending > 0))
     }
 }

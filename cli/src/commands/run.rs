@@ -147,10 +147,6 @@ impl RunCommand {
                 }
             }
         }
-        Ok(if failed > 0 {
-            exit_codes::CASES_FAILED
-        } else {
-            exit_codes::OK
-        })
+        Ok(exit_codes::for_missing(failed > 0))
     }
 }
