@@ -87,6 +87,16 @@ impl Store for Dataset {
     }
 }
 
+/// The row-major strides of a grid of `shape`: how far apart, in cells, neighbours along each
+/// dim lie.
+pub fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    strides
+}
+
 /// The missing value stored for integers.
 pub const MISSING_I64: i64 = i64::MIN;
 

@@ -180,15 +180,6 @@ fn same_element(a: &Column, b: &Column, i: usize, j: usize) -> bool {
     }
 }
 
-/// Row-major strides of `shape`.
-fn strides_of(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1usize; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-    }
-    strides
-}
-
 /// Where cell `flat` of a grid of `shape` lands in the merged grid, through `maps` (a merged
 /// index per coordinate of each dim) and the merged grid's `strides`.
 fn target(mut flat: usize, shape: &[usize], maps: &[Vec<usize>], strides: &[usize]) -> usize {
@@ -214,7 +205,7 @@ fn relayout(ds: &mut Dataset, dims: Vec<SweptDim>, maps: &[Vec<usize>]) {
     {
         return;
     }
-    let strides = strides_of(&shape);
+    let strides = crate::dataset::strides(&shape);
     let (n_old, n_new): (usize, usize) = (old_shape.iter().product(), shape.iter().product());
     let rising = maps.iter().all(|m| m.windows(2).all(|w| w[0] < w[1]));
     if rising {
@@ -343,7 +334,7 @@ impl Harvest {
         relayout(&mut existing, dims, &old_maps);
         existing.attrs.retain(|(k, _)| !is_provenance(k));
         Ok(Harvest {
-            strides: strides_of(&existing.shape()),
+            strides: crate::dataset::strides(&existing.shape()),
             ds: existing,
             conflicts,
             new_shape: new.shape(),

@@ -234,10 +234,7 @@ impl PlotCommand {
 
         // Strides of the variable's values: swept dims, then extra dims.
         let sizes: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
-        let mut strides = vec![1; sizes.len()];
-        for d in (0..sizes.len().saturating_sub(1)).rev() {
-            strides[d] = strides[d + 1] * sizes[d + 1];
-        }
+        let strides = xyz_core::dataset::strides(&sizes);
         let e = var.elements();
         let value_at = |idx: &[usize]| -> f64 {
             let flat: usize = idx.iter().zip(&strides).map(|(i, s)| i * s).sum();

@@ -154,10 +154,7 @@ fn write_parquet(ds: &Dataset, path: &Path) -> Result<(), ParquetError> {
     let mut writer = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))?;
 
     let shape = ds.shape();
-    let mut strides = vec![1; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-    }
+    let strides = crate::dataset::strides(&shape);
     let mut cells = Vec::with_capacity(ROW_GROUP.min(ds.cells.len()));
     let mut next = 0;
     loop {
@@ -367,10 +364,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
     }
     let shape: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
     let n_cells: usize = shape.iter().product();
-    let mut strides = vec![1; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-    }
+    let strides = crate::dataset::strides(&shape);
     let mut vars: Vec<DataVar> = layout
         .vars
         .iter()

@@ -218,10 +218,7 @@ pub(super) fn for_each_run(
         f(0, 0, 1);
         return;
     }
-    let mut strides = vec![1usize; nd];
-    for d in (0..nd - 1).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-    }
+    let strides = crate::dataset::strides(shape);
     let last = nd - 1;
     let run = chunk[last].min(shape[last].saturating_sub(origin[last]));
     // Walk the chunk's rows (all dims but the last).
