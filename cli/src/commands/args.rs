@@ -94,13 +94,7 @@ impl OutputArgs {
             .clone()
             .or_else(|| fallback.map(Path::to_path_buf))
             .unwrap_or_else(default);
-        let Some(format) = self.format.or_else(|| xyz_core::Format::from_path(&out)) else {
-            anyhow::bail!(
-                "cannot tell the format of {} from its extension: use .zarr, .nc, .parquet, .csv or \
-                 .json, or --format",
-                out.display()
-            );
-        };
+        let format = format_of(&out, self.format)?;
         xyz_core::output::check_destination(&out, self.force)?;
         Ok(Destination {
             path: out,
@@ -144,6 +138,31 @@ impl Destination {
         xyz_core::output::write(&merged, &self.path, self.format, true)?;
         Ok(())
     }
+}
+
+/// The format of the dataset at `path`: `explicit` (`--format`), else its extension's.
+pub(crate) fn format_of(
+    path: &Path,
+    explicit: Option<xyz_core::Format>,
+) -> anyhow::Result<xyz_core::Format> {
+    explicit
+        .or_else(|| xyz_core::Format::from_path(path))
+        .with_context(|| {
+            format!(
+                "cannot tell the format of {} from its extension: use .zarr, .nc, .parquet, .csv \
+                 or .json, or --format",
+                path.display()
+            )
+        })
+}
+
+/// Reads any dataset xyz wrote, its format from `explicit` or its extension.
+pub(crate) fn read_dataset(
+    path: &Path,
+    explicit: Option<xyz_core::Format>,
+) -> anyhow::Result<xyz_core::Dataset> {
+    let format = format_of(path, explicit)?;
+    Ok(xyz_core::output::read(path, format)?)
 }
 
 /// Parses a count: a whole number of at least 1.

@@ -13,7 +13,7 @@ mod status;
 mod submit;
 mod worker;
 
-use self::args::{EngineOpts, Kind, OutputArgs, SweepArgs, WasmOpts, count};
+use self::args::{EngineOpts, Kind, OutputArgs, SweepArgs, WasmOpts, count, read_dataset};
 
 /// A subcommand of `xyz`.
 #[derive(Debug, clap::Subcommand)]

@@ -143,7 +143,7 @@ impl PlotCommand {
             ),
         };
         xyz_core::output::check_destination(&self.output, self.force)?;
-        let ds = super::show::read_dataset(&self.data, self.format)?;
+        let ds = super::read_dataset(&self.data, self.format)?;
         let plot = self.plan(&ds)?;
         xyz_core::output::place_atomically(&self.output, |tmp| {
             render(&plot, tmp, svg, self.size).map_err(std::io::Error::other)

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use serde_json::json;
 use xyz_core::{CellState, Column, Dataset, Format};
 
@@ -61,21 +60,6 @@ fn missing(ds: &Dataset, var: &xyz_core::DataVar) -> usize {
     }
 }
 
-/// Reads any dataset xyz wrote, its format from `format` or its extension.
-pub(crate) fn read_dataset(
-    path: &std::path::Path,
-    format: Option<Format>,
-) -> anyhow::Result<Dataset> {
-    let format = format.or_else(|| Format::from_path(path)).with_context(|| {
-        format!(
-            "cannot tell the format of {} from its extension: use .zarr, .nc, .parquet, .csv or \
-             .json, or --format",
-            path.display()
-        )
-    })?;
-    Ok(xyz_core::output::read(path, format)?)
-}
-
 fn dims_of(ds: &Dataset) -> Vec<(String, usize)> {
     let mut dims: Vec<(String, usize)> = ds
         .dims
@@ -94,7 +78,7 @@ fn dims_of(ds: &Dataset) -> Vec<(String, usize)> {
 
 impl ShowCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        let ds = read_dataset(&self.data, self.format)?;
+        let ds = super::read_dataset(&self.data, self.format)?;
         let dims = dims_of(&ds);
         let (ok, _, _, absent) = ds.counts();
         if self.json {
