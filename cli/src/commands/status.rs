@@ -107,17 +107,11 @@ fn print(st: &Status) {
         let shown = &st.jobs[st.jobs.len().saturating_sub(6)..];
         for (i, j) in shown.iter().enumerate() {
             println!(
-                "  {:<9} {} job {}: {} {} task{}, submitted {} ago",
+                "  {:<9} {} job {}: {}, submitted {} ago",
                 if i == 0 { "jobs" } else { "" },
                 j.scheduler,
                 j.job_id,
-                j.tasks,
-                if j.mode == "workers" {
-                    "worker"
-                } else {
-                    "array"
-                },
-                if j.tasks == 1 { "" } else { "s" },
+                j.tasks_text(),
                 duration(now.saturating_sub(j.submitted_ms) as f64 / 1000.0)
             );
         }

@@ -248,17 +248,11 @@ impl SubmitCommand {
         } else {
             for r in &submitted {
                 println!(
-                    "{}: submitted {} job {} ({} {} task{}), script {}",
+                    "{}: submitted {} job {} ({}), script {}",
                     crop.name(),
                     r.scheduler,
                     r.job_id,
-                    r.tasks,
-                    if r.mode == "workers" {
-                        "worker"
-                    } else {
-                        "array"
-                    },
-                    if r.tasks == 1 { "" } else { "s" },
+                    r.tasks_text(),
                     r.script.display()
                 );
             }

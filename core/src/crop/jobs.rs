@@ -27,6 +27,19 @@ pub struct JobRecord {
     pub submitted_ms: u64,
 }
 
+impl JobRecord {
+    /// Its tasks in words: `24 array tasks`, `1 worker task`.
+    pub fn tasks_text(&self) -> String {
+        let kind = if self.mode == "workers" {
+            "worker"
+        } else {
+            "array"
+        };
+        let plural = if self.tasks == 1 { "" } else { "s" };
+        format!("{} {kind} task{plural}", self.tasks)
+    }
+}
+
 impl Crop {
     /// The directory of this crop's job scripts, batch lists and logs, made if need be.
     pub fn jobs_dir(&self) -> Result<PathBuf, CropError> {
