@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::util::{Dir, guest, stdout, tree};
+use crate::util::{Dir, guest, host_name, stdout, tree};
 
 /// A spec of `ramp` over 3 × 4 combos, written to `dir/NAME.toml`.
 fn ramp_spec(dir: &Dir, name: &str) -> String {
@@ -207,10 +207,7 @@ fn damaged_results_are_found_and_never_reaped() {
     let at = bytes.len() - 20;
     bytes[at] ^= 0x01;
     std::fs::write(&files[1], &bytes).unwrap();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .replace(['/', '_', '.'], "-");
+    let host = host_name();
     let temp = crop
         .join("results")
         .join(format!(".tmp-{host}-999999999-00ff"));

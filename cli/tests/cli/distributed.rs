@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{Dir, cache_dir, guest, stdout, tree};
+use crate::util::{Dir, cache_dir, guest, host_name, stdout, tree};
 
 /// A mandel crop of `batches` rows of 60 cases, a batch per row; `maxiter` sets how long the
 /// rows through the set take. With `run`, also the dataset `xyz run` gives, as run.zarr.
@@ -176,9 +176,9 @@ fn workers_killed_again_and_again_lose_nothing() {
         let out = w.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{out:?}");
     }
-    // Killed workers' claims expired and their batches were grown by others. What they were
-    // writing when killed is left as temporary files, which are never results: check finds
-    // no bad result, only those, and clears them.
+    // Killed workers' claims expired and their batches were grown by others, and the last
+    // worker cleared what they were writing when killed. Temporary files are never results:
+    // check finds no bad result, and clears the temporaries of workers killed after that.
     let check = stdout(&dir.xyz_ok(&["check", "m", "--delete-bad"], 0));
     assert!(check.contains("m: 120 good results"), "{check}");
     assert!(!check.contains("bad: "), "{check}");
@@ -193,6 +193,31 @@ fn workers_killed_again_and_again_lose_nothing() {
     );
     dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);
     assert_eq!(tree(&dir.path("crop.zarr")), tree(&dir.path("run.zarr")));
+}
+
+#[test]
+fn the_worker_that_finishes_a_crop_clears_what_dead_growers_left() {
+    let dir = Dir::new();
+    sow_mandel(&dir, 4, 10, false);
+    let results = dir.path(".xyz-m/results");
+    let host = host_name();
+    // Temporaries of a grower that died here, of one still running here (pid 1), and of one
+    // on another machine, which this one cannot judge.
+    let dead = results.join(format!(".tmp-{host}-999999999-00ff"));
+    let live = results.join(format!(".tmp-{host}-1-00ff"));
+    let elsewhere = results.join(".tmp-elsewhere-999999999-00ff");
+    for temp in [&dead, &live, &elsewhere] {
+        std::fs::write(temp, b"half a result").unwrap();
+    }
+    let out = worker(&dir, "1s", &["--max-batches", "3"])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(dead.exists(), "cleared only once every batch is grown");
+    let out = worker(&dir, "1s", &[]).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(!dead.exists());
+    assert!(live.exists() && elsewhere.exists());
 }
 
 /// Makes a directory read-only for this process, even for root (with `chattr +i`), and
@@ -253,6 +278,7 @@ fn a_worker_whose_crop_turns_read_only_stops_and_damages_nothing() {
         .iter()
         .map(|d| crop.join(d))
         .collect();
+    let stopped = w.id();
     let grown = {
         let _ro = ReadOnly::new(&dirs);
         let before = results(dir.tmp.path());
@@ -264,14 +290,29 @@ fn a_worker_whose_crop_turns_read_only_stops_and_damages_nothing() {
         before.len()
     };
     assert!(grown < 60, "stopped before the end");
-    // Every result there is sound, and a worker finishes the crop once it is writable again.
-    let check = stdout(&dir.xyz_ok(&["check", "m"], 0));
-    assert!(
-        check.contains(&format!("m: {grown} good results")),
-        "{check}"
+    // Every result there is sound. The result the worker was writing, if any, is left as its
+    // temporary file, which it could not remove, and which is never taken for a result.
+    let out = dir.xyz(&["check", "m", "--json"]);
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(check["good"], grown, "{check}");
+    assert_eq!(check["bad"], serde_json::json!([]), "{check}");
+    let temps = check["dead_temporaries"].as_array().unwrap();
+    assert!(temps.len() <= 1, "{check}");
+    for temp in temps {
+        let temp = temp.as_str().unwrap();
+        assert!(temp.contains(&format!("-{stopped}-")), "{check}");
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(temps.len().min(1) as i32),
+        "{out:?}"
     );
+    // A worker finishes the crop once it is writable again, and clears that temporary.
     let out = worker(&dir, "1s", &[]).wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let check = stdout(&dir.xyz_ok(&["check", "m"], 0));
+    assert!(check.contains("m: 60 good results"), "{check}");
+    assert!(!check.contains("dead grower"), "{check}");
     dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);
     assert_eq!(tree(&dir.path("crop.zarr")), tree(&dir.path("run.zarr")));
 }

@@ -72,6 +72,14 @@ fn expect_code(args: &[&str], out: Output, code: i32) -> Output {
     out
 }
 
+/// This machine's name as result files carry it.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("the host name")
+        .trim()
+        .replace(['/', '_', '.'], "-")
+}
+
 pub fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("module-cache")
 }

@@ -270,6 +270,19 @@ impl Listing {
             new
         })
     }
+
+    /// The temporaries whose writer was a process of this machine that is no longer running.
+    fn dead_temps(&self) -> impl Iterator<Item = &PathBuf> {
+        let mine = format!("{}{}-", result::TMP_PREFIX, result::host_name());
+        self.temps.iter().filter(move |path| {
+            path.file_name()
+                .and_then(|f| f.to_str())
+                .and_then(|n| n.strip_prefix(&mine))
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        })
+    }
 }
 
 /// Progress of a crop, from its results' names alone.
@@ -980,20 +993,7 @@ impl Crop {
         for path in &listing.strays {
             report.bad.push((path.clone(), BadResult::NotAResult));
         }
-        let host = result::host_name();
-        for path in &listing.temps {
-            let name = path.file_name().map(|f| f.to_string_lossy().into_owned());
-            let dead = name
-                .as_deref()
-                .and_then(|n| n.strip_prefix(result::TMP_PREFIX))
-                .and_then(|rest| rest.strip_prefix(&format!("{host}-")))
-                .and_then(|rest| rest.split('-').next())
-                .and_then(|pid| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
-            if dead {
-                report.dead_temps.push(path.clone());
-            }
-        }
+        report.dead_temps = listing.dead_temps().cloned().collect();
         if delete_bad {
             let doomed = report
                 .bad

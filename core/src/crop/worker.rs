@@ -91,7 +91,9 @@ impl Crop {
     /// and goes on until every batch has a result or a limit in `options` is reached. While
     /// other workers hold the last batches it waits, so that it takes over any whose worker
     /// dies. Claims are files in `claims/`, made with an exclusive create and renewed every
-    /// third of the lease; commits are exclusive hard links in `committed/`.
+    /// third of the lease; commits are exclusive hard links in `committed/`. A worker that finds
+    /// every batch grown removes the expired claims of dead workers and the temporary files of
+    /// growers that died on its machine.
     pub fn work(
         &self,
         function: &dyn Function,
@@ -156,6 +158,10 @@ impl Crop {
                     if c.expired() {
                         let _ = std::fs::remove_file(claims_dir.join(format!("batch-{}", c.batch)));
                     }
+                }
+                // Temporaries of growers on this machine that died while writing.
+                for path in self.listing()?.dead_temps() {
+                    let _ = std::fs::remove_file(path);
                 }
                 report.stopped = StopReason::Done;
                 return Ok(report);
