@@ -87,6 +87,80 @@ impl Store for Dataset {
     }
 }
 
+/// The cells `first..first + cells.len()` of a dataset's grid, row-major, with their states and
+/// values: a part of a dataset, for writing one a part at a time without holding it whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// The index of its first cell in the grid.
+    pub first: usize,
+    /// The states of its cells.
+    pub cells: Vec<CellState>,
+    /// The values of each data variable of the dataset for these cells, in its order: as in
+    /// [`DataVar::data`], `elements()` values a cell.
+    pub data: Vec<Column>,
+}
+
+impl Window {
+    /// The cells `first..first + len` of a dataset laid out as `layout`, all `Absent`, every
+    /// value missing.
+    pub fn new(layout: &Dataset, first: usize, len: usize) -> Window {
+        Window {
+            first,
+            cells: vec![CellState::Absent; len],
+            data: layout
+                .vars
+                .iter()
+                .map(|v| Column::missing(v.ty, len * v.elements()))
+                .collect(),
+        }
+    }
+
+    /// The cells past its last one.
+    pub fn end(&self) -> usize {
+        self.first + self.cells.len()
+    }
+
+    /// Marks the cells of `cases` of `space` that lie in the window as `Pending`.
+    pub fn store_pending(&mut self, space: &BoundSpace, cases: CaseSet<'_>) {
+        for j in 0..cases.len() {
+            let cell = space.cell_of(cases.case(j)) as usize;
+            if (self.first..self.end()).contains(&cell) {
+                self.cells[cell - self.first] = CellState::Pending;
+            }
+        }
+    }
+}
+
+impl Store for Window {
+    /// Stores the cases that lie in the window and passes over the rest.
+    fn store_cases(
+        &mut self,
+        space: &BoundSpace,
+        cases: CaseSet<'_>,
+        cols: &[Column],
+        failed: &[usize],
+    ) {
+        let mut failed = failed.iter().copied().peekable();
+        for j in 0..cases.len() {
+            let fails = failed.next_if_eq(&j).is_some();
+            let cell = space.cell_of(cases.case(j)) as usize;
+            if !(self.first..self.end()).contains(&cell) {
+                continue;
+            }
+            let at = cell - self.first;
+            if fails {
+                self.cells[at] = CellState::Failed;
+                continue;
+            }
+            self.cells[at] = CellState::Ok;
+            for (data, col) in self.data.iter_mut().zip(cols) {
+                let e = col.len() / cases.len();
+                data.copy_run(at * e, col, j * e, e);
+            }
+        }
+    }
+}
+
 /// The row-major strides of a grid of `shape`: how far apart, in cells, neighbours along each
 /// dim lie.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
@@ -164,6 +238,19 @@ impl Dataset {
     /// The sizes of the swept dims.
     pub fn shape(&self) -> Vec<usize> {
         self.dims.iter().map(|d| d.coords.len()).collect()
+    }
+
+    /// A copy of the cells `first..first + len` of the grid.
+    pub fn window(&self, first: usize, len: usize) -> Window {
+        let mut window = Window::new(self, first, len);
+        window
+            .cells
+            .copy_from_slice(&self.cells[first..first + len]);
+        for (data, var) in window.data.iter_mut().zip(&self.vars) {
+            let e = var.elements();
+            data.copy_run(0, &var.data, first * e, len * e);
+        }
+        window
     }
 
     /// Number of cells in each state: (ok, failed, pending, absent).

@@ -115,6 +115,24 @@ impl Destination {
 }
 
 impl Destination {
+    /// Writes a new output in a format written a window of the grid at a time, the windows
+    /// coming from `fill`, which is handed the function that writes each; gives what `fill`
+    /// gives. The output is placed only once complete.
+    pub(crate) fn write_windows<T>(
+        &self,
+        layout: &xyz_core::Dataset,
+        fill: impl FnOnce(
+            &mut dyn FnMut(&xyz_core::dataset::Window) -> anyhow::Result<()>,
+        ) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let staged = xyz_core::output::Staged::new(&self.path, self.force)?;
+        let mut writer = xyz_core::output::WindowWriter::create(layout, &staged, self.format)?;
+        let filled = fill(&mut |window| Ok(writer.write(window)?))?;
+        writer.finish()?;
+        staged.commit()?;
+        Ok(filled)
+    }
+
     /// With `--into` an existing dataset: the merge of results laid out as `layout` into it,
     /// ready to take them.
     pub(crate) fn harvest(

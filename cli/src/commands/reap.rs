@@ -105,6 +105,14 @@ impl ReapCommand {
                     .with_context(|| format!("writing the dataset of {}", crop.name()))?;
                 (reaped, "merged into")
             }
+            // Parquet takes the grid a window at a time, so the dataset is never held whole.
+            None if dest.format.writes_windows() => {
+                let reaped = dest.write_windows(&crop.layout(), |write| {
+                    let cells = xyz_core::output::WINDOW_CELLS;
+                    crop.reap_windows(self.allow_incomplete, cells, write)
+                })?;
+                (reaped, "wrote")
+            }
             None => {
                 let reaped = crop.reap(self.allow_incomplete)?;
                 let (dataset, reaped) = reaped.split();

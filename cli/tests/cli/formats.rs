@@ -99,6 +99,102 @@ fn every_format_holds_the_same_cells() {
     }
 }
 
+/// Reaping a crop to Parquet takes the grid a window at a time when its cases come in grid
+/// order, and whole otherwise; either way the file is the one `xyz run` writes.
+#[test]
+fn a_crop_reaps_to_the_parquet_file_run_writes() {
+    let dir = Dir::new();
+    // Cases out of grid order and cells no case covers; failed cases; array outputs.
+    let classify = dir.write(
+        "classify.toml",
+        &format!(
+            r#"
+            function = "{}"
+            [combos]
+            flag = [true, false]
+            [[cases]]
+            x = 1.5
+            label = "a"
+            [[cases]]
+            x = -2
+            label = "b"
+            [[cases]]
+            x = 0.0
+            label = "z"
+            "#,
+            guest("classify")
+        ),
+    );
+    let faulty = dir.write(
+        "faulty.toml",
+        &format!(
+            r#"
+            function = "{}"
+            [combos]
+            mode = ["ok", "err", "panic", "fine"]
+            x = {{ linspace = [-3, 3, 25] }}
+            "#,
+            guest("faulty")
+        ),
+    );
+    let ramp = dir.write(
+        "ramp.toml",
+        &format!(
+            "function = \"{}\"\n[combos]\na = [1, 2, 3]\nb = [0, 3]\n",
+            guest("ramp")
+        ),
+    );
+    for (spec, code) in [(&classify, 0), (&faulty, 3), (&ramp, 0)] {
+        let spec = spec.to_str().unwrap();
+        dir.xyz_ok(&["run", spec, "-q", "-o", "run.parquet", "--force"], code);
+        for shuffle in ["", "--shuffle=7"] {
+            let mut sow = vec!["sow", spec, "--name", "c", "--batchsize", "2", "--force"];
+            sow.extend(Some(shuffle).filter(|s| !s.is_empty()));
+            dir.xyz_ok(&sow, 0);
+            dir.xyz_ok(&["grow", "c", "-q"], code);
+            let reap = ["reap", "c", "-q", "-o", "crop.parquet", "--force"];
+            dir.xyz_ok(&reap, code);
+            assert_eq!(
+                std::fs::read(dir.path("crop.parquet")).unwrap(),
+                std::fs::read(dir.path("run.parquet")).unwrap(),
+                "{spec} {shuffle}"
+            );
+        }
+    }
+    // Part of a crop: the cells of batches not grown are missing in every format, as pandas
+    // and xarray read them.
+    let spec = faulty.to_str().unwrap();
+    dir.xyz_ok(
+        &["sow", spec, "--name", "c", "--batchsize", "7", "--force"],
+        0,
+    );
+    dir.xyz_ok(&["grow", "c", "--batches", "1-3,9", "-q"], 3);
+    for ext in FORMATS {
+        let out = format!("part.{ext}");
+        dir.xyz_ok(&["reap", "c", "-q", "--allow-incomplete", "-o", &out], 3);
+    }
+    let show = stdout(&dir.xyz_ok(&["show", "part.parquet", "--json"], 0));
+    assert!(show.contains("\"with_values\": 21"), "{show}");
+    xyz_tests::python("check.py", &[&"formats", &dir.path("part")]);
+    // Refused as incomplete, the reap leaves the file there as it was, and nothing beside it.
+    let before = std::fs::read(dir.path("part.parquet")).unwrap();
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(dir.tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let files = listing();
+    let out = dir.xyz(&["reap", "c", "-q", "-o", "part.parquet", "--force"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("batches"), "{err}");
+    assert_eq!(std::fs::read(dir.path("part.parquet")).unwrap(), before);
+    assert_eq!(listing(), files);
+}
+
 /// `xyz show --json` of each format: the self-describing ones give the Zarr store's summary
 /// exactly; the tables give its dims, coordinates and cells.
 #[test]

@@ -39,7 +39,7 @@ use std::sync::Mutex;
 
 use xyz_abi::Signature;
 
-use crate::dataset::{Dataset, Store};
+use crate::dataset::{Dataset, Store, Window};
 use crate::executor::Executor;
 use crate::function::Function;
 use crate::runner::{BatchRunError, CaseFailure, RunError, Runner};
@@ -355,6 +355,40 @@ impl<S> Reaped<S> {
             bad,
         };
         (dataset, report)
+    }
+}
+
+/// What a reap counts besides the values.
+#[derive(Debug, Default)]
+struct Tally {
+    ok: u64,
+    pending: u64,
+    failures: Vec<CaseFailure>,
+    missing: Vec<u64>,
+    bad: Vec<(PathBuf, BadResult)>,
+}
+
+impl Tally {
+    /// The report of a reap into `dataset`, or the error of one that missed batches it may
+    /// not.
+    fn finish<S>(
+        mut self,
+        crop: &Crop,
+        allow_incomplete: bool,
+        dataset: S,
+    ) -> Result<Reaped<S>, CropError> {
+        if !allow_incomplete && !self.missing.is_empty() {
+            return Err(crop.incomplete(self.missing, self.bad));
+        }
+        self.failures.sort_by_key(|f| f.case);
+        Ok(Reaped {
+            dataset,
+            ok: self.ok,
+            pending: self.pending,
+            failures: self.failures,
+            missing: self.missing,
+            bad: self.bad,
+        })
     }
 }
 
@@ -907,51 +941,121 @@ impl Crop {
         mut store: S,
     ) -> Result<Reaped<S>, CropError> {
         let listing = self.listing()?;
-        let sig = &self.manifest.signature;
-        if !allow_incomplete {
-            let missing: Vec<u64> = (1..=self.plan.batches())
-                .filter(|id| listing.of(*id).is_empty())
-                .collect();
-            if !missing.is_empty() {
-                return Err(self.incomplete(missing, Vec::new()));
-            }
-        }
-        let mut failures = Vec::new();
-        let mut missing = Vec::new();
-        let mut bad = Vec::new();
-        let (mut ok, mut pending) = (0u64, 0u64);
+        self.check_grown(&listing, allow_incomplete)?;
+        let mut tally = Tally::default();
         for id in 1..=self.plan.batches() {
             let cases = self.plan.cases_of(id);
-            let Some(out) = self.read_batch(listing.of(id), id, &mut bad) else {
-                missing.push(id);
-                pending += cases.len() as u64;
-                continue;
-            };
-            let failed: Vec<usize> = out.failures.iter().map(|f| f.0).collect();
-            store.store_cases(&self.space, cases, &out.cols, &failed);
-            ok += (cases.len() - failed.len()) as u64;
-            for (pos, kind, message) in out.failures {
-                let case = cases.case(pos);
-                failures.push(CaseFailure {
-                    case,
-                    kind,
-                    message,
-                    args: self.space.case_args(case, sig),
-                });
+            if let Some(out) = self.reap_batch(&listing, id, &mut tally) {
+                let failed: Vec<usize> = out.failures.iter().map(|f| f.0).collect();
+                store.store_cases(&self.space, cases, &out.cols, &failed);
             }
         }
-        if !allow_incomplete && !missing.is_empty() {
-            return Err(self.incomplete(missing, bad));
+        tally.finish(self, allow_incomplete, store)
+    }
+
+    /// Whether the cells of the crop's cases rise with the plan's order, so that
+    /// [`Crop::reap_windows`] reads each result once and holds one window and one batch: true
+    /// unless the plan is shuffled or the space's cases are listed out of grid order.
+    pub fn reaps_in_grid_order(&self) -> bool {
+        let space = &self.space;
+        self.plan.shuffle().is_none()
+            && (space.len() == space.cells()
+                || (1..space.len()).all(|c| space.cell_of(c - 1) < space.cell_of(c)))
+    }
+
+    /// As [`Crop::reap`], but hands the dataset to `sink` a [`Window`] of (at most) `window`
+    /// cells at a time, in grid order, so that it is never held whole: for writing a dataset
+    /// larger than memory allows. When the crop does not reap in grid order
+    /// ([`Crop::reaps_in_grid_order`]) the dataset is assembled whole first.
+    pub fn reap_windows<E: From<CropError>>(
+        &self,
+        allow_incomplete: bool,
+        window: usize,
+        mut sink: impl FnMut(&Window) -> Result<(), E>,
+    ) -> Result<Reaped<()>, E> {
+        let window = window.max(1);
+        let total = self.space.cells() as usize;
+        if !self.reaps_in_grid_order() {
+            let (dataset, reaped) = self.reap(allow_incomplete)?.split();
+            for first in (0..total).step_by(window) {
+                sink(&dataset.window(first, window.min(total - first)))?;
+            }
+            return Ok(reaped);
         }
-        failures.sort_by_key(|f| f.case);
-        Ok(Reaped {
-            dataset: store,
-            ok,
-            pending,
-            failures,
-            missing,
-            bad,
-        })
+        let listing = self.listing()?;
+        self.check_grown(&listing, allow_incomplete)?;
+        let layout = self.layout();
+        let mut tally = Tally::default();
+        let mut part = Window::new(&layout, 0, window.min(total));
+        for id in 1..=self.plan.batches() {
+            let cases = self.plan.cases_of(id);
+            let Some(last) = cases.len().checked_sub(1) else {
+                continue;
+            };
+            let last = self.space.cell_of(cases.case(last)) as usize;
+            let out = self.reap_batch(&listing, id, &mut tally);
+            let failed: Vec<usize> = out.iter().flat_map(|o| &o.failures).map(|f| f.0).collect();
+            // A batch may reach into the windows after this one.
+            loop {
+                match &out {
+                    Some(out) => part.store_cases(&self.space, cases, &out.cols, &failed),
+                    None => part.store_pending(&self.space, cases),
+                }
+                if last < part.end() {
+                    break;
+                }
+                sink(&part)?;
+                part = Window::new(&layout, part.end(), window.min(total - part.end()));
+            }
+        }
+        // The last window, and any after it where no case lands.
+        while !part.cells.is_empty() {
+            sink(&part)?;
+            part = Window::new(&layout, part.end(), window.min(total - part.end()));
+        }
+        Ok(tally.finish(self, allow_incomplete, ())?)
+    }
+
+    /// Refuses, unless `allow_incomplete`, a crop with batches that have no result.
+    fn check_grown(&self, listing: &Listing, allow_incomplete: bool) -> Result<(), CropError> {
+        if allow_incomplete {
+            return Ok(());
+        }
+        let missing: Vec<u64> = (1..=self.plan.batches())
+            .filter(|id| listing.of(*id).is_empty())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(self.incomplete(missing, Vec::new()))
+        }
+    }
+
+    /// Reads the result of batch `id` for a reap, counting its cases and failures in `tally`;
+    /// `None` when it has no good result.
+    fn reap_batch(
+        &self,
+        listing: &Listing,
+        id: u64,
+        tally: &mut Tally,
+    ) -> Option<crate::runner::BatchOutput> {
+        let cases = self.plan.cases_of(id);
+        let Some(out) = self.read_batch(listing.of(id), id, &mut tally.bad) else {
+            tally.missing.push(id);
+            tally.pending += cases.len() as u64;
+            return None;
+        };
+        tally.ok += (cases.len() - out.failures.len()) as u64;
+        for (pos, kind, message) in &out.failures {
+            let case = cases.case(*pos);
+            tally.failures.push(CaseFailure {
+                case,
+                kind: *kind,
+                message: message.clone(),
+                args: self.space.case_args(case, &self.manifest.signature),
+            });
+        }
+        Some(out)
     }
 
     /// The error for a reap that misses the batches `missing`, `damaged` among them.
@@ -1121,6 +1225,50 @@ mod tests {
                 panic!()
             };
             assert_eq!(y[2 * 11 + 10], 1.0);
+        }
+    }
+
+    #[test]
+    fn windows_hold_the_dataset_reap_gives() {
+        let f = poly();
+        let dir = tempfile::tempdir().unwrap();
+        for (shuffle, force) in [(None, false), (Some(3), true)] {
+            let crop = sow(dir.path(), &f, shuffle, force);
+            assert_eq!(crop.reaps_in_grid_order(), shuffle.is_none());
+            // Batches 2 and 9 missing, a failed case in others.
+            let grow: Vec<u64> = (1..=14).filter(|id| ![2, 9].contains(id)).collect();
+            crop.grow(&f, &Sequential, &grow, false, None).unwrap();
+            let whole = crop.reap(true).unwrap();
+            for size in [1, 3, 7, 11, 55, 100] {
+                let mut joined = Window::new(&whole.dataset, 0, 0);
+                let reaped = crop
+                    .reap_windows(true, size, |w: &Window| {
+                        assert_eq!(w.first, joined.end(), "in order, each once");
+                        assert!(!w.cells.is_empty() && w.cells.len() <= size);
+                        joined.cells.extend(&w.cells);
+                        for (all, part) in joined.data.iter_mut().zip(&w.data) {
+                            all.extend_from(part);
+                        }
+                        Ok::<(), CropError>(())
+                    })
+                    .unwrap();
+                assert_eq!(joined.cells, whole.dataset.cells, "windows of {size}");
+                let data: Vec<&Column> = whole.dataset.vars.iter().map(|v| &v.data).collect();
+                // Debug output compares NaNs (missing cells) too.
+                assert_eq!(format!("{:?}", joined.data), format!("{data:?}"));
+                assert_eq!(reaped.missing, vec![2, 9]);
+                assert_eq!(
+                    (reaped.ok, reaped.pending, &reaped.failures),
+                    (whole.ok, whole.pending, &whole.failures)
+                );
+            }
+            let err = crop
+                .reap_windows(false, 4, |_: &Window| Ok::<(), CropError>(()))
+                .unwrap_err();
+            assert!(
+                matches!(err, CropError::Incomplete { missing: 2, .. }),
+                "{err}"
+            );
         }
     }
 

@@ -38,7 +38,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Window};
 
 /// The on-disk forms a dataset can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,12 @@ impl Format {
         Format::Csv,
         Format::Json,
     ];
+
+    /// Whether a dataset can be written in this format a [`Window`] of its grid at a time
+    /// ([`WindowWriter`]): Parquet.
+    pub fn writes_windows(self) -> bool {
+        self == Format::Parquet
+    }
 
     /// The format a path's extension names: `.zarr`, `.nc`, `.parquet`, `.csv` or `.json`.
     pub fn from_path(path: &Path) -> Option<Format> {
@@ -245,34 +251,132 @@ pub fn place_atomically(
     dest: &Path,
     build: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty())
-        && !parent.is_dir()
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("the directory {} does not exist", parent.display()),
-        ));
+    let staged = Staged::begin(dest)?;
+    build(staged.path())?;
+    staged.place()
+}
+
+/// An output under construction at a temporary path beside its destination: moved there by
+/// [`Staged::commit`] once complete, so the destination holds the old output or the whole new
+/// one; removed if dropped before.
+#[derive(Debug)]
+pub struct Staged {
+    dest: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Staged {
+    /// Stages an output for `dest`, refusing an existing one unless `force`.
+    pub fn new(dest: &Path, force: bool) -> Result<Staged, WriteError> {
+        check_destination(dest, force)?;
+        Staged::begin(dest).map_err(|source| WriteError::Io {
+            path: dest.to_path_buf(),
+            source,
+        })
     }
-    let tmp = sibling(dest, "xyz-tmp");
-    if let Err(e) = build(&tmp) {
-        let _ = remove_any(&tmp);
-        return Err(e);
+
+    fn begin(dest: &Path) -> io::Result<Staged> {
+        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the directory {} does not exist", parent.display()),
+            ));
+        }
+        Ok(Staged {
+            dest: dest.to_path_buf(),
+            tmp: sibling(dest, "xyz-tmp"),
+        })
     }
-    if dest.symlink_metadata().is_err() {
-        return std::fs::rename(&tmp, dest).inspect_err(|_| {
-            let _ = remove_any(&tmp);
-        });
+
+    /// Where to build the output.
+    pub fn path(&self) -> &Path {
+        &self.tmp
     }
-    let old = sibling(dest, "xyz-old");
-    std::fs::rename(dest, &old).inspect_err(|_| {
-        let _ = remove_any(&tmp);
-    })?;
-    if let Err(e) = std::fs::rename(&tmp, dest) {
-        let _ = std::fs::rename(&old, dest);
-        let _ = remove_any(&tmp);
-        return Err(e);
+
+    /// Moves the output into place, replacing what was there.
+    pub fn commit(self) -> Result<(), WriteError> {
+        let dest = self.dest.clone();
+        self.place()
+            .map_err(|source| WriteError::Io { path: dest, source })
     }
-    remove_any(&old)
+
+    fn place(self) -> io::Result<()> {
+        let (dest, tmp) = (&self.dest, &self.tmp);
+        if dest.symlink_metadata().is_err() {
+            return std::fs::rename(tmp, dest);
+        }
+        let old = sibling(dest, "xyz-old");
+        std::fs::rename(dest, &old)?;
+        if let Err(e) = std::fs::rename(tmp, dest) {
+            let _ = std::fs::rename(&old, dest);
+            return Err(e);
+        }
+        remove_any(&old)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // Gone already once placed.
+        let _ = remove_any(&self.tmp);
+    }
+}
+
+/// The cells of the windows to give a [`WindowWriter`]: a Parquet row group's, so that a
+/// dataset written a window at a time gives the same file as written whole.
+pub const WINDOW_CELLS: usize = parquet::ROW_GROUP;
+
+/// A dataset written a [`Window`] of its grid at a time, in order, so that it is never held
+/// whole: for the formats whose rows follow the grid ([`Format::writes_windows`]).
+pub struct WindowWriter<'a> {
+    rows: parquet::RowWriter<'a>,
+    /// The destination, for errors.
+    path: PathBuf,
+}
+
+impl<'a> WindowWriter<'a> {
+    /// Starts writing a dataset laid out as `layout` (its cells and values are not used) in
+    /// `format`, as the output `staged`.
+    pub fn create(
+        layout: &'a Dataset,
+        staged: &Staged,
+        format: Format,
+    ) -> Result<WindowWriter<'a>, WriteError> {
+        let io_err = |source| WriteError::Io {
+            path: staged.dest.clone(),
+            source,
+        };
+        if !format.writes_windows() {
+            return Err(io_err(io::Error::other(format!(
+                "{format} is not written a part at a time"
+            ))));
+        }
+        Ok(WindowWriter {
+            rows: parquet::RowWriter::create(layout, staged.path()).map_err(io_err)?,
+            path: staged.dest.clone(),
+        })
+    }
+
+    /// Writes the next window, which must begin where the last one ended.
+    pub fn write(&mut self, window: &Window) -> Result<(), WriteError> {
+        let data: Vec<&crate::value::Column> = window.data.iter().collect();
+        self.rows
+            .write(window.first, &window.cells, &data)
+            .map_err(|source| WriteError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Ends the output.
+    pub fn finish(self) -> Result<(), WriteError> {
+        let path = self.path;
+        self.rows
+            .finish()
+            .map_err(|source| WriteError::Io { path, source })
+    }
 }
 
 #[cfg(test)]

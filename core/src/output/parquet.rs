@@ -5,7 +5,8 @@
 //! returned stays NaN). An array output takes one column per element, `y[0]`, `y[1]`, …
 //!
 //! Types: `f64` is DOUBLE, `i64` INT64, `bool` BOOLEAN and `str` a UTF-8 BYTE_ARRAY. Pages are
-//! PLAIN or dictionary encoded and not compressed; rows are written in groups of 2^20.
+//! PLAIN or dictionary encoded and not compressed; a row group holds the rows of 2^19 cells of
+//! the grid at most.
 //!
 //! The file's key-value metadata `xyz` holds the layout as JSON: the dims with their
 //! coordinates, the constants, the outputs with their extra dims and the attributes, so xyz
@@ -37,8 +38,8 @@ use crate::dataset::{CellState, DataVar, Dataset};
 use crate::space::SweptDim;
 use crate::value::{Column, Value, ValueKey};
 
-/// Rows per row group.
-const ROW_GROUP: usize = 1 << 20;
+/// Cells of the grid per row group.
+pub(super) const ROW_GROUP: usize = 1 << 19;
 
 /// The metadata key holding the layout.
 const LAYOUT_KEY: &str = "xyz";
@@ -123,115 +124,195 @@ fn layout_of(ds: &Dataset) -> Layout {
 }
 
 pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
-    write_parquet(ds, path).map_err(to_io)
+    let mut rows = RowWriter::create(ds, path)?;
+    let data: Vec<&Column> = ds.vars.iter().map(|v| &v.data).collect();
+    rows.write(0, &ds.cells, &data)?;
+    rows.finish()
 }
 
-fn write_parquet(ds: &Dataset, path: &Path) -> Result<(), ParquetError> {
-    let consts = constants(ds);
-    let mut fields = Vec::new();
-    for d in &ds.dims {
-        fields.push(field(&d.name, d.coords.ty(), Repetition::REQUIRED)?);
-    }
-    for (k, v) in consts {
-        fields.push(field(k, v.ty(), Repetition::REQUIRED)?);
-    }
-    for var in &ds.vars {
-        for name in column_names(var) {
-            fields.push(field(&name, var.ty, Repetition::OPTIONAL)?);
-        }
-    }
-    let schema = Type::group_type_builder("schema")
-        .with_fields(fields)
-        .build()?;
-    let layout =
-        serde_json::to_string(&layout_of(ds)).map_err(|e| ParquetError::General(e.to_string()))?;
-    let props = WriterProperties::builder()
-        .set_created_by(format!("xyz {}", env!("CARGO_PKG_VERSION")))
-        .set_key_value_metadata(Some(vec![KeyValue::new(LAYOUT_KEY.into(), layout)]))
-        .set_max_row_group_row_count(Some(ROW_GROUP))
-        .build();
-    let file = File::create(path)?;
-    let mut writer = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))?;
+/// Writes a dataset's rows in grid order, a part of the grid at a time, to a file. Row groups
+/// hold the rows of the cells `k * ROW_GROUP..(k + 1) * ROW_GROUP` of the grid, however the
+/// cells are given, so a dataset gives the same file whole or in parts.
+pub(super) struct RowWriter<'a> {
+    layout: &'a Dataset,
+    consts: Vec<Column>,
+    shape: Vec<usize>,
+    strides: Vec<usize>,
+    writer: SerializedFileWriter<File>,
+    /// The next cell expected.
+    next: usize,
+}
 
-    let shape = ds.shape();
-    let strides = crate::dataset::strides(&shape);
-    let mut cells = Vec::with_capacity(ROW_GROUP.min(ds.cells.len()));
-    let mut next = 0;
-    loop {
-        cells.clear();
-        while next < ds.cells.len() && cells.len() < ROW_GROUP {
-            if ds.cells[next] != CellState::Absent {
-                cells.push(next);
+impl<'a> RowWriter<'a> {
+    /// Starts the file at `path` for a dataset laid out as `layout`.
+    pub(super) fn create(layout: &'a Dataset, path: &Path) -> io::Result<RowWriter<'a>> {
+        Self::create_parquet(layout, path).map_err(to_io)
+    }
+
+    fn create_parquet(layout: &'a Dataset, path: &Path) -> Result<RowWriter<'a>, ParquetError> {
+        let consts = constants(layout);
+        let mut fields = Vec::new();
+        for d in &layout.dims {
+            fields.push(field(&d.name, d.coords.ty(), Repetition::REQUIRED)?);
+        }
+        for (k, v) in consts {
+            fields.push(field(k, v.ty(), Repetition::REQUIRED)?);
+        }
+        for var in &layout.vars {
+            for name in column_names(var) {
+                fields.push(field(&name, var.ty, Repetition::OPTIONAL)?);
             }
-            next += 1;
         }
-        if cells.is_empty() {
-            break;
+        let schema = Type::group_type_builder("schema")
+            .with_fields(fields)
+            .build()?;
+        let meta = serde_json::to_string(&layout_of(layout))
+            .map_err(|e| ParquetError::General(e.to_string()))?;
+        let props = WriterProperties::builder()
+            .set_created_by(format!("xyz {}", env!("CARGO_PKG_VERSION")))
+            .set_key_value_metadata(Some(vec![KeyValue::new(LAYOUT_KEY.into(), meta)]))
+            .set_max_row_group_row_count(Some(ROW_GROUP))
+            .build();
+        let file = File::create(path)?;
+        let shape = layout.shape();
+        Ok(RowWriter {
+            layout,
+            consts: consts
+                .iter()
+                .map(|(_, v)| {
+                    let mut one = Column::new(v.ty());
+                    one.push(v);
+                    one
+                })
+                .collect(),
+            strides: crate::dataset::strides(&shape),
+            shape,
+            writer: SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props))?,
+            next: 0,
+        })
+    }
+
+    /// Writes the rows of the cells `first..first + cells.len()`, whose states are `cells` and
+    /// whose values are `data` (one column per variable, `elements()` values a cell). Parts
+    /// must come in order, each beginning where the last ended.
+    pub(super) fn write(
+        &mut self,
+        first: usize,
+        cells: &[CellState],
+        data: &[&Column],
+    ) -> io::Result<()> {
+        if first != self.next {
+            return Err(io::Error::other(format!(
+                "rows of cells from {first} written after those up to {}",
+                self.next
+            )));
         }
-        let mut group = writer.next_row_group()?;
-        for (d, dim) in ds.dims.iter().enumerate() {
-            let at = cells.iter().map(|c| (c / strides[d]) % shape[d]);
-            write_column(&mut group, &dim.coords, at, None)?;
+        let mut from = 0;
+        while from < cells.len() {
+            let group_end = ((first + from) / ROW_GROUP + 1) * ROW_GROUP;
+            let to = (group_end - first).min(cells.len());
+            self.write_group(first, &cells[from..to], from, data)
+                .map_err(to_io)?;
+            from = to;
         }
-        for (_, v) in consts {
-            let mut one = Column::new(v.ty());
-            one.push(v);
-            write_column(&mut group, &one, cells.iter().map(|_| 0), None)?;
+        self.next = first + cells.len();
+        Ok(())
+    }
+
+    /// Writes one row group: the rows of `cells`, which begin at position `offset` of a part
+    /// whose first cell is `first`.
+    fn write_group(
+        &mut self,
+        first: usize,
+        cells: &[CellState],
+        offset: usize,
+        data: &[&Column],
+    ) -> Result<(), ParquetError> {
+        let rows = || (0..cells.len()).filter(|&i| cells[i] != CellState::Absent);
+        if rows().next().is_none() {
+            return Ok(());
         }
-        let levels: Vec<i16> = cells
-            .iter()
-            .map(|c| i16::from(ds.cells[*c] == CellState::Ok))
-            .collect();
-        for var in &ds.vars {
+        let mut group = self.writer.next_row_group()?;
+        for (d, dim) in self.layout.dims.iter().enumerate() {
+            let (stride, size) = (self.strides[d], self.shape[d]);
+            let at = rows().map(|i| Some(((first + offset + i) / stride) % size));
+            write_column(&mut group, &dim.coords, at, false)?;
+        }
+        for one in &self.consts {
+            write_column(&mut group, one, rows().map(|_| Some(0)), false)?;
+        }
+        for (var, col) in self.layout.vars.iter().zip(data) {
             let e = var.elements();
             for k in 0..e {
-                let at = cells
-                    .iter()
-                    .filter(|c| ds.cells[**c] == CellState::Ok)
-                    .map(|c| c * e + k);
-                write_column(&mut group, &var.data, at, Some(&levels))?;
+                let at =
+                    rows().map(|i| (cells[i] == CellState::Ok).then_some((offset + i) * e + k));
+                write_column(&mut group, col, at, true)?;
             }
         }
         group.close()?;
+        Ok(())
     }
-    let file = writer.into_inner()?;
-    file.sync_all()?;
-    Ok(())
+
+    /// Ends the file and syncs it.
+    pub(super) fn finish(self) -> io::Result<()> {
+        let file = self.writer.into_inner().map_err(to_io)?;
+        file.sync_all()
+    }
 }
 
-/// Writes the next column of `group`: the values of `col` at `at` (only those that are not
-/// null), with definition `levels` for optional columns.
+/// Rows handed to a column writer at a time.
+const CHUNK: usize = 1 << 16;
+
+/// Writes the next column of `group`, a row for each of `rows`: the value of `col` at an
+/// index, or null for `None` (only in an `optional` column).
 fn write_column(
     group: &mut SerializedRowGroupWriter<'_, File>,
     col: &Column,
-    at: impl Iterator<Item = usize>,
-    levels: Option<&[i16]>,
+    mut rows: impl Iterator<Item = Option<usize>>,
+    optional: bool,
 ) -> Result<(), ParquetError> {
     let mut writer = group
         .next_column()?
         .ok_or_else(|| ParquetError::General("more columns than the schema has".into()))?;
-    match (writer.untyped(), col) {
-        (ColumnWriter::DoubleColumnWriter(w), Column::F64(v)) => {
-            let values: Vec<f64> = at.map(|i| v[i]).collect();
-            w.write_batch(&values, levels, None)?;
+    let mut levels: Vec<i16> = Vec::with_capacity(if optional { CHUNK } else { 0 });
+    let mut at: Vec<usize> = Vec::with_capacity(CHUNK);
+    loop {
+        levels.clear();
+        at.clear();
+        for row in rows.by_ref().take(CHUNK) {
+            if optional {
+                levels.push(i16::from(row.is_some()));
+            }
+            at.extend(row);
         }
-        (ColumnWriter::Int64ColumnWriter(w), Column::I64(v)) => {
-            let values: Vec<i64> = at.map(|i| v[i]).collect();
-            w.write_batch(&values, levels, None)?;
+        if levels.is_empty() && at.is_empty() {
+            break;
         }
-        (ColumnWriter::BoolColumnWriter(w), Column::Bool(v)) => {
-            let values: Vec<bool> = at.map(|i| v[i]).collect();
-            w.write_batch(&values, levels, None)?;
-        }
-        (ColumnWriter::ByteArrayColumnWriter(w), Column::Str(v)) => {
-            let values: Vec<ByteArray> = at.map(|i| ByteArray::from(v[i].as_str())).collect();
-            w.write_batch(&values, levels, None)?;
-        }
-        (_, col) => {
-            return Err(ParquetError::General(format!(
-                "a {} column against another type in the schema",
-                col.ty()
-            )));
+        let levels = optional.then_some(levels.as_slice());
+        match (writer.untyped(), col) {
+            (ColumnWriter::DoubleColumnWriter(w), Column::F64(v)) => {
+                let values: Vec<f64> = at.iter().map(|&i| v[i]).collect();
+                w.write_batch(&values, levels, None)?;
+            }
+            (ColumnWriter::Int64ColumnWriter(w), Column::I64(v)) => {
+                let values: Vec<i64> = at.iter().map(|&i| v[i]).collect();
+                w.write_batch(&values, levels, None)?;
+            }
+            (ColumnWriter::BoolColumnWriter(w), Column::Bool(v)) => {
+                let values: Vec<bool> = at.iter().map(|&i| v[i]).collect();
+                w.write_batch(&values, levels, None)?;
+            }
+            (ColumnWriter::ByteArrayColumnWriter(w), Column::Str(v)) => {
+                let values: Vec<ByteArray> =
+                    at.iter().map(|&i| ByteArray::from(v[i].as_str())).collect();
+                w.write_batch(&values, levels, None)?;
+            }
+            (_, col) => {
+                return Err(ParquetError::General(format!(
+                    "a {} column against another type in the schema",
+                    col.ty()
+                )));
+            }
         }
     }
     writer.close()
