@@ -74,7 +74,7 @@ def main():
 
         sow(cwd, "low", 0, 5000)
         sow(cwd, "high", 5000, 10000)
-        for ext in ["zarr", "nc"]:
+        for ext in ["zarr", "nc", "parquet"]:
             into = os.path.join(cwd, f"merged.{ext}")
             t, rss = run(["reap", "low", "--keep", "--into", into, "-q"], cwd)
             row(f"reap 5*10^6 cases into a new .{ext}", t, rss, size(into))
