@@ -11,6 +11,7 @@ use clap::Parser;
 mod commands;
 mod plot;
 mod progress;
+mod queue;
 mod scheduler;
 
 /// Exit codes of `xyz`.

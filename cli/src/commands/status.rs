@@ -1,11 +1,16 @@
 //! `xyz status`: how far crops have grown.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
+use clap::ValueEnum as _;
 use xyz_core::Crop;
+use xyz_core::crop::JobRecord;
 use xyz_core::crop::Status;
 
 use crate::exit_codes;
+use crate::queue::{self, Queue};
+use crate::scheduler::Scheduler;
 
 const AFTER_HELP: &str = "EXAMPLES:
   Every crop in the current directory:
@@ -14,7 +19,8 @@ const AFTER_HELP: &str = "EXAMPLES:
   One crop, as JSON:
     xyz status mandel --json";
 
-/// Show how far crops have grown: batches and cases done, failures, throughput and ETA.
+/// Show how far crops have grown: batches and cases done, failures, throughput and ETA, the
+/// workers at work, and the jobs submitted with what their scheduler's queue holds of them.
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
 pub(crate) struct StatusCommand {
@@ -50,7 +56,32 @@ fn duration(secs: f64) -> String {
     }
 }
 
-fn print(st: &Status) {
+/// What the schedulers' queues hold, for each scheduler the jobs of the crops shown went to:
+/// `None` where one cannot be asked.
+struct Queues(HashMap<String, Option<Queue>>);
+
+impl Queues {
+    fn ask(statuses: &[Status]) -> Queues {
+        let mut queues = HashMap::new();
+        for job in statuses.iter().flat_map(|st| &st.jobs) {
+            queues.entry(job.scheduler.clone()).or_insert_with(|| {
+                Scheduler::from_str(&job.scheduler, true)
+                    .ok()
+                    .and_then(queue::ask)
+            });
+        }
+        Queues(queues)
+    }
+
+    /// The tasks of `job` in its scheduler's queue (none once it has left it); `None` when
+    /// the scheduler could not be asked.
+    fn of(&self, job: &JobRecord) -> Option<queue::Tasks> {
+        let queue = self.0.get(&job.scheduler)?.as_ref()?;
+        Some(queue.get(&job.job_id).cloned().unwrap_or_default())
+    }
+}
+
+fn print(st: &Status, queues: &Queues) {
     let pct = 100.0 * st.grown as f64 / st.batches.max(1) as f64;
     println!("{} ({})", st.name, st.dir.display());
     println!("  function  {}", st.function);
@@ -106,8 +137,13 @@ fn print(st: &Status) {
             .map_or(0, |d| d.as_millis() as u64);
         let shown = &st.jobs[st.jobs.len().saturating_sub(6)..];
         for (i, j) in shown.iter().enumerate() {
+            let queued = match queues.of(j) {
+                Some(tasks) if tasks.is_empty() => "; no longer queued".to_string(),
+                Some(tasks) => format!("; queued: {}", queue::words(&tasks)),
+                None => String::new(),
+            };
             println!(
-                "  {:<9} {} job {}: {}, submitted {} ago",
+                "  {:<9} {} job {}: {}, submitted {} ago{queued}",
                 if i == 0 { "jobs" } else { "" },
                 j.scheduler,
                 j.job_id,
@@ -152,10 +188,23 @@ impl StatusCommand {
                     .collect::<Result<_, _>>()?
             }
         };
+        let queues = Queues::ask(&statuses);
         if self.json {
+            // Each job with its tasks in the queue by state: `{}` once it has left it, `null`
+            // when its scheduler could not be asked.
+            let mut values = Vec::with_capacity(statuses.len());
+            for st in &statuses {
+                let mut value = serde_json::to_value(st)?;
+                if let Some(jobs) = value["jobs"].as_array_mut() {
+                    for (job, record) in jobs.iter_mut().zip(&st.jobs) {
+                        job["queue"] = serde_json::to_value(queues.of(record))?;
+                    }
+                }
+                values.push(value);
+            }
             let value = match &self.name {
-                Some(_) => serde_json::to_value(&statuses[0])?,
-                None => serde_json::to_value(&statuses)?,
+                Some(_) => values.swap_remove(0),
+                None => serde_json::Value::Array(values),
             };
             println!("{}", serde_json::to_string_pretty(&value)?);
         } else if statuses.is_empty() {
@@ -169,7 +218,7 @@ impl StatusCommand {
                 if i > 0 {
                     println!();
                 }
-                print(st);
+                print(st, &queues);
             }
         }
         Ok(exit_codes::OK)

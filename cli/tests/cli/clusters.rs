@@ -90,6 +90,16 @@ fn grow_on(
         status.contains(&format!("jobs      {scheduler} job ")),
         "{status}"
     );
+    // The scheduler is asked what its queue holds of the jobs, just submitted.
+    assert!(status.contains("; queued: "), "{status}");
+    let json = dir.xyz_env(&["status", "m", "--json"], env, 0);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let mut queued = 0;
+    for job in json["jobs"].as_array().unwrap() {
+        let queue = job["queue"].as_object().expect("the queue was asked");
+        queued += queue.values().map(|n| n.as_u64().unwrap()).sum::<u64>();
+    }
+    assert!(queued > 0, "{json}");
     dir.xyz_env(
         &[
             "reap",
