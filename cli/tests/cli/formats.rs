@@ -1,7 +1,7 @@
 //! Every output format, read by its own reader (xarray, pandas, json) and by `xyz show`, and
 //! harvest into the single-file formats.
 
-use crate::util::{Dir, guest, stdout};
+use crate::util::{Dir, classify_spec, guest, stdout};
 
 const FORMATS: [&str; 5] = ["zarr", "nc", "parquet", "csv", "json"];
 
@@ -20,26 +20,7 @@ fn run_into_every_format(dir: &Dir, prefix: &str, args: &[&str], code: i32) {
 fn every_format_holds_the_same_cells() {
     let dir = Dir::new();
     // Booleans and strings, and cells no case covers.
-    let spec = dir.write(
-        "classify.toml",
-        &format!(
-            r#"
-            function = "{}"
-            [combos]
-            flag = [true, false]
-            [[cases]]
-            x = 1.5
-            label = "a"
-            [[cases]]
-            x = -2
-            label = "é,\"q\""
-            [[cases]]
-            x = 0.0
-            label = "z"
-            "#,
-            guest("classify")
-        ),
-    );
+    let spec = classify_spec(&dir);
     run_into_every_format(&dir, "classify", &[spec.to_str().unwrap()], 0);
     // Failed cases, and a string dim.
     let faulty = guest("faulty");
@@ -105,26 +86,7 @@ fn every_format_holds_the_same_cells() {
 fn a_crop_reaps_to_the_parquet_file_run_writes() {
     let dir = Dir::new();
     // Cases out of grid order and cells no case covers; failed cases; array outputs.
-    let classify = dir.write(
-        "classify.toml",
-        &format!(
-            r#"
-            function = "{}"
-            [combos]
-            flag = [true, false]
-            [[cases]]
-            x = 1.5
-            label = "a"
-            [[cases]]
-            x = -2
-            label = "b"
-            [[cases]]
-            x = 0.0
-            label = "z"
-            "#,
-            guest("classify")
-        ),
-    );
+    let classify = classify_spec(&dir);
     let faulty = dir.write(
         "faulty.toml",
         &format!(

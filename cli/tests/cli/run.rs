@@ -1,6 +1,6 @@
 //! `xyz run` on the examples, checked by xarray and pandas, and `xyz inspect`.
 
-use crate::util::{Dir, guest, stdout, tree};
+use crate::util::{Dir, classify_spec, guest, stdout, tree};
 
 #[test]
 fn add_spec_writes_a_dataset_xarray_reads() {
@@ -111,26 +111,7 @@ fn bundled_mandel_spec_runs() {
 #[test]
 fn cases_that_do_not_cover_the_grid_leave_missing_bools_and_strings() {
     let dir = Dir::new();
-    let spec = dir.write(
-        "classify.toml",
-        &format!(
-            r#"
-            function = "{}"
-            [combos]
-            flag = [true, false]
-            [[cases]]
-            x = 1.5
-            label = "a"
-            [[cases]]
-            x = -2
-            label = "é,\"q\""
-            [[cases]]
-            x = 0.0
-            label = "z"
-            "#,
-            guest("classify")
-        ),
-    );
+    let spec = classify_spec(&dir);
     dir.xyz_ok(&["run", spec.to_str().unwrap(), "-o", "c.zarr"], 0);
     xyz_tests::python("check.py", &[&"classify", &dir.path("c.zarr")]);
 }

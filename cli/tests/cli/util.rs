@@ -72,6 +72,31 @@ fn expect_code(args: &[&str], out: Output, code: i32) -> Output {
     out
 }
 
+/// Writes `classify.toml`: `classify` over cases that do not cover the grid, out of grid
+/// order, one with a label that needs quoting in CSV.
+pub fn classify_spec(dir: &Dir) -> PathBuf {
+    dir.write(
+        "classify.toml",
+        &format!(
+            r#"
+            function = "{}"
+            [combos]
+            flag = [true, false]
+            [[cases]]
+            x = 1.5
+            label = "a"
+            [[cases]]
+            x = -2
+            label = "é,\"q\""
+            [[cases]]
+            x = 0.0
+            label = "z"
+            "#,
+            guest("classify")
+        ),
+    )
+}
+
 /// This machine's name as result files carry it.
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
