@@ -476,7 +476,10 @@ mod tests {
     }
 
     fn run(a: &[i64], b: &[f64]) -> Dataset {
-        let f = f();
+        run_with(&f(), a, b)
+    }
+
+    fn run_with(f: &ClosureFunction, a: &[i64], b: &[f64]) -> Dataset {
         let mut space = ParamSpace::new();
         space
             .combo(
@@ -488,7 +491,7 @@ mod tests {
                 ComboValues::List(b.iter().map(|x| Value::F64(*x)).collect()),
             );
         let bound = space.bind(f.signature()).unwrap();
-        Runner::new(&f, &Sequential).run(&bound).unwrap().dataset
+        Runner::new(f, &Sequential).run(&bound).unwrap().dataset
     }
 
     #[test]
@@ -542,20 +545,7 @@ mod tests {
             ]),
             _ => unreachable!(),
         });
-        let run_h = |a: &[i64], b: &[f64]| {
-            let mut space = ParamSpace::new();
-            space
-                .combo(
-                    "a",
-                    ComboValues::List(a.iter().map(|x| Value::I64(*x)).collect()),
-                )
-                .combo(
-                    "b",
-                    ComboValues::List(b.iter().map(|x| Value::F64(*x)).collect()),
-                );
-            let bound = space.bind(h.signature()).unwrap();
-            Runner::new(&h, &Sequential).run(&bound).unwrap().dataset
-        };
+        let run_h = |a: &[i64], b: &[f64]| run_with(&h, a, b);
         let whole = run_h(&[1, 2, 3, 4], &[0.25, 0.5]);
         let merged = merge(
             run_h(&[1, 3], &[0.5]),

@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{Dir, guest, stdout, tree};
+use crate::util::{Dir, guest, mandel_spec, stdout, tree};
 
 /// A cluster the test brought up, brought down when dropped.
 struct Cluster {
@@ -54,20 +54,7 @@ impl Drop for Cluster {
 
 /// Sows a mandel crop of 24 batches and writes what `xyz run` gives as run.zarr.
 fn mandel(dir: &Dir) -> String {
-    let spec = dir.write(
-        "m.toml",
-        &format!(
-            r#"
-            function = "{}"
-            [combos]
-            y = {{ linspace = [-1.25, 1.25, 24] }}
-            x = {{ linspace = [-2.0, 0.5, 50] }}
-            [constants]
-            maxiter = 500
-            "#,
-            guest("mandel")
-        ),
-    );
+    let spec = mandel_spec(dir, 24, 50, 500);
     let spec = spec.to_str().unwrap().to_string();
     dir.xyz_ok(&["run", &spec, "-o", "run.zarr", "-q"], 0);
     spec

@@ -5,25 +5,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{Dir, cache_dir, guest, host_name, stdout, tree};
+use crate::util::{Dir, cache_dir, guest, host_name, mandel_spec, stdout, tree};
 
 /// A mandel crop of `batches` rows of 60 cases, a batch per row; `maxiter` sets how long the
 /// rows through the set take. With `run`, also the dataset `xyz run` gives, as run.zarr.
 fn sow_mandel(dir: &Dir, batches: u64, maxiter: u64, run: bool) {
-    let spec = dir.write(
-        "m.toml",
-        &format!(
-            r#"
-            function = "{}"
-            [combos]
-            y = {{ linspace = [-1.25, 1.25, {batches}] }}
-            x = {{ linspace = [-2.0, 0.5, 60] }}
-            [constants]
-            maxiter = {maxiter}
-            "#,
-            guest("mandel")
-        ),
-    );
+    let spec = mandel_spec(dir, batches, 60, maxiter);
     dir.xyz_ok(
         &["sow", spec.to_str().unwrap(), "--batchsize", "60", "-q"],
         0,

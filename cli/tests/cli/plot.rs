@@ -1,7 +1,7 @@
 //! `xyz plot`: images of the expected size with something drawn, axes labelled, and clear
 //! errors for what cannot be plotted.
 
-use crate::util::{Dir, guest, stdout};
+use crate::util::{Dir, guest, mandel_spec, stdout};
 
 /// Decodes a PNG: its size and RGB pixels.
 fn decode_png(path: &std::path::Path) -> (u32, u32, Vec<[u8; 3]>) {
@@ -29,20 +29,7 @@ fn svg_texts(svg: &str) -> Vec<String> {
 }
 
 fn mandel(dir: &Dir) {
-    let spec = dir.write(
-        "m.toml",
-        &format!(
-            r#"
-            function = "{}"
-            [combos]
-            y = {{ linspace = [-1.25, 1.25, 60] }}
-            x = {{ linspace = [-2.0, 0.5, 80] }}
-            [constants]
-            maxiter = 100
-            "#,
-            guest("mandel")
-        ),
-    );
+    let spec = mandel_spec(dir, 60, 80, 100);
     dir.xyz_ok(&["run", "-q", spec.to_str().unwrap(), "-o", "m.nc"], 0);
 }
 

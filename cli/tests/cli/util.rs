@@ -72,6 +72,25 @@ fn expect_code(args: &[&str], out: Output, code: i32) -> Output {
     out
 }
 
+/// Writes `m.toml`: `mandel` over `ny` values of y in [-1.25, 1.25] by `nx` of x in
+/// [-2, 0.5], with `maxiter` as a constant.
+pub fn mandel_spec(dir: &Dir, ny: u64, nx: u64, maxiter: u64) -> PathBuf {
+    dir.write(
+        "m.toml",
+        &format!(
+            r#"
+            function = "{}"
+            [combos]
+            y = {{ linspace = [-1.25, 1.25, {ny}] }}
+            x = {{ linspace = [-2.0, 0.5, {nx}] }}
+            [constants]
+            maxiter = {maxiter}
+            "#,
+            guest("mandel")
+        ),
+    )
+}
+
 /// Writes `classify.toml`: `classify` over cases that do not cover the grid, out of grid
 /// order, one with a label that needs quoting in CSV.
 pub fn classify_spec(dir: &Dir) -> PathBuf {

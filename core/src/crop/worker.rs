@@ -146,6 +146,9 @@ impl Crop {
         let mut report = WorkReport::default();
         // Workers that start together begin at different batches.
         let offset = u64::from(std::process::id()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let grow = |claimed: &mut Vec<(u64, Claim)>, report: &mut WorkReport| {
+            self.grow_claimed(function, executor, progress, held, claimed, report)
+        };
         loop {
             if options.max_time.is_some_and(|t| began.elapsed() >= t) {
                 report.stopped = StopReason::MaxTime;
@@ -200,26 +203,12 @@ impl Crop {
                 }
                 claimed.push((id, claim));
                 if claimed.len() == at_once {
-                    self.grow_claimed(
-                        function,
-                        executor,
-                        progress,
-                        held,
-                        &mut claimed,
-                        &mut report,
-                    )?;
+                    grow(&mut claimed, &mut report)?;
                     grew = true;
                 }
             }
             if !claimed.is_empty() {
-                self.grow_claimed(
-                    function,
-                    executor,
-                    progress,
-                    held,
-                    &mut claimed,
-                    &mut report,
-                )?;
+                grow(&mut claimed, &mut report)?;
                 grew = true;
             }
             if let Some(stop) = stop {
