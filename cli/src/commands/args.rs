@@ -429,6 +429,16 @@ impl WasmOpts {
         opts
     }
 
+    /// Loads the function of `crop` to grow it, under these options [for the
+    /// crop](Self::for_crop), expecting the crop's signature and sha256.
+    pub(crate) fn load_for_crop(&self, crop: &xyz_core::Crop) -> anyhow::Result<Loaded> {
+        self.for_crop(crop.dir()).load_expecting(
+            &crop.function_path(),
+            crop.limits(),
+            Some((crop.signature(), crop.sha256())),
+        )
+    }
+
     /// These options as arguments, for a child `xyz` of the same command.
     pub(crate) fn args(&self) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = Vec::new();

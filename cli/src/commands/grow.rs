@@ -142,11 +142,7 @@ impl GrowCommand {
         if self.subprocess {
             return self.grow_in_subprocesses(&crop, &batches);
         }
-        let loaded = self.wasm.for_crop(crop.dir()).load_expecting(
-            &crop.function_path(),
-            crop.limits(),
-            Some((crop.signature(), crop.sha256())),
-        )?;
+        let loaded = self.wasm.load_for_crop(&crop)?;
         let pool = executor::with_threads(self.jobs)?;
         let cases: u64 = batches
             .iter()
@@ -209,11 +205,7 @@ impl GrowCommand {
         if options.lease < std::time::Duration::from_millis(100) {
             bail!("--lease {}: a lease must be at least 100ms", self.lease);
         }
-        let loaded = self.wasm.for_crop(crop.dir()).load_expecting(
-            &crop.function_path(),
-            crop.limits(),
-            Some((crop.signature(), crop.sha256())),
-        )?;
+        let loaded = self.wasm.load_for_crop(crop)?;
         let pool = executor::with_threads(self.jobs)?;
         let left: u64 = crop
             .missing()?
