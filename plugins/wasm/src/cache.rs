@@ -1,55 +1,238 @@
-//! The on-disk cache of compiled modules.
+//! The on-disk cache of compiled modules, and why it can be shared.
 //!
-//! Loading a cached module runs native code that wasmtime does not check, so only xyz writes
-//! here: the directory is created private to the user, entries are written under a temporary
-//! name and renamed into place, and an entry that fails to load is recompiled and replaced.
+//! Loading a compiled module runs native code that wasmtime does not check, and a crop's cache
+//! sits in a directory that other users and nodes may write. So no entry is loaded unless it
+//! proves that this user's xyz made it from the very module being loaded: each entry carries
+//! an HMAC-SHA256 tag, keyed by a secret private to the user (a random 32-byte key in
+//! `$XDG_CONFIG_HOME/xyz/cache-key` or `~/.config/xyz/cache-key`, created `0600` on first use,
+//! refused if anyone else may read or write it), over the module's SHA-256, the engine's
+//! compatibility hash and the compiled bytes. The bytes are read into memory, checked, and
+//! only then handed to wasmtime, so what is loaded is what was checked.
+//!
+//! ```text
+//!  0        8                 40
+//!  +--------+-----------------+-------------------------------+
+//!  |XYZCWASM|  tag (32 bytes) |  Module::serialize() output   |
+//!  +--------+-----------------+-------------------------------+
+//!  tag = HMAC-SHA256(key, "xyz-cwasm-1" | module sha256 | engine hash | compiled bytes)
+//! ```
+//!
+//! An entry that fails the check (written by another user, by another key, tampered with, or
+//! torn) is ignored, and the module is compiled and the entry replaced. Entries are written
+//! under a temporary name and renamed into place. Without a key (no home directory) nothing is
+//! cached. Entry names carry the engine's compatibility hash (wasmtime version, settings, CPU
+//! features), so machines of other kinds sharing a crop each keep their own entry.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use wasmtime::{Engine, Module};
 
-/// The cache entry for a module with `sha256` on `engine`.
-pub(crate) fn entry(dir: &Path, engine: &Engine, sha256: &str) -> PathBuf {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut h);
-    dir.join(format!("{sha256}-{:016x}.cwasm", h.finish()))
+const MAGIC: &[u8; 8] = b"XYZCWASM";
+const TAG: usize = 32;
+const DOMAIN: &[u8] = b"xyz-cwasm-1";
+/// Largest cache entry read: far above any compiled module xyz can load.
+const MAX_ENTRY: u64 = 1 << 30;
+
+/// A cache directory and the key that authenticates its entries.
+pub(crate) struct Cache {
+    dir: PathBuf,
+    key: [u8; 32],
 }
 
-/// The module from the cache, if a usable entry is there.
-pub(crate) fn load(engine: &Engine, path: &Path) -> Option<Module> {
-    if !path.is_file() {
+/// The cache entry of one module on one engine.
+pub(crate) struct Entry<'a> {
+    cache: &'a Cache,
+    path: PathBuf,
+    sha256: &'a str,
+    engine_hash: u64,
+}
+
+impl Cache {
+    /// The cache in `dir`, if this user has a usable key.
+    pub(crate) fn open(dir: &Path) -> Option<Cache> {
+        let key = user_key()?;
+        Some(Cache {
+            dir: dir.to_path_buf(),
+            key,
+        })
+    }
+
+    /// The entry for a module with `sha256` on `engine`.
+    pub(crate) fn entry<'a>(&'a self, engine: &Engine, sha256: &'a str) -> Entry<'a> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        let engine_hash = h.finish();
+        Entry {
+            cache: self,
+            path: self.dir.join(format!("{sha256}-{engine_hash:016x}.cwasm")),
+            sha256,
+            engine_hash,
+        }
+    }
+}
+
+impl Entry<'_> {
+    /// The MAC over this entry's module, engine and `compiled` bytes.
+    fn mac(&self, compiled: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.cache.key)
+            .expect("HMAC takes keys of any length");
+        mac.update(DOMAIN);
+        mac.update(self.sha256.as_bytes());
+        mac.update(&self.engine_hash.to_le_bytes());
+        mac.update(compiled);
+        mac
+    }
+
+    /// The module from the cache, if an entry is there and this user's xyz made it from this
+    /// module for this engine.
+    pub(crate) fn load(&self, engine: &Engine) -> Option<Module> {
+        let bytes = read_regular(&self.path)?;
+        let compiled = self.verified(&bytes)?;
+        // SAFETY: the tag proves that this user's xyz wrote these bytes with
+        // `Module::serialize` of this module on an engine of this compatibility hash, and the
+        // bytes handed over are the bytes checked.
+        unsafe { Module::deserialize(engine, compiled) }.ok()
+    }
+
+    /// The compiled bytes of `entry`, if its tag checks.
+    fn verified<'b>(&self, entry: &'b [u8]) -> Option<&'b [u8]> {
+        let rest = entry.strip_prefix(MAGIC.as_slice())?;
+        if rest.len() < TAG {
+            return None;
+        }
+        let (tag, compiled) = rest.split_at(TAG);
+        self.mac(compiled).verify_slice(tag).ok()?;
+        Some(compiled)
+    }
+
+    /// Writes `module` to the cache; failures only cost a recompile next time.
+    pub(crate) fn store(&self, module: &Module) {
+        let Ok(compiled) = module.serialize() else {
+            return;
+        };
+        if create_private_dir(&self.cache.dir).is_err() {
+            return;
+        }
+        let tag = self.mac(&compiled).finalize().into_bytes();
+        let tmp = self.cache.dir.join(format!(
+            ".{}.tmp-{}-{}",
+            self.path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            std::process::id(),
+            nonce()
+        ));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .and_then(|mut f| {
+                f.write_all(MAGIC)?;
+                f.write_all(&tag)?;
+                f.write_all(&compiled)?;
+                f.sync_all()
+            });
+        if written.is_err() || std::fs::rename(&tmp, &self.path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A few random bits for temporary names.
+fn nonce() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// The contents of `path` if it is a regular file of a sane size.
+fn read_regular(path: &Path) -> Option<Vec<u8>> {
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > MAX_ENTRY {
         return None;
     }
-    // SAFETY: entries are written only by `store` below, from `Module::serialize` of the same
-    // engine configuration (the file name carries the compatibility hash).
-    unsafe { Module::deserialize_file(engine, path) }.ok()
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_ENTRY).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
-/// Writes `module` to the cache; failures only cost a recompile next time.
-pub(crate) fn store(module: &Module, path: &Path) {
-    let Ok(bytes) = module.serialize() else {
-        return;
-    };
-    let Some(dir) = path.parent() else { return };
-    if create_private_dir(dir).is_err() {
-        return;
+/// Where this user's key lives: `$XYZ_CACHE_KEY`, else `$XDG_CONFIG_HOME/xyz/cache-key`, else
+/// `~/.config/xyz/cache-key`.
+fn key_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("XYZ_CACHE_KEY").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
     }
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(&bytes)?;
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("xyz").join("cache-key"));
+    }
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| {
+        PathBuf::from(h)
+            .join(".config")
+            .join("xyz")
+            .join("cache-key")
+    })
+}
+
+/// This user's key, made on first use. `None` (so nothing is cached) when there is no place
+/// for it, or when the key file could be read or written by anyone else.
+fn user_key() -> Option<[u8; 32]> {
+    let path = key_path()?;
+    if let Some(key) = read_key(&path) {
+        return Some(key);
+    }
+    let dir = path.parent()?;
+    create_private_dir(dir).ok()?;
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).ok()?;
+    // Made whole under a private name, then linked into place: of several processes making
+    // the key at once, one link wins and every process reads the winner's.
+    let tmp = dir.join(format!(".cache-key.tmp-{}-{}", std::process::id(), nonce()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let made = options.open(&tmp).and_then(|mut f| {
+        f.write_all(&key)?;
         f.sync_all()
     });
-    if written.is_err() || std::fs::rename(&tmp, path).is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let linked = made.and_then(|()| std::fs::hard_link(&tmp, &path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Some(key),
+        Err(_) => read_key(&path),
     }
+}
+
+/// The key in `path`, if it is a 32-byte regular file that only this user may read or write.
+fn read_key(path: &Path) -> Option<[u8; 32]> {
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() != 32 {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me || meta.mode() & 0o077 != 0 {
+            return None;
+        }
+    }
+    let mut key = [0u8; 32];
+    (&file).read_exact(&mut key).ok()?;
+    Some(key)
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -58,4 +241,68 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(dir: &Path, key: u8) -> Cache {
+        Cache {
+            dir: dir.to_path_buf(),
+            key: [key; 32],
+        }
+    }
+
+    #[test]
+    fn an_entry_loads_only_with_its_key_its_module_and_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let module = Module::new(&engine, "(module (func (export \"f\")))").unwrap();
+        let mine = cache(dir.path(), 1);
+        let entry = mine.entry(&engine, "aa");
+        entry.store(&module);
+        assert!(entry.load(&engine).is_some(), "its own entry loads");
+
+        // Another user's key: not proof.
+        assert!(
+            cache(dir.path(), 2)
+                .entry(&engine, "aa")
+                .load(&engine)
+                .is_none()
+        );
+
+        // The same user's entry of another module, renamed onto this one's name.
+        let other = mine.entry(&engine, "bb");
+        std::fs::rename(entry.path(), other.path()).unwrap();
+        assert!(other.load(&engine).is_none(), "bound to its module");
+        std::fs::rename(other.path(), entry.path()).unwrap();
+
+        // One flipped byte in the compiled code.
+        let mut bytes = std::fs::read(entry.path()).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(entry.path(), &bytes).unwrap();
+        assert!(entry.load(&engine).is_none(), "tampered");
+
+        // A bare compiled module, as an older xyz wrote.
+        std::fs::write(entry.path(), module.serialize().unwrap()).unwrap();
+        assert!(entry.load(&engine).is_none(), "no tag");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_others_may_read_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, [7u8; 32]).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_key(&path), Some([7u8; 32]));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(read_key(&path), None);
+        std::fs::write(&path, [7u8; 31]).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_key(&path), None, "wrong length");
+    }
 }

@@ -34,9 +34,20 @@ pub struct LoadError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadErrorKind {
-    /// The file could not be read.
-    #[error("could not read the module")]
-    Read(#[source] std::io::Error),
+    /// The file could not be read, or is no regular file.
+    #[error(transparent)]
+    Read(xyz_core::function_file::FunctionFileErrorKind),
+    /// The file is not the one expected: its SHA-256 differs from the one recorded (a crop's).
+    #[error(
+        "has sha256 {found}, not the sown {expected}: the file was changed after it was sown, \
+         so it is not run"
+    )]
+    Changed {
+        /// The SHA-256 recorded.
+        expected: String,
+        /// The file's.
+        found: String,
+    },
     /// The file is not WebAssembly.
     #[error("not a WebAssembly module (it does not start with the bytes \\0asm)")]
     NotWasm,
@@ -276,34 +287,58 @@ fn check_module(module: &Module) -> Result<Vec<String>, LoadErrorKind> {
 impl WasmFunction {
     /// Loads, checks and compiles (or loads from the cache) the module at `path`.
     pub fn load(path: &Path, config: &WasmConfig) -> Result<WasmFunction, LoadError> {
+        WasmFunction::load_expecting(path, config, None)
+    }
+
+    /// Like [`load`](Self::load), refusing the module before compiling it unless its SHA-256
+    /// is `sha256` (when given).
+    pub fn load_expecting(
+        path: &Path,
+        config: &WasmConfig,
+        sha256: Option<&str>,
+    ) -> Result<WasmFunction, LoadError> {
         let err = |kind| LoadError {
             path: path.to_path_buf(),
             kind,
         };
-        let bytes = std::fs::read(path).map_err(|e| err(LoadErrorKind::Read(e)))?;
-        WasmFunction::from_bytes(&bytes, config).map_err(err)
+        let bytes =
+            xyz_core::read_function_file(path).map_err(|e| err(LoadErrorKind::Read(e.kind)))?;
+        let found = xyz_core::sha256_hex(&bytes);
+        if let Some(expected) = sha256.filter(|e| *e != found) {
+            return Err(err(LoadErrorKind::Changed {
+                expected: expected.to_string(),
+                found,
+            }));
+        }
+        WasmFunction::compile(&bytes, found, config).map_err(err)
     }
 
     /// Checks and compiles the module in `bytes`.
     pub fn from_bytes(bytes: &[u8], config: &WasmConfig) -> Result<WasmFunction, LoadErrorKind> {
+        WasmFunction::compile(bytes, xyz_core::sha256_hex(bytes), config)
+    }
+
+    /// Checks and compiles the module in `bytes`, whose SHA-256 is `sha256`.
+    fn compile(
+        bytes: &[u8],
+        sha256: String,
+        config: &WasmConfig,
+    ) -> Result<WasmFunction, LoadErrorKind> {
         if !bytes.starts_with(b"\0asm") {
             return Err(LoadErrorKind::NotWasm);
         }
-        let sha256 = xyz_core::sha256_hex(bytes);
         let engine = engine(config)?;
-        let entry = config
-            .cache_dir
-            .as_deref()
-            .map(|dir| cache::entry(dir, &engine, &sha256));
-        let cached = entry.as_deref().and_then(|p| cache::load(&engine, p));
+        let cache = config.cache_dir.as_deref().and_then(cache::Cache::open);
+        let entry = cache.as_ref().map(|c| c.entry(&engine, &sha256));
+        let cached = entry.as_ref().and_then(|e| e.load(&engine));
         let was_cached = cached.is_some();
         let module = match cached {
             Some(m) => m,
             None => {
                 let m = Module::from_binary(&engine, bytes)
                     .map_err(|e| LoadErrorKind::Compile(e.into_boxed_dyn_error()))?;
-                if let Some(p) = &entry {
-                    cache::store(&m, p);
+                if let Some(e) = &entry {
+                    e.store(&m);
                 }
                 m
             }
