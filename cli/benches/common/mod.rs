@@ -37,9 +37,11 @@ pub fn native_in_workers(name: &str) -> ProcessFunction {
             "worker".into(),
             xyz_tests::native_guest(name).into_os_string(),
         ] as [std::ffi::OsString; 2],
-        lib.signature().clone(),
-        lib.sha256().map(str::to_string),
-        Some(DEADLINE),
+        xyz_core::WorkerSpec::new(
+            Some(lib.signature().clone()),
+            lib.sha256().map(str::to_string),
+            Some(DEADLINE),
+        ),
     )
     .expect("the workers start")
 }
@@ -56,9 +58,11 @@ pub fn in_workers(name: &str) -> ProcessFunction {
             "--cache-dir".into(),
             cache_dir().into_os_string(),
         ] as [std::ffi::OsString; 4],
-        wasm.signature().clone(),
-        Some(wasm.info().sha256.clone()),
-        Some(DEADLINE),
+        xyz_core::WorkerSpec::new(
+            Some(wasm.signature().clone()),
+            Some(wasm.info().sha256.clone()),
+            Some(DEADLINE),
+        ),
     )
     .expect("the workers start")
 }

@@ -49,6 +49,8 @@ pub(crate) struct Destination {
     /// Whether the dataset is merged into what is at `path`.
     merge: Option<xyz_core::harvest::Conflicts>,
     force: bool,
+    /// Held while merging, so that merges into one dataset serialize.
+    _lock: Option<xyz_core::output::DatasetLock>,
 }
 
 impl OutputArgs {
@@ -70,6 +72,16 @@ impl OutputArgs {
                         into.display()
                     )
                 })?;
+            // Merges into one dataset serialize: each reads it, adds to it and replaces it.
+            let lock = xyz_core::output::DatasetLock::acquire(into, |holder| {
+                eprintln!(
+                    "waiting for pid {} on {} to finish merging into {}",
+                    holder.pid,
+                    holder.host,
+                    into.display()
+                );
+            })
+            .with_context(|| format!("locking {} to merge into it", into.display()))?;
             if into.exists() {
                 // Refuse now, not after the run, a dataset that cannot be merged into; it is
                 // read whole when the results are there to merge.
@@ -87,6 +99,7 @@ impl OutputArgs {
                 format,
                 merge: Some(conflicts),
                 force: true,
+                _lock: Some(lock),
             });
         }
         let out = self
@@ -94,18 +107,38 @@ impl OutputArgs {
             .clone()
             .or_else(|| fallback.map(Path::to_path_buf))
             .unwrap_or_else(default);
-        let format = format_of(&out, self.format)?;
+        let format = if xyz_core::output::is_stdout(&out) {
+            let format = self.format.unwrap_or(xyz_core::Format::Csv);
+            anyhow::ensure!(
+                matches!(format, xyz_core::Format::Csv | xyz_core::Format::Json),
+                "-o -: only csv and json can be written to standard output, not {format}"
+            );
+            format
+        } else {
+            format_of(&out, self.format)?
+        };
         xyz_core::output::check_destination(&out, self.force)?;
         Ok(Destination {
             path: out,
             format,
             merge: None,
             force: self.force,
+            _lock: None,
         })
     }
 }
 
 impl Destination {
+    /// Where a command's summary goes: stdout, unless the dataset itself goes there (`-o -`),
+    /// in which case stderr.
+    pub(crate) fn summary_out(&self) -> Box<dyn std::io::Write> {
+        if xyz_core::output::is_stdout(&self.path) {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        }
+    }
+
     /// Writes `dataset` as a new output (a merge goes through [`Destination::harvest`]).
     /// Returns what was done, for the summary.
     pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
@@ -304,11 +337,12 @@ pub(crate) enum Kind {
 
 impl Kind {
     /// Tells a native library (an ELF or Mach-O file, or a `.so`, `.dylib` or `.dll`) from
-    /// anything else, which is taken for WebAssembly.
-    pub(crate) fn of(path: &Path) -> Kind {
+    /// anything else, which is taken for WebAssembly. Refuses at once, naming the path,
+    /// anything that is not a regular file of a sane size (a FIFO, a device, a directory).
+    pub(crate) fn of(path: &Path) -> Result<Kind, xyz_core::FunctionFileError> {
+        let (file, _) = xyz_core::function_file::open_function_file(path)?;
         let mut magic = [0u8; 4];
-        let read = std::fs::File::open(path)
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+        let read = std::io::Read::read_exact(&mut &file, &mut magic);
         let native_magic = read.is_ok()
             && (magic == *b"\x7fELF"
                 || matches!(
@@ -318,11 +352,11 @@ impl Kind {
         let native_ext = path
             .extension()
             .is_some_and(|e| e == "so" || e == "dylib" || e == "dll");
-        if native_magic || (native_ext && &magic != b"\0asm") {
+        Ok(if native_magic || (native_ext && &magic != b"\0asm") {
             Kind::Native
         } else {
             Kind::Wasm
-        }
+        })
     }
 }
 
@@ -340,6 +374,10 @@ pub(crate) struct EngineOpts {
     /// the same on every CPU (always on when growing a crop)
     #[arg(long)]
     canonicalize_nans: bool,
+    /// Longest loading a function may take: compiling and checking a module (its start code
+    /// and signature), or a native library's initialisers, such as 30s or 5m
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    load_timeout: String,
 }
 
 impl EngineOpts {
@@ -357,6 +395,52 @@ impl EngineOpts {
             config.cache_dir(Some(dir.clone()));
         }
         config
+    }
+
+    /// The bound on loading a function.
+    fn load_timeout(&self) -> anyhow::Result<Duration> {
+        xyz_core::spec::parse_duration(&self.load_timeout)
+            .map_err(anyhow::Error::msg)
+            .context("--load-timeout")
+    }
+
+    /// Loads `module` in `xyz worker` processes, each killed if it takes longer than
+    /// `--load-timeout` to load it, and gives the function they serve: a function whose
+    /// start-up code, signature or initialisers never end cannot hang the command that loads
+    /// it. With `expected`, a worker refuses a file with another SHA-256 before loading any of
+    /// it; a function with another `signature` is refused. Calls are stopped at `deadline`.
+    pub(crate) fn start_workers(
+        &self,
+        module: &Path,
+        memory: Option<u64>,
+        signature: Option<&xyz_abi::Signature>,
+        sha256: Option<&str>,
+        deadline: Option<Duration>,
+    ) -> anyhow::Result<xyz_core::ProcessFunction> {
+        let mut args: Vec<std::ffi::OsString> = vec!["worker".into(), module.into()];
+        if let Some(m) = memory {
+            args.extend(["--memory".into(), m.to_string().into()]);
+        }
+        if let Some(sha) = sha256 {
+            args.extend(["--sha256".into(), sha.into()]);
+        }
+        self.args(&mut args);
+        let exe = std::env::current_exe().context("finding the xyz executable for workers")?;
+        let spec = xyz_core::WorkerSpec {
+            signature: signature.cloned(),
+            sha256: sha256.map(str::to_string),
+            deadline,
+            load_timeout: self.load_timeout()?,
+        };
+        Ok(xyz_core::ProcessFunction::start(exe, args, spec)?)
+    }
+
+    /// The signature of `module`, whose file must have SHA-256 `sha256`: loaded and checked
+    /// within `--load-timeout` in a worker process (which also caches a module's compiled
+    /// code for the loads to come), never in this one.
+    pub(crate) fn probe(&self, module: &Path, sha256: &str) -> anyhow::Result<xyz_abi::Signature> {
+        let workers = self.start_workers(module, None, None, Some(sha256), None)?;
+        Ok(workers.signature().clone())
     }
 
     /// The same settings as arguments, for a worker.
@@ -473,8 +557,12 @@ impl WasmOpts {
     }
 
     /// Like [`load`](Self::load), for a function whose signature and sha256 are known (a
-    /// crop's): when it will run in worker processes, it is not loaded here at all, and each
-    /// worker checks it is what was expected.
+    /// crop's): the file is refused before any of it is loaded unless its sha256 is that one.
+    ///
+    /// Every load is bounded by `--load-timeout`: the function is first loaded in a worker
+    /// process, which serves it when it runs in workers, and is otherwise stopped once the
+    /// function is known to load; the function is then loaded here, from bytes checked to be
+    /// the worker's.
     pub(crate) fn load_expecting(
         &self,
         module: &Path,
@@ -483,58 +571,48 @@ impl WasmOpts {
     ) -> anyhow::Result<Loaded> {
         let memory = self.memory(limits)?;
         let deadline = self.deadline(limits)?;
-        let kind = Kind::of(module);
-        let workers = match kind {
-            Kind::Native => !self.no_isolate,
-            Kind::Wasm => {
-                !self.no_isolate && self.watchdog == Watchdog::Process && deadline.is_some()
-            }
+        let kind = Kind::of(module)?;
+        let in_process = match kind {
+            Kind::Native => self.no_isolate,
+            Kind::Wasm => self.no_isolate || self.watchdog == Watchdog::Epoch || deadline.is_none(),
         };
-        let known = expected.filter(|_| workers);
-        let (signature, sha256) = match (known, kind) {
-            (Some((sig, sha)), _) => (sig.clone(), sha.to_string()),
-            (None, Kind::Native) => {
-                let native = xyz_native::NativeFunction::load(module)?;
-                let sha256 = native.sha256().unwrap_or_default().to_string();
-                if self.no_isolate {
-                    anyhow::ensure!(
-                        self.deadline.is_none() && self.memory.is_none(),
-                        "--deadline and --memory need worker processes for a native library: \
-                         drop --no-isolate"
-                    );
-                    return Ok(Loaded {
-                        function: Box::new(native),
-                        sha256,
-                    });
-                }
-                (native.signature().clone(), sha256)
-            }
-            (None, Kind::Wasm) => {
-                let in_process = self.no_isolate || self.watchdog == Watchdog::Epoch;
-                let mut config = self.cache.config(memory);
-                config.deadline(if in_process { deadline } else { None });
-                let wasm = xyz_wasm::WasmFunction::load(module, &config)?;
-                let sha256 = wasm.info().sha256.clone();
-                if in_process || deadline.is_none() {
-                    return Ok(Loaded {
-                        function: Box::new(wasm),
-                        sha256,
-                    });
-                }
-                (wasm.signature().clone(), sha256)
-            }
-        };
-        let mut args: Vec<std::ffi::OsString> = vec!["worker".into(), module.into()];
-        if let Some(m) = memory {
-            args.extend(["--memory".into(), m.to_string().into()]);
+        if in_process && kind == Kind::Native {
+            anyhow::ensure!(
+                self.deadline.is_none() && self.memory.is_none(),
+                "--deadline and --memory need worker processes for a native library: drop \
+                 --no-isolate"
+            );
         }
-        self.cache.args(&mut args);
-        let exe = std::env::current_exe().context("finding the xyz executable for workers")?;
-        let function =
-            xyz_core::ProcessFunction::start(exe, args, signature, Some(sha256.clone()), deadline)?;
-        Ok(Loaded {
-            function: Box::new(function),
-            sha256,
-        })
+        let workers = self.cache.start_workers(
+            module,
+            memory,
+            expected.map(|(sig, _)| sig),
+            expected.map(|(_, sha)| sha),
+            deadline.filter(|_| !in_process),
+        )?;
+        let sha256 = workers.sha256().unwrap_or_default().to_string();
+        if !in_process {
+            return Ok(Loaded {
+                function: Box::new(workers),
+                sha256,
+            });
+        }
+        drop(workers);
+        let function: Box<dyn xyz_core::Function> = match kind {
+            Kind::Native => Box::new(xyz_native::NativeFunction::load_expecting(
+                module,
+                Some(&sha256),
+            )?),
+            Kind::Wasm => {
+                let mut config = self.cache.config(memory);
+                config.deadline(deadline);
+                Box::new(xyz_wasm::WasmFunction::load_expecting(
+                    module,
+                    &config,
+                    Some(&sha256),
+                )?)
+            }
+        };
+        Ok(Loaded { function, sha256 })
     }
 }

@@ -38,19 +38,24 @@ struct Facts {
 
 impl InspectCommand {
     fn facts(&self) -> anyhow::Result<Facts> {
-        Ok(match super::Kind::of(&self.module) {
-            super::Kind::Native => {
-                let f = xyz_native::NativeFunction::load(&self.module)?;
-                Facts {
-                    kind: "native library",
-                    size: std::fs::metadata(&self.module)?.len(),
-                    sha256: f.sha256().unwrap_or_default().to_string(),
-                    imports: None,
-                    signature: f.signature().clone(),
-                }
-            }
+        let bytes = xyz_core::read_function_file(&self.module)?;
+        let sha256 = xyz_core::sha256_hex(&bytes);
+        // Loaded first in a worker, within --load-timeout; a library is never loaded here.
+        let signature = self.cache.probe(&self.module, &sha256)?;
+        Ok(match super::Kind::of(&self.module)? {
+            super::Kind::Native => Facts {
+                kind: "native library",
+                size: bytes.len() as u64,
+                sha256,
+                imports: None,
+                signature,
+            },
             super::Kind::Wasm => {
-                let f = xyz_wasm::WasmFunction::load(&self.module, &self.cache.config(None))?;
+                let f = xyz_wasm::WasmFunction::load_expecting(
+                    &self.module,
+                    &self.cache.config(None),
+                    Some(&sha256),
+                )?;
                 let info = f.info();
                 Facts {
                     kind: "WebAssembly module",

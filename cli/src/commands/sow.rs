@@ -67,24 +67,12 @@ pub(crate) struct SowCommand {
 impl SowCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let (spec, module) = self.sweep.load()?;
-        // Checks the function (and caches a module's compiled code for the grows to come).
-        let function: Box<dyn xyz_core::Function> = match super::Kind::of(&module) {
-            super::Kind::Wasm => Box::new(xyz_wasm::WasmFunction::load(
-                &module,
-                &self.cache.config(None),
-            )?),
-            super::Kind::Native => Box::new(xyz_native::NativeFunction::load(&module)?),
-        };
-        let sig = function.signature().clone();
-        let sha = function.sha256().unwrap_or_default().to_string();
+        // The bytes sown are the bytes checked: read once, then loaded by a worker that
+        // refuses any other file (and caches a module's compiled code for the grows to come).
+        let bytes = xyz_core::read_function_file(&module)?;
+        let sha = xyz_core::sha256_hex(&bytes);
+        let sig = self.cache.probe(&module, &sha)?;
         self.sweep.bind(&spec, &sig)?;
-        let bytes = std::fs::read(&module)
-            .with_context(|| format!("reading the function {}", module.display()))?;
-        anyhow::ensure!(
-            xyz_core::sha256_hex(&bytes) == sha,
-            "{} changed while it was being read",
-            module.display()
-        );
         let name = self
             .name
             .clone()

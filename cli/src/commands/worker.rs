@@ -4,6 +4,11 @@
 //! (`--watchdog process`), and for native libraries unless `--no-isolate`: the function runs
 //! here without interruption checks, the parent kills this process if a call runs past the
 //! deadline, and a crash here fails only the call in progress.
+//!
+//! The protocol runs over the pipes the parent gave as stdin and stdout, but before the
+//! function is loaded they are moved to descriptors of their own, closed on exec: the
+//! function's stdout goes to stderr (which the parent keeps for error messages), and its stdin
+//! reads nothing. So a native function that prints, or reads stdin, cannot corrupt a reply.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +31,10 @@ pub(crate) struct WorkerCommand {
     #[arg(long, value_name = "BYTES")]
     memory: Option<u64>,
 
+    /// Refuse the function unless its file has this SHA-256, before any of it is loaded
+    #[arg(long, value_name = "HEX")]
+    sha256: Option<String>,
+
     #[command(flatten)]
     cache: EngineOpts,
 }
@@ -33,35 +42,68 @@ pub(crate) struct WorkerCommand {
 impl WorkerCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         exit_with_parent();
-        let loaded: Result<Box<dyn Function>, String> = match super::Kind::of(&self.module) {
-            super::Kind::Wasm => {
+        let (input, output) = protocol_pipes()?;
+        let sha256 = self.sha256.as_deref();
+        let kind = super::Kind::of(&self.module);
+        let loaded: Result<Box<dyn Function>, String> = match kind {
+            Err(e) => Err(chain(&e)),
+            Ok(super::Kind::Wasm) => {
                 let config = self.cache.config(self.memory);
-                xyz_wasm::WasmFunction::load(&self.module, &config)
+                xyz_wasm::WasmFunction::load_expecting(&self.module, &config, sha256)
                     .map(|f| Box::new(f) as Box<dyn Function>)
                     .map_err(|e| chain(&e))
             }
-            super::Kind::Native => {
+            Ok(super::Kind::Native) => {
                 if let Some(bytes) = self.memory {
                     cap_heap(bytes);
                 }
-                xyz_native::NativeFunction::load(&self.module)
+                xyz_native::NativeFunction::load_expecting(&self.module, sha256)
                     .map(|f| Box::new(f) as Box<dyn Function>)
                     .map_err(|e| chain(&e))
             }
         };
         let ok = loaded.is_ok();
         let function = loaded.as_deref();
-        xyz_core::serve(
-            function.map_err(Clone::clone),
-            std::io::stdin().lock(),
-            std::io::stdout().lock(),
-        )?;
+        xyz_core::serve(function.map_err(Clone::clone), input, output)?;
         Ok(if ok {
             exit_codes::OK
         } else {
             exit_codes::ERROR
         })
     }
+}
+
+/// Moves the protocol's pipes off stdin and stdout onto descriptors closed on exec, and points
+/// stdin at `/dev/null` and stdout at stderr, so that the function cannot touch the protocol.
+fn protocol_pipes() -> anyhow::Result<(std::fs::File, std::fs::File)> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::FromRawFd;
+        let moved = |fd: i32| -> std::io::Result<std::fs::File> {
+            // SAFETY: F_DUPFD_CLOEXEC duplicates a descriptor this process owns.
+            let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+            if new < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: `new` was just made, and nothing else owns it.
+            Ok(unsafe { std::fs::File::from_raw_fd(new) })
+        };
+        let input = moved(0)?;
+        let output = moved(1)?;
+        let null = std::fs::File::open("/dev/null")?;
+        // SAFETY: dup2 onto the standard descriptors, which stay open throughout.
+        let ok = unsafe {
+            libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) >= 0 && libc::dup2(2, 1) >= 0
+        };
+        anyhow::ensure!(
+            ok,
+            "could not set up the worker's descriptors: {}",
+            std::io::Error::last_os_error()
+        );
+        Ok((input, output))
+    }
+    #[cfg(not(unix))]
+    anyhow::bail!("worker processes need a Unix system")
 }
 
 /// Room for the worker's own buffers on top of a native function's memory cap.

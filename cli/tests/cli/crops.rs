@@ -483,17 +483,17 @@ fn bad_plans_and_names_are_refused_with_what_was_expected() {
         let err = dir.xyz_err(&["grow", "add", "--batches", batches]);
         assert!(err.contains(expected), "{batches}: {err}");
     }
-    // A function file swapped after sow is refused, whoever loads it.
+    // A function file swapped after sow is refused before it is loaded, whoever loads it.
     let function = dir.path(".xyz-add/function.wasm");
     let sown = std::fs::read(&function).unwrap();
     std::fs::copy(guest("stats"), &function).unwrap();
-    let err = dir.xyz_err(&["grow", "add"]);
-    assert!(err.contains("did the file change?"), "{err}");
-    let err = dir.xyz_err(&["grow", "add", "--watchdog", "epoch"]);
-    assert!(
-        err.contains("is not the crop's add(a: f64, b: f64, c: f64)"),
-        "{err}"
-    );
+    for how in [&[][..], &["--watchdog", "epoch"], &["--no-isolate"]] {
+        let err = dir.xyz_err(&[&["grow", "add"][..], how].concat());
+        assert!(
+            err.contains("not the sown") && err.contains("so it is not run"),
+            "{how:?}: {err}"
+        );
+    }
     std::fs::write(&function, sown).unwrap();
     dir.xyz_ok(&["grow", "add", "--batches", "1", "-q"], 0);
 

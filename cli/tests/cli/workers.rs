@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use xyz_core::{
     ComboValues, FailureKind, Function, ParamSpace, ProcessFunction, RayonPool, Runner, Value,
+    WorkerSpec,
 };
 
 use crate::util::{Dir, cache_dir, guest};
@@ -26,9 +27,11 @@ fn faulty(deadline: Option<Duration>) -> ProcessFunction {
             "--cache-dir".into(),
             cache_dir().into_os_string(),
         ] as [std::ffi::OsString; 4],
-        wasm.signature().clone(),
-        Some(wasm.info().sha256.clone()),
-        deadline,
+        WorkerSpec::new(
+            Some(wasm.signature().clone()),
+            Some(wasm.info().sha256.clone()),
+            deadline,
+        ),
     )
     .unwrap()
 }
@@ -73,9 +76,7 @@ fn a_command_that_is_not_a_worker_is_refused_with_what_it_said() {
     let err = ProcessFunction::start(
         "/bin/sh",
         ["-c", "echo 'no such thing' >&2; exit 3"],
-        "f(a: i64) -> (y: i64)".parse().unwrap(),
-        None,
-        None,
+        WorkerSpec::new(Some("f(a: i64) -> (y: i64)".parse().unwrap()), None, None),
     )
     .unwrap_err();
     let text = err.to_string();
@@ -95,9 +96,11 @@ fn a_worker_serving_another_function_is_refused() {
             "--cache-dir".into(),
             cache_dir().into_os_string(),
         ] as [std::ffi::OsString; 4],
-        "add(a: f64, b: f64) -> (sum: f64)".parse().unwrap(),
-        None,
-        None,
+        WorkerSpec::new(
+            Some("add(a: f64, b: f64) -> (sum: f64)".parse().unwrap()),
+            None,
+            None,
+        ),
     )
     .unwrap_err();
     let text = err.to_string();
@@ -115,9 +118,7 @@ fn a_worker_that_cannot_load_its_module_says_why() {
     let err = ProcessFunction::start(
         env!("CARGO_BIN_EXE_xyz"),
         ["worker".into(), bogus.into_os_string(), "--no-cache".into()] as [std::ffi::OsString; 3],
-        "f(a: i64) -> (y: i64)".parse().unwrap(),
-        None,
-        None,
+        WorkerSpec::new(Some("f(a: i64) -> (y: i64)".parse().unwrap()), None, None),
     )
     .unwrap_err();
     let text = err.to_string();

@@ -43,7 +43,45 @@ struct Inner {
     signature: Signature,
     sha256: Option<String>,
     deadline: Option<Duration>,
+    load_timeout: Duration,
     idle: Mutex<Vec<Worker>>,
+}
+
+/// The default bound on a worker's start: loading, compiling and checking its function.
+pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the workers of a [`ProcessFunction`] must serve, and how long they may take to start.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    /// The signature the function must have; `None` learns it from the first worker.
+    pub signature: Option<Signature>,
+    /// The SHA-256 the function's file must have; `None` learns it from the first worker.
+    pub sha256: Option<String>,
+    /// Calls running longer than this are stopped by killing their worker; `None` lets calls
+    /// run for as long as they take.
+    pub deadline: Option<Duration>,
+    /// A worker that has not loaded its function and greeted within this is killed, and
+    /// starting it fails, saying so. Loading runs the module's start function and signature
+    /// export, or a native library's initialisers: code that may never end.
+    pub load_timeout: Duration,
+}
+
+impl WorkerSpec {
+    /// Workers that must serve `signature` with `sha256` (each learned from the first worker
+    /// where `None`), calls stopped at `deadline`, and the [default load
+    /// timeout](DEFAULT_LOAD_TIMEOUT).
+    pub fn new(
+        signature: Option<Signature>,
+        sha256: Option<String>,
+        deadline: Option<Duration>,
+    ) -> WorkerSpec {
+        WorkerSpec {
+            signature,
+            sha256,
+            deadline,
+            load_timeout: DEFAULT_LOAD_TIMEOUT,
+        }
+    }
 }
 
 impl std::fmt::Debug for ProcessFunction {
@@ -60,28 +98,47 @@ impl std::fmt::Debug for ProcessFunction {
 
 impl ProcessFunction {
     /// A function served by `program args...`, which must speak the worker protocol (for
-    /// example by calling [`serve`]) and serve a function with exactly `signature` and
-    /// `sha256`; each worker is checked when it starts. Calls running longer than `deadline`
-    /// are stopped by killing their worker; `None` lets calls run for as long as they take.
+    /// example by calling [`serve`]) and serve a function as `spec` says; each worker is
+    /// checked when it starts, and must start within `spec.load_timeout`.
     ///
-    /// Starts one worker now, so that a command that cannot serve the function fails here.
+    /// Starts one worker now, so that a command that cannot serve the function fails here;
+    /// what `spec` leaves open (signature, sha256) is learned from it.
     pub fn start(
         program: impl Into<PathBuf>,
         args: impl IntoIterator<Item = impl Into<OsString>>,
-        signature: Signature,
-        sha256: Option<String>,
-        deadline: Option<Duration>,
+        spec: WorkerSpec,
     ) -> Result<ProcessFunction, InstantiateError> {
-        let inner = Inner {
-            name: signature.name.clone(),
+        let mut inner = Inner {
+            name: spec
+                .signature
+                .as_ref()
+                .map_or_else(String::new, |s| s.name.clone()),
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
-            signature,
-            sha256,
-            deadline,
+            signature: spec.signature.clone().unwrap_or(Signature {
+                name: String::new(),
+                args: Vec::new(),
+                outputs: Vec::new(),
+            }),
+            sha256: spec.sha256.clone(),
+            deadline: spec.deadline,
+            load_timeout: spec.load_timeout,
             idle: Mutex::new(Vec::new()),
         };
-        let first = inner.spawn()?;
+        let (first, sig, sha) = inner.spawn_unchecked()?;
+        if spec.signature.is_none() {
+            inner.signature = sig.parse().map_err(|e| {
+                inner.error(
+                    format!("the worker serves a function with a bad signature `{sig}`: {e}"),
+                    None,
+                )
+            })?;
+            inner.name = inner.signature.name.clone();
+        }
+        if spec.sha256.is_none() {
+            inner.sha256 = sha.clone();
+        }
+        inner.check(&sig, &sha)?;
         lock(&inner.idle).push(first);
         Ok(ProcessFunction {
             inner: Arc::new(inner),
@@ -104,18 +161,46 @@ impl Inner {
     }
 
     fn spawn(&self) -> Result<Worker, InstantiateError> {
-        let mut child = Command::new(&self.program)
+        let (worker, sig, sha) = self.spawn_unchecked()?;
+        self.check(&sig, &sha)?;
+        Ok(worker)
+    }
+
+    /// Refuses a worker that serves another function than this one.
+    fn check(&self, sig: &str, sha: &Option<String>) -> Result<(), InstantiateError> {
+        if sig == self.signature.to_string() && *sha == self.sha256 {
+            return Ok(());
+        }
+        Err(self.error(
+            format!(
+                "the worker serves {sig} (sha256 {}) where {} (sha256 {}) was expected; \
+                 did the file change?",
+                sha.as_deref().unwrap_or("none"),
+                self.signature,
+                self.sha256.as_deref().unwrap_or("none"),
+            ),
+            None,
+        ))
+    }
+
+    /// Starts a worker and reads its greeting, within the load timeout: the worker, and the
+    /// signature and sha256 it serves.
+    fn spawn_unchecked(&self) -> Result<(Worker, String, Option<String>), InstantiateError> {
+        let mut command = Command::new(&self.program);
+        command
             .args(&self.args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                self.error(
-                    format!("could not start the worker {}", self.program.display()),
-                    Some(e),
-                )
-            })?;
+            .stderr(Stdio::piped());
+        // A group of its own, so that killing the worker kills whatever its function forked.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn().map_err(|e| {
+            self.error(
+                format!("could not start the worker {}", self.program.display()),
+                Some(e),
+            )
+        })?;
         let stdin = BufWriter::with_capacity(1 << 16, child.stdin.take().expect("piped"));
         let stdout = BufReader::with_capacity(1 << 16, child.stdout.take().expect("piped"));
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -139,10 +224,10 @@ impl Inner {
             }),
             wake: Condvar::new(),
         });
-        let watchdog = self.deadline.map(|_| {
+        let watchdog = {
             let guard = guard.clone();
-            std::thread::spawn(move || guard.watch())
-        });
+            Some(std::thread::spawn(move || guard.watch()))
+        };
         let mut worker = Worker {
             stdin,
             stdout,
@@ -151,18 +236,24 @@ impl Inner {
             drain,
             stderr,
         };
-        match worker.hello() {
-            Ok((sig, sha)) if sig == self.signature.to_string() && sha == self.sha256 => Ok(worker),
-            Ok((sig, sha)) => Err(self.error(
-                format!(
-                    "the worker serves {sig} (sha256 {}) where {} (sha256 {}) was expected; \
-                     did the file change?",
-                    sha.as_deref().unwrap_or("none"),
-                    self.signature,
-                    self.sha256.as_deref().unwrap_or("none"),
-                ),
-                None,
-            )),
+        worker.guard.arm(self.load_timeout);
+        let hello = worker.hello();
+        let fired = worker.guard.disarm();
+        match hello {
+            Ok((sig, sha)) if !fired => Ok((worker, sig, sha)),
+            _ if fired => {
+                worker.kill();
+                Err(self.error(
+                    format!(
+                        "loading the function did not finish within {:?} (its start-up code, \
+                         signature or a library initialiser may never end); raise the bound \
+                         with --load-timeout",
+                        self.load_timeout
+                    ),
+                    None,
+                ))
+            }
+            Ok(_) => unreachable!("covered above"),
             Err(e) => {
                 let status = worker.kill();
                 let mut message = format!("the worker did not start: {e}");
@@ -224,18 +315,24 @@ impl Worker {
         }
     }
 
-    /// Kills the worker, if it still runs, and reaps it.
+    /// Kills the worker and whatever it started, if they still run, and reaps it.
     fn kill(&mut self) -> Option<std::process::ExitStatus> {
         let mut state = lock(&self.guard.state);
         state.quit = true;
         self.guard.wake.notify_all();
-        let _ = state.child.kill();
+        kill_group(&mut state.child);
         state.child.wait().ok()
     }
 
     /// What is known of a dead worker: how it ended and the end of its stderr.
     fn postmortem(&mut self, status: Option<std::process::ExitStatus>) -> String {
-        if let Some(drain) = self.drain.take() {
+        // The stderr drain ends when every writer is gone; a process that escaped the
+        // worker's group may hold it open, so it is given a moment, not waited for.
+        let until = Instant::now() + Duration::from_millis(500);
+        while self.drain.as_ref().is_some_and(|d| !d.is_finished()) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(drain) = self.drain.take_if(|d| d.is_finished()) {
             let _ = drain.join();
         }
         let mut s = String::new();
@@ -265,10 +362,26 @@ impl Drop for Worker {
         if let Some(w) = self.watchdog.take() {
             let _ = w.join();
         }
-        if let Some(d) = self.drain.take() {
+        // The drain is not joined: it ends by itself when the last writer of the worker's
+        // stderr is gone, which a process that left the worker's group may delay.
+        if let Some(d) = self.drain.take_if(|d| d.is_finished()) {
             let _ = d.join();
         }
     }
+}
+
+/// Kills `child` and, on Unix, its process group (the worker leads one of its own), so that
+/// children a function forked do not outlive it and hold its pipes open.
+fn kill_group(child: &mut Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // Only while the child is not reaped is its pid its group's id for certain.
+        if matches!(child.try_wait(), Ok(None)) {
+            // SAFETY: kill has no memory effects; a negative pid names the group.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
+    let _ = child.kill();
 }
 
 /// The watchdog's view of a worker.
@@ -299,7 +412,7 @@ impl Guard {
                 Some(at) => {
                     let now = Instant::now();
                     if now >= at {
-                        let _ = state.child.kill();
+                        kill_group(&mut state.child);
                         state.fired = true;
                         state.armed = None;
                         state

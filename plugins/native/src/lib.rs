@@ -20,6 +20,8 @@
 
 #![deny(missing_docs)]
 
+mod private_copy;
+
 use std::ffi::{CStr, c_char};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,9 +50,24 @@ pub struct LoadError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadErrorKind {
-    /// The file could not be read.
-    #[error("could not read the library")]
-    Read(#[source] std::io::Error),
+    /// The file could not be read, or is no regular file.
+    #[error(transparent)]
+    Read(xyz_core::function_file::FunctionFileErrorKind),
+    /// The file is not the one expected: its SHA-256 differs from the one recorded (a crop's).
+    /// It was not loaded, so none of its code ran.
+    #[error(
+        "has sha256 {found}, not the sown {expected}: the file was changed after it was sown, \
+         so it is not loaded"
+    )]
+    Changed {
+        /// The SHA-256 recorded.
+        expected: String,
+        /// The file's.
+        found: String,
+    },
+    /// The private copy that is loaded could not be made.
+    #[error("could not make a private copy of the library to load")]
+    Copy(#[source] std::io::Error),
     /// The dynamic loader refused it.
     #[error("could not load the library")]
     Open(#[source] libloading::Error),
@@ -105,17 +122,35 @@ impl NativeFunction {
     ///
     /// Loading a library runs its initialisers: only load libraries you trust.
     pub fn load(path: &Path) -> Result<NativeFunction, LoadError> {
+        NativeFunction::load_expecting(path, None)
+    }
+
+    /// Like [`load`](Self::load), refusing the library before any of its code runs unless its
+    /// SHA-256 is `sha256` (when given).
+    ///
+    /// The file is read once into memory and hashed, and the library loaded is a private copy
+    /// of those very bytes (an anonymous memory file on Linux, else a file in a directory only
+    /// this user may enter): whoever may write the file cannot swap it between the check and
+    /// the load.
+    pub fn load_expecting(path: &Path, sha256: Option<&str>) -> Result<NativeFunction, LoadError> {
         let err = |kind| LoadError {
             path: path.to_path_buf(),
             kind,
         };
-        let bytes = std::fs::read(path).map_err(|e| err(LoadErrorKind::Read(e)))?;
-        let sha256 = xyz_core::sha256_hex(&bytes);
-        // A path without a slash would be searched for on the loader's path.
-        let full = std::path::absolute(path).map_err(|e| err(LoadErrorKind::Read(e)))?;
-        // SAFETY: loading a library runs its initialisers; the caller trusts it.
-        let lib =
-            unsafe { libloading::Library::new(&full) }.map_err(|e| err(LoadErrorKind::Open(e)))?;
+        let bytes =
+            xyz_core::read_function_file(path).map_err(|e| err(LoadErrorKind::Read(e.kind)))?;
+        let found = xyz_core::sha256_hex(&bytes);
+        if let Some(expected) = sha256.filter(|e| *e != found) {
+            return Err(err(LoadErrorKind::Changed {
+                expected: expected.to_string(),
+                found,
+            }));
+        }
+        let sha256 = found;
+        let lib = private_copy::load(&bytes).map_err(|e| match e {
+            private_copy::Error::Copy(e) => err(LoadErrorKind::Copy(e)),
+            private_copy::Error::Open(e) => err(LoadErrorKind::Open(e)),
+        })?;
         // SAFETY: the ABI fixes the types of these symbols.
         let version: VersionFn = unsafe { symbol(&lib, exports::ABI_VERSION) }.map_err(err)?;
         // SAFETY: as declared by the ABI.
