@@ -36,6 +36,14 @@ impl Value {
         }
     }
 
+    /// Whether two values are identical: floats bit for bit, so -0.0 is not 0.0.
+    pub fn identical(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits(),
+            (a, b) => a == b,
+        }
+    }
+
     /// The value as JSON.
     pub fn to_json(&self) -> serde_json::Value {
         match self {

@@ -137,6 +137,7 @@ impl ReapCommand {
         if removed {
             crop.remove()?;
         }
+        let mut say = dest.summary_out();
         if self.json {
             let summary = json!({
                 "name": name,
@@ -150,21 +151,23 @@ impl ReapCommand {
                 "removed": removed,
                 "failures": reaped.failures,
             });
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            writeln!(say, "{}", serde_json::to_string_pretty(&summary)?)?;
         } else if !self.quiet {
-            println!(
+            writeln!(
+                say,
                 "reaped {name}: {how} {} ({format}): {ok} cells, {failed} failed, {pending} \
                  missing",
                 out.display()
-            );
+            )?;
             if removed {
-                println!("removed {}", dir.display());
+                writeln!(say, "removed {}", dir.display())?;
             } else if !complete {
-                println!(
+                writeln!(
+                    say,
                     "{} batches not grown; kept {}",
                     reaped.missing.len(),
                     dir.display()
-                );
+                )?;
             }
         }
         Ok(exit_codes::for_missing(failed > 0 || pending > 0))

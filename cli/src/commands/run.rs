@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use serde_json::json;
 use xyz_core::{Runner, executor};
@@ -85,6 +87,7 @@ impl RunCommand {
             }
         };
         let (out, format) = (&dest.path, dest.format);
+        let mut say = dest.summary_out();
 
         let failed = outcome.failures.len() as u64;
         let ok = bound.len() - failed;
@@ -103,47 +106,51 @@ impl RunCommand {
                 "dims": bound.dims().iter().map(|d| json!({"name": d.name, "size": d.coords.len()})).collect::<Vec<_>>(),
                 "failures": outcome.failures,
             });
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            writeln!(say, "{}", serde_json::to_string_pretty(&summary)?)?;
         } else if !self.quiet {
             let rate = if secs > 0.0 {
                 bound.len() as f64 / secs
             } else {
                 f64::INFINITY
             };
-            println!(
+            writeln!(
+                say,
                 "{}: {} cases in {secs:.3} s ({rate:.0} cases/s, {} threads)",
                 sig.name,
                 bound.len(),
                 pool.workers()
-            );
+            )?;
             let dims: Vec<String> = bound
                 .dims()
                 .iter()
                 .map(|d| format!("{}={}", d.name, d.coords.len()))
                 .collect();
-            println!(
+            writeln!(
+                say,
                 "{how} {} ({format}): dims {}",
                 out.display(),
                 dims.join(", ")
-            );
+            )?;
             if failed > 0 {
-                println!("{failed} cases failed (their cells are missing):");
+                writeln!(say, "{failed} cases failed (their cells are missing):")?;
                 for f in outcome.failures.iter().take(10) {
                     let args: Vec<String> =
                         f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    println!(
+                    writeln!(
+                        say,
                         "  case {} ({}): {}: {}",
                         f.case,
                         args.join(", "),
                         f.kind,
                         f.message
-                    );
+                    )?;
                 }
                 if outcome.failures.len() > 10 {
-                    println!(
+                    writeln!(
+                        say,
                         "  ... and {} more (--json lists all)",
                         outcome.failures.len() - 10
-                    );
+                    )?;
                 }
             }
         }

@@ -12,5 +12,6 @@ mod native;
 mod plot;
 mod run;
 mod show;
+mod trust;
 mod util;
 mod workers;

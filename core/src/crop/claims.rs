@@ -29,7 +29,7 @@ pub(crate) const COMMITTED: &str = "committed";
 const MAGIC: &str = "xyzclaim1";
 
 /// A batch this process holds.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Claim {
     path: PathBuf,
     token: String,
@@ -108,7 +108,41 @@ fn read_claim(path: &Path) -> io::Result<(String, u32, String, u64, Duration)> {
 /// Tries to claim batch `batch` in `dir` for `lease`: creates the claim, or takes over one
 /// whose lease expired. `None` when another worker holds it.
 pub(crate) fn try_claim(dir: &Path, batch: u64, lease: Duration) -> io::Result<Option<Claim>> {
-    let path = claim_path(dir, batch);
+    try_take(&claim_path(dir, batch), lease)
+}
+
+/// Whether process `pid` of this host is gone (and so holds nothing).
+fn dead_here(host: &str, pid: u32) -> bool {
+    host == host_name() && !alive(pid)
+}
+
+/// Whether process `pid` of this machine may still run (true when that cannot be told).
+pub(crate) fn alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = i32::try_from(pid) else {
+            return true;
+        };
+        // SAFETY: signal 0 checks only that the process exists.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// Tries to take the claim file `path` for `lease`: creates it, or takes over one whose lease
+/// expired or whose holder, on this host, is dead. `None` when another process holds it.
+pub(crate) fn try_take(path: &Path, lease: Duration) -> io::Result<Option<Claim>> {
+    let path = path.to_path_buf();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     for _ in 0..2 {
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut f) => {
@@ -124,7 +158,9 @@ pub(crate) fn try_claim(dir: &Path, batch: u64, lease: Duration) -> io::Result<O
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let expired = match read_claim(&path) {
-                    Ok((.., lease_ms, age)) => age.as_millis() > u128::from(lease_ms),
+                    Ok((host, pid, _, lease_ms, age)) => {
+                        age.as_millis() > u128::from(lease_ms) || dead_here(&host, pid)
+                    }
                     // Gone meanwhile: try again.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => true,
                     // Half-written by a worker that died while claiming, or not a claim.
@@ -135,7 +171,7 @@ pub(crate) fn try_claim(dir: &Path, batch: u64, lease: Duration) -> io::Result<O
                     return Ok(None);
                 }
                 // Of the workers taking it over, one rename succeeds; the others find it gone.
-                let aside = dir.join(format!(".expired-batch-{batch}-{}", token()));
+                let aside = dir.join(format!(".expired-{name}-{}", token()));
                 match std::fs::rename(&path, &aside) {
                     Ok(()) => {
                         let _ = std::fs::remove_file(&aside);
@@ -156,6 +192,14 @@ fn stale_enough(path: &Path) -> bool {
         .and_then(|m| m.modified())
         .map(|t| t.elapsed().unwrap_or(Duration::ZERO) > Duration::from_secs(10))
         .unwrap_or(true)
+}
+
+/// Who holds the claim file `path`: host, pid and how long ago the lease was renewed, if it
+/// is a readable claim.
+pub(crate) fn holder(path: &Path) -> Option<(String, u32, Duration)> {
+    read_claim(path)
+        .ok()
+        .map(|(host, pid, _, _, age)| (host, pid, age))
 }
 
 impl Claim {

@@ -22,11 +22,11 @@
 //!
 //! [`Runner::run`]: crate::Runner::run
 
-mod claims;
+pub(crate) mod claims;
 mod jobs;
 mod manifest;
 pub mod plan;
-mod result;
+pub(crate) mod result;
 mod worker;
 
 pub use claims::ClaimInfo;
@@ -152,6 +152,17 @@ pub enum CropError {
         /// The failed case.
         failure: Box<CaseFailure>,
     },
+    /// The crop was sown again (`sow --force`) while this process grew it: what it grew
+    /// belongs to the old crop and was discarded.
+    #[error(
+        "{}: the crop was sown again while this process grew it; its results belong to the old \
+         crop and were discarded (grow the new crop afresh)",
+        dir.display()
+    )]
+    Resown {
+        /// The crop's directory.
+        dir: PathBuf,
+    },
     /// Reap found batches missing.
     #[error(
         "the crop is incomplete: {missing} of {batches} batches are not grown (the first: {}){}; \
@@ -175,15 +186,37 @@ fn damaged_list(damaged: &[(PathBuf, BadResult)]) -> String {
     if damaged.is_empty() {
         return String::new();
     }
+    /// Results named in the message; `xyz check` lists them all.
+    const SHOWN: usize = 3;
     let list: Vec<String> = damaged
         .iter()
+        .take(SHOWN)
         .map(|(p, why)| format!("{} {why}", p.display()))
         .collect();
+    let more = match damaged.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!("; and {n} more, which `xyz check` lists"),
+    };
     format!(
-        ", counting {} results that cannot be reaped ({}: `xyz check --delete-bad` removes them)",
+        ", counting {} results that cannot be reaped ({}{more}: `xyz check --delete-bad` \
+         removes them)",
         damaged.len(),
         list.join("; ")
     )
+}
+
+/// The device and inode of the manifest at `path`, if it is there.
+fn manifest_file_id(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CropError + '_ {
@@ -240,6 +273,9 @@ pub struct Crop {
     manifest: Manifest,
     plan: Plan,
     space: BoundSpace,
+    /// The manifest file as opened (device and inode): sow writes a new manifest under a new
+    /// name and renames it into place, so another inode means the crop was sown again.
+    manifest_file: Option<(u64, u64)>,
 }
 
 /// What the results directory holds, from names alone.
@@ -559,12 +595,15 @@ impl Crop {
         let results = dir.join(RESULTS);
         if sown == Sown::Replaced {
             // The manifest goes first: results of the old crop no longer match its identity
-            // from this moment on, whatever happens next.
+            // from this moment on, whatever happens next, and its workers see it is gone.
             let _ = std::fs::remove_file(dir.join(manifest::FILE));
-            std::fs::remove_dir_all(&results).or_else(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Ok(()),
-                _ => Err(io_err(&results)(e)),
-            })?;
+            for sub in [RESULTS, claims::CLAIMS, claims::COMMITTED] {
+                let path = dir.join(sub);
+                std::fs::remove_dir_all(&path).or_else(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Ok(()),
+                    _ => Err(io_err(&path)(e)),
+                })?;
+            }
         }
         std::fs::create_dir_all(&results).map_err(io_err(&results))?;
         write_atomic(&dir.join(s.function_file), s.function)?;
@@ -572,9 +611,22 @@ impl Crop {
         Ok((Crop::open(&dir)?, sown))
     }
 
+    /// Fails with [`CropError::Resown`] if the crop's manifest is no longer the one this crop
+    /// was opened with (it was sown again, or removed): one `stat`.
+    pub fn check_still_sown(&self) -> Result<(), CropError> {
+        let now = manifest_file_id(&self.dir.join(manifest::FILE));
+        if self.manifest_file.is_some() && now != self.manifest_file {
+            return Err(CropError::Resown {
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Opens the crop in `dir` (a `.xyz-NAME` directory).
     pub fn open(dir: &Path) -> Result<Crop, CropError> {
         let path = dir.join(manifest::FILE);
+        let manifest_file = manifest_file_id(&path);
         let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
         let bad = |message: String| CropError::Manifest {
             path: path.clone(),
@@ -607,6 +659,7 @@ impl Crop {
             manifest,
             plan,
             space,
+            manifest_file,
         })
     }
 
@@ -862,6 +915,8 @@ impl Crop {
                     }),
                 });
             }
+            // Never a result into a crop sown again meanwhile: it would be the old crop's.
+            self.check_still_sown()?;
             let link = committed.map(|c| claims::commit_path(c, id));
             let placed = result::write(&dir, &self.manifest.identity, id, &out, link.as_deref())
                 .map_err(io_err(&dir))?;

@@ -120,7 +120,9 @@ impl Crop {
             });
             let report = self.work_loop(function, executor, options, progress, held);
             drop(stop);
-            report
+            // Whatever failed, a crop sown again meanwhile is the reason to give: its files
+            // went away under this worker.
+            report.map_err(|e| self.check_still_sown().err().unwrap_or(e))
         })
     }
 
@@ -154,6 +156,7 @@ impl Crop {
                 report.stopped = StopReason::MaxTime;
                 return Ok(report);
             }
+            self.check_still_sown()?;
             let missing = self.missing()?;
             if missing.is_empty() {
                 // Claims left by workers that died after their batch was grown by another.

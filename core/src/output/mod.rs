@@ -26,12 +26,15 @@
 //! Attributes hold the constants (booleans as 0 or 1, as netCDF has no boolean attributes) and
 //! the provenance: `xyz_version`, `xyz_function` (the signature) and `xyz_function_sha256`.
 
+mod lock;
 mod netcdf;
 mod parquet;
 mod tabular;
 mod tabular_read;
 mod zarr;
 mod zarr_read;
+
+pub use lock::{DatasetLock, LockHolder, lock_path};
 
 use std::fmt;
 use std::io;
@@ -122,6 +125,14 @@ pub enum WriteError {
         /// The destination.
         path: PathBuf,
     },
+    /// The destination is not something xyz writes to.
+    #[error("{}: {reason}", path.display())]
+    Refused {
+        /// The destination.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Writing or renaming failed; the destination is as it was.
     #[error("could not write {}", path.display())]
     Io {
@@ -143,15 +154,76 @@ pub struct ReadError {
     pub message: String,
 }
 
-/// Refuses an existing `dest` unless `force`. Call it before a long run, so the run is not
-/// wasted; [`write()`] checks again.
+/// The path that stands for standard output: `-o -`, for the formats that stream.
+pub const STDOUT: &str = "-";
+
+/// Whether `dest` is `-`, standard output.
+pub fn is_stdout(dest: &Path) -> bool {
+    dest.as_os_str() == STDOUT
+}
+
+/// Where writing to `dest` really writes: `dest`, or the file or directory a symbolic link at
+/// `dest` leads to (the link itself is kept). Refuses a destination that is not a regular file
+/// or a directory (a device, a FIFO, a socket), which xyz would otherwise replace.
+pub fn resolve_destination(dest: &Path) -> Result<PathBuf, WriteError> {
+    let refused = |reason: String| WriteError::Refused {
+        path: dest.to_path_buf(),
+        reason,
+    };
+    let meta = match dest.symlink_metadata() {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(dest.to_path_buf()),
+        Err(source) => {
+            return Err(WriteError::Io {
+                path: dest.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let target = if meta.file_type().is_symlink() {
+        match std::fs::canonicalize(dest) {
+            Ok(t) => t,
+            Err(_) => {
+                return Err(refused(
+                    "is a symbolic link to nothing: write to its target's path, or remove it"
+                        .into(),
+                ));
+            }
+        }
+    } else {
+        dest.to_path_buf()
+    };
+    let meta = std::fs::metadata(&target).map_err(|source| WriteError::Io {
+        path: target.clone(),
+        source,
+    })?;
+    if !(meta.is_file() || meta.is_dir()) {
+        return Err(refused(format!(
+            "{}is not a regular file or a directory, and xyz replaces what it writes to; \
+             to write to standard output use `-o -` with CSV or JSON",
+            if target != dest {
+                format!("leads to {}, which ", target.display())
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(target)
+}
+
+/// Refuses an existing `dest` unless `force`, and a `dest` xyz cannot replace (see
+/// [`resolve_destination`]). Call it before a long run, so the run is not wasted; [`write()`]
+/// checks again.
 pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
+    if is_stdout(dest) {
+        return Ok(());
+    }
     if !force && dest.symlink_metadata().is_ok() {
         return Err(WriteError::Exists {
             path: dest.to_path_buf(),
         });
     }
-    Ok(())
+    resolve_destination(dest).map(|_| ())
 }
 
 /// Reads back a Zarr store xyz wrote, as a dataset: what harvest merges into. Missing values
@@ -214,6 +286,24 @@ pub fn write(
         path: dest.to_path_buf(),
         source,
     };
+    if is_stdout(dest) {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        return match format {
+            Format::Csv => tabular::write_csv_to(dataset, &mut out),
+            Format::Json => tabular::write_json_to(dataset, &mut out),
+            _ => {
+                return Err(WriteError::Refused {
+                    path: dest.to_path_buf(),
+                    reason: format!(
+                        "{format} cannot be written to standard output: only csv and json stream"
+                    ),
+                });
+            }
+        }
+        .map_err(io_err);
+    }
+    let dest = &resolve_destination(dest)?;
     place_atomically(dest, |tmp| match format {
         Format::Zarr => zarr::write(dataset, tmp),
         Format::Csv => tabular::write_csv(dataset, tmp),
@@ -224,15 +314,66 @@ pub fn write(
     .map_err(io_err)
 }
 
-fn sibling(dest: &Path, tag: &str) -> PathBuf {
-    let name = dest
-        .file_name()
+/// Tags of the temporary siblings of an output: one being built, one being replaced.
+const TEMP_TAGS: [&str; 2] = ["xyz-tmp", "xyz-old"];
+
+fn file_name_of(dest: &Path) -> String {
+    dest.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
+        .unwrap_or_else(|| "output".into())
+}
+
+/// A temporary sibling of `dest`: `.NAME.TAG-HOST-PID-NANOS`, so that the leftovers of a
+/// process that died can be told and cleared (see [`clear_dead_siblings`]).
+fn sibling(dest: &Path, tag: &str) -> PathBuf {
+    let name = file_name_of(dest);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    dest.with_file_name(format!(".{name}.{tag}-{}-{nanos}", std::process::id()))
+    dest.with_file_name(format!(
+        ".{name}.{tag}-{}-{}-{nanos}",
+        crate::crop::result::host_name(),
+        std::process::id()
+    ))
+}
+
+/// Clears what processes of this host that died while writing `dest` left beside it: outputs
+/// half built are removed; an old output set aside for replacement is put back if `dest` is
+/// gone (the process died between the two renames), else removed.
+fn clear_dead_siblings(dest: &Path) {
+    let name = file_name_of(dest);
+    let dir = match dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => p.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let host = crate::crop::result::host_name();
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        for tag in TEMP_TAGS {
+            let Some(rest) = file.strip_prefix(&format!(".{name}.{tag}-")) else {
+                continue;
+            };
+            // HOST-PID-NANOS, the host possibly holding dashes itself.
+            let mut parts = rest.rsplitn(3, '-');
+            let (_, pid, owner) = (parts.next(), parts.next(), parts.next());
+            let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if owner != Some(host.as_str()) || crate::crop::claims::alive(pid) {
+                continue;
+            }
+            let path = entry.path();
+            if tag == "xyz-old" && dest.symlink_metadata().is_err() {
+                let _ = std::fs::rename(&path, dest);
+            } else {
+                let _ = remove_any(&path);
+            }
+        }
+    }
 }
 
 fn remove_any(path: &Path) -> io::Result<()> {
@@ -266,9 +407,11 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Stages an output for `dest`, refusing an existing one unless `force`.
+    /// Stages an output for `dest`, refusing an existing one unless `force`. A symbolic link
+    /// at `dest` is written through: its target is replaced.
     pub fn new(dest: &Path, force: bool) -> Result<Staged, WriteError> {
         check_destination(dest, force)?;
+        let dest = &resolve_destination(dest)?;
         Staged::begin(dest).map_err(|source| WriteError::Io {
             path: dest.to_path_buf(),
             source,
@@ -276,6 +419,7 @@ impl Staged {
     }
 
     fn begin(dest: &Path) -> io::Result<Staged> {
+        clear_dead_siblings(dest);
         if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.is_dir()
         {
@@ -304,7 +448,9 @@ impl Staged {
 
     fn place(self) -> io::Result<()> {
         let (dest, tmp) = (&self.dest, &self.tmp);
-        if dest.symlink_metadata().is_err() {
+        let replaces_dir = dest.symlink_metadata().is_ok_and(|m| m.is_dir());
+        if !replaces_dir {
+            // One rename replaces a file atomically: there is no moment without an output.
             return std::fs::rename(tmp, dest);
         }
         let old = sibling(dest, "xyz-old");

@@ -93,7 +93,7 @@ fn field(name: &str, ty: ScalarType, repetition: Repetition) -> Result<Arc<Type>
 }
 
 fn layout_of(ds: &Dataset) -> Layout {
-    let json_of = |c: &Column| (0..c.len()).map(|i| c.get(i).to_json()).collect();
+    let coords_of = |c: &Column| (0..c.len()).map(|i| json_of(&c.get(i))).collect();
     Layout {
         format: 1,
         dims: ds
@@ -102,7 +102,7 @@ fn layout_of(ds: &Dataset) -> Layout {
             .map(|d| DimLayout {
                 name: d.name.clone(),
                 ty: d.coords.ty(),
-                coords: json_of(&d.coords),
+                coords: coords_of(&d.coords),
             })
             .collect(),
         constants: constants(ds).iter().map(|(k, _)| k.clone()).collect(),
@@ -118,7 +118,7 @@ fn layout_of(ds: &Dataset) -> Layout {
         attrs: ds
             .attrs
             .iter()
-            .map(|(k, v)| (k.clone(), v.ty(), v.to_json()))
+            .map(|(k, v)| (k.clone(), v.ty(), json_of(v)))
             .collect(),
     }
 }
@@ -318,9 +318,29 @@ fn write_column(
     writer.close()
 }
 
+/// A value as the layout keeps it: JSON, with the floats JSON has no numbers for as the
+/// strings `inf`, `-inf` and `nan`.
+fn json_of(v: &Value) -> Json {
+    match v {
+        Value::F64(x) if x.is_infinite() => Json::from(if *x > 0.0 { "inf" } else { "-inf" }),
+        Value::F64(x) if x.is_nan() => Json::from("nan"),
+        v => v.to_json(),
+    }
+}
+
+/// A value of type `ty` from the layout's JSON (see [`json_of`]).
 fn value_of(ty: ScalarType, v: &Json) -> Option<Value> {
     Some(match ty {
-        ScalarType::F64 => Value::F64(if v.is_null() { f64::NAN } else { v.as_f64()? }),
+        ScalarType::F64 => Value::F64(match v {
+            Json::Null => f64::NAN,
+            Json::String(s) => match s.as_str() {
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                "nan" => f64::NAN,
+                _ => return None,
+            },
+            v => v.as_f64()?,
+        }),
         ScalarType::I64 => Value::I64(v.as_i64()?),
         ScalarType::Bool => Value::Bool(v.as_bool()?),
         ScalarType::Str => Value::Str(v.as_str()?.to_owned()),

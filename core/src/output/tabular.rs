@@ -85,14 +85,32 @@ pub(super) fn column_names(var: &DataVar) -> Vec<String> {
 }
 
 pub(super) fn write_csv(ds: &Dataset, path: &Path) -> io::Result<()> {
-    let file = fs::File::create(path)?;
-    let mut out = BufWriter::new(file);
+    to_file(path, |out| write_csv_to(ds, out))
+}
+
+pub(super) fn write_json(ds: &Dataset, path: &Path) -> io::Result<()> {
+    to_file(path, |out| write_json_to(ds, out))
+}
+
+/// Writes a new file at `path` with `write`, and syncs it.
+fn to_file(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut out = BufWriter::new(fs::File::create(path)?);
+    write(&mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+}
+
+/// Writes `ds` as CSV to `out`.
+pub(super) fn write_csv_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()> {
     let consts = constants(ds);
     let mut header: Vec<String> = ds.dims.iter().map(|d| d.name.clone()).collect();
     header.extend(consts.iter().map(|(k, _)| k.clone()));
     header.extend(ds.vars.iter().flat_map(column_names));
     let header: Vec<Value> = header.into_iter().map(Value::Str).collect();
-    write_csv_row(&mut out, &header)?;
+    write_csv_row(out, &header)?;
     let mut row = Vec::new();
     for (cell, coords) in rows(ds) {
         row.clear();
@@ -109,10 +127,9 @@ pub(super) fn write_csv(ds: &Dataset, path: &Path) -> io::Result<()> {
                 });
             }
         }
-        write_csv_row(&mut out, &row)?;
+        write_csv_row(out, &row)?;
     }
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
+    out.flush()
 }
 
 fn write_csv_row(out: &mut impl Write, row: &[Value]) -> io::Result<()> {
@@ -137,9 +154,8 @@ fn nest(values: &[Json], sizes: &[usize]) -> Json {
     }
 }
 
-pub(super) fn write_json(ds: &Dataset, path: &Path) -> io::Result<()> {
-    let file = fs::File::create(path)?;
-    let mut out = BufWriter::new(file);
+/// Writes `ds` as JSON to `out`.
+pub(super) fn write_json_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()> {
     let consts = constants(ds);
     out.write_all(b"[")?;
     for (r, (cell, coords)) in rows(ds).enumerate() {
@@ -168,11 +184,10 @@ pub(super) fn write_json(ds: &Dataset, path: &Path) -> io::Result<()> {
             obj.insert(var.name.clone(), value);
         }
         out.write_all(if r == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut out, &Json::Object(obj))?;
+        serde_json::to_writer(&mut *out, &Json::Object(obj))?;
     }
     out.write_all(b"\n]\n")?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
+    out.flush()
 }
 
 #[cfg(test)]

@@ -29,8 +29,12 @@ struct Table {
     rows: Vec<Vec<Option<Vec<Value>>>>,
 }
 
-/// The narrowest type that holds every value of `texts`, and the values.
+/// The narrowest type that holds every value of `texts`, and the values. A column with no
+/// values at all is a float column of missing values, as pandas reads it.
 fn infer(texts: impl Iterator<Item = String> + Clone) -> (ScalarType, Vec<Value>) {
+    if texts.clone().next().is_none() {
+        return (ScalarType::F64, Vec::new());
+    }
     if texts.clone().all(|t| t.parse::<i64>().is_ok()) {
         return (
             ScalarType::I64,
@@ -340,7 +344,7 @@ fn to_dataset(t: Table) -> Result<Dataset, String> {
         if !t
             .rows
             .iter()
-            .all(|r| r[c].as_ref().is_some_and(|v| v[0].same(&first[0])))
+            .all(|r| r[c].as_ref().is_some_and(|v| v[0].identical(&first[0])))
         {
             break;
         }
