@@ -153,9 +153,20 @@ impl ComboValues {
             }
             ComboValues::Logspace { start, stop, num } => {
                 check_len(*num)?;
-                linspace(*start, *stop, *num)
+                let values: Vec<Value> = linspace(*start, *stop, *num)
                     .map(|e| Value::F64(10f64.powf(e)))
-                    .collect()
+                    .collect();
+                if values
+                    .iter()
+                    .any(|v| matches!(v, Value::F64(x) if !x.is_finite()))
+                {
+                    return Err(ComboError::new(format!(
+                        "`logspace` reaches 10^{}, more than a float holds (at most about \
+                         10^308)",
+                        start.max(*stop)
+                    )));
+                }
+                values
             }
         };
         if values.is_empty() {
@@ -211,19 +222,31 @@ pub fn scalar_from_toml(value: &toml::Value) -> Result<Value, ComboError> {
     })
 }
 
+/// `i` as a float, if the float is exactly `i` (every integer up to 2^53 is; 2^53 + 1 is not).
+pub(crate) fn exact_float(i: i64) -> Option<f64> {
+    let f = i as f64;
+    (f.abs() < 9.223_372_036_854_776e18 && f as i64 == i).then_some(f)
+}
+
 fn unify(values: Vec<Value>) -> Result<Vec<Value>, ComboError> {
     let has_float = values.iter().any(|v| matches!(v, Value::F64(_)));
     let numeric = values
         .iter()
         .all(|v| matches!(v, Value::F64(_) | Value::I64(_)));
     if has_float && numeric {
-        return Ok(values
+        return values
             .into_iter()
             .map(|v| match v {
-                Value::I64(i) => Value::F64(i as f64),
-                v => v,
+                Value::I64(i) => exact_float(i).map(Value::F64).ok_or_else(|| {
+                    ComboError::new(format!(
+                        "{i} has no exact float, and the list holds floats: write it as a float \
+                         ({:?}) if that is meant",
+                        i as f64
+                    ))
+                }),
+                v => Ok(v),
             })
-            .collect());
+            .collect();
     }
     if let Some(first) = values.first()
         && let Some(other) = values.iter().find(|v| v.ty() != first.ty())

@@ -364,7 +364,7 @@ impl ParamSpace {
 /// Converts `v` to type `ty` where that loses nothing: an integer where a float is expected.
 fn coerce(v: &Value, ty: ScalarType) -> Option<Value> {
     match (v, ty) {
-        (Value::I64(i), ScalarType::F64) => Some(Value::F64(*i as f64)),
+        (Value::I64(i), ScalarType::F64) => crate::combo::exact_float(*i).map(Value::F64),
         (v, ty) if v.ty() == ty => Some(v.clone()),
         _ => None,
     }

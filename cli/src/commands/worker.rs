@@ -144,17 +144,6 @@ fn exit_with_parent() {
 }
 
 /// An error and its sources, as one line.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut s = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        // Errors that print their source themselves would say it twice.
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = e.source();
-    }
-    s
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    crate::say_once(std::iter::successors(Some(err), |e| e.source()))
 }

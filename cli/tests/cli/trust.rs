@@ -447,3 +447,43 @@ fn a_native_function_may_print_and_fork_without_breaking_or_holding_the_run() {
         began.elapsed()
     );
 }
+
+#[test]
+fn errors_say_each_thing_once() {
+    let dir = Dir::new();
+    let err = dir.xyz_err(&["run", "nonexistent.toml"]);
+    assert_eq!(err.matches("could not read the spec").count(), 1, "{err}");
+    dir.write(
+        "m.toml",
+        &format!(
+            "function = \"{}\"\n[constants]\na = 1\nb = 1\nc = 1\n[limits]\nmemory = \"0B\"\n",
+            guest("add")
+        ),
+    );
+    let err = dir.xyz_err(&["run", "m.toml"]);
+    assert_eq!(err.matches("limits.memory").count(), 1, "{err}");
+}
+
+#[test]
+fn values_a_float_cannot_hold_are_refused_not_rounded() {
+    let dir = Dir::new();
+    let add = guest("add");
+    for (combo, expected) in [
+        ("a={ logspace = [300, 400, 3] }", "more than a float holds"),
+        ("a=9007199254740993", "expected f64, found 9007199254740993"),
+        ("a=9007199254740993,0.5", "has no exact float"),
+    ] {
+        let err = dir.xyz_err(&[
+            "run",
+            "--function",
+            &add,
+            "--combo",
+            combo,
+            "--combo",
+            "b=1",
+            "--constant",
+            "c=0",
+        ]);
+        assert!(err.contains(expected), "{combo}: {err}");
+    }
+}

@@ -20,6 +20,9 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 
+/// The most values one output may have per case: the product of its extra dims' sizes.
+pub const MAX_ELEMENTS: u64 = 1 << 24;
+
 /// The type of an argument, an output or an output's elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -177,6 +180,21 @@ impl Signature {
             }
             if let Some(dim) = output.dims.iter().find(|d| d.size == 0) {
                 return Err(SignatureError::with_name(0, "has size 0", &dim.name));
+            }
+            let elements = output
+                .dims
+                .iter()
+                .try_fold(1u64, |n, d| n.checked_mul(u64::from(d.size)))
+                .filter(|n| *n <= MAX_ELEMENTS);
+            if elements.is_none() {
+                return Err(SignatureError::with_name(
+                    0,
+                    &alloc::format!(
+                        "has more values per case than the {MAX_ELEMENTS} an output may have \
+                         (the product of its extra dims' sizes)"
+                    ),
+                    &output.name,
+                ));
             }
         }
         Ok(())
@@ -447,6 +465,22 @@ mod tests {
 
     fn parse(s: &str) -> Result<Signature, SignatureError> {
         s.parse()
+    }
+
+    #[test]
+    fn outputs_too_large_to_hold_are_refused() {
+        assert!(parse("f(a: i64) -> (y: f64[t=4096, k=4096])").is_ok());
+        for text in [
+            "f(a: i64) -> (y: f64[t=4294967295])",
+            "f(a: i64) -> (y: f64[t=4294967295, k=4294967295, j=4294967295])",
+            "f(a: i64) -> (y: f64[t=4096, k=4097])",
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(
+                err.contains("`y` has more values per case"),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]
