@@ -39,6 +39,17 @@ pub enum FunctionFileErrorKind {
         /// What it is instead (`a FIFO`, `a directory`, …).
         what: &'static str,
     },
+    /// Its SHA-256 is not the one expected (a crop's): it was changed after it was sown.
+    #[error(
+        "has sha256 {found}, not the sown {expected}: the file was changed after it was sown, \
+         so none of it is run"
+    )]
+    Changed {
+        /// The SHA-256 recorded.
+        expected: String,
+        /// The file's.
+        found: String,
+    },
     /// It is larger than [`MAX_FUNCTION_FILE`].
     #[error("is {size} bytes, more than the {max} bytes a function file may have")]
     TooLarge {
@@ -137,6 +148,27 @@ pub fn read_function_file(path: &Path) -> Result<Vec<u8>, FunctionFileError> {
         ));
     }
     Ok(bytes)
+}
+
+/// Reads the function file at `path` as [`read_function_file`] does, with its SHA-256,
+/// refusing it unless that is `expected` (when given): the bytes given back are the bytes
+/// hashed, so what is then compiled or loaded is what was checked.
+pub fn read_verified(
+    path: &Path,
+    expected: Option<&str>,
+) -> Result<(Vec<u8>, String), FunctionFileError> {
+    let bytes = read_function_file(path)?;
+    let found = crate::sha256_hex(&bytes);
+    if let Some(expected) = expected.filter(|e| *e != found) {
+        return Err(FunctionFileError::new(
+            path,
+            FunctionFileErrorKind::Changed {
+                expected: expected.to_string(),
+                found,
+            },
+        ));
+    }
+    Ok((bytes, found))
 }
 
 #[cfg(test)]

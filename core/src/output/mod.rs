@@ -448,10 +448,12 @@ impl Staged {
 
     fn place(self) -> io::Result<()> {
         let (dest, tmp) = (&self.dest, &self.tmp);
-        let replaces_dir = dest.symlink_metadata().is_ok_and(|m| m.is_dir());
-        if !replaces_dir {
-            // One rename replaces a file atomically: there is no moment without an output.
-            return std::fs::rename(tmp, dest);
+        let is_dir = |p: &Path| p.symlink_metadata().map(|m| m.is_dir());
+        match (is_dir(dest), is_dir(tmp)) {
+            // Nothing there yet, or a file replaced by a file: one rename, atomic, so there is
+            // no moment without an output.
+            (Err(_), _) | (Ok(false), Ok(false)) => return std::fs::rename(tmp, dest),
+            _ => {}
         }
         let old = sibling(dest, "xyz-old");
         std::fs::rename(dest, &old)?;

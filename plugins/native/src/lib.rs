@@ -50,21 +50,9 @@ pub struct LoadError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadErrorKind {
-    /// The file could not be read, or is no regular file.
+    /// The file could not be read, is no regular file, or is not the file expected.
     #[error(transparent)]
     Read(xyz_core::function_file::FunctionFileErrorKind),
-    /// The file is not the one expected: its SHA-256 differs from the one recorded (a crop's).
-    /// It was not loaded, so none of its code ran.
-    #[error(
-        "has sha256 {found}, not the sown {expected}: the file was changed after it was sown, \
-         so it is not loaded"
-    )]
-    Changed {
-        /// The SHA-256 recorded.
-        expected: String,
-        /// The file's.
-        found: String,
-    },
     /// The private copy that is loaded could not be made.
     #[error("could not make a private copy of the library to load")]
     Copy(#[source] std::io::Error),
@@ -137,15 +125,8 @@ impl NativeFunction {
             path: path.to_path_buf(),
             kind,
         };
-        let bytes =
-            xyz_core::read_function_file(path).map_err(|e| err(LoadErrorKind::Read(e.kind)))?;
-        let found = xyz_core::sha256_hex(&bytes);
-        if let Some(expected) = sha256.filter(|e| *e != found) {
-            return Err(err(LoadErrorKind::Changed {
-                expected: expected.to_string(),
-                found,
-            }));
-        }
+        let (bytes, found) = xyz_core::function_file::read_verified(path, sha256)
+            .map_err(|e| err(LoadErrorKind::Read(e.kind)))?;
         let sha256 = found;
         let lib = private_copy::load(&bytes).map_err(|e| match e {
             private_copy::Error::Copy(e) => err(LoadErrorKind::Copy(e)),

@@ -34,20 +34,9 @@ pub struct LoadError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadErrorKind {
-    /// The file could not be read, or is no regular file.
+    /// The file could not be read, is no regular file, or is not the file expected.
     #[error(transparent)]
     Read(xyz_core::function_file::FunctionFileErrorKind),
-    /// The file is not the one expected: its SHA-256 differs from the one recorded (a crop's).
-    #[error(
-        "has sha256 {found}, not the sown {expected}: the file was changed after it was sown, \
-         so it is not run"
-    )]
-    Changed {
-        /// The SHA-256 recorded.
-        expected: String,
-        /// The file's.
-        found: String,
-    },
     /// The file is not WebAssembly.
     #[error("not a WebAssembly module (it does not start with the bytes \\0asm)")]
     NotWasm,
@@ -301,15 +290,8 @@ impl WasmFunction {
             path: path.to_path_buf(),
             kind,
         };
-        let bytes =
-            xyz_core::read_function_file(path).map_err(|e| err(LoadErrorKind::Read(e.kind)))?;
-        let found = xyz_core::sha256_hex(&bytes);
-        if let Some(expected) = sha256.filter(|e| *e != found) {
-            return Err(err(LoadErrorKind::Changed {
-                expected: expected.to_string(),
-                found,
-            }));
-        }
+        let (bytes, found) = xyz_core::function_file::read_verified(path, sha256)
+            .map_err(|e| err(LoadErrorKind::Read(e.kind)))?;
         WasmFunction::compile(&bytes, found, config).map_err(err)
     }
 
