@@ -175,6 +175,24 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
 pub const MISSING_I64: i64 = i64::MIN;
 
 impl Dataset {
+    /// The least memory, in bytes, the dataset of `space` and `sig` takes when held whole:
+    /// each cell's state and each output's values (a string counted at its bare size).
+    pub fn bytes_needed(space: &BoundSpace, sig: &Signature) -> u64 {
+        let per_cell: u64 = 1 + sig
+            .outputs
+            .iter()
+            .map(|o| {
+                let each = match o.ty {
+                    ScalarType::F64 | ScalarType::I64 => 8,
+                    ScalarType::Bool => 1,
+                    ScalarType::Str => std::mem::size_of::<String>() as u64,
+                };
+                each * o.elements() as u64
+            })
+            .sum::<u64>();
+        space.cells().saturating_mul(per_cell)
+    }
+
     /// The layout of the dataset of `space` and `sig`, holding no cells or values: what a
     /// [`Harvest`](crate::harvest::Harvest) needs to know of the results it will merge.
     pub fn layout(space: &BoundSpace, sig: &Signature, sha256: Option<&str>) -> Dataset {

@@ -40,6 +40,9 @@ impl fmt::Display for Place {
     }
 }
 
+/// The most cells one dataset may have: 2^32, some 34 GB for each f64 output.
+pub const MAX_CELLS: u64 = 1 << 32;
+
 /// A space that does not fit the function's signature, naming the argument at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -99,6 +102,17 @@ pub enum SpaceError {
         name: String,
         /// What is wrong with its values.
         source: ComboError,
+    },
+    /// A grid too large to hold: more cells than [`MAX_CELLS`].
+    #[error(
+        "the grid has {cells} cells ({shape}), more than the {MAX_CELLS} one dataset may have: \
+         split the sweep into several (each `--into` one dataset), or sweep fewer values"
+    )]
+    TooLarge {
+        /// The number of cells, or `more than 2^64`.
+        cells: String,
+        /// The dims and their sizes, as `x=1000 × y=1000`.
+        shape: String,
     },
     /// Cases that do not all give the same arguments, or repeat one another.
     #[error("case {index}: {message}")]
@@ -323,6 +337,19 @@ impl ParamSpace {
             .iter()
             .map(|d| d.coords.len() as u64)
             .collect();
+        let cells = dims
+            .iter()
+            .try_fold(1u64, |n, d| n.checked_mul(d.coords.len() as u64));
+        if cells.is_none_or(|c| c > MAX_CELLS) {
+            let shape: Vec<String> = dims
+                .iter()
+                .map(|d| format!("{}={}", d.name, d.coords.len()))
+                .collect();
+            return Err(SpaceError::TooLarge {
+                cells: cells.map_or_else(|| "more than 2^64".to_string(), |c| c.to_string()),
+                shape: shape.join(" × "),
+            });
+        }
         let n_combos: u64 = combo_sizes.iter().product();
         let mut strides = vec![1u64; combo_sizes.len()];
         for d in (0..combo_sizes.len().saturating_sub(1)).rev() {

@@ -351,4 +351,15 @@ impl EvalOutput {
             col.resize(n * out.elements());
         }
     }
+
+    /// Fails the cases `invalid` of string output `output` for not being UTF-8, unless they
+    /// failed already.
+    pub fn fail_invalid_utf8(&mut self, output: &str, invalid: &[usize]) {
+        for &i in invalid {
+            if !self.errors.iter().any(|(e, _)| *e == i) {
+                self.errors
+                    .push((i, format!("output `{output}` is not valid UTF-8")));
+            }
+        }
+    }
 }

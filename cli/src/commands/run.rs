@@ -54,6 +54,7 @@ impl RunCommand {
         let function = &*loaded.function;
         let sig = function.signature().clone();
         let bound = self.sweep.bind(&spec, &sig)?;
+        check_memory(&bound, &sig)?;
 
         let dest = self.out.resolve(spec.output.as_deref(), || {
             PathBuf::from(format!("{}.zarr", self.sweep.name(&sig.name)))
@@ -156,4 +157,32 @@ impl RunCommand {
         }
         Ok(exit_codes::for_missing(failed > 0))
     }
+}
+
+/// Refuses, before anything runs, a dataset that would not fit in this machine's available
+/// memory: `xyz run` holds it whole, and running out would end in the kernel's OOM killer.
+fn check_memory(bound: &xyz_core::BoundSpace, sig: &xyz_abi::Signature) -> anyhow::Result<()> {
+    let needed = xyz_core::Dataset::bytes_needed(bound, sig);
+    let Some(available) = available_memory() else {
+        return Ok(());
+    };
+    let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+    anyhow::ensure!(
+        needed <= available,
+        "the dataset of {} cases takes at least {:.1} GiB held whole, more than the {:.1} GiB \
+         this machine has available: sow it as a crop and reap it to Parquet (which streams), \
+         or split the sweep",
+        bound.len(),
+        gib(needed),
+        gib(available)
+    );
+    Ok(())
+}
+
+/// `MemAvailable` of `/proc/meminfo`, in bytes, where there is one.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
 }

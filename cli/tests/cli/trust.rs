@@ -487,3 +487,38 @@ fn values_a_float_cannot_hold_are_refused_not_rounded() {
         assert!(err.contains(expected), "{combo}: {err}");
     }
 }
+
+#[test]
+fn string_outputs_are_checked_and_bounded() {
+    let dir = Dir::new();
+    let strs = crate::util::wat_fixture(&dir, "strings.wat");
+    let run = |x: &str, code: i32| {
+        let out = dir.xyz_ok(
+            &[
+                "run",
+                "--function",
+                &strs,
+                "--combo",
+                x,
+                "-o",
+                "-",
+                "--memory",
+                "1MiB",
+            ],
+            code,
+        );
+        (
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (out, _) = run("x=1", 0);
+    assert_eq!(out, "x,s,t\n1.0,ok,ok\n");
+    // Not UTF-8: the case fails, saying so; nothing is replaced by U+FFFD.
+    let (out, err) = run("x=-1", 3);
+    assert!(err.contains("output `s` is not valid UTF-8"), "{err}");
+    assert!(!out.contains('\u{fffd}'), "{out}");
+    // Two outputs each spanning the whole memory: the host copies no more than it holds.
+    let (_, err) = run("x=5000", 3);
+    assert!(err.contains("more bytes than its"), "{err}");
+}

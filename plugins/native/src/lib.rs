@@ -220,11 +220,17 @@ fn malformed(what: &str) -> Trap {
     }
 }
 
-/// Reads `n` strings from a column the library filled.
+/// Reads `n` strings from a column the library filled; strings that are not UTF-8 are read
+/// lossily and their positions put in `invalid`.
 ///
 /// # Safety
 /// The column's pointers must be valid for its `len` and `n + 1` offsets, as the ABI requires.
-unsafe fn read_strings(col: &xyz_abi::Column, n: usize, what: &str) -> Result<Vec<String>, Trap> {
+unsafe fn read_strings(
+    col: &xyz_abi::Column,
+    n: usize,
+    what: &str,
+    invalid: &mut Vec<usize>,
+) -> Result<Vec<String>, Trap> {
     if col.offsets.is_null() || (col.data.is_null() && col.len > 0) {
         return Err(malformed(what));
     }
@@ -240,11 +246,17 @@ unsafe fn read_strings(col: &xyz_abi::Column, n: usize, what: &str) -> Result<Ve
         )
     };
     let mut out = Vec::with_capacity(n);
-    for w in offsets.windows(2) {
+    for (i, w) in offsets.windows(2).enumerate() {
         let s = data
             .get(w[0] as usize..w[1] as usize)
             .ok_or_else(|| malformed(what))?;
-        out.push(String::from_utf8_lossy(s).into_owned());
+        match std::str::from_utf8(s) {
+            Ok(text) => out.push(text.to_owned()),
+            Err(_) => {
+                invalid.push(i);
+                out.push(String::from_utf8_lossy(s).into_owned());
+            }
+        }
     }
     Ok(out)
 }
@@ -353,7 +365,9 @@ impl Instance for NativeInstance {
                 STATUS_ERROR => {
                     if messages.is_none() {
                         // SAFETY: the library filled the error column, per the ABI.
-                        messages = Some(unsafe { read_strings(&call.errors, n, "error column") }?);
+                        messages = Some(unsafe {
+                            read_strings(&call.errors, n, "error column", &mut Vec::new())
+                        }?);
                     }
                     let msg = messages.as_ref().map(|m| m[i].clone()).unwrap_or_default();
                     out.errors.push((i, msg));
@@ -363,6 +377,7 @@ impl Instance for NativeInstance {
                     .push((i, format!("the library set an invalid status {other}"))),
             }
         }
+        let mut not_utf8 = Vec::new();
         for (k, (col, output)) in out.cols.iter_mut().zip(&self.signature.outputs).enumerate() {
             match col {
                 Column::Bool(v) => {
@@ -372,11 +387,16 @@ impl Instance for NativeInstance {
                 }
                 Column::Str(v) if output.ty == ScalarType::Str => {
                     let what = format!("string column for output `{}`", output.name);
+                    let mut invalid = Vec::new();
                     // SAFETY: the library filled the column, per the ABI.
-                    *v = unsafe { read_strings(&out_cols[k], n, &what) }?;
+                    *v = unsafe { read_strings(&out_cols[k], n, &what, &mut invalid) }?;
+                    not_utf8.push((&output.name, invalid));
                 }
                 _ => {}
             }
+        }
+        for (name, invalid) in not_utf8 {
+            out.fail_invalid_utf8(name, &invalid);
         }
         Ok(())
     }

@@ -179,8 +179,18 @@ fn malformed(what: &str) -> Trap {
     }
 }
 
-/// Reads a string column of `n` strings that the guest described at `col` (guest address).
-fn read_strings(mem: &[u8], col: usize, n: usize, what: &str) -> Result<Vec<String>, Trap> {
+/// Reads a string column of `n` strings that the guest described at `col` (guest address),
+/// taking their bytes from `budget`: a call may hand back no more string bytes in all than
+/// the guest's memory holds, however its columns overlap. Strings that are not UTF-8 are read
+/// lossily, and their positions put in `invalid`.
+fn read_strings(
+    mem: &[u8],
+    col: usize,
+    n: usize,
+    what: &str,
+    budget: &mut usize,
+    invalid: &mut Vec<usize>,
+) -> Result<Vec<String>, Trap> {
     let data = rd32(mem, col + L::COLUMN_DATA).ok_or_else(|| malformed(what))? as usize;
     let len = rd32(mem, col + L::COLUMN_LEN).ok_or_else(|| malformed(what))? as usize;
     let offsets = rd32(mem, col + L::COLUMN_OFFSETS).ok_or_else(|| malformed(what))? as usize;
@@ -193,7 +203,21 @@ fn read_strings(mem: &[u8], col: usize, n: usize, what: &str) -> Result<Vec<Stri
     for i in 1..=n {
         let next = rd32(offs, 4 * i).unwrap_or(0) as usize;
         let s = bytes.get(prev..next).ok_or_else(|| malformed(what))?;
-        out.push(String::from_utf8_lossy(s).into_owned());
+        *budget = budget.checked_sub(s.len()).ok_or_else(|| Trap {
+            kind: FailureKind::Memory,
+            message: format!(
+                "the strings it returned in one call hold more bytes than its {} bytes of \
+                 memory",
+                mem.len()
+            ),
+        })?;
+        match std::str::from_utf8(s) {
+            Ok(text) => out.push(text.to_owned()),
+            Err(_) => {
+                invalid.push(i - 1);
+                out.push(String::from_utf8_lossy(s).into_owned());
+            }
+        }
         prev = next;
     }
     Ok(out)
@@ -361,13 +385,20 @@ impl WasmInstance {
         let mem = self.memory.data(&self.store);
         let status = &mem[base + layout.status..base + layout.status + n];
         let mut messages: Option<Vec<String>> = None;
+        let mut budget = mem.len();
         for (i, st) in status.iter().enumerate() {
             match *st {
                 STATUS_OK => {}
                 STATUS_ERROR => {
                     if messages.is_none() {
-                        messages =
-                            Some(read_strings(mem, base + L::CALL_ERRORS, n, "error column")?);
+                        messages = Some(read_strings(
+                            mem,
+                            base + L::CALL_ERRORS,
+                            n,
+                            "error column",
+                            &mut budget,
+                            &mut Vec::new(),
+                        )?);
                     }
                     let msg = messages.as_ref().map(|m| m[i].clone()).unwrap_or_default();
                     out.errors.push((i, msg));
@@ -377,6 +408,7 @@ impl WasmInstance {
                     .push((i, format!("the module set an invalid status {other}"))),
             }
         }
+        let mut not_utf8 = Vec::new();
         for (k, (output, col)) in self
             .signature
             .outputs
@@ -405,9 +437,14 @@ impl WasmInstance {
                 Column::Str(v) => {
                     let c = base + layout.out_cols + k * L::COLUMN_SIZE;
                     let what = format!("string column for output `{}`", output.name);
-                    *v = read_strings(mem, c, n, &what)?;
+                    let mut invalid = Vec::new();
+                    *v = read_strings(mem, c, n, &what, &mut budget, &mut invalid)?;
+                    not_utf8.push((&output.name, invalid));
                 }
             }
+        }
+        for (name, invalid) in not_utf8 {
+            out.fail_invalid_utf8(name, &invalid);
         }
         Ok(())
     }
