@@ -30,7 +30,9 @@ pub struct LockHolder {
     pub pid: u32,
 }
 
-/// The lock on a dataset, released when dropped. See the [module docs](self).
+/// The lock on a dataset, released when dropped: see [`lock_path`] for where it lives. Merges
+/// into one dataset take it (an exclusive create, with a lease renewed while held), so they
+/// serialize; a lock whose holder died or stopped renewing is taken over.
 #[derive(Debug)]
 pub struct DatasetLock {
     claim: Option<Claim>,
