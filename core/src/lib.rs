@@ -45,6 +45,7 @@
 pub mod combo;
 pub mod crop;
 pub mod dataset;
+mod encoding;
 pub mod executor;
 pub mod function;
 pub mod function_file;

@@ -300,7 +300,7 @@ pub struct Columns {
 }
 
 /// Why a case failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureKind {
     /// The function returned an error for this case.

@@ -7,31 +7,54 @@
 //! in milliseconds). Its content, all integers little endian:
 //!
 //! ```text
-//! magic        8 bytes   "xyzres01"
+//! magic        8 bytes   "xyzres02"
 //! manifest    32 bytes   SHA-256 of the crop's manifest.toml when the batch was grown
 //! batch        u64       the batch id
 //! cases        u64       cases in the batch
 //! failed       u64       failed cases
 //! length       u64       bytes of the payload
 //! checksum    32 bytes   SHA-256 of the payload
-//! payload:     host (u32 length + UTF-8), start time (u64 Unix ms), time taken (u64 ms),
-//!              one column per output (see the worker protocol), then the failures:
-//!              u32 count, each u64 position in the batch, u8 kind, u32 length + message
+//! payload:     a postcard-encoded [`Payload`]: host, start time (Unix ms), time taken (ms),
+//!              one column per output (numeric columns as one block of bytes, as in the worker
+//!              protocol), and the failures (position in the batch, kind, message)
 //! ```
 //!
-//! A result is reaped only if its manifest hash, batch id, case count and checksum all match.
+//! The fixed header is what `xyz check` reads; it stays the same across payload versions. A
+//! result is reaped only if its manifest hash, batch id, case count and checksum all match.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::borrow::Cow;
+
 use sha2::{Digest, Sha256};
 
-use crate::process::wire;
+use crate::encoding::ColumnBytes;
 use crate::runner::BatchOutput;
-use crate::value::Column;
+use crate::value::{Column, FailureKind};
 
-const MAGIC: &[u8; 8] = b"xyzres01";
+const MAGIC: &[u8; 8] = b"xyzres02";
+/// The magic of results an older xyz wrote, told apart for a clearer refusal.
+const OLD_MAGIC: &[u8; 8] = b"xyzres01";
+
+/// A result's payload, as encoded after its header.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Payload<'a> {
+    /// The host that grew the batch.
+    #[serde(borrow)]
+    host: Cow<'a, str>,
+    /// When growing began, in Unix milliseconds.
+    start_ms: u64,
+    /// How long it took, in milliseconds.
+    took_ms: u64,
+    /// One column per output.
+    #[serde(borrow)]
+    cols: Vec<ColumnBytes<'a>>,
+    /// The failed cases: position in the batch (increasing), kind, message.
+    #[serde(borrow)]
+    failures: Vec<(u64, FailureKind, Cow<'a, str>)>,
+}
 const HEADER: usize = 8 + 32 + 8 * 4 + 32;
 /// The extension of result files.
 pub(crate) const EXT: &str = "xyzr";
@@ -150,21 +173,19 @@ pub(crate) fn write(
 ) -> io::Result<Option<PathBuf>> {
     let took = output.took;
     let started = SystemTime::now() - took;
-    let mut payload =
-        Vec::with_capacity(64 + output.cols.iter().map(|c| 8 * c.len() + 5).sum::<usize>());
     let host = host_name();
-    wire::write_str(&mut payload, &host)?;
-    payload.extend_from_slice(&now_ms(started).to_le_bytes());
-    payload.extend_from_slice(&(took.as_millis() as u64).to_le_bytes());
-    for col in &output.cols {
-        wire::write_column(&mut payload, col)?;
-    }
-    wire::write_u32(&mut payload, output.failures.len() as u32)?;
-    for (pos, kind, message) in &output.failures {
-        payload.extend_from_slice(&(*pos as u64).to_le_bytes());
-        wire::write_u8(&mut payload, wire::kind_byte(*kind))?;
-        wire::write_str(&mut payload, message)?;
-    }
+    let payload = postcard::to_allocvec(&Payload {
+        host: Cow::Borrowed(&host),
+        start_ms: now_ms(started),
+        took_ms: took.as_millis() as u64,
+        cols: output.cols.iter().map(ColumnBytes::of).collect(),
+        failures: output
+            .failures
+            .iter()
+            .map(|(pos, kind, message)| (*pos as u64, *kind, Cow::Borrowed(message.as_str())))
+            .collect(),
+    })
+    .map_err(|e| io::Error::other(e.to_string()))?;
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(manifest_sha);
@@ -210,6 +231,12 @@ pub(crate) fn read(
     let mut file = std::fs::File::open(path).map_err(|e| BadResult::Read(e.to_string()))?;
     let mut header = [0u8; HEADER];
     read_exact(&mut file, &mut header)?;
+    if &header[..8] == OLD_MAGIC {
+        return Err(BadResult::Mismatch {
+            expected: "result format 2".into(),
+            found: "format 1, written by an older xyz (grow the batch again)".into(),
+        });
+    }
     if &header[..8] != MAGIC {
         return Err(BadResult::NotAResult);
     }
@@ -245,40 +272,44 @@ pub(crate) fn read(
     }
     // The checksum matched: what follows was written by `write`, so a decoding error means a
     // writer that disagrees with this reader.
-    let mut r = &payload[..];
-    let decode = |e: io::Error| BadResult::Mismatch {
+    let decode = |message: String| BadResult::Mismatch {
         expected: "a payload this version of xyz reads".into(),
-        found: e.to_string(),
+        found: message,
     };
-    let host = wire::read_str(&mut r).map_err(decode)?;
-    let mut times = [0u8; 16];
-    r.read_exact(&mut times).map_err(decode)?;
-    let took = Duration::from_millis(le64(&times[8..]));
+    let p: Payload<'_> = postcard::from_bytes(&payload).map_err(|e| decode(e.to_string()))?;
+    if p.cols.len() != outputs.len() {
+        return Err(decode(format!(
+            "{} output columns where {} were due",
+            p.cols.len(),
+            outputs.len()
+        )));
+    }
     let mut cols = Vec::with_capacity(outputs.len());
-    for o in outputs {
+    for (o, bytes) in outputs.iter().zip(&p.cols) {
         let mut col = Column::new(o.ty);
-        wire::read_column(&mut r, &mut col, cases * o.elements()).map_err(decode)?;
+        bytes
+            .read_into(&mut col, cases * o.elements())
+            .map_err(decode)?;
         cols.push(col);
     }
-    let count = wire::read_u32(&mut r).map_err(decode)? as u64;
-    if count != failed {
-        return Err(decode(wire::bad(format!(
-            "{count} failures where the header says {failed}"
-        ))));
+    if p.failures.len() as u64 != failed {
+        return Err(decode(format!(
+            "{} failures where the header says {failed}",
+            p.failures.len()
+        )));
     }
-    let mut failures = Vec::with_capacity(count as usize);
+    let mut failures = Vec::with_capacity(p.failures.len());
     let mut last = None;
-    for _ in 0..count {
-        let mut pos = [0u8; 8];
-        r.read_exact(&mut pos).map_err(decode)?;
-        let pos = u64::from_le_bytes(pos) as usize;
+    for (pos, kind, message) in p.failures {
+        let pos = usize::try_from(pos).unwrap_or(usize::MAX);
         if pos >= cases || last.is_some_and(|l| pos <= l) {
-            return Err(decode(wire::bad(format!("a failure at position {pos}"))));
+            return Err(decode(format!("a failure at position {pos}")));
         }
         last = Some(pos);
-        let kind = wire::kind_from_byte(wire::read_u8(&mut r).map_err(decode)?).map_err(decode)?;
-        failures.push((pos, kind, wire::read_str(&mut r).map_err(decode)?));
+        failures.push((pos, kind, message.into_owned()));
     }
+    let took = Duration::from_millis(p.took_ms);
+    let host = p.host.into_owned();
     Ok(ReadResult {
         output: BatchOutput {
             n: cases,

@@ -231,6 +231,7 @@ impl Inner {
         let mut worker = Worker {
             stdin,
             stdout,
+            buf: Vec::new(),
             guard,
             watchdog,
             drain,
@@ -290,6 +291,8 @@ impl Function for ProcessFunction {
 struct Worker {
     stdin: BufWriter<ChildStdin>,
     stdout: BufReader<ChildStdout>,
+    /// The last message read, kept for its allocation.
+    buf: Vec<u8>,
     guard: Arc<Guard>,
     watchdog: Option<JoinHandle<()>>,
     drain: Option<JoinHandle<()>>,
@@ -299,20 +302,7 @@ struct Worker {
 impl Worker {
     /// Reads the worker's greeting: the signature and sha256 it serves.
     fn hello(&mut self) -> io::Result<(String, Option<String>)> {
-        let mut magic = [0u8; 8];
-        self.stdout.read_exact(&mut magic)?;
-        if &magic != wire::MAGIC {
-            return Err(wire::bad("it does not speak the xyz worker protocol"));
-        }
-        match wire::read_u8(&mut self.stdout)? {
-            wire::HELLO => {
-                let sig = wire::read_str(&mut self.stdout)?;
-                let sha = wire::read_str(&mut self.stdout)?;
-                Ok((sig, (!sha.is_empty()).then_some(sha)))
-            }
-            wire::FATAL => Err(io::Error::other(wire::read_str(&mut self.stdout)?)),
-            tag => Err(wire::bad(format!("it greeted with tag {tag}"))),
-        }
+        wire::read_hello(&mut self.stdout)?.map_err(io::Error::other)
     }
 
     /// Kills the worker and whatever it started, if they still run, and reaps it.
@@ -462,7 +452,12 @@ impl Instance for ProcessInstance {
             worker.guard.arm(d);
         }
         let result = wire::write_eval(&mut worker.stdin, args).and_then(|()| {
-            wire::read_reply(&mut worker.stdout, &self.function.signature.outputs, out)
+            wire::read_reply(
+                &mut worker.stdout,
+                &mut worker.buf,
+                &self.function.signature.outputs,
+                out,
+            )
         });
         let fired = deadline.is_some() && worker.guard.disarm();
         match result {
@@ -526,34 +521,23 @@ pub fn serve(
 ) -> io::Result<()> {
     let mut input = BufReader::with_capacity(1 << 16, input);
     let mut output = BufWriter::with_capacity(1 << 16, output);
-    output.write_all(wire::MAGIC)?;
     let function = match function {
         Ok(f) => f,
-        Err(message) => {
-            wire::write_u8(&mut output, wire::FATAL)?;
-            wire::write_str(&mut output, &message)?;
-            return output.flush();
-        }
+        Err(message) => return wire::write_fatal(&mut output, &message),
     };
     let sig = function.signature();
-    wire::write_u8(&mut output, wire::HELLO)?;
-    wire::write_str(&mut output, &sig.to_string())?;
-    wire::write_str(&mut output, function.sha256().unwrap_or(""))?;
-    output.flush()?;
+    wire::write_hello(&mut output, &sig.to_string(), function.sha256())?;
     let mut args = Columns {
         n: 0,
         cols: sig.args.iter().map(|a| Column::new(a.ty)).collect(),
     };
     let mut out = EvalOutput::default();
     let mut instance: Option<Box<dyn Instance>> = None;
+    let mut buf = Vec::new();
     loop {
-        let mut tag = [0u8; 1];
-        match input.read(&mut tag)? {
-            0 => return Ok(()),
-            _ if tag[0] == wire::EVAL => {}
-            _ => return Err(wire::bad(format!("a request tagged {}", tag[0]))),
+        if !wire::read_eval(&mut input, &mut buf, &mut args)? {
+            return Ok(());
         }
-        wire::read_eval(&mut input, &mut args)?;
         out.reset(&sig.outputs, args.n);
         let inst = match &mut instance {
             Some(i) => i,

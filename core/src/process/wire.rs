@@ -1,261 +1,300 @@
 //! The worker protocol: what a parent and a worker process say to each other over the worker's
 //! stdin and stdout.
 //!
-//! All integers are little endian. A string is a `u32` byte length and its UTF-8 bytes. A column
-//! is a type byte (0 i64, 1 f64, 2 bool, 3 str), a `u32` count, and the values: 8 bytes each for
-//! i64 and f64, one byte (0 or 1) each for bool, one string each for str.
+//! The worker opens with 8 bytes of magic, naming the protocol and its version. Every message
+//! after that is a frame: a `u32` length (little endian, at most 1 GiB) and that many bytes of
+//! a postcard-encoded message ([`FromWorker`] or [`ToWorker`]), whose columns are
+//! [`ColumnBytes`]: numeric columns one contiguous block of little-endian bytes.
 //!
 //! ```text
-//! worker → parent, once:  MAGIC (8 bytes), then HELLO signature sha256   (sha256 may be empty)
-//!                      or MAGIC, then FATAL message                      (and the worker exits)
-//! parent → worker:        EVAL n column*                                 (one per argument)
-//! worker → parent:        DONE column* errors                            (one per output)
-//!                      or TRAPPED kind message
-//! errors:                 u32 count, then (u32 index, string) each
+//! worker → parent, once:  MAGIC, then Hello { signature, sha256 }
+//!                      or MAGIC, then Fatal { message }              (and the worker exits)
+//! parent → worker:        Eval { n, cols }                           (one column per argument)
+//! worker → parent:        Done { cols, errors }                      (one column per output)
+//!                      or Trapped { kind, message }
 //! ```
 //!
-//! The worker exits when its stdin ends.
+//! The worker exits when its stdin ends. Every length and index in a message is checked
+//! against what the reader expects before it is used.
 
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::ColumnBytes;
 use crate::function::Trap;
-use crate::value::{Column, Columns, EvalOutput, FailureKind};
+use crate::value::{Columns, EvalOutput, FailureKind};
 
 /// Opens a worker's first message; names the protocol and its version.
-pub(crate) const MAGIC: &[u8; 8] = b"xyzwrk01";
+pub(crate) const MAGIC: &[u8; 8] = b"xyzwrk02";
 
-pub(crate) const HELLO: u8 = 1;
-pub(crate) const FATAL: u8 = 2;
-pub(crate) const EVAL: u8 = 3;
-pub(crate) const DONE: u8 = 4;
-pub(crate) const TRAPPED: u8 = 5;
+/// Longest frame either side accepts: a bound on what a broken peer can make us allocate.
+const MAX_FRAME: usize = 1 << 30;
 
-/// Longest string either side accepts: a bound on what a broken peer can make us allocate.
-const MAX_STRING: usize = 1 << 30;
+/// What a worker says.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum FromWorker<'a> {
+    /// It serves the function with this signature and sha256.
+    Hello {
+        /// The signature, as text.
+        #[serde(borrow)]
+        signature: Cow<'a, str>,
+        /// The function file's SHA-256, if it has one.
+        #[serde(borrow)]
+        sha256: Option<Cow<'a, str>>,
+    },
+    /// It could not load the function, and exits.
+    Fatal {
+        /// Why.
+        #[serde(borrow)]
+        message: Cow<'a, str>,
+    },
+    /// A call's results.
+    Done {
+        /// One column per output.
+        #[serde(borrow)]
+        cols: Vec<ColumnBytes<'a>>,
+        /// The failed cases: index in the call, message.
+        #[serde(borrow)]
+        errors: Vec<(u32, Cow<'a, str>)>,
+    },
+    /// A call that trapped.
+    Trapped {
+        /// What kind of failure.
+        kind: FailureKind,
+        /// What happened.
+        #[serde(borrow)]
+        message: Cow<'a, str>,
+    },
+}
+
+/// What a parent says.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum ToWorker<'a> {
+    /// Evaluate `n` cases.
+    Eval {
+        /// Cases.
+        n: u32,
+        /// One column per argument.
+        #[serde(borrow)]
+        cols: Vec<ColumnBytes<'a>>,
+    },
+}
 
 pub(crate) fn bad(what: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.into())
-}
-
-pub(crate) fn write_u8(w: &mut impl Write, v: u8) -> io::Result<()> {
-    w.write_all(&[v])
-}
-
-pub(crate) fn write_u32(w: &mut impl Write, v: u32) -> io::Result<()> {
-    w.write_all(&v.to_le_bytes())
 }
 
 fn len32(len: usize) -> io::Result<u32> {
     u32::try_from(len).map_err(|_| bad(format!("{len} is too large for the worker protocol")))
 }
 
-pub(crate) fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
-    write_u32(w, len32(s.len())?)?;
-    w.write_all(s.as_bytes())
-}
-
-pub(crate) fn read_u8(r: &mut impl Read) -> io::Result<u8> {
-    let mut b = [0u8; 1];
-    r.read_exact(&mut b)?;
-    Ok(b[0])
-}
-
-pub(crate) fn read_u32(r: &mut impl Read) -> io::Result<u32> {
-    let mut b = [0u8; 4];
-    r.read_exact(&mut b)?;
-    Ok(u32::from_le_bytes(b))
-}
-
-pub(crate) fn read_str(r: &mut impl Read) -> io::Result<String> {
-    let len = read_u32(r)? as usize;
-    if len > MAX_STRING {
-        return Err(bad(format!("a string of {len} bytes")));
-    }
-    let mut buf = vec![0u8; len];
-    r.read_exact(&mut buf)?;
-    String::from_utf8(buf).map_err(|_| bad("a string that is not UTF-8"))
-}
-
-fn type_byte(col: &Column) -> u8 {
-    match col {
-        Column::I64(_) => 0,
-        Column::F64(_) => 1,
-        Column::Bool(_) => 2,
-        Column::Str(_) => 3,
-    }
-}
-
-pub(crate) fn write_column(w: &mut impl Write, col: &Column) -> io::Result<()> {
-    write_u8(w, type_byte(col))?;
-    write_u32(w, len32(col.len())?)?;
-    match col {
-        Column::I64(v) => {
-            for x in v {
-                w.write_all(&x.to_le_bytes())?;
-            }
-        }
-        Column::F64(v) => {
-            for x in v {
-                w.write_all(&x.to_le_bytes())?;
-            }
-        }
-        Column::Bool(v) => {
-            for x in v {
-                w.write_all(&[u8::from(*x)])?;
-            }
-        }
-        Column::Str(v) => {
-            for s in v {
-                write_str(w, s)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Reads a column into `col`, which must already have the expected type, and checks it holds
-/// `expect` values.
-pub(crate) fn read_column(r: &mut impl Read, col: &mut Column, expect: usize) -> io::Result<()> {
-    let ty = read_u8(r)?;
-    let n = read_u32(r)? as usize;
-    if ty != type_byte(col) || n != expect {
+/// Writes `msg` as one frame and flushes.
+fn write_frame(w: &mut impl Write, msg: &impl Serialize) -> io::Result<()> {
+    let bytes = postcard::to_allocvec(msg).map_err(|e| bad(e.to_string()))?;
+    if bytes.len() > MAX_FRAME {
         return Err(bad(format!(
-            "a column of type {ty} with {n} values where one of type {} with {expect} was due",
-            type_byte(col)
+            "a message of {} bytes, more than the {MAX_FRAME} the protocol carries",
+            bytes.len()
         )));
     }
-    col.clear();
-    match col {
-        Column::I64(v) => {
-            let mut b = vec![0u8; 8 * n];
-            r.read_exact(&mut b)?;
-            v.extend(
-                b.chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().expect("chunks of 8 bytes"))),
-            );
-        }
-        Column::F64(v) => {
-            let mut b = vec![0u8; 8 * n];
-            r.read_exact(&mut b)?;
-            v.extend(
-                b.chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8 bytes"))),
-            );
-        }
-        Column::Bool(v) => {
-            let mut b = vec![0u8; n];
-            r.read_exact(&mut b)?;
-            v.extend(b.iter().map(|x| *x != 0));
-        }
-        Column::Str(v) => {
-            v.reserve(n);
-            for _ in 0..n {
-                v.push(read_str(r)?);
-            }
-        }
+    w.write_all(&len32(bytes.len())?.to_le_bytes())?;
+    w.write_all(&bytes)?;
+    w.flush()
+}
+
+/// Reads one frame into `buf`; `false` if the input ended cleanly before it.
+fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let mut len = [0u8; 4];
+    match r.read(&mut len[..1])? {
+        0 => return Ok(false),
+        _ => r.read_exact(&mut len[1..])?,
     }
-    Ok(())
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(bad(format!("a message of {len} bytes")));
+    }
+    buf.clear();
+    buf.resize(len, 0);
+    r.read_exact(buf)?;
+    Ok(true)
+}
+
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> io::Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| bad(format!("a message that does not decode: {e}")))
+}
+
+fn frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<()> {
+    if read_frame(r, buf)? {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the stream ended",
+        ))
+    }
+}
+
+/// Opens a worker's output: the magic, and its greeting.
+pub(crate) fn write_hello(
+    w: &mut impl Write,
+    signature: &str,
+    sha256: Option<&str>,
+) -> io::Result<()> {
+    w.write_all(MAGIC)?;
+    write_frame(
+        w,
+        &FromWorker::Hello {
+            signature: Cow::Borrowed(signature),
+            sha256: sha256.map(Cow::Borrowed),
+        },
+    )
+}
+
+/// Opens a worker's output that could not load its function, saying why.
+pub(crate) fn write_fatal(w: &mut impl Write, message: &str) -> io::Result<()> {
+    w.write_all(MAGIC)?;
+    write_frame(
+        w,
+        &FromWorker::Fatal {
+            message: Cow::Borrowed(message),
+        },
+    )
+}
+
+/// Reads a worker's greeting: `Ok(Ok((signature, sha256)))`, or `Ok(Err(message))` from a
+/// worker that could not load its function.
+pub(crate) fn read_hello(
+    r: &mut impl Read,
+) -> io::Result<Result<(String, Option<String>), String>> {
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic)?;
+    if &magic != MAGIC {
+        return Err(bad(if magic.starts_with(b"xyzwrk") {
+            "it speaks another version of the xyz worker protocol (is it another xyz?)"
+        } else {
+            "it does not speak the xyz worker protocol"
+        }));
+    }
+    let mut buf = Vec::new();
+    frame(r, &mut buf)?;
+    match decode(&buf)? {
+        FromWorker::Hello { signature, sha256 } => Ok(Ok((
+            signature.into_owned(),
+            sha256.map(Cow::into_owned).filter(|s| !s.is_empty()),
+        ))),
+        FromWorker::Fatal { message } => Ok(Err(message.into_owned())),
+        other => Err(bad(format!("it greeted with {other:?}"))),
+    }
 }
 
 pub(crate) fn write_eval(w: &mut impl Write, args: &Columns) -> io::Result<()> {
-    write_u8(w, EVAL)?;
-    write_u32(w, len32(args.n)?)?;
-    for col in &args.cols {
-        write_column(w, col)?;
-    }
-    w.flush()
+    write_frame(
+        w,
+        &ToWorker::Eval {
+            n: len32(args.n)?,
+            cols: args.cols.iter().map(ColumnBytes::of).collect(),
+        },
+    )
 }
 
-/// Reads the rest of an `EVAL` request (after its tag) into `args`, whose columns have the
-/// signature's argument types.
-pub(crate) fn read_eval(r: &mut impl Read, args: &mut Columns) -> io::Result<()> {
-    args.n = read_u32(r)? as usize;
-    let n = args.n;
-    for col in &mut args.cols {
-        read_column(r, col, n)?;
+/// Reads the next request into `args`, whose columns have the signature's argument types;
+/// `false` when the input ended.
+pub(crate) fn read_eval(
+    r: &mut impl Read,
+    buf: &mut Vec<u8>,
+    args: &mut Columns,
+) -> io::Result<bool> {
+    if !read_frame(r, buf)? {
+        return Ok(false);
     }
-    Ok(())
+    let ToWorker::Eval { n, cols } = decode(buf)?;
+    if cols.len() != args.cols.len() {
+        return Err(bad(format!(
+            "{} argument columns where {} were due",
+            cols.len(),
+            args.cols.len()
+        )));
+    }
+    args.n = n as usize;
+    for (col, bytes) in args.cols.iter_mut().zip(&cols) {
+        bytes.read_into(col, args.n).map_err(bad)?;
+    }
+    Ok(true)
 }
 
 pub(crate) fn write_done(w: &mut impl Write, out: &EvalOutput) -> io::Result<()> {
-    write_u8(w, DONE)?;
-    for col in &out.cols {
-        write_column(w, col)?;
-    }
-    write_u32(w, len32(out.errors.len())?)?;
-    for (i, message) in &out.errors {
-        write_u32(w, len32(*i)?)?;
-        write_str(w, message)?;
-    }
-    w.flush()
+    let errors = out
+        .errors
+        .iter()
+        .map(|(i, m)| Ok((len32(*i)?, Cow::Borrowed(m.as_str()))))
+        .collect::<io::Result<Vec<_>>>()?;
+    write_frame(
+        w,
+        &FromWorker::Done {
+            cols: out.cols.iter().map(ColumnBytes::of).collect(),
+            errors,
+        },
+    )
 }
 
 /// Reads a reply: `Ok(Ok(()))` with `out` (already shaped by [`EvalOutput::reset`]) filled,
 /// or `Ok(Err(trap))`.
 pub(crate) fn read_reply(
     r: &mut impl Read,
+    buf: &mut Vec<u8>,
     outputs: &[xyz_abi::Output],
     out: &mut EvalOutput,
 ) -> io::Result<Result<(), Trap>> {
-    match read_u8(r)? {
-        DONE => {
+    frame(r, buf)?;
+    match decode(buf)? {
+        FromWorker::Done { cols, errors } => {
             let n = out.n;
-            for (col, output) in out.cols.iter_mut().zip(outputs) {
-                read_column(r, col, n * output.elements())?;
+            if cols.len() != outputs.len() {
+                return Err(bad(format!(
+                    "{} output columns where {} were due",
+                    cols.len(),
+                    outputs.len()
+                )));
             }
-            let count = read_u32(r)? as usize;
-            if count > n {
-                return Err(bad(format!("{count} errors for {n} cases")));
+            for ((col, output), bytes) in out.cols.iter_mut().zip(outputs).zip(&cols) {
+                bytes.read_into(col, n * output.elements()).map_err(bad)?;
             }
-            for _ in 0..count {
-                let i = read_u32(r)? as usize;
+            if errors.len() > n {
+                return Err(bad(format!("{} errors for {n} cases", errors.len())));
+            }
+            for (i, message) in errors {
+                let i = i as usize;
                 if i >= n {
                     return Err(bad(format!("an error for case {i} of {n}")));
                 }
-                out.errors.push((i, read_str(r)?));
+                out.errors.push((i, message.into_owned()));
             }
             Ok(Ok(()))
         }
-        TRAPPED => {
-            let kind = kind_from_byte(read_u8(r)?)?;
-            let message = read_str(r)?;
-            Ok(Err(Trap { kind, message }))
-        }
-        tag => Err(bad(format!("a reply tagged {tag}"))),
+        FromWorker::Trapped { kind, message } => Ok(Err(Trap {
+            kind,
+            message: message.into_owned(),
+        })),
+        other => Err(bad(format!("a reply {other:?}"))),
     }
 }
 
 pub(crate) fn write_trapped(w: &mut impl Write, trap: &Trap) -> io::Result<()> {
-    write_u8(w, TRAPPED)?;
-    write_u8(w, kind_byte(trap.kind))?;
-    write_str(w, &trap.message)?;
-    w.flush()
-}
-
-pub(crate) fn kind_byte(kind: FailureKind) -> u8 {
-    match kind {
-        FailureKind::Error => 0,
-        FailureKind::Panic => 1,
-        FailureKind::Deadline => 2,
-        FailureKind::Memory => 3,
-        FailureKind::Trap => 4,
-    }
-}
-
-pub(crate) fn kind_from_byte(b: u8) -> io::Result<FailureKind> {
-    Ok(match b {
-        0 => FailureKind::Error,
-        1 => FailureKind::Panic,
-        2 => FailureKind::Deadline,
-        3 => FailureKind::Memory,
-        4 => FailureKind::Trap,
-        _ => return Err(bad(format!("a failure kind of {b}"))),
-    })
+    write_frame(
+        w,
+        &FromWorker::Trapped {
+            kind: trap.kind,
+            message: Cow::Borrowed(&trap.message),
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Column;
 
     #[test]
     fn columns_round_trip() {
@@ -275,13 +314,16 @@ mod tests {
         )
         .unwrap();
         let mut r = &buf[..];
-        assert_eq!(read_u8(&mut r).unwrap(), EVAL);
         let mut back = Columns {
             n: 0,
             cols: cols.iter().map(|c| Column::new(c.ty())).collect(),
         };
-        read_eval(&mut r, &mut back).unwrap();
+        assert!(read_eval(&mut r, &mut Vec::new(), &mut back).unwrap());
         assert!(r.is_empty());
+        assert!(
+            !read_eval(&mut r, &mut Vec::new(), &mut back).unwrap(),
+            "the end"
+        );
         assert_eq!(back.n, 3);
         assert_eq!(back.cols[0], cols[0]);
         let (Column::F64(a), Column::F64(b)) = (&back.cols[1], &cols[1]) else {
@@ -305,21 +347,21 @@ mod tests {
         let mut out = EvalOutput::default();
         out.reset(&outputs, 2);
         assert!(
-            read_reply(&mut &buf[..], &outputs, &mut out)
+            read_reply(&mut &buf[..], &mut Vec::new(), &outputs, &mut out)
                 .unwrap()
                 .is_ok()
         );
         assert_eq!(out.errors, vec![(1, "no".to_string())]);
         out.reset(&outputs, 3);
-        let err = read_reply(&mut &buf[..], &outputs, &mut out).unwrap_err();
-        assert!(err.to_string().contains("with 6 was due"), "{err}");
+        let err = read_reply(&mut &buf[..], &mut Vec::new(), &outputs, &mut out).unwrap_err();
+        assert!(err.to_string().contains("where one of 6"), "{err}");
         let mut truncated = &buf[..buf.len() - 1];
         out.reset(&outputs, 2);
-        assert!(read_reply(&mut truncated, &outputs, &mut out).is_err());
+        assert!(read_reply(&mut truncated, &mut Vec::new(), &outputs, &mut out).is_err());
     }
 
     #[test]
-    fn traps_round_trip() {
+    fn traps_and_greetings_round_trip() {
         let trap = Trap {
             kind: FailureKind::Memory,
             message: "too big".into(),
@@ -327,6 +369,33 @@ mod tests {
         let mut buf = Vec::new();
         write_trapped(&mut buf, &trap).unwrap();
         let mut out = EvalOutput::default();
-        assert_eq!(read_reply(&mut &buf[..], &[], &mut out).unwrap(), Err(trap));
+        assert_eq!(
+            read_reply(&mut &buf[..], &mut Vec::new(), &[], &mut out).unwrap(),
+            Err(trap)
+        );
+        let mut buf = Vec::new();
+        write_hello(&mut buf, "f(a: i64) -> (y: i64)", Some("ab")).unwrap();
+        assert_eq!(
+            read_hello(&mut &buf[..]).unwrap(),
+            Ok(("f(a: i64) -> (y: i64)".into(), Some("ab".into())))
+        );
+        let mut buf = Vec::new();
+        write_fatal(&mut buf, "no such file").unwrap();
+        assert_eq!(
+            read_hello(&mut &buf[..]).unwrap(),
+            Err("no such file".into())
+        );
+    }
+
+    #[test]
+    fn a_frame_longer_than_the_bound_is_refused_before_allocating() {
+        let mut bytes = u32::MAX.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&[0; 16]);
+        let mut out = EvalOutput::default();
+        let err = read_reply(&mut &bytes[..], &mut Vec::new(), &[], &mut out).unwrap_err();
+        assert!(
+            err.to_string().contains("a message of 4294967295 bytes"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,156 @@
+//! The encoding of what crosses a pipe or lands on disk: serde types, encoded with postcard.
+//!
+//! The worker protocol (`process::wire`) and crop result payloads (`crop::result`) both carry
+//! columns of values. A column is a postcard enum whose numeric variants hold one contiguous
+//! block of little-endian bytes (postcard's byte arrays: a varint length, then the bytes), so
+//! that encoding a column of a million floats is one copy and decoding one is a bounds check
+//! and one conversion, not a million serde calls. Strings are a sequence of strings.
+//!
+//! Decoding never trusts a length: blocks are borrowed from the bytes read (no allocation from
+//! a claimed length), and every column is checked against the type and the number of values
+//! the reader expects before it is used.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::Column;
+
+/// A column as encoded. Numeric blocks are `8 * n` bytes (i64 and f64, little endian) or `n`
+/// bytes (bool, 0 or 1).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum ColumnBytes<'a> {
+    /// 64-bit integers.
+    I64(#[serde(borrow, with = "serde_bytes")] Cow<'a, [u8]>),
+    /// 64-bit floats.
+    F64(#[serde(borrow, with = "serde_bytes")] Cow<'a, [u8]>),
+    /// Booleans.
+    Bool(#[serde(borrow, with = "serde_bytes")] Cow<'a, [u8]>),
+    /// Strings.
+    Str(#[serde(borrow)] Vec<Cow<'a, str>>),
+}
+
+/// The bytes of a slice of numbers, little endian: borrowed where the machine is little endian.
+fn le_bytes<T: bytemuck::NoUninit, const N: usize>(
+    values: &[T],
+    to_le: impl Fn(&T) -> [u8; N],
+) -> Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        Cow::Borrowed(bytemuck::cast_slice(values))
+    } else {
+        Cow::Owned(values.iter().flat_map(to_le).collect())
+    }
+}
+
+impl<'a> ColumnBytes<'a> {
+    /// `col`, borrowed where it can be.
+    pub(crate) fn of(col: &'a Column) -> ColumnBytes<'a> {
+        match col {
+            Column::I64(v) => ColumnBytes::I64(le_bytes(v, |x| x.to_le_bytes())),
+            Column::F64(v) => ColumnBytes::F64(le_bytes(v, |x| x.to_le_bytes())),
+            Column::Bool(v) => ColumnBytes::Bool(Cow::Borrowed(bytemuck::cast_slice(v))),
+            Column::Str(v) => {
+                ColumnBytes::Str(v.iter().map(|s| Cow::Borrowed(s.as_str())).collect())
+            }
+        }
+    }
+
+    /// Replaces the contents of `col` (whose type is the one expected) with this column's,
+    /// which must hold `expect` values of that type; else says what it holds instead.
+    pub(crate) fn read_into(&self, col: &mut Column, expect: usize) -> Result<(), String> {
+        let ty = col.ty();
+        let wrong = |found: &str, n: usize| {
+            format!("a column of {n} {found} values where one of {expect} {ty} values was due")
+        };
+        let eights = |b: &[u8], ty: &str| {
+            if !b.len().is_multiple_of(8) {
+                return Err(format!("a block of {} bytes for {ty} values", b.len()));
+            }
+            Ok(b.len() / 8)
+        };
+        match (self, col) {
+            (ColumnBytes::I64(b), Column::I64(v)) => {
+                let n = eights(b, "i64")?;
+                if n != expect {
+                    return Err(wrong("i64", n));
+                }
+                v.clear();
+                v.extend(
+                    b.chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))),
+                );
+            }
+            (ColumnBytes::F64(b), Column::F64(v)) => {
+                let n = eights(b, "f64")?;
+                if n != expect {
+                    return Err(wrong("f64", n));
+                }
+                v.clear();
+                v.extend(
+                    b.chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))),
+                );
+            }
+            (ColumnBytes::Bool(b), Column::Bool(v)) => {
+                if b.len() != expect {
+                    return Err(wrong("bool", b.len()));
+                }
+                v.clear();
+                v.extend(b.iter().map(|x| *x != 0));
+            }
+            (ColumnBytes::Str(s), Column::Str(v)) => {
+                if s.len() != expect {
+                    return Err(wrong("str", s.len()));
+                }
+                v.clear();
+                v.extend(s.iter().map(|x| x.clone().into_owned()));
+            }
+            (other, _) => {
+                let (ty, n) = match other {
+                    ColumnBytes::I64(b) => ("i64", b.len() / 8),
+                    ColumnBytes::F64(b) => ("f64", b.len() / 8),
+                    ColumnBytes::Bool(b) => ("bool", b.len()),
+                    ColumnBytes::Str(s) => ("str", s.len()),
+                };
+                return Err(wrong(ty, n));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_round_trip_through_postcard_bit_for_bit() {
+        let cols = [
+            Column::I64(vec![i64::MIN, 0, 7]),
+            Column::F64(vec![f64::NAN, -0.0, f64::MIN_POSITIVE / 4.0]),
+            Column::Bool(vec![true, false, true]),
+            Column::Str(vec!["".into(), "é漢".into(), "a\0b".into()]),
+        ];
+        for col in &cols {
+            let bytes = postcard::to_allocvec(&ColumnBytes::of(col)).unwrap();
+            let back: ColumnBytes<'_> = postcard::from_bytes(&bytes).unwrap();
+            let mut into = Column::new(col.ty());
+            back.read_into(&mut into, 3).unwrap();
+            let same = match (col, &into) {
+                (Column::F64(a), Column::F64(b)) => {
+                    a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+                }
+                (a, b) => a == b,
+            };
+            assert!(same, "{col:?} came back as {into:?}");
+            let err = back.read_into(&mut Column::new(col.ty()), 4).unwrap_err();
+            assert!(err.contains("where one of 4"), "{err}");
+        }
+        let ints = postcard::to_allocvec(&ColumnBytes::of(&cols[0])).unwrap();
+        let back: ColumnBytes<'_> = postcard::from_bytes(&ints).unwrap();
+        let err = back
+            .read_into(&mut Column::new(xyz_abi::ScalarType::F64), 3)
+            .unwrap_err();
+        assert!(err.contains("3 i64 values where one of 3 f64"), "{err}");
+    }
+}
