@@ -125,34 +125,50 @@ fn four_workers_grow_each_batch_once() {
     assert_eq!(report["stopped"], "max_batches");
 }
 
-/// Two of four workers are killed with SIGKILL again and again, and restarted; the crop still
-/// completes, with one sound result per batch, and reaps to what `xyz run` gives.
+/// Two of four workers are killed with SIGKILL at random moments, again and again, and
+/// restarted, over 300 batches; the crop still completes, with one sound result per batch, and
+/// reaps to what `xyz run` gives. The seed of the kill times is printed, to replay a failure.
 #[test]
 fn workers_killed_again_and_again_lose_nothing() {
     let dir = Dir::new();
-    sow_mandel(&dir, 120, 300_000, true);
+    sow_mandel(&dir, 300, 120_000, true);
     // One batch grown first compiles the module into the crop's cache, so that restarted
     // workers start at once.
     dir.xyz_ok(&["grow", "m", "--batches", "1", "-q"], 0);
     let lease = "400ms";
+    let mut seed = std::env::var("XYZ_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.subsec_nanos() as u64 | 1)
+        });
+    println!("chaos seed (XYZ_CHAOS_SEED): {seed}");
+    let mut random = move |below: u64| {
+        // xorshift64
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
     let mut steady: Vec<Child> = (0..2).map(|_| worker(&dir, lease, &[])).collect();
     let mut doomed: Vec<Child> = (0..2).map(|_| worker(&dir, lease, &[])).collect();
     let began = Instant::now();
     let mut kills = 0;
     while steady.iter_mut().any(|w| w.try_wait().unwrap().is_none()) {
         assert!(
-            began.elapsed() < Duration::from_secs(120),
+            began.elapsed() < Duration::from_secs(180),
             "workers did not finish"
         );
-        std::thread::sleep(Duration::from_millis(150));
-        for w in &mut doomed {
-            if w.try_wait().unwrap().is_none() {
-                w.kill().unwrap();
-                kills += 1;
-            }
-            w.wait().unwrap();
-            *w = worker(&dir, lease, &[]);
+        std::thread::sleep(Duration::from_millis(20 + random(250)));
+        let w = &mut doomed[random(2) as usize];
+        if w.try_wait().unwrap().is_none() {
+            w.kill().unwrap();
+            kills += 1;
         }
+        w.wait().unwrap();
+        *w = worker(&dir, lease, &[]);
     }
     for mut w in doomed {
         let _ = w.kill();
@@ -167,7 +183,7 @@ fn workers_killed_again_and_again_lose_nothing() {
     // worker cleared what they were writing when killed. Temporary files are never results:
     // check finds no bad result, and clears the temporaries of workers killed after that.
     let check = stdout(&dir.xyz_ok(&["check", "m", "--delete-bad"], 0));
-    assert!(check.contains("m: 120 good results"), "{check}");
+    assert!(check.contains("m: 300 good results"), "{check}");
     assert!(!check.contains("bad: "), "{check}");
     // The last worker cleared the expired claims of the killed ones.
     let status = stdout(&dir.xyz_ok(&["status", "m"], 0));
@@ -175,7 +191,7 @@ fn workers_killed_again_and_again_lose_nothing() {
     let names = results(dir.tmp.path());
     assert_eq!(
         batch_ids(&names),
-        (1..=120).collect::<Vec<_>>(),
+        (1..=300).collect::<Vec<_>>(),
         "one result each"
     );
     dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);

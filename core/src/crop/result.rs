@@ -441,4 +441,46 @@ mod tests {
             assert_eq!(NameInfo::parse(bad), None, "{bad}");
         }
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 300,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn a_damaged_result_is_refused_never_misread(
+                edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+                cut in any::<prop::sample::Index>(),
+                truncate in any::<bool>(),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let sha = [7u8; 32];
+                let path = write(dir.path(), &sha, 4, &sample(), None).unwrap().unwrap();
+                let original = std::fs::read(&path).unwrap();
+                let mut bytes = original.clone();
+                for (at, b) in &edits {
+                    let i = at.index(bytes.len());
+                    bytes[i] = *b;
+                }
+                if truncate {
+                    bytes.truncate(cut.index(bytes.len()));
+                }
+                std::fs::write(&path, &bytes).unwrap();
+                match read(&path, &sha, 4, 3, &outputs()) {
+                    // Accepted only if the damage changed nothing.
+                    Ok(r) => {
+                        prop_assert_eq!(&bytes, &original);
+                        prop_assert_eq!(r.output.failures, sample().failures);
+                    }
+                    Err(e) => prop_assert!(!e.to_string().is_empty()),
+                }
+            }
+        }
+    }
 }

@@ -398,4 +398,72 @@ mod tests {
             "{err}"
         );
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn outputs() -> Vec<xyz_abi::Output> {
+            "f(a: i64) -> (y: f64[t=2], s: str, b: bool)"
+                .parse::<xyz_abi::Signature>()
+                .unwrap()
+                .outputs
+        }
+
+        /// A valid reply for 3 cases, to be damaged.
+        fn valid_reply() -> Vec<u8> {
+            let mut out = EvalOutput::default();
+            out.reset(&outputs(), 3);
+            out.errors.push((2, "no".into()));
+            let mut buf = Vec::new();
+            write_done(&mut buf, &out).unwrap();
+            buf
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 2000,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn any_bytes_decode_or_are_refused(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+                let mut out = EvalOutput::default();
+                out.reset(&outputs(), 3);
+                let _ = read_reply(&mut &bytes[..], &mut Vec::new(), &outputs(), &mut out);
+                let mut args = Columns {
+                    n: 0,
+                    cols: vec![Column::new(xyz_abi::ScalarType::I64), Column::new(xyz_abi::ScalarType::Str)],
+                };
+                let _ = read_eval(&mut &bytes[..], &mut Vec::new(), &mut args);
+                let _ = read_hello(&mut &bytes[..]);
+            }
+
+            #[test]
+            fn a_damaged_reply_is_refused_or_well_formed(
+                edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+                cut in any::<prop::sample::Index>(),
+                truncate in any::<bool>(),
+            ) {
+                let mut bytes = valid_reply();
+                for (at, b) in &edits {
+                    let i = at.index(bytes.len());
+                    bytes[i] = *b;
+                }
+                if truncate {
+                    bytes.truncate(cut.index(bytes.len()));
+                }
+                let mut out = EvalOutput::default();
+                out.reset(&outputs(), 3);
+                if let Ok(Ok(())) = read_reply(&mut &bytes[..], &mut Vec::new(), &outputs(), &mut out) {
+                    // Whatever was accepted has the shape the reader asked for.
+                    prop_assert_eq!(out.cols[0].len(), 6);
+                    prop_assert_eq!(out.cols[1].len(), 3);
+                    prop_assert_eq!(out.cols[2].len(), 3);
+                    prop_assert!(out.errors.iter().all(|(i, _)| *i < 3));
+                }
+            }
+        }
+    }
 }
