@@ -17,10 +17,40 @@ pub(crate) struct Axis {
     /// A label per coordinate.
     pub(crate) labels: Vec<String>,
     /// The coordinates as numbers, when they are numbers (placed by value; otherwise by index).
+    /// On a log axis, their base-10 logarithms.
     pub(crate) numbers: Option<Vec<f64>>,
+    /// Whether the axis is logarithmic: `numbers` are then log10 of the coordinates, and
+    /// labels show the coordinates.
+    pub(crate) log: bool,
 }
 
 impl Axis {
+    /// A numeric axis over `values`: logarithmic when they are positive and spaced more evenly
+    /// in their logarithms than in themselves over at least two decades (a logspace).
+    pub(crate) fn numeric(name: String, labels: Vec<String>, values: Vec<f64>) -> Axis {
+        let log = log_spaced(&values);
+        let numbers = if log {
+            values.iter().map(|v| v.log10()).collect()
+        } else {
+            values
+        };
+        Axis {
+            name,
+            labels,
+            numbers: Some(numbers),
+            log,
+        }
+    }
+
+    /// The text of a tick at position `v` of a numeric axis.
+    fn tick(&self, v: f64) -> String {
+        if self.log {
+            number(10f64.powf(v))
+        } else {
+            number(v)
+        }
+    }
+
     fn positions(&self) -> Vec<f64> {
         match &self.numbers {
             Some(n) => n.clone(),
@@ -93,6 +123,8 @@ pub(crate) enum Plot {
         value: String,
         /// Values, row-major with x fastest: `values[j * x.len + i]`.
         values: Vec<f64>,
+        /// Colour by the values' logarithm.
+        log: bool,
     },
 }
 
@@ -124,8 +156,53 @@ fn range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo, hi))
 }
 
+/// Whether `values` are a logspace: positive, monotonic, spanning at least two decades, with
+/// steps more even in their logarithms than in themselves.
+fn log_spaced(values: &[f64]) -> bool {
+    if values.len() < 3 || values.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+        return false;
+    }
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+    if hi / lo < 100.0 {
+        return false;
+    }
+    let spread = |v: &[f64]| {
+        let steps: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).collect();
+        let mean = steps.iter().sum::<f64>() / steps.len() as f64;
+        if mean == 0.0 || steps.iter().any(|s| s.signum() != mean.signum()) {
+            return f64::INFINITY;
+        }
+        steps
+            .iter()
+            .map(|s| (s / mean - 1.0).abs())
+            .fold(0.0, f64::max)
+    };
+    let logs: Vec<f64> = values.iter().map(|v| v.log10()).collect();
+    let even = spread(&logs);
+    even < 0.05 && even < spread(values)
+}
+
+/// Colours of a line plot's series: Okabe and Ito's palette, safe for colour-blind readers,
+/// without its yellow, which is unreadable on white.
+const SERIES: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 0, 0),
+];
+
+/// Most points a line is drawn with markers for; denser lines are lines alone.
+const MARKERS_UP_TO: usize = 30;
+
 /// A number as axis labels show it: up to four significant decimals.
 pub(crate) fn number(v: f64) -> String {
+    // What rounding leaves of a zero tick (-2.2e-16) is zero.
+    let v = if v.abs() < 1e-12 { 0.0 } else { v };
     if v == v.trunc() && v.abs() < 1e15 {
         return format!("{v:.0}");
     }
@@ -192,7 +269,8 @@ fn draw<DB: DrawingBackend>(plot: &Plot, root: &DrawingArea<DB, Shift>) -> DrawR
             y,
             value,
             values,
-        } => draw_heatmap(root, title, x, y, value, values),
+            log,
+        } => draw_heatmap(root, title, x, y, value, values, *log),
     }
 }
 
@@ -212,7 +290,21 @@ fn draw_lines<DB: DrawingBackend>(
     };
     let (y0, y1) = range(series.iter().flat_map(|(_, v)| v.iter().copied())).unwrap_or((0.0, 1.0));
     let pad = (y1 - y0) * 0.05;
-    let mut chart = ChartBuilder::on(root)
+    // The legend has a panel of its own on the right, so it never hides a line.
+    let labelled = series.iter().any(|(l, _)| !l.is_empty());
+    let (width, _) = root.dim_in_pixel();
+    let legend_width = if labelled {
+        let longest = series
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        ((longest as u32 * 8 + 48).clamp(100, width / 3)).min(width.saturating_sub(200))
+    } else {
+        0
+    };
+    let (area, legend) = root.split_horizontally(width.saturating_sub(legend_width));
+    let mut chart = ChartBuilder::on(&area)
         .caption(title, (FONT, 22))
         .margin(16)
         .x_label_area_size(48)
@@ -220,6 +312,7 @@ fn draw_lines<DB: DrawingBackend>(
         .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
     let categorical = |v: &f64| x.label_at(*v);
     let numeric = |v: &f64| number(*v);
+    let ticks = |v: &f64| x.tick(*v);
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(x.name.as_str())
         .y_desc(value)
@@ -227,46 +320,48 @@ fn draw_lines<DB: DrawingBackend>(
         .label_style((FONT, 13))
         .y_label_formatter(&numeric);
     if x.numbers.is_some() {
-        mesh.x_label_formatter(&numeric);
+        mesh.x_label_formatter(&ticks);
     } else {
         mesh.x_labels(x.labels.len().min(12) + 1)
             .x_label_formatter(&categorical);
     }
     mesh.draw()?;
-    for (k, (label, values)) in series.iter().enumerate() {
-        let color = Palette99::pick(k).to_rgba();
+    let markers = xs.len() <= MARKERS_UP_TO;
+    for (k, (_, values)) in series.iter().enumerate() {
+        let color = SERIES[k % SERIES.len()];
         let mut points: Vec<(f64, f64)> = xs.iter().copied().zip(values.iter().copied()).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         // Runs of values between missing ones, each its own line.
-        let mut first = true;
         for run in points
             .split(|(_, v)| !v.is_finite())
             .filter(|r| !r.is_empty())
         {
-            let drawn =
-                chart.draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2)))?;
-            if first && !label.is_empty() {
-                drawn.label(label.as_str()).legend(move |(px, py)| {
-                    PathElement::new(vec![(px, py), (px + 20, py)], color.stroke_width(2))
-                });
-                first = false;
-            }
+            chart.draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2)))?;
         }
-        chart.draw_series(
-            points
-                .iter()
-                .filter(|(_, v)| v.is_finite())
-                .map(|p| Circle::new(*p, 3, color.filled())),
-        )?;
+        if markers {
+            chart.draw_series(
+                points
+                    .iter()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|p| Circle::new(*p, 3, color.filled())),
+            )?;
+        }
     }
-    if series.iter().any(|(l, _)| !l.is_empty()) {
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+    if labelled {
+        let top = 60;
+        for (k, (label, _)) in series.iter().enumerate() {
+            let color = SERIES[k % SERIES.len()];
+            let y = top + 22 * k as i32;
+            legend.draw(&PathElement::new(
+                vec![(8, y), (32, y)],
+                color.stroke_width(3),
+            ))?;
+            legend.draw(&Text::new(
+                label.as_str(),
+                (40, y - 7),
+                (FONT, 13).into_font().color(&BLACK),
+            ))?;
+        }
     }
     Ok(())
 }
@@ -278,8 +373,20 @@ fn draw_heatmap<DB: DrawingBackend>(
     y: &Axis,
     value: &str,
     values: &[f64],
+    log: bool,
 ) -> DrawResult<DB> {
     let (nx, ny) = (x.labels.len(), y.labels.len());
+    // On a log scale, colours follow log10 of the values; what is not positive is grey.
+    let logs: Vec<f64>;
+    let values = if log {
+        logs = values
+            .iter()
+            .map(|v| if *v > 0.0 { v.log10() } else { f64::NAN })
+            .collect();
+        &logs[..]
+    } else {
+        values
+    };
     let (z0, z1) = range(values.iter().copied()).unwrap_or((0.0, 1.0));
     let (width, _) = root.dim_in_pixel();
     let (main, bar) = root.split_horizontally(width.saturating_sub(140));
@@ -299,14 +406,14 @@ fn draw_heatmap<DB: DrawingBackend>(
         .build_cartesian_2d(span(&xe), span(&ye))?;
     let x_label = |v: &f64| {
         if x_numeric {
-            number(*v)
+            x.tick(*v)
         } else {
             x.label_at(*v)
         }
     };
     let y_label = |v: &f64| {
         if y_numeric {
-            number(*v)
+            y.tick(*v)
         } else {
             y.label_at(*v)
         }
@@ -344,12 +451,23 @@ fn draw_heatmap<DB: DrawingBackend>(
         .margin_right(4)
         .right_y_label_area_size(84)
         .build_cartesian_2d(0.0..1.0, z0..z1)?;
-    let numeric = |v: &f64| number(*v);
+    let numeric = |v: &f64| {
+        if log {
+            number(10f64.powf(*v))
+        } else {
+            number(*v)
+        }
+    };
+    let desc = if log {
+        format!("{value} (log scale)")
+    } else {
+        value.to_string()
+    };
     scale
         .configure_mesh()
         .disable_mesh()
         .disable_x_axis()
-        .y_desc(value)
+        .y_desc(desc)
         .axis_desc_style((FONT, 16))
         .label_style((FONT, 13))
         .y_label_formatter(&numeric)
@@ -387,6 +505,7 @@ mod tests {
             name: "a".into(),
             labels: vec![String::new(); n],
             numbers,
+            log: false,
         };
         assert_eq!(
             axis(Some(vec![0.0, 1.0, 3.0]), 3).edges(),
@@ -401,6 +520,19 @@ mod tests {
             (vec![-0.5, 0.5, 1.5, 2.5], false)
         );
         assert_eq!(axis(None, 1).edges(), (vec![-0.5, 0.5], false));
+    }
+
+    #[test]
+    fn logspaces_get_log_axes_and_others_do_not() {
+        let logspace: Vec<f64> = (0..7).map(|k| 10f64.powi(k - 3)).collect();
+        assert!(log_spaced(&logspace));
+        assert!(!log_spaced(&[1.0, 2.0, 3.0, 400.0]));
+        assert!(!log_spaced(&(1..50).map(f64::from).collect::<Vec<_>>()));
+        assert!(!log_spaced(&[0.0, 1.0, 100.0]), "not all positive");
+        assert!(!log_spaced(&[1.0, 3.0, 9.0]), "not two decades");
+        let axis = Axis::numeric("g".into(), vec![String::new(); 7], logspace);
+        assert!(axis.log);
+        assert_eq!(axis.tick(-3.0), "0.001");
     }
 
     #[test]

@@ -28,14 +28,19 @@ pub(crate) struct PlotCommand {
     #[arg(long, value_name = "DIM")]
     y: Option<String>,
 
-    /// Fix a dim at one of its coordinates (repeatable); the dims neither plotted nor fixed
-    /// become the series of a line plot
-    #[arg(long = "sel", value_name = "DIM=VALUE")]
+    /// Fix a dim at the coordinate nearest VALUE (repeatable), or keep only the coordinates
+    /// from LO to HI with DIM=LO:HI (either end may be left out), for any dim, plotted or not;
+    /// the dims neither plotted nor fixed become the series of a line plot
+    #[arg(long = "sel", value_name = "DIM=VALUE|LO:HI")]
     sel: Vec<String>,
 
     /// The image to write; .png or .svg
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
+
+    /// Colour a heatmap by the logarithm of its values (cells not above zero are grey)
+    #[arg(long)]
+    log: bool,
 
     /// The image's size in pixels
     #[arg(long, value_name = "WxH", default_value = "800x600", value_parser = parse_size)]
@@ -79,34 +84,79 @@ struct Dim {
 }
 
 impl Dim {
-    fn axis(&self) -> Axis {
-        let labels = (0..self.coords.len())
-            .map(|i| label(&self.coords.get(i)))
-            .collect();
-        let numbers = match &self.coords {
-            Column::F64(v) => Some(v.clone()),
-            Column::I64(v) => Some(v.iter().map(|x| *x as f64).collect()),
-            _ => None,
-        };
-        Axis {
-            name: self.name.clone(),
-            labels,
-            numbers,
+    /// The axis of the coordinates at `picked`: by value (on a log scale for a logspace)
+    /// where they are numbers, else by position.
+    fn axis(&self, picked: &[usize]) -> Axis {
+        let labels = picked.iter().map(|&i| label(&self.coords.get(i))).collect();
+        match self.number(0) {
+            Some(_) => Axis::numeric(
+                self.name.clone(),
+                labels,
+                picked
+                    .iter()
+                    .map(|&i| self.number(i).unwrap_or(f64::NAN))
+                    .collect(),
+            ),
+            None => Axis {
+                name: self.name.clone(),
+                labels,
+                numbers: None,
+                log: false,
+            },
         }
     }
 
-    /// The index of the coordinate `text` names.
+    /// Coordinate `i` as a number, for numeric dims.
+    fn number(&self, i: usize) -> Option<f64> {
+        match &self.coords {
+            Column::F64(v) => v.get(i).copied(),
+            Column::I64(v) => v.get(i).map(|x| *x as f64),
+            _ => None,
+        }
+    }
+
+    /// The indices of the coordinates from `lo` to `hi` (text after `DIM=`, as `LO:HI`).
+    fn range(&self, lo: &str, hi: &str) -> anyhow::Result<Vec<usize>> {
+        let bound = |t: &str, open: f64| -> anyhow::Result<f64> {
+            if t.trim().is_empty() {
+                return Ok(open);
+            }
+            t.trim()
+                .parse::<f64>()
+                .with_context(|| format!("--sel {}={lo}:{hi}: `{t}` is not a number", self.name))
+        };
+        if self.number(0).is_none() && !self.coords.is_empty() {
+            bail!(
+                "--sel {}={lo}:{hi}: a range needs a numeric dim; {} holds {}",
+                self.name,
+                self.name,
+                self.coords.ty()
+            );
+        }
+        let (a, b) = (bound(lo, f64::NEG_INFINITY)?, bound(hi, f64::INFINITY)?);
+        let picked: Vec<usize> = (0..self.coords.len())
+            .filter(|&i| self.number(i).is_some_and(|x| a <= x && x <= b))
+            .collect();
+        if picked.is_empty() {
+            bail!(
+                "--sel {}={lo}:{hi}: no coordinate of {} lies in that range",
+                self.name,
+                self.name
+            );
+        }
+        Ok(picked)
+    }
+
+    /// The index of the coordinate `text` names: for a numeric dim, the nearest to it.
     fn find(&self, text: &str) -> anyhow::Result<usize> {
         let n = self.coords.len();
         let found = match &self.coords {
-            Column::F64(v) => text.parse::<f64>().ok().and_then(|want| {
-                let tolerance = 1e-9 * want.abs().max(1.0);
-                v.iter().position(|c| (c - want).abs() <= tolerance)
+            Column::F64(_) | Column::I64(_) => text.trim().parse::<f64>().ok().and_then(|want| {
+                (0..n)
+                    .filter_map(|i| Some((i, (self.number(i)? - want).abs())))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(i, _)| i)
             }),
-            Column::I64(v) => text
-                .parse::<i64>()
-                .ok()
-                .and_then(|w| v.iter().position(|c| *c == w)),
             Column::Bool(v) => text
                 .parse::<bool>()
                 .ok()
@@ -209,24 +259,49 @@ impl PlotCommand {
                 )
             })
         };
+        if self.log && self.y.is_none() {
+            bail!("--log colours a heatmap by the logarithm of its values; draw one with --y");
+        }
         let x = dim_index(&self.x, "--x")?;
         let y = self.y.as_deref().map(|y| dim_index(y, "--y")).transpose()?;
         if y == Some(x) {
             bail!("--x and --y are both {}; pick two dims", self.x);
         }
         let mut fixed: Vec<Option<usize>> = vec![None; dims.len()];
+        let mut picked: Vec<Vec<usize>> =
+            dims.iter().map(|d| (0..d.coords.len()).collect()).collect();
         for sel in &self.sel {
             let (name, value) = sel
                 .split_once('=')
-                .with_context(|| format!("--sel {sel}: expected DIM=VALUE"))?;
+                .with_context(|| format!("--sel {sel}: expected DIM=VALUE or DIM=LO:HI"))?;
             let d = dim_index(name.trim(), "--sel")?;
+            if let Some((lo, hi)) = value.split_once(':') {
+                picked[d] = dims[d].range(lo, hi)?;
+                continue;
+            }
             if d == x || Some(d) == y {
                 bail!(
-                    "--sel {sel}: {} is plotted along an axis, so it cannot be fixed",
+                    "--sel {sel}: {} is plotted along an axis, so it cannot be fixed (a range, \
+                     {}=LO:HI, keeps part of it)",
+                    dims[d].name,
                     dims[d].name
                 );
             }
-            fixed[d] = Some(dims[d].find(value.trim())?);
+            let i = dims[d].find(value.trim())?;
+            let exact = label(&dims[d].coords.get(i)) == value.trim()
+                || dims[d]
+                    .number(i)
+                    .zip(value.trim().parse::<f64>().ok())
+                    .is_some_and(|(a, b)| a == b);
+            if !exact {
+                eprintln!(
+                    "--sel {sel}: the nearest coordinate is {}={}",
+                    dims[d].name,
+                    dims[d].coords.get(i)
+                );
+            }
+            fixed[d] = Some(i);
+            picked[d] = vec![i];
         }
         let free: Vec<usize> = (0..dims.len())
             .filter(|d| *d != x && Some(*d) != y && fixed[*d].is_none())
@@ -276,10 +351,9 @@ impl PlotCommand {
                         .join(", ")
                 );
             }
-            let (nx, ny) = (sizes[x], sizes[y]);
-            let mut values = Vec::with_capacity(nx * ny);
-            for j in 0..ny {
-                for i in 0..nx {
+            let mut values = Vec::with_capacity(picked[x].len() * picked[y].len());
+            for &j in &picked[y] {
+                for &i in &picked[x] {
                     base[x] = i;
                     base[y] = j;
                     values.push(value_at(&base));
@@ -290,15 +364,16 @@ impl PlotCommand {
             }
             return Ok(Plot::Heatmap {
                 title,
-                x: dims[x].axis(),
-                y: dims[y].axis(),
+                x: dims[x].axis(&picked[x]),
+                y: dims[y].axis(&picked[y]),
                 value: var.name.clone(),
                 values,
+                log: self.log,
             });
         }
 
         const MAX_SERIES: usize = 40;
-        let n_series: usize = free.iter().map(|d| sizes[*d]).product();
+        let n_series: usize = free.iter().map(|d| picked[*d].len()).product();
         if n_series > MAX_SERIES {
             bail!(
                 "{n_series} lines (one per combination of {}) is more than {MAX_SERIES}; fix some \
@@ -314,8 +389,8 @@ impl PlotCommand {
             let mut rest = s;
             let mut parts = Vec::new();
             for d in free.iter().rev() {
-                base[*d] = rest % sizes[*d];
-                rest /= sizes[*d];
+                base[*d] = picked[*d][rest % picked[*d].len()];
+                rest /= picked[*d].len();
             }
             for d in &free {
                 parts.push(format!(
@@ -324,8 +399,9 @@ impl PlotCommand {
                     label(&dims[*d].coords.get(base[*d]))
                 ));
             }
-            let values: Vec<f64> = (0..sizes[x])
-                .map(|i| {
+            let values: Vec<f64> = picked[x]
+                .iter()
+                .map(|&i| {
                     base[x] = i;
                     value_at(&base)
                 })
@@ -337,7 +413,7 @@ impl PlotCommand {
         }
         Ok(Plot::Lines {
             title,
-            x: dims[x].axis(),
+            x: dims[x].axis(&picked[x]),
             value: var.name.clone(),
             series,
         })

@@ -175,8 +175,21 @@ fn what_cannot_be_plotted_is_named() {
             "--var q: m.nc has no such variable; it has n",
         ),
         (
-            vec!["plot", "m.nc", "--x", "x", "--sel", "y=7", "-o", "a.png"],
-            "--sel y=7: no such coordinate; y has -1.25,",
+            vec![
+                "plot", "c.zarr", "--var", "positive", "--x", "x", "--sel", "label=zz", "-o",
+                "a.png",
+            ],
+            "--sel label=zz: no such coordinate; label has a, b",
+        ),
+        (
+            vec!["plot", "m.nc", "--x", "x", "--sel", "y=3:4", "-o", "a.png"],
+            "--sel y=3:4: no coordinate of y lies in that range",
+        ),
+        (
+            vec![
+                "plot", "m.nc", "--x", "x", "--sel", "y=-1", "--log", "-o", "a.png",
+            ],
+            "--log colours a heatmap",
         ),
         (
             vec!["plot", "m.nc", "--x", "x", "--sel", "x=0.5", "-o", "a.png"],
@@ -241,4 +254,156 @@ fn what_cannot_be_plotted_is_named() {
     );
     assert!(stdout(&out).is_empty());
     assert_eq!(decode_png(&dir.path("keep.png")).0, 800);
+}
+
+/// The `x` of each SVG `<text>` element with `text`.
+fn svg_text_x(svg: &str, text: &str) -> Vec<f64> {
+    svg.split("<text")
+        .skip(1)
+        .filter(|t| {
+            t.find('>')
+                .is_some_and(|i| t[i + 1..].trim_start().starts_with(text))
+        })
+        .filter_map(|t| {
+            let at = t.find("x=\"")? + 3;
+            t[at..at + t[at..].find('"')?].parse().ok()
+        })
+        .collect()
+}
+
+#[test]
+fn sel_takes_the_nearest_coordinate_or_a_range() {
+    let dir = Dir::new();
+    let spec = mandel_spec(&dir, 67, 80, 100);
+    dir.xyz_ok(
+        &["run", "-q", spec.to_str().unwrap(), "-o", "study.zarr"],
+        0,
+    );
+    // The README's example: 0.5 is no coordinate of y; the nearest is used, and said.
+    let out = dir.xyz_ok(
+        &[
+            "plot",
+            "study.zarr",
+            "--var",
+            "n",
+            "--x",
+            "x",
+            "--sel",
+            "y=0.5",
+            "-o",
+            "a.svg",
+        ],
+        0,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--sel y=0.5: the nearest coordinate is y=0.49242424242424243"),
+        "{err}"
+    );
+    let texts = svg_texts(&std::fs::read_to_string(dir.path("a.svg")).unwrap());
+    assert!(
+        texts.iter().any(|t| t.starts_with("n at y=0.4924")),
+        "{texts:?}"
+    );
+    // A range keeps part of a plotted axis.
+    dir.xyz_ok(
+        &[
+            "plot",
+            "study.zarr",
+            "--x",
+            "x",
+            "--y",
+            "y",
+            "--sel",
+            "x=-1:0",
+            "-o",
+            "r.svg",
+        ],
+        0,
+    );
+    let svg = std::fs::read_to_string(dir.path("r.svg")).unwrap();
+    let texts = svg_texts(&svg);
+    // x's ticks span -1 to 0 (y's, -1 to 1): none of x's beyond.
+    assert!(texts.iter().any(|t| t == "-0.8"), "{texts:?}");
+    assert!(!texts.iter().any(|t| t == "-1.5" || t == "-2"), "{texts:?}");
+    assert!(
+        !texts.iter().any(|t| t.contains("e-")),
+        "rounding noise: {texts:?}"
+    );
+}
+
+#[test]
+fn plots_show_the_data_log_scales_palette_markers_and_legend() {
+    let dir = Dir::new();
+    let spec = mandel_spec(&dir, 60, 80, 1000);
+    dir.xyz_ok(&["run", "-q", spec.to_str().unwrap(), "-o", "m.zarr"], 0);
+    // Most of mandel's cells escape in a few iterations of 1000: on a linear scale they are
+    // all viridis' bottom colour; on a log scale they spread over it.
+    let purple = |file: &str, log: bool| {
+        let mut args = vec!["plot", "m.zarr", "--x", "x", "--y", "y", "-o", file];
+        if log {
+            args.push("--log");
+        }
+        dir.xyz_ok(&args, 0);
+        let (_, _, pixels) = decode_png(&dir.path(file));
+        let near = |p: &[u8; 3], c: [u8; 3]| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 24);
+        pixels.iter().filter(|p| near(p, [68, 1, 84])).count()
+    };
+    let (linear, log) = (purple("lin.png", false), purple("log.png", true));
+    assert!(
+        log * 3 < linear,
+        "log {log} vs linear {linear} bottom-coloured pixels"
+    );
+
+    // A logspace coordinate is drawn on a log axis; 50 points get no markers; the series use
+    // the palette without yellow, and the legend stands beside the plot, not on it.
+    let ramp = guest("ramp");
+    dir.xyz_ok(
+        &[
+            "run",
+            "-q",
+            "--function",
+            &ramp,
+            "--combo",
+            "a={ logspace = [-3, 0, 50] }",
+            "--combo",
+            "b=0,1,2",
+            "-o",
+            "g.zarr",
+        ],
+        0,
+    );
+    dir.xyz_ok(
+        &[
+            "plot", "g.zarr", "--x", "a", "--sel", "t=2", "-o", "g.svg", "--size", "800x600",
+        ],
+        0,
+    );
+    let svg = std::fs::read_to_string(dir.path("g.svg")).unwrap();
+    let texts = svg_texts(&svg);
+    for tick in ["0.001", "0.01", "0.1", "1"] {
+        assert!(
+            texts.iter().any(|t| t == tick),
+            "no {tick} tick in {texts:?}"
+        );
+    }
+    assert!(
+        !texts.iter().any(|t| t.starts_with('-')),
+        "an axis below 0: {texts:?}"
+    );
+    assert_eq!(svg.matches("<circle").count(), 0, "no markers on 50 points");
+    let svg_upper = svg.to_uppercase();
+    assert!(
+        !svg_upper.contains("#F0E442") && !svg_upper.contains("#FFFF00"),
+        "yellow lines"
+    );
+    assert!(svg_upper.contains("#0072B2"), "the palette's first colour");
+    for label in ["b=0", "b=1", "b=2"] {
+        let xs = svg_text_x(&svg, label);
+        assert!(!xs.is_empty(), "no legend label {label}");
+        assert!(
+            xs.iter().all(|x| *x > 600.0),
+            "{label} inside the plot: {xs:?}"
+        );
+    }
 }
