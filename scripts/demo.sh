@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: build xyz and the Mandelbrot example (for wasm32), then sweep it over a 400 x 400
-# grid with maxiter 1000 into mandel.zarr, in the current directory.
+# grid with maxiter 1000 into mandel.zarr, in the current directory, show the dataset and draw
+# it as mandel.png.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -12,6 +13,10 @@ cargo build --manifest-path "$root/Cargo.toml" --profile guest --target wasm32-u
 xyz="$root/target/release/xyz"
 "$xyz" inspect "$root/target/guests/wasm32-unknown-unknown/guest/example_mandel.wasm"
 "$xyz" run "$root/wasm-examples/mandel/mandel.toml" -o mandel.zarr --force
+"$xyz" show mandel.zarr
+"$xyz" plot mandel.zarr --x x --y y -o mandel.png
+echo "drew mandel.png"
+# xarray's view too, where it is installed.
 if python3 -c 'import xarray' 2>/dev/null; then
     python3 -c 'import xarray as xr; print(xr.open_zarr("mandel.zarr"))'
 fi

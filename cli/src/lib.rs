@@ -77,11 +77,31 @@ pub fn main_impl() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::from(exit_codes::OK);
             }
+            if let Some(usage) = err.downcast_ref::<UsageError>() {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: {usage}\n\nFor more information, try '--help'."
+                );
+                return ExitCode::from(exit_codes::USAGE);
+            }
             let _ = writeln!(std::io::stderr(), "error: {}", say_once(err.chain()));
             ExitCode::from(exit_codes::ERROR)
         }
     }
 }
+
+/// A command line that parsed but cannot be used (a bad `--combo`, no function named): reported
+/// as clap reports its own usage errors, with exit code [`exit_codes::USAGE`].
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// An error and its sources as one line, each thing said once: an error that prints its
 /// source itself is not followed by that source again.

@@ -40,6 +40,16 @@ impl fmt::Display for Place {
     }
 }
 
+/// `argument `a` (f64)`, or `arguments `a` (f64), `b` (i64)`.
+fn missing_list(args: &[(String, ScalarType)]) -> String {
+    let list: Vec<String> = args.iter().map(|(n, t)| format!("`{n}` ({t})")).collect();
+    format!(
+        "argument{} {}",
+        if args.len() == 1 { "" } else { "s" },
+        list.join(", ")
+    )
+}
+
 /// The most cells one dataset may have: 2^32, some 34 GB for each f64 output.
 pub const MAX_CELLS: u64 = 1 << 32;
 
@@ -59,15 +69,16 @@ pub enum SpaceError {
         /// The function's argument names, comma-separated.
         known: String,
     },
-    /// An argument given no value.
+    /// Arguments given no value, all of them.
     #[error(
-        "argument `{name}` ({ty}) of {function} has no value: give it in combos, cases or constants"
+        "{} of {function} {} no value: give {} in combos, cases or constants",
+        missing_list(args),
+        if args.len() == 1 { "has" } else { "have" },
+        if args.len() == 1 { "it" } else { "them" }
     )]
     MissingArg {
-        /// The argument.
-        name: String,
-        /// Its type.
-        ty: ScalarType,
+        /// The arguments, with their types, in the signature's order.
+        args: Vec<(String, ScalarType)>,
         /// The function's name.
         function: String,
     },
@@ -133,6 +144,19 @@ pub struct ParamSpace {
     pub cases: Vec<Vec<(String, Value)>>,
     /// Arguments with one value for every case.
     pub constants: Vec<(String, Value)>,
+}
+
+impl SpaceError {
+    /// The argument the error is about, if it is about one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            SpaceError::UnknownArg { name, .. }
+            | SpaceError::Duplicate { name, .. }
+            | SpaceError::WrongType { name, .. }
+            | SpaceError::BadCombo { name, .. } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 impl ParamSpace {
@@ -213,14 +237,15 @@ impl ParamSpace {
                 });
             }
         }
-        if let Some(arg) = sig
+        let missing: Vec<(String, ScalarType)> = sig
             .args
             .iter()
-            .find(|a| !given.contains_key(a.name.as_str()))
-        {
+            .filter(|a| !given.contains_key(a.name.as_str()))
+            .map(|a| (a.name.clone(), a.ty))
+            .collect();
+        if !missing.is_empty() {
             return Err(SpaceError::MissingArg {
-                name: arg.name.clone(),
-                ty: arg.ty,
+                args: missing,
                 function,
             });
         }

@@ -175,20 +175,33 @@ fn toml_value(text: &str) -> Option<toml::Value> {
 }
 
 /// Parses `--combo NAME=VALUES`: VALUES is a TOML value (`[1, 2, 3]`,
-/// `{ linspace = [0, 1, 11] }`) or a bare comma-separated list (`1,2,3`, `a,b`).
+/// `{ linspace = [0, 1, 11] }`) or a bare comma-separated list (`1,2,3`, `a,b`). A value that
+/// opens a TOML list or table must be one: `[1,2` is refused, not split on its commas.
 pub fn parse_combo_arg(arg: &str) -> Result<(String, ComboValues), String> {
     let (name, values) = split_assignment(arg, "--combo")?;
-    let value = toml_value(values)
-        .filter(|v| v.is_array() || v.is_table())
-        .or_else(|| toml_value(&format!("[{values}]")))
-        .unwrap_or_else(|| {
-            toml::Value::Array(
-                values
-                    .split(',')
-                    .map(|s| toml::Value::String(s.trim().to_string()))
-                    .collect(),
-            )
-        });
+    if values.starts_with(['[', '{']) {
+        let value = toml_value(values)
+            .filter(|v| v.is_array() || v.is_table())
+            .ok_or_else(|| {
+                format!(
+                    "--combo {name}: `{values}` is not a TOML list or table (such as [1, 2, 3] \
+                     or {{ linspace = [0, 1, 11] }})"
+                )
+            })?;
+        let combo = ComboValues::from_toml(&value).map_err(|e| format!("--combo {name}: {e}"))?;
+        return Ok((name.to_string(), combo));
+    }
+    if values.is_empty() {
+        return Err(format!("--combo {name}: no values after `=`"));
+    }
+    let value = toml_value(&format!("[{values}]")).unwrap_or_else(|| {
+        toml::Value::Array(
+            values
+                .split(',')
+                .map(|s| toml::Value::String(s.trim().to_string()))
+                .collect(),
+        )
+    });
     let combo = ComboValues::from_toml(&value).map_err(|e| format!("--combo {name}: {e}"))?;
     Ok((name.to_string(), combo))
 }

@@ -72,6 +72,7 @@ impl OutputArgs {
                         into.display()
                     )
                 })?;
+            xyz_core::output::check_parent(into)?;
             // Merges into one dataset serialize: each reads it, adds to it and replaces it.
             let lock = xyz_core::output::DatasetLock::acquire(into, |holder| {
                 eprintln!(
@@ -181,13 +182,21 @@ impl Destination {
         Ok(Some(harvest))
     }
 
-    /// Finishes a merge and replaces the dataset with its result.
-    pub(crate) fn write_merged(&self, harvest: xyz_core::harvest::Harvest) -> anyhow::Result<()> {
+    /// Finishes a merge and replaces the dataset with its result; gives the merged dataset's
+    /// dims and sizes.
+    pub(crate) fn write_merged(
+        &self,
+        harvest: xyz_core::harvest::Harvest,
+    ) -> anyhow::Result<Vec<(String, usize)>> {
         let merged = harvest
             .finish()
             .with_context(|| format!("merging into {}", self.path.display()))?;
         xyz_core::output::write(&merged, &self.path, self.format, true)?;
-        Ok(())
+        Ok(merged
+            .dims
+            .iter()
+            .map(|d| (d.name.clone(), d.coords.len()))
+            .collect())
     }
 }
 
@@ -216,6 +225,15 @@ pub(crate) fn read_dataset(
     Ok(xyz_core::output::read(path, format)?)
 }
 
+/// `1 case`, `2 cases`.
+pub(crate) fn count_of(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// Parses a count: a whole number of at least 1.
 pub(crate) fn count(text: &str) -> Result<u64, String> {
     match text.trim().parse::<u64>() {
@@ -232,7 +250,8 @@ pub(crate) struct SweepArgs {
     /// The sweep spec, a TOML file naming the function and its combos, cases and constants
     pub(crate) spec: Option<PathBuf>,
 
-    /// The function, a WebAssembly module, instead of the spec's `function`
+    /// The function, a WebAssembly module (.wasm) or a native library (.so), instead of the
+    /// spec's `function`
     #[arg(long, value_name = "MODULE")]
     function: Option<PathBuf>,
 
@@ -248,27 +267,40 @@ pub(crate) struct SweepArgs {
 }
 
 impl SweepArgs {
-    /// The spec with the command line's changes, and the function's module.
+    /// The spec with the command line's changes, and the function's module. A `--combo` or
+    /// `--constant` that cannot be used, or no function at all, is a usage error.
     pub(crate) fn load(&self) -> anyhow::Result<(xyz_core::Spec, PathBuf)> {
+        let usage = |m: String| anyhow::Error::new(crate::UsageError(m));
         let mut spec = match &self.spec {
             Some(path) => xyz_core::Spec::from_file(path)?,
             None => xyz_core::Spec::default(),
         };
+        let mut given: Vec<(String, &str)> = Vec::new();
+        let mut once = |name: &str, flag: &'static str| {
+            if let Some((_, first)) = given.iter().find(|(n, _)| n == name) {
+                return Err(usage(format!(
+                    "`{name}` is given twice on the command line, by {first} and by {flag}"
+                )));
+            }
+            given.push((name.to_string(), flag));
+            Ok(())
+        };
         for arg in &self.combos {
-            let (name, values) =
-                xyz_core::spec::parse_combo_arg(arg).map_err(anyhow::Error::msg)?;
+            let (name, values) = xyz_core::spec::parse_combo_arg(arg).map_err(usage)?;
+            once(&name, "--combo")?;
             spec.space.combo(name, values);
         }
         for arg in &self.constants {
-            let (name, value) =
-                xyz_core::spec::parse_constant_arg(arg).map_err(anyhow::Error::msg)?;
+            let (name, value) = xyz_core::spec::parse_constant_arg(arg).map_err(usage)?;
+            once(&name, "--constant")?;
             spec.space.constant(name, value);
         }
         let Some(module) = self.function.clone().or(spec.function.clone()) else {
-            anyhow::bail!(
+            return Err(usage(
                 "no function to run: name one with `function = \"...\"` in the spec or with \
                  --function"
-            );
+                    .into(),
+            ));
         };
         Ok((spec, module))
     }
@@ -284,15 +316,30 @@ impl SweepArgs {
             )
     }
 
-    /// The spec's space bound to `sig`; errors name the spec.
+    /// The spec's space bound to `sig`; errors name the spec, or the flag that gave the
+    /// value at fault (a usage error).
     pub(crate) fn bind(
         &self,
         spec: &xyz_core::Spec,
         sig: &xyz_abi::Signature,
     ) -> anyhow::Result<xyz_core::BoundSpace> {
-        spec.space.bind(sig).map_err(|e| match &self.spec {
-            Some(path) => anyhow::anyhow!("{}: {e}", path.display()),
-            None => anyhow::anyhow!("{e}"),
+        spec.space.bind(sig).map_err(|e| {
+            let named = |args: &[String]| {
+                e.name().is_some_and(|n| {
+                    args.iter()
+                        .any(|a| a.split_once('=').is_some_and(|(k, _)| k.trim() == n))
+                })
+            };
+            if named(&self.combos) {
+                anyhow::Error::new(crate::UsageError(format!("--combo: {e}")))
+            } else if named(&self.constants) {
+                anyhow::Error::new(crate::UsageError(format!("--constant: {e}")))
+            } else {
+                match &self.spec {
+                    Some(path) => anyhow::anyhow!("{}: {e}", path.display()),
+                    None => anyhow::anyhow!("{e}"),
+                }
+            }
         })
     }
 }

@@ -1,4 +1,4 @@
-//! `xyz inspect`: check a module and print its signature.
+//! `xyz inspect`: check a function (a module or a native library) and print its signature.
 
 use std::path::PathBuf;
 
@@ -12,11 +12,12 @@ const AFTER_HELP: &str = "EXAMPLES:
   xyz inspect mandel.wasm
   xyz inspect mandel.wasm --json | jq .args";
 
-/// Check a function module and print its signature: arguments, outputs and their types.
+/// Check a function (a WebAssembly module or a native library) and print its signature:
+/// arguments, outputs and their types.
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
 pub(crate) struct InspectCommand {
-    /// The module (.wasm)
+    /// The function: a WebAssembly module (.wasm) or a native library (.so)
     module: PathBuf,
 
     /// Print JSON instead of text

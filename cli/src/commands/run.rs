@@ -68,14 +68,20 @@ impl RunCommand {
         // Merging into an existing dataset takes the results chunk by chunk, so only the merged
         // dataset is held.
         let layout = xyz_core::Dataset::layout(&bound, &sig, function.sha256());
-        let (outcome, how) = match dest.harvest(&layout)? {
+        let run_dims: Vec<(String, usize)> = bound
+            .dims()
+            .iter()
+            .map(|d| (d.name.clone(), d.coords.len()))
+            .collect();
+        let (outcome, how, dims) = match dest.harvest(&layout)? {
             Some(harvest) => {
                 let outcome = runner.run_into(&bound, harvest);
                 bar.finish_and_clear();
                 let (harvest, outcome) = outcome?.split();
-                dest.write_merged(harvest)
+                let merged = dest
+                    .write_merged(harvest)
                     .with_context(|| format!("writing the dataset of {}", sig.name))?;
-                (outcome, "merged into")
+                (outcome, "merged into", merged)
             }
             None => {
                 let outcome = runner.run(&bound);
@@ -84,7 +90,7 @@ impl RunCommand {
                 let how = dest
                     .write(&dataset)
                     .with_context(|| format!("writing the dataset of {}", sig.name))?;
-                (outcome, how)
+                (outcome, how, run_dims)
             }
         };
         let (out, format) = (&dest.path, dest.format);
@@ -104,7 +110,7 @@ impl RunCommand {
                 "failed": failed,
                 "threads": pool.workers(),
                 "elapsed_seconds": secs,
-                "dims": bound.dims().iter().map(|d| json!({"name": d.name, "size": d.coords.len()})).collect::<Vec<_>>(),
+                "dims": dims.iter().map(|(name, size)| json!({"name": name, "size": size})).collect::<Vec<_>>(),
                 "failures": outcome.failures,
             });
             writeln!(say, "{}", serde_json::to_string_pretty(&summary)?)?;
@@ -116,15 +122,14 @@ impl RunCommand {
             };
             writeln!(
                 say,
-                "{}: {} cases in {secs:.3} s ({rate:.0} cases/s, {} threads)",
+                "{}: {} in {secs:.3} s ({rate:.0} cases/s, {})",
                 sig.name,
-                bound.len(),
-                pool.workers()
+                super::args::count_of(bound.len(), "case"),
+                super::args::count_of(pool.workers() as u64, "thread")
             )?;
-            let dims: Vec<String> = bound
-                .dims()
+            let dims: Vec<String> = dims
                 .iter()
-                .map(|d| format!("{}={}", d.name, d.coords.len()))
+                .map(|(name, size)| format!("{name}={size}"))
                 .collect();
             writeln!(
                 say,
@@ -133,7 +138,13 @@ impl RunCommand {
                 dims.join(", ")
             )?;
             if failed > 0 {
-                writeln!(say, "{failed} cases failed (their cells are missing):")?;
+                // The failures go to stderr, as diagnostics; --json puts them on stdout.
+                let mut say = std::io::stderr();
+                writeln!(
+                    say,
+                    "{} failed (their cells are missing; cases are counted from 0):",
+                    super::args::count_of(failed, "case")
+                )?;
                 for f in outcome.failures.iter().take(10) {
                     let args: Vec<String> =
                         f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();

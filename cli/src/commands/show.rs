@@ -139,9 +139,11 @@ impl ShowCommand {
             );
         }
         println!("Cells: {ok} with values, {absent} missing");
-        println!("Attributes:");
-        for (k, v) in &ds.attrs {
-            println!("    {k}: {v}");
+        if !ds.attrs.is_empty() {
+            println!("Attributes:");
+            for (k, v) in &ds.attrs {
+                println!("    {k}: {v}");
+            }
         }
         Ok(exit_codes::OK)
     }

@@ -1,6 +1,6 @@
 //! The faulty example's failure modes: each fails its own cases only, and the host survives.
 
-use crate::util::{Dir, guest, stdout};
+use crate::util::{Dir, guest};
 
 #[test]
 fn every_failure_mode_fails_alone_under_either_watchdog() {
@@ -83,9 +83,10 @@ fn human_summary_lists_failures_with_arguments() {
         ],
         3,
     );
-    let text = stdout(&out);
+    // Failures are diagnostics: on stderr.
+    let text = String::from_utf8_lossy(&out.stderr);
     assert!(
-        text.contains("1 cases failed (their cells are missing):"),
+        text.contains("1 case failed (their cells are missing; cases are counted from 0):"),
         "{text}"
     );
     assert!(

@@ -2,21 +2,14 @@
 
 use crate::util::{Dir, guest, stdout, tree};
 
+/// `xyz run` of add over `a` and `b` into all.zarr, with `c=0` unless `extra` gives `c`.
 fn add(dir: &Dir, a: &str, b: &str, extra: &[&str]) -> std::process::Output {
     let f = guest("add");
-    let mut args = vec![
-        "run",
-        "--function",
-        &f,
-        "--combo",
-        a,
-        "--combo",
-        b,
-        "--constant",
-        "c=0",
-        "--into",
-        "all.zarr",
-    ];
+    let mut args = vec!["run", "--function", &f, "--combo", a, "--combo", b];
+    if !extra.iter().any(|e| e.starts_with("c=")) {
+        args.extend(["--constant", "c=0"]);
+    }
+    args.extend(["--into", "all.zarr"]);
     args.extend(extra);
     dir.xyz(&args)
 }

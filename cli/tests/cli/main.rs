@@ -6,6 +6,7 @@ mod clusters;
 mod crops;
 mod distributed;
 mod faulty;
+mod first_hour;
 mod formats;
 mod harvest;
 mod native;

@@ -259,12 +259,13 @@ fn every_float_a_sweep_is_given_reads_back_from_parquet() {
         &add,
         "--combo",
         "a=-1.2249163879598661",
-        "--combo",
-        "b=1",
         "--constant",
         "c=0",
     ];
-    dir.xyz_ok(&[&args[..], &["-o", "t.parquet", "-q"]].concat(), 0);
+    dir.xyz_ok(
+        &[&args[..], &["--combo", "b=1", "-o", "t.parquet", "-q"]].concat(),
+        0,
+    );
     cells(&dir, "t.parquet");
     dir.xyz_ok(
         &[&args[..], &["--combo", "b=2", "--into", "t.parquet", "-q"]].concat(),
@@ -473,18 +474,26 @@ fn values_a_float_cannot_hold_are_refused_not_rounded() {
         ("a=9007199254740993", "expected f64, found 9007199254740993"),
         ("a=9007199254740993,0.5", "has no exact float"),
     ] {
-        let err = dir.xyz_err(&[
-            "run",
-            "--function",
-            &add,
-            "--combo",
-            combo,
-            "--combo",
-            "b=1",
-            "--constant",
-            "c=0",
-        ]);
-        assert!(err.contains(expected), "{combo}: {err}");
+        // The value came from the command line: a usage error, naming the flag.
+        let out = dir.xyz_ok(
+            &[
+                "run",
+                "--function",
+                &add,
+                "--combo",
+                combo,
+                "--combo",
+                "b=1",
+                "--constant",
+                "c=0",
+            ],
+            2,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(expected) && err.contains("--combo"),
+            "{combo}: {err}"
+        );
     }
 }
 
@@ -521,4 +530,52 @@ fn string_outputs_are_checked_and_bounded() {
     // Two outputs each spanning the whole memory: the host copies no more than it holds.
     let (_, err) = run("x=5000", 3);
     assert!(err.contains("more bytes than its"), "{err}");
+}
+
+#[test]
+fn sizes_are_checked_before_anything_is_allocated() {
+    let dir = Dir::new();
+    let add = guest("add");
+    for n in ["100000", "1000000"] {
+        let a = format!("a={{ range = [0, {n}, 1] }}");
+        let b = format!("b={{ range = [0, {n}, 1] }}");
+        for cmd in ["run", "sow"] {
+            let err = dir.xyz_err(
+                &[
+                    cmd,
+                    "--function",
+                    &add,
+                    "--combo",
+                    &a,
+                    "--combo",
+                    &b,
+                    "--constant",
+                    "c=0",
+                    "--name",
+                    "big",
+                ][..if cmd == "run" { 9 } else { 11 }],
+            );
+            assert!(err.contains("more than the 4294967296"), "{cmd} {n}: {err}");
+        }
+    }
+    assert!(
+        !dir.path(".xyz-big").exists(),
+        "a failed sow leaves nothing"
+    );
+    // An output whose extra dims hold more than the host will take, or overflow.
+    for dims in ["t=4294967295", "t=65536, k=65536, j=65536"] {
+        // The signature moved to where a longer text has room.
+        let module = affine_variant(&dir, "huge", |t| {
+            t.replace(
+                "(data (i32.const 16) \"affine(x: f64) -> (y: f64)\\00\")",
+                &format!("(data (i32.const 512) \"affine(x: f64) -> (y: f64[{dims}])\\00\")"),
+            )
+            .replace(
+                "(func (export \"xyz_signature\") (result i32) (i32.const 16))",
+                "(func (export \"xyz_signature\") (result i32) (i32.const 512))",
+            )
+        });
+        let err = dir.xyz_err(&["inspect", &module]);
+        assert!(err.contains("more values per case"), "{dims}: {err}");
+    }
 }

@@ -597,12 +597,23 @@ impl Crop {
             // The manifest goes first: results of the old crop no longer match its identity
             // from this moment on, whatever happens next, and its workers see it is gone.
             let _ = std::fs::remove_file(dir.join(manifest::FILE));
+            // Each directory is renamed aside first (one atomic step, however busy its
+            // writers), then removed: a straggler's file landing in it meanwhile cannot stop
+            // the new crop, and it is cleared with the rest.
             for sub in [RESULTS, claims::CLAIMS, claims::COMMITTED] {
                 let path = dir.join(sub);
-                std::fs::remove_dir_all(&path).or_else(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => Ok(()),
-                    _ => Err(io_err(&path)(e)),
-                })?;
+                let aside = dir.join(format!(".{sub}-replaced-{}", std::process::id()));
+                match std::fs::rename(&path, &aside) {
+                    Ok(()) => {
+                        for _ in 0..3 {
+                            if std::fs::remove_dir_all(&aside).is_ok() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&path)(e)),
+                }
             }
         }
         std::fs::create_dir_all(&results).map_err(io_err(&results))?;

@@ -211,13 +211,52 @@ pub fn resolve_destination(dest: &Path) -> Result<PathBuf, WriteError> {
     Ok(target)
 }
 
-/// Refuses an existing `dest` unless `force`, and a `dest` xyz cannot replace (see
-/// [`resolve_destination`]). Call it before a long run, so the run is not wasted; [`write()`]
-/// checks again.
+/// Refuses `dest` when its directory does not exist, is not a directory, or cannot be written
+/// to: what would otherwise fail only once the dataset is made.
+pub fn check_parent(dest: &Path) -> Result<(), WriteError> {
+    let parent = match dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => p,
+        None => Path::new("."),
+    };
+    let refused = |reason: String| WriteError::Refused {
+        path: dest.to_path_buf(),
+        reason,
+    };
+    match std::fs::metadata(parent) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(refused(format!("{} is not a directory", parent.display()))),
+        Err(_) => {
+            return Err(refused(format!(
+                "the directory {} does not exist",
+                parent.display()
+            )));
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        let c = std::ffi::CString::new(parent.as_os_str().as_bytes())
+            .map_err(|_| refused("its directory's name holds a NUL byte".into()))?;
+        // SAFETY: access reads the NUL-terminated path it is given.
+        if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+            return Err(refused(format!(
+                "the directory {} cannot be written to: {}",
+                parent.display(),
+                io::Error::last_os_error()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an existing `dest` unless `force`, a `dest` xyz cannot replace (see
+/// [`resolve_destination`]), and one whose directory is missing or read-only. Call it before a
+/// long run, so the run is not wasted; [`write()`] checks again.
 pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
     if is_stdout(dest) {
         return Ok(());
     }
+    check_parent(dest)?;
     if !force && dest.symlink_metadata().is_ok() {
         return Err(WriteError::Exists {
             path: dest.to_path_buf(),
