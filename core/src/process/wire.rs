@@ -115,9 +115,16 @@ fn read_frame(r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
     if len > MAX_FRAME {
         return Err(bad(format!("a message of {len} bytes")));
     }
+    // Grown as the bytes arrive, not allocated at the length claimed: a peer that claims a
+    // gigabyte and sends ten bytes costs ten bytes.
     buf.clear();
-    buf.resize(len, 0);
-    r.read_exact(buf)?;
+    r.take(len as u64).read_to_end(buf)?;
+    if buf.len() != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("a message of {len} bytes ended after {}", buf.len()),
+        ));
+    }
     Ok(true)
 }
 
@@ -384,6 +391,21 @@ mod tests {
         assert_eq!(
             read_hello(&mut &buf[..]).unwrap(),
             Err("no such file".into())
+        );
+    }
+
+    #[test]
+    fn a_frame_that_claims_more_than_it_holds_costs_only_what_it_holds() {
+        let mut bytes = (1u32 << 29).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&[0; 10]);
+        let mut buf = Vec::new();
+        let mut out = EvalOutput::default();
+        let err = read_reply(&mut &bytes[..], &mut buf, &[], &mut out).unwrap_err();
+        assert!(err.to_string().contains("ended after 10"), "{err}");
+        assert!(
+            buf.capacity() < 1 << 20,
+            "{} bytes allocated",
+            buf.capacity()
         );
     }
 
