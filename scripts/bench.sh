@@ -5,7 +5,8 @@
 # threads over one, and the per-evaluation overhead of `add` through the whole in-process path;
 # then crops (scripts/bench_crops.py): sow + grow + reap of a million cases, one small grow in a
 # fresh process, and status on a crop of 10^5 batches; then the peak memory of reaping and
-# merging 10^7 cases against the size of the output (scripts/bench_harvest.py). Run it on an
+# merging 10^7 cases against the size of the output (scripts/bench_harvest.py); dataset sizes
+# against xarray's and pandas' and the cost of compression (scripts/bench_formats.py). Run it on an
 # otherwise idle machine.
 # The criterion benches: cargo bench -p xyz-cli --bench sweep
 set -euo pipefail
@@ -18,4 +19,7 @@ cargo build --locked --release -p xyz-cli
 python3 scripts/bench_crops.py "$PWD/target/release/xyz" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
 python3 scripts/bench_harvest.py "$PWD/target/release/xyz" \
+    "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
+python3 scripts/bench_formats.py "$PWD/target/release/xyz" \
+    "$PWD/target/guests/wasm32-unknown-unknown/guest/example_mandel.wasm" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"

@@ -37,6 +37,11 @@ pub(crate) struct OutputArgs {
     /// With --into: where a cell already holds a different value, the old value stays
     #[arg(long, requires = "into")]
     keep_existing: bool,
+
+    /// How Zarr chunks and Parquet pages are compressed: zstd (level 3, the default),
+    /// zstd:LEVEL (1 fastest to 22 smallest) or none
+    #[arg(long, value_name = "HOW", default_value = "zstd")]
+    compression: xyz_core::output::Compression,
 }
 
 /// Where a dataset goes, resolved.
@@ -49,6 +54,7 @@ pub(crate) struct Destination {
     /// Whether the dataset is merged into what is at `path`.
     merge: Option<xyz_core::harvest::Conflicts>,
     force: bool,
+    compression: xyz_core::output::Compression,
     /// Held while merging, so that merges into one dataset serialize.
     _lock: Option<xyz_core::output::DatasetLock>,
 }
@@ -100,6 +106,7 @@ impl OutputArgs {
                 format,
                 merge: Some(conflicts),
                 force: true,
+                compression: self.compression,
                 _lock: Some(lock),
             });
         }
@@ -124,6 +131,7 @@ impl OutputArgs {
             format,
             merge: None,
             force: self.force,
+            compression: self.compression,
             _lock: None,
         })
     }
@@ -143,7 +151,13 @@ impl Destination {
     /// Writes `dataset` as a new output (a merge goes through [`Destination::harvest`]).
     /// Returns what was done, for the summary.
     pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
-        xyz_core::output::write(dataset, &self.path, self.format, self.force)?;
+        xyz_core::output::write_with(
+            dataset,
+            &self.path,
+            self.format,
+            self.force,
+            self.compression,
+        )?;
         Ok("wrote")
     }
 }
@@ -160,7 +174,8 @@ impl Destination {
         ) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         let staged = xyz_core::output::Staged::new(&self.path, self.force)?;
-        let mut writer = xyz_core::output::WindowWriter::create(layout, &staged, self.format)?;
+        let mut writer =
+            xyz_core::output::WindowWriter::create(layout, &staged, self.format, self.compression)?;
         let filled = fill(&mut |window| Ok(writer.write(window)?))?;
         writer.finish()?;
         staged.commit()?;
@@ -191,7 +206,7 @@ impl Destination {
         let merged = harvest
             .finish()
             .with_context(|| format!("merging into {}", self.path.display()))?;
-        xyz_core::output::write(&merged, &self.path, self.format, true)?;
+        xyz_core::output::write_with(&merged, &self.path, self.format, true, self.compression)?;
         Ok(merged
             .dims
             .iter()

@@ -410,7 +410,20 @@ fn nodes_with_other_engines_compile_their_own_and_agree_bit_for_bit() {
             .filter(|n| n.ends_with(".cwasm"))
             .collect();
         assert_eq!(cache.len(), 2, "one entry per engine: {cache:?}");
-        dir.xyz_ok(&["reap", "nan", "-o", "nan.zarr", "--force", "-q"], 0);
+        // Uncompressed, so that a chunk's bytes can be read here.
+        dir.xyz_ok(
+            &[
+                "reap",
+                "nan",
+                "-o",
+                "nan.zarr",
+                "--force",
+                "-q",
+                "--compression",
+                "none",
+            ],
+            0,
+        );
         let sum = std::fs::read(dir.path("nan.zarr/sum/c/0/0")).unwrap();
         let first_value = u64::from_le_bytes(sum[..8].try_into().unwrap());
         assert_eq!(first_value, 0x7ff8_0000_0000_0000, "the canonical NaN");

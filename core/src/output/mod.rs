@@ -26,6 +26,7 @@
 //! Attributes hold the constants (booleans as 0 or 1, as netCDF has no boolean attributes) and
 //! the provenance: `xyz_version`, `xyz_function` (the signature) and `xyz_function_sha256`.
 
+mod compression;
 mod lock;
 mod netcdf;
 mod parquet;
@@ -34,6 +35,7 @@ mod tabular_read;
 mod zarr;
 mod zarr_read;
 
+pub use compression::{Compression, DEFAULT_ZSTD_LEVEL};
 pub use lock::{DatasetLock, LockHolder, lock_path};
 
 use std::fmt;
@@ -313,12 +315,24 @@ pub fn probe(path: &Path, format: Format) -> Result<(), ReadError> {
     }
 }
 
-/// Writes `dataset` to `dest` in `format`, atomically. See the [module docs](self).
+/// Writes `dataset` to `dest` in `format`, atomically, compressed as by default. See the
+/// [module docs](self).
 pub fn write(
     dataset: &Dataset,
     dest: &Path,
     format: Format,
     force: bool,
+) -> Result<(), WriteError> {
+    write_with(dataset, dest, format, force, Compression::default())
+}
+
+/// Like [`write()`], with Zarr chunks and Parquet pages compressed as `compression` says.
+pub fn write_with(
+    dataset: &Dataset,
+    dest: &Path,
+    format: Format,
+    force: bool,
+    compression: Compression,
 ) -> Result<(), WriteError> {
     check_destination(dest, force)?;
     let io_err = |source| WriteError::Io {
@@ -344,10 +358,10 @@ pub fn write(
     }
     let dest = &resolve_destination(dest)?;
     place_atomically(dest, |tmp| match format {
-        Format::Zarr => zarr::write(dataset, tmp),
+        Format::Zarr => zarr::write(dataset, tmp, compression),
         Format::Csv => tabular::write_csv(dataset, tmp),
         Format::Json => tabular::write_json(dataset, tmp),
-        Format::Parquet => parquet::write(dataset, tmp),
+        Format::Parquet => parquet::write(dataset, tmp, compression),
         Format::Netcdf => netcdf::write(dataset, tmp),
     })
     .map_err(io_err)
@@ -525,11 +539,12 @@ pub struct WindowWriter<'a> {
 
 impl<'a> WindowWriter<'a> {
     /// Starts writing a dataset laid out as `layout` (its cells and values are not used) in
-    /// `format`, as the output `staged`.
+    /// `format`, as the output `staged`, compressed as `compression` says.
     pub fn create(
         layout: &'a Dataset,
         staged: &Staged,
         format: Format,
+        compression: Compression,
     ) -> Result<WindowWriter<'a>, WriteError> {
         let io_err = |source| WriteError::Io {
             path: staged.dest.clone(),
@@ -541,7 +556,7 @@ impl<'a> WindowWriter<'a> {
             ))));
         }
         Ok(WindowWriter {
-            rows: parquet::RowWriter::create(layout, staged.path()).map_err(io_err)?,
+            rows: parquet::RowWriter::create(layout, staged.path(), compression).map_err(io_err)?,
             path: staged.dest.clone(),
         })
     }

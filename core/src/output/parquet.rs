@@ -32,6 +32,7 @@ use parquet::schema::types::Type;
 use serde_json::Value as Json;
 use xyz_abi::{ExtraDim, ScalarType};
 
+use super::Compression;
 use super::ReadError;
 use super::tabular::{column_names, constants};
 use crate::dataset::{CellState, DataVar, Dataset};
@@ -123,8 +124,8 @@ fn layout_of(ds: &Dataset) -> Layout {
     }
 }
 
-pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
-    let mut rows = RowWriter::create(ds, path)?;
+pub(super) fn write(ds: &Dataset, path: &Path, compression: Compression) -> io::Result<()> {
+    let mut rows = RowWriter::create(ds, path, compression)?;
     let data: Vec<&Column> = ds.vars.iter().map(|v| &v.data).collect();
     rows.write(0, &ds.cells, &data)?;
     rows.finish()
@@ -144,12 +145,21 @@ pub(super) struct RowWriter<'a> {
 }
 
 impl<'a> RowWriter<'a> {
-    /// Starts the file at `path` for a dataset laid out as `layout`.
-    pub(super) fn create(layout: &'a Dataset, path: &Path) -> io::Result<RowWriter<'a>> {
-        Self::create_parquet(layout, path).map_err(to_io)
+    /// Starts the file at `path` for a dataset laid out as `layout`, its pages compressed as
+    /// `compression` says.
+    pub(super) fn create(
+        layout: &'a Dataset,
+        path: &Path,
+        compression: Compression,
+    ) -> io::Result<RowWriter<'a>> {
+        Self::create_parquet(layout, path, compression).map_err(to_io)
     }
 
-    fn create_parquet(layout: &'a Dataset, path: &Path) -> Result<RowWriter<'a>, ParquetError> {
+    fn create_parquet(
+        layout: &'a Dataset,
+        path: &Path,
+        compression: Compression,
+    ) -> Result<RowWriter<'a>, ParquetError> {
         let consts = constants(layout);
         let mut fields = Vec::new();
         for d in &layout.dims {
@@ -172,6 +182,12 @@ impl<'a> RowWriter<'a> {
             .set_created_by(format!("xyz {}", env!("CARGO_PKG_VERSION")))
             .set_key_value_metadata(Some(vec![KeyValue::new(LAYOUT_KEY.into(), meta)]))
             .set_max_row_group_row_count(Some(ROW_GROUP))
+            .set_compression(match compression {
+                Compression::None => parquet::basic::Compression::UNCOMPRESSED,
+                Compression::Zstd(level) => {
+                    parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(level)?)
+                }
+            })
             .build();
         let file = File::create(path)?;
         let shape = layout.shape();

@@ -1,20 +1,27 @@
-//! Reading back the Zarr v3 stores [`super::zarr`] writes, for harvest: the group's
-//! consolidated metadata names every array; 1-D arrays named after their own dimension are
-//! the coordinates of the swept dims, the others are data variables.
+//! Reading Zarr stores, through zarrs: the v3 stores xyz writes, and the v2 and v3 stores
+//! xarray and zarr-python write (zstd, blosc, gzip; consolidated or not; chunks left out read
+//! as the fill value). 1-D arrays named after their own dimension are the coordinates of the
+//! swept dims, the others are data variables; an array's dims are its `dimension_names` (v3)
+//! or its `_ARRAY_DIMENSIONS` attribute (v2, xarray's convention).
 //!
-//! What was missing comes back missing: NaN, `i64::MIN` (the `_FillValue`), `int8` `-1` for
+//! What was missing comes back missing: NaN, the `_FillValue` of integers, `int8` `-1` for
 //! booleans. A cell is `Ok` when any variable has a value there; strings cannot say they are
 //! missing (they read `""`), so a store of string outputs only reads every cell as `Ok`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 use xyz_abi::{ExtraDim, ScalarType};
+use zarrs::array::{Array, data_type};
+use zarrs::filesystem::FilesystemStore;
 
 use super::ReadError;
 use crate::dataset::{DataVar, Dataset, MISSING_I64};
 use crate::space::SweptDim;
 use crate::value::{Column, Value};
+
+type Store = Arc<FilesystemStore>;
 
 fn err(path: &Path, message: impl Into<String>) -> ReadError {
     ReadError {
@@ -23,242 +30,289 @@ fn err(path: &Path, message: impl Into<String>) -> ReadError {
     }
 }
 
-/// One array's metadata.
+/// One array of the store, opened (metadata only).
 struct Meta {
     name: String,
     shape: Vec<usize>,
-    chunk: Vec<usize>,
     dims: Vec<String>,
-    dtype: String,
-}
-
-fn meta(name: &str, m: &Json, path: &Path) -> Result<Meta, ReadError> {
-    let usizes = |v: Option<&Json>, what: &str| -> Result<Vec<usize>, ReadError> {
-        v.and_then(Json::as_array)
-            .ok_or_else(|| err(path, format!("array `{name}` has no {what}")))?
-            .iter()
-            .map(|x| {
-                x.as_u64()
-                    .map(|x| x as usize)
-                    .ok_or_else(|| err(path, format!("array `{name}`: a bad {what}")))
-            })
-            .collect()
-    };
-    let shape = usizes(m.get("shape"), "shape")?;
-    let chunk = usizes(
-        m.pointer("/chunk_grid/configuration/chunk_shape"),
-        "chunk shape",
-    )?;
-    let dims: Vec<String> = m
-        .get("dimension_names")
-        .and_then(Json::as_array)
-        .ok_or_else(|| err(path, format!("array `{name}` has no dimension_names")))?
-        .iter()
-        .map(|d| d.as_str().unwrap_or_default().to_string())
-        .collect();
-    let dtype = m
-        .get("data_type")
-        .and_then(Json::as_str)
-        .unwrap_or_default()
-        .to_string();
-    if dims.len() != shape.len() || chunk.len() != shape.len() {
-        return Err(err(
-            path,
-            format!("array `{name}`: its dims, shape and chunks disagree"),
-        ));
-    }
-    Ok(Meta {
-        name: name.to_string(),
-        shape,
-        chunk,
-        dims,
-        dtype,
-    })
+    array: Array<FilesystemStore>,
 }
 
 /// The values of one array, decoded, row-major.
-fn read_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
-    let total: usize = m.shape.iter().product();
-    let mut col = match m.dtype.as_str() {
-        "float64" => Items::F64(vec![f64::NAN; total]),
-        "int64" => Items::I64(vec![MISSING_I64; total]),
-        "bool" | "int8" => Items::I8(vec![-1; total]),
-        "string" => Items::Str(vec![String::new(); total]),
-        other => {
-            return Err(err(
-                dir,
-                format!(
-                    "array `{}` has data type `{other}`, which xyz does not write",
-                    m.name
-                ),
-            ));
-        }
-    };
-    let nd = m.shape.len();
-    if nd == 0 {
-        return Err(err(dir, format!("array `{}` has no dims", m.name)));
-    }
-    let grid: Vec<usize> = m
-        .shape
-        .iter()
-        .zip(&m.chunk)
-        .map(|(s, c)| s.div_ceil((*c).max(1)).max(1))
-        .collect();
-    let chunk_len: usize = m.chunk.iter().product();
-    let mut g = vec![0usize; nd];
-    loop {
-        let mut path = dir.join(&m.name).join("c");
-        for i in &g {
-            path.push(i.to_string());
-        }
-        let bytes = std::fs::read(&path).map_err(|e| err(&path, e.to_string()))?;
-        let origin: Vec<usize> = g.iter().zip(&m.chunk).map(|(g, c)| g * c).collect();
-        let items = decode(&bytes, &m.dtype, chunk_len).ok_or_else(|| {
-            err(
-                &path,
-                format!("a chunk of `{}` that does not decode", m.name),
-            )
-        })?;
-        // Scatter the chunk's items into the array, skipping the padding past its edges.
-        super::zarr::for_each_run(&m.shape, &m.chunk, &origin, |c, a, n| {
-            items.put(&mut col, c, a, n);
-        });
-        let mut d = nd;
-        loop {
-            if d == 0 {
-                return Ok(col);
-            }
-            d -= 1;
-            g[d] += 1;
-            if g[d] < grid[d] {
-                break;
-            }
-            g[d] = 0;
-        }
-    }
-}
-
 enum Items {
     F64(Vec<f64>),
     I64(Vec<i64>),
     I8(Vec<i8>),
+    Bool(Vec<bool>),
     Str(Vec<String>),
 }
 
 impl Items {
-    /// Copies `n` items from offset `from` of `self` (a chunk) to offset `at` of `col`.
-    fn put(&self, col: &mut Items, from: usize, at: usize, n: usize) {
-        match (self, col) {
-            (Items::F64(v), Items::F64(c)) => c[at..at + n].copy_from_slice(&v[from..from + n]),
-            (Items::I64(v), Items::I64(c)) => c[at..at + n].copy_from_slice(&v[from..from + n]),
-            (Items::I8(v), Items::I8(c)) => c[at..at + n].copy_from_slice(&v[from..from + n]),
-            (Items::Str(v), Items::Str(c)) => c[at..at + n].clone_from_slice(&v[from..from + n]),
-            _ => unreachable!("decoded as the array's type"),
-        }
-    }
-
-    /// The values as a column; booleans are `true` where 1.
+    /// The values as a column; `int8` booleans are `true` where 1.
     fn into_column(self) -> Column {
         match self {
             Items::F64(v) => Column::F64(v),
             Items::I64(v) => Column::I64(v),
             Items::I8(v) => Column::Bool(v.into_iter().map(|x| x == 1).collect()),
+            Items::Bool(v) => Column::Bool(v),
             Items::Str(v) => Column::Str(v),
         }
     }
 }
 
-fn decode(bytes: &[u8], dtype: &str, n: usize) -> Option<Items> {
-    let le8 = |b: &[u8]| -> [u8; 8] { b.try_into().expect("8 bytes") };
-    Some(match dtype {
-        "float64" if bytes.len() == 8 * n => Items::F64(
-            bytes
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(le8(b)))
+/// Opens array `name` of the store at `dir`.
+fn open(store: &Store, dir: &Path, name: &str) -> Result<Meta, ReadError> {
+    let at = dir.join(name);
+    let array = Array::open(store.clone(), &format!("/{name}")).map_err(|e| {
+        let text = e.to_string();
+        let hint = if text.contains("fill value") && text.contains("<U") {
+            " (a Zarr v2 array of fixed-width strings with no fill value, as xarray writes \
+             one: write it with zarr_format=3, or as variable-length strings)"
+        } else {
+            ""
+        };
+        err(&at, format!("cannot be read: {text}{hint}"))
+    })?;
+    let shape: Vec<usize> = array.shape().iter().map(|s| *s as usize).collect();
+    let dims: Vec<String> = match array.dimension_names() {
+        Some(names) => names
+            .iter()
+            .map(|n| n.as_deref().unwrap_or_default().to_string())
+            .collect(),
+        None => array
+            .attributes()
+            .get("_ARRAY_DIMENSIONS")
+            .and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|d| d.as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    if dims.len() != shape.len() || dims.iter().any(String::is_empty) {
+        return Err(err(
+            &at,
+            "has no dimension names (dimension_names, or the _ARRAY_DIMENSIONS attribute \
+             xarray writes): its dims cannot be told",
+        ));
+    }
+    Ok(Meta {
+        name: name.to_string(),
+        shape,
+        dims,
+        array,
+    })
+}
+
+/// Reads the whole of `m`, as the closest of xyz's types.
+fn read_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
+    let at = dir.join(&m.name);
+    let all = m.array.subset_all();
+    let fail = |e: zarrs::array::ArrayError| err(&at, format!("cannot be read: {e}"));
+    let dt = m.array.data_type();
+    macro_rules! as_i64 {
+        ($t:ty) => {
+            Items::I64(
+                m.array
+                    .retrieve_array_subset::<Vec<$t>>(&all)
+                    .map_err(fail)?
+                    .into_iter()
+                    .map(|x| x as i64)
+                    .collect(),
+            )
+        };
+    }
+    Ok(if *dt == data_type::float64() {
+        Items::F64(
+            m.array
+                .retrieve_array_subset::<Vec<f64>>(&all)
+                .map_err(fail)?,
+        )
+    } else if *dt == data_type::float32() {
+        Items::F64(
+            m.array
+                .retrieve_array_subset::<Vec<f32>>(&all)
+                .map_err(fail)?
+                .into_iter()
+                .map(f64::from)
                 .collect(),
-        ),
-        "int64" if bytes.len() == 8 * n => Items::I64(
-            bytes
-                .chunks_exact(8)
-                .map(|b| i64::from_le_bytes(le8(b)))
+        )
+    } else if *dt == data_type::int64() {
+        Items::I64(
+            m.array
+                .retrieve_array_subset::<Vec<i64>>(&all)
+                .map_err(fail)?,
+        )
+    } else if *dt == data_type::int8() {
+        Items::I8(
+            m.array
+                .retrieve_array_subset::<Vec<i8>>(&all)
+                .map_err(fail)?,
+        )
+    } else if *dt == data_type::int32() {
+        as_i64!(i32)
+    } else if *dt == data_type::int16() {
+        as_i64!(i16)
+    } else if *dt == data_type::uint32() {
+        as_i64!(u32)
+    } else if *dt == data_type::uint16() {
+        as_i64!(u16)
+    } else if *dt == data_type::uint8() {
+        as_i64!(u8)
+    } else if *dt == data_type::bool() {
+        Items::Bool(
+            m.array
+                .retrieve_array_subset::<Vec<bool>>(&all)
+                .map_err(fail)?,
+        )
+    } else if *dt == data_type::string() {
+        Items::Str(
+            m.array
+                .retrieve_array_subset::<Vec<String>>(&all)
+                .map_err(fail)?,
+        )
+    } else if dt.name_v3().as_deref() == Some("fixed_length_utf32") {
+        // numpy's fixed-width unicode (`<U`), as xarray writes strings by default: padded
+        // with NULs.
+        Items::Str(
+            m.array
+                .retrieve_array_subset::<Vec<Vec<char>>>(&all)
+                .map_err(fail)?
+                .into_iter()
+                .map(|c| c.into_iter().take_while(|c| *c != '\0').collect())
                 .collect(),
-        ),
-        "bool" | "int8" if bytes.len() == n => Items::I8(bytes.iter().map(|b| *b as i8).collect()),
-        "string" => {
-            let mut r = bytes;
-            let mut take = |len: usize| -> Option<&[u8]> {
-                let (a, b) = r.split_at_checked(len)?;
-                r = b;
-                Some(a)
-            };
-            let count = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
-            if count != n {
-                return None;
-            }
-            let mut v = Vec::with_capacity(n);
-            for _ in 0..n {
-                let len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
-                v.push(String::from_utf8(take(len)?.to_vec()).ok()?);
-            }
-            Items::Str(v)
-        }
-        _ => return None,
+        )
+    } else {
+        return Err(err(
+            &at,
+            format!(
+                "has data type {}, which xyz does not read (it reads floats, integers, \
+                 booleans and strings)",
+                dt.name_v3().map_or_else(|| "?".into(), |n| n.to_string())
+            ),
+        ));
     })
 }
 
 /// What a store holds, from its metadata alone.
 struct Layout {
-    group: Json,
+    /// The group's attributes.
+    attrs: serde_json::Map<String, Json>,
     /// The swept dims' coordinate arrays, in the data variables' order.
     coords: Vec<Meta>,
     /// The data variables, with their integer `_FillValue` if any.
     vars: Vec<(Meta, Option<i64>)>,
 }
 
+/// The names of the arrays in the store at `dir`, in the order its consolidated metadata gives
+/// them, else sorted; and the group's attributes.
+fn members(dir: &Path) -> Result<(Vec<String>, serde_json::Map<String, Json>), ReadError> {
+    let read_json = |name: &str| -> Option<Json> {
+        let bytes = std::fs::read(dir.join(name)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    if !dir.exists() {
+        return Err(err(dir, "does not exist"));
+    }
+    let (consolidated, attrs) = match read_json("zarr.json") {
+        Some(group) => {
+            if group.get("node_type").and_then(Json::as_str) != Some("group") {
+                return Err(err(
+                    &dir.join("zarr.json"),
+                    "is not the metadata of a Zarr group",
+                ));
+            }
+            let names: Option<Vec<String>> = group
+                .pointer("/consolidated_metadata/metadata")
+                .and_then(Json::as_object)
+                .map(|m| m.keys().filter(|k| !k.contains('/')).cloned().collect());
+            let attrs = group
+                .get("attributes")
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default();
+            (names, attrs)
+        }
+        None if dir.join(".zgroup").is_file() => {
+            let attrs = read_json(".zattrs")
+                .and_then(|a| a.as_object().cloned())
+                .unwrap_or_default();
+            (None, attrs)
+        }
+        None => {
+            return Err(err(
+                dir,
+                "is not a Zarr store: it has neither zarr.json (v3) nor .zgroup (v2)",
+            ));
+        }
+    };
+    let names = match consolidated {
+        Some(names) => names,
+        None => {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .map_err(|e| err(dir, e.to_string()))?
+                .flatten()
+                .filter(|e| {
+                    let p = e.path();
+                    p.join("zarr.json").is_file() || p.join(".zarray").is_file()
+                })
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    Ok((names, attrs))
+}
+
 /// Reads and checks the metadata of the store at `dir`.
 fn layout(dir: &Path) -> Result<Layout, ReadError> {
-    let root = dir.join("zarr.json");
-    let text = std::fs::read(&root).map_err(|e| err(&root, e.to_string()))?;
-    let group: Json = serde_json::from_slice(&text).map_err(|e| err(&root, e.to_string()))?;
-    let arrays = group
-        .pointer("/consolidated_metadata/metadata")
-        .and_then(Json::as_object)
-        .ok_or_else(|| err(&root, "no consolidated metadata: not a store xyz wrote"))?;
-    let metas: Vec<(Meta, Option<i64>)> = arrays
+    let (names, attrs) = members(dir)?;
+    let store: Store = Arc::new(FilesystemStore::new(dir).map_err(|e| err(dir, e.to_string()))?);
+    let metas: Vec<(Meta, Option<i64>)> = names
         .iter()
-        .map(|(name, m)| {
-            let fill = m.pointer("/attributes/_FillValue").and_then(Json::as_i64);
-            meta(name, m, &root).map(|meta| (meta, fill))
+        .map(|name| {
+            let m = open(&store, dir, name)?;
+            let fill = m
+                .array
+                .attributes()
+                .get("_FillValue")
+                .and_then(Json::as_i64);
+            Ok((m, fill))
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, ReadError>>()?;
     let is_coord = |m: &Meta| m.dims.len() == 1 && m.dims[0] == m.name;
     let (coords, vars): (Vec<_>, Vec<_>) = metas.into_iter().partition(|(m, _)| is_coord(m));
-    let Some((first, _)) = vars.first() else {
-        return Err(err(&root, "the store holds no data variable"));
-    };
-    // The swept dims are those that have coordinates, in the data variables' order.
+    // The swept dims are those that have coordinates, in the order of the data variable that
+    // has the most of them.
     let mut coords: Vec<Meta> = coords.into_iter().map(|(m, _)| m).collect();
-    let swept: Vec<String> = first
-        .dims
-        .iter()
-        .filter(|d| coords.iter().any(|m| m.name == **d))
-        .cloned()
-        .collect();
+    let swept_of = |m: &Meta| -> Vec<String> {
+        m.dims
+            .iter()
+            .filter(|d| coords.iter().any(|c| c.name == **d))
+            .cloned()
+            .collect()
+    };
+    let Some(swept) = vars.iter().map(|(m, _)| swept_of(m)).max_by_key(Vec::len) else {
+        return Err(err(dir, "the store holds no data variable"));
+    };
     coords.retain(|m| swept.contains(&m.name));
     coords.sort_by_key(|m| swept.iter().position(|s| *s == m.name));
     for (m, _) in &vars {
         if m.dims.len() < swept.len() || m.dims[..swept.len()] != swept[..] {
             return Err(err(
-                &root,
+                dir,
                 format!(
-                    "variable `{}` has dims {:?}, which do not start with the swept dims {:?}",
+                    "variable `{}` has dims {:?}, which do not start with the swept dims {:?}: \
+                     an xyz dataset holds every variable over every swept dim",
                     m.name, m.dims, swept
                 ),
             ));
         }
     }
     Ok(Layout {
-        group,
+        attrs,
         coords,
         vars,
     })
@@ -272,7 +326,7 @@ pub(super) fn probe(dir: &Path) -> Result<(), ReadError> {
 /// Reads the store at `dir`.
 pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
     let Layout {
-        group,
+        attrs: group_attrs,
         coords,
         vars: var_metas,
     } = layout(dir)?;
@@ -324,7 +378,13 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
                 v.iter().enumerate().for_each(|(k, x)| mark(k, *x != -1));
                 ScalarType::Bool
             }
-            Items::Str(_) => ScalarType::Str,
+            Items::Bool(_) | Items::Str(_) => {
+                if matches!(raw, Items::Bool(_)) {
+                    ScalarType::Bool
+                } else {
+                    ScalarType::Str
+                }
+            }
         };
         let data = raw.into_column();
         vars.push(DataVar {
@@ -335,24 +395,19 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
         });
     }
     let cells = super::cells_of(present, any_present_info);
-    let attrs = group
-        .get("attributes")
-        .and_then(Json::as_object)
-        .map(|a| {
-            a.iter()
-                .filter_map(|(k, v)| {
-                    let v = match v {
-                        Json::Bool(b) => Value::Bool(*b),
-                        Json::Number(n) if n.is_i64() => Value::I64(n.as_i64()?),
-                        Json::Number(n) => Value::F64(n.as_f64()?),
-                        Json::String(s) => Value::Str(s.clone()),
-                        _ => return None,
-                    };
-                    Some((k.clone(), v))
-                })
-                .collect()
+    let attrs = group_attrs
+        .iter()
+        .filter_map(|(k, v)| {
+            let v = match v {
+                Json::Bool(b) => Value::Bool(*b),
+                Json::Number(n) if n.is_i64() => Value::I64(n.as_i64()?),
+                Json::Number(n) => Value::F64(n.as_f64()?),
+                Json::String(s) => Value::Str(s.clone()),
+                _ => return None,
+            };
+            Some((k.clone(), v))
         })
-        .unwrap_or_default();
+        .collect();
     Ok(Dataset {
         dims,
         vars,
@@ -393,9 +448,12 @@ mod tests {
     fn what_xyz_did_not_write_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let err = read(dir.path()).unwrap_err();
-        assert!(err.path.ends_with("zarr.json"), "{err}");
+        assert!(err.message.contains("is not a Zarr store"), "{err}");
         std::fs::write(dir.path().join("zarr.json"), r#"{"zarr_format": 3}"#).unwrap();
         let err = read(dir.path()).unwrap_err();
-        assert!(err.message.contains("no consolidated metadata"), "{err}");
+        assert!(
+            err.message.contains("is not the metadata of a Zarr group"),
+            "{err}"
+        );
     }
 }
