@@ -2,7 +2,10 @@
 
     python3 stores.py make DIR     writes the stores below into DIR and prints their names
     python3 stores.py quiet PATH   opens PATH with xarray, every warning an error
-    python3 stores.py values PATH  prints PATH's variable `n` as JSON, NaN as null
+    python3 stores.py values PATH  prints PATH's first variable as JSON, NaN as null
+    python3 stores.py netcdf PATH VARIANT
+                                   checks PATH is netCDF VARIANT (CDF-2 or CDF-5) and opens
+                                   it with the readers that take that variant
 
 Each store holds `n(y, x)`, n = 10 * y + x over y = 0..3 and x = 0.0, 0.5, ..., 2.0, as
 int64, in the layout its name says.
@@ -91,5 +94,27 @@ def values(path):
     print(json.dumps([[None if np.isnan(a) else a for a in row] for row in v.tolist()]))
 
 
+def netcdf(path, variant):
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    want = {"CDF-2": b"CDF\x02", "CDF-5": b"CDF\x05"}[variant]
+    if magic != want:
+        sys.exit(f"MISMATCH: {path} starts with {magic!r}, not {want!r} ({variant})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        by_netcdf4 = xr.open_dataset(path, engine="netcdf4").load()
+    if variant == "CDF-2":
+        import scipy.io
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            by_scipy = xr.open_dataset(path, engine="scipy").load()
+            f = scipy.io.netcdf_file(path, "r", mmap=False)
+            f.close()
+        xr.testing.assert_identical(by_netcdf4, by_scipy)
+    print(by_netcdf4)
+
+
 if __name__ == "__main__":
-    {"make": make, "quiet": quiet, "values": values}[sys.argv[1]](sys.argv[2])
+    command = {"make": make, "quiet": quiet, "values": values, "netcdf": netcdf}[sys.argv[1]]
+    command(*sys.argv[2:])

@@ -383,3 +383,84 @@ fn zarr_stores_other_tools_write_are_read_and_merged_into() {
     );
     xyz_tests::python("stores.py", &[&"quiet", &dir.path("c.zarr")]);
 }
+
+/// netCDF is CDF-2, which scipy reads too, unless a variable needs 64-bit integers; a
+/// netCDF-4 file is refused by --into saying what to do (issue 12).
+#[test]
+fn netcdf_is_cdf2_unless_it_needs_int64() {
+    let dir = Dir::new();
+    dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            &guest("stats"),
+            "--combo",
+            "x=0.5,1.5",
+            "--combo",
+            "n=1,2",
+            "-o",
+            "i64.nc",
+            "-q",
+        ],
+        0,
+    );
+    xyz_tests::python("stores.py", &[&"netcdf", &dir.path("i64.nc"), &"CDF-5"]);
+    dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            &guest("add"),
+            "--combo",
+            "a=0.5,1.5",
+            "--combo",
+            "b=1.0,2.0",
+            "--constant",
+            "c=3",
+            "-o",
+            "f64.nc",
+            "-q",
+        ],
+        0,
+    );
+    xyz_tests::python("stores.py", &[&"netcdf", &dir.path("f64.nc"), &"CDF-2"]);
+    // Both read back and merge as before.
+    dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            &guest("add"),
+            "--combo",
+            "a=2.5",
+            "--combo",
+            "b=1.0,2.0",
+            "--constant",
+            "c=3",
+            "--into",
+            "f64.nc",
+            "-q",
+        ],
+        0,
+    );
+    xyz_tests::python("stores.py", &[&"netcdf", &dir.path("f64.nc"), &"CDF-2"]);
+    // An HDF5 file (netCDF-4) is refused, naming the variants xyz merges into.
+    let mut hdf5 = b"\x89HDF\r\n\x1a\n".to_vec();
+    hdf5.extend_from_slice(&[0; 64]);
+    std::fs::write(dir.path("h5.nc"), hdf5).unwrap();
+    let err = dir.xyz_err(&[
+        "run",
+        "--function",
+        &guest("add"),
+        "--combo",
+        "a=2.5",
+        "--combo",
+        "b=1.0",
+        "--constant",
+        "c=3",
+        "--into",
+        "h5.nc",
+    ]);
+    assert!(
+        err.contains("netCDF-4 (HDF5)") && err.contains("NETCDF3_64BIT"),
+        "{err}"
+    );
+}

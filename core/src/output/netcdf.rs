@@ -1,6 +1,9 @@
-//! netCDF: the classic format in its 64-bit data variant (CDF-5), which holds 64-bit integers
-//! and needs no HDF5. `xarray.open_dataset` reads it with the netCDF4 engine, as does every
-//! netCDF library since 4.4.
+//! netCDF: the classic format, which needs no HDF5. A dataset with no 64-bit integer (no
+//! `i64` variable or coordinate, integer constants that fit in 32 bits) and no variable over
+//! 4 GiB is written in the 64-bit offset variant (CDF-2), which every netCDF reader takes,
+//! xarray's scipy engine and `scipy.io` included; otherwise in the 64-bit data variant (CDF-5),
+//! which holds 64-bit integers and which `xarray.open_dataset` reads with the netCDF4 engine,
+//! as does every netCDF library since 4.4 (scipy does not).
 //!
 //! The layout is the one xarray itself writes. Each swept dim has a coordinate variable of its
 //! name; each output is a variable over the swept dims, then its extra dims. Attributes hold the
@@ -132,12 +135,14 @@ struct Var<'a> {
     data: Data<'a>,
 }
 
-/// The header of a CDF-5 file being written.
+/// The header of a CDF-2 or CDF-5 file being written.
 #[derive(Default)]
 struct Header {
     buf: Vec<u8>,
     /// Where each variable's `begin` goes.
     begins: Vec<usize>,
+    /// CDF-5: counts of 8 bytes and 64-bit integers; else CDF-2: counts of 4 bytes.
+    cdf5: bool,
 }
 
 impl Header {
@@ -149,8 +154,17 @@ impl Header {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
+    /// A count: 8 bytes in CDF-5, 4 in CDF-2 (whose writer checked it fits).
+    fn count(&mut self, v: u64) {
+        if self.cdf5 {
+            self.u64(v);
+        } else {
+            self.u32(v as u32);
+        }
+    }
+
     fn name(&mut self, s: &str) {
-        self.u64(s.len() as u64);
+        self.count(s.len() as u64);
         self.buf.extend_from_slice(s.as_bytes());
         self.pad();
     }
@@ -162,33 +176,40 @@ impl Header {
     fn attrs(&mut self, attrs: &[(String, Attr)]) {
         if attrs.is_empty() {
             self.u32(0);
-            self.u64(0);
+            self.count(0);
             return;
         }
         self.u32(NC_ATTRIBUTE);
-        self.u64(attrs.len() as u64);
+        self.count(attrs.len() as u64);
         for (name, a) in attrs {
             self.name(name);
             match a {
                 Attr::Text(s) => {
                     self.u32(NC_CHAR);
-                    self.u64(s.len() as u64);
+                    self.count(s.len() as u64);
                     self.buf.extend_from_slice(s.as_bytes());
                 }
                 Attr::Bytes(v) => {
                     self.u32(NC_BYTE);
-                    self.u64(v.len() as u64);
+                    self.count(v.len() as u64);
                     self.buf.extend(v.iter().map(|b| b.to_be_bytes()[0]));
+                }
+                // CDF-2 has no 64-bit integers: its writer checked these fit in 32 bits.
+                Attr::Ints(v) if !self.cdf5 => {
+                    self.u32(NC_INT);
+                    self.count(v.len() as u64);
+                    v.iter()
+                        .for_each(|x| self.buf.extend_from_slice(&(*x as i32).to_be_bytes()));
                 }
                 Attr::Ints(v) => {
                     self.u32(NC_INT64);
-                    self.u64(v.len() as u64);
+                    self.count(v.len() as u64);
                     v.iter()
                         .for_each(|x| self.buf.extend_from_slice(&x.to_be_bytes()));
                 }
                 Attr::Doubles(v) => {
                     self.u32(NC_DOUBLE);
-                    self.u64(v.len() as u64);
+                    self.count(v.len() as u64);
                     v.iter()
                         .for_each(|x| self.buf.extend_from_slice(&x.to_be_bytes()));
                 }
@@ -311,34 +332,51 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
         .map(|(k, v)| (k.clone(), Attr::of(v)))
         .collect();
 
-    let mut h = Header::default();
-    h.buf.extend_from_slice(b"CDF\x05");
-    h.u64(0);
+    // CDF-2 unless something needs CDF-5: a 64-bit integer, or a size past 32 bits.
+    let fits32 = |v: &i64| i32::try_from(*v).is_ok();
+    let big_ints = |attrs: &[(String, Attr)]| {
+        attrs
+            .iter()
+            .any(|(_, a)| matches!(a, Attr::Ints(v) if !v.iter().all(fits32)))
+    };
+    let cdf5 = vars.iter().any(|v| {
+        matches!(v.data, Data::I64(_))
+            || pad4(v.data.bytes()) as u64 >= u64::from(u32::MAX)
+            || big_ints(&v.attrs)
+    }) || dims.iter().any(|(_, s)| *s as u64 >= u64::from(u32::MAX))
+        || big_ints(&globals);
+    let mut h = Header {
+        cdf5,
+        ..Header::default()
+    };
+    h.buf
+        .extend_from_slice(if cdf5 { b"CDF\x05" } else { b"CDF\x02" });
+    h.count(0);
     if dims.is_empty() {
         h.u32(0);
-        h.u64(0);
+        h.count(0);
     } else {
         h.u32(NC_DIMENSION);
-        h.u64(dims.len() as u64);
+        h.count(dims.len() as u64);
         for (name, size) in &dims {
             h.name(name);
-            h.u64(*size as u64);
+            h.count(*size as u64);
         }
     }
     h.attrs(&globals);
     if vars.is_empty() {
         h.u32(0);
-        h.u64(0);
+        h.count(0);
     } else {
         h.u32(NC_VARIABLE);
-        h.u64(vars.len() as u64);
+        h.count(vars.len() as u64);
         for v in &vars {
             h.name(&v.name);
-            h.u64(v.dims.len() as u64);
-            v.dims.iter().for_each(|d| h.u64(*d as u64));
+            h.count(v.dims.len() as u64);
+            v.dims.iter().for_each(|d| h.count(*d as u64));
             h.attrs(&v.attrs);
             h.u32(v.data.nc_type());
-            h.u64(pad4(v.data.bytes()) as u64);
+            h.count(pad4(v.data.bytes()) as u64);
             h.begins.push(h.buf.len());
             h.u64(0);
         }
@@ -480,7 +518,12 @@ fn parse_header(buf: &[u8]) -> Result<Header2, String> {
         Some(b"CDF\x02") => (false, true),
         Some(b"CDF\x05") => (true, true),
         Some(b"\x89HDF") => {
-            return Err("a netCDF-4 (HDF5) file; xyz reads the classic formats it writes".into());
+            return Err(
+                "a netCDF-4 (HDF5) file: xyz reads and merges into the classic formats (CDF-1, \
+                 CDF-2, CDF-5) only; write it with xarray's format=\"NETCDF3_64BIT\" (or \
+                 \"NETCDF3_64BIT_DATA\" for int64), or use Zarr"
+                    .into(),
+            );
         }
         _ => return Err("not a netCDF file".into()),
     };
