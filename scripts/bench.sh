@@ -17,7 +17,8 @@ cargo bench --locked -p xyz-cli --bench ratios
 
 cargo build --locked --release -p xyz-cli
 python3 scripts/bench_crops.py "$PWD/target/release/xyz" \
-    "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
+    "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm" \
+    "$PWD/target/guests/wasm32-unknown-unknown/guest/example_mandel.wasm"
 python3 scripts/bench_harvest.py "$PWD/target/release/xyz" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
 python3 scripts/bench_formats.py "$PWD/target/release/xyz" \

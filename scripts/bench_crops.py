@@ -2,7 +2,7 @@
 """Times crops end to end with the release `xyz`, against the targets they are held to,
 worker mode included.
 
-Usage: bench_crops.py XYZ ADD_WASM    (scripts/bench.sh passes both)
+Usage: bench_crops.py XYZ ADD_WASM [MANDEL_WASM]    (scripts/bench.sh passes all three)
 """
 
 import os
@@ -14,6 +14,7 @@ import tempfile
 import time
 
 XYZ, ADD = sys.argv[1], sys.argv[2]
+MANDEL = sys.argv[3] if len(sys.argv) > 3 else None
 
 
 def run(args, cwd):
@@ -66,6 +67,32 @@ def main():
         st = [run(["status", "add"], cwd) for _ in range(15)]
         row("`xyz status` on 10^5 batches, half grown (median)",
             statistics.median(st) * 1e3, "ms", "<= 100 ms")
+
+    # The batch size sow chooses when none is given, against the best of a few, on the README's
+    # mandel sweep (400 x 400, maxiter 1000): sow + grow + reap, best of 3 each.
+    if MANDEL:
+        def mandel_crop(extra):
+            best = float("inf")
+            for _ in range(3):
+                with tempfile.TemporaryDirectory() as cwd:
+                    path = os.path.join(cwd, "m.toml")
+                    with open(path, "w") as f:
+                        f.write(
+                            f'function = "{MANDEL}"\n[combos]\n'
+                            "y = { linspace = [-1.25, 1.25, 400] }\n"
+                            "x = { linspace = [-2.0, 0.5, 400] }\n[constants]\nmaxiter = 1000\n"
+                        )
+                    t = run(["sow", path, "-q", *extra], cwd)
+                    t += run(["grow", "m", "-q"], cwd)
+                    t += run(["reap", "m", "-o", "m.zarr", "-q"], cwd)
+                    best = min(best, t)
+            return best
+
+        chosen = mandel_crop([])
+        sizes = {b: mandel_crop(["--batchsize", str(b)]) for b in (100, 1000, 10000)}
+        best_size = min(sizes, key=sizes.get)
+        row(f"mandel crop, sow's own batch size, vs the best ({best_size}): ratio",
+            chosen / sizes[best_size], "x", "<= 2")
 
     # Worker mode: claim, grow, commit and release, for batches of one case.
     with tempfile.TemporaryDirectory() as cwd:

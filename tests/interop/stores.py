@@ -3,6 +3,8 @@
     python3 stores.py make DIR     writes the stores below into DIR and prints their names
     python3 stores.py quiet PATH   opens PATH with xarray, every warning an error
     python3 stores.py values PATH  prints PATH's first variable as JSON, NaN as null
+    python3 stores.py repandas SRC DEST
+                                   rewrites the Parquet file SRC with pandas' defaults as DEST
     python3 stores.py netcdf PATH VARIANT
                                    checks PATH is netCDF VARIANT (CDF-2 or CDF-5) and opens
                                    it with the readers that take that variant
@@ -94,6 +96,13 @@ def values(path):
     print(json.dumps([[None if np.isnan(a) else a for a in row] for row in v.tolist()]))
 
 
+def repandas(src, dest):
+    """Reads an xyz Parquet file with pandas and writes it back with pandas' defaults."""
+    import pandas as pd
+
+    pd.read_parquet(src).to_parquet(dest)
+
+
 def netcdf(path, variant):
     with open(path, "rb") as f:
         magic = f.read(4)
@@ -116,5 +125,11 @@ def netcdf(path, variant):
 
 
 if __name__ == "__main__":
-    command = {"make": make, "quiet": quiet, "values": values, "netcdf": netcdf}[sys.argv[1]]
+    command = {
+        "make": make,
+        "quiet": quiet,
+        "values": values,
+        "netcdf": netcdf,
+        "repandas": repandas,
+    }[sys.argv[1]]
     command(*sys.argv[2:])

@@ -34,7 +34,8 @@ pub(crate) struct SowCommand {
     #[arg(long, value_name = "DIR", default_value = ".")]
     parent_dir: PathBuf,
 
-    /// Cases per batch [default: 1 unless --num-batches is given]
+    /// Cases per batch [default: at least 2500 cases a batch and at most about 1000 batches,
+    /// unless --num-batches is given]
     #[arg(long, value_name = "B", value_parser = count, allow_negative_numbers = true)]
     batchsize: Option<u64>,
 
@@ -72,7 +73,11 @@ impl SowCommand {
         let bytes = xyz_core::read_function_file(&module)?;
         let sha = xyz_core::sha256_hex(&bytes);
         let sig = self.cache.probe(&module, &sha)?;
-        self.sweep.bind(&spec, &sig)?;
+        let bound = self.sweep.bind(&spec, &sig)?;
+        // Without a size or a count, about a thousand batches: a batch per case would make a
+        // file per case, the cost that dominates a crop on a shared filesystem.
+        let chosen = (self.batchsize.is_none() && self.num_batches.is_none())
+            .then(|| xyz_core::crop::plan::default_batchsize(bound.len()));
         let name = self
             .name
             .clone()
@@ -94,7 +99,7 @@ impl SowCommand {
                 space: &spec.space,
                 limits: &spec.limits,
                 output: output.as_deref(),
-                batchsize: self.batchsize,
+                batchsize: self.batchsize.or(chosen),
                 num_batches: self.num_batches,
                 shuffle: self.shuffle,
                 force: self.force,
@@ -117,6 +122,7 @@ impl SowCommand {
                 "cases": plan.cases(),
                 "batches": plan.batches(),
                 "batchsize": plan.batchsize(),
+                "batchsize_chosen": chosen.is_some(),
                 "shuffle": plan.shuffle(),
                 "grown": grown,
             });
@@ -146,6 +152,15 @@ impl SowCommand {
                     ""
                 }
             );
+            if let Some(b) = chosen {
+                println!(
+                    "chose {b} cases per batch (no --batchsize or --num-batches): at least {} \
+                     cases a batch, at most about {} batches; for a function that takes long per \
+                     case, pick --batchsize by how long a batch should take",
+                    xyz_core::crop::plan::DEFAULT_MIN_BATCHSIZE,
+                    xyz_core::crop::plan::DEFAULT_BATCHES
+                );
+            }
             if sown == Sown::Kept {
                 println!("{grown} of {} batches already grown", plan.batches());
             }

@@ -142,7 +142,7 @@ fn num_batches_split_the_cases_with_the_remainder_first() {
 fn a_partial_reap_leaves_exactly_the_ungrown_cells_missing() {
     let dir = Dir::new();
     let spec = add_spec(&dir, "add", 99);
-    dir.xyz_ok(&["sow", &spec, "-q"], 0);
+    dir.xyz_ok(&["sow", &spec, "--batchsize", "1", "-q"], 0);
     // Nothing grown yet: the signature still gives the shape.
     let none = json(&dir.xyz_ok(
         &[
@@ -552,4 +552,35 @@ fn reap_waits_for_growers_elsewhere_or_times_out() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(json(&out)["ok"], 12);
     assert!(!dir.path(".xyz-add").exists());
+}
+
+/// Without --batchsize or --num-batches, sow chooses batches of at least 2500 cases (at most
+/// about a thousand) and says so,
+/// instead of a batch (a file) per case (issue 14).
+#[test]
+fn sow_chooses_a_batch_size_and_says_why() {
+    let dir = Dir::new();
+    let spec = crate::util::mandel_spec(&dir, 400, 400, 10);
+    let out = dir.xyz_ok(&["sow", spec.to_str().unwrap()], 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("160000 cases in 64 batches of 2500 cases"),
+        "{text}"
+    );
+    assert!(text.contains("chose 2500 cases per batch"), "{text}");
+    let spec = dir.write(
+        "few.toml",
+        &format!(
+            "function = \"{}\"\n[combos]\na = [1.0, 2.0]\nb = [1.0]\n[constants]\nc = 0\n",
+            guest("add")
+        ),
+    );
+    let out = dir.xyz_ok(&["sow", spec.to_str().unwrap(), "--json"], 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["batches"].as_u64(), v["batchsize"].as_u64()),
+        (Some(1), Some(2)),
+        "{v}"
+    );
+    assert_eq!(v["batchsize_chosen"], true);
 }

@@ -397,7 +397,7 @@ fn nodes_with_other_engines_compile_their_own_and_agree_bit_for_bit() {
         (&["--watchdog", "epoch"][..], &[][..]),
         (&[][..], &["--watchdog", "epoch"][..]),
     ] {
-        dir.xyz_ok(&["sow", spec, "--force", "-q"], 0);
+        dir.xyz_ok(&["sow", spec, "--batchsize", "1", "--force", "-q"], 0);
         let mut grow = vec!["grow", "nan", "--batches", "1-3", "-q"];
         grow.extend_from_slice(first);
         dir.xyz_ok(&grow, 0);

@@ -464,3 +464,49 @@ fn netcdf_is_cdf2_unless_it_needs_int64() {
         "{err}"
     );
 }
+
+/// A Parquet file pandas wrote from an xyz table (snappy, no xyz layout) reads for show and
+/// takes a merge with --into (issue 12).
+#[test]
+fn parquet_that_pandas_wrote_is_read_and_merged_into() {
+    let dir = Dir::new();
+    let add = guest("add");
+    let args = [
+        "run",
+        "--function",
+        &add,
+        "--combo",
+        "b=10.0,20.0",
+        "--constant",
+        "c=0",
+    ];
+    dir.xyz_ok(
+        &[
+            &args[..],
+            &["--combo", "a=1.0,2.0", "-o", "x.parquet", "-q"],
+        ]
+        .concat(),
+        0,
+    );
+    xyz_tests::python(
+        "stores.py",
+        &[&"repandas", &dir.path("x.parquet"), &dir.path("p.parquet")],
+    );
+    let shown: serde_json::Value =
+        serde_json::from_slice(&dir.xyz_ok(&["show", "p.parquet", "--json"], 0).stdout).unwrap();
+    // The dims in the run's order (b, then a), told apart from the constant c.
+    assert_eq!(shown["dims"][1]["name"], "a", "{shown}");
+    assert_eq!(shown["dims"][1]["size"], 2, "{shown}");
+    assert_eq!(shown["attrs"]["c"], 0.0, "{shown}");
+    dir.xyz_ok(
+        &[
+            &args[..],
+            &["--combo", "a=3.0", "--into", "p.parquet", "-q"],
+        ]
+        .concat(),
+        0,
+    );
+    let shown: serde_json::Value =
+        serde_json::from_slice(&dir.xyz_ok(&["show", "p.parquet", "--json"], 0).stdout).unwrap();
+    assert_eq!(shown["dims"][1]["size"], 3, "{shown}");
+}

@@ -279,7 +279,10 @@ fn every_float_a_sweep_is_given_reads_back_from_parquet() {
 fn workers_stop_when_their_crop_is_sown_again_and_never_count_a_stale_result() {
     let dir = Dir::new();
     let spec = mandel_spec(&dir, 20, 25, 50_000_000);
-    dir.xyz_ok(&["sow", &spec.display().to_string(), "-q"], 0);
+    dir.xyz_ok(
+        &["sow", &spec.display().to_string(), "--batchsize", "1", "-q"],
+        0,
+    );
     let workers: Vec<_> = (0..2)
         .map(|_| {
             Command::new(env!("CARGO_BIN_EXE_xyz"))

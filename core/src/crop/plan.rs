@@ -37,6 +37,24 @@ impl PlanError {
     }
 }
 
+/// At most about how many batches a crop gets when its sower names no batch size: few enough
+/// files for a shared filesystem, enough to spread over many workers.
+pub const DEFAULT_BATCHES: u64 = 1000;
+
+/// The fewest cases a batch gets when its sower names no batch size: enough that growing a
+/// batch (a call into the function, a result file) costs little beside its cases.
+pub const DEFAULT_MIN_BATCHSIZE: u64 = 2500;
+
+/// The batch size of a crop of `cases` cases whose sower names none: at least
+/// [`DEFAULT_MIN_BATCHSIZE`] cases (all of them, if fewer), and no more than about
+/// [`DEFAULT_BATCHES`] batches.
+pub fn default_batchsize(cases: u64) -> u64 {
+    cases
+        .div_ceil(DEFAULT_BATCHES)
+        .max(DEFAULT_MIN_BATCHSIZE)
+        .min(cases.max(1))
+}
+
 impl Plan {
     /// The plan for `cases` cases, from the requested batch size and number of batches (see
     /// the [module docs](self)), in space order or shuffled by `shuffle`.
@@ -154,6 +172,15 @@ fn shuffled(n: u64, seed: u64) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_batch_size_is_large_enough_and_makes_at_most_a_thousand_batches() {
+        assert_eq!(default_batchsize(1), 1);
+        assert_eq!(default_batchsize(999), 999);
+        assert_eq!(default_batchsize(160_000), 2500);
+        let b = default_batchsize(10_000_000);
+        assert_eq!((b, 10_000_000u64.div_ceil(b)), (10_000, 1000));
+    }
 
     fn sizes(p: &Plan) -> Vec<u64> {
         (1..=p.batches())

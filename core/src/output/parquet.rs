@@ -398,6 +398,16 @@ fn read_column(
             drain!(r, v);
             Column::F64(v)
         }
+        (ColumnReader::FloatColumnReader(mut r), ScalarType::F64) => {
+            let mut v: Vec<f32> = Vec::with_capacity(rows);
+            drain!(r, v);
+            Column::F64(v.into_iter().map(f64::from).collect())
+        }
+        (ColumnReader::Int32ColumnReader(mut r), ScalarType::I64) => {
+            let mut v: Vec<i32> = Vec::with_capacity(rows);
+            drain!(r, v);
+            Column::I64(v.into_iter().map(i64::from).collect())
+        }
         (ColumnReader::Int64ColumnReader(mut r), ScalarType::I64) => {
             let mut v = Vec::with_capacity(rows);
             drain!(r, v);
@@ -426,8 +436,8 @@ fn read_column(
     Ok((col, levels))
 }
 
-/// Opens `path` and reads its footer: the reader and the `xyz` layout.
-fn open(path: &Path) -> Result<(SerializedFileReader<File>, Layout), ReadError> {
+/// Opens `path` and reads its footer: the reader and the `xyz` layout, if xyz wrote it.
+fn open(path: &Path) -> Result<(SerializedFileReader<File>, Option<Layout>), ReadError> {
     let fail = |message: String| ReadError {
         path: path.to_path_buf(),
         message,
@@ -435,27 +445,115 @@ fn open(path: &Path) -> Result<(SerializedFileReader<File>, Layout), ReadError> 
     let file = File::open(path).map_err(|e| fail(e.to_string()))?;
     let reader = SerializedFileReader::new(file)
         .map_err(|e| fail(format!("not a Parquet file xyz can read: {e}")))?;
-    let text = reader
+    let Some(text) = reader
         .metadata()
         .file_metadata()
         .key_value_metadata()
         .and_then(|kv| kv.iter().find(|k| k.key == LAYOUT_KEY))
-        .and_then(|k| k.value.as_deref())
-        .ok_or_else(|| fail("not written by xyz: its metadata has no `xyz` layout".into()))?;
+        .and_then(|k| k.value.clone())
+    else {
+        return Ok((reader, None));
+    };
     let layout: Layout =
-        serde_json::from_str(text).map_err(|e| fail(format!("a bad `xyz` layout: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| fail(format!("a bad `xyz` layout: {e}")))?;
     if layout.format != 1 {
         return Err(fail(format!(
             "layout format {} is not one this xyz reads (1)",
             layout.format
         )));
     }
-    Ok((reader, layout))
+    Ok((reader, Some(layout)))
 }
 
-/// Checks, from its footer alone, that `path` is a Parquet file xyz wrote.
+/// Checks, from its footer alone, that `path` is a Parquet file xyz can read: one xyz wrote,
+/// or a flat table of numbers, booleans and strings (read as CSV is, see [`read_table`]).
 pub(super) fn probe(path: &Path) -> Result<(), ReadError> {
-    open(path).map(|_| ())
+    match open(path)? {
+        (_, Some(_)) => Ok(()),
+        (reader, None) => table_columns(path, &reader).map(|_| ()),
+    }
+}
+
+/// The columns of a Parquet file xyz did not write, as xyz types: flat columns of doubles,
+/// floats, 64- and 32-bit integers, booleans and UTF-8 strings; pandas' index columns left
+/// out. Gives each column's index, name, type and whether it may hold nulls.
+fn table_columns(
+    path: &Path,
+    reader: &SerializedFileReader<File>,
+) -> Result<Vec<(usize, String, ScalarType, bool)>, ReadError> {
+    use parquet::basic::ConvertedType;
+    let schema = reader.metadata().file_metadata().schema_descr();
+    let mut out = Vec::new();
+    for (i, col) in schema.columns().iter().enumerate() {
+        let name = col.path().string();
+        if name.starts_with("__index_level_") {
+            continue;
+        }
+        let fail = |what: &str| ReadError {
+            path: path.to_path_buf(),
+            message: format!(
+                "column `{name}` holds {what}, which xyz does not read: it reads flat columns \
+                 of numbers, booleans and strings"
+            ),
+        };
+        if col.max_rep_level() > 0 || col.path().parts().len() > 1 {
+            return Err(fail("nested values"));
+        }
+        let ty = match col.physical_type() {
+            Physical::DOUBLE | Physical::FLOAT => ScalarType::F64,
+            Physical::INT64 | Physical::INT32
+                if col.logical_type_ref().is_none()
+                    || matches!(col.logical_type_ref(), Some(LogicalType::Integer { .. })) =>
+            {
+                ScalarType::I64
+            }
+            Physical::BOOLEAN => ScalarType::Bool,
+            Physical::BYTE_ARRAY
+                if matches!(col.logical_type_ref(), Some(LogicalType::String))
+                    || col.converted_type() == ConvertedType::UTF8 =>
+            {
+                ScalarType::Str
+            }
+            other => {
+                return Err(fail(&format!(
+                    "{other} values ({:?})",
+                    col.logical_type_ref()
+                )));
+            }
+        };
+        out.push((i, name, ty, col.max_def_level() > 0));
+    }
+    Ok(out)
+}
+
+/// Reads a Parquet file xyz did not write (pandas' `to_parquet` of an xyz table, say) as CSV
+/// is read: one row per case, the layout inferred (see [`super::tabular_read`]).
+fn read_table(path: &Path, reader: &SerializedFileReader<File>) -> Result<Dataset, ReadError> {
+    let fail = |message: String| ReadError {
+        path: path.to_path_buf(),
+        message,
+    };
+    let columns = table_columns(path, reader)?;
+    let mut values: Vec<Vec<Option<Value>>> = vec![Vec::new(); columns.len()];
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g).map_err(|e| fail(e.to_string()))?;
+        let rows = group.metadata().num_rows() as usize;
+        for (k, (i, name, ty, optional)) in columns.iter().enumerate() {
+            let (col, levels) = read_column(&*group, *i, rows, *ty, *optional)
+                .map_err(|e| fail(format!("column `{name}`: {e}")))?;
+            let mut next = 0;
+            for r in 0..rows {
+                let present = !*optional || levels.get(r).is_some_and(|l| *l > 0);
+                values[k].push(present.then(|| {
+                    next += 1;
+                    col.get(next - 1)
+                }));
+            }
+        }
+    }
+    let names = columns.iter().map(|(_, n, ..)| n.clone()).collect();
+    let types = columns.iter().map(|(_, _, t, _)| *t).collect();
+    super::tabular_read::from_columns(names, types, values).map_err(fail)
 }
 
 pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
@@ -463,7 +561,10 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         path: path.to_path_buf(),
         message,
     };
-    let (reader, layout) = open(path)?;
+    let (reader, layout) = match open(path)? {
+        (reader, Some(layout)) => (reader, layout),
+        (reader, None) => return read_table(path, &reader),
+    };
     let typed = |ty: ScalarType, values: &[Json], what: &str| -> Result<Column, ReadError> {
         let mut col = Column::new(ty);
         for v in values {

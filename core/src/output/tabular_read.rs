@@ -292,6 +292,27 @@ pub(super) fn read_json(path: &Path) -> Result<Dataset, ReadError> {
 
 /// Builds a dataset from a table, taking the fewest leading columns that tell the rows apart
 /// as its dims.
+/// The dataset of a table of named, typed columns of scalars (`None` where missing), its
+/// layout inferred as for CSV: for tables other formats hold (Parquet another tool wrote).
+pub(super) fn from_columns(
+    names: Vec<String>,
+    types: Vec<ScalarType>,
+    columns: Vec<Vec<Option<Value>>>,
+) -> Result<Dataset, String> {
+    let n_rows = columns.first().map_or(0, Vec::len);
+    let columns = columns
+        .into_iter()
+        .map(|c| c.into_iter().map(|v| v.map(|v| vec![v])).collect())
+        .collect();
+    let n = names.len();
+    to_dataset(Table {
+        extra: vec![Vec::new(); n],
+        names,
+        types,
+        rows: transpose(columns, n_rows),
+    })
+}
+
 fn to_dataset(t: Table) -> Result<Dataset, String> {
     let scalar = |c: usize| t.extra[c].is_empty();
     let mut n_dims = 0;
