@@ -293,26 +293,39 @@ fn cells_of(mut present: Vec<bool>, known: bool) -> Vec<crate::dataset::CellStat
 /// so their layout is inferred: the dims are the fewest leading columns that tell the rows
 /// apart, the columns after them that hold one value throughout are constants, and the others
 /// are data variables.
+///
+/// A file no reader makes sense of is an error naming it, whatever a third-party decoder does
+/// with it: a panic inside one is caught and reported as damage.
 pub fn read(path: &Path, format: Format) -> Result<Dataset, ReadError> {
-    match format {
+    guarded(path, || match format {
         Format::Zarr => zarr_read::read(path),
         Format::Netcdf => netcdf::read(path),
         Format::Parquet => parquet::read(path),
         Format::Csv => tabular_read::read_csv(path),
         Format::Json => tabular_read::read_json(path),
-    }
+    })
+}
+
+/// Runs `read`, turning a panic (a decoder's, on a damaged file) into a [`ReadError`].
+fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|_| {
+        Err(ReadError {
+            path: path.to_path_buf(),
+            message: "is damaged: it does not decode".into(),
+        })
+    })
 }
 
 /// Checks, reading as little as it can, that [`read`] can read the dataset at `path`: a Zarr
 /// store's metadata, a netCDF file's header, a Parquet file's footer. CSV and JSON, which say
 /// nothing of their layout, are read whole.
 pub fn probe(path: &Path, format: Format) -> Result<(), ReadError> {
-    match format {
+    guarded(path, || match format {
         Format::Zarr => zarr_read::probe(path),
         Format::Netcdf => netcdf::probe(path),
         Format::Parquet => parquet::probe(path),
         Format::Csv | Format::Json => read(path, format).map(|_| ()),
-    }
+    })
 }
 
 /// Writes `dataset` to `dest` in `format`, atomically, compressed as by default. See the

@@ -585,13 +585,28 @@ fn attr<'a>(attrs: &'a [(String, Attr)], name: &str) -> Option<&'a Attr> {
     attrs.iter().find(|(n, _)| n == name).map(|(_, a)| a)
 }
 
-/// Reads a variable's values: `n` values of `size` bytes from `begin`.
+/// Reads a variable's values: `n` values of `size` bytes from `begin`. A header that places
+/// them past the end of the file (a damaged one) is refused before anything is allocated.
 fn read_values(file: &mut File, v: &VarInfo, n: usize) -> io::Result<Vec<u8>> {
     let size = type_size(v.nc_type).unwrap_or(1);
-    let mut bytes = vec![0; n * size];
+    let len = file.metadata()?.len();
+    let bytes = n
+        .checked_mul(size)
+        .filter(|b| v.begin.checked_add(*b as u64).is_some_and(|end| end <= len))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "variable `{}` would hold {n} values of {size} bytes from byte {}, past the \
+                     end of the file ({len} bytes): the file is damaged",
+                    v.name, v.begin
+                ),
+            )
+        })?;
+    let mut buf = vec![0; bytes];
     file.seek(SeekFrom::Start(v.begin))?;
-    file.read_exact(&mut bytes)?;
-    Ok(bytes)
+    file.read_exact(&mut buf)?;
+    Ok(buf)
 }
 
 /// Opens `path` and reads its header: the header comes first and is small next to the data,

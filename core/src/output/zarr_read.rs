@@ -105,8 +105,85 @@ fn open(store: &Store, dir: &Path, name: &str) -> Result<Meta, ReadError> {
     })
 }
 
-/// Reads the whole of `m`, as the closest of xyz's types.
+/// The decompressed size a zstd frame at the start of `head` declares, if it is one and says.
+fn zstd_content_size(head: &[u8]) -> Option<u64> {
+    if head.get(..4)? != [0x28, 0xb5, 0x2f, 0xfd] {
+        return None;
+    }
+    let d = *head.get(4)?;
+    let (fcs, single, dict) = (d >> 6, (d >> 5) & 1 == 1, d & 3);
+    let at = 5 + usize::from(!single) + [0, 1, 2, 4][usize::from(dict)];
+    let len = match (fcs, single) {
+        (0, false) => return None,
+        (0, true) => 1,
+        (1, _) => 2,
+        (2, _) => 4,
+        _ => 8,
+    };
+    let mut bytes = [0u8; 8];
+    bytes[..len].copy_from_slice(head.get(at..at + len)?);
+    let size = u64::from_le_bytes(bytes);
+    Some(if fcs == 1 { size + 256 } else { size })
+}
+
+/// Refuses a chunk of array `name` under `dir` whose zstd frame declares more bytes than
+/// `cap`: a damaged header that a decoder would trust to allocate (and abort on).
+fn check_chunk_sizes(dir: &Path, name: &str, cap: u64) -> Result<(), ReadError> {
+    let mut stack = vec![dir.join(name)];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let file = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if matches!(file, "zarr.json" | ".zarray" | ".zattrs" | ".zgroup") {
+                continue;
+            }
+            let mut head = [0u8; 18];
+            let n = std::fs::File::open(&path)
+                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                .unwrap_or(0);
+            if let Some(size) = zstd_content_size(&head[..n]).filter(|s| *s > cap) {
+                return Err(err(
+                    &path,
+                    format!(
+                        "is damaged: its zstd frame claims {size} bytes, more than the {cap} \
+                         the whole array `{name}` holds"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the whole of `m`, as the closest of xyz's types. A chunk that does not decode is an
+/// error naming the array, whatever the decoder makes of it.
 fn read_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
+    let at = dir.join(&m.name);
+    let elements: u64 = m.shape.iter().map(|s| *s as u64).product();
+    // Fixed-size values take at most 8 bytes each; strings are bounded by a generous 1 GiB.
+    let cap = elements
+        .saturating_mul(8)
+        .max(1 << 30)
+        .saturating_add(1 << 20);
+    check_chunk_sizes(dir, &m.name, cap)?;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_array(dir, m)))
+        .unwrap_or_else(|_| Err(err(&at, "has a chunk that does not decode (damaged)")))
+}
+
+fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
     let at = dir.join(&m.name);
     let all = m.array.subset_all();
     let fail = |e: zarrs::array::ArrayError| err(&at, format!("cannot be read: {e}"));
@@ -419,6 +496,46 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zstd_frame_headers_tell_their_size() {
+        // Single segment, 1-byte size.
+        assert_eq!(
+            zstd_content_size(&[0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05]),
+            Some(5)
+        );
+        // 8-byte size, with a window descriptor.
+        let mut h = vec![0x28, 0xb5, 0x2f, 0xfd, 0xc0, 0x00];
+        h.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(zstd_content_size(&h), Some(u64::MAX));
+        // 2-byte size counts from 256.
+        assert_eq!(
+            zstd_content_size(&[0x28, 0xb5, 0x2f, 0xfd, 0x60, 1, 0]),
+            Some(257)
+        );
+        assert_eq!(
+            zstd_content_size(&[0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00]),
+            None
+        );
+        assert_eq!(zstd_content_size(b"not zstd"), None);
+        // A chunk xyz wrote: `n` over k (2) and a (4), 8 bytes a value.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.zarr");
+        let ds = crate::output::tests::sample();
+        crate::output::write(&ds, &path, crate::Format::Zarr, false).unwrap();
+        let chunk = std::fs::read(path.join("n").join("c").join("0").join("0")).unwrap();
+        assert_eq!(zstd_content_size(&chunk), Some(64));
+        // The same chunk claiming an absurd size is refused before any decoder sees it.
+        let mut damaged = chunk.clone();
+        damaged[4] = 0xe0;
+        damaged.splice(5..5, u64::MAX.to_le_bytes());
+        std::fs::write(path.join("n").join("c").join("0").join("0"), damaged).unwrap();
+        let err = read(&path).unwrap_err();
+        assert!(
+            err.message.contains("is damaged: its zstd frame claims"),
+            "{err}"
+        );
+    }
     use crate::dataset::CellState;
 
     #[test]
