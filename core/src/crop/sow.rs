@@ -1,0 +1,171 @@
+//! Sowing: writing a sweep to disk as a crop, or keeping or replacing the one there.
+
+use super::*;
+
+/// What `sow` needs besides the space: the function and the plan request.
+#[derive(Debug, Clone)]
+pub struct Sowing<'a> {
+    /// The crop's name.
+    pub name: &'a str,
+    /// The function's module or library, as bytes.
+    pub function: &'a [u8],
+    /// The name of its copy in the crop (see [`function_file`]).
+    pub function_file: &'a str,
+    /// The function's SHA-256, lowercase hex.
+    pub sha256: &'a str,
+    /// The function's signature.
+    pub signature: &'a Signature,
+    /// The space.
+    pub space: &'a ParamSpace,
+    /// Sandbox limits for every grow.
+    pub limits: &'a Limits,
+    /// Where reap writes by default.
+    pub output: Option<&'a Path>,
+    /// Cases per batch.
+    pub batchsize: Option<u64>,
+    /// Number of batches.
+    pub num_batches: Option<u64>,
+    /// The seed of a shuffled case order.
+    pub shuffle: Option<u64>,
+    /// Replace a crop of that name that differs, discarding its results.
+    pub force: bool,
+}
+
+/// What `sow` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sown {
+    /// A new crop.
+    New,
+    /// The crop existed with the same function, plan and space; its results are kept.
+    Kept,
+    /// A different crop was replaced (with `force`), its results discarded.
+    Replaced,
+}
+
+pub(super) fn check_name(name: &str) -> Result<(), CropError> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CropError::BadName(name.to_string()))
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary sibling (see [`publish`]).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CropError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    // A temporary left by an earlier writer of this pid that died is stale.
+    let _ = std::fs::remove_file(&tmp);
+    publish(&tmp, path, &[bytes]).map_err(io_err(path))
+}
+
+impl Crop {
+    /// The directory of crop `name` under `parent`.
+    pub fn dir_of(parent: &Path, name: &str) -> PathBuf {
+        parent.join(format!("{DIR_PREFIX}{name}"))
+    }
+
+    /// Sows a crop under `parent` (see [`Sowing`]). An existing crop of that name with the same
+    /// function, plan and space is kept with its results; a different one is refused unless
+    /// `force`, which replaces it and discards its results.
+    pub fn sow(parent: &Path, s: &Sowing<'_>) -> Result<(Crop, Sown), CropError> {
+        check_name(s.name)?;
+        if s.shuffle.is_some_and(|seed| seed > i64::MAX as u64) {
+            return Err(CropError::Plan(PlanError::new(format!(
+                "the shuffle seed must be at most {}",
+                i64::MAX
+            ))));
+        }
+        let space = s.space.bind(s.signature)?;
+        let plan = Plan::new(space.len(), s.batchsize, s.num_batches, s.shuffle)?;
+        let plain = Path::new(s.function_file).file_name() == Some(s.function_file.as_ref())
+            && !s.function_file.starts_with('.')
+            && s.function_file != manifest::FILE;
+        if !plain {
+            return Err(CropError::BadName(s.function_file.to_string()));
+        }
+        let (text, identity) = manifest::NewManifest {
+            name: s.name,
+            function_file: s.function_file,
+            output: s.output,
+            sha256: s.sha256,
+            signature: s.signature,
+            plan: &plan,
+            batchsize: s.batchsize,
+            num_batches: s.num_batches,
+            limits: s.limits,
+            space: s.space,
+        }
+        .render()
+        .map_err(|message| CropError::Manifest {
+            path: PathBuf::from(manifest::FILE),
+            message,
+        })?;
+        let dir = Crop::dir_of(parent, s.name);
+        let mut sown = Sown::New;
+        if dir.join(manifest::FILE).exists() {
+            match Crop::open(&dir) {
+                Ok(old) if old.manifest.identity == identity => {
+                    return Ok((old, Sown::Kept));
+                }
+                Ok(old) if !s.force => {
+                    let m = &old.manifest;
+                    let what = if m.sha256 != s.sha256 {
+                        "function"
+                    } else if (m.batchsize, m.num_batches, m.shuffle)
+                        != (s.batchsize, s.num_batches, s.shuffle)
+                    {
+                        "batch plan"
+                    } else {
+                        "space"
+                    };
+                    return Err(CropError::Changed {
+                        path: dir,
+                        what: what.into(),
+                        grown: old.listing()?.grown().count() as u64,
+                    });
+                }
+                Err(e) if !s.force => return Err(e),
+                _ => sown = Sown::Replaced,
+            }
+        } else if !parent.is_dir() {
+            return Err(io_err(parent)(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such directory",
+            )));
+        }
+        let results = dir.join(RESULTS);
+        if sown == Sown::Replaced {
+            // The manifest goes first: results of the old crop no longer match its identity
+            // from this moment on, whatever happens next, and its workers see it is gone.
+            let _ = std::fs::remove_file(dir.join(manifest::FILE));
+            // Each directory is renamed aside first (one atomic step, however busy its
+            // writers), then removed: a straggler's file landing in it meanwhile cannot stop
+            // the new crop, and it is cleared with the rest.
+            for sub in [RESULTS, claims::CLAIMS, claims::COMMITTED] {
+                let path = dir.join(sub);
+                let aside = dir.join(format!(".{sub}-replaced-{}", std::process::id()));
+                match std::fs::rename(&path, &aside) {
+                    Ok(()) => {
+                        for _ in 0..3 {
+                            if std::fs::remove_dir_all(&aside).is_ok() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&path)(e)),
+                }
+            }
+        }
+        std::fs::create_dir_all(&results).map_err(io_err(&results))?;
+        write_atomic(&dir.join(s.function_file), s.function)?;
+        write_atomic(&dir.join(manifest::FILE), text.as_bytes())?;
+        Ok((Crop::open(&dir)?, sown))
+    }
+}
