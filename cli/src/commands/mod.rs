@@ -1,9 +1,11 @@
 //! The subcommands, one file each. This module only dispatches.
 
 mod args;
+mod build;
 mod check;
 mod grow;
 mod inspect;
+mod new;
 mod plot;
 mod reap;
 mod run;
@@ -28,6 +30,8 @@ pub(crate) enum Command {
     Show(show::ShowCommand),
     Plot(plot::PlotCommand),
     Inspect(inspect::InspectCommand),
+    New(new::NewCommand),
+    Build(build::BuildCommand),
     #[command(hide = true)]
     Worker(worker::WorkerCommand),
 }
@@ -46,6 +50,8 @@ impl Command {
             Command::Show(c) => c.execute(),
             Command::Plot(c) => c.execute(),
             Command::Inspect(c) => c.execute(),
+            Command::New(c) => c.execute(),
+            Command::Build(c) => c.execute(),
             Command::Worker(c) => c.execute(),
         }
     }

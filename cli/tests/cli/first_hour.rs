@@ -206,6 +206,7 @@ fn the_readme_lists_every_option_of_every_command() {
     let readme = std::fs::read_to_string(xyz_tests::workspace_root().join("README.md")).unwrap();
     let commands = [
         "run", "sow", "grow", "submit", "status", "reap", "check", "show", "plot", "inspect",
+        "new", "build",
     ];
     for cmd in commands {
         let rows: Vec<&str> = readme

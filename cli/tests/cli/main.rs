@@ -10,6 +10,7 @@ mod first_hour;
 mod formats;
 mod harvest;
 mod native;
+mod new;
 mod plot;
 mod run;
 mod show;

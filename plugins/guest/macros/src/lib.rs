@@ -257,6 +257,13 @@ fn expand(
 
         #(#rank_checks)*
 
+        /// A module exports one xyz function: a second `#[xyz_guest::function]` in the crate
+        /// defines this name again, and the compiler says so once, by this name.
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, reason = "the name is the error message")]
+        pub const one_xyz_function_per_module__this_crate_has_two: () = ();
+
+        const _: () = {
         /// The xyz ABI version this module implements.
         #[unsafe(no_mangle)]
         pub extern "C" fn xyz_abi_version() -> u32 {
@@ -308,6 +315,7 @@ fn expand(
             };
             unsafe { ::xyz_guest::__rt::eval(call, #nargs, __XYZ_TYPES, __xyz_case) }
         }
+        };
     })
 }
 
