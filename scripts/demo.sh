@@ -14,8 +14,7 @@ xyz="$root/target/release/xyz"
 "$xyz" inspect "$root/target/guests/wasm32-unknown-unknown/guest/example_mandel.wasm"
 "$xyz" run "$root/wasm-examples/mandel/mandel.toml" -o mandel.zarr --force
 "$xyz" show mandel.zarr
-"$xyz" plot mandel.zarr --x x --y y -o mandel.png
-echo "drew mandel.png"
+"$xyz" plot mandel.zarr --x x --y y --log -o mandel.png --force
 # xarray's view too, where it is installed.
 if python3 -c 'import xarray' 2>/dev/null; then
     python3 -c 'import xarray as xr; print(xr.open_zarr("mandel.zarr"))'
