@@ -40,7 +40,7 @@ pub mod exit_codes {
     after_help = "EXIT CODES:\n  0  success\n  1  error (nothing written)\n  \
     2  usage error\n  3  some cases failed or were not grown (output written, their cells missing)"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: commands::Command,
 }

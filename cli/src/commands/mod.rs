@@ -3,6 +3,7 @@
 mod args;
 mod build;
 mod check;
+mod completions;
 mod grow;
 mod inspect;
 mod new;
@@ -32,6 +33,8 @@ pub(crate) enum Command {
     Inspect(inspect::InspectCommand),
     New(new::NewCommand),
     Build(build::BuildCommand),
+    Completions(completions::CompletionsCommand),
+    Man(completions::ManCommand),
     #[command(hide = true)]
     Worker(worker::WorkerCommand),
 }
@@ -52,6 +55,8 @@ impl Command {
             Command::Inspect(c) => c.execute(),
             Command::New(c) => c.execute(),
             Command::Build(c) => c.execute(),
+            Command::Completions(c) => c.execute(),
+            Command::Man(c) => c.execute(),
             Command::Worker(c) => c.execute(),
         }
     }

@@ -295,3 +295,44 @@ fn the_readmes_harvest_and_plot_examples_run_as_written() {
         assert!(dir.path(image).is_file(), "{image}");
     }
 }
+
+/// Completions for each shell and man pages, generated from the command line itself: they
+/// know every command and option `--help` knows (issue 16).
+#[test]
+fn completions_and_man_pages_come_from_the_command_line() {
+    let dir = Dir::new();
+    for (shell, marker) in [
+        ("bash", "_xyz()"),
+        ("zsh", "#compdef xyz"),
+        ("fish", "complete -c xyz"),
+    ] {
+        let text = stdout(&dir.xyz_ok(&["completions", shell], 0));
+        assert!(
+            text.contains(marker),
+            "{shell}: {}",
+            &text[..200.min(text.len())]
+        );
+        for word in ["load-timeout", "compression", "sow", "reap"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+        assert!(
+            !text.contains("worker "),
+            "{shell}: the hidden worker command"
+        );
+    }
+    dir.xyz_ok(&["completions", "tcsh"], 2);
+    let page = stdout(&dir.xyz_ok(&["man"], 0));
+    assert!(
+        page.contains(".TH xyz 1") && page.contains(".SH SUBCOMMANDS"),
+        "{page}"
+    );
+    dir.xyz_ok(&["man", "--out-dir", "man"], 0);
+    for page in ["xyz.1", "xyz-run.1", "xyz-sow.1", "xyz-plot.1"] {
+        let text = std::fs::read_to_string(dir.path("man").join(page)).unwrap();
+        assert!(text.starts_with(".ie") && text.contains(".TH"), "{page}");
+    }
+    assert!(
+        !dir.path("man/xyz-worker.1").exists(),
+        "no page for the hidden worker"
+    );
+}
