@@ -264,27 +264,13 @@ fn the_readmes_harvest_and_plot_examples_run_as_written() {
     let function = spec.lines().find(|l| l.starts_with("function")).unwrap();
     let spec = spec.replace(function, &format!("function = \"{}\"", guest("mandel")));
     dir.write("mandel.toml", &spec);
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_xyz"))
-        .parent()
-        .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let mut lines = readme_lines("xyz run mandel.toml --combo 'maxiter=");
     lines.push("xyz run mandel.toml -o mandel.zarr".into());
     lines.extend(readme_lines("xyz plot mandel.zarr"));
     lines.extend(readme_lines("xyz plot study.zarr"));
     assert_eq!(lines.len(), 5, "{lines:?}");
     for line in &lines {
-        let out = std::process::Command::new("sh")
-            .args(["-c", line])
-            .current_dir(dir.tmp.path())
-            .env("PATH", &path)
-            .env("XYZ_CACHE_DIR", crate::util::cache_dir())
-            .output()
-            .unwrap();
+        let out = dir.sh(line);
         assert!(
             out.status.success(),
             "{line}\n{}",

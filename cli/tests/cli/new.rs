@@ -23,24 +23,9 @@ fn readme_block() -> String {
 #[test]
 fn the_readmes_function_writing_commands_run_as_written_outside_the_workspace() {
     let dir = Dir::new();
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_xyz"))
-        .parent()
-        .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let script = readme_block();
     assert!(script.starts_with("xyz new hypot"), "{script}");
-    let out = std::process::Command::new("sh")
-        .args(["-ec", &script])
-        .current_dir(dir.tmp.path())
-        .env("PATH", &path)
-        .env("XYZ_CACHE_DIR", crate::util::cache_dir())
-        .env_remove("CARGO_TARGET_DIR")
-        .output()
-        .unwrap();
+    let out = dir.sh(&script);
     let said = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),

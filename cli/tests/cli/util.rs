@@ -52,6 +52,27 @@ impl Dir {
         expect_code(args, self.xyz(args), code)
     }
 
+    /// Runs `script` with `sh -e` in this directory, as a user would type it: `xyz` on the
+    /// PATH (this build's), sharing the tests' module cache.
+    pub fn sh(&self, script: &str) -> Output {
+        let bin = Path::new(env!("CARGO_BIN_EXE_xyz"))
+            .parent()
+            .expect("the binary's directory");
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(self.tmp.path())
+            .env("PATH", path)
+            .env("XYZ_CACHE_DIR", cache_dir())
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .expect("sh runs")
+    }
+
     /// Runs xyz expecting failure (exit 1) and returns its stderr.
     pub fn xyz_err(&self, args: &[&str]) -> String {
         let out = self.xyz_ok(args, 1);
