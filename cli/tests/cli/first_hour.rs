@@ -318,3 +318,41 @@ fn completions_and_man_pages_come_from_the_command_line() {
         "no page for the hidden worker"
     );
 }
+
+/// The README's command-line sweep and its crop walk-through, run as written.
+#[test]
+fn the_readmes_command_line_and_crop_examples_run_as_written() {
+    let dir = Dir::new();
+    std::fs::copy(guest("add"), dir.path("add.wasm")).unwrap();
+    let line = readme_lines("xyz run --function add.wasm");
+    assert_eq!(line.len(), 1, "{line:?}");
+    let out = dir.sh(&line[0]);
+    assert!(out.status.success(), "{out:?}");
+    let csv = std::fs::read_to_string(dir.path("add.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3 * 2, "{csv}");
+
+    let spec = std::fs::read_to_string(
+        xyz_tests::workspace_root().join("wasm-examples/mandel/mandel.toml"),
+    )
+    .unwrap();
+    let function = spec.lines().find(|l| l.starts_with("function")).unwrap();
+    dir.write(
+        "mandel.toml",
+        &spec.replace(function, &format!("function = \"{}\"", guest("mandel"))),
+    );
+    let mut crop = readme_lines("xyz sow mandel.toml");
+    crop.extend(readme_lines("xyz grow mandel"));
+    crop.extend(readme_lines("xyz status"));
+    crop.extend(readme_lines("xyz reap mandel -o mandel.zarr"));
+    assert_eq!(crop.len(), 5, "{crop:?}");
+    for line in &crop {
+        let out = dir.sh(line);
+        assert!(
+            out.status.success(),
+            "{line}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dir.path("mandel.zarr/zarr.json").is_file());
+    assert!(!dir.path(".xyz-mandel").exists(), "reaped and removed");
+}
