@@ -109,10 +109,11 @@ impl ProcessFunction {
         spec: WorkerSpec,
     ) -> Result<ProcessFunction, InstantiateError> {
         let mut inner = Inner {
+            // Until the first worker says which function it serves.
             name: spec
                 .signature
                 .as_ref()
-                .map_or_else(String::new, |s| s.name.clone()),
+                .map_or_else(|| "the function".to_string(), |s| s.name.clone()),
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
             signature: spec.signature.clone().unwrap_or(Signature {
