@@ -174,7 +174,57 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
 /// The missing value stored for integers.
 pub const MISSING_I64: i64 = i64::MIN;
 
+/// The provenance attribute that names a dataset's free attributes (a spec's `[attrs]`),
+/// comma-separated, so that merges tell them from constants.
+pub const FREE_ATTRS: &str = "xyz_attrs";
+
 impl Dataset {
+    /// Sets the free attributes `attrs` (a spec's `[attrs]`: descriptions, not arguments):
+    /// placed after the constants, before the provenance, replacing any of the same name, and
+    /// named in the provenance attribute [`FREE_ATTRS`].
+    pub fn set_free_attrs(&mut self, attrs: &[(String, Value)]) {
+        if attrs.is_empty() {
+            return;
+        }
+        let mut names: Vec<String> = self.free_attr_names();
+        for (k, v) in attrs {
+            match self.attrs.iter_mut().find(|(n, _)| n == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => {
+                    let at = self
+                        .attrs
+                        .iter()
+                        .position(|(n, _)| n.starts_with("xyz_"))
+                        .unwrap_or(self.attrs.len());
+                    self.attrs.insert(at, (k.clone(), v.clone()));
+                }
+            }
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+        self.attrs.retain(|(n, _)| n != FREE_ATTRS);
+        self.attrs
+            .push((FREE_ATTRS.into(), Value::Str(names.join(","))));
+    }
+
+    /// The names of the free attributes, as [`FREE_ATTRS`] lists them.
+    pub fn free_attr_names(&self) -> Vec<String> {
+        self.attrs
+            .iter()
+            .find(|(n, _)| n == FREE_ATTRS)
+            .and_then(|(_, v)| match v {
+                Value::Str(s) => Some(
+                    s.split(',')
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// The least memory, in bytes, the dataset of `space` and `sig` takes when held whole:
     /// each cell's state and each output's values (a string counted at its bare size).
     pub fn bytes_needed(space: &BoundSpace, sig: &Signature) -> u64 {

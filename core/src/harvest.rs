@@ -298,11 +298,17 @@ impl Harvest {
                 });
             }
         };
+        // Free attributes (a spec's `[attrs]`) describe; they are not constants to agree on.
+        let free: Vec<String> = existing
+            .free_attr_names()
+            .into_iter()
+            .chain(new.free_attr_names())
+            .collect();
         let constants = |ds: &Dataset| -> Vec<(String, Value)> {
             let mut c: Vec<(String, Value)> = ds
                 .attrs
                 .iter()
-                .filter(|(k, _)| !is_provenance(k))
+                .filter(|(k, _)| !is_provenance(k) && !free.contains(k))
                 .cloned()
                 .collect();
             c.sort_by(|a, b| a.0.cmp(&b.0));
@@ -332,7 +338,31 @@ impl Harvest {
             new_maps.push(nm);
         }
         relayout(&mut existing, dims, &old_maps);
+        // The existing free attributes stay; the new run's are added, and win where both
+        // give one.
+        let new_free: Vec<(String, Value)> = new
+            .attrs
+            .iter()
+            .filter(|(k, _)| new.free_attr_names().contains(k))
+            .cloned()
+            .collect();
+        let kept_names = existing.free_attr_names();
         existing.attrs.retain(|(k, _)| !is_provenance(k));
+        if !kept_names.is_empty() {
+            existing.attrs.push((
+                crate::dataset::FREE_ATTRS.into(),
+                Value::Str(kept_names.join(",")),
+            ));
+        }
+        existing.set_free_attrs(&new_free);
+        let free_list = existing
+            .attrs
+            .iter()
+            .find(|(k, _)| k == crate::dataset::FREE_ATTRS)
+            .cloned();
+        existing
+            .attrs
+            .retain(|(k, _)| k != crate::dataset::FREE_ATTRS);
         Ok(Harvest {
             strides: crate::dataset::strides(&existing.shape()),
             ds: existing,
@@ -345,8 +375,9 @@ impl Harvest {
             provenance: new
                 .attrs
                 .iter()
-                .filter(|(k, _)| is_provenance(k))
+                .filter(|(k, _)| is_provenance(k) && k != crate::dataset::FREE_ATTRS)
                 .cloned()
+                .chain(free_list)
                 .collect(),
         })
     }

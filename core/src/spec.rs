@@ -77,6 +77,8 @@ pub struct Spec {
     pub space: ParamSpace,
     /// Sandbox limits.
     pub limits: Limits,
+    /// Free attributes (`[attrs]`): written as the dataset's attributes, kept through merges.
+    pub attrs: Vec<(String, Value)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -92,6 +94,8 @@ struct RawSpec {
     cases: Vec<toml::Table>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    attrs: toml::Table,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -160,9 +164,30 @@ impl Spec {
                 .map(|d| parse_duration(&d).map_err(|e| field("limits.deadline".into(), e)))
                 .transpose()?,
         };
+        let mut attrs = Vec::with_capacity(raw.attrs.len());
+        for (name, value) in &raw.attrs {
+            if raw.constants.contains_key(name) {
+                return Err(field(
+                    format!("attrs.{name}"),
+                    format!(
+                        "`{name}` is a constant already; a free attribute needs a name of its own"
+                    ),
+                ));
+            }
+            if name.starts_with("xyz_") {
+                return Err(field(
+                    format!("attrs.{name}"),
+                    "names starting with xyz_ are xyz's own provenance".into(),
+                ));
+            }
+            let v = scalar_from_toml(value)
+                .map_err(|e| field(format!("attrs.{name}"), e.to_string()))?;
+            attrs.push((name.clone(), v));
+        }
         Ok(Spec {
             function: raw.function.map(|f| base.join(f)),
             output: raw.output.map(|o| base.join(o)),
+            attrs,
             space,
             limits,
         })

@@ -67,7 +67,8 @@ impl RunCommand {
         runner.progress(&tick);
         // Merging into an existing dataset takes the results chunk by chunk, so only the merged
         // dataset is held.
-        let layout = xyz_core::Dataset::layout(&bound, &sig, function.sha256());
+        let mut layout = xyz_core::Dataset::layout(&bound, &sig, function.sha256());
+        layout.set_free_attrs(&spec.attrs);
         let run_dims: Vec<(String, usize)> = bound
             .dims()
             .iter()
@@ -86,7 +87,8 @@ impl RunCommand {
             None => {
                 let outcome = runner.run(&bound);
                 bar.finish_and_clear();
-                let (dataset, outcome) = outcome?.split();
+                let (mut dataset, outcome) = outcome?.split();
+                dataset.set_free_attrs(&spec.attrs);
                 let how = dest
                     .write(&dataset)
                     .with_context(|| format!("writing the dataset of {}", sig.name))?;

@@ -98,6 +98,7 @@ impl SowCommand {
                 signature: &sig,
                 space: &spec.space,
                 limits: &spec.limits,
+                attrs: &spec.attrs,
                 output: output.as_deref(),
                 batchsize: self.batchsize.or(chosen),
                 num_batches: self.num_batches,

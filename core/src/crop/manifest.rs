@@ -26,6 +26,9 @@
 //! [space]                     # the spec's combos, constants and cases, generators expanded
 //! combos = { y = [ … ], x = [ … ] }
 //! constants = { maxiter = 1000 }
+//!
+//! [attrs]                     # the spec's free attributes, for the dataset (optional)
+//! study = "escape times"
 //! ```
 //!
 //! Results carry the identity; the crop refuses to open when the identity no longer matches
@@ -62,6 +65,8 @@ pub(crate) struct Manifest {
     pub(crate) num_batches: Option<u64>,
     pub(crate) shuffle: Option<u64>,
     pub(crate) limits: Limits,
+    /// Free attributes, for the reaped dataset.
+    pub(crate) attrs: Vec<(String, Value)>,
     pub(crate) space: ParamSpace,
 }
 
@@ -131,6 +136,7 @@ pub(crate) struct NewManifest<'a> {
     pub(crate) num_batches: Option<u64>,
     pub(crate) limits: &'a Limits,
     pub(crate) space: &'a ParamSpace,
+    pub(crate) attrs: &'a [(String, Value)],
 }
 
 impl NewManifest<'_> {
@@ -196,6 +202,15 @@ impl NewManifest<'_> {
             doc.insert("limits".into(), toml::Value::Table(limits));
         }
         doc.insert("space".into(), space);
+        // Free attributes describe the dataset; they are not part of the crop's identity.
+        if !self.attrs.is_empty() {
+            let attrs: toml::Table = self
+                .attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), toml_of(v)))
+                .collect();
+            doc.insert("attrs".into(), toml::Value::Table(attrs));
+        }
         let text = format!(
             "# An xyz crop, written by `xyz sow`; every grow and reap reads it. Editing it\n\
              # invalidates the crop: sow again instead.\n{}",
@@ -273,6 +288,9 @@ impl Manifest {
         if let Some(limits) = doc.get("limits") {
             spec_doc.insert("limits".into(), limits.clone());
         }
+        if let Some(attrs) = doc.get("attrs") {
+            spec_doc.insert("attrs".into(), attrs.clone());
+        }
         let spec = Spec::from_table(spec_doc, Path::new("")).map_err(|e| e.to_string())?;
         let need = |v: Option<u64>, path: &str| v.ok_or_else(|| format!("`{path}` is missing"));
         Ok(Manifest {
@@ -292,6 +310,7 @@ impl Manifest {
             shuffle: get_u64(plan, "shuffle", "plan.shuffle")?,
             limits: spec.limits,
             space: spec.space,
+            attrs: spec.attrs,
         })
     }
 }

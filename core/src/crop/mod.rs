@@ -486,6 +486,7 @@ mod tests {
                 signature: f.signature(),
                 space: &space,
                 limits: &Limits::default(),
+                attrs: &[],
                 output: None,
                 batchsize: Some(4),
                 num_batches: None,

@@ -107,22 +107,25 @@ impl Crop {
     /// unless `allow_incomplete`, which leaves the cells of missing batches missing. Damaged
     /// and stale results count as missing and are listed.
     pub fn reap(&self, allow_incomplete: bool) -> Result<Reaped, CropError> {
-        let dataset = Dataset::empty(
+        let mut dataset = Dataset::empty(
             &self.space,
             &self.manifest.signature,
             Some(&self.manifest.sha256),
         );
+        dataset.set_free_attrs(&self.manifest.attrs);
         self.reap_into(allow_incomplete, dataset)
     }
 
     /// The layout of the dataset this crop reaps to, without its cells: what a
     /// [`Harvest`](crate::harvest::Harvest) merging it needs.
     pub fn layout(&self) -> Dataset {
-        Dataset::layout(
+        let mut layout = Dataset::layout(
             &self.space,
             &self.manifest.signature,
             Some(&self.manifest.sha256),
-        )
+        );
+        layout.set_free_attrs(&self.manifest.attrs);
+        layout
     }
 
     /// As [`Crop::reap`], but stores the results batch by batch in `store`: a dataset, or a

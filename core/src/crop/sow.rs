@@ -19,6 +19,8 @@ pub struct Sowing<'a> {
     pub space: &'a ParamSpace,
     /// Sandbox limits for every grow.
     pub limits: &'a Limits,
+    /// Free attributes of the reaped dataset (a spec's `[attrs]`).
+    pub attrs: &'a [(String, crate::value::Value)],
     /// Where reap writes by default.
     pub output: Option<&'a Path>,
     /// Cases per batch.
@@ -99,6 +101,7 @@ impl Crop {
             batchsize: s.batchsize,
             num_batches: s.num_batches,
             limits: s.limits,
+            attrs: s.attrs,
             space: s.space,
         }
         .render()
