@@ -260,9 +260,23 @@ pub struct Harvest {
     count: u64,
     examples: Vec<String>,
     provenance: Vec<(String, Value)>,
+    /// The SHA-256 of the function that made the dataset merged into, as it says.
+    existing_function: Option<String>,
 }
 
 impl Harvest {
+    /// Whether the dataset merged into already holds a value for cell `cell` of the new
+    /// results' grid: a merge that evaluates only what it lacks skips that cell's case.
+    pub fn holds(&self, cell: usize) -> bool {
+        let to = target(cell, &self.new_shape, &self.new_maps, &self.strides);
+        self.ds.cells.get(to) == Some(&CellState::Ok)
+    }
+
+    /// The SHA-256 of the function the dataset merged into was made with, if it says.
+    pub fn existing_function(&self) -> Option<&str> {
+        self.existing_function.as_deref()
+    }
+
     /// Starts merging results laid out as `new` (its dims, variables and attributes; its
     /// values are not read) into `existing`: checks that they match, unites the coordinates
     /// and lays `existing` out on them.
@@ -337,6 +351,14 @@ impl Harvest {
             old_maps.push(om);
             new_maps.push(nm);
         }
+        let existing_function = existing
+            .attrs
+            .iter()
+            .find(|(k, _)| k == "xyz_function_sha256")
+            .and_then(|(_, v)| match v {
+                Value::Str(s) => Some(s.clone()),
+                _ => None,
+            });
         relayout(&mut existing, dims, &old_maps);
         // The existing free attributes stay; the new run's are added, and win where both
         // give one.
@@ -372,6 +394,7 @@ impl Harvest {
             var_at,
             count: 0,
             examples: Vec::new(),
+            existing_function,
             provenance: new
                 .attrs
                 .iter()

@@ -149,8 +149,28 @@ impl<'a> Runner<'a> {
         space: &BoundSpace,
         store: S,
     ) -> Result<RunOutcome<S>, RunError> {
+        self.run_some_into(space, None, store)
+    }
+
+    /// Like [`run_into`](Self::run_into), for the cases `cases` of `space` only (ascending):
+    /// a merge that evaluates just what the dataset merged into lacks.
+    pub fn run_cases_into<S: Store + Send>(
+        &self,
+        space: &BoundSpace,
+        cases: &[u64],
+        store: S,
+    ) -> Result<RunOutcome<S>, RunError> {
+        self.run_some_into(space, Some(cases), store)
+    }
+
+    fn run_some_into<S: Store + Send>(
+        &self,
+        space: &BoundSpace,
+        subset: Option<&[u64]>,
+        store: S,
+    ) -> Result<RunOutcome<S>, RunError> {
         let started = Instant::now();
-        let n = space.len();
+        let n = subset.map_or(space.len(), |s| s.len() as u64);
         let workers = self.executor.workers().max(1) as u64;
         let task_size = (n / (workers * 16)).clamp(1, 1 << 16);
         let tasks = n.div_ceil(task_size) as usize;
@@ -161,6 +181,7 @@ impl<'a> Runner<'a> {
             Box::new(RunWorker {
                 eval: ChunkEval::new(&shared),
                 task_size,
+                subset,
                 dataset: &dataset,
                 failures: &failures,
             }) as Box<dyn TaskWorker + '_>
@@ -371,6 +392,8 @@ impl<'a> ChunkEval<'a> {
 struct RunWorker<'a, S> {
     eval: ChunkEval<'a>,
     task_size: u64,
+    /// The cases to evaluate, if not all of the space's.
+    subset: Option<&'a [u64]>,
     dataset: &'a Mutex<S>,
     failures: &'a Mutex<Vec<CaseFailure>>,
 }
@@ -379,26 +402,29 @@ impl<S: Store + Send> TaskWorker for RunWorker<'_, S> {
     fn run(&mut self, task: usize) -> Flow {
         let shared = self.eval.shared;
         let start = task as u64 * self.task_size;
-        let end = (start + self.task_size).min(shared.space.len());
-        let cases = CaseSet::Range(start, end);
+        let total = self.subset.map_or(shared.space.len(), |s| s.len() as u64);
+        let end = (start + self.task_size).min(total);
+        // Positions `a..b` of this task's cases, as a case set.
+        let subset = self.subset;
+        let part = |a: u64, b: u64| match subset {
+            Some(list) => CaseSet::List(&list[a as usize..b as usize]),
+            None => CaseSet::Range(a, b),
+        };
+        let cases = part(start, end);
         let (dataset, failures) = (self.dataset, self.failures);
         let mut commit = |at: usize, out: &EvalOutput, kind: FailureKind| {
             let first = start + at as u64;
+            let done = part(first, first + out.n as u64);
             let failed: Vec<usize> = out.errors.iter().map(|(i, _)| *i).collect();
             dataset
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .store_cases(
-                    shared.space,
-                    CaseSet::Range(first, first + out.n as u64),
-                    &out.cols,
-                    &failed,
-                );
+                .store_cases(shared.space, done, &out.cols, &failed);
             if !out.errors.is_empty() {
                 let sig = shared.function.signature();
                 let mut failures = failures.lock().unwrap_or_else(|e| e.into_inner());
                 for (i, message) in &out.errors {
-                    let case = first + *i as u64;
+                    let case = done.case(*i);
                     failures.push(CaseFailure {
                         case,
                         kind: kind_of(kind, message),

@@ -93,7 +93,7 @@ def values(path):
         warnings.simplefilter("ignore")
         ds = xr.open_zarr(path)
     v = ds[list(ds.data_vars)[0]].values.astype(float)
-    print(json.dumps([[None if np.isnan(a) else a for a in row] for row in v.tolist()]))
+    print(json.dumps(np.where(np.isnan(v), None, v).tolist()))
 
 
 def repandas(src, dest):

@@ -31,6 +31,11 @@ pub(crate) struct RunCommand {
     #[command(flatten)]
     out: OutputArgs,
 
+    /// With --into: evaluate every case, not only those whose cells the dataset lacks (needed
+    /// when the function changed; cells that then differ need --overwrite or --keep-existing)
+    #[arg(long, requires = "into")]
+    recompute: bool,
+
     /// Worker threads; 0 means one per logical core
     #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
     jobs: usize,
@@ -74,9 +79,33 @@ impl RunCommand {
             .iter()
             .map(|d| (d.name.clone(), d.coords.len()))
             .collect();
+        let mut skipped = 0u64;
         let (outcome, how, dims) = match dest.harvest(&layout)? {
             Some(harvest) => {
-                let outcome = runner.run_into(&bound, harvest);
+                // Only what the dataset lacks is evaluated, unless --recompute: the same
+                // function (by SHA-256) and, as the merge checks, the same constants.
+                let outcome = if self.recompute {
+                    runner.run_into(&bound, harvest)
+                } else {
+                    if let (Some(theirs), Some(ours)) =
+                        (harvest.existing_function(), function.sha256())
+                        && theirs != ours
+                    {
+                        anyhow::bail!(
+                            "{} was made by a function with sha256 {theirs}, and this run's \
+                             has {ours}: its cells are not this function's; --recompute \
+                             evaluates every case (cells that then differ need --overwrite \
+                             or --keep-existing)",
+                            dest.path.display()
+                        );
+                    }
+                    let todo: Vec<u64> = (0..bound.len())
+                        .filter(|&case| !harvest.holds(bound.cell_of(case) as usize))
+                        .collect();
+                    skipped = bound.len() - todo.len() as u64;
+                    bar.set_length(todo.len() as u64);
+                    runner.run_cases_into(&bound, &todo, harvest)
+                };
                 bar.finish_and_clear();
                 let (harvest, outcome) = outcome?.split();
                 let merged = dest
@@ -99,7 +128,8 @@ impl RunCommand {
         let mut say = dest.summary_out();
 
         let failed = outcome.failures.len() as u64;
-        let ok = bound.len() - failed;
+        let evaluated = bound.len() - skipped;
+        let ok = evaluated - failed;
         let secs = outcome.elapsed.as_secs_f64();
         if self.json {
             let summary = json!({
@@ -108,6 +138,8 @@ impl RunCommand {
                 "output": out,
                 "format": format.to_string(),
                 "cases": bound.len(),
+                "evaluated": evaluated,
+                "skipped": skipped,
                 "ok": ok,
                 "failed": failed,
                 "threads": pool.workers(),
@@ -118,7 +150,7 @@ impl RunCommand {
             writeln!(say, "{}", serde_json::to_string_pretty(&summary)?)?;
         } else if !self.quiet {
             let rate = if secs > 0.0 {
-                bound.len() as f64 / secs
+                evaluated as f64 / secs
             } else {
                 f64::INFINITY
             };
@@ -126,9 +158,17 @@ impl RunCommand {
                 say,
                 "{}: {} in {secs:.3} s ({rate:.0} cases/s, {})",
                 sig.name,
-                super::args::count_of(bound.len(), "case"),
+                super::args::count_of(evaluated, "case"),
                 super::args::count_of(pool.workers() as u64, "thread")
             )?;
+            if skipped > 0 {
+                writeln!(
+                    say,
+                    "{} already in {} and skipped (--recompute evaluates them again)",
+                    super::args::count_of(skipped, "case"),
+                    out.display()
+                )?;
+            }
             let dims: Vec<String> = dims
                 .iter()
                 .map(|(name, size)| format!("{name}={size}"))

@@ -118,7 +118,13 @@ fn conflicting_cells_are_refused_unless_told_which_wins() {
     };
     assert_eq!(run(&two, "x=[-1, 0, 1, 2]", &[]).status.code(), Some(3));
     let before = tree(&dir.path("d.zarr"));
+    // Another function's results go in only with --recompute: its cells are not the
+    // dataset's function's.
     let err = run(&three, "x=[1, 2, 5]", &[]);
+    let text = String::from_utf8_lossy(&err.stderr);
+    assert_eq!(err.status.code(), Some(1), "{text}");
+    assert!(text.contains("--recompute evaluates every case"), "{text}");
+    let err = run(&three, "x=[1, 2, 5]", &["--recompute"]);
     let text = String::from_utf8_lossy(&err.stderr);
     assert_eq!(err.status.code(), Some(1), "{text}");
     assert!(
@@ -134,12 +140,16 @@ fn conflicting_cells_are_refused_unless_told_which_wins() {
 
     // -1 fails in this build too: exit 3, the merge written.
     assert_eq!(
-        run(&three, "x=[-1, 2, 5]", &["--keep-existing"])
+        run(&three, "x=[-1, 2, 5]", &["--keep-existing", "--recompute"])
             .status
             .code(),
         Some(3)
     );
-    assert!(run(&three, "x=[1]", &["--overwrite"]).status.success());
+    assert!(
+        run(&three, "x=[1]", &["--overwrite", "--recompute"])
+            .status
+            .success()
+    );
     xyz_tests::python("check.py", &[&"harvest-affine", &dir.path("d.zarr")]);
 }
 
@@ -166,4 +176,61 @@ fn several_crops_reap_into_one_dataset() {
     );
     dir.xyz_ok(&["run", whole.to_str().unwrap(), "-o", "run.zarr", "-q"], 0);
     assert_eq!(tree(&dir.path("ramp.zarr")), tree(&dir.path("run.zarr")));
+}
+
+/// A run into a dataset evaluates only the cells it lacks (issue 17): a mandel study extended
+/// from maxiter [100] to [100, 1000] evaluates exactly the new cases, and a run of what is
+/// all there evaluates none.
+#[test]
+fn a_run_into_a_dataset_evaluates_only_what_it_lacks() {
+    let dir = Dir::new();
+    let spec = crate::util::mandel_spec(&dir, 20, 30, 100);
+    let spec = spec.to_str().unwrap();
+    let run = |maxiter: &str, extra: &[&str]| -> serde_json::Value {
+        let combo = format!("maxiter=[{maxiter}]");
+        let mut args = vec![
+            "run",
+            spec,
+            "--combo",
+            &combo,
+            "--into",
+            "study.zarr",
+            "--json",
+        ];
+        args.extend(extra);
+        serde_json::from_slice(&dir.xyz_ok(&args, 0).stdout).unwrap()
+    };
+    let first = run("100", &[]);
+    assert_eq!(
+        (first["evaluated"].as_u64(), first["skipped"].as_u64()),
+        (Some(600), Some(0))
+    );
+    let more = run("100, 1000", &[]);
+    assert_eq!(
+        (more["evaluated"].as_u64(), more["skipped"].as_u64()),
+        (Some(600), Some(600))
+    );
+    let again = run("100, 1000", &[]);
+    assert_eq!(
+        (again["evaluated"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(1200))
+    );
+    let all = run("1000", &["--recompute"]);
+    assert_eq!(all["evaluated"].as_u64(), Some(600));
+    // The same as a single run of both.
+    dir.xyz_ok(
+        &[
+            "run",
+            spec,
+            "--combo",
+            "maxiter=[100, 1000]",
+            "-o",
+            "once.zarr",
+            "-q",
+        ],
+        0,
+    );
+    let a = xyz_tests::python("stores.py", &[&"values", &dir.path("study.zarr")]);
+    let b = xyz_tests::python("stores.py", &[&"values", &dir.path("once.zarr")]);
+    assert_eq!(a, b);
 }
