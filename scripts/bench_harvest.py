@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peak memory of reaping and merging 10^7 cases, against the size of the output.
+"""Peak memory of reaping and merging 10^7 cases, against the size of the values written.
 
 Usage: bench_harvest.py XYZ ADD_WASM    (scripts/bench.sh passes both)
 
@@ -8,8 +8,9 @@ Usage: bench_harvest.py XYZ ADD_WASM    (scripts/bench.sh passes both)
   - the whole grid is reaped from a third crop into one store, in each format;
   - the first half is reaped into a store and the second merged into it with --into;
   - the same with `xyz run --into`, which merges as it evaluates.
-Each figure is the peak RSS of that one xyz process (from wait4), divided by the size of the
-dataset it writes (bytes on disk, all files). The target is <= 1.5.
+Each figure is the peak RSS of that one xyz process (from wait4), divided by the bytes of the
+values the dataset it writes holds (8 per cell: `sum` is f64). Outputs are compressed, so their
+size on disk says little of what a writer holds. The target is <= 1.5.
 """
 
 import os
@@ -54,11 +55,13 @@ def sow(cwd, name, a0, a1):
     run(["grow", name, "-q"], cwd)
 
 
-def row(what, seconds, rss, out):
-    ratio = rss / out
+def row(what, seconds, rss, cells, out):
+    values = 8 * cells
+    ratio = rss / values
     print(
         f"{what:<44} {seconds:>6.2f} s  peak {rss / 2**20:>7.1f} MiB  "
-        f"output {out / 2**20:>7.1f} MiB  ratio {ratio:>5.2f}  (target <= 1.5)"
+        f"values {values / 2**20:>6.1f} MiB  on disk {out / 2**20:>6.1f} MiB  "
+        f"ratio {ratio:>5.2f}  (target <= 1.5)"
     )
 
 
@@ -70,22 +73,22 @@ def main():
         for ext in ["zarr", "nc", "parquet"]:
             out = os.path.join(cwd, f"all.{ext}")
             t, rss = run(["reap", "all", "--keep", "-o", out, "-q"], cwd)
-            row(f"reap 10^7 cases to .{ext}", t, rss, size(out))
+            row(f"reap 10^7 cases to .{ext}", t, rss, 10**7, size(out))
 
         sow(cwd, "low", 0, 5000)
         sow(cwd, "high", 5000, 10000)
         for ext in ["zarr", "nc", "parquet"]:
             into = os.path.join(cwd, f"merged.{ext}")
             t, rss = run(["reap", "low", "--keep", "--into", into, "-q"], cwd)
-            row(f"reap 5*10^6 cases into a new .{ext}", t, rss, size(into))
+            row(f"reap 5*10^6 cases into a new .{ext}", t, rss, 5 * 10**6, size(into))
             t, rss = run(["reap", "high", "--keep", "--into", into, "-q"], cwd)
-            row(f"merge 5*10^6 more into it: 10^7 in all", t, rss, size(into))
+            row("merge 5*10^6 more into it: 10^7 in all", t, rss, 10**7, size(into))
 
         into = os.path.join(cwd, "run.zarr")
         t, rss = run(["run", spec(cwd, "rlow", 0, 5000), "--into", into, "-q"], cwd)
-        row("xyz run of 5*10^6 cases into a new .zarr", t, rss, size(into))
+        row("xyz run of 5*10^6 cases into a new .zarr", t, rss, 5 * 10**6, size(into))
         t, rss = run(["run", spec(cwd, "rhigh", 5000, 10000), "--into", into, "-q"], cwd)
-        row("xyz run of 5*10^6 more --into it: 10^7 in all", t, rss, size(into))
+        row("xyz run of 5*10^6 more --into it: 10^7 in all", t, rss, 10**7, size(into))
 
 
 if __name__ == "__main__":

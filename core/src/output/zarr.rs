@@ -204,16 +204,99 @@ fn write_array(
         .build(store.clone(), &format!("/{}", a.name))
         .map_err(other)?;
     array.store_metadata().map_err(other)?;
-    let all = array.subset_all();
-    match &a.data {
-        Data::F64(v) => array.store_array_subset(&all, *v),
-        Data::I64(v) => array.store_array_subset(&all, *v),
-        Data::Bool(v) => array.store_array_subset(&all, *v),
-        Data::I8(v) => array.store_array_subset(&all, v),
-        Data::Str(v) => array.store_array_subset(&all, v),
-    }
-    .map_err(other)?;
+    // Chunk by chunk, in parallel: each thread gathers one chunk's values and zarrs encodes and
+    // stores it, so no more than a chunk per thread is held besides the dataset.
+    let chunk: Vec<usize> = array
+        .chunk_shape_usize(&vec![0; a.shape.len()])
+        .map_err(other)?;
+    let grid: Vec<u64> = array.chunk_grid_shape().to_vec();
+    let n_chunks: u64 = grid.iter().product();
+    let store_one = |k: u64| -> io::Result<()> {
+        let mut rest = k;
+        let mut index = vec![0u64; grid.len()];
+        for d in (0..grid.len()).rev() {
+            index[d] = rest % grid[d];
+            rest /= grid[d];
+        }
+        let origin: Vec<usize> = index
+            .iter()
+            .zip(&chunk)
+            .map(|(i, c)| *i as usize * c)
+            .collect();
+        let shape = &a.shape;
+        match &a.data {
+            Data::F64(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, f64::NAN)),
+            Data::I64(v) => {
+                array.store_chunk(&index, gather(v, shape, &chunk, &origin, MISSING_I64))
+            }
+            Data::Bool(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, false)),
+            Data::I8(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, -1)),
+            Data::Str(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, "")),
+        }
+        .map_err(other)
+    };
+    (0..n_chunks).try_for_each(store_one)?;
     serde_json::to_value(array.metadata()).map_err(other)
+}
+
+/// Calls `f(in_chunk, in_array, len)` for each run of the chunk at `origin` (size `chunk`)
+/// that lies inside a row-major array of `shape`: `len` elements along the last dim, at offset
+/// `in_chunk` of the chunk (row-major, padded to full size) and `in_array` of the array.
+fn for_each_run(
+    shape: &[usize],
+    chunk: &[usize],
+    origin: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let nd = shape.len();
+    if nd == 0 {
+        f(0, 0, 1);
+        return;
+    }
+    let strides = crate::dataset::strides(shape);
+    let last = nd - 1;
+    let run = chunk[last].min(shape[last].saturating_sub(origin[last]));
+    // Walk the chunk's rows (all dims but the last).
+    let mut idx = vec![0usize; last];
+    let mut row = 0usize;
+    loop {
+        if run > 0 && (0..last).all(|d| origin[d] + idx[d] < shape[d]) {
+            let in_array = (0..last)
+                .map(|d| (origin[d] + idx[d]) * strides[d])
+                .sum::<usize>()
+                + origin[last];
+            f(row * chunk[last], in_array, run);
+        }
+        row += 1;
+        let mut d = last;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < chunk[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+/// Copies the elements of the chunk at `origin` (size `chunk`) out of row-major `data` of
+/// `shape`, padding past the array's edge with `fill`.
+fn gather<T: Copy>(
+    data: &[T],
+    shape: &[usize],
+    chunk: &[usize],
+    origin: &[usize],
+    fill: T,
+) -> Vec<T> {
+    let mut out = vec![fill; chunk.iter().product()];
+    for_each_run(shape, chunk, origin, |c, a, n| {
+        out[c..c + n].copy_from_slice(&data[a..a + n]);
+    });
+    out
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -232,5 +315,27 @@ mod tests {
         assert_eq!(chunk_shape(&[1000, 1000, 10], 8), vec![104, 1000, 10]);
         assert_eq!(chunk_shape(&[], 8), Vec::<usize>::new());
         assert_eq!(chunk_shape(&[10_000_000], 8), vec![1 << 20]);
+    }
+
+    #[test]
+    fn gather_pads_edges() {
+        // 3x3 array, 2x2 chunks.
+        let data: Vec<i64> = (0..9).collect();
+        let shape = [3, 3];
+        let chunk = [2, 2];
+        assert_eq!(gather(&data, &shape, &chunk, &[0, 0], -1), vec![0, 1, 3, 4]);
+        assert_eq!(
+            gather(&data, &shape, &chunk, &[0, 2], -1),
+            vec![2, -1, 5, -1]
+        );
+        assert_eq!(
+            gather(&data, &shape, &chunk, &[2, 0], -1),
+            vec![6, 7, -1, -1]
+        );
+        assert_eq!(
+            gather(&data, &shape, &chunk, &[2, 2], -1),
+            vec![8, -1, -1, -1]
+        );
+        assert_eq!(gather(&[5i64], &[], &[], &[], -1), vec![5]);
     }
 }
