@@ -99,12 +99,16 @@ impl RunCommand {
                             dest.path.display()
                         );
                     }
-                    let todo: Vec<u64> = (0..bound.len())
-                        .filter(|&case| !harvest.holds(bound.cell_of(case) as usize))
-                        .collect();
-                    skipped = bound.len() - todo.len() as u64;
-                    bar.set_length(todo.len() as u64);
-                    runner.run_cases_into(&bound, &todo, harvest)
+                    let held = |case: u64| harvest.holds(bound.cell_of(case) as usize);
+                    skipped = (0..bound.len()).filter(|&case| held(case)).count() as u64;
+                    if skipped == 0 {
+                        // Nothing there yet: every case, with no list of them to hold.
+                        runner.run_into(&bound, harvest)
+                    } else {
+                        let todo: Vec<u64> = (0..bound.len()).filter(|&c| !held(c)).collect();
+                        bar.set_length(todo.len() as u64);
+                        runner.run_cases_into(&bound, &todo, harvest)
+                    }
                 };
                 bar.finish_and_clear();
                 let (harvest, outcome) = outcome?.split();

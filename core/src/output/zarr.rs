@@ -242,7 +242,7 @@ fn write_array(
 /// Calls `f(in_chunk, in_array, len)` for each run of the chunk at `origin` (size `chunk`)
 /// that lies inside a row-major array of `shape`: `len` elements along the last dim, at offset
 /// `in_chunk` of the chunk (row-major, padded to full size) and `in_array` of the array.
-fn for_each_run(
+pub(super) fn for_each_run(
     shape: &[usize],
     chunk: &[usize],
     origin: &[usize],

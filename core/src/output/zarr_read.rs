@@ -183,6 +183,33 @@ fn read_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
         .unwrap_or_else(|_| Err(err(&at, "has a chunk that does not decode (damaged)")))
 }
 
+/// The whole of `array` (of `shape`), read a chunk at a time into one vector: no second copy
+/// of the array is made on the way.
+fn by_chunks<T: zarrs::array::ElementOwned + Copy>(
+    array: &Array<FilesystemStore>,
+    shape: &[usize],
+    fill: T,
+) -> Result<Vec<T>, zarrs::array::ArrayError> {
+    let mut out = vec![fill; shape.iter().product()];
+    let grid = array.chunk_grid_shape().to_vec();
+    for k in 0..grid.iter().product::<u64>() {
+        let mut rest = k;
+        let mut index = vec![0u64; grid.len()];
+        for d in (0..grid.len()).rev() {
+            index[d] = rest % grid[d];
+            rest /= grid[d];
+        }
+        let part = array.chunk_subset_bounded(&index)?;
+        let values: Vec<T> = array.retrieve_array_subset(&part)?;
+        let origin: Vec<usize> = part.start().iter().map(|s| *s as usize).collect();
+        let size: Vec<usize> = part.shape().iter().map(|s| *s as usize).collect();
+        super::zarr::for_each_run(shape, &size, &origin, |c, a, n| {
+            out[a..a + n].copy_from_slice(&values[c..c + n]);
+        });
+    }
+    Ok(out)
+}
+
 fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
     let at = dir.join(&m.name);
     let all = m.array.subset_all();
@@ -201,11 +228,7 @@ fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
         };
     }
     Ok(if *dt == data_type::float64() {
-        Items::F64(
-            m.array
-                .retrieve_array_subset::<Vec<f64>>(&all)
-                .map_err(fail)?,
-        )
+        Items::F64(by_chunks(&m.array, &m.shape, f64::NAN).map_err(fail)?)
     } else if *dt == data_type::float32() {
         Items::F64(
             m.array
@@ -216,11 +239,7 @@ fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
                 .collect(),
         )
     } else if *dt == data_type::int64() {
-        Items::I64(
-            m.array
-                .retrieve_array_subset::<Vec<i64>>(&all)
-                .map_err(fail)?,
-        )
+        Items::I64(by_chunks(&m.array, &m.shape, MISSING_I64).map_err(fail)?)
     } else if *dt == data_type::int8() {
         Items::I8(
             m.array
