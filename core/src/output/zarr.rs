@@ -11,8 +11,8 @@
 //!
 //! Fixed-size types use the `bytes` codec, strings the `string` data type with `vlen-utf8`;
 //! every chunk is then compressed with zstd (level 3 unless the [`Compression`] says
-//! otherwise), as xarray's own `to_zarr` does. zarrs encodes and writes
-//! the chunks of an array in parallel.
+//! otherwise), as xarray's own `to_zarr` does. Chunks are gathered, encoded by zarrs and
+//! stored one at a time, so a write holds little beside the dataset.
 
 use std::fs;
 use std::io::{self, Write};
@@ -204,20 +204,13 @@ fn write_array(
         .build(store.clone(), &format!("/{}", a.name))
         .map_err(other)?;
     array.store_metadata().map_err(other)?;
-    // Chunk by chunk, in parallel: each thread gathers one chunk's values and zarrs encodes and
-    // stores it, so no more than a chunk per thread is held besides the dataset.
+    // Chunk by chunk: one chunk's values are gathered, and zarrs encodes and stores them, so
+    // no more than a chunk is held besides the dataset.
     let chunk: Vec<usize> = array
         .chunk_shape_usize(&vec![0; a.shape.len()])
         .map_err(other)?;
     let grid: Vec<u64> = array.chunk_grid_shape().to_vec();
-    let n_chunks: u64 = grid.iter().product();
-    let store_one = |k: u64| -> io::Result<()> {
-        let mut rest = k;
-        let mut index = vec![0u64; grid.len()];
-        for d in (0..grid.len()).rev() {
-            index[d] = rest % grid[d];
-            rest /= grid[d];
-        }
+    let store_one = |index: Vec<u64>| -> io::Result<()> {
         let origin: Vec<usize> = index
             .iter()
             .zip(&chunk)
@@ -235,8 +228,21 @@ fn write_array(
         }
         .map_err(other)
     };
-    (0..n_chunks).try_for_each(store_one)?;
+    chunk_indices(&grid).try_for_each(store_one)?;
     serde_json::to_value(array.metadata()).map_err(other)
+}
+
+/// The indices of every chunk of a chunk grid of shape `grid`, row-major (the last fastest).
+pub(super) fn chunk_indices(grid: &[u64]) -> impl Iterator<Item = Vec<u64>> + '_ {
+    (0..grid.iter().product::<u64>()).map(move |k| {
+        let mut rest = k;
+        let mut index = vec![0u64; grid.len()];
+        for d in (0..grid.len()).rev() {
+            index[d] = rest % grid[d];
+            rest /= grid[d];
+        }
+        index
+    })
 }
 
 /// Calls `f(in_chunk, in_array, len)` for each run of the chunk at `origin` (size `chunk`)

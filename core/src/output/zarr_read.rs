@@ -192,13 +192,7 @@ fn by_chunks<T: zarrs::array::ElementOwned + Copy>(
 ) -> Result<Vec<T>, zarrs::array::ArrayError> {
     let mut out = vec![fill; shape.iter().product()];
     let grid = array.chunk_grid_shape().to_vec();
-    for k in 0..grid.iter().product::<u64>() {
-        let mut rest = k;
-        let mut index = vec![0u64; grid.len()];
-        for d in (0..grid.len()).rev() {
-            index[d] = rest % grid[d];
-            rest /= grid[d];
-        }
+    for index in super::zarr::chunk_indices(&grid) {
         let part = array.chunk_subset_bounded(&index)?;
         let values: Vec<T> = array.retrieve_array_subset(&part)?;
         let origin: Vec<usize> = part.start().iter().map(|s| *s as usize).collect();
