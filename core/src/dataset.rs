@@ -4,8 +4,11 @@
 //! the user's order) with the swept values as coordinates, one data variable per output of the
 //! function (array outputs add their extra dims after the swept ones), and the constants and
 //! provenance as attributes. Every cell of the grid is [`CellState::Ok`], [`CellState::Failed`]
-//! or [`CellState::Absent`] (no case of the space lands there); the values of cells that are not
-//! `Ok` are missing.
+//! (with the failure's message), [`CellState::Pending`] or [`CellState::Absent`] (no case of the
+//! space lands there); the values of cells that are not `Ok` are missing. On disk the states are
+//! the variable [`STATUS_VAR`] and the messages the variable [`ERROR_VAR`].
+
+use std::collections::BTreeMap;
 
 use xyz_abi::{ExtraDim, ScalarType, Signature};
 
@@ -26,6 +29,49 @@ pub enum CellState {
     Pending = 3,
 }
 
+/// The variable that holds each cell's state as a status code ([`CellState::status`]).
+pub const STATUS_VAR: &str = "xyz_status";
+
+/// The variable that holds each failed cell's failure: its kind and message (empty for the
+/// cells that did not fail).
+pub const ERROR_VAR: &str = "xyz_error";
+
+/// The meanings of the status codes 0, 1, 2 and 3, as CF's `flag_meanings` lists them.
+pub const STATUS_MEANINGS: &str = "ok failed not_evaluated not_reached";
+
+impl CellState {
+    /// The cell's status code in [`STATUS_VAR`]: 0 ok, 1 failed, 2 not evaluated, 3 not
+    /// reached by any case.
+    pub fn status(self) -> i8 {
+        match self {
+            CellState::Ok => 0,
+            CellState::Failed => 1,
+            CellState::Pending => 2,
+            CellState::Absent => 3,
+        }
+    }
+
+    /// The state a status code stands for, if it is one.
+    pub fn from_status(code: i64) -> Option<CellState> {
+        Some(match code {
+            0 => CellState::Ok,
+            1 => CellState::Failed,
+            2 => CellState::Pending,
+            3 => CellState::Absent,
+            _ => return None,
+        })
+    }
+}
+
+/// A failed case among cases being stored: its position among them, and its failure as
+/// [`ERROR_VAR`] keeps it (`kind: message`).
+pub type Failed = (usize, String);
+
+/// The text [`ERROR_VAR`] keeps for a failure of `kind` with `message`.
+pub fn error_text(kind: crate::value::FailureKind, message: &str) -> String {
+    format!("{kind}: {message}")
+}
+
 /// One data variable: an output of the function over the grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataVar {
@@ -36,7 +82,8 @@ pub struct DataVar {
     /// Its extra dims, after the swept ones.
     pub extra_dims: Vec<ExtraDim>,
     /// The values, row-major over swept dims then extra dims. Missing values hold NaN for
-    /// floats, `i64::MIN` for integers, `false` for booleans and `""` for strings.
+    /// floats, `i64::MIN` for integers, `false` for booleans and `""` for strings; the cell
+    /// states tell them from values.
     pub data: Column,
 }
 
@@ -56,6 +103,8 @@ pub struct Dataset {
     pub vars: Vec<DataVar>,
     /// The state of each cell of the grid, row-major.
     pub cells: Vec<CellState>,
+    /// The failure of each `Failed` cell that has one on record, by cell.
+    pub errors: BTreeMap<usize, String>,
     /// Attributes: the constants, then provenance (`xyz_version`, `xyz_function`,
     /// `xyz_function_sha256`).
     pub attrs: Vec<(String, Value)>,
@@ -71,7 +120,7 @@ pub trait Store {
         space: &BoundSpace,
         cases: CaseSet<'_>,
         cols: &[Column],
-        failed: &[usize],
+        failed: &[Failed],
     );
 }
 
@@ -81,9 +130,9 @@ impl Store for Dataset {
         space: &BoundSpace,
         cases: CaseSet<'_>,
         cols: &[Column],
-        failed: &[usize],
+        failed: &[Failed],
     ) {
-        Dataset::store_cases(self, space, cases, cols, failed.iter().copied());
+        Dataset::store_cases(self, space, cases, cols, failed);
     }
 }
 
@@ -95,6 +144,8 @@ pub struct Window {
     pub first: usize,
     /// The states of its cells.
     pub cells: Vec<CellState>,
+    /// The failure of each `Failed` cell that has one on record, by position in the window.
+    pub errors: BTreeMap<usize, String>,
     /// The values of each data variable of the dataset for these cells, in its order: as in
     /// [`DataVar::data`], `elements()` values a cell.
     pub data: Vec<Column>,
@@ -107,6 +158,7 @@ impl Window {
         Window {
             first,
             cells: vec![CellState::Absent; len],
+            errors: BTreeMap::new(),
             data: layout
                 .vars
                 .iter()
@@ -138,21 +190,23 @@ impl Store for Window {
         space: &BoundSpace,
         cases: CaseSet<'_>,
         cols: &[Column],
-        failed: &[usize],
+        failed: &[Failed],
     ) {
-        let mut failed = failed.iter().copied().peekable();
+        let mut failed = failed.iter().peekable();
         for j in 0..cases.len() {
-            let fails = failed.next_if_eq(&j).is_some();
+            let fails = failed.next_if(|(at, _)| *at == j);
             let cell = space.cell_of(cases.case(j)) as usize;
             if !(self.first..self.end()).contains(&cell) {
                 continue;
             }
             let at = cell - self.first;
-            if fails {
+            if let Some((_, error)) = fails {
                 self.cells[at] = CellState::Failed;
+                self.errors.insert(at, error.clone());
                 continue;
             }
             self.cells[at] = CellState::Ok;
+            self.errors.remove(&at);
             for (data, col) in self.data.iter_mut().zip(cols) {
                 let e = col.len() / cases.len();
                 data.copy_run(at * e, col, j * e, e);
@@ -299,6 +353,7 @@ impl Dataset {
             dims: space.dims().to_vec(),
             vars,
             cells,
+            errors: BTreeMap::new(),
             attrs,
         }
     }
@@ -314,6 +369,11 @@ impl Dataset {
         window
             .cells
             .copy_from_slice(&self.cells[first..first + len]);
+        window.errors = self
+            .errors
+            .range(first..first + len)
+            .map(|(k, e)| (k - first, e.clone()))
+            .collect();
         for (data, var) in window.data.iter_mut().zip(&self.vars) {
             let e = var.elements();
             data.copy_run(0, &var.data, first * e, len * e);
@@ -332,13 +392,13 @@ impl Dataset {
 
     /// Stores the outputs of `cases` of `space` (one column per output, in the order of
     /// `cases`): `Ok` cells for all but the positions in `failed` (ascending), which are
-    /// `Failed`.
+    /// `Failed` with their failures.
     pub fn store_cases(
         &mut self,
         space: &BoundSpace,
         cases: CaseSet<'_>,
         cols: &[Column],
-        failed: impl IntoIterator<Item = usize>,
+        failed: &[Failed],
     ) {
         let contiguous = space.len() == self.cells.len() as u64;
         let mut ok_from = 0usize;
@@ -354,6 +414,16 @@ impl Dataset {
                     var.data.copy_run(cell * e, col, from * e, (to - from) * e);
                 }
                 ds.cells[cell..cell + (to - from)].fill(CellState::Ok);
+                if !ds.errors.is_empty() {
+                    let stale: Vec<usize> = ds
+                        .errors
+                        .range(cell..cell + (to - from))
+                        .map(|(k, _)| *k)
+                        .collect();
+                    for k in stale {
+                        ds.errors.remove(&k);
+                    }
+                }
             } else {
                 for j in from..to {
                     let cell = space.cell_of(cases.case(j)) as usize;
@@ -362,13 +432,15 @@ impl Dataset {
                         var.data.copy_run(cell * e, col, j * e, e);
                     }
                     ds.cells[cell] = CellState::Ok;
+                    ds.errors.remove(&cell);
                 }
             }
         };
-        for j in failed {
-            flush(self, ok_from, j);
-            let cell = space.cell_of(cases.case(j)) as usize;
+        for (j, error) in failed {
+            flush(self, ok_from, *j);
+            let cell = space.cell_of(cases.case(*j)) as usize;
             self.cells[cell] = CellState::Failed;
+            self.errors.insert(cell, error.clone());
             ok_from = j + 1;
         }
         flush(self, ok_from, cases.len());

@@ -207,6 +207,10 @@ fn relayout(ds: &mut Dataset, dims: Vec<SweptDim>, maps: &[Vec<usize>]) {
     }
     let strides = crate::dataset::strides(&shape);
     let (n_old, n_new): (usize, usize) = (old_shape.iter().product(), shape.iter().product());
+    ds.errors = std::mem::take(&mut ds.errors)
+        .into_iter()
+        .map(|(k, e)| (target(k, &old_shape, maps, &strides), e))
+        .collect();
     let rising = maps.iter().all(|m| m.windows(2).all(|w| w[0] < w[1]));
     if rising {
         ds.cells.resize(n_new, CellState::Absent);
@@ -448,10 +452,21 @@ impl Harvest {
             }
         }
         self.ds.cells[to] = CellState::Ok;
+        self.ds.errors.remove(&to);
         for (&v, col) in self.var_at.iter().zip(cols) {
             let var = &mut self.ds.vars[v];
             let e = var.elements();
             var.data.copy_run(to * e, col, at * e, e);
+        }
+    }
+
+    /// Merges one new failure, of cell `cell` of the new grid: a cell that holds a value keeps
+    /// it; any other records the failure.
+    pub fn put_failure(&mut self, cell: usize, error: &str) {
+        let to = target(cell, &self.new_shape, &self.new_maps, &self.strides);
+        if self.ds.cells[to] != CellState::Ok {
+            self.ds.cells[to] = CellState::Failed;
+            self.ds.errors.insert(to, error.to_string());
         }
     }
 
@@ -474,16 +489,16 @@ impl crate::dataset::Store for Harvest {
         space: &crate::BoundSpace,
         cases: crate::CaseSet<'_>,
         cols: &[Column],
-        failed: &[usize],
+        failed: &[crate::dataset::Failed],
     ) {
         let cols: Vec<&Column> = cols.iter().collect();
         let mut failed = failed.iter().peekable();
         for j in 0..cases.len() {
-            if failed.peek() == Some(&&j) {
-                failed.next();
-                continue;
+            let cell = space.cell_of(cases.case(j)) as usize;
+            match failed.next_if(|(at, _)| *at == j) {
+                Some((_, error)) => self.put_failure(cell, error),
+                None => self.put(cell, &cols, j),
             }
-            self.put(space.cell_of(cases.case(j)) as usize, &cols, j);
         }
     }
 }
@@ -497,8 +512,12 @@ pub fn merge(
     let mut harvest = Harvest::new(existing, new, conflicts)?;
     let cols: Vec<&Column> = new.vars.iter().map(|v| &v.data).collect();
     for (k, state) in new.cells.iter().enumerate() {
-        if *state == CellState::Ok {
-            harvest.put(k, &cols, k);
+        match state {
+            CellState::Ok => harvest.put(k, &cols, k),
+            CellState::Failed => {
+                harvest.put_failure(k, new.errors.get(&k).map_or("", String::as_str))
+            }
+            CellState::Pending | CellState::Absent => {}
         }
     }
     harvest.finish()
@@ -562,6 +581,44 @@ mod tests {
         assert_eq!(merged.dims, whole.dims);
         assert_eq!(merged.cells, whole.cells);
         assert_eq!(format!("{:?}", merged.vars), format!("{:?}", whole.vars));
+    }
+
+    #[test]
+    fn failures_merge_where_no_value_is_and_values_replace_them() {
+        // a = 4 fails, then succeeds; a = 1 succeeds, then fails.
+        let failing = |bad: i64| {
+            let sig = "g(a: i64, b: f64) -> (z: f64, odd: bool)".parse().unwrap();
+            ClosureFunction::new(sig, move |args| match args {
+                [Value::I64(a), _] if *a == bad => Err(format!("no {a}")),
+                [Value::I64(a), Value::F64(b)] => {
+                    Ok(vec![Value::F64(*a as f64 * b), Value::Bool(a % 2 == 1)])
+                }
+                _ => unreachable!(),
+            })
+        };
+        let first = run_with(&failing(4), &[1, 4], &[0.5]);
+        let second = run_with(&failing(1), &[1, 4, 7], &[0.5]);
+        assert_eq!(
+            first.errors.get(&1).map(String::as_str),
+            Some("error: no 4")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("first.zarr");
+        crate::output::write(&first, &path, crate::Format::Zarr, false).unwrap();
+        let stored = crate::output::read_zarr(&path).unwrap();
+        assert_eq!(stored.errors, first.errors);
+        let merged = merge(stored, &second, Conflicts::Refuse).unwrap();
+        // a = 1 keeps its value, a = 4 takes the new one, a = 7 is new.
+        assert_eq!(merged.cells, [CellState::Ok; 3]);
+        assert!(merged.errors.is_empty(), "{:?}", merged.errors);
+        // A failure lands where no value is, with its message.
+        let third = run_with(&failing(9), &[9], &[0.5]);
+        let merged = merge(merged, &third, Conflicts::Refuse).unwrap();
+        assert_eq!(merged.cells[3], CellState::Failed);
+        assert_eq!(
+            merged.errors.get(&3).map(String::as_str),
+            Some("error: no 9")
+        );
     }
 
     #[test]

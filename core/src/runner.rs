@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::dataset::{Dataset, Store};
+use crate::dataset::{Dataset, Store, error_text};
 use crate::executor::{Executor, Flow, TaskWorker};
 use crate::function::{Function, Instance, InstantiateError};
 use crate::space::{BoundSpace, CaseSet};
@@ -415,7 +415,11 @@ impl<S: Store + Send> TaskWorker for RunWorker<'_, S> {
         let mut commit = |at: usize, out: &EvalOutput, kind: FailureKind| {
             let first = start + at as u64;
             let done = part(first, first + out.n as u64);
-            let failed: Vec<usize> = out.errors.iter().map(|(i, _)| *i).collect();
+            let failed: Vec<crate::dataset::Failed> = out
+                .errors
+                .iter()
+                .map(|(i, message)| (*i, error_text(kind_of(kind, message), message)))
+                .collect();
             dataset
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

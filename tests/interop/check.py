@@ -7,8 +7,10 @@ KIND is the example (add, stats, ramp, mandel, classify, faulty), a tabular form
 (csv-stats, json-ramp), a harvested dataset (harvest-add, harvest-affine), or `formats`, for
 which PATH is a prefix: PATH.zarr, PATH.nc, PATH.parquet, PATH.csv and PATH.json hold one
 dataset, and each is read by its own reader (xarray.open_dataset, pandas.read_parquet,
-pandas.read_csv, json) and compared, cell by cell, with the Zarr store. Exits non-zero with a
-message on the first mismatch.
+pandas.read_csv, json, polars, duckdb) and compared, cell by cell, with the Zarr store; every
+output keeps the one type its signature declares, whatever failed, and every cell's status
+(`xyz_status`) and failure (`xyz_error`) agree across formats. Exits non-zero with a message on
+the first mismatch.
 """
 
 import json
@@ -100,19 +102,25 @@ def check_classify(path):
     ds = open_zarr(path)
     expect(list(ds.tag.dims) == ["x", "label", "flag"], f"dims {ds.tag.dims}")
     expect(ds.flag.dtype == np.bool_, f"flag dtype {ds.flag.dtype}")
-    expect(ds.positive.dtype.kind == "f", f"positive with missing cells: {ds.positive.dtype}")
+    expect(ds.positive.dtype == np.bool_, f"positive with missing cells: {ds.positive.dtype}")
+    expect(ds.xyz_status.dtype == np.int8, f"xyz_status: {ds.xyz_status.dtype}")
+    expect(ds.xyz_status.attrs["flag_meanings"] == "ok failed not_evaluated not_reached",
+           f"xyz_status attrs {ds.xyz_status.attrs}")
     xs, labels, flags = ds.x.values, ds.label.values, ds.flag.values
     for i, x in enumerate(xs):
         for j, label in enumerate(labels):
             for k, flag in enumerate(flags):
                 pos = ds.positive.values[i, j, k]
                 tag = ds.tag.values[i, j, k]
+                status = ds.xyz_status.values[i, j, k]
                 if i == j:
                     want_tag = f"{label}{'+' if x > 0 else '-'}{'!' if flag else ''}"
-                    expect(pos == (1.0 if x > 0 else 0.0), f"positive[{i},{j},{k}] = {pos}")
+                    expect(status == 0, f"status[{i},{j},{k}] = {status}")
+                    expect(pos == (x > 0), f"positive[{i},{j},{k}] = {pos}")
                     expect(tag == want_tag, f"tag[{i},{j},{k}] = {tag!r}, expected {want_tag!r}")
                 else:
-                    expect(math.isnan(pos), f"missing positive[{i},{j},{k}] = {pos}")
+                    expect(status == 3, f"status of an unreached cell [{i},{j},{k}] = {status}")
+                    expect(not pos, f"missing positive[{i},{j},{k}] = {pos}")
                     expect(tag == "", f"missing tag[{i},{j},{k}] = {tag!r}")
 
 
@@ -122,16 +130,24 @@ def check_faulty(path):
     for i, mode in enumerate(modes):
         for j, x in enumerate(ds.x.values):
             y = ds.y.values[i, j]
+            status = ds.xyz_status.values[i, j]
+            error = ds.xyz_error.values[i, j]
             if mode == "ok":
                 expect(y == x + 1.0, f"faulty(ok, {x}) = {y}")
+                expect(status == 0 and error == "", f"faulty(ok, {x}): {status} {error!r}")
             else:
                 expect(math.isnan(y), f"faulty({mode}, {x}) = {y}, expected missing")
+                expect(status == 1, f"faulty({mode}, {x}): status {status}")
+                kind = "panic" if mode == "panic" else ("error" if mode == "err" else "")
+                expect(error.startswith(kind), f"faulty({mode}, {x}): error {error!r}")
 
 
 def check_csv_stats(path):
     df = pd.read_csv(path)
     print(df)
-    expect(list(df.columns) == ["n", "x", "prod", "ratio"], f"columns {list(df.columns)}")
+    expect(list(df.columns) == ["n", "x", "prod", "ratio", "xyz_status", "xyz_error"],
+           f"columns {list(df.columns)}")
+    expect((df["xyz_status"] == 0).all(), "every case ok")
     np.testing.assert_array_equal(df["prod"], df["x"] * df["n"])
     np.testing.assert_array_equal(df["ratio"], df["x"] / df["n"])
     expect(df["n"].dtype == np.int64, f"n dtype {df['n'].dtype}")
@@ -142,7 +158,7 @@ def check_json_ramp(path):
         rows = json.load(f)
     df = pd.DataFrame.from_records(rows)
     print(df)
-    expect(list(df.columns) == ["a", "b", "y"], f"columns {list(df.columns)}")
+    expect(list(df.columns) == ["a", "b", "y", "xyz_status", "xyz_error"], f"columns {list(df.columns)}")
     for row in rows:
         want = [row["a"] * t + row["b"] for t in range(5)]
         expect(row["y"] == want, f"row {row}")
@@ -199,15 +215,26 @@ def check_rows(name, df, z, elements_as_lists=False):
     for c in consts:
         expect((df[c] == z.attrs[c]).all(), f"{name}: constant {c}")
     zvals = {v: z[v].values for v in z.data_vars}
+    status = zvals["xyz_status"]
     index = {d: {same_key(x): i for i, x in enumerate(z[d].values)} for d in dims}
     seen = set()
     for row in df.to_dict("records"):
         at = tuple(index[d][same_key(row[d])] for d in dims)
         expect(at not in seen, f"{name}: row {row} twice")
         seen.add(at)
+        expect(status[at] != 3, f"{name}: a row {row} for a cell no case reaches")
         for v in z.data_vars:
             zv = zvals[v][at]
             extra = z[v].dims[len(dims):]
+            if status[at] != 0 and not v.startswith("xyz_"):
+                # The outputs of a case that has none are missing in a table, whatever the
+                # dataset holds in their place.
+                cols = [v] if not extra or elements_as_lists else [
+                    f"{v}[{','.join(map(str, idx))}]" for idx in np.ndindex(*zv.shape)
+                ]
+                for col in cols:
+                    expect(is_missing(row[col]), f"{name}: {col} at {row} is not missing")
+                continue
             if not extra:
                 cells = [(v, zv)]
             elif elements_as_lists:
@@ -234,15 +261,8 @@ def check_rows(name, df, z, elements_as_lists=False):
                     )
                 else:
                     expect(same(got, want), f"{name}: {col} at {row}: {got!r} != {want!r}")
-    n_cells = sum(
-        1
-        for at in np.ndindex(*[z.sizes[d] for d in dims])
-        if any(
-            not (isinstance(zvals[v][at], str) or np.all(np.isnan(np.asarray(zvals[v][at], float))))
-            for v in z.data_vars
-        )
-    )
-    expect(len(seen) >= n_cells, f"{name}: {len(seen)} rows for {n_cells} cells with values")
+    n_cells = int((status != 3).sum())
+    expect(len(seen) == n_cells, f"{name}: {len(seen)} rows for {n_cells} cells cases reach")
 
 
 def same_key(x):
@@ -251,6 +271,76 @@ def same_key(x):
     if isinstance(x, str):
         return ("s", x)
     return ("n", float(x))
+
+
+NUMPY_KIND = {"f64": "f", "i64": "i", "bool": "b", "str": "OUT"}
+ARROW_TYPE = {"f64": "double", "i64": "int64", "bool": "bool", "str": "string"}
+POLARS_TYPE = {"f64": "Float64", "i64": "Int64", "bool": "Boolean", "str": "String"}
+DUCKDB_TYPE = {"f64": "DOUBLE", "i64": "BIGINT", "bool": "BOOLEAN", "str": "VARCHAR"}
+
+
+def outputs(z):
+    """The outputs the signature in `xyz_function` declares, with their types."""
+    sig = z.attrs["xyz_function"]
+    inner = sig.split("->", 1)[1].strip().strip("()")
+    out = {}
+    for part in inner.split(","):
+        name, ty = (p.strip() for p in part.split(":"))
+        out[name] = ty.split("[")[0]
+    return out
+
+
+def check_types(z, n, prefix):
+    """Every output has its declared type in every format, whatever failed; the status is a
+    signed byte."""
+    import duckdb
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    for name, ty in outputs(z).items():
+        for label, ds in (("zarr", z), ("netcdf", n)):
+            kind = ds[name].dtype.kind
+            expect(kind in NUMPY_KIND[ty], f"{label}: {name} ({ty}) reads as {ds[name].dtype}")
+    for label, ds in (("zarr", z), ("netcdf", n)):
+        expect(ds.xyz_status.dtype == np.int8, f"{label}: xyz_status is {ds.xyz_status.dtype}")
+    schema = pq.read_schema(prefix + ".parquet")
+    pl_schema = pl.read_parquet_schema(prefix + ".parquet")
+    described = duckdb.sql(f"DESCRIBE SELECT * FROM '{prefix}.parquet'").fetchall()
+    db = {r[0]: r[1] for r in described}
+    for name, ty in outputs(z).items():
+        cols = [c for c in schema.names if c == name or c.startswith(name + "[")]
+        expect(cols, f"parquet: no column for {name}")
+        for c in cols:
+            expect(str(schema.field(c).type) == ARROW_TYPE[ty],
+                   f"parquet: {c} ({ty}) is {schema.field(c).type}")
+            expect(str(pl_schema[c]) == POLARS_TYPE[ty], f"polars: {c} ({ty}) is {pl_schema[c]}")
+            expect(db[c] == DUCKDB_TYPE[ty], f"duckdb: {c} ({ty}) is {db[c]}")
+    expect(str(schema.field("xyz_status").type) == "int8", "parquet: xyz_status")
+    expect(str(pl_schema["xyz_status"]) == "Int8", "polars: xyz_status")
+    expect(db["xyz_status"] == "TINYINT", "duckdb: xyz_status")
+
+
+def check_failures(z, prefix):
+    """polars and duckdb find the failed cases, with their messages, where xarray does."""
+    import duckdb
+    import polars as pl
+
+    dims = [d for d in z.coords if d in z.dims]
+    want = sorted(
+        (tuple(same_key(z[d].values[i]) for d, i in zip(dims, at)), str(z.xyz_error.values[at]))
+        for at in zip(*np.nonzero(z.xyz_status.values == 1))
+    )
+    df = pl.read_parquet(prefix + ".parquet").filter(pl.col("xyz_status") == 1)
+    got = sorted(
+        (tuple(same_key(r[d]) for d in dims), r["xyz_error"]) for r in df.iter_rows(named=True)
+    )
+    expect(got == want, f"polars: failures {got} != {want}")
+    rows = duckdb.sql(
+        f"SELECT {', '.join(dims)}, xyz_error FROM '{prefix}.parquet' WHERE xyz_status = 1"
+    ).fetchall()
+    got = sorted((tuple(same_key(v) for v in r[:-1]), r[-1]) for r in rows)
+    expect(got == want, f"duckdb: failures {got} != {want}")
+    expect(all(e != "" for _, e in want), f"a failure without a message: {want}")
 
 
 def check_formats(prefix):
@@ -262,6 +352,9 @@ def check_formats(prefix):
     for v in z.variables:
         expect(n[v].dtype.kind == z[v].dtype.kind or z[v].dtype.kind in "OUT",
                f"netcdf: {v} is {n[v].dtype}, Zarr {z[v].dtype}")
+
+    check_types(z, n, prefix)
+    check_failures(z, prefix)
 
     p = pd.read_parquet(prefix + ".parquet")
     print(p)

@@ -8,7 +8,7 @@ use xyz_core::{CellState, Column, Dataset, Format};
 use crate::exit_codes;
 
 /// Summarise a dataset xyz wrote: dims with sizes, coordinates, data variables with types and
-/// missing cells, attributes.
+/// missing cells, the cells' states, attributes; or list its failed cases.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ShowCommand {
     /// The dataset (.zarr, .nc, .parquet, .csv or .json)
@@ -21,6 +21,10 @@ pub(crate) struct ShowCommand {
     /// Print JSON instead of text
     #[arg(long)]
     json: bool,
+
+    /// List the failed cases instead, each with its arguments and failure
+    #[arg(long)]
+    failures: bool,
 }
 
 /// A few values of a column, like xarray shows them: the first and last three.
@@ -45,19 +49,54 @@ fn preview(c: &Column) -> String {
     parts.join(" ")
 }
 
-/// Missing values of a variable: NaN and the integer fill value, and for booleans and strings
-/// (which cannot say they are missing) the values of cells without values.
+/// Missing values of a variable: those of the cells without values.
 fn missing(ds: &Dataset, var: &xyz_core::DataVar) -> usize {
-    match &var.data {
-        Column::F64(v) => v.iter().filter(|x| x.is_nan()).count(),
-        Column::I64(v) => v
-            .iter()
-            .filter(|x| **x == xyz_core::dataset::MISSING_I64)
-            .count(),
-        Column::Bool(_) | Column::Str(_) => {
-            ds.cells.iter().filter(|c| **c != CellState::Ok).count() * var.elements()
-        }
-    }
+    ds.cells.iter().filter(|c| **c != CellState::Ok).count() * var.elements()
+}
+
+/// The cells' states, counted, as `show` words them.
+fn states(ds: &Dataset) -> [(&'static str, u64); 4] {
+    let (ok, failed, pending, absent) = ds.counts();
+    [
+        ("ok", ok),
+        ("failed", failed),
+        ("not evaluated", pending),
+        ("not reached", absent),
+    ]
+}
+
+/// The failed cells: each one's arguments (its coordinates, then the constants) and failure.
+fn failures(ds: &Dataset) -> Vec<(Vec<(String, xyz_core::Value)>, String)> {
+    let shape = ds.shape();
+    let consts = ds
+        .attrs
+        .iter()
+        .take_while(|(k, _)| !k.starts_with("xyz_"))
+        .filter(|(k, _)| !ds.free_attr_names().contains(k));
+    let consts: Vec<(String, xyz_core::Value)> = consts.cloned().collect();
+    ds.cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == CellState::Failed)
+        .map(|(cell, _)| {
+            let mut rest = cell;
+            let mut args = vec![(String::new(), xyz_core::Value::I64(0)); shape.len()];
+            for d in (0..shape.len()).rev() {
+                args[d] = (
+                    ds.dims[d].name.clone(),
+                    ds.dims[d].coords.get(rest % shape[d]),
+                );
+                rest /= shape[d];
+            }
+            args.extend(consts.iter().cloned());
+            let error = ds
+                .errors
+                .get(&cell)
+                .cloned()
+                .unwrap_or_else(|| "(no failure on record)".into());
+            (args, error)
+        })
+        .collect()
 }
 
 fn dims_of(ds: &Dataset) -> Vec<(String, usize)> {
@@ -79,8 +118,11 @@ fn dims_of(ds: &Dataset) -> Vec<(String, usize)> {
 impl ShowCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let ds = super::read_dataset(&self.data, self.format)?;
+        if self.failures {
+            return self.list_failures(&ds);
+        }
         let dims = dims_of(&ds);
-        let (ok, _, _, absent) = ds.counts();
+        let states = states(&ds);
         if self.json {
             let value = json!({
                 "path": self.data,
@@ -94,7 +136,10 @@ impl ShowCommand {
                     json!({"name": v.name, "type": v.ty.to_string(), "dims": vdims,
                            "missing": missing(&ds, v)})
                 }).collect::<Vec<_>>(),
-                "cells": {"with_values": ok, "missing": absent},
+                "cells": states
+                    .iter()
+                    .map(|(k, n)| (k.replace(' ', "_"), json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
                 "attrs": ds.attrs.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<serde_json::Map<_, _>>(),
             });
             println!("{}", serde_json::to_string_pretty(&value)?);
@@ -138,12 +183,51 @@ impl ShowCommand {
                 preview(&v.data)
             );
         }
-        println!("Cells: {ok} with values, {absent} missing");
+        let counts: Vec<String> = states
+            .iter()
+            .filter(|(k, n)| *n > 0 || *k == "ok")
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        println!("Cells: {}", counts.join(", "));
+        if states[1].1 > 0 {
+            println!(
+                "  (`xyz show {} --failures` lists the failed cases)",
+                self.data.display()
+            );
+        }
         if !ds.attrs.is_empty() {
             println!("Attributes:");
             for (k, v) in &ds.attrs {
                 println!("    {k}: {v}");
             }
+        }
+        Ok(exit_codes::OK)
+    }
+
+    fn list_failures(&self, ds: &Dataset) -> anyhow::Result<u8> {
+        let failures = failures(ds);
+        if self.json {
+            let list: Vec<serde_json::Value> = failures
+                .iter()
+                .map(|(args, error)| {
+                    json!({
+                        "args": args
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.to_json()))
+                            .collect::<serde_json::Map<_, _>>(),
+                        "error": error,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+            return Ok(exit_codes::OK);
+        }
+        if failures.is_empty() {
+            println!("no case failed in {}", self.data.display());
+        }
+        for (args, error) in &failures {
+            let args: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("{}: {error}", args.join(", "));
         }
         Ok(exit_codes::OK)
     }

@@ -185,10 +185,10 @@ fn a_partial_reap_leaves_exactly_the_ungrown_cells_missing() {
         "an incomplete reap keeps the crop"
     );
     let csv = std::fs::read_to_string(dir.path("part.csv")).unwrap();
-    let empty = csv.lines().filter(|l| l.ends_with(',')).count();
+    let empty = csv.lines().filter(|l| l.ends_with(",,2,")).count();
     assert_eq!(empty, 60);
-    assert!(csv.contains("\n19.0,0.5,0.0,19.5\n"), "{csv}");
-    assert!(csv.contains("\n20.0,0.5,0.0,\n"), "{csv}");
+    assert!(csv.contains("\n19.0,0.5,0.0,19.5,0,\n"), "{csv}");
+    assert!(csv.contains("\n20.0,0.5,0.0,,2,\n"), "{csv}");
 }
 
 #[test]

@@ -94,5 +94,8 @@ fn human_summary_lists_failures_with_arguments() {
         "{text}"
     );
     let csv = std::fs::read_to_string(dir.path("f.csv")).unwrap();
-    assert_eq!(csv, "mode,x,y\nok,3.0,4.0\nerr,3.0,\n");
+    assert_eq!(
+        csv,
+        "mode,x,y,xyz_status,xyz_error\nok,3.0,4.0,0,\nerr,3.0,,1,error: refused x = 3\n"
+    );
 }

@@ -135,8 +135,14 @@ fn a_crop_reaps_to_the_parquet_file_run_writes() {
         let out = format!("part.{ext}");
         dir.xyz_ok(&["reap", "c", "-q", "--allow-incomplete", "-o", &out], 3);
     }
-    let show = stdout(&dir.xyz_ok(&["show", "part.parquet", "--json"], 0));
-    assert!(show.contains("\"with_values\": 21"), "{show}");
+    let show: serde_json::Value =
+        serde_json::from_slice(&dir.xyz_ok(&["show", "part.parquet", "--json"], 0).stdout).unwrap();
+    let cells = &show["cells"];
+    assert_eq!(
+        (&cells["ok"], &cells["failed"], &cells["not_evaluated"]),
+        (&21.into(), &7.into(), &72.into()),
+        "{show}"
+    );
     xyz_tests::python("check.py", &[&"formats", &dir.path("part")]);
     // Refused as incomplete, the reap leaves the file there as it was, and nothing beside it.
     let before = std::fs::read(dir.path("part.parquet")).unwrap();
@@ -183,7 +189,8 @@ fn show_reads_every_format() {
         v
     };
     let zarr = show("zarr");
-    assert_eq!(zarr["cells"]["with_values"], 3);
+    assert_eq!(zarr["cells"]["ok"], 3);
+    assert_eq!(zarr["cells"]["failed"], 3);
     for ext in ["nc", "parquet"] {
         assert_eq!(show(ext), zarr, "{ext}");
     }
@@ -199,6 +206,21 @@ fn show_reads_every_format() {
             .any(|l| l == "    y     (mode, x) f64 2.0 3.5 -2.0 NaN NaN NaN (3 missing)"),
         "{text}"
     );
+    assert!(text.contains("Cells: 3 ok, 3 failed\n"), "{text}");
+    // Every format keeps why each case failed.
+    let failures = |ext: &str| stdout(&dir.xyz_ok(&["show", &format!("f.{ext}"), "--failures"], 0));
+    let listed = failures("zarr");
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        [
+            "mode=\"err\", x=1.0: error: refused x = 1",
+            "mode=\"err\", x=2.5: error: refused x = 2.5",
+            "mode=\"err\", x=-3.0: error: refused x = -3",
+        ]
+    );
+    for ext in ["nc", "parquet", "csv", "json"] {
+        assert_eq!(failures(ext), listed, "{ext}");
+    }
     // A file of another extension needs --format; then it reads.
     std::fs::copy(dir.path("f.parquet"), dir.path("f.data")).unwrap();
     let err = dir.xyz_err(&["show", "f.data"]);
@@ -273,7 +295,8 @@ fn harvest_merges_into_netcdf_and_parquet() {
     };
     assert_eq!(show("all.nc"), show("all.zarr"));
     assert_eq!(show("all.parquet"), show("all.zarr"));
-    assert_eq!(show("all.zarr")["cells"]["with_values"], 7);
+    assert_eq!(show("all.zarr")["cells"]["ok"], 7);
+    assert_eq!(show("all.zarr")["cells"]["not_reached"], 2);
     xyz_tests::python("check.py", &[&"harvest-add", &dir.path("all.zarr")]);
 
     dir.write("t.csv", "a,b\n");

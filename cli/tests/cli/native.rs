@@ -168,7 +168,10 @@ fn a_library_runs_in_process_when_asked_and_says_what_that_gives_up() {
     inproc.extend(["--no-isolate", "-o", "a.csv"]);
     dir.xyz_ok(&inproc, 0);
     let csv = std::fs::read_to_string(dir.path("a.csv")).unwrap();
-    assert_eq!(csv, "a,b,c,sum\n1.0,3.0,0.0,4.0\n2.0,3.0,0.0,5.0\n");
+    assert_eq!(
+        csv,
+        "a,b,c,sum,xyz_status,xyz_error\n1.0,3.0,0.0,4.0,0,\n2.0,3.0,0.0,5.0,0,\n"
+    );
     let mut timed = args.to_vec();
     timed.extend(["--no-isolate", "--deadline", "1s", "-o", "b.csv"]);
     let err = dir.xyz_err(&timed);
@@ -263,10 +266,10 @@ fn a_c_example_runs_as_a_module_and_as_a_library() {
     }
     assert_eq!(outs[0], outs[1]);
     let rows: Vec<&str> = outs[0].lines().collect();
-    assert_eq!(rows[0], "n,steps,peak,odd");
-    assert_eq!(rows[1], "-3,,,");
+    assert_eq!(rows[0], "n,steps,peak,odd,xyz_status,xyz_error");
+    assert_eq!(rows[1], "-3,,,,1,error: n must be at least 1");
     // 27 takes 111 steps and climbs to 9232.
-    assert_eq!(rows[27 + 4], "27,111,9232,true");
+    assert_eq!(rows[27 + 4], "27,111,9232,true,0,");
 }
 
 #[test]

@@ -65,7 +65,7 @@ fn a_new_c_function_builds_with_clang_and_runs() {
     let out = dir.xyz_ok(&["run", "chyp/chyp.toml", "-o", "-", "-q"], 0);
     let csv = stdout(&out);
     assert!(
-        csv.starts_with("x,y,r\n-1.0,-1.0,1.414213562373095"),
+        csv.starts_with("x,y,r,xyz_status,xyz_error\n-1.0,-1.0,1.414213562373095"),
         "{csv}"
     );
     // Names that cannot name a function, and a directory that exists, are refused.

@@ -309,10 +309,10 @@ fn a_module_written_against_the_documented_abi_runs() {
         assert_eq!(v["failures"][5]["args"]["x"], -0.5);
         let csv = std::fs::read_to_string(dir.path("affine.csv")).unwrap();
         let rows: Vec<&str> = csv.lines().collect();
-        assert_eq!(rows[0], "x,y");
-        assert_eq!(rows[1], "-3.0,");
-        assert_eq!(rows[7], "0.0,1.0");
-        assert_eq!(rows[86], "39.5,80.0");
+        assert_eq!(rows[0], "x,y,xyz_status,xyz_error");
+        assert_eq!(rows[1], "-3.0,,1,error: negative x");
+        assert_eq!(rows[7], "0.0,1.0,0,");
+        assert_eq!(rows[86], "39.5,80.0,0,");
     }
 }
 

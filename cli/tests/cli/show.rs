@@ -27,7 +27,7 @@ fn show_summarises_a_dataset_like_xarray() {
         "  * mode  (mode) str \"ok\" \"err\"",
         "  * x     (x) f64 0.0 0.1667 0.3333 ... 0.6667 0.8333 1.0",
         "    y     (mode, x) f64 1.0 1.1667 1.3333 ... NaN NaN NaN (7 missing)",
-        "Cells: 7 with values, 7 missing",
+        "Cells: 7 ok, 7 failed",
         "    xyz_function: \"faulty(mode: str, x: f64) -> (y: f64)\"",
     ] {
         assert!(

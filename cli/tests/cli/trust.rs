@@ -84,7 +84,7 @@ fn a_swapped_compiled_module_in_a_crops_cache_is_never_loaded() {
     dir.xyz_ok(&["reap", "a", "-o", "a.csv", "-q"], 0);
     let csv = std::fs::read_to_string(dir.path("a.csv")).unwrap();
     assert_eq!(
-        csv, "x,y\n1.0,3.0\n2.0,5.0\n3.0,7.0\n",
+        csv, "x,y,xyz_status,xyz_error\n1.0,3.0,0,\n2.0,5.0,0,\n3.0,7.0,0,\n",
         "2x + 1, not 3x + 1"
     );
 }
@@ -380,7 +380,7 @@ fn outputs_write_through_links_refuse_devices_and_stream_to_stdout() {
         "the link is kept"
     );
     let csv = std::fs::read_to_string(dir.path("real.csv")).unwrap();
-    assert!(csv.starts_with("a,b,c,sum\n"), "{csv}");
+    assert!(csv.starts_with("a,b,c,sum,xyz_status,xyz_error\n"), "{csv}");
 
     for dev in ["/dev/null", "/dev/stdout"] {
         let err = dir.xyz_err(&[&run[..], &["-o", dev, "--force", "--format", "csv"]].concat());
@@ -397,7 +397,7 @@ fn outputs_write_through_links_refuse_devices_and_stream_to_stdout() {
     let out = dir.xyz_ok(&[&run[..], &["-o", "-"]].concat(), 0);
     assert_eq!(
         stdout(&out),
-        "a,b,c,sum\n1.0,1.0,0.0,2.0\n2.0,1.0,0.0,3.0\n"
+        "a,b,c,sum,xyz_status,xyz_error\n1.0,1.0,0.0,2.0,0,\n2.0,1.0,0.0,3.0,0,\n"
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("wrote -"), "the summary goes to stderr: {err}");
@@ -443,7 +443,8 @@ fn a_native_function_may_print_and_fork_without_breaking_or_holding_the_run() {
     );
     assert_eq!(
         stdout(&out),
-        "n,steps,peak,odd\n1,0,1,true\n2,1,2,false\n3,7,16,true\n6,8,16,false\n"
+        "n,steps,peak,odd,xyz_status,xyz_error\n1,0,1,true,0,\n2,1,2,false,0,\n3,7,16,true,0,\n\
+         6,8,16,false,0,\n"
     );
     assert!(
         began.elapsed() < Duration::from_secs(30),
@@ -525,7 +526,7 @@ fn string_outputs_are_checked_and_bounded() {
         )
     };
     let (out, _) = run("x=1", 0);
-    assert_eq!(out, "x,s,t\n1.0,ok,ok\n");
+    assert_eq!(out, "x,s,t,xyz_status,xyz_error\n1.0,ok,ok,0,\n");
     // Not UTF-8: the case fails, saying so; nothing is replaced by U+FFFD.
     let (out, err) = run("x=-1", 3);
     assert!(err.contains("output `s` is not valid UTF-8"), "{err}");

@@ -142,8 +142,7 @@ impl Crop {
         for id in 1..=self.plan.batches() {
             let cases = self.plan.cases_of(id);
             if let Some(out) = self.reap_batch(&listing, id, &mut tally) {
-                let failed: Vec<usize> = out.failures.iter().map(|f| f.0).collect();
-                store.store_cases(&self.space, cases, &out.cols, &failed);
+                store.store_cases(&self.space, cases, &out.cols, &failed_of(&out));
             }
         }
         tally.finish(self, allow_incomplete, store)
@@ -190,7 +189,7 @@ impl Crop {
             };
             let last = self.space.cell_of(cases.case(last)) as usize;
             let out = self.reap_batch(&listing, id, &mut tally);
-            let failed: Vec<usize> = out.iter().flat_map(|o| &o.failures).map(|f| f.0).collect();
+            let failed = out.as_ref().map(failed_of).unwrap_or_default();
             // A batch may reach into the windows after this one.
             loop {
                 match &out {
@@ -263,4 +262,12 @@ impl Crop {
             damaged,
         }
     }
+}
+
+/// The failed cases of a batch's output, as a [`Store`] takes them.
+fn failed_of(out: &crate::runner::BatchOutput) -> Vec<crate::dataset::Failed> {
+    out.failures
+        .iter()
+        .map(|(pos, kind, message)| (*pos, crate::dataset::error_text(*kind, message)))
+        .collect()
 }

@@ -9,19 +9,22 @@
 //!
 //! # Missing values
 //!
-//! Cells that failed or that no case covers are missing:
+//! Every format holds, beside the outputs, each cell's state as the status code
+//! [`STATUS_VAR`](crate::dataset::STATUS_VAR) and each failure as
+//! [`ERROR_VAR`](crate::dataset::ERROR_VAR): variables over the swept dims in Zarr and netCDF,
+//! columns in the tables. They, not the values, tell the cells without values; each output
+//! keeps its declared type whatever failed. Such a cell holds:
 //!
-//! | type | Zarr | xarray reads |
-//! |---|---|---|
-//! | `f64` | NaN | NaN |
-//! | `i64` | `i64::MIN` with attribute `_FillValue` (only when a cell is missing) | `float64` with NaN |
-//! | `bool` | `int8` with `-1` and attribute `_FillValue = -1` (only when a cell is missing; otherwise `bool`) | `float32`: 1.0, 0.0 or NaN |
-//! | `str` | `""` | `""` |
+//! | type | Zarr and netCDF | Parquet | CSV | JSON |
+//! |---|---|---|---|---|
+//! | `f64` | NaN | null | empty | `null` |
+//! | `i64` | `i64::MIN` | null | empty | `null` |
+//! | `bool` | `false` | null | empty | `null` |
+//! | `str` | `""` | null | empty | `null` |
 //!
-//! netCDF stores the same values as Zarr, with the same attributes; booleans are bytes with an
-//! attribute `dtype = "bool"` (as xarray writes them) and strings are character arrays with
-//! `_Encoding = "utf-8"`. In Parquet a missing value is null; in CSV it is an
-//! empty field; in JSON it is `null` (as are NaN and infinities, which JSON cannot hold).
+//! netCDF's booleans are bytes with an attribute `dtype = "bool"` (as xarray writes them) and
+//! its strings character arrays with `_Encoding = "utf-8"`. JSON writes NaN and infinities,
+//! which it cannot hold, as `null` too.
 //!
 //! Attributes hold the constants (booleans as 0 or 1, as netCDF has no boolean attributes) and
 //! the provenance: `xyz_version`, `xyz_function` (the signature) and `xyz_function_sha256`.
@@ -578,7 +581,7 @@ impl<'a> WindowWriter<'a> {
     pub fn write(&mut self, window: &Window) -> Result<(), WriteError> {
         let data: Vec<&crate::value::Column> = window.data.iter().collect();
         self.rows
-            .write(window.first, &window.cells, &data)
+            .write(window.first, &window.cells, &window.errors, &data)
             .map_err(|source| WriteError::Io {
                 path: self.path.clone(),
                 source,
@@ -690,17 +693,29 @@ mod tests {
         Runner::new(&f, &Sequential).run(&bound).unwrap().dataset
     }
 
+    /// The sample with one of its failed cells (k = "q", a = 2) not evaluated instead.
+    fn sample_with_every_state() -> Dataset {
+        let mut ds = sample();
+        let pending = 4 + 2;
+        assert_eq!(ds.cells[pending], crate::dataset::CellState::Failed);
+        ds.cells[pending] = crate::dataset::CellState::Pending;
+        ds.errors.remove(&pending);
+        assert_eq!(ds.counts(), (6, 1, 1, 0));
+        assert_eq!(ds.errors.get(&2).map(String::as_str), Some("error: two"));
+        ds
+    }
+
     #[test]
     fn self_describing_formats_read_back_what_was_written() {
-        let ds = sample();
+        let ds = sample_with_every_state();
         let dir = tempfile::tempdir().unwrap();
-        for format in [Format::Netcdf, Format::Parquet] {
+        for format in [Format::Zarr, Format::Netcdf, Format::Parquet] {
             let path = dir.path().join(format!("d.{format}"));
             write(&ds, &path, format, false).unwrap();
             let back = read(&path, format).unwrap();
             assert_eq!(back.dims, ds.dims, "{format}");
-            let (ok, failed, ..) = ds.counts();
-            assert_eq!(back.counts(), (ok, 0, 0, failed), "{format}");
+            assert_eq!(back.cells, ds.cells, "{format}");
+            assert_eq!(back.errors, ds.errors, "{format}");
             assert_eq!(
                 format!("{:?}", back.vars),
                 format!("{:?}", ds.vars),
@@ -712,7 +727,7 @@ mod tests {
 
     #[test]
     fn tables_read_back_with_inferred_dims() {
-        let ds = sample();
+        let ds = sample_with_every_state();
         let dir = tempfile::tempdir().unwrap();
         for format in [Format::Csv, Format::Json] {
             let path = dir.path().join(format!("d.{format}"));
@@ -729,8 +744,9 @@ mod tests {
             assert_eq!(back.attrs, [("c".to_string(), crate::Value::F64(0.5))]);
             assert_eq!(back.vars[0].data, ds.vars[0].data, "{format}");
             assert_eq!(back.vars[2].data, ds.vars[2].data, "{format}");
-            // The failed cell (a = 2) is missing; the cells with values are `Ok`.
-            assert_eq!(back.counts(), (6, 0, 0, 2), "{format}");
+            // Each cell's state and failure come back from their columns.
+            assert_eq!(back.cells, ds.cells, "{format}");
+            assert_eq!(back.errors, ds.errors, "{format}");
         }
     }
 }

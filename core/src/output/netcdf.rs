@@ -12,9 +12,12 @@
 //! | type | netCDF | xarray reads |
 //! |---|---|---|
 //! | `f64` | `double`, attribute `_FillValue = NaN` | `float64`, NaN where missing |
-//! | `i64` | `int64`, `_FillValue = i64::MIN` when a cell is missing | `int64`, or `float64` with NaN |
-//! | `bool` | `byte` 0 or 1 with attribute `dtype = "bool"`; when a cell is missing, `-1` and `_FillValue = -1` instead | `bool`, or `float32` with NaN |
+//! | `i64` | `int64`, `i64::MIN` where missing | `int64` |
+//! | `bool` | `byte` 0 or 1 with attribute `dtype = "bool"`, 0 where missing | `bool` |
 //! | `str` | `char` with a last dim `stringN` (N the longest value in bytes) and `_Encoding = "utf-8"` | `str`; `""` where missing |
+//!
+//! Each cell's state is the `byte` variable `xyz_status` (CF `flag_values` and
+//! `flag_meanings`) and each failure the `char` variable `xyz_error`, over the swept dims.
 //!
 //! The reader takes back what the writer writes, from any of the three classic variants
 //! (CDF-1, CDF-2 and CDF-5).
@@ -26,7 +29,11 @@ use std::path::Path;
 use xyz_abi::ExtraDim;
 
 use super::ReadError;
-use crate::dataset::{CellState, DataVar, Dataset, MISSING_I64};
+use std::collections::BTreeMap;
+
+use crate::dataset::{
+    CellState, DataVar, Dataset, ERROR_VAR, MISSING_I64, STATUS_MEANINGS, STATUS_VAR,
+};
 use crate::space::SweptDim;
 use crate::value::{Column, Value};
 
@@ -93,6 +100,9 @@ enum Data<'a> {
     I8(Vec<i8>),
     /// Strings padded with NULs to `width` bytes.
     Chars(&'a [String], usize),
+    /// The failures of `n` cells, padded with NULs to `width` bytes; empty for the cells not
+    /// listed.
+    Errors(&'a BTreeMap<usize, String>, usize, usize),
 }
 
 impl Data<'_> {
@@ -101,7 +111,7 @@ impl Data<'_> {
             Data::F64(_) => NC_DOUBLE,
             Data::I64(_) => NC_INT64,
             Data::I8(_) => NC_BYTE,
-            Data::Chars(..) => NC_CHAR,
+            Data::Chars(..) | Data::Errors(..) => NC_CHAR,
         }
     }
 
@@ -111,6 +121,7 @@ impl Data<'_> {
             Data::I64(v) => v.len() * 8,
             Data::I8(v) => v.len(),
             Data::Chars(v, w) => v.len() * w,
+            Data::Errors(_, n, w) => n * w,
         }
     }
 
@@ -123,6 +134,17 @@ impl Data<'_> {
                 out.write_all(s.as_bytes())?;
                 out.write_all(&vec![0; w - s.len()])
             }),
+            Data::Errors(errors, n, w) => {
+                let blank = vec![0; *w];
+                let mut next = 0;
+                for (k, e) in errors.range(..*n) {
+                    (next..*k).try_for_each(|_| out.write_all(&blank))?;
+                    out.write_all(e.as_bytes())?;
+                    out.write_all(&blank[e.len()..])?;
+                    next = k + 1;
+                }
+                (next..*n).try_for_each(|_| out.write_all(&blank))
+            }
         }?;
         out.write_all(&[0; 3][..pad4(self.bytes()) - self.bytes()])
     }
@@ -280,7 +302,6 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
             data,
         });
     }
-    let any_missing = ds.cells.iter().any(|c| *c != CellState::Ok);
     for var in &ds.vars {
         let mut ids: Vec<usize> = (0..ds.dims.len()).collect();
         for d in &var.extra_dims {
@@ -291,25 +312,6 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
             Column::F64(v) => {
                 attrs.push(("_FillValue".into(), Attr::Doubles(vec![f64::NAN])));
                 Data::F64(v)
-            }
-            Column::I64(v) => {
-                if any_missing {
-                    attrs.push(("_FillValue".into(), Attr::Ints(vec![MISSING_I64])));
-                }
-                Data::I64(v)
-            }
-            Column::Bool(v) if any_missing => {
-                attrs.push(("_FillValue".into(), Attr::Bytes(vec![-1])));
-                let e = var.elements();
-                Data::I8(
-                    v.iter()
-                        .enumerate()
-                        .map(|(k, b)| match ds.cells[k / e] {
-                            CellState::Ok => i8::from(*b),
-                            _ => -1,
-                        })
-                        .collect(),
-                )
             }
             col => plain(col, &mut ids, &mut attrs, &mut dims)?,
         };
@@ -326,6 +328,41 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
             data,
         });
     }
+    let swept: Vec<usize> = (0..ds.dims.len()).collect();
+    vars.push(Var {
+        name: STATUS_VAR.into(),
+        dims: swept.clone(),
+        attrs: vec![
+            (
+                "long_name".into(),
+                Attr::Text("status of the cell's case".into()),
+            ),
+            ("flag_values".into(), Attr::Bytes(vec![0, 1, 2, 3])),
+            ("flag_meanings".into(), Attr::Text(STATUS_MEANINGS.into())),
+        ],
+        data: Data::I8(ds.cells.iter().map(|c| c.status()).collect()),
+    });
+    let width = ds
+        .errors
+        .values()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut ids = swept;
+    ids.push(dim_id(&mut dims, &format!("string{width}"), width)?);
+    vars.push(Var {
+        name: ERROR_VAR.into(),
+        dims: ids,
+        attrs: vec![
+            (
+                "long_name".into(),
+                Attr::Text("why the cell's case failed: kind and message".into()),
+            ),
+            ("_Encoding".into(), Attr::Text("utf-8".into())),
+        ],
+        data: Data::Errors(&ds.errors, ds.cells.len(), width),
+    });
     let globals: Vec<(String, Attr)> = ds
         .attrs
         .iter()
@@ -649,7 +686,11 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         v.dims.first().is_some_and(|d| dims[*d].0 == v.name)
             && (v.dims.len() == 1 || (v.dims.len() == 2 && v.nc_type == NC_CHAR))
     };
-    let data_infos: Vec<&VarInfo> = infos.iter().filter(|v| !is_coord(v)).collect();
+    let is_own = |v: &VarInfo| v.name == STATUS_VAR || v.name == ERROR_VAR;
+    let data_infos: Vec<&VarInfo> = infos
+        .iter()
+        .filter(|v| !is_coord(v) && !is_own(v))
+        .collect();
     let coord_dims: Vec<usize> = infos
         .iter()
         .filter(|v| is_coord(v))
@@ -700,6 +741,15 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
                 };
                 (Column::I64(values), fill)
             }
+            NC_BYTE if v.name == STATUS_VAR => (
+                Column::I64(
+                    bytes
+                        .iter()
+                        .map(|b| i64::from(i8::from_be_bytes([*b])))
+                        .collect(),
+                ),
+                None,
+            ),
             NC_BYTE => {
                 let is_bool = matches!(attr(&v.attrs, "dtype"), Some(Attr::Text(t)) if t == "bool")
                     || matches!(fill, Some(Attr::Bytes(f)) if f == &[-1]);
@@ -747,6 +797,43 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         });
     }
     let n_cells: usize = swept_dims.iter().map(|d| d.coords.len()).product();
+    let mut states = None;
+    let mut errors = BTreeMap::new();
+    for v in infos.iter().filter(|v| is_own(v)) {
+        let what = |m: &str| fail(format!("variable `{}`: {m}", v.name));
+        let over_swept = match v.nc_type {
+            NC_CHAR => v.dims.get(..v.dims.len().saturating_sub(1)),
+            _ => Some(&v.dims[..]),
+        };
+        if over_swept != Some(&swept[..]) {
+            return Err(what("is not over the swept dims alone"));
+        }
+        let shape: Vec<usize> = v.dims.iter().map(|d| dims[*d].1).collect();
+        match (read_column(v, &shape)?, v.nc_type) {
+            ((Column::I64(codes), _), NC_BYTE) => {
+                let cells = codes
+                    .iter()
+                    .map(|c| CellState::from_status(*c))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        what("holds a status code other than 0, 1, 2 and 3 (damaged)")
+                    })?;
+                states = Some(cells);
+            }
+            ((Column::Str(texts), _), NC_CHAR) if v.name == ERROR_VAR => {
+                errors = texts
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, t)| !t.is_empty())
+                    .collect();
+            }
+            _ => {
+                return Err(what(
+                    "has the wrong type: xyz_status is a byte and xyz_error characters",
+                ));
+            }
+        }
+    }
     let mut present = vec![false; n_cells];
     let mut any_present_info = false;
     let mut vars = Vec::with_capacity(data_infos.len());
@@ -823,7 +910,10 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             data,
         });
     }
-    let cells = super::cells_of(present, any_present_info);
+    let cells = match states {
+        Some(states) => states,
+        None => super::cells_of(present, any_present_info),
+    };
     let attrs = globals
         .iter()
         .filter_map(|(k, a)| Some((k.clone(), a.value()?)))
@@ -832,6 +922,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         dims: swept_dims,
         vars,
         cells,
+        errors,
         attrs,
     })
 }

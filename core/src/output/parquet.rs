@@ -2,7 +2,9 @@
 //!
 //! The columns are those of CSV: the swept arguments and the constants (required), then the
 //! outputs (optional: the outputs of a failed or missing case are null, while a NaN an output
-//! returned stays NaN). An array output takes one column per element, `y[0]`, `y[1]`, …
+//! returned stays NaN), then `xyz_status` (INT8, the case's status code) and `xyz_error` (its
+//! failure, empty unless it failed). An array output takes one column per element, `y[0]`,
+//! `y[1]`, …
 //!
 //! Types: `f64` is DOUBLE, `i64` INT64, `bool` BOOLEAN and `str` a UTF-8 BYTE_ARRAY. Pages are
 //! PLAIN or dictionary encoded and not compressed; a row group holds the rows of 2^19 cells of
@@ -12,7 +14,7 @@
 //! coordinates, the constants, the outputs with their extra dims and the attributes, so xyz
 //! reads the dataset back as it was.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -35,7 +37,7 @@ use xyz_abi::{ExtraDim, ScalarType};
 use super::Compression;
 use super::ReadError;
 use super::tabular::{column_names, constants};
-use crate::dataset::{CellState, DataVar, Dataset};
+use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, STATUS_VAR};
 use crate::space::SweptDim;
 use crate::value::{Column, Value, ValueKey};
 
@@ -127,7 +129,7 @@ fn layout_of(ds: &Dataset) -> Layout {
 pub(super) fn write(ds: &Dataset, path: &Path, compression: Compression) -> io::Result<()> {
     let mut rows = RowWriter::create(ds, path, compression)?;
     let data: Vec<&Column> = ds.vars.iter().map(|v| &v.data).collect();
-    rows.write(0, &ds.cells, &data)?;
+    rows.write(0, &ds.cells, &ds.errors, &data)?;
     rows.finish()
 }
 
@@ -173,6 +175,16 @@ impl<'a> RowWriter<'a> {
                 fields.push(field(&name, var.ty, Repetition::OPTIONAL)?);
             }
         }
+        fields.push(Arc::new(
+            Type::primitive_type_builder(STATUS_VAR, Physical::INT32)
+                .with_repetition(Repetition::REQUIRED)
+                .with_logical_type(Some(LogicalType::Integer(parquet::basic::IntType {
+                    bit_width: 8,
+                    is_signed: true,
+                })))
+                .build()?,
+        ));
+        fields.push(field(ERROR_VAR, ScalarType::Str, Repetition::REQUIRED)?);
         let schema = Type::group_type_builder("schema")
             .with_fields(fields)
             .build()?;
@@ -208,13 +220,15 @@ impl<'a> RowWriter<'a> {
         })
     }
 
-    /// Writes the rows of the cells `first..first + cells.len()`, whose states are `cells` and
-    /// whose values are `data` (one column per variable, `elements()` values a cell). Parts
-    /// must come in order, each beginning where the last ended.
+    /// Writes the rows of the cells `first..first + cells.len()`, whose states are `cells`,
+    /// failures `errors` (by position among `cells`) and values `data` (one column per
+    /// variable, `elements()` values a cell). Parts must come in order, each beginning where
+    /// the last ended.
     pub(super) fn write(
         &mut self,
         first: usize,
         cells: &[CellState],
+        errors: &BTreeMap<usize, String>,
         data: &[&Column],
     ) -> io::Result<()> {
         if first != self.next {
@@ -227,7 +241,7 @@ impl<'a> RowWriter<'a> {
         while from < cells.len() {
             let group_end = ((first + from) / ROW_GROUP + 1) * ROW_GROUP;
             let to = (group_end - first).min(cells.len());
-            self.write_group(first, &cells[from..to], from, data)
+            self.write_group(first, &cells[from..to], from, errors, data)
                 .map_err(to_io)?;
             from = to;
         }
@@ -242,6 +256,7 @@ impl<'a> RowWriter<'a> {
         first: usize,
         cells: &[CellState],
         offset: usize,
+        errors: &BTreeMap<usize, String>,
         data: &[&Column],
     ) -> Result<(), ParquetError> {
         let rows = || (0..cells.len()).filter(|&i| cells[i] != CellState::Absent);
@@ -265,6 +280,14 @@ impl<'a> RowWriter<'a> {
                 write_column(&mut group, col, at, true)?;
             }
         }
+        let statuses = Column::I64(rows().map(|i| i64::from(cells[i].status())).collect());
+        write_column(&mut group, &statuses, (0..statuses.len()).map(Some), false)?;
+        let texts = Column::Str(
+            rows()
+                .map(|i| errors.get(&(offset + i)).cloned().unwrap_or_default())
+                .collect(),
+        );
+        write_column(&mut group, &texts, (0..texts.len()).map(Some), false)?;
         group.close()?;
         Ok(())
     }
@@ -312,6 +335,10 @@ fn write_column(
             }
             (ColumnWriter::Int64ColumnWriter(w), Column::I64(v)) => {
                 let values: Vec<i64> = at.iter().map(|&i| v[i]).collect();
+                w.write_batch(&values, levels, None)?;
+            }
+            (ColumnWriter::Int32ColumnWriter(w), Column::I64(v)) => {
+                let values: Vec<i32> = at.iter().map(|&i| v[i] as i32).collect();
                 w.write_batch(&values, levels, None)?;
             }
             (ColumnWriter::BoolColumnWriter(w), Column::Bool(v)) => {
@@ -604,12 +631,13 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
     }
     let n_columns =
         dims.len() + layout.constants.len() + vars.iter().map(DataVar::elements).sum::<usize>();
-    let schema_columns = reader
-        .metadata()
-        .file_metadata()
-        .schema_descr()
-        .num_columns();
-    if schema_columns != n_columns {
+    let schema = reader.metadata().file_metadata().schema_descr();
+    let schema_columns = schema.num_columns();
+    // The status and failure columns, after the outputs (in files of older xyz, not there).
+    let has_own = schema_columns == n_columns + 2
+        && schema.column(n_columns).name() == STATUS_VAR
+        && schema.column(n_columns + 1).name() == ERROR_VAR;
+    if schema_columns != n_columns && !has_own {
         return Err(fail(format!(
             "{schema_columns} columns where the layout names {n_columns}"
         )));
@@ -623,6 +651,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         })
         .collect();
     let mut cells = vec![CellState::Absent; n_cells];
+    let mut errors = BTreeMap::new();
     let pq = |e: ParquetError| fail(e.to_string());
     for g in 0..reader.num_row_groups() {
         let group = reader.get_row_group(g).map_err(pq)?;
@@ -657,11 +686,32 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
                 i += 1;
             }
         }
+        if has_own {
+            let (codes, _) = read_column(&*group, i, rows, ScalarType::I64, false).map_err(pq)?;
+            let (texts, _) =
+                read_column(&*group, i + 1, rows, ScalarType::Str, false).map_err(pq)?;
+            for (r, cell) in at.iter().enumerate() {
+                let Value::I64(code) = codes.get(r) else {
+                    unreachable!("an i64 column")
+                };
+                cells[*cell] = CellState::from_status(code).ok_or_else(|| {
+                    fail(format!(
+                        "row {r} of row group {g} has `{STATUS_VAR}` {code}, not a status code                          (0, 1, 2 or 3)"
+                    ))
+                })?;
+                if let Value::Str(text) = texts.get(r)
+                    && !text.is_empty()
+                {
+                    errors.insert(*cell, text);
+                }
+            }
+        }
     }
     Ok(Dataset {
         dims,
         vars,
         cells,
+        errors,
         attrs,
     })
 }

@@ -1,8 +1,9 @@
 //! CSV and JSON: one row per case of the space, in grid order.
 //!
-//! Columns: the swept arguments, then the constants, then the outputs. An array output is one
-//! column per element in CSV (`y[0]`, `y[1]`, … with indices for each extra dim) and a nested
-//! list in JSON. Missing values are empty CSV fields and JSON `null`s.
+//! Columns: the swept arguments, then the constants, then the outputs, then `xyz_status` (the
+//! case's status code) and `xyz_error` (its failure, empty unless it failed). An array output
+//! is one column per element in CSV (`y[0]`, `y[1]`, … with indices for each extra dim) and a
+//! nested list in JSON. Missing values are empty CSV fields and JSON `null`s.
 
 use std::fs;
 use std::io::{self, BufWriter, Write};
@@ -10,7 +11,7 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
-use crate::dataset::{CellState, DataVar, Dataset};
+use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, STATUS_VAR};
 use crate::value::{Column, Value};
 
 /// The rows of a dataset: grid cells that belong to the space, with their coordinates.
@@ -109,6 +110,7 @@ pub(super) fn write_csv_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()>
     let mut header: Vec<String> = ds.dims.iter().map(|d| d.name.clone()).collect();
     header.extend(consts.iter().map(|(k, _)| k.clone()));
     header.extend(ds.vars.iter().flat_map(column_names));
+    header.extend([STATUS_VAR.to_string(), ERROR_VAR.to_string()]);
     let header: Vec<Value> = header.into_iter().map(Value::Str).collect();
     write_csv_row(out, &header)?;
     let mut row = Vec::new();
@@ -127,9 +129,18 @@ pub(super) fn write_csv_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()>
                 });
             }
         }
+        row.extend(own_columns(ds, cell));
         write_csv_row(out, &row)?;
     }
     out.flush()
+}
+
+/// The values of `xyz_status` and `xyz_error` in the row of `cell`.
+fn own_columns(ds: &Dataset, cell: usize) -> [Value; 2] {
+    [
+        Value::I64(i64::from(ds.cells[cell].status())),
+        Value::Str(ds.errors.get(&cell).cloned().unwrap_or_default()),
+    ]
 }
 
 fn write_csv_row(out: &mut impl Write, row: &[Value]) -> io::Result<()> {
@@ -183,6 +194,9 @@ pub(super) fn write_json_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()
             };
             obj.insert(var.name.clone(), value);
         }
+        let [status, error] = own_columns(ds, cell);
+        obj.insert(STATUS_VAR.into(), status.to_json());
+        obj.insert(ERROR_VAR.into(), error.to_json());
         out.write_all(if r == 0 { b"\n" } else { b",\n" })?;
         serde_json::to_writer(&mut *out, &Json::Object(obj))?;
     }

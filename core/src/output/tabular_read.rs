@@ -2,8 +2,10 @@
 //! is inferred: the dims are the fewest leading columns whose values tell every row apart, with
 //! their values in order of first appearance as coordinates; the columns after them that hold
 //! one value in every row are the constants (attributes), but for the last column; every other
-//! column is a data variable; a row whose variables are all missing is a missing cell. A column's type is the
-//! narrowest that holds all its values: `i64`, then `f64`, `bool`, and `str`.
+//! column is a data variable. The columns `xyz_status` and `xyz_error`, when there, give each
+//! row's state and failure; without them, a row whose variables are all missing is a missing
+//! cell. A column's type is the narrowest that holds all its values: `i64`, then `f64`,
+//! `bool`, and `str`.
 //!
 //! In JSON an array value becomes extra dims named `NAME_dim0`, `NAME_dim1`, …
 
@@ -15,7 +17,7 @@ use serde_json::Value as Json;
 use xyz_abi::{ExtraDim, ScalarType};
 
 use super::ReadError;
-use crate::dataset::{CellState, DataVar, Dataset};
+use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, STATUS_VAR};
 use crate::space::SweptDim;
 use crate::value::{Column, Value, ValueKey};
 
@@ -313,7 +315,24 @@ pub(super) fn from_columns(
     })
 }
 
-fn to_dataset(t: Table) -> Result<Dataset, String> {
+/// Takes column `name` out of `t`, if there: its values, row by row.
+fn take_column(t: &mut Table, name: &str) -> Option<Vec<Option<Value>>> {
+    let c = t.names.iter().position(|n| n == name)?;
+    t.names.remove(c);
+    t.types.remove(c);
+    t.extra.remove(c);
+    Some(
+        t.rows
+            .iter_mut()
+            .map(|r| r.remove(c).and_then(|v| v.into_iter().next()))
+            .collect(),
+    )
+}
+
+fn to_dataset(mut t: Table) -> Result<Dataset, String> {
+    let statuses = take_column(&mut t, STATUS_VAR);
+    let texts = take_column(&mut t, ERROR_VAR);
+    let t = t;
     let scalar = |c: usize| t.extra[c].is_empty();
     let mut n_dims = 0;
     for k in 1..=t.names.len() {
@@ -386,11 +405,29 @@ fn to_dataset(t: Table) -> Result<Dataset, String> {
         })
         .collect();
     let mut cells = vec![CellState::Absent; n_cells];
-    for r in &t.rows {
+    let mut errors = std::collections::BTreeMap::new();
+    for (row, r) in t.rows.iter().enumerate() {
         let mut cell = 0;
         for d in 0..n_dims {
             let v = &r[d].as_ref().expect("dims are present")[0];
             cell = cell * shape[d] + index[d][&ValueKey::of(v)];
+        }
+        if let Some(statuses) = &statuses {
+            cells[cell] = match &statuses[row] {
+                Some(Value::I64(code)) => CellState::from_status(*code),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                format!(
+                    "row {}: `{STATUS_VAR}` is not one of the status codes 0, 1, 2 and 3",
+                    row + 1
+                )
+            })?;
+        }
+        if let Some(Some(Value::Str(text))) = texts.as_ref().map(|t| &t[row])
+            && !text.is_empty()
+        {
+            errors.insert(cell, text.clone());
         }
         for (var, value) in vars.iter_mut().zip(&r[first_var..]) {
             if let Some(elements) = value {
@@ -398,7 +435,9 @@ fn to_dataset(t: Table) -> Result<Dataset, String> {
                 for (k, v) in elements.iter().enumerate() {
                     var.data.set(cell * e + k, v);
                 }
-                cells[cell] = CellState::Ok;
+                if statuses.is_none() {
+                    cells[cell] = CellState::Ok;
+                }
             }
         }
     }
@@ -406,6 +445,7 @@ fn to_dataset(t: Table) -> Result<Dataset, String> {
         dims,
         vars,
         cells,
+        errors,
         attrs,
     })
 }
@@ -430,6 +470,26 @@ mod tests {
             "quoted empty strings are not missing"
         );
         assert!(csv_records("a\n\"open").is_err());
+    }
+
+    #[test]
+    fn status_codes_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        fs::write(&path, "x,y,xyz_status,xyz_error\n1,2,0,\n2,,1,error: no\n").unwrap();
+        let ds = read_csv(&path).unwrap();
+        assert_eq!(ds.cells, [CellState::Ok, CellState::Failed]);
+        assert_eq!(ds.errors.get(&1).map(String::as_str), Some("error: no"));
+        assert_eq!(ds.vars.len(), 1);
+        for bad in ["7", "ok", ""] {
+            fs::write(&path, format!("x,y,xyz_status\n1,2,{bad}\n")).unwrap();
+            let err = read_csv(&path).unwrap_err();
+            assert!(
+                err.message
+                    .contains("row 1: `xyz_status` is not one of the status codes"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

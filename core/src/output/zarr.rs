@@ -14,6 +14,7 @@
 //! otherwise), as xarray's own `to_zarr` does. Chunks are gathered, encoded by zarrs and
 //! stored one at a time, so a write holds little beside the dataset.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -24,7 +25,7 @@ use zarrs::array::{ArrayBuilder, data_type};
 use zarrs::filesystem::FilesystemStore;
 
 use super::Compression;
-use crate::dataset::{CellState, Dataset, MISSING_I64};
+use crate::dataset::{Dataset, ERROR_VAR, MISSING_I64, STATUS_MEANINGS, STATUS_VAR};
 use crate::value::{Column, Value};
 
 fn other(e: impl std::fmt::Display) -> io::Error {
@@ -39,19 +40,25 @@ enum Data<'a> {
     F64(&'a [f64]),
     I64(&'a [i64]),
     Bool(&'a [bool]),
-    I8(Vec<i8>),
+    /// Status codes, [`CellState::status`](crate::dataset::CellState::status).
+    Status(Vec<i8>),
     Str(Vec<&'a str>),
+    /// The failures by cell: `""` for every cell not listed.
+    Errors(&'a BTreeMap<usize, String>),
 }
 
 impl Data<'_> {
     fn item_size(&self) -> usize {
         match self {
             Data::F64(_) | Data::I64(_) => 8,
-            Data::Bool(_) | Data::I8(_) => 1,
-            Data::Str(_) => 16,
+            Data::Bool(_) | Data::Status(_) => 1,
+            Data::Str(_) | Data::Errors(_) => 16,
         }
     }
 }
+
+/// The fill value of [`STATUS_VAR`]: the status of a cell no case reaches.
+const STATUS_FILL: i8 = 3;
 
 struct Array<'a> {
     name: String,
@@ -76,7 +83,6 @@ pub(super) fn write(ds: &Dataset, dir: &Path, compression: Compression) -> io::R
             attrs: serde_json::Map::new(),
         });
     }
-    let any_missing = ds.cells.iter().any(|c| *c != CellState::Ok);
     for var in &ds.vars {
         let mut dims = swept_names.clone();
         let mut shape = swept_shape.clone();
@@ -84,35 +90,28 @@ pub(super) fn write(ds: &Dataset, dir: &Path, compression: Compression) -> io::R
             dims.push(d.name.clone());
             shape.push(d.size as usize);
         }
-        let mut attrs = serde_json::Map::new();
-        let data = match (&var.data, any_missing) {
-            (Column::I64(v), true) => {
-                attrs.insert("_FillValue".into(), json!(MISSING_I64));
-                Data::I64(v)
-            }
-            (Column::Bool(v), true) => {
-                attrs.insert("_FillValue".into(), json!(-1));
-                let e = var.elements();
-                let i8s = v
-                    .iter()
-                    .enumerate()
-                    .map(|(k, b)| match ds.cells[k / e] {
-                        CellState::Ok => i8::from(*b),
-                        _ => -1,
-                    })
-                    .collect();
-                Data::I8(i8s)
-            }
-            (col, _) => column_data(col),
-        };
         arrays.push(Array {
             name: var.name.clone(),
             dims,
             shape,
-            data,
-            attrs,
+            data: column_data(&var.data),
+            attrs: serde_json::Map::new(),
         });
     }
+    arrays.push(Array {
+        name: STATUS_VAR.into(),
+        dims: swept_names.clone(),
+        shape: swept_shape.clone(),
+        data: Data::Status(ds.cells.iter().map(|c| c.status()).collect()),
+        attrs: status_attrs(),
+    });
+    arrays.push(Array {
+        name: ERROR_VAR.into(),
+        dims: swept_names,
+        shape: swept_shape,
+        data: Data::Errors(&ds.errors),
+        attrs: error_attrs(),
+    });
 
     let mut consolidated = serde_json::Map::new();
     for array in &arrays {
@@ -142,6 +141,25 @@ pub(super) fn write(ds: &Dataset, dir: &Path, compression: Compression) -> io::R
     });
     write_file(&dir.join("zarr.json"), &serde_json::to_vec_pretty(&group)?)?;
     Ok(())
+}
+
+/// The attributes of [`STATUS_VAR`]: CF's flags, in every self-describing format.
+pub(super) fn status_attrs() -> serde_json::Map<String, Json> {
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("long_name".into(), json!("status of the cell's case"));
+    attrs.insert("flag_values".into(), json!([0, 1, 2, 3]));
+    attrs.insert("flag_meanings".into(), json!(STATUS_MEANINGS));
+    attrs
+}
+
+/// The attributes of [`ERROR_VAR`].
+pub(super) fn error_attrs() -> serde_json::Map<String, Json> {
+    let mut attrs = serde_json::Map::new();
+    attrs.insert(
+        "long_name".into(),
+        json!("why the cell's case failed: kind and message"),
+    );
+    attrs
 }
 
 fn column_data(col: &Column) -> Data<'_> {
@@ -189,8 +207,8 @@ fn write_array(
             data_type::bool(),
             zarrs::array::FillValue::from(false),
         ),
-        Data::I8(_) => ArrayBuilder::new(shape, chunk, data_type::int8(), -1i8),
-        Data::Str(_) => ArrayBuilder::new(shape, chunk, data_type::string(), ""),
+        Data::Status(_) => ArrayBuilder::new(shape, chunk, data_type::int8(), STATUS_FILL),
+        Data::Str(_) | Data::Errors(_) => ArrayBuilder::new(shape, chunk, data_type::string(), ""),
     };
     builder
         .dimension_names(Some(a.dims.iter().map(String::as_str)))
@@ -223,8 +241,13 @@ fn write_array(
                 array.store_chunk(&index, gather(v, shape, &chunk, &origin, MISSING_I64))
             }
             Data::Bool(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, false)),
-            Data::I8(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, -1)),
+            Data::Status(v) => {
+                array.store_chunk(&index, gather(v, shape, &chunk, &origin, STATUS_FILL))
+            }
             Data::Str(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, "")),
+            Data::Errors(map) => {
+                array.store_chunk(&index, gather_errors(map, shape, &chunk, &origin))
+            }
         }
         .map_err(other)
     };
@@ -301,6 +324,26 @@ fn gather<T: Copy>(
     let mut out = vec![fill; chunk.iter().product()];
     for_each_run(shape, chunk, origin, |c, a, n| {
         out[c..c + n].copy_from_slice(&data[a..a + n]);
+    });
+    out
+}
+
+/// The failures of the cells of the chunk at `origin` (size `chunk`) of a grid of `shape`,
+/// `""` where a cell has none.
+fn gather_errors<'a>(
+    errors: &'a BTreeMap<usize, String>,
+    shape: &[usize],
+    chunk: &[usize],
+    origin: &[usize],
+) -> Vec<&'a str> {
+    let mut out = vec![""; chunk.iter().product()];
+    if errors.is_empty() {
+        return out;
+    }
+    for_each_run(shape, chunk, origin, |c, a, n| {
+        for (k, e) in errors.range(a..a + n) {
+            out[c + (k - a)] = e;
+        }
     });
     out
 }

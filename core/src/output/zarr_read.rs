@@ -4,9 +4,11 @@
 //! swept dims, the others are data variables; an array's dims are its `dimension_names` (v3)
 //! or its `_ARRAY_DIMENSIONS` attribute (v2, xarray's convention).
 //!
-//! What was missing comes back missing: NaN, the `_FillValue` of integers, `int8` `-1` for
-//! booleans. A cell is `Ok` when any variable has a value there; strings cannot say they are
-//! missing (they read `""`), so a store of string outputs only reads every cell as `Ok`.
+//! The cells' states and failures are the variables `xyz_status` and `xyz_error`, when the
+//! store has them. A store without them (another tool's) tells its cells by their values: a
+//! cell is `Ok` when any variable has a value there (not NaN, not an integer's `_FillValue`);
+//! strings cannot say they are missing, so a store of string outputs only reads every cell as
+//! `Ok`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use zarrs::array::{Array, data_type};
 use zarrs::filesystem::FilesystemStore;
 
 use super::ReadError;
-use crate::dataset::{DataVar, Dataset, MISSING_I64};
+use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, MISSING_I64, STATUS_VAR};
 use crate::space::SweptDim;
 use crate::value::{Column, Value};
 
@@ -429,6 +431,48 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
         });
     }
     let n_cells: usize = dims.iter().map(|d| d.coords.len()).product();
+    let (own, var_metas): (Vec<_>, Vec<_>) = var_metas
+        .into_iter()
+        .partition(|(m, _)| m.name == STATUS_VAR || m.name == ERROR_VAR);
+    let mut states = None;
+    let mut errors = std::collections::BTreeMap::new();
+    for (m, _) in &own {
+        let at = dir.join(&m.name);
+        if m.dims != swept {
+            return Err(err(
+                &at,
+                format!("has dims {:?} where the swept dims are {swept:?}", m.dims),
+            ));
+        }
+        match read_array(dir, m)? {
+            Items::I8(codes) if m.name == STATUS_VAR => {
+                let cells = codes
+                    .iter()
+                    .map(|c| CellState::from_status(i64::from(*c)))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        err(
+                            &at,
+                            "holds a status code other than 0, 1, 2 and 3 (damaged)",
+                        )
+                    })?;
+                states = Some(cells);
+            }
+            Items::Str(texts) if m.name == ERROR_VAR => {
+                errors = texts
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, t)| !t.is_empty())
+                    .collect();
+            }
+            _ => {
+                return Err(err(
+                    &at,
+                    "has the wrong data type: xyz_status is int8 and xyz_error a string",
+                ));
+            }
+        }
+    }
     let mut present = vec![false; n_cells];
     let mut any_present_info = false;
     let mut vars = Vec::new();
@@ -463,10 +507,18 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
                     .for_each(|(k, x)| mark(k, *x != missing));
                 ScalarType::I64
             }
-            Items::I8(v) => {
+            Items::I8(v) if *fill == Some(-1) => {
+                // Booleans as older xyz stores kept them where a cell was missing.
                 any_present_info = true;
                 v.iter().enumerate().for_each(|(k, x)| mark(k, *x != -1));
                 ScalarType::Bool
+            }
+            Items::I8(v) => {
+                any_present_info = true;
+                v.iter()
+                    .enumerate()
+                    .for_each(|(k, x)| mark(k, Some(i64::from(*x)) != *fill));
+                ScalarType::I64
             }
             Items::Bool(_) | Items::Str(_) => {
                 if matches!(raw, Items::Bool(_)) {
@@ -476,7 +528,12 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
                 }
             }
         };
-        let data = raw.into_column();
+        let data = match raw {
+            Items::I8(v) if ty == ScalarType::I64 => {
+                Column::I64(v.into_iter().map(i64::from).collect())
+            }
+            raw => raw.into_column(),
+        };
         vars.push(DataVar {
             name: m.name.clone(),
             ty,
@@ -484,7 +541,10 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
             data,
         });
     }
-    let cells = super::cells_of(present, any_present_info);
+    let cells = match states {
+        Some(states) => states,
+        None => super::cells_of(present, any_present_info),
+    };
     let attrs = group_attrs
         .iter()
         .filter_map(|(k, v)| {
@@ -502,6 +562,7 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
         dims,
         vars,
         cells,
+        errors,
         attrs,
     })
 }
@@ -549,8 +610,6 @@ mod tests {
             "{err}"
         );
     }
-    use crate::dataset::CellState;
-
     #[test]
     fn a_written_store_reads_back_with_its_missing_cells() {
         let ds = crate::output::tests::sample();
@@ -559,16 +618,8 @@ mod tests {
         crate::output::write(&ds, &path, crate::Format::Zarr, false).unwrap();
         let back = read(&path).unwrap();
         assert_eq!(back.dims, ds.dims);
-        assert_eq!(
-            back.cells,
-            ds.cells
-                .iter()
-                .map(|c| match c {
-                    CellState::Ok => CellState::Ok,
-                    _ => CellState::Absent,
-                })
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(back.cells, ds.cells);
+        assert_eq!(back.errors, ds.errors);
         // The consolidated metadata keeps the variables in their order.
         assert_eq!(format!("{:?}", back.vars), format!("{:?}", ds.vars));
         assert_eq!(back.attrs.len(), ds.attrs.len());

@@ -135,7 +135,7 @@ impl Signature {
     }
 
     /// Checks the rules the grammar cannot express: at least one output, extra dims only on
-    /// numeric outputs, sizes above zero and distinct names.
+    /// numeric outputs, sizes above zero, and distinct names none of which starts with `xyz_`.
     pub fn validate(&self) -> Result<(), SignatureError> {
         if !is_ident(&self.name) {
             return Err(SignatureError::new(
@@ -163,6 +163,13 @@ impl Signature {
         for name in all {
             if !is_ident(name) {
                 return Err(SignatureError::with_name(0, "is not an identifier", name));
+            }
+            if name.starts_with("xyz_") {
+                return Err(SignatureError::with_name(
+                    0,
+                    "starts with xyz_, which names xyz's own variables and attributes",
+                    name,
+                ));
             }
             // The same dim may be shared by several outputs, if its size agrees.
             if names.contains(&name) && !self.is_shared_dim(name) {
@@ -465,6 +472,18 @@ mod tests {
 
     fn parse(s: &str) -> Result<Signature, SignatureError> {
         s.parse()
+    }
+
+    #[test]
+    fn names_of_xyz_own_are_refused() {
+        for sig in [
+            "f(xyz_a: f64) -> (y: f64)",
+            "f(a: f64) -> (xyz_status: i64)",
+            "f(a: f64) -> (y: f64[xyz_t=2])",
+        ] {
+            let err = sig.parse::<Signature>().unwrap_err().to_string();
+            assert!(err.contains("starts with xyz_"), "{sig}: {err}");
+        }
     }
 
     #[test]
