@@ -15,6 +15,30 @@ use xyz_abi::{ExtraDim, ScalarType, Signature};
 use crate::space::{BoundSpace, CaseSet, SweptDim};
 use crate::value::{Column, Value};
 
+/// Coordinates that do not fit the outputs' extra dims.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoordsError {
+    /// No output has an extra dim of that name.
+    #[error("`{name}` is not an extra dim of any output: {dims}")]
+    NotADim {
+        /// The name given.
+        name: String,
+        /// The extra dims there are, in words.
+        dims: String,
+    },
+    /// As many values as the dim's size are needed.
+    #[error("`{name}` has size {size}, but {given} coordinates are given")]
+    Length {
+        /// The dim.
+        name: String,
+        /// Its size.
+        size: usize,
+        /// How many values were given.
+        given: usize,
+    },
+}
+
 /// What is known about one cell of the grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -105,6 +129,9 @@ pub struct Dataset {
     pub cells: Vec<CellState>,
     /// The failure of each `Failed` cell that has one on record, by cell.
     pub errors: BTreeMap<usize, String>,
+    /// Coordinates of the outputs' extra dims that have them (a spec's `[coords]`), as many
+    /// as each dim's size.
+    pub extra_coords: Vec<SweptDim>,
     /// Attributes: the constants, then provenance (`xyz_version`, `xyz_function`,
     /// `xyz_function_sha256`).
     pub attrs: Vec<(String, Value)>,
@@ -262,6 +289,55 @@ impl Dataset {
             .push((FREE_ATTRS.into(), Value::Str(names.join(","))));
     }
 
+    /// Gives the outputs' extra dims the coordinates `coords` (a spec's `[coords]`: a dim's
+    /// name and its values, as many as its size), replacing any they had.
+    pub fn set_extra_coords(&mut self, coords: &[(String, Vec<Value>)]) -> Result<(), CoordsError> {
+        let mut extra = Vec::with_capacity(coords.len());
+        for (name, values) in coords {
+            let size = self
+                .vars
+                .iter()
+                .flat_map(|v| &v.extra_dims)
+                .find(|d| d.name == *name)
+                .map(|d| d.size as usize);
+            let Some(size) = size else {
+                let dims: Vec<&str> = self
+                    .vars
+                    .iter()
+                    .flat_map(|v| v.extra_dims.iter().map(|d| d.name.as_str()))
+                    .collect();
+                return Err(CoordsError::NotADim {
+                    name: name.clone(),
+                    dims: if dims.is_empty() {
+                        "the function's outputs have none".into()
+                    } else {
+                        format!("they are {}", dims.join(", "))
+                    },
+                });
+            };
+            if values.len() != size {
+                return Err(CoordsError::Length {
+                    name: name.clone(),
+                    size,
+                    given: values.len(),
+                });
+            }
+            let mut col = Column::new(values[0].ty());
+            for v in values {
+                col.push(v);
+            }
+            extra.push(SweptDim {
+                name: name.clone(),
+                coords: col,
+            });
+        }
+        for dim in extra {
+            self.extra_coords.retain(|d| d.name != dim.name);
+            self.extra_coords.push(dim);
+        }
+        Ok(())
+    }
+
     /// The names of the free attributes, as [`FREE_ATTRS`] lists them.
     pub fn free_attr_names(&self) -> Vec<String> {
         self.attrs
@@ -354,6 +430,7 @@ impl Dataset {
             vars,
             cells,
             errors: BTreeMap::new(),
+            extra_coords: Vec::new(),
             attrs,
         }
     }

@@ -61,6 +61,19 @@ pub enum MergeError {
         /// The new ones.
         new: String,
     },
+    /// An extra dim has other coordinates.
+    #[error(
+        "extra dim `{dim}` has coordinates {existing} in the existing dataset but {new} in the \
+         new one"
+    )]
+    ExtraCoords {
+        /// The dim.
+        dim: String,
+        /// Its existing coordinates, in words.
+        existing: String,
+        /// The new ones.
+        new: String,
+    },
     /// A constant differs.
     #[error(
         "constant `{name}` is {existing} in the existing dataset but {new} in the new one: \
@@ -316,6 +329,26 @@ impl Harvest {
                 });
             }
         };
+        // Coordinates of extra dims must agree where both have them; either gives them.
+        for dim in &new.extra_coords {
+            match existing.extra_coords.iter().find(|d| d.name == dim.name) {
+                Some(old) if !same_column(&old.coords, &dim.coords) => {
+                    let words = |c: &Column| {
+                        (0..c.len())
+                            .map(|i| c.get(i).to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    return Err(MergeError::ExtraCoords {
+                        dim: dim.name.clone(),
+                        existing: format!("[{}]", words(&old.coords)),
+                        new: format!("[{}]", words(&dim.coords)),
+                    });
+                }
+                Some(_) => {}
+                None => existing.extra_coords.push(dim.clone()),
+            }
+        }
         // Free attributes (a spec's `[attrs]`) describe; they are not constants to agree on.
         let free: Vec<String> = existing
             .free_attr_names()
@@ -521,6 +554,11 @@ pub fn merge(
         }
     }
     harvest.finish()
+}
+
+/// Whether two columns hold the same values, floats bit for bit.
+fn same_column(a: &Column, b: &Column) -> bool {
+    a.len() == b.len() && (0..a.len()).all(|i| a.get(i).same(&b.get(i)))
 }
 
 /// The multi-index of flat cell `flat` in `shape`.

@@ -14,6 +14,9 @@
 //! [[cases]]                         # optional explicit cases, outer to the combos
 //! # a = 1
 //!
+//! [coords]                          # optional coordinates of the outputs' extra dims
+//! # t = { range = [0, 5] }          # as many values as the dim's size, like a combo's
+//!
 //! [limits]                          # optional sandbox limits
 //! memory = "256MiB"
 //! deadline = "60s"
@@ -79,6 +82,8 @@ pub struct Spec {
     pub limits: Limits,
     /// Free attributes (`[attrs]`): written as the dataset's attributes, kept through merges.
     pub attrs: Vec<(String, Value)>,
+    /// Coordinates of the outputs' extra dims (`[coords]`), each a dim's name and its values.
+    pub coords: Vec<(String, Vec<Value>)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -96,6 +101,8 @@ struct RawSpec {
     limits: RawLimits,
     #[serde(default)]
     attrs: toml::Table,
+    #[serde(default)]
+    coords: toml::Table,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -184,10 +191,18 @@ impl Spec {
                 .map_err(|e| field(format!("attrs.{name}"), e.to_string()))?;
             attrs.push((name.clone(), v));
         }
+        let mut coords = Vec::with_capacity(raw.coords.len());
+        for (name, value) in &raw.coords {
+            let values = ComboValues::from_toml(value)
+                .and_then(|c| c.values())
+                .map_err(|e| field(format!("coords.{name}"), e.to_string()))?;
+            coords.push((name.clone(), values));
+        }
         Ok(Spec {
             function: raw.function.map(|f| base.join(f)),
             output: raw.output.map(|o| base.join(o)),
             attrs,
+            coords,
             space,
             limits,
         })

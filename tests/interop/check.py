@@ -68,6 +68,9 @@ def check_ramp(path):
     expect(list(ds.y.dims) == ["a", "b", "t"], f"dims {ds.y.dims}")
     expect(ds.sizes["t"] == 5, f"sizes {dict(ds.sizes)}")
     t = np.arange(5.0)
+    if "t" in ds.coords:
+        # The spec's coordinates of t, as a ramp spec gives them: t = 0, 1, ..., 4 seconds.
+        expect(list(ds.t.values) == list(t), f"t {ds.t.values}")
     a, b = ds.a.values, ds.b.values
     want = a[:, None, None] * t[None, None, :] + b[None, :, None]
     np.testing.assert_array_equal(ds.y.values, want)
@@ -153,6 +156,25 @@ def check_csv_stats(path):
     expect(df["n"].dtype == np.int64, f"n dtype {df['n'].dtype}")
 
 
+def check_list_recipes(prefix):
+    """The recipes the README gives for an array output as one list: duckdb and polars."""
+    import duckdb
+    import polars as pl
+
+    z = xr.open_zarr(prefix + ".zarr").load()
+    want = {(float(a), float(b)): z.y.sel(a=a, b=b).values.tolist()
+            for a in z.a.values for b in z.b.values}
+    rows = duckdb.sql(
+        f"SELECT a, b, list_value(*COLUMNS('^y\\[')) AS y FROM '{prefix}.parquet'"
+    ).fetchall()
+    got = {(a, b): y for a, b, y in rows}
+    expect(got == want, f"duckdb: {got} != {want}")
+    df = pl.read_parquet(prefix + ".parquet").select(
+        "a", "b", pl.concat_list(pl.col(r"^y\[.*\]$")).alias("y"))
+    got = {(r["a"], r["b"]): r["y"] for r in df.iter_rows(named=True)}
+    expect(got == want, f"polars: {got} != {want}")
+
+
 def check_json_ramp(path):
     with open(path) as f:
         rows = json.load(f)
@@ -209,7 +231,7 @@ def check_rows(name, df, z, elements_as_lists=False):
     """Checks a table of one row per case against the Zarr store `z`: its columns, and for
     every row its coordinates, constants and outputs; missing outputs must be missing in both
     (a missing string reads "" from Zarr)."""
-    dims = [d for d in z.coords if d in z.dims]
+    dims = list(z.xyz_status.dims)
     consts = [k for k in z.attrs if not k.startswith("xyz_")]
     expect(list(df.columns[: len(dims)]) == dims, f"{name}: columns {list(df.columns)}")
     for c in consts:
@@ -325,7 +347,7 @@ def check_failures(z, prefix):
     import duckdb
     import polars as pl
 
-    dims = [d for d in z.coords if d in z.dims]
+    dims = list(z.xyz_status.dims)
     want = sorted(
         (tuple(same_key(z[d].values[i]) for d, i in zip(dims, at)), str(z.xyz_error.values[at]))
         for at in zip(*np.nonzero(z.xyz_status.values == 1))
@@ -358,7 +380,7 @@ def check_formats(prefix):
 
     p = pd.read_parquet(prefix + ".parquet")
     print(p)
-    for d in z.dims:
+    for d in z.xyz_status.dims:
         if d in z.coords:
             expect(p[d].dtype == z[d].dtype or z[d].dtype.kind in "OUT",
                    f"parquet: {d} is {p[d].dtype}, Zarr {z[d].dtype}")
@@ -386,6 +408,7 @@ CHECKS = {
     "harvest-add": check_harvest_add,
     "harvest-affine": check_harvest_affine,
     "formats": check_formats,
+    "list-recipes": check_list_recipes,
 }
 
 if __name__ == "__main__":

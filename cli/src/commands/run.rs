@@ -74,6 +74,9 @@ impl RunCommand {
         // dataset is held.
         let mut layout = xyz_core::Dataset::layout(&bound, &sig, function.sha256());
         layout.set_free_attrs(&spec.attrs);
+        layout
+            .set_extra_coords(&spec.coords)
+            .context("the spec's [coords]")?;
         let run_dims: Vec<(String, usize)> = bound
             .dims()
             .iter()
@@ -122,6 +125,7 @@ impl RunCommand {
                 bar.finish_and_clear();
                 let (mut dataset, outcome) = outcome?.split();
                 dataset.set_free_attrs(&spec.attrs);
+                dataset.extra_coords = layout.extra_coords.clone();
                 let how = dest
                     .write(&dataset)
                     .with_context(|| format!("writing the dataset of {}", sig.name))?;

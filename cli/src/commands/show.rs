@@ -127,7 +127,7 @@ impl ShowCommand {
             let value = json!({
                 "path": self.data,
                 "dims": dims.iter().map(|(n, s)| json!({"name": n, "size": s})).collect::<Vec<_>>(),
-                "coords": ds.dims.iter().map(|d| json!({
+                "coords": ds.dims.iter().chain(&ds.extra_coords).map(|d| json!({
                     "name": d.name, "type": d.coords.ty().to_string(), "size": d.coords.len(),
                 })).collect::<Vec<_>>(),
                 "data_vars": ds.vars.iter().map(|v| {
@@ -156,7 +156,7 @@ impl ShowCommand {
             .chain(ds.vars.iter().map(|v| v.name.len()))
             .max()
             .unwrap_or(0);
-        for d in &ds.dims {
+        for d in ds.dims.iter().chain(&ds.extra_coords) {
             println!(
                 "  * {:<width$}  ({}) {} {}",
                 d.name,

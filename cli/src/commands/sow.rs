@@ -99,6 +99,7 @@ impl SowCommand {
                 space: &spec.space,
                 limits: &spec.limits,
                 attrs: &spec.attrs,
+                coords: &spec.coords,
                 output: output.as_deref(),
                 batchsize: self.batchsize.or(chosen),
                 num_batches: self.num_batches,

@@ -533,3 +533,71 @@ fn parquet_that_pandas_wrote_is_read_and_merged_into() {
         serde_json::from_slice(&dir.xyz_ok(&["show", "p.parquet", "--json"], 0).stdout).unwrap();
     assert_eq!(shown["dims"][1]["size"], 3, "{shown}");
 }
+
+/// A spec's `[coords]` give an array output's extra dim its coordinates, in every format that
+/// keeps coordinates, through crops and merges; coordinates that do not fit are refused by name.
+#[test]
+fn extra_dims_take_the_specs_coordinates() {
+    let dir = Dir::new();
+    let spec = |coords: &str| {
+        format!(
+            "function = \"{}\"\n[combos]\na = [1, 2]\nb = [0, 3]\n[coords]\n{coords}\n",
+            guest("ramp")
+        )
+    };
+    let ramp = dir.write("ramp.toml", &spec("t = { range = [0, 5] }"));
+    run_into_every_format(&dir, "ramp", &[ramp.to_str().unwrap()], 0);
+    xyz_tests::python("check.py", &[&"ramp", &dir.path("ramp.zarr")]);
+    xyz_tests::python("check.py", &[&"formats", &dir.path("ramp")]);
+    xyz_tests::python("check.py", &[&"list-recipes", &dir.path("ramp")]);
+    for ext in ["zarr", "nc", "parquet"] {
+        let text = stdout(&dir.xyz_ok(&["show", &format!("ramp.{ext}")], 0));
+        assert!(
+            text.contains("\n  * t  (t) i64 0 1 2 3 4\n"),
+            "{ext}: {text}"
+        );
+    }
+
+    // Through a crop, and merged into what a run wrote.
+    let ramp = ramp.to_str().unwrap();
+    dir.xyz_ok(&["sow", ramp, "--name", "r"], 0);
+    dir.xyz_ok(&["grow", "r", "-q"], 0);
+    dir.xyz_ok(&["reap", "r", "-q", "-o", "crop.zarr"], 0);
+    xyz_tests::python("check.py", &[&"ramp", &dir.path("crop.zarr")]);
+    dir.xyz_ok(
+        &["run", ramp, "-q", "--combo", "a=5", "--into", "ramp.zarr"],
+        0,
+    );
+    let text = stdout(&dir.xyz_ok(&["show", "ramp.zarr"], 0));
+    assert!(text.contains("\n  * t  (t) i64 0 1 2 3 4\n"), "{text}");
+    // Other coordinates do not merge.
+    let other = dir.write("other.toml", &spec("t = [0, 2, 4, 6, 8]"));
+    let err = dir.xyz_err(&["run", other.to_str().unwrap(), "--into", "ramp.zarr"]);
+    assert!(
+        err.contains("extra dim `t` has coordinates [0, 1, 2, 3, 4] in the existing dataset but [0, 2, 4, 6, 8]"),
+        "{err}"
+    );
+
+    // Coordinates that do not fit, refused before anything is evaluated or sown.
+    for (coords, says) in [
+        ("t = [1, 2]", "`t` has size 5, but 2 coordinates are given"),
+        (
+            "s = [1, 2, 3, 4, 5]",
+            "`s` is not an extra dim of any output: they are t",
+        ),
+        ("t = [1, 1, 2, 3, 4]", "coords.t"),
+        ("t = 3", "coords.t"),
+    ] {
+        let bad = dir.write("bad.toml", &spec(coords));
+        let bad = bad.to_str().unwrap();
+        for cmd in [
+            &["run", bad, "-o", "bad.zarr"][..],
+            &["sow", bad, "--name", "bad"],
+        ] {
+            let err = dir.xyz_err(cmd);
+            assert!(err.contains(says), "{coords}: {cmd:?}: {err}");
+        }
+        assert!(!dir.path("bad.zarr").exists());
+        assert!(!dir.path(".xyz-bad").exists());
+    }
+}

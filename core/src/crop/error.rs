@@ -26,6 +26,9 @@ pub enum CropError {
         /// What to try instead.
         hint: String,
     },
+    /// The spec's coordinates do not fit the function's extra dims.
+    #[error("the spec's [coords]: {0}")]
+    Coords(#[from] crate::dataset::CoordsError),
     /// The name cannot name a crop.
     #[error("`{0}` cannot name a crop: use letters, digits, `-`, `_` and `.`")]
     BadName(String),

@@ -29,6 +29,9 @@
 //!
 //! [attrs]                     # the spec's free attributes, for the dataset (optional)
 //! study = "escape times"
+//!
+//! [coords]                    # the spec's coordinates of extra dims, expanded (optional)
+//! t = [0, 1, 2, 3, 4]
 //! ```
 //!
 //! Results carry the identity; the crop refuses to open when the identity no longer matches
@@ -67,6 +70,8 @@ pub(crate) struct Manifest {
     pub(crate) limits: Limits,
     /// Free attributes, for the reaped dataset.
     pub(crate) attrs: Vec<(String, Value)>,
+    /// Coordinates of the outputs' extra dims, for the reaped dataset.
+    pub(crate) coords: Vec<(String, Vec<Value>)>,
     pub(crate) space: ParamSpace,
 }
 
@@ -137,6 +142,7 @@ pub(crate) struct NewManifest<'a> {
     pub(crate) limits: &'a Limits,
     pub(crate) space: &'a ParamSpace,
     pub(crate) attrs: &'a [(String, Value)],
+    pub(crate) coords: &'a [(String, Vec<Value>)],
 }
 
 impl NewManifest<'_> {
@@ -210,6 +216,20 @@ impl NewManifest<'_> {
                 .map(|(k, v)| (k.clone(), toml_of(v)))
                 .collect();
             doc.insert("attrs".into(), toml::Value::Table(attrs));
+        }
+        // So are the coordinates of extra dims.
+        if !self.coords.is_empty() {
+            let coords: toml::Table = self
+                .coords
+                .iter()
+                .map(|(k, vs)| {
+                    (
+                        k.clone(),
+                        toml::Value::Array(vs.iter().map(toml_of).collect()),
+                    )
+                })
+                .collect();
+            doc.insert("coords".into(), toml::Value::Table(coords));
         }
         let text = format!(
             "# An xyz crop, written by `xyz sow`; every grow and reap reads it. Editing it\n\
@@ -288,8 +308,10 @@ impl Manifest {
         if let Some(limits) = doc.get("limits") {
             spec_doc.insert("limits".into(), limits.clone());
         }
-        if let Some(attrs) = doc.get("attrs") {
-            spec_doc.insert("attrs".into(), attrs.clone());
+        for key in ["attrs", "coords"] {
+            if let Some(v) = doc.get(key) {
+                spec_doc.insert(key.into(), v.clone());
+            }
         }
         let spec = Spec::from_table(spec_doc, Path::new("")).map_err(|e| e.to_string())?;
         let need = |v: Option<u64>, path: &str| v.ok_or_else(|| format!("`{path}` is missing"));
@@ -311,6 +333,7 @@ impl Manifest {
             limits: spec.limits,
             space: spec.space,
             attrs: spec.attrs,
+            coords: spec.coords,
         })
     }
 }

@@ -99,6 +99,8 @@ pub struct Crop {
     manifest: Manifest,
     plan: Plan,
     space: BoundSpace,
+    /// The coordinates of the outputs' extra dims, checked against the signature.
+    extra_coords: Vec<crate::space::SweptDim>,
     /// The manifest file as opened (device and inode): sow writes a new manifest under a new
     /// name and renames it into place, so another inode means the crop was sown again.
     manifest_file: Option<(u64, u64)>,
@@ -223,11 +225,16 @@ impl Crop {
                 plan.batches()
             )));
         }
+        let mut layout = Dataset::layout(&space, &manifest.signature, None);
+        layout
+            .set_extra_coords(&manifest.coords)
+            .map_err(|e| bad(format!("`coords`: {e}")))?;
         Ok(Crop {
             dir: dir.to_path_buf(),
             manifest,
             plan,
             space,
+            extra_coords: layout.extra_coords,
             manifest_file,
         })
     }
@@ -487,6 +494,7 @@ mod tests {
                 space: &space,
                 limits: &Limits::default(),
                 attrs: &[],
+                coords: &[],
                 output: None,
                 batchsize: Some(4),
                 num_batches: None,

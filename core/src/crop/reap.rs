@@ -113,6 +113,7 @@ impl Crop {
             Some(&self.manifest.sha256),
         );
         dataset.set_free_attrs(&self.manifest.attrs);
+        dataset.extra_coords = self.extra_coords.clone();
         self.reap_into(allow_incomplete, dataset)
     }
 
@@ -125,6 +126,7 @@ impl Crop {
             Some(&self.manifest.sha256),
         );
         layout.set_free_attrs(&self.manifest.attrs);
+        layout.extra_coords = self.extra_coords.clone();
         layout
     }
 

@@ -21,6 +21,8 @@ pub struct Sowing<'a> {
     pub limits: &'a Limits,
     /// Free attributes of the reaped dataset (a spec's `[attrs]`).
     pub attrs: &'a [(String, crate::value::Value)],
+    /// Coordinates of the outputs' extra dims (a spec's `[coords]`).
+    pub coords: &'a [(String, Vec<crate::value::Value>)],
     /// Where reap writes by default.
     pub output: Option<&'a Path>,
     /// Cases per batch.
@@ -84,6 +86,7 @@ impl Crop {
             ))));
         }
         let space = s.space.bind(s.signature)?;
+        Dataset::layout(&space, s.signature, None).set_extra_coords(s.coords)?;
         let plan = Plan::new(space.len(), s.batchsize, s.num_batches, s.shuffle)?;
         let plain = Path::new(s.function_file).file_name() == Some(s.function_file.as_ref())
             && !s.function_file.starts_with('.')
@@ -102,6 +105,7 @@ impl Crop {
             num_batches: s.num_batches,
             limits: s.limits,
             attrs: s.attrs,
+            coords: s.coords,
             space: s.space,
         }
         .render()

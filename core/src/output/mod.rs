@@ -277,6 +277,21 @@ pub fn read_zarr(path: &Path) -> Result<Dataset, ReadError> {
     zarr_read::read(path)
 }
 
+/// The extra dims of the outputs of the signature `signature` (a dataset's `xyz_function`
+/// attribute), by name: what tells a coordinate of an extra dim from one of a swept dim.
+fn extra_dim_names(signature: Option<&str>) -> Vec<String> {
+    let Some(sig) = signature.and_then(|s| s.parse::<xyz_abi::Signature>().ok()) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = Vec::new();
+    for d in sig.outputs.iter().flat_map(|o| &o.dims) {
+        if !names.contains(&d.name) {
+            names.push(d.name.clone());
+        }
+    }
+    names
+}
+
 /// The cells of a dataset read back: `Ok` where any variable has a value (`present`), else
 /// `Absent`; every cell `Ok` when no variable can say it is missing (`known` false: strings
 /// only).

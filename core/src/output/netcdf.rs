@@ -302,6 +302,17 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
             data,
         });
     }
+    for dim in &ds.extra_coords {
+        let mut ids = vec![dim_id(&mut dims, &dim.name, dim.coords.len())?];
+        let mut attrs = Vec::new();
+        let data = plain(&dim.coords, &mut ids, &mut attrs, &mut dims)?;
+        vars.push(Var {
+            name: dim.name.clone(),
+            dims: ids,
+            attrs,
+            data,
+        });
+    }
     for var in &ds.vars {
         let mut ids: Vec<usize> = (0..ds.dims.len()).collect();
         for d in &var.extra_dims {
@@ -691,9 +702,16 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         .iter()
         .filter(|v| !is_coord(v) && !is_own(v))
         .collect();
+    // Coordinates of the outputs' extra dims, as the signature xyz keeps names them.
+    let signature = globals.iter().find_map(|(k, a)| match a {
+        Attr::Text(t) if k == "xyz_function" => Some(t.as_str()),
+        _ => None,
+    });
+    let extra_names = super::extra_dim_names(signature);
+    let is_extra = |v: &VarInfo| is_coord(v) && extra_names.contains(&v.name);
     let coord_dims: Vec<usize> = infos
         .iter()
-        .filter(|v| is_coord(v))
+        .filter(|v| is_coord(v) && !is_extra(v))
         .map(|v| v.dims[0])
         .collect();
     let swept: Vec<usize> = match data_infos.first() {
@@ -792,6 +810,21 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             c => c,
         };
         swept_dims.push(SweptDim {
+            name: v.name.clone(),
+            coords,
+        });
+    }
+    let mut extra_coords = Vec::new();
+    for v in infos.iter().filter(|v| is_extra(v)) {
+        let shape: Vec<usize> = v.dims.iter().map(|d| dims[*d].1).collect();
+        let (coords, _) = read_column(v, &shape)?;
+        let coords = match coords {
+            Column::I64(marks) if v.nc_type == NC_BYTE => {
+                Column::Bool(marks.iter().map(|m| *m == 1).collect())
+            }
+            c => c,
+        };
+        extra_coords.push(SweptDim {
             name: v.name.clone(),
             coords,
         });
@@ -923,6 +956,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         vars,
         cells,
         errors,
+        extra_coords,
         attrs,
     })
 }

@@ -11,8 +11,8 @@
 //! the grid at most.
 //!
 //! The file's key-value metadata `xyz` holds the layout as JSON: the dims with their
-//! coordinates, the constants, the outputs with their extra dims and the attributes, so xyz
-//! reads the dataset back as it was.
+//! coordinates, the constants, the outputs with their extra dims (and those dims' coordinates,
+//! if any) and the attributes, so xyz reads the dataset back as it was.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -55,6 +55,9 @@ struct Layout {
     constants: Vec<String>,
     vars: Vec<VarLayout>,
     attrs: Vec<(String, ScalarType, Json)>,
+    /// The coordinates of the outputs' extra dims that have them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    extra_coords: Vec<DimLayout>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -122,6 +125,15 @@ fn layout_of(ds: &Dataset) -> Layout {
             .attrs
             .iter()
             .map(|(k, v)| (k.clone(), v.ty(), json_of(v)))
+            .collect(),
+        extra_coords: ds
+            .extra_coords
+            .iter()
+            .map(|d| DimLayout {
+                name: d.name.clone(),
+                ty: d.coords.ty(),
+                coords: coords_of(&d.coords),
+            })
             .collect(),
     }
 }
@@ -607,6 +619,14 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             coords,
         });
     }
+    let mut extra_coords = Vec::new();
+    for d in &layout.extra_coords {
+        let coords = typed(d.ty, &d.coords, &format!("coordinates of `{}`", d.name))?;
+        extra_coords.push(SweptDim {
+            name: d.name.clone(),
+            coords,
+        });
+    }
     let shape: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
     let n_cells: usize = shape.iter().product();
     let strides = crate::dataset::strides(&shape);
@@ -712,6 +732,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         vars,
         cells,
         errors,
+        extra_coords,
         attrs,
     })
 }

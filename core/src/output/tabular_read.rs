@@ -446,6 +446,7 @@ fn to_dataset(mut t: Table) -> Result<Dataset, String> {
         vars,
         cells,
         errors,
+        extra_coords: Vec::new(),
         attrs,
     })
 }

@@ -5,6 +5,7 @@
 //!   zarr.json              group: attributes + consolidated metadata of every array
 //!   x/zarr.json            a coordinate: 1-D, dimension_names ["x"]
 //!   x/c/0                  its one chunk
+//!   t/zarr.json            an extra dim's coordinate, if the spec gives them
 //!   n/zarr.json            a data variable: dims = swept dims (+ extra dims)
 //!   n/c/0/0 ...            chunks of at most ~8 MiB before compression
 //! ```
@@ -75,6 +76,15 @@ pub(super) fn write(ds: &Dataset, dir: &Path, compression: Compression) -> io::R
     let swept_shape = ds.shape();
     let mut arrays = Vec::new();
     for dim in &ds.dims {
+        arrays.push(Array {
+            name: dim.name.clone(),
+            dims: vec![dim.name.clone()],
+            shape: vec![dim.coords.len()],
+            data: column_data(&dim.coords),
+            attrs: serde_json::Map::new(),
+        });
+    }
+    for dim in &ds.extra_coords {
         arrays.push(Array {
             name: dim.name.clone(),
             dims: vec![dim.name.clone()],

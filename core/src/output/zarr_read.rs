@@ -293,6 +293,8 @@ struct Layout {
     attrs: serde_json::Map<String, Json>,
     /// The swept dims' coordinate arrays, in the data variables' order.
     coords: Vec<Meta>,
+    /// The coordinate arrays of the outputs' extra dims.
+    extra: Vec<Meta>,
     /// The data variables, with their integer `_FillValue` if any.
     vars: Vec<(Meta, Option<i64>)>,
 }
@@ -376,6 +378,12 @@ fn layout(dir: &Path) -> Result<Layout, ReadError> {
         .collect::<Result<_, ReadError>>()?;
     let is_coord = |m: &Meta| m.dims.len() == 1 && m.dims[0] == m.name;
     let (coords, vars): (Vec<_>, Vec<_>) = metas.into_iter().partition(|(m, _)| is_coord(m));
+    // Coordinates of the outputs' extra dims, as the signature xyz keeps names them.
+    let extra_names = super::extra_dim_names(attrs.get("xyz_function").and_then(Json::as_str));
+    let (extra, coords): (Vec<_>, Vec<_>) = coords
+        .into_iter()
+        .partition(|(m, _)| extra_names.contains(&m.name));
+    let extra: Vec<Meta> = extra.into_iter().map(|(m, _)| m).collect();
     // The swept dims are those that have coordinates, in the order of the data variable that
     // has the most of them.
     let mut coords: Vec<Meta> = coords.into_iter().map(|(m, _)| m).collect();
@@ -406,6 +414,7 @@ fn layout(dir: &Path) -> Result<Layout, ReadError> {
     Ok(Layout {
         attrs,
         coords,
+        extra,
         vars,
     })
 }
@@ -420,12 +429,20 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
     let Layout {
         attrs: group_attrs,
         coords,
+        extra,
         vars: var_metas,
     } = layout(dir)?;
     let swept: Vec<String> = coords.iter().map(|m| m.name.clone()).collect();
     let mut dims = Vec::with_capacity(coords.len());
     for m in &coords {
         dims.push(SweptDim {
+            name: m.name.clone(),
+            coords: read_array(dir, m)?.into_column(),
+        });
+    }
+    let mut extra_coords = Vec::with_capacity(extra.len());
+    for m in &extra {
+        extra_coords.push(SweptDim {
             name: m.name.clone(),
             coords: read_array(dir, m)?.into_column(),
         });
@@ -563,6 +580,7 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
         vars,
         cells,
         errors,
+        extra_coords,
         attrs,
     })
 }
