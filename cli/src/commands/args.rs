@@ -42,6 +42,11 @@ pub(crate) struct OutputArgs {
     /// zstd:LEVEL (1 fastest to 22 smallest) or none
     #[arg(long, value_name = "HOW", default_value = "zstd")]
     compression: xyz_core::output::Compression,
+
+    /// Store a Zarr array of many chunks in shards: chunks of at most 1 MiB, up to 64 a file
+    /// (fewer files on a shared filesystem; small reads stay small)
+    #[arg(long)]
+    shards: bool,
 }
 
 /// Where a dataset goes, resolved.
@@ -54,12 +59,19 @@ pub(crate) struct Destination {
     /// Whether the dataset is merged into what is at `path`.
     merge: Option<xyz_core::harvest::Conflicts>,
     force: bool,
-    compression: xyz_core::output::Compression,
+    encoding: xyz_core::output::Encoding,
     /// Held while merging, so that merges into one dataset serialize.
     _lock: Option<xyz_core::output::DatasetLock>,
 }
 
 impl OutputArgs {
+    fn encoding(&self) -> xyz_core::output::Encoding {
+        xyz_core::output::Encoding {
+            compression: self.compression,
+            shards: self.shards,
+        }
+    }
+
     /// Where the dataset goes (`--into`, else `-o`, else `fallback`, else `default`) and its
     /// format, checked before any work is done: an existing output only with `--force`; a
     /// dataset to merge into must be a Zarr store xyz can read.
@@ -106,7 +118,7 @@ impl OutputArgs {
                 format,
                 merge: Some(conflicts),
                 force: true,
-                compression: self.compression,
+                encoding: self.encoding(),
                 _lock: Some(lock),
             });
         }
@@ -131,7 +143,7 @@ impl OutputArgs {
             format,
             merge: None,
             force: self.force,
-            compression: self.compression,
+            encoding: self.encoding(),
             _lock: None,
         })
     }
@@ -151,13 +163,7 @@ impl Destination {
     /// Writes `dataset` as a new output (a merge goes through [`Destination::harvest`]).
     /// Returns what was done, for the summary.
     pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
-        xyz_core::output::write_with(
-            dataset,
-            &self.path,
-            self.format,
-            self.force,
-            self.compression,
-        )?;
+        xyz_core::output::write_with(dataset, &self.path, self.format, self.force, self.encoding)?;
         Ok("wrote")
     }
 }
@@ -174,8 +180,12 @@ impl Destination {
         ) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         let staged = xyz_core::output::Staged::new(&self.path, self.force)?;
-        let mut writer =
-            xyz_core::output::WindowWriter::create(layout, &staged, self.format, self.compression)?;
+        let mut writer = xyz_core::output::WindowWriter::create(
+            layout,
+            &staged,
+            self.format,
+            self.encoding.compression,
+        )?;
         let filled = fill(&mut |window| Ok(writer.write(window)?))?;
         writer.finish()?;
         staged.commit()?;
@@ -206,7 +216,7 @@ impl Destination {
         let merged = harvest
             .finish()
             .with_context(|| format!("merging into {}", self.path.display()))?;
-        xyz_core::output::write_with(&merged, &self.path, self.format, true, self.compression)?;
+        xyz_core::output::write_with(&merged, &self.path, self.format, true, self.encoding)?;
         Ok(merged
             .dims
             .iter()

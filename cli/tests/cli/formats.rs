@@ -601,3 +601,48 @@ fn extra_dims_take_the_specs_coordinates() {
         assert!(!dir.path(".xyz-bad").exists());
     }
 }
+
+/// `--shards` stores a Zarr array of many chunks in shards that xarray reads, with no warning,
+/// as the same dataset.
+#[test]
+fn sharded_stores_read_as_the_plain_ones() {
+    let dir = Dir::new();
+    let add = guest("add");
+    let run = |out: &str, more: &[&str]| {
+        let mut args = vec![
+            "run",
+            "-q",
+            "--function",
+            &add,
+            "--combo",
+            "a={ linspace = [0, 1, 1000] }",
+            "--combo",
+            "b={ linspace = [0, 1, 300] }",
+            "--constant",
+            "c=0",
+            "-o",
+            out,
+        ];
+        args.extend_from_slice(more);
+        dir.xyz_ok(&args, 0);
+    };
+    run("plain.zarr", &[]);
+    run("sharded.zarr", &["--shards"]);
+    let meta = std::fs::read_to_string(dir.path("sharded.zarr/sum/zarr.json")).unwrap();
+    assert!(meta.contains("sharding_indexed"), "{meta}");
+    // 2.4 MB of sums: three subchunks of 1 MiB in one shard file.
+    let files = std::fs::read_dir(dir.path("sharded.zarr/sum/c"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1);
+    xyz_tests::python("stores.py", &[&"quiet", &dir.path("sharded.zarr")]);
+    let values = |p: &str| xyz_tests::python("stores.py", &[&"values", &dir.path(p)]);
+    assert_eq!(values("sharded.zarr"), values("plain.zarr"));
+    let show = |p: &str| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&dir.xyz_ok(&["show", p, "--json"], 0).stdout).unwrap();
+        v.as_object_mut().unwrap().remove("path");
+        v
+    };
+    assert_eq!(show("sharded.zarr"), show("plain.zarr"));
+}

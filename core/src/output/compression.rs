@@ -1,4 +1,5 @@
-//! How outputs are compressed: Zarr chunks and Parquet pages alike.
+//! How outputs are encoded: compression (Zarr chunks and Parquet pages alike) and Zarr's
+//! sharding.
 
 /// The zstd level of compressed chunks unless asked otherwise: zarr-python's default.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
@@ -39,6 +40,25 @@ impl std::str::FromStr for Compression {
                     format!("`{t}` is not a compression: use none, zstd, zstd:LEVEL or a level")
                 }),
             },
+        }
+    }
+}
+
+/// How a dataset is encoded on disk, where its format leaves a choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Encoding {
+    /// How Zarr chunks and Parquet pages are compressed.
+    pub compression: Compression,
+    /// Whether a Zarr array of many chunks stores them in shards: chunks of at most 1 MiB,
+    /// up to 64 of them a file, so a large store is few files that still read in small pieces.
+    pub shards: bool,
+}
+
+impl From<Compression> for Encoding {
+    fn from(compression: Compression) -> Encoding {
+        Encoding {
+            compression,
+            shards: false,
         }
     }
 }

@@ -38,7 +38,7 @@ mod tabular_read;
 mod zarr;
 mod zarr_read;
 
-pub use compression::{Compression, DEFAULT_ZSTD_LEVEL};
+pub use compression::{Compression, DEFAULT_ZSTD_LEVEL, Encoding};
 pub use lock::{DatasetLock, LockHolder, lock_path};
 
 use std::fmt;
@@ -354,16 +354,17 @@ pub fn write(
     format: Format,
     force: bool,
 ) -> Result<(), WriteError> {
-    write_with(dataset, dest, format, force, Compression::default())
+    write_with(dataset, dest, format, force, Encoding::default())
 }
 
-/// Like [`write()`], with Zarr chunks and Parquet pages compressed as `compression` says.
+/// Like [`write()`], encoded as `encoding` says: Zarr chunks and Parquet pages compressed as
+/// its compression says, Zarr arrays sharded if it says so.
 pub fn write_with(
     dataset: &Dataset,
     dest: &Path,
     format: Format,
     force: bool,
-    compression: Compression,
+    encoding: Encoding,
 ) -> Result<(), WriteError> {
     check_destination(dest, force)?;
     let io_err = |source| WriteError::Io {
@@ -389,10 +390,10 @@ pub fn write_with(
     }
     let dest = &resolve_destination(dest)?;
     place_atomically(dest, |tmp| match format {
-        Format::Zarr => zarr::write(dataset, tmp, compression),
+        Format::Zarr => zarr::write(dataset, tmp, encoding),
         Format::Csv => tabular::write_csv(dataset, tmp),
         Format::Json => tabular::write_json(dataset, tmp),
-        Format::Parquet => parquet::write(dataset, tmp, compression),
+        Format::Parquet => parquet::write(dataset, tmp, encoding.compression),
         Format::Netcdf => netcdf::write(dataset, tmp),
     })
     .map_err(io_err)

@@ -25,7 +25,7 @@ use serde_json::{Value as Json, json};
 use zarrs::array::{ArrayBuilder, data_type};
 use zarrs::filesystem::FilesystemStore;
 
-use super::Compression;
+use super::{Compression, Encoding};
 use crate::dataset::{Dataset, ERROR_VAR, MISSING_I64, STATUS_MEANINGS, STATUS_VAR};
 use crate::value::{Column, Value};
 
@@ -35,6 +35,12 @@ fn other(e: impl std::fmt::Display) -> io::Error {
 
 /// Largest chunk, in bytes (strings are counted as 16 bytes each).
 const CHUNK_BYTES: usize = 8 << 20;
+
+/// Largest chunk inside a shard, in bytes.
+const SUBCHUNK_BYTES: usize = 1 << 20;
+
+/// Most chunks in one shard.
+const SUBCHUNKS_PER_SHARD: usize = 64;
 
 /// An array's data, ready for chunking.
 enum Data<'a> {
@@ -69,7 +75,7 @@ struct Array<'a> {
     attrs: serde_json::Map<String, Json>,
 }
 
-pub(super) fn write(ds: &Dataset, dir: &Path, compression: Compression) -> io::Result<()> {
+pub(super) fn write(ds: &Dataset, dir: &Path, encoding: Encoding) -> io::Result<()> {
     fs::create_dir(dir)?;
     let store = Arc::new(FilesystemStore::new(dir).map_err(other)?);
     let swept_names: Vec<String> = ds.dims.iter().map(|d| d.name.clone()).collect();
@@ -125,7 +131,7 @@ pub(super) fn write(ds: &Dataset, dir: &Path, compression: Compression) -> io::R
 
     let mut consolidated = serde_json::Map::new();
     for array in &arrays {
-        let meta = write_array(&store, array, compression)?;
+        let meta = write_array(&store, array, encoding)?;
         consolidated.insert(array.name.clone(), meta);
     }
     let attrs: serde_json::Map<String, Json> = ds
@@ -181,19 +187,42 @@ fn column_data(col: &Column) -> Data<'_> {
     }
 }
 
-fn chunk_shape(shape: &[usize], item: usize) -> Vec<usize> {
+/// The chunk shape of an array of `shape` with items of `item` bytes: trailing dims whole, as
+/// many as fit in `limit` bytes.
+fn chunk_shape(shape: &[usize], item: usize, limit: usize) -> Vec<usize> {
     let mut chunk = vec![1; shape.len()];
     let mut bytes = item;
     for d in (0..shape.len()).rev() {
-        if bytes * shape[d] <= CHUNK_BYTES {
+        if bytes * shape[d] <= limit {
             chunk[d] = shape[d].max(1);
             bytes *= shape[d].max(1);
         } else {
-            chunk[d] = (CHUNK_BYTES / bytes).max(1);
+            chunk[d] = (limit / bytes).max(1);
             break;
         }
     }
     chunk
+}
+
+/// The shard and subchunk shapes of a sharded array of `shape`, if it has more than one
+/// subchunk: subchunks of at most [`SUBCHUNK_BYTES`], up to [`SUBCHUNKS_PER_SHARD`] of them a
+/// shard, taken along the innermost dim that is split, then the dims outside it.
+fn shard_shape(shape: &[usize], item: usize) -> Option<(Vec<usize>, Vec<usize>)> {
+    let sub = chunk_shape(shape, item, SUBCHUNK_BYTES);
+    let split = (0..shape.len()).rfind(|&d| sub[d] < shape[d])?;
+    let mut shard = sub.clone();
+    let mut left = SUBCHUNKS_PER_SHARD;
+    // Whole subchunk rows of the split dim first, then of the dims outside it.
+    for d in (0..=split).rev() {
+        let n = shape[d].div_ceil(sub[d]);
+        let take = n.min(left).max(1);
+        shard[d] = sub[d] * take;
+        left /= take;
+        if left <= 1 {
+            break;
+        }
+    }
+    Some((shard, sub))
 }
 
 /// Writes `a` into `store` with zarrs: its metadata, then every chunk. Gives its metadata, for
@@ -201,13 +230,18 @@ fn chunk_shape(shape: &[usize], item: usize) -> Vec<usize> {
 fn write_array(
     store: &Arc<FilesystemStore>,
     a: &Array<'_>,
-    compression: Compression,
+    encoding: Encoding,
 ) -> io::Result<Json> {
     let shape: Vec<u64> = a.shape.iter().map(|s| *s as u64).collect();
-    let chunk: Vec<u64> = chunk_shape(&a.shape, a.data.item_size())
-        .into_iter()
-        .map(|c| c.max(1) as u64)
-        .collect();
+    let to_u64 = |v: Vec<usize>| -> Vec<u64> { v.into_iter().map(|c| c.max(1) as u64).collect() };
+    let sharded = encoding
+        .shards
+        .then(|| shard_shape(&a.shape, a.data.item_size()))
+        .flatten();
+    let chunk = match &sharded {
+        Some((shard, _)) => to_u64(shard.clone()),
+        None => to_u64(chunk_shape(&a.shape, a.data.item_size(), CHUNK_BYTES)),
+    };
     let mut builder = match &a.data {
         Data::F64(_) => ArrayBuilder::new(shape, chunk, data_type::float64(), f64::NAN),
         Data::I64(_) => ArrayBuilder::new(shape, chunk, data_type::int64(), MISSING_I64),
@@ -223,7 +257,10 @@ fn write_array(
     builder
         .dimension_names(Some(a.dims.iter().map(String::as_str)))
         .attributes(a.attrs.clone());
-    if let Compression::Zstd(level) = compression {
+    if let Some((_, sub)) = sharded {
+        builder.subchunk_shape(to_u64(sub));
+    }
+    if let Compression::Zstd(level) = encoding.compression {
         builder.bytes_to_bytes_codecs(vec![Arc::new(zarrs::array::codec::ZstdCodec::new(
             level, false,
         ))]);
@@ -370,10 +407,38 @@ mod tests {
 
     #[test]
     fn chunks_keep_trailing_dims_whole() {
-        assert_eq!(chunk_shape(&[400, 400], 8), vec![400, 400]);
-        assert_eq!(chunk_shape(&[1000, 1000, 10], 8), vec![104, 1000, 10]);
-        assert_eq!(chunk_shape(&[], 8), Vec::<usize>::new());
-        assert_eq!(chunk_shape(&[10_000_000], 8), vec![1 << 20]);
+        assert_eq!(chunk_shape(&[400, 400], 8, CHUNK_BYTES), vec![400, 400]);
+        assert_eq!(
+            chunk_shape(&[1000, 1000, 10], 8, CHUNK_BYTES),
+            vec![104, 1000, 10]
+        );
+        assert_eq!(chunk_shape(&[], 8, CHUNK_BYTES), Vec::<usize>::new());
+        assert_eq!(chunk_shape(&[10_000_000], 8, CHUNK_BYTES), vec![1 << 20]);
+    }
+
+    #[test]
+    fn shards_gather_subchunks_along_the_split_dim() {
+        // 10^7 values of 8 bytes: subchunks of 2^17, 64 a shard.
+        assert_eq!(
+            shard_shape(&[10_000_000], 8),
+            Some((vec![64 << 17], vec![1 << 17]))
+        );
+        // Rows of 10^4 values (80 kB): 13 a subchunk, 64 subchunks a shard.
+        assert_eq!(
+            shard_shape(&[5000, 10_000], 8),
+            Some((vec![13 * 64, 10_000], vec![13, 10_000]))
+        );
+        // A split trailing dim: its subchunks first, then whole rows.
+        assert_eq!(
+            shard_shape(&[100, 1 << 20], 8),
+            Some((vec![8, 1 << 20], vec![1, 1 << 17]))
+        );
+        // One subchunk: nothing to shard.
+        assert_eq!(shard_shape(&[300, 400], 8), None);
+        assert_eq!(
+            shard_shape(&[400, 400], 8),
+            Some((vec![654, 400], vec![327, 400]))
+        );
     }
 
     #[test]
