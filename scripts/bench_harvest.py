@@ -11,9 +11,13 @@ Usage: bench_harvest.py XYZ ADD_WASM    (scripts/bench.sh passes both)
 Each figure is the peak RSS of that one xyz process (from wait4), divided by the bytes of the
 values the dataset it writes holds (8 per cell: `sum` is f64). Outputs are compressed, so their
 size on disk says little of what a writer holds. The target is <= 1.5.
+
+Then reaping to Zarr streams: the peak RSS of reaping 10^7 and 4*10^7 cases to a Zarr store,
+and their ratio (targets: both under 64 MiB, within 1.3x of each other).
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,6 +69,24 @@ def row(what, seconds, rss, cells, out):
     )
 
 
+def reap_scaling(cwd):
+    peaks = []
+    for n_a in [10000, 40000]:
+        name = f"s{n_a}"
+        sow(cwd, name, 0, n_a)
+        out = os.path.join(cwd, f"{name}.zarr")
+        t, rss = run(["reap", name, "-o", out, "-q"], cwd)
+        cells = n_a * 1000
+        print(
+            f"{f'reap {cells:.0e} cases to .zarr, streaming':<44} {t:>6.2f} s  "
+            f"peak {rss / 2**20:>7.1f} MiB  (target < 64 MiB)"
+        )
+        peaks.append(rss)
+        shutil.rmtree(out)
+    print(f"{'peak RSS, 4*10^7 over 10^7 cases':<44} ratio {peaks[1] / peaks[0]:>5.2f}"
+          "  (target <= 1.3)")
+
+
 def main():
     os.environ["XYZ_CACHE_DIR"] = tempfile.mkdtemp(prefix="xyz-bench-cache-")
     print(f"xyz harvest memory · 10^7 add cases · {os.cpu_count()} logical cores\n")
@@ -89,6 +111,8 @@ def main():
         row("xyz run of 5*10^6 cases into a new .zarr", t, rss, 5 * 10**6, size(into))
         t, rss = run(["run", spec(cwd, "rhigh", 5000, 10000), "--into", into, "-q"], cwd)
         row("xyz run of 5*10^6 more --into it: 10^7 in all", t, rss, 10**7, size(into))
+        print()
+        reap_scaling(cwd)
 
 
 if __name__ == "__main__":

@@ -180,12 +180,8 @@ impl Destination {
         ) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         let staged = xyz_core::output::Staged::new(&self.path, self.force)?;
-        let mut writer = xyz_core::output::WindowWriter::create(
-            layout,
-            &staged,
-            self.format,
-            self.encoding.compression,
-        )?;
+        let mut writer =
+            xyz_core::output::WindowWriter::create(layout, &staged, self.format, self.encoding)?;
         let filled = fill(&mut |window| Ok(writer.write(window)?))?;
         writer.finish()?;
         staged.commit()?;

@@ -105,7 +105,8 @@ impl ReapCommand {
                     .with_context(|| format!("writing the dataset of {}", crop.name()))?;
                 (reaped, "merged into")
             }
-            // Parquet takes the grid a window at a time, so the dataset is never held whole.
+            // Zarr and Parquet take the grid a window at a time, so the dataset is never held
+            // whole.
             None if dest.format.writes_windows() => {
                 let reaped = dest.write_windows(&crop.layout(), |write| {
                     let cells = xyz_core::output::WINDOW_CELLS;
@@ -133,10 +134,10 @@ impl ReapCommand {
         let (ok, failed, pending) = (reaped.ok, reaped.failures.len() as u64, reaped.pending);
         let name = crop.name().to_string();
         let dir = crop.dir().to_path_buf();
+        // The crop is renamed aside at once and its files removed after the summary, so the
+        // dataset is reported as soon as it is written.
         let removed = complete && !self.keep;
-        if removed {
-            crop.remove()?;
-        }
+        let retired = if removed { Some(crop.retire()?) } else { None };
         let mut say = dest.summary_out();
         if self.json {
             let summary = json!({
@@ -169,6 +170,11 @@ impl ReapCommand {
                     dir.display()
                 )?;
             }
+        }
+        say.flush()?;
+        drop(say);
+        if let Some(retired) = retired {
+            retired.remove()?;
         }
         Ok(exit_codes::for_missing(failed > 0 || pending > 0))
     }

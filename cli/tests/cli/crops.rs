@@ -189,6 +189,21 @@ fn a_partial_reap_leaves_exactly_the_ungrown_cells_missing() {
     assert_eq!(empty, 60);
     assert!(csv.contains("\n19.0,0.5,0.0,19.5,0,\n"), "{csv}");
     assert!(csv.contains("\n20.0,0.5,0.0,,2,\n"), "{csv}");
+
+    // A complete reap renames the crop aside, reports, then removes it; what a reap of this
+    // host that died left aside is removed by the next one.
+    let left = dir.path(&format!(".xyz~reaped-add~{}-999999999", host_name()));
+    std::fs::create_dir_all(left.join("results")).unwrap();
+    std::fs::write(left.join("manifest.toml"), "left by a reap that died").unwrap();
+    dir.xyz_ok(&["grow", "add", "-q"], 0);
+    let out = stdout(&dir.xyz_ok(&["reap", "add", "-o", "whole.zarr"], 0));
+    assert!(out.contains("removed "), "{out}");
+    let names: Vec<String> = std::fs::read_dir(dir.path("."))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".xyz"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
 }
 
 #[test]

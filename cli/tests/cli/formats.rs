@@ -1,7 +1,7 @@
 //! Every output format, read by its own reader (xarray, pandas, json) and by `xyz show`, and
 //! harvest into the single-file formats.
 
-use crate::util::{Dir, classify_spec, guest, stdout};
+use crate::util::{Dir, classify_spec, guest, stdout, tree};
 
 const FORMATS: [&str; 5] = ["zarr", "nc", "parquet", "csv", "json"];
 
@@ -109,6 +109,7 @@ fn a_crop_reaps_to_the_parquet_file_run_writes() {
     for (spec, code) in [(&classify, 0), (&faulty, 3), (&ramp, 0)] {
         let spec = spec.to_str().unwrap();
         dir.xyz_ok(&["run", spec, "-q", "-o", "run.parquet", "--force"], code);
+        dir.xyz_ok(&["run", spec, "-q", "-o", "run.zarr", "--force"], code);
         for shuffle in ["", "--shuffle=7"] {
             let mut sow = vec!["sow", spec, "--name", "c", "--batchsize", "2", "--force"];
             sow.extend(Some(shuffle).filter(|s| !s.is_empty()));
@@ -119,6 +120,16 @@ fn a_crop_reaps_to_the_parquet_file_run_writes() {
             assert_eq!(
                 std::fs::read(dir.path("crop.parquet")).unwrap(),
                 std::fs::read(dir.path("run.parquet")).unwrap(),
+                "{spec} {shuffle}"
+            );
+            // Zarr too, streamed chunk by chunk: the same files, byte for byte.
+            dir.xyz_ok(&sow, 0);
+            dir.xyz_ok(&["grow", "c", "-q"], code);
+            let reap = ["reap", "c", "-q", "-o", "crop.zarr", "--force"];
+            dir.xyz_ok(&reap, code);
+            assert_eq!(
+                tree(&dir.path("crop.zarr")),
+                tree(&dir.path("run.zarr")),
                 "{spec} {shuffle}"
             );
         }

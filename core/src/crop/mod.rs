@@ -432,6 +432,56 @@ impl Crop {
     pub fn remove(self) -> Result<(), CropError> {
         std::fs::remove_dir_all(&self.dir).map_err(io_err(&self.dir))
     }
+
+    /// Renames the crop aside, at once, so that it is gone by its name (a new crop of that
+    /// name may be sown) while its files are removed by [`Retired::remove`], which may take
+    /// long on a shared filesystem. Crops of this name retired by processes of this host that
+    /// died before removing them are removed here.
+    pub fn retire(self) -> Result<Retired, CropError> {
+        let parent = self.dir.parent().unwrap_or(Path::new("."));
+        let name = self.manifest.name.clone();
+        let prefix = format!("{RETIRED_PREFIX}{name}~{}-", result::host_name());
+        let aside = parent.join(format!("{prefix}{}", std::process::id()));
+        std::fs::rename(&self.dir, &aside).map_err(io_err(&self.dir))?;
+        if let Ok(entries) = std::fs::read_dir(parent) {
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                let dead = file
+                    .strip_prefix(&prefix)
+                    .and_then(|pid| pid.parse::<u32>().ok())
+                    .is_some_and(|pid| !claims::alive(pid));
+                if dead {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        Ok(Retired { dir: aside })
+    }
+}
+
+/// The name of a crop directory renamed aside to be removed starts with this, then the
+/// crop's name, `~`, and the host and pid of the process removing it.
+pub const RETIRED_PREFIX: &str = ".xyz~reaped-";
+
+/// A crop renamed aside by [`Crop::retire`], its files not yet removed.
+#[derive(Debug)]
+pub struct Retired {
+    dir: PathBuf,
+}
+
+impl Retired {
+    /// Where the crop now is.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Removes the crop's files.
+    pub fn remove(self) -> Result<(), CropError> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(&self.dir)(e)),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

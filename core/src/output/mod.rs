@@ -74,9 +74,9 @@ impl Format {
     ];
 
     /// Whether a dataset can be written in this format a [`Window`] of its grid at a time
-    /// ([`WindowWriter`]): Parquet.
+    /// ([`WindowWriter`]): Zarr and Parquet.
     pub fn writes_windows(self) -> bool {
-        self == Format::Parquet
+        matches!(self, Format::Zarr | Format::Parquet)
     }
 
     /// The format a path's extension names: `.zarr`, `.nc`, `.parquet`, `.csv` or `.json`.
@@ -562,54 +562,75 @@ impl Drop for Staged {
 pub const WINDOW_CELLS: usize = parquet::ROW_GROUP;
 
 /// A dataset written a [`Window`] of its grid at a time, in order, so that it is never held
-/// whole: for the formats whose rows follow the grid ([`Format::writes_windows`]).
+/// whole: for the formats that store the grid in its order ([`Format::writes_windows`]).
 pub struct WindowWriter<'a> {
-    rows: parquet::RowWriter<'a>,
+    to: Windowed<'a>,
     /// The destination, for errors.
     path: PathBuf,
 }
 
+/// What a [`WindowWriter`] writes.
+enum Windowed<'a> {
+    Parquet(parquet::RowWriter<'a>),
+    Zarr(zarr::StreamWriter),
+}
+
 impl<'a> WindowWriter<'a> {
     /// Starts writing a dataset laid out as `layout` (its cells and values are not used) in
-    /// `format`, as the output `staged`, compressed as `compression` says.
+    /// `format`, as the output `staged`, encoded as `encoding` says.
     pub fn create(
         layout: &'a Dataset,
         staged: &Staged,
         format: Format,
-        compression: Compression,
+        encoding: Encoding,
     ) -> Result<WindowWriter<'a>, WriteError> {
         let io_err = |source| WriteError::Io {
             path: staged.dest.clone(),
             source,
         };
-        if !format.writes_windows() {
-            return Err(io_err(io::Error::other(format!(
-                "{format} is not written a part at a time"
-            ))));
-        }
+        let to = match format {
+            Format::Parquet => Windowed::Parquet(
+                parquet::RowWriter::create(layout, staged.path(), encoding.compression)
+                    .map_err(io_err)?,
+            ),
+            Format::Zarr => Windowed::Zarr(
+                zarr::StreamWriter::create(layout, staged.path(), encoding).map_err(io_err)?,
+            ),
+            _ => {
+                return Err(io_err(io::Error::other(format!(
+                    "{format} is not written a part at a time"
+                ))));
+            }
+        };
         Ok(WindowWriter {
-            rows: parquet::RowWriter::create(layout, staged.path(), compression).map_err(io_err)?,
+            to,
             path: staged.dest.clone(),
         })
     }
 
     /// Writes the next window, which must begin where the last one ended.
     pub fn write(&mut self, window: &Window) -> Result<(), WriteError> {
-        let data: Vec<&crate::value::Column> = window.data.iter().collect();
-        self.rows
-            .write(window.first, &window.cells, &window.errors, &data)
-            .map_err(|source| WriteError::Io {
-                path: self.path.clone(),
-                source,
-            })
+        match &mut self.to {
+            Windowed::Parquet(rows) => {
+                let data: Vec<&crate::value::Column> = window.data.iter().collect();
+                rows.write(window.first, &window.cells, &window.errors, &data)
+            }
+            Windowed::Zarr(store) => store.write(window),
+        }
+        .map_err(|source| WriteError::Io {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// Ends the output.
     pub fn finish(self) -> Result<(), WriteError> {
         let path = self.path;
-        self.rows
-            .finish()
-            .map_err(|source| WriteError::Io { path, source })
+        match self.to {
+            Windowed::Parquet(rows) => rows.finish(),
+            Windowed::Zarr(store) => store.finish(),
+        }
+        .map_err(|source| WriteError::Io { path, source })
     }
 }
 

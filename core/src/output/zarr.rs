@@ -12,28 +12,29 @@
 //!
 //! Fixed-size types use the `bytes` codec, strings the `string` data type with `vlen-utf8`;
 //! every chunk is then compressed with zstd (level 3 unless the [`Compression`] says
-//! otherwise), as xarray's own `to_zarr` does. Chunks are gathered, encoded by zarrs and
-//! stored one at a time, so a write holds little beside the dataset.
+//! otherwise), as xarray's own `to_zarr` does. A store is written a window of the grid at a
+//! time ([`StreamWriter`]): each chunk is encoded by zarrs and stored as soon as the windows
+//! cover it, so a write holds about a chunk of each variable beside the window.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
+use xyz_abi::ScalarType;
 use zarrs::array::{ArrayBuilder, data_type};
 use zarrs::filesystem::FilesystemStore;
 
 use super::{Compression, Encoding};
-use crate::dataset::{Dataset, ERROR_VAR, MISSING_I64, STATUS_MEANINGS, STATUS_VAR};
+use crate::dataset::{Dataset, ERROR_VAR, MISSING_I64, STATUS_MEANINGS, STATUS_VAR, Window};
 use crate::value::{Column, Value};
 
 fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-/// Largest chunk, in bytes (strings are counted as 16 bytes each).
+/// Largest chunk, in bytes (strings counted as [`Kind::item_size`] says).
 const CHUNK_BYTES: usize = 8 << 20;
 
 /// Largest chunk inside a shard, in bytes.
@@ -42,24 +43,35 @@ const SUBCHUNK_BYTES: usize = 1 << 20;
 /// Most chunks in one shard.
 const SUBCHUNKS_PER_SHARD: usize = 64;
 
-/// An array's data, ready for chunking.
-enum Data<'a> {
-    F64(&'a [f64]),
-    I64(&'a [i64]),
-    Bool(&'a [bool]),
+/// The type of an array's values, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    F64,
+    I64,
+    Bool,
     /// Status codes, [`CellState::status`](crate::dataset::CellState::status).
-    Status(Vec<i8>),
-    Str(Vec<&'a str>),
-    /// The failures by cell: `""` for every cell not listed.
-    Errors(&'a BTreeMap<usize, String>),
+    Status,
+    Str,
 }
 
-impl Data<'_> {
-    fn item_size(&self) -> usize {
+impl Kind {
+    fn of(ty: ScalarType) -> Kind {
+        match ty {
+            ScalarType::F64 => Kind::F64,
+            ScalarType::I64 => Kind::I64,
+            ScalarType::Bool => Kind::Bool,
+            ScalarType::Str => Kind::Str,
+        }
+    }
+
+    /// Bytes a value, for sizing chunks: a string is counted as 64 (what it takes held, with
+    /// a short text), so a chunk of strings is no larger to hold than one of numbers; a status
+    /// as 8, so the statuses are chunked as a number output over the same cells.
+    fn item_size(self) -> usize {
         match self {
-            Data::F64(_) | Data::I64(_) => 8,
-            Data::Bool(_) | Data::Status(_) => 1,
-            Data::Str(_) | Data::Errors(_) => 16,
+            Kind::F64 | Kind::I64 | Kind::Status => 8,
+            Kind::Bool => 1,
+            Kind::Str => 64,
         }
     }
 }
@@ -67,96 +79,357 @@ impl Data<'_> {
 /// The fill value of [`STATUS_VAR`]: the status of a cell no case reaches.
 const STATUS_FILL: i8 = 3;
 
-struct Array<'a> {
+/// Values waiting to be stored, a run of an array's elements in row-major order.
+enum Buf {
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    Bool(Vec<bool>),
+    Status(Vec<i8>),
+    Str(Vec<String>),
+}
+
+impl Buf {
+    fn new(kind: Kind) -> Buf {
+        match kind {
+            Kind::F64 => Buf::F64(Vec::new()),
+            Kind::I64 => Buf::I64(Vec::new()),
+            Kind::Bool => Buf::Bool(Vec::new()),
+            Kind::Status => Buf::Status(Vec::new()),
+            Kind::Str => Buf::Str(Vec::new()),
+        }
+    }
+
+    fn of_column(col: &Column) -> Buf {
+        match col {
+            Column::F64(v) => Buf::F64(v.clone()),
+            Column::I64(v) => Buf::I64(v.clone()),
+            Column::Bool(v) => Buf::Bool(v.clone()),
+            Column::Str(v) => Buf::Str(v.clone()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Buf::F64(v) => v.len(),
+            Buf::I64(v) => v.len(),
+            Buf::Bool(v) => v.len(),
+            Buf::Status(v) => v.len(),
+            Buf::Str(v) => v.len(),
+        }
+    }
+
+    /// Appends the values of `col`, which must be of the buffer's type.
+    fn extend(&mut self, col: &Column) -> io::Result<()> {
+        match (self, col) {
+            (Buf::F64(b), Column::F64(v)) => b.extend_from_slice(v),
+            (Buf::I64(b), Column::I64(v)) => b.extend_from_slice(v),
+            (Buf::Bool(b), Column::Bool(v)) => b.extend_from_slice(v),
+            (Buf::Str(b), Column::Str(v)) => b.extend_from_slice(v),
+            (_, col) => {
+                return Err(other(format!(
+                    "a window holds {} values where the layout says otherwise",
+                    col.ty()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the first `n` values.
+    fn drop_front(&mut self, n: usize) {
+        match self {
+            Buf::F64(v) => drop(v.drain(..n)),
+            Buf::I64(v) => drop(v.drain(..n)),
+            Buf::Bool(v) => drop(v.drain(..n)),
+            Buf::Status(v) => drop(v.drain(..n)),
+            Buf::Str(v) => drop(v.drain(..n)),
+        }
+    }
+}
+
+/// An array as it is declared: name, dims, shape, type and attributes.
+struct Decl {
     name: String,
     dims: Vec<String>,
     shape: Vec<usize>,
-    data: Data<'a>,
+    kind: Kind,
     attrs: serde_json::Map<String, Json>,
 }
 
-pub(super) fn write(ds: &Dataset, dir: &Path, encoding: Encoding) -> io::Result<()> {
-    fs::create_dir(dir)?;
-    let store = Arc::new(FilesystemStore::new(dir).map_err(other)?);
-    let swept_names: Vec<String> = ds.dims.iter().map(|d| d.name.clone()).collect();
-    let swept_shape = ds.shape();
-    let mut arrays = Vec::new();
-    for dim in &ds.dims {
-        arrays.push(Array {
-            name: dim.name.clone(),
-            dims: vec![dim.name.clone()],
-            shape: vec![dim.coords.len()],
-            data: column_data(&dim.coords),
-            attrs: serde_json::Map::new(),
-        });
-    }
-    for dim in &ds.extra_coords {
-        arrays.push(Array {
-            name: dim.name.clone(),
-            dims: vec![dim.name.clone()],
-            shape: vec![dim.coords.len()],
-            data: column_data(&dim.coords),
-            attrs: serde_json::Map::new(),
-        });
-    }
-    for var in &ds.vars {
-        let mut dims = swept_names.clone();
-        let mut shape = swept_shape.clone();
-        for d in &var.extra_dims {
-            dims.push(d.name.clone());
-            shape.push(d.size as usize);
-        }
-        arrays.push(Array {
-            name: var.name.clone(),
-            dims,
-            shape,
-            data: column_data(&var.data),
-            attrs: serde_json::Map::new(),
-        });
-    }
-    arrays.push(Array {
-        name: STATUS_VAR.into(),
-        dims: swept_names.clone(),
-        shape: swept_shape.clone(),
-        data: Data::Status(ds.cells.iter().map(|c| c.status()).collect()),
-        attrs: status_attrs(),
-    });
-    arrays.push(Array {
-        name: ERROR_VAR.into(),
-        dims: swept_names,
-        shape: swept_shape,
-        data: Data::Errors(&ds.errors),
-        attrs: error_attrs(),
-    });
+/// Where a streamed array's values come from in each window.
+enum Source {
+    /// None: it is given whole when the store starts (a coordinate).
+    Whole,
+    /// Data variable `i`.
+    Var(usize),
+    /// The cells' states.
+    Status,
+    /// The cells' failures.
+    Errors,
+}
 
-    let mut consolidated = serde_json::Map::new();
-    for array in &arrays {
-        let meta = write_array(&store, array, encoding)?;
-        consolidated.insert(array.name.clone(), meta);
-    }
-    let attrs: serde_json::Map<String, Json> = ds
-        .attrs
-        .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Value::Bool(b) => json!(i64::from(*b)),
-                v => v.to_json(),
+/// An array stored as windows come: each chunk as soon as the windows given cover it.
+struct Streamed {
+    source: Source,
+    array: zarrs::array::Array<FilesystemStore>,
+    shape: Vec<usize>,
+    chunk: Vec<usize>,
+    grid: Vec<u64>,
+    next_chunk: u64,
+    /// Elements a cell of the grid: the product of the extra dims' sizes.
+    per_cell: usize,
+    /// Values from element `buf_start` of the array on, not stored yet.
+    buf: Buf,
+    buf_start: usize,
+}
+
+impl Streamed {
+    /// Stores every chunk not stored yet whose elements all come before element `end`.
+    fn store_ready(&mut self, end: usize) -> io::Result<()> {
+        let total: u64 = self.grid.iter().product();
+        while self.next_chunk < total {
+            let index = chunk_index(&self.grid, self.next_chunk);
+            let origin: Vec<usize> = index
+                .iter()
+                .zip(&self.chunk)
+                .map(|(i, c)| *i as usize * c)
+                .collect();
+            let (mut lo, mut hi, mut count) = (usize::MAX, 0, 0);
+            for_each_run(&self.shape, &self.chunk, &origin, |_, a, n| {
+                lo = lo.min(a);
+                hi = hi.max(a + n);
+                count += n;
+            });
+            if hi > end {
+                return Ok(());
+            }
+            if lo < self.buf_start {
+                return Err(other("a chunk reaches before the values held"));
+            }
+            let at = |a: usize| a - self.buf_start;
+            let (shape, chunk) = (&self.shape, &self.chunk);
+            // A chunk inside the array whose values are the next ones held, in order, is
+            // stored straight from them.
+            let len: usize = chunk.iter().product();
+            let whole = count == len && hi - lo == len && lo == self.buf_start;
+            let stored = match &self.buf {
+                Buf::F64(v) if whole => self.array.store_chunk(&index, &v[..len]),
+                Buf::I64(v) if whole => self.array.store_chunk(&index, &v[..len]),
+                Buf::Bool(v) if whole => self.array.store_chunk(&index, &v[..len]),
+                Buf::Status(v) if whole => self.array.store_chunk(&index, &v[..len]),
+                Buf::Str(v) if whole => self.array.store_chunk(&index, &v[..len]),
+                Buf::F64(v) => self
+                    .array
+                    .store_chunk(&index, gather_from(v, at, shape, chunk, &origin, f64::NAN)),
+                Buf::I64(v) => self.array.store_chunk(
+                    &index,
+                    gather_from(v, at, shape, chunk, &origin, MISSING_I64),
+                ),
+                Buf::Bool(v) => self
+                    .array
+                    .store_chunk(&index, gather_from(v, at, shape, chunk, &origin, false)),
+                Buf::Status(v) => self.array.store_chunk(
+                    &index,
+                    gather_from(v, at, shape, chunk, &origin, STATUS_FILL),
+                ),
+                Buf::Str(v) => {
+                    let v: Vec<&str> = v.iter().map(String::as_str).collect();
+                    self.array
+                        .store_chunk(&index, gather_from(&v, at, shape, chunk, &origin, ""))
+                }
             };
-            (k.clone(), v)
+            stored.map_err(other)?;
+            let done = hi.max(self.buf_start) - self.buf_start;
+            self.buf.drop_front(done.min(self.buf.len()));
+            self.buf_start += done;
+            self.next_chunk += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A Zarr store written a [`Window`] of the grid at a time, in grid order: the coordinates
+/// when it starts, then each variable's chunks as soon as the windows cover them, so no more
+/// than about a chunk of each variable is held (a chunk is a run of the grid in row-major
+/// order: its trailing dims whole).
+pub(super) struct StreamWriter {
+    dir: std::path::PathBuf,
+    streamed: Vec<Streamed>,
+    consolidated: serde_json::Map<String, Json>,
+    attrs: serde_json::Map<String, Json>,
+    next: usize,
+    cells: usize,
+}
+
+impl StreamWriter {
+    /// Starts the store `dir` (which must not exist) of a dataset laid out as `layout`.
+    pub(super) fn create(
+        layout: &Dataset,
+        dir: &Path,
+        encoding: Encoding,
+    ) -> io::Result<StreamWriter> {
+        fs::create_dir(dir)?;
+        let store = Arc::new(FilesystemStore::new(dir).map_err(other)?);
+        let swept_names: Vec<String> = layout.dims.iter().map(|d| d.name.clone()).collect();
+        let swept_shape = layout.shape();
+        let mut consolidated = serde_json::Map::new();
+        for dim in layout.dims.iter().chain(&layout.extra_coords) {
+            let decl = Decl {
+                name: dim.name.clone(),
+                dims: vec![dim.name.clone()],
+                shape: vec![dim.coords.len()],
+                kind: Kind::of(dim.coords.ty()),
+                attrs: serde_json::Map::new(),
+            };
+            let mut s = stream(&store, &decl, encoding, Source::Whole, 1)?;
+            s.buf = Buf::of_column(&dim.coords);
+            s.store_ready(usize::MAX)?;
+            consolidated.insert(decl.name, metadata(&s.array)?);
+        }
+        let mut decls = Vec::new();
+        for (i, var) in layout.vars.iter().enumerate() {
+            let mut dims = swept_names.clone();
+            let mut shape = swept_shape.clone();
+            for d in &var.extra_dims {
+                dims.push(d.name.clone());
+                shape.push(d.size as usize);
+            }
+            let decl = Decl {
+                name: var.name.clone(),
+                dims,
+                shape,
+                kind: Kind::of(var.ty),
+                attrs: serde_json::Map::new(),
+            };
+            decls.push((decl, Source::Var(i), var.elements()));
+        }
+        decls.push((
+            Decl {
+                name: STATUS_VAR.into(),
+                dims: swept_names.clone(),
+                shape: swept_shape.clone(),
+                kind: Kind::Status,
+                attrs: status_attrs(),
+            },
+            Source::Status,
+            1,
+        ));
+        decls.push((
+            Decl {
+                name: ERROR_VAR.into(),
+                dims: swept_names,
+                shape: swept_shape,
+                kind: Kind::Str,
+                attrs: error_attrs(),
+            },
+            Source::Errors,
+            1,
+        ));
+        let mut streamed = Vec::with_capacity(decls.len());
+        for (decl, source, per_cell) in decls {
+            let s = stream(&store, &decl, encoding, source, per_cell)?;
+            consolidated.insert(decl.name, metadata(&s.array)?);
+            streamed.push(s);
+        }
+        let attrs = layout
+            .attrs
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::Bool(b) => json!(i64::from(*b)),
+                    v => v.to_json(),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        Ok(StreamWriter {
+            dir: dir.to_path_buf(),
+            streamed,
+            consolidated,
+            attrs,
+            next: 0,
+            cells: layout.shape().iter().product(),
         })
-        .collect();
-    let group = json!({
-        "zarr_format": 3,
-        "node_type": "group",
-        "attributes": attrs,
-        "consolidated_metadata": {
-            "kind": "inline",
-            "must_understand": false,
-            "metadata": consolidated,
-        },
-    });
-    write_file(&dir.join("zarr.json"), &serde_json::to_vec_pretty(&group)?)?;
-    Ok(())
+    }
+
+    /// Writes the next window, which must begin where the last one ended.
+    pub(super) fn write(&mut self, window: &Window) -> io::Result<()> {
+        if window.first != self.next {
+            return Err(other(format!(
+                "cells from {} written after those up to {}",
+                window.first, self.next
+            )));
+        }
+        let end = window.end();
+        for s in &mut self.streamed {
+            match s.source {
+                Source::Whole => {}
+                Source::Var(i) => {
+                    let col = window
+                        .data
+                        .get(i)
+                        .ok_or_else(|| other("a window with fewer variables than the layout"))?;
+                    s.buf.extend(col)?;
+                }
+                Source::Status => {
+                    if let Buf::Status(b) = &mut s.buf {
+                        b.extend(window.cells.iter().map(|c| c.status()));
+                    }
+                }
+                Source::Errors => {
+                    if let Buf::Str(b) = &mut s.buf {
+                        b.extend(
+                            (0..window.cells.len())
+                                .map(|i| window.errors.get(&i).cloned().unwrap_or_default()),
+                        );
+                    }
+                }
+            }
+            s.store_ready(end * s.per_cell)?;
+        }
+        self.next = end;
+        Ok(())
+    }
+
+    /// Ends the store: checks every cell was given, and writes the group's metadata.
+    pub(super) fn finish(mut self) -> io::Result<()> {
+        if self.next != self.cells {
+            return Err(other(format!(
+                "the windows end at cell {} of {}",
+                self.next, self.cells
+            )));
+        }
+        for s in &mut self.streamed {
+            s.store_ready(usize::MAX)?;
+        }
+        let group = json!({
+            "zarr_format": 3,
+            "node_type": "group",
+            "attributes": self.attrs,
+            "consolidated_metadata": {
+                "kind": "inline",
+                "must_understand": false,
+                "metadata": self.consolidated,
+            },
+        });
+        write_file(
+            &self.dir.join("zarr.json"),
+            &serde_json::to_vec_pretty(&group)?,
+        )
+    }
+}
+
+pub(super) fn write(ds: &Dataset, dir: &Path, encoding: Encoding) -> io::Result<()> {
+    let mut w = StreamWriter::create(ds, dir, encoding)?;
+    let total = ds.cells.len();
+    let step = super::WINDOW_CELLS;
+    let mut first = 0;
+    while first < total {
+        let len = step.min(total - first);
+        w.write(&ds.window(first, len))?;
+        first += len;
+    }
+    w.finish()
 }
 
 /// The attributes of [`STATUS_VAR`]: CF's flags, in every self-describing format.
@@ -176,15 +449,6 @@ pub(super) fn error_attrs() -> serde_json::Map<String, Json> {
         json!("why the cell's case failed: kind and message"),
     );
     attrs
-}
-
-fn column_data(col: &Column) -> Data<'_> {
-    match col {
-        Column::F64(v) => Data::F64(v),
-        Column::I64(v) => Data::I64(v),
-        Column::Bool(v) => Data::Bool(v),
-        Column::Str(v) => Data::Str(v.iter().map(String::as_str).collect()),
-    }
 }
 
 /// The chunk shape of an array of `shape` with items of `item` bytes: trailing dims whole, as
@@ -225,38 +489,40 @@ fn shard_shape(shape: &[usize], item: usize) -> Option<(Vec<usize>, Vec<usize>)>
     Some((shard, sub))
 }
 
-/// Writes `a` into `store` with zarrs: its metadata, then every chunk. Gives its metadata, for
-/// the group's consolidated metadata.
-fn write_array(
+/// Declares `decl` in `store` with zarrs (its metadata stored), ready to take its values.
+fn stream(
     store: &Arc<FilesystemStore>,
-    a: &Array<'_>,
+    decl: &Decl,
     encoding: Encoding,
-) -> io::Result<Json> {
-    let shape: Vec<u64> = a.shape.iter().map(|s| *s as u64).collect();
+    source: Source,
+    per_cell: usize,
+) -> io::Result<Streamed> {
+    let shape: Vec<u64> = decl.shape.iter().map(|s| *s as u64).collect();
     let to_u64 = |v: Vec<usize>| -> Vec<u64> { v.into_iter().map(|c| c.max(1) as u64).collect() };
+    let item = decl.kind.item_size();
     let sharded = encoding
         .shards
-        .then(|| shard_shape(&a.shape, a.data.item_size()))
+        .then(|| shard_shape(&decl.shape, item))
         .flatten();
     let chunk = match &sharded {
         Some((shard, _)) => to_u64(shard.clone()),
-        None => to_u64(chunk_shape(&a.shape, a.data.item_size(), CHUNK_BYTES)),
+        None => to_u64(chunk_shape(&decl.shape, item, CHUNK_BYTES)),
     };
-    let mut builder = match &a.data {
-        Data::F64(_) => ArrayBuilder::new(shape, chunk, data_type::float64(), f64::NAN),
-        Data::I64(_) => ArrayBuilder::new(shape, chunk, data_type::int64(), MISSING_I64),
-        Data::Bool(_) => ArrayBuilder::new(
+    let mut builder = match decl.kind {
+        Kind::F64 => ArrayBuilder::new(shape, chunk, data_type::float64(), f64::NAN),
+        Kind::I64 => ArrayBuilder::new(shape, chunk, data_type::int64(), MISSING_I64),
+        Kind::Bool => ArrayBuilder::new(
             shape,
             chunk,
             data_type::bool(),
             zarrs::array::FillValue::from(false),
         ),
-        Data::Status(_) => ArrayBuilder::new(shape, chunk, data_type::int8(), STATUS_FILL),
-        Data::Str(_) | Data::Errors(_) => ArrayBuilder::new(shape, chunk, data_type::string(), ""),
+        Kind::Status => ArrayBuilder::new(shape, chunk, data_type::int8(), STATUS_FILL),
+        Kind::Str => ArrayBuilder::new(shape, chunk, data_type::string(), ""),
     };
     builder
-        .dimension_names(Some(a.dims.iter().map(String::as_str)))
-        .attributes(a.attrs.clone());
+        .dimension_names(Some(decl.dims.iter().map(String::as_str)))
+        .attributes(decl.attrs.clone());
     if let Some((_, sub)) = sharded {
         builder.subchunk_shape(to_u64(sub));
     }
@@ -266,53 +532,45 @@ fn write_array(
         ))]);
     }
     let array = builder
-        .build(store.clone(), &format!("/{}", a.name))
+        .build(store.clone(), &format!("/{}", decl.name))
         .map_err(other)?;
     array.store_metadata().map_err(other)?;
-    // Chunk by chunk: one chunk's values are gathered, and zarrs encodes and stores them, so
-    // no more than a chunk is held besides the dataset.
     let chunk: Vec<usize> = array
-        .chunk_shape_usize(&vec![0; a.shape.len()])
+        .chunk_shape_usize(&vec![0; decl.shape.len()])
         .map_err(other)?;
     let grid: Vec<u64> = array.chunk_grid_shape().to_vec();
-    let store_one = |index: Vec<u64>| -> io::Result<()> {
-        let origin: Vec<usize> = index
-            .iter()
-            .zip(&chunk)
-            .map(|(i, c)| *i as usize * c)
-            .collect();
-        let shape = &a.shape;
-        match &a.data {
-            Data::F64(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, f64::NAN)),
-            Data::I64(v) => {
-                array.store_chunk(&index, gather(v, shape, &chunk, &origin, MISSING_I64))
-            }
-            Data::Bool(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, false)),
-            Data::Status(v) => {
-                array.store_chunk(&index, gather(v, shape, &chunk, &origin, STATUS_FILL))
-            }
-            Data::Str(v) => array.store_chunk(&index, gather(v, shape, &chunk, &origin, "")),
-            Data::Errors(map) => {
-                array.store_chunk(&index, gather_errors(map, shape, &chunk, &origin))
-            }
-        }
-        .map_err(other)
-    };
-    chunk_indices(&grid).try_for_each(store_one)?;
+    Ok(Streamed {
+        source,
+        shape: decl.shape.clone(),
+        chunk,
+        grid,
+        next_chunk: 0,
+        per_cell,
+        buf: Buf::new(decl.kind),
+        buf_start: 0,
+        array,
+    })
+}
+
+/// An array's metadata, for the group's consolidated metadata.
+fn metadata(array: &zarrs::array::Array<FilesystemStore>) -> io::Result<Json> {
     serde_json::to_value(array.metadata()).map_err(other)
+}
+
+/// The index of chunk `k` (row-major, the last dim fastest) of a chunk grid of shape `grid`.
+fn chunk_index(grid: &[u64], k: u64) -> Vec<u64> {
+    let mut rest = k;
+    let mut index = vec![0u64; grid.len()];
+    for d in (0..grid.len()).rev() {
+        index[d] = rest % grid[d].max(1);
+        rest /= grid[d].max(1);
+    }
+    index
 }
 
 /// The indices of every chunk of a chunk grid of shape `grid`, row-major (the last fastest).
 pub(super) fn chunk_indices(grid: &[u64]) -> impl Iterator<Item = Vec<u64>> + '_ {
-    (0..grid.iter().product::<u64>()).map(move |k| {
-        let mut rest = k;
-        let mut index = vec![0u64; grid.len()];
-        for d in (0..grid.len()).rev() {
-            index[d] = rest % grid[d];
-            rest /= grid[d];
-        }
-        index
-    })
+    (0..grid.iter().product::<u64>()).map(move |k| chunk_index(grid, k))
 }
 
 /// Calls `f(in_chunk, in_array, len)` for each run of the chunk at `origin` (size `chunk`)
@@ -359,10 +617,12 @@ pub(super) fn for_each_run(
     }
 }
 
-/// Copies the elements of the chunk at `origin` (size `chunk`) out of row-major `data` of
-/// `shape`, padding past the array's edge with `fill`.
-fn gather<T: Copy>(
+/// Copies the elements of the chunk at `origin` (size `chunk`) of a row-major array of
+/// `shape` out of `data`, which holds element `a` of the array at `at(a)`, padding past the
+/// array's edge with `fill`.
+fn gather_from<T: Copy>(
     data: &[T],
+    at: impl Fn(usize) -> usize,
     shape: &[usize],
     chunk: &[usize],
     origin: &[usize],
@@ -370,27 +630,8 @@ fn gather<T: Copy>(
 ) -> Vec<T> {
     let mut out = vec![fill; chunk.iter().product()];
     for_each_run(shape, chunk, origin, |c, a, n| {
+        let a = at(a);
         out[c..c + n].copy_from_slice(&data[a..a + n]);
-    });
-    out
-}
-
-/// The failures of the cells of the chunk at `origin` (size `chunk`) of a grid of `shape`,
-/// `""` where a cell has none.
-fn gather_errors<'a>(
-    errors: &'a BTreeMap<usize, String>,
-    shape: &[usize],
-    chunk: &[usize],
-    origin: &[usize],
-) -> Vec<&'a str> {
-    let mut out = vec![""; chunk.iter().product()];
-    if errors.is_empty() {
-        return out;
-    }
-    for_each_run(shape, chunk, origin, |c, a, n| {
-        for (k, e) in errors.range(a..a + n) {
-            out[c + (k - a)] = e;
-        }
     });
     out
 }
@@ -447,19 +688,22 @@ mod tests {
         let data: Vec<i64> = (0..9).collect();
         let shape = [3, 3];
         let chunk = [2, 2];
-        assert_eq!(gather(&data, &shape, &chunk, &[0, 0], -1), vec![0, 1, 3, 4]);
         assert_eq!(
-            gather(&data, &shape, &chunk, &[0, 2], -1),
+            gather_from(&data, |a| a, &shape, &chunk, &[0, 0], -1),
+            vec![0, 1, 3, 4]
+        );
+        assert_eq!(
+            gather_from(&data, |a| a, &shape, &chunk, &[0, 2], -1),
             vec![2, -1, 5, -1]
         );
         assert_eq!(
-            gather(&data, &shape, &chunk, &[2, 0], -1),
+            gather_from(&data, |a| a, &shape, &chunk, &[2, 0], -1),
             vec![6, 7, -1, -1]
         );
         assert_eq!(
-            gather(&data, &shape, &chunk, &[2, 2], -1),
+            gather_from(&data, |a| a, &shape, &chunk, &[2, 2], -1),
             vec![8, -1, -1, -1]
         );
-        assert_eq!(gather(&[5i64], &[], &[], &[], -1), vec![5]);
+        assert_eq!(gather_from(&[5i64], |a| a, &[], &[], &[], -1), vec![5]);
     }
 }

@@ -185,6 +185,45 @@ fn read_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
         .unwrap_or_else(|_| Err(err(&at, "has a chunk that does not decode (damaged)")))
 }
 
+/// The non-empty strings of the string array `m` (the failures of [`ERROR_VAR`]), by flat
+/// index, read a chunk at a time: a store of many cells holds mostly empty strings, which are
+/// never held all at once.
+fn read_texts(
+    dir: &Path,
+    m: &Meta,
+) -> Result<std::collections::BTreeMap<usize, String>, ReadError> {
+    let at = dir.join(&m.name);
+    if *m.array.data_type() != data_type::string() {
+        return Err(err(&at, "has the wrong data type: xyz_error is a string"));
+    }
+    let elements: u64 = m.shape.iter().map(|s| *s as u64).product();
+    check_chunk_sizes(dir, &m.name, elements.saturating_mul(8).max(1 << 30))?;
+    let read = || -> Result<_, zarrs::array::ArrayError> {
+        let mut texts = std::collections::BTreeMap::new();
+        let grid = m.array.chunk_grid_shape().to_vec();
+        for index in super::zarr::chunk_indices(&grid) {
+            let part = m.array.chunk_subset_bounded(&index)?;
+            let values: Vec<String> = m.array.retrieve_array_subset(&part)?;
+            if values.iter().all(String::is_empty) {
+                continue;
+            }
+            let origin: Vec<usize> = part.start().iter().map(|s| *s as usize).collect();
+            let size: Vec<usize> = part.shape().iter().map(|s| *s as usize).collect();
+            super::zarr::for_each_run(&m.shape, &size, &origin, |c, a, n| {
+                for k in 0..n {
+                    if !values[c + k].is_empty() {
+                        texts.insert(a + k, values[c + k].clone());
+                    }
+                }
+            });
+        }
+        Ok(texts)
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .unwrap_or_else(|_| Err(zarrs::array::ArrayError::Other("a chunk panicked".into())))
+        .map_err(|e| err(&at, format!("cannot be read: {e} (damaged)")))
+}
+
 /// The whole of `array` (of `shape`), read a chunk at a time into one vector: no second copy
 /// of the array is made on the way.
 fn by_chunks<T: zarrs::array::ElementOwned + Copy>(
@@ -461,6 +500,10 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
                 format!("has dims {:?} where the swept dims are {swept:?}", m.dims),
             ));
         }
+        if m.name == ERROR_VAR {
+            errors = read_texts(dir, m)?;
+            continue;
+        }
         match read_array(dir, m)? {
             Items::I8(codes) if m.name == STATUS_VAR => {
                 let cells = codes
@@ -475,18 +518,8 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
                     })?;
                 states = Some(cells);
             }
-            Items::Str(texts) if m.name == ERROR_VAR => {
-                errors = texts
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(_, t)| !t.is_empty())
-                    .collect();
-            }
             _ => {
-                return Err(err(
-                    &at,
-                    "has the wrong data type: xyz_status is int8 and xyz_error a string",
-                ));
+                return Err(err(&at, "has the wrong data type: xyz_status is int8"));
             }
         }
     }
