@@ -289,6 +289,13 @@ impl Harvest {
         self.ds.cells.get(to) == Some(&CellState::Ok)
     }
 
+    /// Whether the dataset merged into holds a failure for cell `cell` of the new results'
+    /// grid.
+    pub fn failed(&self, cell: usize) -> bool {
+        let to = target(cell, &self.new_shape, &self.new_maps, &self.strides);
+        self.ds.cells.get(to) == Some(&CellState::Failed)
+    }
+
     /// The SHA-256 of the function the dataset merged into was made with, if it says.
     pub fn existing_function(&self) -> Option<&str> {
         self.existing_function.as_deref()

@@ -65,6 +65,13 @@ pub(crate) struct Destination {
 }
 
 impl OutputArgs {
+    /// Merges into `into` when neither an output nor a dataset to merge into is given.
+    pub(crate) fn default_into(&mut self, into: Option<&Path>) {
+        if self.output.is_none() && self.into.is_none() {
+            self.into = into.map(Path::to_path_buf);
+        }
+    }
+
     fn encoding(&self) -> xyz_core::output::Encoding {
         xyz_core::output::Encoding {
             compression: self.compression,

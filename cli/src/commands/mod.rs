@@ -6,6 +6,7 @@ mod check;
 mod completions;
 mod grow;
 mod inspect;
+mod lacking;
 mod new;
 mod plot;
 mod reap;

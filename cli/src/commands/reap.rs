@@ -74,7 +74,10 @@ impl ReapCommand {
             .map_err(anyhow::Error::msg)
             .context("--timeout")?;
         let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
-        let dest = self.out.resolve(crop.output(), || {
+        // A crop sown to complete a dataset merges into it unless told otherwise.
+        let mut out = self.out;
+        out.default_into(crop.merges_into());
+        let dest = out.resolve(crop.output(), || {
             PathBuf::from(format!("{}.zarr", crop.name()))
         })?;
         if self.wait {

@@ -31,10 +31,8 @@ pub(crate) struct RunCommand {
     #[command(flatten)]
     out: OutputArgs,
 
-    /// With --into: evaluate every case, not only those whose cells the dataset lacks (needed
-    /// when the function changed; cells that then differ need --overwrite or --keep-existing)
-    #[arg(long, requires = "into")]
-    recompute: bool,
+    #[command(flatten)]
+    lacking: super::lacking::LackingArgs,
 
     /// Worker threads; 0 means one per logical core
     #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
@@ -82,35 +80,23 @@ impl RunCommand {
             .iter()
             .map(|d| (d.name.clone(), d.coords.len()))
             .collect();
-        let mut skipped = 0u64;
+        let mut lacking = super::lacking::Lacking::all();
         let (outcome, how, dims) = match dest.harvest(&layout)? {
             Some(harvest) => {
                 // Only what the dataset lacks is evaluated, unless --recompute: the same
                 // function (by SHA-256) and, as the merge checks, the same constants.
-                let outcome = if self.recompute {
-                    runner.run_into(&bound, harvest)
-                } else {
-                    if let (Some(theirs), Some(ours)) =
-                        (harvest.existing_function(), function.sha256())
-                        && theirs != ours
-                    {
-                        anyhow::bail!(
-                            "{} was made by a function with sha256 {theirs}, and this run's \
-                             has {ours}: its cells are not this function's; --recompute \
-                             evaluates every case (cells that then differ need --overwrite \
-                             or --keep-existing)",
-                            dest.path.display()
-                        );
-                    }
-                    let held = |case: u64| harvest.holds(bound.cell_of(case) as usize);
-                    skipped = (0..bound.len()).filter(|&case| held(case)).count() as u64;
-                    if skipped == 0 {
-                        // Nothing there yet: every case, with no list of them to hold.
-                        runner.run_into(&bound, harvest)
-                    } else {
-                        let todo: Vec<u64> = (0..bound.len()).filter(|&c| !held(c)).collect();
+                lacking = super::lacking::lacking(
+                    &harvest,
+                    &bound,
+                    function.sha256(),
+                    &dest.path,
+                    self.lacking,
+                )?;
+                let outcome = match &lacking.todo {
+                    None => runner.run_into(&bound, harvest),
+                    Some(todo) => {
                         bar.set_length(todo.len() as u64);
-                        runner.run_cases_into(&bound, &todo, harvest)
+                        runner.run_cases_into(&bound, todo, harvest)
                     }
                 };
                 bar.finish_and_clear();
@@ -136,7 +122,8 @@ impl RunCommand {
         let mut say = dest.summary_out();
 
         let failed = outcome.failures.len() as u64;
-        let evaluated = bound.len() - skipped;
+        let evaluated = lacking.count(bound.len());
+        let skipped = lacking.skipped;
         let ok = evaluated - failed;
         let secs = outcome.elapsed.as_secs_f64();
         if self.json {
@@ -148,6 +135,7 @@ impl RunCommand {
                 "cases": bound.len(),
                 "evaluated": evaluated,
                 "skipped": skipped,
+                "skipped_failed": lacking.skipped_failed,
                 "ok": ok,
                 "failed": failed,
                 "threads": pool.workers(),
@@ -169,13 +157,8 @@ impl RunCommand {
                 super::args::count_of(evaluated, "case"),
                 super::args::count_of(pool.workers() as u64, "thread")
             )?;
-            if skipped > 0 {
-                writeln!(
-                    say,
-                    "{} already in {} and skipped (--recompute evaluates them again)",
-                    super::args::count_of(skipped, "case"),
-                    out.display()
-                )?;
+            if let Some(line) = lacking.summary(out) {
+                writeln!(say, "{line}")?;
             }
             let dims: Vec<String> = dims
                 .iter()

@@ -1,6 +1,6 @@
 //! `xyz sow`: write a sweep to disk as a crop, to be grown in batches anywhere.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -12,6 +12,9 @@ use crate::exit_codes;
 const AFTER_HELP: &str = "EXAMPLES:
   Sow the spec's sweep as crop `mandel` (in ./.xyz-mandel) in batches of 1000 cases:
     xyz sow mandel.toml --batchsize 1000
+
+  Sow only the cases study.zarr lacks; reap then merges them into it:
+    xyz sow mandel.toml --into study.zarr
 
   Sow it in 64 batches of shuffled cases, then grow and reap it:
     xyz sow mandel.toml --num-batches 64 --shuffle 1
@@ -53,6 +56,14 @@ pub(crate) struct SowCommand {
     #[arg(long)]
     force: bool,
 
+    /// Sow only the cases whose cells this dataset (.zarr, .nc or .parquet) lacks; `xyz reap`
+    /// then merges the results into it
+    #[arg(long, value_name = "DATA")]
+    into: Option<PathBuf>,
+
+    #[command(flatten)]
+    lacking: super::lacking::LackingArgs,
+
     /// Print nothing but errors
     #[arg(short, long)]
     quiet: bool,
@@ -66,6 +77,35 @@ pub(crate) struct SowCommand {
 }
 
 impl SowCommand {
+    /// The cases of `bound` the dataset `into` lacks (every case if it does not exist yet),
+    /// checked to merge with it.
+    fn lacking_from(
+        &self,
+        into: &Path,
+        bound: &xyz_core::BoundSpace,
+        sig: &xyz_abi::Signature,
+        sha: &str,
+        spec: &xyz_core::Spec,
+    ) -> anyhow::Result<super::lacking::Lacking> {
+        if !into.exists() {
+            return Ok(super::lacking::Lacking::all());
+        }
+        let format = super::args::format_of(into, None)?;
+        let existing = xyz_core::output::read(into, format)?;
+        let mut layout = xyz_core::Dataset::layout(bound, sig, Some(sha));
+        layout.set_free_attrs(&spec.attrs);
+        layout
+            .set_extra_coords(&spec.coords)
+            .context("the spec's [coords]")?;
+        let harvest = xyz_core::harvest::Harvest::new(
+            existing,
+            &layout,
+            xyz_core::harvest::Conflicts::Refuse,
+        )
+        .with_context(|| format!("sowing into {}", into.display()))?;
+        super::lacking::lacking(&harvest, bound, Some(sha), into, self.lacking)
+    }
+
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let (spec, module) = self.sweep.load()?;
         // The bytes sown are the bytes checked: read once, then loaded by a worker that
@@ -74,10 +114,41 @@ impl SowCommand {
         let sha = xyz_core::sha256_hex(&bytes);
         let sig = self.cache.probe(&module, &sha)?;
         let bound = self.sweep.bind(&spec, &sig)?;
+        let into = self
+            .into
+            .as_deref()
+            .map(std::path::absolute)
+            .transpose()
+            .context("resolving --into")?;
+        let lacking = match &into {
+            Some(into) => self.lacking_from(into, &bound, &sig, &sha, &spec)?,
+            None => super::lacking::Lacking::all(),
+        };
+        if lacking.todo.as_ref().is_some_and(Vec::is_empty) {
+            if !self.quiet && !self.json {
+                println!(
+                    "nothing to sow: {} holds every case of the sweep",
+                    self.into.as_deref().unwrap_or(Path::new("")).display()
+                );
+            }
+            if self.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "sown": "nothing",
+                        "cases": 0,
+                        "skipped": lacking.skipped,
+                        "skipped_failed": lacking.skipped_failed,
+                    }))?
+                );
+            }
+            return Ok(exit_codes::OK);
+        }
+        let cases = lacking.count(bound.len());
         // Without a size or a count, about a thousand batches: a batch per case would make a
         // file per case, the cost that dominates a crop on a shared filesystem.
         let chosen = (self.batchsize.is_none() && self.num_batches.is_none())
-            .then(|| xyz_core::crop::plan::default_batchsize(bound.len()));
+            .then(|| xyz_core::crop::plan::default_batchsize(cases));
         let name = self
             .name
             .clone()
@@ -100,6 +171,8 @@ impl SowCommand {
                 limits: &spec.limits,
                 attrs: &spec.attrs,
                 coords: &spec.coords,
+                subset: lacking.todo.as_deref(),
+                into: into.as_deref(),
                 output: output.as_deref(),
                 batchsize: self.batchsize.or(chosen),
                 num_batches: self.num_batches,
@@ -127,6 +200,8 @@ impl SowCommand {
                 "batchsize_chosen": chosen.is_some(),
                 "shuffle": plan.shuffle(),
                 "grown": grown,
+                "skipped": lacking.skipped,
+                "skipped_failed": lacking.skipped_failed,
             });
             println!("{}", serde_json::to_string_pretty(&summary)?);
         } else if !self.quiet {
@@ -162,6 +237,9 @@ impl SowCommand {
                     xyz_core::crop::plan::DEFAULT_MIN_BATCHSIZE,
                     xyz_core::crop::plan::DEFAULT_BATCHES
                 );
+            }
+            if let Some(line) = into.as_deref().and_then(|i| lacking.summary(i)) {
+                println!("{line}");
             }
             if sown == Sown::Kept {
                 println!("{grown} of {} batches already grown", plan.batches());

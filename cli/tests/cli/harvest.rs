@@ -234,3 +234,132 @@ fn a_run_into_a_dataset_evaluates_only_what_it_lacks() {
     let b = xyz_tests::python("stores.py", &[&"values", &dir.path("once.zarr")]);
     assert_eq!(a, b);
 }
+
+/// `sow --into` sows only the cases a dataset lacks, and the reap merges them into it: a
+/// mandel study extended from maxiter [100] to [100, 1000] grows exactly the new cases.
+#[test]
+fn a_crop_sown_into_a_dataset_grows_only_what_it_lacks() {
+    let dir = Dir::new();
+    let spec = crate::util::mandel_spec(&dir, 20, 30, 100);
+    let spec = spec.to_str().unwrap();
+    dir.xyz_ok(
+        &[
+            "run",
+            spec,
+            "--combo",
+            "maxiter=[100]",
+            "--into",
+            "study.zarr",
+            "-q",
+        ],
+        0,
+    );
+    let sow = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "sow",
+            spec,
+            "--combo",
+            "maxiter=[100, 1000]",
+            "--name",
+            "more",
+            "--into",
+            "study.zarr",
+            "--json",
+        ];
+        args.extend(extra);
+        serde_json::from_slice(&dir.xyz_ok(&args, 0).stdout).unwrap()
+    };
+    let sown = sow(&["--batchsize", "100"]);
+    assert_eq!(
+        (sown["cases"].as_u64(), sown["skipped"].as_u64()),
+        (Some(600), Some(600))
+    );
+    assert_eq!(sown["batches"], 6);
+    // The list of cases is part of the crop's identity: changing it is refused.
+    std::fs::write(dir.path(".xyz-more/cases.u64"), [0u8; 8]).unwrap();
+    let err = dir.xyz_err(&["status", "more"]);
+    assert!(
+        err.contains("cases.u64: does not match the SHA-256"),
+        "{err}"
+    );
+    sow(&["--batchsize", "100", "--force"]);
+    let grown = stdout(&dir.xyz_ok(&["grow", "more", "--json"], 0));
+    assert!(grown.contains("\"cases\": 600"), "{grown}");
+    // Reap merges into the dataset the crop was sown for.
+    let reaped = stdout(&dir.xyz_ok(&["reap", "more"], 0));
+    assert!(reaped.contains("merged into"), "{reaped}");
+    dir.xyz_ok(
+        &[
+            "run",
+            spec,
+            "--combo",
+            "maxiter=[100, 1000]",
+            "-o",
+            "once.zarr",
+            "-q",
+        ],
+        0,
+    );
+    let a = xyz_tests::python("stores.py", &[&"values", &dir.path("study.zarr")]);
+    let b = xyz_tests::python("stores.py", &[&"values", &dir.path("once.zarr")]);
+    assert_eq!(a, b);
+    // Now it lacks nothing: nothing is sown.
+    let out = stdout(&dir.xyz_ok(
+        &[
+            "sow",
+            spec,
+            "--combo",
+            "maxiter=[100, 1000]",
+            "--into",
+            "study.zarr",
+        ],
+        0,
+    ));
+    assert!(out.contains("nothing to sow"), "{out}");
+}
+
+/// Failed cells count as held unless --retry-failed; then only they are evaluated again.
+#[test]
+fn failed_cells_are_retried_only_when_asked() {
+    let dir = Dir::new();
+    let faulty = guest("faulty");
+    // Exit code 3 when a case evaluated failed, 0 when none did.
+    let run = |extra: &[&str], code: i32| -> serde_json::Value {
+        let mut args = vec![
+            "run",
+            "--function",
+            &faulty,
+            "--combo",
+            "mode=ok,err",
+            "--combo",
+            "x=1,2",
+            "--into",
+            "f.zarr",
+            "--json",
+        ];
+        args.extend(extra);
+        serde_json::from_slice(&dir.xyz_ok(&args, code).stdout).unwrap()
+    };
+    let first = run(&[], 3);
+    assert_eq!(first["failed"], 2);
+    let again = run(&[], 0);
+    assert_eq!(
+        (
+            &again["evaluated"],
+            &again["skipped"],
+            &again["skipped_failed"]
+        ),
+        (&0.into(), &4.into(), &2.into())
+    );
+    let retried = run(&["--retry-failed"], 3);
+    assert_eq!(
+        (
+            &retried["evaluated"],
+            &retried["failed"],
+            &retried["skipped"]
+        ),
+        (&2.into(), &2.into(), &2.into())
+    );
+    let text = stdout(&dir.xyz_ok(&["show", "f.zarr", "--failures"], 0));
+    assert_eq!(text.lines().count(), 2, "{text}");
+}

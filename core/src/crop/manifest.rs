@@ -6,6 +6,7 @@
 //! xyz_version = "0.1.0"
 //! identity = "…"            # SHA-256 of [function], [plan] and [space], as written
 //! output = "/abs/mandel.zarr" # where `xyz reap` writes by default (optional)
+//! into = "/abs/study.zarr"    # the dataset `xyz reap` merges into by default (optional)
 //!
 //! [function]
 //! file = "function.wasm"
@@ -18,6 +19,7 @@
 //! batchsize = 10000           # as requested at sow (optional)
 //! num_batches = 16            # as requested at sow (optional)
 //! shuffle = 7                 # the seed of the case order (optional)
+//! subset_sha256 = "…"         # only the cases listed in cases.u64, of this SHA-256 (optional)
 //!
 //! [limits]                    # sandbox limits for every grow (optional)
 //! memory = "1073741824"
@@ -67,6 +69,10 @@ pub(crate) struct Manifest {
     pub(crate) batchsize: Option<u64>,
     pub(crate) num_batches: Option<u64>,
     pub(crate) shuffle: Option<u64>,
+    /// The SHA-256 of the list of the cases sown, when not all the space's.
+    pub(crate) subset_sha256: Option<String>,
+    /// The dataset reap merges into by default.
+    pub(crate) into: Option<PathBuf>,
     pub(crate) limits: Limits,
     /// Free attributes, for the reaped dataset.
     pub(crate) attrs: Vec<(String, Value)>,
@@ -143,6 +149,8 @@ pub(crate) struct NewManifest<'a> {
     pub(crate) space: &'a ParamSpace,
     pub(crate) attrs: &'a [(String, Value)],
     pub(crate) coords: &'a [(String, Vec<Value>)],
+    pub(crate) subset_sha256: Option<&'a str>,
+    pub(crate) into: Option<&'a Path>,
 }
 
 impl NewManifest<'_> {
@@ -175,6 +183,9 @@ impl NewManifest<'_> {
         if let Some(s) = self.plan.shuffle() {
             plan.insert("shuffle".into(), u64_value(s));
         }
+        if let Some(sha) = self.subset_sha256 {
+            plan.insert("subset_sha256".into(), toml::Value::String(sha.into()));
+        }
         let plan = toml::Value::Table(plan);
         let space = toml::Value::Table(space_table(self.space)?);
         let identity = identity_of(&function, &plan, &space);
@@ -190,6 +201,12 @@ impl NewManifest<'_> {
             doc.insert(
                 "output".into(),
                 toml::Value::String(out.to_string_lossy().into_owned()),
+            );
+        }
+        if let Some(into) = self.into {
+            doc.insert(
+                "into".into(),
+                toml::Value::String(into.to_string_lossy().into_owned()),
             );
         }
         doc.insert("function".into(), function);
@@ -330,6 +347,18 @@ impl Manifest {
             batchsize: get_u64(plan, "batchsize", "plan.batchsize")?,
             num_batches: get_u64(plan, "num_batches", "plan.num_batches")?,
             shuffle: get_u64(plan, "shuffle", "plan.shuffle")?,
+            subset_sha256: plan
+                .get("subset_sha256")
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| "`plan.subset_sha256` must be a string".to_string())
+                })
+                .transpose()?,
+            into: doc
+                .get("into")
+                .and_then(toml::Value::as_str)
+                .map(PathBuf::from),
             limits: spec.limits,
             space: spec.space,
             attrs: spec.attrs,

@@ -208,12 +208,23 @@ impl Crop {
             .space
             .bind(&manifest.signature)
             .map_err(|e| bad(e.to_string()))?;
-        let plan = Plan::new(
-            space.len(),
-            manifest.batchsize,
-            manifest.num_batches,
-            manifest.shuffle,
-        )
+        let plan = match &manifest.subset_sha256 {
+            None => Plan::new(
+                space.len(),
+                manifest.batchsize,
+                manifest.num_batches,
+                manifest.shuffle,
+            ),
+            Some(sha) => {
+                let cases = read_subset(dir, sha, space.len())?;
+                Plan::of_cases(
+                    cases,
+                    manifest.batchsize,
+                    manifest.num_batches,
+                    manifest.shuffle,
+                )
+            }
+        }
         .map_err(|e| bad(e.to_string()))?;
         if plan.cases() != manifest.cases || plan.batches() != manifest.batches {
             return Err(bad(format!(
@@ -433,6 +444,12 @@ impl Crop {
         std::fs::remove_dir_all(&self.dir).map_err(io_err(&self.dir))
     }
 
+    /// The dataset the crop's results merge into unless told otherwise: the one it was sown
+    /// to complete (`xyz sow --into`).
+    pub fn merges_into(&self) -> Option<&Path> {
+        self.manifest.into.as_deref()
+    }
+
     /// Renames the crop aside, at once, so that it is gone by its name (a new crop of that
     /// name may be sown) while its files are removed by [`Retired::remove`], which may take
     /// long on a shared filesystem. Crops of this name retired by processes of this host that
@@ -457,6 +474,37 @@ impl Crop {
         }
         Ok(Retired { dir: aside })
     }
+}
+
+/// The file of a crop that lists the cases sown, when not all the space's: each a
+/// little-endian u64, ascending.
+pub const SUBSET_FILE: &str = "cases.u64";
+
+/// Reads the list of cases sown from the crop in `dir`, checked against the SHA-256 its
+/// manifest gives and the space's `n` cases.
+fn read_subset(dir: &Path, sha: &str, n: u64) -> Result<Vec<u64>, CropError> {
+    let path = dir.join(SUBSET_FILE);
+    let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+    let bad = |message: &str| CropError::Manifest {
+        path: path.clone(),
+        message: message.into(),
+    };
+    if crate::sha256_hex(&bytes) != sha {
+        return Err(bad(
+            "does not match the SHA-256 the manifest gives: it was changed after sow; sow again",
+        ));
+    }
+    if bytes.len() % 8 != 0 {
+        return Err(bad("is not a list of 8-byte case numbers"));
+    }
+    let cases: Vec<u64> = bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect();
+    if !cases.windows(2).all(|w| w[0] < w[1]) || cases.last().is_some_and(|c| *c >= n) {
+        return Err(bad("does not list cases of the space in ascending order"));
+    }
+    Ok(cases)
 }
 
 /// The name of a crop directory renamed aside to be removed starts with this, then the
@@ -545,6 +593,8 @@ mod tests {
                 limits: &Limits::default(),
                 attrs: &[],
                 coords: &[],
+                subset: None,
+                into: None,
                 output: None,
                 batchsize: Some(4),
                 num_batches: None,

@@ -22,8 +22,10 @@ pub struct Plan {
     /// Cases per batch, when batches are of one size (the last smaller).
     batchsize: Option<u64>,
     shuffle: Option<u64>,
-    /// The shuffled case order, when shuffled.
+    /// The case order, when shuffled or a subset: the space's case at each position.
     order: Option<Vec<u64>>,
+    /// Whether the cases are a subset of the space's.
+    subset: bool,
 }
 
 /// A plan that cannot be made.
@@ -95,6 +97,7 @@ impl Plan {
             batchsize: size,
             shuffle,
             order: shuffle.map(|seed| shuffled(cases, seed)),
+            subset: false,
         })
     }
 
@@ -116,6 +119,28 @@ impl Plan {
     /// The shuffle seed, if the case order is shuffled.
     pub fn shuffle(&self) -> Option<u64> {
         self.shuffle
+    }
+
+    /// The plan for the cases `subset` of a space (ascending, none twice) alone, as
+    /// [`Plan::new`] cuts `subset.len()` cases: for a crop of only the cases a dataset lacks.
+    pub fn of_cases(
+        subset: Vec<u64>,
+        batchsize: Option<u64>,
+        num_batches: Option<u64>,
+        shuffle: Option<u64>,
+    ) -> Result<Plan, PlanError> {
+        let mut plan = Plan::new(subset.len() as u64, batchsize, num_batches, shuffle)?;
+        plan.order = Some(match plan.order.take() {
+            Some(order) => order.iter().map(|p| subset[*p as usize]).collect(),
+            None => subset,
+        });
+        plan.subset = true;
+        Ok(plan)
+    }
+
+    /// Whether the plan covers a subset of the space's cases ([`Plan::of_cases`]).
+    pub fn is_subset(&self) -> bool {
+        self.subset
     }
 
     /// The positions in the case order that batch `id` covers.

@@ -114,6 +114,17 @@ impl Crop {
         );
         dataset.set_free_attrs(&self.manifest.attrs);
         dataset.extra_coords = self.extra_coords.clone();
+        if self.plan.is_subset() {
+            // The cases not sown are not this crop's: their cells are not reached by it.
+            dataset.cells.fill(crate::dataset::CellState::Absent);
+            for id in 1..=self.plan.batches() {
+                let cases = self.plan.cases_of(id);
+                for j in 0..cases.len() {
+                    let cell = self.space.cell_of(cases.case(j)) as usize;
+                    dataset.cells[cell] = crate::dataset::CellState::Pending;
+                }
+            }
+        }
         self.reap_into(allow_incomplete, dataset)
     }
 

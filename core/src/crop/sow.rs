@@ -23,6 +23,12 @@ pub struct Sowing<'a> {
     pub attrs: &'a [(String, crate::value::Value)],
     /// Coordinates of the outputs' extra dims (a spec's `[coords]`).
     pub coords: &'a [(String, Vec<crate::value::Value>)],
+    /// Only these cases of the space (ascending, none twice), if not all: those a dataset
+    /// lacks.
+    pub subset: Option<&'a [u64]>,
+    /// The dataset the crop's results merge into by default (with `subset`, the one it lacks
+    /// them from).
+    pub into: Option<&'a Path>,
     /// Where reap writes by default.
     pub output: Option<&'a Path>,
     /// Cases per batch.
@@ -87,7 +93,23 @@ impl Crop {
         }
         let space = s.space.bind(s.signature)?;
         Dataset::layout(&space, s.signature, None).set_extra_coords(s.coords)?;
-        let plan = Plan::new(space.len(), s.batchsize, s.num_batches, s.shuffle)?;
+        let subset_bytes: Option<Vec<u8>> = match s.subset {
+            Some(cases) => {
+                let ascending = cases.windows(2).all(|w| w[0] < w[1]);
+                if !ascending || cases.last().is_some_and(|c| *c >= space.len()) {
+                    return Err(CropError::Plan(PlanError::new(
+                        "the cases to sow must be cases of the space, ascending".into(),
+                    )));
+                }
+                Some(cases.iter().flat_map(|c| c.to_le_bytes()).collect())
+            }
+            None => None,
+        };
+        let plan = match s.subset {
+            Some(cases) => Plan::of_cases(cases.to_vec(), s.batchsize, s.num_batches, s.shuffle)?,
+            None => Plan::new(space.len(), s.batchsize, s.num_batches, s.shuffle)?,
+        };
+        let subset_sha = subset_bytes.as_deref().map(crate::sha256_hex);
         let plain = Path::new(s.function_file).file_name() == Some(s.function_file.as_ref())
             && !s.function_file.starts_with('.')
             && s.function_file != manifest::FILE;
@@ -107,6 +129,8 @@ impl Crop {
             attrs: s.attrs,
             coords: s.coords,
             space: s.space,
+            subset_sha256: subset_sha.as_deref(),
+            into: s.into,
         }
         .render()
         .map_err(|message| CropError::Manifest {
@@ -172,6 +196,12 @@ impl Crop {
         }
         std::fs::create_dir_all(&results).map_err(io_err(&results))?;
         write_atomic(&dir.join(s.function_file), s.function)?;
+        match &subset_bytes {
+            Some(bytes) => write_atomic(&dir.join(SUBSET_FILE), bytes)?,
+            None => {
+                let _ = std::fs::remove_file(dir.join(SUBSET_FILE));
+            }
+        }
         write_atomic(&dir.join(manifest::FILE), text.as_bytes())?;
         Ok((Crop::open(&dir)?, sown))
     }
