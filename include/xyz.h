@@ -22,8 +22,11 @@
  *         return XYZ_EVAL_OK;
  *     }
  *
- * A wasm32 module may import one host function, xyz.panic (below); it must import nothing
- * else, and must export its linear memory as "memory".
+ * A wasm32 module may import one host function, xyz.panic (below), and the functions of WASI
+ * preview 1 (wasi_snapshot_preview1: a module built with wasi-libc, for example
+ *     clang --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -O2 f.c -o f.wasm -lm
+ * with Debian's wasi-libc); it must import nothing else, and must export its linear memory as
+ * "memory".
  */
 #ifndef XYZ_H
 #define XYZ_H
@@ -82,8 +85,18 @@ typedef struct xyz_call {
     xyz_column errors;
 } xyz_call;
 
+/*
+ * In a wasm32 module the five functions below are exported by name whatever the build's
+ * visibility and linker flags, so a module built with wasi-libc (a reactor) exports them too.
+ */
+#if defined(__wasm32__)
+#define XYZ_EXPORT(name) __attribute__((export_name(name)))
+#else
+#define XYZ_EXPORT(name)
+#endif
+
 /* Returns XYZ_ABI_VERSION. */
-uint32_t xyz_abi_version(void);
+XYZ_EXPORT("xyz_abi_version") uint32_t xyz_abi_version(void);
 
 /*
  * Returns the function's signature, NUL-terminated UTF-8 in static memory, for example
@@ -92,16 +105,16 @@ uint32_t xyz_abi_version(void);
  * out = name ':' type ['[' dim '=' size {',' dim '=' size} ']'], type = i64 | f64 | bool | str.
  * Only i64 and f64 outputs may have dims.
  */
-const char *xyz_signature(void);
+XYZ_EXPORT("xyz_signature") const char *xyz_signature(void);
 
 /* Allocates size bytes aligned to align for the host's use, or returns NULL. */
-void *xyz_alloc(size_t size, size_t align);
+XYZ_EXPORT("xyz_alloc") void *xyz_alloc(size_t size, size_t align);
 
 /* Frees memory returned by xyz_alloc(size, align). */
-void xyz_free(void *ptr, size_t size, size_t align);
+XYZ_EXPORT("xyz_free") void xyz_free(void *ptr, size_t size, size_t align);
 
 /* Evaluates call->n cases. Returns XYZ_EVAL_OK, or XYZ_EVAL_BAD_CALL for a malformed call. */
-int32_t xyz_eval(xyz_call *call);
+XYZ_EXPORT("xyz_eval") int32_t xyz_eval(xyz_call *call);
 
 #if defined(__wasm32__)
 /*

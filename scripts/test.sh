@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine: installs what it needs (the wasm32 target, clang
-# and lld for the C example, Slurm and Grid Engine for the cluster tests, the Python packages of
-# the interop tests), then runs the gates and every test. The cluster tests start and stop
+# The whole test suite, on a fresh machine: installs what it needs (the wasm32 and wasm32-wasip1
+# targets, clang and lld for the C examples, wasi-libc and libc++ for the WASI ones, Slurm and
+# Grid Engine for the cluster tests, the Python packages of the interop tests), then runs the
+# gates and every test. The cluster tests start and stop
 # their own one-node clusters (tests/clusters/), which needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rustup target add wasm32-unknown-unknown
+rustup target add wasm32-unknown-unknown wasm32-wasip1
 # Debian packages, installed once. Not slurm-wlm-torque: it removes gridengine.
 need=()
 command -v clang >/dev/null || need+=(clang)
 command -v wasm-ld >/dev/null || need+=(lld)
+[ -f /usr/lib/wasm32-wasi/libc.a ] || need+=(wasi-libc)
+[ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a 2>/dev/null)" ] \
+    || need+=(libclang-rt-dev-wasm32)
+[ -f /usr/lib/wasm32-wasi/libc++.a ] || need+=(libc++-dev-wasm32 libc++abi-dev-wasm32)
 command -v slurmctld >/dev/null || need+=(slurm-wlm)
 command -v munged >/dev/null || need+=(munge)
 command -v sge_qmaster >/dev/null || need+=(gridengine-master)

@@ -1,6 +1,7 @@
 //! Builds every example under `wasm-examples/` for `wasm32-unknown-unknown` and as a native
-//! dynamic library, and tells the library where they are, so every test runs against guests
-//! built from source.
+//! dynamic library, the WASI examples (`words` for `wasm32-wasip1`, and the C and C++ under
+//! `wasm-examples/wasi/` with wasi-libc), and tells the library where they are, so every test
+//! runs against guests built from source.
 //!
 //! The guests are built by a nested cargo with a target directory of their own
 //! (`target/guests`), as the outer cargo holds the lock on the main one.
@@ -28,19 +29,113 @@ fn main() {
         Some("wasm32-unknown-unknown"),
     );
     build(&root, &target_dir, &examples, None);
+    build(
+        &root,
+        &target_dir,
+        &WASI_EXAMPLES.map(String::from),
+        Some("wasm32-wasip1"),
+    );
     let c_dir = target_dir.join("c");
     build_c(&root, &c_dir);
+    let wasi_dir = target_dir.join("wasi");
+    build_wasi_c(&root, &wasi_dir);
 
     let out = target_dir.join("wasm32-unknown-unknown").join("guest");
     println!("cargo:rustc-env=XYZ_GUEST_DIR={}", out.display());
     let native = target_dir.join("guest");
     println!("cargo:rustc-env=XYZ_NATIVE_GUEST_DIR={}", native.display());
     println!("cargo:rustc-env=XYZ_C_GUEST_DIR={}", c_dir.display());
+    println!(
+        "cargo:rustc-env=XYZ_WASI_GUEST_DIR={}",
+        target_dir.join("wasm32-wasip1").join("guest").display()
+    );
+    println!(
+        "cargo:rustc-env=XYZ_WASI_C_GUEST_DIR={}",
+        wasi_dir.display()
+    );
     println!("cargo:rustc-env=XYZ_WORKSPACE_ROOT={}", root.display());
     for dir in ["wasm-examples", "plugins/guest", "plugins/abi", "include"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// The Rust examples also built for `wasm32-wasip1`.
+const WASI_EXAMPLES: [&str; 1] = ["words"];
+
+/// Where Debian's wasi-libc puts the C library for wasm32 (`--sysroot=/usr` finds it).
+const WASI_LIBC: &str = "/usr/lib/wasm32-wasi/libc.a";
+
+/// Compiles each C and C++ example under `wasm-examples/wasi/` against wasi-libc (and libc++)
+/// as a WASI reactor, `NAME.wasm`, and each C one also natively, `libNAME.so`, in `out`.
+/// Without wasi-libc they are not built and the tests that need them fail saying so.
+fn build_wasi_c(root: &Path, out: &Path) {
+    if !Path::new(WASI_LIBC).is_file() {
+        println!(
+            "cargo:warning=wasi-libc is missing: the WASI C examples are not built (apt-get \
+             install wasi-libc libclang-rt-dev-wasm32 libc++-dev-wasm32 libc++abi-dev-wasm32, \
+             as ./scripts/test.sh does)"
+        );
+        return;
+    }
+    std::fs::create_dir_all(out).expect("the WASI examples' directory can be made");
+    let include = root.join("include");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(root.join("wasm-examples").join("wasi"))
+        .expect("wasm-examples/wasi exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "c" || e == "cpp"))
+        .collect();
+    sources.sort();
+    for src in sources {
+        let stem = src.file_stem().expect("a file name").to_string_lossy();
+        let cpp = src.extension().is_some_and(|e| e == "cpp");
+        let (cc, std_flags): (&str, &[&str]) = if cpp {
+            ("clang++", &["-fno-exceptions"])
+        } else {
+            ("clang", &[])
+        };
+        let common = ["-O2", "-Wall", "-Wextra", "-Werror"];
+        let wasm = Command::new(cc)
+            .args([
+                "--target=wasm32-wasi",
+                "--sysroot=/usr",
+                "-mexec-model=reactor",
+            ])
+            .args(common)
+            .args(std_flags)
+            .arg("-I")
+            .arg(&include)
+            .arg("-o")
+            .arg(out.join(format!("{stem}.wasm")))
+            .arg(&src)
+            .arg("-lm")
+            .status()
+            .expect("clang runs");
+        assert!(
+            wasm.success(),
+            "{cc} could not build {} for WASI",
+            src.display()
+        );
+        if cpp {
+            continue;
+        }
+        let native = Command::new(cc)
+            .args(["-shared", "-fPIC", "-fuse-ld=lld"])
+            .args(common)
+            .arg("-I")
+            .arg(&include)
+            .arg("-o")
+            .arg(out.join(format!("lib{stem}.so")))
+            .arg(&src)
+            .arg("-lm")
+            .status()
+            .expect("clang runs");
+        assert!(
+            native.success(),
+            "clang could not build {} as a shared library",
+            src.display()
+        );
+    }
 }
 
 /// Builds `examples` with a nested cargo, for `target` or the host.

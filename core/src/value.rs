@@ -229,7 +229,7 @@ impl Column {
 
     /// Overwrites `len` values from `at` with those of `src` from `from`; `src` must have the
     /// same type.
-    pub(crate) fn copy_run(&mut self, at: usize, src: &Column, from: usize, len: usize) {
+    pub fn copy_run(&mut self, at: usize, src: &Column, from: usize, len: usize) {
         match (self, src) {
             (Column::F64(d), Column::F64(s)) => {
                 d[at..at + len].copy_from_slice(&s[from..from + len])

@@ -51,6 +51,32 @@ pub fn c_guest(name: &str) -> (PathBuf, PathBuf) {
     (wasm, so)
 }
 
+/// The Rust example `name` built for `wasm32-wasip1` (`words`).
+pub fn wasi_guest(name: &str) -> PathBuf {
+    let path = Path::new(env!("XYZ_WASI_GUEST_DIR")).join(format!("example_{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "no WASI guest at {} (it needs `rustup target add wasm32-wasip1`)",
+        path.display()
+    );
+    path
+}
+
+/// The C or C++ example `name` under `wasm-examples/wasi/` built with wasi-libc: its module,
+/// and for C its native library. Panics, saying what to install, if it was not built.
+pub fn wasi_c_guest(name: &str) -> (PathBuf, Option<PathBuf>) {
+    let dir = Path::new(env!("XYZ_WASI_C_GUEST_DIR"));
+    let wasm = dir.join(format!("{name}.wasm"));
+    assert!(
+        wasm.is_file(),
+        "the WASI example {name} was not built: it needs clang, lld and wasi-libc (apt-get \
+         install clang lld wasi-libc libclang-rt-dev-wasm32 libc++-dev-wasm32 \
+         libc++abi-dev-wasm32, as ./scripts/test.sh does)"
+    );
+    let so = dir.join(format!("lib{name}.so"));
+    (wasm, so.is_file().then_some(so))
+}
+
 /// The workspace root.
 pub fn workspace_root() -> &'static Path {
     Path::new(env!("XYZ_WORKSPACE_ROOT"))

@@ -119,12 +119,13 @@ fn module_errors_name_the_module_and_the_problem() {
         &["inspect", &m],
         "wrong_abi.wasm: implements xyz ABI version 2, but this xyz speaks version 1",
     );
-    let m = wat_fixture(&dir, "wasi_import.wat");
+    let m = wat_fixture(&dir, "host_import.wat");
     assert_refused(
         &dir,
         &["inspect", &m],
-        "wasi_import.wasm: imports `wasi_snapshot_preview1.fd_write` (a function), which the \
-         sandbox does not provide",
+        "host_import.wasm: imports `env.socket` (a function), which the sandbox does not \
+         provide: an xyz function may import only `xyz.panic` and the functions of WASI \
+         preview 1",
     );
     let m = wat_fixture(&dir, "bad_signature.wat");
     assert_refused(

@@ -17,4 +17,5 @@ mod run;
 mod show;
 mod trust;
 mod util;
+mod wasi;
 mod workers;

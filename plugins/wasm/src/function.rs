@@ -46,7 +46,8 @@ pub enum LoadErrorKind {
     /// The module imports something the sandbox does not give.
     #[error(
         "imports `{module}.{name}` ({kind}), which the sandbox does not provide: an xyz \
-         function may import only `xyz.panic`, so no WASI, files, network or clock"
+         function may import only `xyz.panic` and the functions of WASI preview 1 \
+         (`wasi_snapshot_preview1`)"
     )]
     ForbiddenImport {
         /// The import's module.
@@ -152,6 +153,8 @@ pub struct WasmFunction {
     info: ModuleInfo,
     memory_limit: u64,
     deadline: Option<Duration>,
+    /// Whether the module imports WASI.
+    wasi: bool,
     _ticker: Option<Ticker>,
 }
 
@@ -212,12 +215,18 @@ fn expect_func(
     }
 }
 
-fn check_module(module: &Module) -> Result<Vec<String>, LoadErrorKind> {
+/// Checks a module's imports and exports; gives its imports, and whether it uses WASI.
+fn check_module(module: &Module) -> Result<(Vec<String>, bool), LoadErrorKind> {
     let mut list = Vec::new();
+    let mut wasi = false;
     for import in module.imports() {
-        let ok = import.module() == imports::MODULE
-            && import.name() == imports::PANIC
-            && matches!(import.ty(), ExternType::Func(ref f)
+        let is_wasi =
+            import.module() == crate::wasi::MODULE && matches!(import.ty(), ExternType::Func(_));
+        wasi |= is_wasi;
+        let ok = is_wasi
+            || import.module() == imports::MODULE
+                && import.name() == imports::PANIC
+                && matches!(import.ty(), ExternType::Func(ref f)
                 if f.params().len() == 2
                     && f.params().all(|p| matches!(p, ValType::I32))
                     && f.results().len() == 0);
@@ -259,7 +268,7 @@ fn check_module(module: &Module) -> Result<Vec<String>, LoadErrorKind> {
         expect_func(module, name, params, results, shape)?;
     }
     match module.get_export(exports::MEMORY) {
-        Some(ExternType::Memory(m)) if !m.is_64() => Ok(list),
+        Some(ExternType::Memory(m)) if !m.is_64() => Ok((list, wasi)),
         Some(_) => Err(LoadErrorKind::BadExport {
             name: exports::MEMORY,
             expected: "a 32-bit linear memory",
@@ -325,13 +334,20 @@ impl WasmFunction {
                 m
             }
         };
-        let imports = check_module(&module)?;
+        let (imports, wasi) = check_module(&module)?;
         let mut linker = Linker::new(&engine);
         linker
             .func_wrap(imports::MODULE, imports::PANIC, crate::instance::host_panic)
             .map_err(|e| LoadErrorKind::Setup {
                 message: format!("{e:#}"),
             })?;
+        if wasi {
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, StoreState::wasi).map_err(|e| {
+                LoadErrorKind::Setup {
+                    message: format!("{e:#}"),
+                }
+            })?;
+        }
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| LoadErrorKind::Setup {
@@ -354,6 +370,7 @@ impl WasmFunction {
             },
             memory_limit: config.memory_limit,
             deadline: config.deadline,
+            wasi,
             _ticker: None,
         };
         let (version, text) = f.probe()?;
@@ -382,6 +399,7 @@ impl WasmFunction {
         // Probing has no deadline of its own beyond a generous one: start-up code is short.
         store.set_epoch_deadline(u64::MAX / 2);
         let instance = self.pre.instantiate(&mut store).map_err(setup)?;
+        crate::instance::initialize(&instance, &mut store).map_err(setup)?;
         let version = instance
             .get_typed_func::<(), i32>(&mut store, exports::ABI_VERSION)
             .and_then(|f| f.call(&mut store, ()))
@@ -416,7 +434,7 @@ impl WasmFunction {
     }
 
     pub(crate) fn new_store(&self) -> Store<StoreState> {
-        let mut store = Store::new(&self.engine, StoreState::new(self.memory_limit));
+        let mut store = Store::new(&self.engine, StoreState::new(self.memory_limit, self.wasi));
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
         store
@@ -439,12 +457,19 @@ impl Function for WasmFunction {
 
     fn instantiate(&self) -> Result<Box<dyn Instance>, InstantiateError> {
         let store = self.new_store();
-        WasmInstance::new(store, &self.pre, &self.signature, self.deadline)
-            .map(|i| Box::new(i) as Box<dyn Instance>)
-            .map_err(|e| InstantiateError {
-                function: self.signature.name.clone(),
-                message: format!("{e:#}"),
-                source: Some(e.into_boxed_dyn_error()),
-            })
+        let wasi_sha256 = self.wasi.then(|| self.info.sha256.as_bytes().to_vec());
+        WasmInstance::new(
+            store,
+            &self.pre,
+            &self.signature,
+            self.deadline,
+            wasi_sha256,
+        )
+        .map(|i| Box::new(i) as Box<dyn Instance>)
+        .map_err(|e| InstantiateError {
+            function: self.signature.name.clone(),
+            message: format!("{e:#}"),
+            source: Some(e.into_boxed_dyn_error()),
+        })
     }
 }

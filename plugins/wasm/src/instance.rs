@@ -20,6 +20,8 @@ use wasmtime::{Caller, InstancePre, Memory, ResourceLimiter, Store, Trap as Wasm
 use xyz_abi::{EVAL_OK, STATUS_ERROR, STATUS_OK, ScalarType, Signature, exports, layout32 as L};
 use xyz_core::{Column, Columns, EvalOutput, FailureKind, Instance, Trap};
 
+use crate::wasi::WasiState;
+
 const MIB: f64 = (1 << 20) as f64;
 
 /// Longest panic message kept.
@@ -59,17 +61,25 @@ impl ResourceLimiter for Limiter {
 pub(crate) struct StoreState {
     pub(crate) limiter: Limiter,
     panic: Option<String>,
+    /// WASI, for a module that imports it.
+    wasi: Option<WasiState>,
 }
 
 impl StoreState {
-    pub(crate) fn new(memory_limit: u64) -> StoreState {
+    pub(crate) fn new(memory_limit: u64, wasi: bool) -> StoreState {
         StoreState {
             limiter: Limiter {
                 limit: memory_limit,
                 exceeded: None,
             },
             panic: None,
+            wasi: wasi.then(WasiState::new),
         }
+    }
+
+    /// The WASI context the imports use.
+    pub(crate) fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+        &mut self.wasi.get_or_insert_with(WasiState::new).ctx
     }
 }
 
@@ -161,6 +171,8 @@ pub(crate) struct WasmInstance {
     deadline: Option<std::time::Duration>,
     /// The scratch region: guest address and size.
     scratch: (u32, usize),
+    /// For a WASI module, its SHA-256, which seeds each case's randomness.
+    wasi_sha256: Option<Vec<u8>>,
 }
 
 fn rd32(mem: &[u8], at: usize) -> Option<u32> {
@@ -229,11 +241,13 @@ impl WasmInstance {
         pre: &InstancePre<StoreState>,
         signature: &Signature,
         deadline: Option<std::time::Duration>,
+        wasi_sha256: Option<Vec<u8>>,
     ) -> wasmtime::Result<WasmInstance> {
         let deadline_ticks =
             deadline.map(|d| d.as_nanos().div_ceil(crate::function::TICK.as_nanos()) as u64 + 1);
         store.set_epoch_deadline(deadline_ticks.unwrap_or(u64::MAX / 2));
         let instance = pre.instantiate(&mut store)?;
+        initialize(&instance, &mut store)?;
         let memory = instance
             .get_memory(&mut store, exports::MEMORY)
             .ok_or_else(|| wasmtime::format_err!("the module exports no memory"))?;
@@ -247,6 +261,7 @@ impl WasmInstance {
             deadline_ticks,
             deadline,
             scratch: (0, 0),
+            wasi_sha256,
         })
     }
 
@@ -264,6 +279,31 @@ impl WasmInstance {
             };
         }
         let panic = state.panic.take();
+        let output = state
+            .wasi
+            .as_ref()
+            .map(WasiState::output)
+            .unwrap_or_default();
+        let mut trap = Self::classify(err, deadline, panic);
+        trap.message.push_str(&output);
+        trap
+    }
+
+    /// What a trap means: a deadline, a panic, a WASI `proc_exit`, or another fault.
+    fn classify(
+        err: wasmtime::Error,
+        deadline: Option<std::time::Duration>,
+        panic: Option<String>,
+    ) -> Trap {
+        if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            return Trap {
+                kind: FailureKind::Error,
+                message: format!(
+                    "exited with code {} (proc_exit) before returning its outputs",
+                    exit.0
+                ),
+            };
+        }
         match err.downcast_ref::<WasmTrap>() {
             Some(WasmTrap::Interrupt) => Trap {
                 kind: FailureKind::Deadline,
@@ -450,8 +490,50 @@ impl WasmInstance {
     }
 }
 
-impl Instance for WasmInstance {
-    fn eval(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<(), Trap> {
+impl WasmInstance {
+    /// Evaluates the cases of `args` one call each, for a WASI module: each case gets its own
+    /// seed, clocks and captured output, and a failing case's output goes with its message.
+    fn eval_each(
+        &mut self,
+        sha256: &[u8],
+        args: &Columns,
+        out: &mut EvalOutput,
+    ) -> Result<(), Trap> {
+        let mut one = Columns {
+            n: 1,
+            cols: args.cols.iter().map(|c| Column::new(c.ty())).collect(),
+        };
+        let mut result = EvalOutput::default();
+        for i in 0..args.n {
+            for (col, src) in one.cols.iter_mut().zip(&args.cols) {
+                col.clear();
+                col.push_from(src, i);
+            }
+            if let Some(wasi) = self.store.data_mut().wasi.as_mut() {
+                wasi.begin_case(sha256, &one);
+            }
+            result.reset(&self.signature.outputs, 1);
+            self.eval_chunk(&one, &mut result)?;
+            for (k, output) in self.signature.outputs.iter().enumerate() {
+                let e = output.elements();
+                out.cols[k].copy_run(i * e, &result.cols[k], 0, e);
+            }
+            if let Some((_, message)) = result.errors.first() {
+                let output = self
+                    .store
+                    .data()
+                    .wasi
+                    .as_ref()
+                    .map(WasiState::output)
+                    .unwrap_or_default();
+                out.errors.push((i, format!("{message}{output}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates the cases of `args` in one call of `xyz_eval`.
+    fn eval_chunk(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<(), Trap> {
         let layout = Layout::new(&self.signature, args);
         let base = self.reserve(layout.size)? as usize;
         self.write_call(base, &layout, args);
@@ -470,5 +552,30 @@ impl Instance for WasmInstance {
             });
         }
         self.read_results(base, &layout, out)
+    }
+}
+
+impl Instance for WasmInstance {
+    fn eval(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<(), Trap> {
+        match self.wasi_sha256.take() {
+            Some(sha256) => {
+                let done = self.eval_each(&sha256, args, out);
+                self.wasi_sha256 = Some(sha256);
+                done
+            }
+            None => self.eval_chunk(args, out),
+        }
+    }
+}
+
+/// Runs a WASI module's `_initialize` (a reactor's start: the C library's set-up), if it
+/// exports one.
+pub(crate) fn initialize(
+    instance: &wasmtime::Instance,
+    store: &mut Store<StoreState>,
+) -> wasmtime::Result<()> {
+    match instance.get_typed_func::<(), ()>(&mut *store, "_initialize") {
+        Ok(init) => init.call(&mut *store, ()),
+        Err(_) => Ok(()),
     }
 }

@@ -14,8 +14,10 @@
 //!
 //! # Sandbox
 //!
-//! A module gets no imports beyond the guest kit's `xyz.panic`: no WASI, no files, no network,
-//! no clock. A module that imports anything else is refused at load, naming the import. Each
+//! A module gets no imports beyond the guest kit's `xyz.panic` and WASI preview 1, served by a
+//! context that denies by default: no files, no network, no environment, and clocks and
+//! randomness that are the same for a case on every run (see the `wasi` module). A module that
+//! imports anything else is refused at load, naming the import. Each
 //! instance's linear memory is capped ([`WasmConfig::memory_limit`]), and each call has a
 //! deadline ([`WasmConfig::deadline`]), enforced by epoch interruption. A call that traps
 //! (panic, deadline, memory, fault) is reported as a [`Trap`](xyz_core::Trap) and its
@@ -39,6 +41,7 @@ mod cache;
 mod config;
 mod function;
 mod instance;
+mod wasi;
 
 pub use config::{DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT, WasmConfig};
 pub use function::{LoadError, LoadErrorKind, ModuleInfo, WasmFunction};

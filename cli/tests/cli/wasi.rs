@@ -1,0 +1,269 @@
+//! Modules built for WASI preview 1: C with wasi-libc, C++ with libc++, Rust with `std` for
+//! `wasm32-wasip1`. Each runs sandboxed through `run` and crops, gives what the same code gives
+//! natively, and sees no files, no environment, and the same clocks and randomness for a case
+//! on every run.
+
+use serde_json::Value;
+
+use crate::util::{Dir, stdout, tree};
+
+/// The rows of a JSON dataset, by their arguments' text.
+fn rows(dir: &Dir, file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.path(file)).unwrap();
+    serde_json::from_str::<Vec<Value>>(&text).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+}
+
+#[test]
+fn c_with_libc_runs_sandboxed_and_gives_what_it_gives_natively() {
+    let dir = Dir::new();
+    let (wasm, so) = xyz_tests::wasi_c_guest("libc");
+    let so = so.expect("the C example is built natively too");
+    let sweep = |function: &std::path::Path, out: &str| {
+        dir.xyz_ok(
+            &[
+                "run",
+                "-q",
+                "--function",
+                function.to_str().unwrap(),
+                "--combo",
+                "x={ linspace = [0.5, 3.0, 6] }",
+                "--combo",
+                "n=0,1,7,50",
+                "-o",
+                out,
+            ],
+            3,
+        );
+    };
+    sweep(&wasm, "wasm.json");
+    sweep(&so, "native.json");
+    let (w, n) = (rows(&dir, "wasm.json"), rows(&dir, "native.json"));
+    assert_eq!(w.len(), 24);
+    for (a, b) in w.iter().zip(&n) {
+        assert_eq!(a["xyz_status"], b["xyz_status"], "{a} {b}");
+        if a["n"] == 0 {
+            // The failure, with what the case wrote to stderr; natively there is no capture.
+            assert_eq!(
+                a["xyz_error"],
+                "error: n must be at least 1\n--- stderr ---\nlibc: n = 0 is too small"
+            );
+            assert_eq!(b["xyz_error"], "error: n must be at least 1");
+            continue;
+        }
+        // What a case printed on stdout is dropped when it succeeds.
+        assert_eq!(a["xyz_error"], "", "{a}");
+        for k in ["g", "med", "spread"] {
+            let (x, y) = (a[k].as_f64().unwrap(), b[k].as_f64().unwrap());
+            assert!(close(x, y), "{k}: {x} (wasm) vs {y} (native) at {a}");
+        }
+    }
+    // lgamma(3) = ln 2.
+    let at3 = w.iter().find(|r| r["x"] == 3.0 && r["n"] == 7).unwrap();
+    assert!(close(at3["g"].as_f64().unwrap(), std::f64::consts::LN_2));
+
+    // A crop of it reaps to what the run wrote.
+    let f = wasm.to_str().unwrap();
+    let args = [
+        "--function",
+        f,
+        "--combo",
+        "x={ linspace = [0.5, 3.0, 6] }",
+        "--combo",
+        "n=0,1,7,50",
+    ];
+    dir.xyz_ok(&[&["run", "-q", "-o", "run.zarr"][..], &args].concat(), 3);
+    dir.xyz_ok(
+        &[
+            &["sow", "--name", "c", "--batchsize", "5", "--shuffle", "3"][..],
+            &args,
+        ]
+        .concat(),
+        0,
+    );
+    dir.xyz_ok(&["grow", "c", "-q"], 3);
+    dir.xyz_ok(&["reap", "c", "-q", "-o", "crop.zarr"], 3);
+    assert_eq!(tree(&dir.path("crop.zarr")), tree(&dir.path("run.zarr")));
+}
+
+#[test]
+fn exit_fails_the_case_with_its_code_and_what_it_printed() {
+    let dir = Dir::new();
+    let (wasm, _) = xyz_tests::wasi_c_guest("libc");
+    let out = dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            wasm.to_str().unwrap(),
+            "--combo",
+            "x=1,2",
+            "--combo",
+            "n=-3,5",
+            "-o",
+            "e.json",
+            "--json",
+        ],
+        3,
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["failed"], 2);
+    let rows = rows(&dir, "e.json");
+    for r in &rows {
+        if r["n"] == -3 {
+            let x = r["x"].as_f64().unwrap();
+            assert_eq!(
+                r["xyz_error"],
+                format!(
+                    "error: exited with code 3 (proc_exit) before returning its outputs\n--- \
+                     stdout ---\ngiving up on x = {x}"
+                )
+            );
+        } else {
+            assert_eq!(r["xyz_status"], 0, "{r}");
+        }
+    }
+}
+
+#[test]
+fn the_sandbox_shows_no_files_nor_environment_and_the_same_clocks_and_randomness() {
+    let dir = Dir::new();
+    let (wasm, _) = xyz_tests::wasi_c_guest("sandbox");
+    let f = wasm.to_str().unwrap();
+    let args = ["--function", f, "--combo", "k=0,1,10,1000,100000"];
+    // The host's environment is not the module's.
+    let run = |out: &str| {
+        let secret: &std::ffi::OsStr = "do not show".as_ref();
+        let all = [&["run", "-q", "-o", out][..], &args].concat();
+        dir.xyz_env(&all, &[("XYZ_SECRET", secret)], 0);
+        rows(&dir, out)
+    };
+    let first = run("a.json");
+    let again = run("b.json");
+    assert_eq!(
+        first, again,
+        "every run sees the same randomness and clocks"
+    );
+    for r in &first {
+        assert_eq!(r["opened"], false, "{r}");
+        assert_eq!(r["env"], 0, "{r}");
+        // Two readings of the clock, a microsecond apart, whatever the work between them.
+        assert_eq!(r["ticks"], 1000, "{r}");
+    }
+    let draws: std::collections::HashSet<String> =
+        first.iter().map(|r| r["draw"].to_string()).collect();
+    assert_eq!(
+        draws.len(),
+        first.len(),
+        "each case draws its own: {first:?}"
+    );
+    // A shuffled crop, grown by several processes, draws the same.
+    dir.xyz_ok(
+        &[
+            &["sow", "--name", "s", "--batchsize", "1", "--shuffle", "9"][..],
+            &args,
+        ]
+        .concat(),
+        0,
+    );
+    dir.xyz_ok(&["grow", "s", "-q", "--batches", "1-2"], 0);
+    dir.xyz_ok(&["grow", "s", "-q"], 0);
+    dir.xyz_ok(&["reap", "s", "-q", "-o", "crop.json"], 0);
+    assert_eq!(rows(&dir, "crop.json"), first);
+}
+
+#[test]
+fn cpp_with_its_standard_library_runs() {
+    let dir = Dir::new();
+    let (wasm, _) = xyz_tests::wasi_c_guest("containers");
+    let out = stdout(&dir.xyz_ok(
+        &[
+            "run",
+            "-q",
+            "--function",
+            wasm.to_str().unwrap(),
+            "--combo",
+            "n=0,1,10,1000",
+            "-o",
+            "-",
+        ],
+        0,
+    ));
+    // The same computed here.
+    let expect = |n: i64| {
+        let mut v: Vec<i64> = (0..n).map(|k| (k * 7919) % (n + 3)).collect();
+        v.sort();
+        let digits: std::collections::BTreeSet<i64> = v.iter().map(|x| x % 10).collect();
+        let mid = if v.is_empty() { -1 } else { v[v.len() / 2] };
+        format!("{n},{mid},{},0,", digits.len())
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "n,mid,digits,xyz_status,xyz_error");
+    for (line, n) in lines[1..].iter().zip([0, 1, 10, 1000]) {
+        assert_eq!(*line, expect(n));
+    }
+}
+
+#[test]
+fn rust_with_std_built_for_wasip1_gives_what_it_gives_natively() {
+    let dir = Dir::new();
+    let wasm = xyz_tests::wasi_guest("words");
+    let native = xyz_tests::native_guest("words");
+    let sweep = |f: &std::path::Path, out: &str| {
+        dir.xyz_ok(
+            &[
+                "run",
+                "-q",
+                "--function",
+                f.to_str().unwrap(),
+                "--combo",
+                "n=-1,0,1,3",
+                "--combo",
+                r#"text=["to be or not to be", "", "ü ü ü x"]"#,
+                "-o",
+                out,
+            ],
+            3,
+        );
+        std::fs::read_to_string(dir.path(out)).unwrap()
+    };
+    let (w, n) = (sweep(&wasm, "w.csv"), sweep(&native, "n.csv"));
+    assert_eq!(w, n);
+    assert!(
+        w.contains("3,to be or not to be,4,6,      be × 6    of 33.3%,0,\n"),
+        "{w}"
+    );
+    let info = stdout(&dir.xyz_ok(&["inspect", wasm.to_str().unwrap()], 0));
+    assert!(info.contains("wasi_snapshot_preview1.fd_write"), "{info}");
+}
+
+#[test]
+fn limits_hold_for_wasi_modules() {
+    let dir = Dir::new();
+    let (wasm, _) = xyz_tests::wasi_c_guest("libc");
+    let out = dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            wasm.to_str().unwrap(),
+            "--combo",
+            "x=1",
+            "--combo",
+            "n=10,100000000",
+            "--memory",
+            "64MiB",
+            "-o",
+            "m.json",
+            "--json",
+        ],
+        3,
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["failed"], 1);
+    let failure = &summary["failures"][0];
+    assert_eq!(failure["kind"], "memory", "{failure}");
+    assert_eq!(failure["args"]["n"], 100000000);
+    assert_eq!(rows(&dir, "m.json")[0]["xyz_status"], 0);
+}
