@@ -89,21 +89,28 @@ pub(crate) fn lacking(
             into.display()
         );
     }
-    let (mut skipped, mut skipped_failed) = (0u64, 0u64);
-    let mut todo = Vec::new();
-    for case in 0..space.len() {
+    // Held: a value, or a failure on record unless those are retried.
+    let held = |case: u64| {
         let cell = space.cell_of(case) as usize;
         if harvest.holds(cell) {
-            skipped += 1;
+            Some(false)
         } else if !args.retry_failed && harvest.failed(cell) {
-            skipped += 1;
-            skipped_failed += 1;
+            Some(true)
         } else {
-            todo.push(case);
+            None
+        }
+    };
+    let (mut skipped, mut skipped_failed) = (0u64, 0u64);
+    for case in 0..space.len() {
+        if let Some(failed) = held(case) {
+            skipped += 1;
+            skipped_failed += u64::from(failed);
         }
     }
+    // The list of cases to evaluate is made only when some are skipped.
+    let todo = (skipped > 0).then(|| (0..space.len()).filter(|c| held(*c).is_none()).collect());
     Ok(Lacking {
-        todo: (skipped > 0).then_some(todo),
+        todo,
         skipped,
         skipped_failed,
     })

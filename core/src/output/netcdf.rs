@@ -724,6 +724,52 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         None => coord_dims.clone(),
     };
 
+    // The cells' states and failures, straight from their bytes: one byte a cell, and a row
+    // of characters a cell of which only the failures' are kept.
+    let mut states = None;
+    let mut errors = BTreeMap::new();
+    for v in infos.iter().filter(|v| is_own(v)) {
+        let what = |m: &str| fail(format!("variable `{}`: {m}", v.name));
+        let over_swept = match v.nc_type {
+            NC_CHAR => v.dims.get(..v.dims.len().saturating_sub(1)),
+            _ => Some(&v.dims[..]),
+        };
+        if over_swept != Some(&swept[..]) {
+            return Err(what("is not over the swept dims alone"));
+        }
+        let shape: Vec<usize> = v.dims.iter().map(|d| dims[*d].1).collect();
+        let n: usize = shape.iter().product();
+        let bytes = read_values(&mut file, v, n).map_err(|e| what(&format!("{e}")))?;
+        match v.nc_type {
+            NC_BYTE if v.name == STATUS_VAR => {
+                let cells = bytes
+                    .iter()
+                    .map(|c| CellState::from_status(i64::from(i8::from_be_bytes([*c]))))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        what("holds a status code other than 0, 1, 2 and 3 (damaged)")
+                    })?;
+                states = Some(cells);
+            }
+            NC_CHAR if v.name == ERROR_VAR => {
+                let width = shape.last().copied().unwrap_or(1).max(1);
+                for (cell, row) in bytes.chunks(width).enumerate() {
+                    let end = row.iter().position(|b| *b == 0).unwrap_or(row.len());
+                    if end > 0 {
+                        let text = String::from_utf8(row[..end].to_vec())
+                            .map_err(|_| what("a failure not in UTF-8"))?;
+                        errors.insert(cell, text);
+                    }
+                }
+            }
+            _ => {
+                return Err(what(
+                    "has the wrong type: xyz_status is a byte and xyz_error characters",
+                ));
+            }
+        }
+    }
+
     let mut read_column = |v: &VarInfo,
                            shape: &[usize]|
      -> Result<(Column, Option<i64>), ReadError> {
@@ -759,15 +805,6 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
                 };
                 (Column::I64(values), fill)
             }
-            NC_BYTE if v.name == STATUS_VAR => (
-                Column::I64(
-                    bytes
-                        .iter()
-                        .map(|b| i64::from(i8::from_be_bytes([*b])))
-                        .collect(),
-                ),
-                None,
-            ),
             NC_BYTE => {
                 let is_bool = matches!(attr(&v.attrs, "dtype"), Some(Attr::Text(t)) if t == "bool")
                     || matches!(fill, Some(Attr::Bytes(f)) if f == &[-1]);
@@ -830,43 +867,6 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         });
     }
     let n_cells: usize = swept_dims.iter().map(|d| d.coords.len()).product();
-    let mut states = None;
-    let mut errors = BTreeMap::new();
-    for v in infos.iter().filter(|v| is_own(v)) {
-        let what = |m: &str| fail(format!("variable `{}`: {m}", v.name));
-        let over_swept = match v.nc_type {
-            NC_CHAR => v.dims.get(..v.dims.len().saturating_sub(1)),
-            _ => Some(&v.dims[..]),
-        };
-        if over_swept != Some(&swept[..]) {
-            return Err(what("is not over the swept dims alone"));
-        }
-        let shape: Vec<usize> = v.dims.iter().map(|d| dims[*d].1).collect();
-        match (read_column(v, &shape)?, v.nc_type) {
-            ((Column::I64(codes), _), NC_BYTE) => {
-                let cells = codes
-                    .iter()
-                    .map(|c| CellState::from_status(*c))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| {
-                        what("holds a status code other than 0, 1, 2 and 3 (damaged)")
-                    })?;
-                states = Some(cells);
-            }
-            ((Column::Str(texts), _), NC_CHAR) if v.name == ERROR_VAR => {
-                errors = texts
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(_, t)| !t.is_empty())
-                    .collect();
-            }
-            _ => {
-                return Err(what(
-                    "has the wrong type: xyz_status is a byte and xyz_error characters",
-                ));
-            }
-        }
-    }
     let mut present = vec![false; n_cells];
     let mut any_present_info = false;
     let mut vars = Vec::with_capacity(data_infos.len());

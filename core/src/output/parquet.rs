@@ -3,7 +3,7 @@
 //! The columns are those of CSV: the swept arguments and the constants (required), then the
 //! outputs (optional: the outputs of a failed or missing case are null, while a NaN an output
 //! returned stays NaN), then `xyz_status` (INT8, the case's status code) and `xyz_error` (its
-//! failure, empty unless it failed). An array output takes one column per element, `y[0]`,
+//! failure; null unless it failed). An array output takes one column per element, `y[0]`,
 //! `y[1]`, …
 //!
 //! Types: `f64` is DOUBLE, `i64` INT64, `bool` BOOLEAN and `str` a UTF-8 BYTE_ARRAY. Pages are
@@ -196,7 +196,7 @@ impl<'a> RowWriter<'a> {
                 })))
                 .build()?,
         ));
-        fields.push(field(ERROR_VAR, ScalarType::Str, Repetition::REQUIRED)?);
+        fields.push(field(ERROR_VAR, ScalarType::Str, Repetition::OPTIONAL)?);
         let schema = Type::group_type_builder("schema")
             .with_fields(fields)
             .build()?;
@@ -294,12 +294,26 @@ impl<'a> RowWriter<'a> {
         }
         let statuses = Column::I64(rows().map(|i| i64::from(cells[i].status())).collect());
         write_column(&mut group, &statuses, (0..statuses.len()).map(Some), false)?;
+        // Null but for the failures, which are few: no value is made for the others.
+        let failed: Vec<usize> = rows()
+            .filter(|i| errors.contains_key(&(offset + i)))
+            .collect();
         let texts = Column::Str(
-            rows()
-                .map(|i| errors.get(&(offset + i)).cloned().unwrap_or_default())
+            failed
+                .iter()
+                .map(|i| errors[&(offset + i)].clone())
                 .collect(),
         );
-        write_column(&mut group, &texts, (0..texts.len()).map(Some), false)?;
+        let mut next = 0;
+        let at = rows().map(|i| {
+            if failed.get(next) == Some(&i) {
+                next += 1;
+                Some(next - 1)
+            } else {
+                None
+            }
+        });
+        write_column(&mut group, &texts, at, true)?;
         group.close()?;
         Ok(())
     }
@@ -708,8 +722,9 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         }
         if has_own {
             let (codes, _) = read_column(&*group, i, rows, ScalarType::I64, false).map_err(pq)?;
-            let (texts, _) =
-                read_column(&*group, i + 1, rows, ScalarType::Str, false).map_err(pq)?;
+            let (texts, levels) =
+                read_column(&*group, i + 1, rows, ScalarType::Str, true).map_err(pq)?;
+            let mut next = 0;
             for (r, cell) in at.iter().enumerate() {
                 let Value::I64(code) = codes.get(r) else {
                     unreachable!("an i64 column")
@@ -719,10 +734,13 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
                         "row {r} of row group {g} has `{STATUS_VAR}` {code}, not a status code                          (0, 1, 2 or 3)"
                     ))
                 })?;
-                if let Value::Str(text) = texts.get(r)
-                    && !text.is_empty()
-                {
-                    errors.insert(*cell, text);
+                if levels.get(r) == Some(&1) {
+                    if let Value::Str(text) = texts.get(next)
+                        && !text.is_empty()
+                    {
+                        errors.insert(*cell, text);
+                    }
+                    next += 1;
                 }
             }
         }

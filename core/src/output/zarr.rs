@@ -86,6 +86,9 @@ enum Buf {
     Bool(Vec<bool>),
     Status(Vec<i8>),
     Str(Vec<String>),
+    /// Strings that are mostly empty (the failures): the others by position, and how many
+    /// there are in all.
+    Sparse(std::collections::BTreeMap<usize, String>, usize),
 }
 
 impl Buf {
@@ -115,6 +118,7 @@ impl Buf {
             Buf::Bool(v) => v.len(),
             Buf::Status(v) => v.len(),
             Buf::Str(v) => v.len(),
+            Buf::Sparse(_, n) => *n,
         }
     }
 
@@ -143,6 +147,14 @@ impl Buf {
             Buf::Bool(v) => drop(v.drain(..n)),
             Buf::Status(v) => drop(v.drain(..n)),
             Buf::Str(v) => drop(v.drain(..n)),
+            Buf::Sparse(texts, len) => {
+                *texts = std::mem::take(texts)
+                    .into_iter()
+                    .filter(|(k, _)| *k >= n)
+                    .map(|(k, t)| (k - n, t))
+                    .collect();
+                *len -= n;
+            }
         }
     }
 }
@@ -183,9 +195,52 @@ struct Streamed {
     buf_start: usize,
 }
 
+/// Values to store chunks from, borrowed: a buffer's, or a whole column's.
+enum Held<'a> {
+    F64(&'a [f64]),
+    I64(&'a [i64]),
+    Bool(&'a [bool]),
+    Status(&'a [i8]),
+    Str(&'a [String]),
+    Sparse(&'a std::collections::BTreeMap<usize, String>),
+}
+
+impl<'a> Held<'a> {
+    fn of_buf(buf: &'a Buf) -> Held<'a> {
+        match buf {
+            Buf::F64(v) => Held::F64(v),
+            Buf::I64(v) => Held::I64(v),
+            Buf::Bool(v) => Held::Bool(v),
+            Buf::Status(v) => Held::Status(v),
+            Buf::Str(v) => Held::Str(v),
+            Buf::Sparse(t, _) => Held::Sparse(t),
+        }
+    }
+
+    fn of_column(col: &'a Column) -> Held<'a> {
+        match col {
+            Column::F64(v) => Held::F64(v),
+            Column::I64(v) => Held::I64(v),
+            Column::Bool(v) => Held::Bool(v),
+            Column::Str(v) => Held::Str(v),
+        }
+    }
+}
+
 impl Streamed {
-    /// Stores every chunk not stored yet whose elements all come before element `end`.
+    /// Stores every chunk not stored yet whose elements all come before element `end`, from
+    /// the values held.
     fn store_ready(&mut self, end: usize) -> io::Result<()> {
+        self.store_chunks(end, None)
+    }
+
+    /// Stores every chunk from `col`, the array's values whole (none held): the chunks that
+    /// are runs of it straight from it.
+    fn store_column(&mut self, col: &Column) -> io::Result<()> {
+        self.store_chunks(usize::MAX, Some(col))
+    }
+
+    fn store_chunks(&mut self, end: usize, whole_column: Option<&Column>) -> io::Result<()> {
         let total: u64 = self.grid.iter().product();
         while self.next_chunk < total {
             let index = chunk_index(&self.grid, self.next_chunk);
@@ -206,42 +261,58 @@ impl Streamed {
             if lo < self.buf_start {
                 return Err(other("a chunk reaches before the values held"));
             }
-            let at = |a: usize| a - self.buf_start;
+            let first = self.buf_start;
+            let at = |a: usize| a - first;
             let (shape, chunk) = (&self.shape, &self.chunk);
-            // A chunk inside the array whose values are the next ones held, in order, is
+            // A chunk inside the array whose values are a run of those held, in order, is
             // stored straight from them.
             let len: usize = chunk.iter().product();
-            let whole = count == len && hi - lo == len && lo == self.buf_start;
-            let stored = match &self.buf {
-                Buf::F64(v) if whole => self.array.store_chunk(&index, &v[..len]),
-                Buf::I64(v) if whole => self.array.store_chunk(&index, &v[..len]),
-                Buf::Bool(v) if whole => self.array.store_chunk(&index, &v[..len]),
-                Buf::Status(v) if whole => self.array.store_chunk(&index, &v[..len]),
-                Buf::Str(v) if whole => self.array.store_chunk(&index, &v[..len]),
-                Buf::F64(v) => self
-                    .array
-                    .store_chunk(&index, gather_from(v, at, shape, chunk, &origin, f64::NAN)),
-                Buf::I64(v) => self.array.store_chunk(
+            let run = (count == len && hi - lo == len).then(|| at(lo)..at(lo) + len);
+            let held = match whole_column {
+                Some(col) => Held::of_column(col),
+                None => Held::of_buf(&self.buf),
+            };
+            let array = &self.array;
+            let stored = match (held, run) {
+                (Held::F64(v), Some(r)) => array.store_chunk(&index, &v[r]),
+                (Held::I64(v), Some(r)) => array.store_chunk(&index, &v[r]),
+                (Held::Bool(v), Some(r)) => array.store_chunk(&index, &v[r]),
+                (Held::Status(v), Some(r)) => array.store_chunk(&index, &v[r]),
+                (Held::Str(v), Some(r)) => array.store_chunk(&index, &v[r]),
+                (Held::F64(v), None) => {
+                    array.store_chunk(&index, gather_from(v, at, shape, chunk, &origin, f64::NAN))
+                }
+                (Held::I64(v), None) => array.store_chunk(
                     &index,
                     gather_from(v, at, shape, chunk, &origin, MISSING_I64),
                 ),
-                Buf::Bool(v) => self
-                    .array
-                    .store_chunk(&index, gather_from(v, at, shape, chunk, &origin, false)),
-                Buf::Status(v) => self.array.store_chunk(
+                (Held::Bool(v), None) => {
+                    array.store_chunk(&index, gather_from(v, at, shape, chunk, &origin, false))
+                }
+                (Held::Status(v), None) => array.store_chunk(
                     &index,
                     gather_from(v, at, shape, chunk, &origin, STATUS_FILL),
                 ),
-                Buf::Str(v) => {
+                (Held::Sparse(texts), _) => {
+                    let mut v = vec![""; len];
+                    for_each_run(shape, chunk, &origin, |c, a, n| {
+                        for (k, t) in texts.range(at(a)..at(a) + n) {
+                            v[c + k - at(a)] = t;
+                        }
+                    });
+                    array.store_chunk(&index, &v[..])
+                }
+                (Held::Str(v), None) => {
                     let v: Vec<&str> = v.iter().map(String::as_str).collect();
-                    self.array
-                        .store_chunk(&index, gather_from(&v, at, shape, chunk, &origin, ""))
+                    array.store_chunk(&index, gather_from(&v, at, shape, chunk, &origin, ""))
                 }
             };
             stored.map_err(other)?;
-            let done = hi.max(self.buf_start) - self.buf_start;
-            self.buf.drop_front(done.min(self.buf.len()));
-            self.buf_start += done;
+            if whole_column.is_none() {
+                let done = hi.max(self.buf_start) - self.buf_start;
+                self.buf.drop_front(done.min(self.buf.len()));
+                self.buf_start += done;
+            }
             self.next_chunk += 1;
         }
         Ok(())
@@ -377,11 +448,11 @@ impl StreamWriter {
                     }
                 }
                 Source::Errors => {
-                    if let Buf::Str(b) = &mut s.buf {
-                        b.extend(
-                            (0..window.cells.len())
-                                .map(|i| window.errors.get(&i).cloned().unwrap_or_default()),
-                        );
+                    if let Buf::Sparse(texts, len) = &mut s.buf {
+                        for (i, text) in &window.errors {
+                            texts.insert(*len + i, text.clone());
+                        }
+                        *len += window.cells.len();
                     }
                 }
             }
@@ -419,16 +490,26 @@ impl StreamWriter {
     }
 }
 
+/// Writes `ds`, held whole, as the store `dir`: each variable's chunks straight from its
+/// values where they are runs of them, so the write holds little beside the dataset.
 pub(super) fn write(ds: &Dataset, dir: &Path, encoding: Encoding) -> io::Result<()> {
     let mut w = StreamWriter::create(ds, dir, encoding)?;
-    let total = ds.cells.len();
-    let step = super::WINDOW_CELLS;
-    let mut first = 0;
-    while first < total {
-        let len = step.min(total - first);
-        w.write(&ds.window(first, len))?;
-        first += len;
+    for s in &mut w.streamed {
+        match s.source {
+            Source::Whole => {}
+            Source::Var(i) => s.store_column(&ds.vars[i].data)?,
+            Source::Status => {
+                s.buf = Buf::Status(ds.cells.iter().map(|c| c.status()).collect());
+                s.store_ready(usize::MAX)?;
+                s.buf = Buf::Status(Vec::new());
+            }
+            Source::Errors => {
+                s.buf = Buf::Sparse(ds.errors.clone(), ds.cells.len());
+                s.store_ready(usize::MAX)?;
+            }
+        }
     }
+    w.next = w.cells;
     w.finish()
 }
 
@@ -539,6 +620,10 @@ fn stream(
         .chunk_shape_usize(&vec![0; decl.shape.len()])
         .map_err(other)?;
     let grid: Vec<u64> = array.chunk_grid_shape().to_vec();
+    let buf = match source {
+        Source::Errors => Buf::Sparse(std::collections::BTreeMap::new(), 0),
+        _ => Buf::new(decl.kind),
+    };
     Ok(Streamed {
         source,
         shape: decl.shape.clone(),
@@ -546,7 +631,7 @@ fn stream(
         grid,
         next_chunk: 0,
         per_cell,
-        buf: Buf::new(decl.kind),
+        buf,
         buf_start: 0,
         array,
     })

@@ -224,6 +224,47 @@ fn read_texts(
         .map_err(|e| err(&at, format!("cannot be read: {e} (damaged)")))
 }
 
+/// The cells' states from the status array `m` ([`STATUS_VAR`]), read a chunk at a time.
+fn read_states(dir: &Path, m: &Meta) -> Result<Vec<CellState>, ReadError> {
+    let at = dir.join(&m.name);
+    if *m.array.data_type() != data_type::int8() {
+        return Err(err(&at, "has the wrong data type: xyz_status is int8"));
+    }
+    let elements: u64 = m.shape.iter().map(|s| *s as u64).product();
+    check_chunk_sizes(dir, &m.name, elements.saturating_add(1 << 20))?;
+    let mut cells = vec![CellState::Absent; elements as usize];
+    let mut bad = false;
+    let read =
+        |cells: &mut Vec<CellState>, bad: &mut bool| -> Result<(), zarrs::array::ArrayError> {
+            let grid = m.array.chunk_grid_shape().to_vec();
+            for index in super::zarr::chunk_indices(&grid) {
+                let part = m.array.chunk_subset_bounded(&index)?;
+                let codes: Vec<i8> = m.array.retrieve_array_subset(&part)?;
+                let origin: Vec<usize> = part.start().iter().map(|s| *s as usize).collect();
+                let size: Vec<usize> = part.shape().iter().map(|s| *s as usize).collect();
+                super::zarr::for_each_run(&m.shape, &size, &origin, |c, a, n| {
+                    for k in 0..n {
+                        match CellState::from_status(i64::from(codes[c + k])) {
+                            Some(state) => cells[a + k] = state,
+                            None => *bad = true,
+                        }
+                    }
+                });
+            }
+            Ok(())
+        };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut cells, &mut bad)))
+        .unwrap_or_else(|_| Err(zarrs::array::ArrayError::Other("a chunk panicked".into())))
+        .map_err(|e| err(&at, format!("cannot be read: {e} (damaged)")))?;
+    if bad {
+        return Err(err(
+            &at,
+            "holds a status code other than 0, 1, 2 and 3 (damaged)",
+        ));
+    }
+    Ok(cells)
+}
+
 /// The whole of `array` (of `shape`), read a chunk at a time into one vector: no second copy
 /// of the array is made on the way.
 fn by_chunks<T: zarrs::array::ElementOwned + Copy>(
@@ -500,27 +541,19 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
                 format!("has dims {:?} where the swept dims are {swept:?}", m.dims),
             ));
         }
+        if m.shape.iter().product::<usize>() != n_cells {
+            return Err(err(
+                &at,
+                format!(
+                    "has shape {:?}, which the coordinates of {swept:?} do not give",
+                    m.shape
+                ),
+            ));
+        }
         if m.name == ERROR_VAR {
             errors = read_texts(dir, m)?;
-            continue;
-        }
-        match read_array(dir, m)? {
-            Items::I8(codes) if m.name == STATUS_VAR => {
-                let cells = codes
-                    .iter()
-                    .map(|c| CellState::from_status(i64::from(*c)))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| {
-                        err(
-                            &at,
-                            "holds a status code other than 0, 1, 2 and 3 (damaged)",
-                        )
-                    })?;
-                states = Some(cells);
-            }
-            _ => {
-                return Err(err(&at, "has the wrong data type: xyz_status is int8"));
-            }
+        } else {
+            states = Some(read_states(dir, m)?);
         }
     }
     let mut present = vec![false; n_cells];
