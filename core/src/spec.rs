@@ -20,6 +20,7 @@
 //! [limits]                          # optional sandbox limits
 //! memory = "256MiB"
 //! deadline = "60s"
+//! clocks = "real"                   # WASI modules see the host's clocks and randomness
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -67,6 +68,9 @@ pub struct Limits {
     pub memory: Option<u64>,
     /// Most time one call (one chunk) may take.
     pub deadline: Option<Duration>,
+    /// Whether WASI modules see the host's clocks and randomness (`clocks = "real"`) instead
+    /// of the ones made the same for a case on every run (`"case"`, the default).
+    pub real_clocks: bool,
 }
 
 /// A parsed spec.
@@ -110,6 +114,7 @@ struct RawSpec {
 struct RawLimits {
     memory: Option<String>,
     deadline: Option<String>,
+    clocks: Option<String>,
 }
 
 impl Spec {
@@ -170,6 +175,19 @@ impl Spec {
                 .deadline
                 .map(|d| parse_duration(&d).map_err(|e| field("limits.deadline".into(), e)))
                 .transpose()?,
+            real_clocks: match raw.limits.clocks.as_deref() {
+                None | Some("case") => false,
+                Some("real") => true,
+                Some(other) => {
+                    return Err(field(
+                        "limits.clocks".into(),
+                        format!(
+                            "`{other}` is not a kind of clocks: \"case\" (the default: the same \
+                             for a case on every run) or \"real\" (the host's)"
+                        ),
+                    ));
+                }
+            },
         };
         let mut attrs = Vec::with_capacity(raw.attrs.len());
         for (name, value) in &raw.attrs {

@@ -491,8 +491,12 @@ impl EngineOpts {
         signature: Option<&xyz_abi::Signature>,
         sha256: Option<&str>,
         deadline: Option<Duration>,
+        real_clocks: bool,
     ) -> anyhow::Result<xyz_core::ProcessFunction> {
         let mut args: Vec<std::ffi::OsString> = vec!["worker".into(), module.into()];
+        if real_clocks {
+            args.push("--real-clocks".into());
+        }
         if let Some(m) = memory {
             args.extend(["--memory".into(), m.to_string().into()]);
         }
@@ -514,7 +518,7 @@ impl EngineOpts {
     /// within `--load-timeout` in a worker process (which also caches a module's compiled
     /// code for the loads to come), never in this one.
     pub(crate) fn probe(&self, module: &Path, sha256: &str) -> anyhow::Result<xyz_abi::Signature> {
-        let workers = self.start_workers(module, None, None, Some(sha256), None)?;
+        let workers = self.start_workers(module, None, None, Some(sha256), None, false)?;
         Ok(workers.signature().clone())
     }
 
@@ -664,6 +668,7 @@ impl WasmOpts {
             expected.map(|(sig, _)| sig),
             expected.map(|(_, sha)| sha),
             deadline.filter(|_| !in_process),
+            limits.real_clocks,
         )?;
         let sha256 = workers.sha256().unwrap_or_default().to_string();
         if !in_process {
@@ -680,7 +685,7 @@ impl WasmOpts {
             )?),
             Kind::Wasm => {
                 let mut config = self.cache.config(memory);
-                config.deadline(deadline);
+                config.deadline(deadline).real_clocks(limits.real_clocks);
                 Box::new(xyz_wasm::WasmFunction::load_expecting(
                     module,
                     &config,

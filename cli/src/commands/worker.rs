@@ -35,6 +35,10 @@ pub(crate) struct WorkerCommand {
     #[arg(long, value_name = "HEX")]
     sha256: Option<String>,
 
+    /// Let WASI modules see the host's clocks and randomness
+    #[arg(long)]
+    real_clocks: bool,
+
     #[command(flatten)]
     cache: EngineOpts,
 }
@@ -48,7 +52,8 @@ impl WorkerCommand {
         let loaded: Result<Box<dyn Function>, String> = match kind {
             Err(e) => Err(chain(&e)),
             Ok(super::Kind::Wasm) => {
-                let config = self.cache.config(self.memory);
+                let mut config = self.cache.config(self.memory);
+                config.real_clocks(self.real_clocks);
                 xyz_wasm::WasmFunction::load_expecting(&self.module, &config, sha256)
                     .map(|f| Box::new(f) as Box<dyn Function>)
                     .map_err(|e| chain(&e))

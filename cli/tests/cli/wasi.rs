@@ -267,3 +267,105 @@ fn limits_hold_for_wasi_modules() {
     assert_eq!(failure["args"]["n"], 100000000);
     assert_eq!(rows(&dir, "m.json")[0]["xyz_status"], 0);
 }
+
+/// `clocks = "real"` in a spec's limits gives WASI modules the host's clocks and randomness,
+/// through runs and crops; anything else there is refused by name.
+#[test]
+fn a_spec_may_give_the_hosts_clocks() {
+    let dir = Dir::new();
+    let (wasm, _) = xyz_tests::wasi_c_guest("sandbox");
+    let spec = |clocks: &str| {
+        dir.write(
+            "s.toml",
+            &format!(
+                "function = \"{}\"\n[combos]\nk = [0, 1000000]\n[limits]\nclocks = \"{clocks}\"\n",
+                wasm.display()
+            ),
+        )
+    };
+    let s = spec("real");
+    let s = s.to_str().unwrap();
+    dir.xyz_ok(&["run", s, "-q", "-o", "a.json"], 0);
+    dir.xyz_ok(&["run", s, "-q", "-o", "b.json", "--watchdog", "epoch"], 0);
+    let (a, b) = (rows(&dir, "a.json"), rows(&dir, "b.json"));
+    assert_ne!(
+        a[0]["draw"], b[0]["draw"],
+        "the host's randomness differs run to run"
+    );
+    assert!(
+        a[1]["ticks"].as_i64().unwrap() > 1000,
+        "a million iterations take more than a microsecond on the host's clock: {a:?}"
+    );
+    dir.xyz_ok(&["sow", s, "--name", "r"], 0);
+    let manifest = std::fs::read_to_string(dir.path(".xyz-r/manifest.toml")).unwrap();
+    assert!(manifest.contains("clocks = \"real\""), "{manifest}");
+    dir.xyz_ok(&["grow", "r", "-q"], 0);
+    dir.xyz_ok(&["reap", "r", "-q", "-o", "c.json"], 0);
+    assert_ne!(rows(&dir, "c.json")[0]["draw"], a[0]["draw"]);
+
+    let s = spec("fast");
+    let err = dir.xyz_err(&["run", s.to_str().unwrap()]);
+    assert!(
+        err.contains("`limits.clocks`: `fast` is not a kind of clocks"),
+        "{err}"
+    );
+}
+
+/// A module gives the same bits whichever way its deadline is kept: worker processes, epoch
+/// checks compiled in, or no deadline; and with NaNs canonicalized.
+#[test]
+fn a_module_gives_the_same_bits_under_every_watchdog() {
+    let dir = Dir::new();
+    let (libc, _) = xyz_tests::wasi_c_guest("libc");
+    let mandel = crate::util::guest("mandel");
+    let sweeps: [(&str, Vec<&str>); 2] = [
+        (
+            libc.to_str().unwrap(),
+            vec![
+                "--combo",
+                "x={ linspace = [0.1, 7, 40] }",
+                "--combo",
+                "n=3,30",
+            ],
+        ),
+        (
+            &mandel,
+            vec![
+                "--combo",
+                "x={ linspace = [-2, 0.5, 30] }",
+                "--combo",
+                "y={ linspace = [-1.2, 1.2, 20] }",
+                "--constant",
+                "maxiter=200",
+            ],
+        ),
+    ];
+    for (f, combos) in &sweeps {
+        let mut outs = Vec::new();
+        for (i, mode) in [
+            &[][..],
+            &["--watchdog", "epoch"],
+            &["--no-deadline"],
+            &["--canonicalize-nans"],
+        ]
+        .iter()
+        .enumerate()
+        {
+            let out = format!("m{i}.zarr");
+            let args = [
+                &["run", "-q", "--function", f, "-o", &out][..],
+                combos,
+                mode,
+            ]
+            .concat();
+            dir.xyz_ok(&args, 0);
+            outs.push(tree(&dir.path(&out)));
+        }
+        for (i, o) in outs.iter().enumerate().skip(1) {
+            assert!(*o == outs[0], "{f}: mode {i} differs");
+        }
+        for i in 0..outs.len() {
+            std::fs::remove_dir_all(dir.path(&format!("m{i}.zarr"))).unwrap();
+        }
+    }
+}

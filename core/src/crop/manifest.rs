@@ -24,6 +24,7 @@
 //! [limits]                    # sandbox limits for every grow (optional)
 //! memory = "1073741824"
 //! deadline = "600000ms"
+//! clocks = "real"             # WASI modules see the host's clocks (optional)
 //!
 //! [space]                     # the spec's combos, constants and cases, generators expanded
 //! combos = { y = [ … ], x = [ … ] }
@@ -214,6 +215,9 @@ impl NewManifest<'_> {
         let mut limits = toml::Table::new();
         if let Some(m) = self.limits.memory {
             limits.insert("memory".into(), toml::Value::String(m.to_string()));
+        }
+        if self.limits.real_clocks {
+            limits.insert("clocks".into(), toml::Value::String("real".into()));
         }
         if let Some(d) = self.limits.deadline {
             limits.insert(

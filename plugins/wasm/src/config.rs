@@ -12,6 +12,7 @@ pub struct WasmConfig {
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) nan_canonicalization: bool,
     pub(crate) max_instances: u32,
+    pub(crate) real_clocks: bool,
 }
 
 /// Default cap on an instance's linear memory: 1 GiB.
@@ -37,7 +38,16 @@ impl WasmConfig {
             cache_dir: default_cache_dir(),
             nan_canonicalization: false,
             max_instances: 2 * cores + 8,
+            real_clocks: false,
         }
+    }
+
+    /// Lets WASI modules see the host's clocks and randomness (default off: the clocks start
+    /// at zero for each case and the randomness is seeded from the case, so a case gives the
+    /// same result on every run).
+    pub fn real_clocks(&mut self, yes: bool) -> &mut Self {
+        self.real_clocks = yes;
+        self
     }
 
     /// Caps each instance's linear memory at `bytes` (default 1 GiB). A case that grows past

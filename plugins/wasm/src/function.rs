@@ -155,6 +155,8 @@ pub struct WasmFunction {
     deadline: Option<Duration>,
     /// Whether the module imports WASI.
     wasi: bool,
+    /// Whether its WASI clocks and randomness are the host's.
+    real_clocks: bool,
     _ticker: Option<Ticker>,
 }
 
@@ -371,6 +373,7 @@ impl WasmFunction {
             memory_limit: config.memory_limit,
             deadline: config.deadline,
             wasi,
+            real_clocks: config.real_clocks,
             _ticker: None,
         };
         let (version, text) = f.probe()?;
@@ -434,7 +437,10 @@ impl WasmFunction {
     }
 
     pub(crate) fn new_store(&self) -> Store<StoreState> {
-        let mut store = Store::new(&self.engine, StoreState::new(self.memory_limit, self.wasi));
+        let mut store = Store::new(
+            &self.engine,
+            StoreState::new(self.memory_limit, self.wasi, self.real_clocks),
+        );
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
         store

@@ -66,20 +66,20 @@ pub(crate) struct StoreState {
 }
 
 impl StoreState {
-    pub(crate) fn new(memory_limit: u64, wasi: bool) -> StoreState {
+    pub(crate) fn new(memory_limit: u64, wasi: bool, real_clocks: bool) -> StoreState {
         StoreState {
             limiter: Limiter {
                 limit: memory_limit,
                 exceeded: None,
             },
             panic: None,
-            wasi: wasi.then(WasiState::new),
+            wasi: wasi.then(|| WasiState::new(real_clocks)),
         }
     }
 
     /// The WASI context the imports use.
     pub(crate) fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
-        &mut self.wasi.get_or_insert_with(WasiState::new).ctx
+        &mut self.wasi.get_or_insert_with(|| WasiState::new(false)).ctx
     }
 }
 

@@ -44,38 +44,45 @@ pub(crate) struct WasiState {
     stderr: Captured,
     ticks: Arc<AtomicU64>,
     seed: Arc<Mutex<u64>>,
+    /// Whether the clocks and randomness are the host's.
+    real: bool,
 }
 
 impl WasiState {
-    /// A deny-by-default context with deterministic clocks and randomness.
-    pub(crate) fn new() -> WasiState {
+    /// A deny-by-default context, with clocks and randomness the same for a case on every
+    /// run unless `real` (then the host's).
+    pub(crate) fn new(real: bool) -> WasiState {
         let stdout = Captured::default();
         let stderr = Captured::default();
         let ticks = Arc::new(AtomicU64::new(0));
         let seed = Arc::new(Mutex::new(0));
-        let ctx = WasiCtxBuilder::new()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .wall_clock(CaseClock(ticks.clone()))
-            .monotonic_clock(CaseClock(ticks.clone()))
-            .secure_random(CaseRng(seed.clone()))
-            .insecure_random(CaseRng(seed.clone()))
-            .insecure_random_seed(0)
-            .build_p1();
+        let mut builder = WasiCtxBuilder::new();
+        builder.stdout(stdout.clone()).stderr(stderr.clone());
+        if !real {
+            builder
+                .wall_clock(CaseClock(ticks.clone()))
+                .monotonic_clock(CaseClock(ticks.clone()))
+                .secure_random(CaseRng(seed.clone()))
+                .insecure_random(CaseRng(seed.clone()))
+                .insecure_random_seed(0);
+        }
         WasiState {
-            ctx,
+            ctx: builder.build_p1(),
             stdout,
             stderr,
             ticks,
             seed,
+            real,
         }
     }
 
     /// Readies the context for the case of `args` (one case) of the module `sha256`: clocks
     /// at zero, the generator seeded from the arguments, no output captured.
     pub(crate) fn begin_case(&mut self, sha256: &[u8], args: &Columns) {
-        self.ticks.store(0, Ordering::Relaxed);
-        *self.seed.lock().unwrap_or_else(PoisonError::into_inner) = case_seed(sha256, args);
+        if !self.real {
+            self.ticks.store(0, Ordering::Relaxed);
+            *self.seed.lock().unwrap_or_else(PoisonError::into_inner) = case_seed(sha256, args);
+        }
         self.stdout.clear();
         self.stderr.clear();
     }
