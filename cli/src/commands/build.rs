@@ -10,6 +10,9 @@ use crate::exit_codes;
 /// The target a module is built for.
 const TARGET: &str = "wasm32-unknown-unknown";
 
+/// The target a module that uses Rust's std I/O is built for.
+const WASI_TARGET: &str = "wasm32-wasip1";
+
 /// Build a function for WebAssembly: a Rust crate with cargo (release profile, for
 /// wasm32-unknown-unknown), or a C file with clang; prints the module's path
 #[derive(Debug, clap::Args)]
@@ -18,7 +21,15 @@ pub(crate) struct BuildCommand {
     /// file itself
     #[arg(default_value = ".")]
     dir: PathBuf,
+
+    /// Build with the C library (wasi-libc, for WASI; a Rust crate for wasm32-wasip1): for
+    /// code that uses malloc, printf, libm or Rust's std I/O
+    #[arg(long)]
+    libc: bool,
 }
+
+/// Where Debian's wasi-libc puts the C library for wasm32.
+const WASI_LIBC: &str = "/usr/lib/wasm32-wasi/libc.a";
 
 /// The text a second `#[xyz_guest::function]` in a crate makes the compiler print.
 const TWO_FUNCTIONS: &str = "one_xyz_function_per_module__this_crate_has_two";
@@ -26,9 +37,9 @@ const TWO_FUNCTIONS: &str = "one_xyz_function_per_module__this_crate_has_two";
 impl BuildCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let module = if self.dir.join("Cargo.toml").is_file() {
-            rust(&self.dir)?
+            rust(&self.dir, if self.libc { WASI_TARGET } else { TARGET })?
         } else {
-            c(&self.dir)?
+            c(&self.dir, self.libc)?
         };
         println!("{}", module.display());
         Ok(exit_codes::OK)
@@ -48,8 +59,8 @@ fn package_name(manifest: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("{}: no [package] name", manifest.display()))
 }
 
-/// Builds the crate in `dir` for wasm32 with cargo; gives the module.
-fn rust(dir: &Path) -> anyhow::Result<PathBuf> {
+/// Builds the crate in `dir` for `target` with cargo; gives the module.
+fn rust(dir: &Path, target: &str) -> anyhow::Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     let name = package_name(&manifest)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -58,7 +69,7 @@ fn rust(dir: &Path) -> anyhow::Result<PathBuf> {
             "build",
             "--release",
             "--target",
-            TARGET,
+            target,
             "--message-format=short",
         ])
         .arg("--manifest-path")
@@ -82,7 +93,7 @@ fn rust(dir: &Path) -> anyhow::Result<PathBuf> {
         }
         if said.contains("may not be installed") || said.contains("can't find crate for `core`") {
             anyhow::bail!(
-                "the {TARGET} target is not installed: add it with `rustup target add {TARGET}`"
+                "the {target} target is not installed: add it with `rustup target add {target}`"
             );
         }
         anyhow::bail!("cargo could not build {}", dir.display());
@@ -92,7 +103,7 @@ fn rust(dir: &Path) -> anyhow::Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| dir.join("target"));
     let module = target_dir
-        .join(TARGET)
+        .join(target)
         .join("release")
         .join(format!("{}.wasm", name.replace('-', "_")));
     anyhow::ensure!(
@@ -104,9 +115,9 @@ fn rust(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(module)
 }
 
-/// Builds one C file (`path`, or the one `.c` file in directory `path`) for wasm32 with clang;
-/// gives the module, beside the source.
-fn c(path: &Path) -> anyhow::Result<PathBuf> {
+/// Builds one C file (`path`, or the one `.c` file in directory `path`) for wasm32 with clang,
+/// freestanding or (`libc`) with wasi-libc; gives the module, beside the source.
+fn c(path: &Path, libc: bool) -> anyhow::Result<PathBuf> {
     let source = if path.is_dir() {
         let sources: Vec<PathBuf> = std::fs::read_dir(path)
             .with_context(|| format!("reading {}", path.display()))?
@@ -131,18 +142,36 @@ fn c(path: &Path) -> anyhow::Result<PathBuf> {
     };
     let dir = source.parent().unwrap_or(Path::new("."));
     let module = source.with_extension("wasm");
-    let status = Command::new("clang")
-        .arg(format!("--target={TARGET}"))
-        .args(["-O2", "-nostdlib", "-ffreestanding", "-fvisibility=hidden"])
+    let mut clang = Command::new("clang");
+    if libc {
+        anyhow::ensure!(
+            Path::new(WASI_LIBC).is_file(),
+            "--libc builds with wasi-libc, which is not installed ({WASI_LIBC} is missing): \
+             apt-get install wasi-libc libclang-rt-dev-wasm32"
+        );
+        clang.args([
+            "--target=wasm32-wasi",
+            "--sysroot=/usr",
+            "-mexec-model=reactor",
+            "-O2",
+        ]);
+    } else {
+        clang
+            .arg(format!("--target={TARGET}"))
+            .args(["-O2", "-nostdlib", "-ffreestanding", "-fvisibility=hidden"])
+            .args(["-Wl,--no-entry", "-Wl,--export-dynamic"]);
+    }
+    let status = clang
         .arg("-I")
         .arg(if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {
             dir
         })
-        .args(["-Wl,--no-entry", "-Wl,--export-dynamic", "-o"])
+        .arg("-o")
         .arg(&module)
         .arg(&source)
+        .args(if libc { &["-lm"][..] } else { &[] })
         .status()
         .context(
             "running clang: building C for wasm32 needs clang and lld (apt-get install clang lld)",

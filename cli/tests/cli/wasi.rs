@@ -369,3 +369,37 @@ fn a_module_gives_the_same_bits_under_every_watchdog() {
         }
     }
 }
+
+/// `xyz build --libc` builds C that uses the C library against wasi-libc, into a module that
+/// gives what the example built by the test suite gives.
+#[test]
+fn xyz_build_builds_c_with_the_c_library() {
+    let dir = Dir::new();
+    let root = xyz_tests::workspace_root();
+    std::fs::create_dir(dir.path("f")).unwrap();
+    std::fs::copy(root.join("wasm-examples/wasi/libc.c"), dir.path("f/libc.c")).unwrap();
+    std::fs::copy(root.join("include/xyz.h"), dir.path("f/xyz.h")).unwrap();
+    // Freestanding, it has no C library to find.
+    dir.xyz_ok(&["build", "f"], 1);
+    let module = stdout(&dir.xyz_ok(&["build", "f", "--libc"], 0));
+    assert!(module.trim().ends_with("f/libc.wasm"), "{module}");
+    let (built, _) = xyz_tests::wasi_c_guest("libc");
+    let run = |f: &str| {
+        stdout(&dir.xyz_ok(
+            &[
+                "run",
+                "-q",
+                "--function",
+                f,
+                "--combo",
+                "x=0.5,2",
+                "--combo",
+                "n=5",
+                "-o",
+                "-",
+            ],
+            0,
+        ))
+    };
+    assert_eq!(run(module.trim()), run(built.to_str().unwrap()));
+}
