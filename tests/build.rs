@@ -94,48 +94,51 @@ fn build_wasi_c(root: &Path, out: &Path) {
         } else {
             ("clang", &[])
         };
-        let common = ["-O2", "-Wall", "-Wextra", "-Werror"];
-        let wasm = Command::new(cc)
-            .args([
-                "--target=wasm32-wasi",
-                "--sysroot=/usr",
-                "-mexec-model=reactor",
-            ])
-            .args(common)
-            .args(std_flags)
-            .arg("-I")
-            .arg(&include)
-            .arg("-o")
-            .arg(out.join(format!("{stem}.wasm")))
-            .arg(&src)
-            .arg("-lm")
-            .status()
-            .expect("clang runs");
-        assert!(
-            wasm.success(),
-            "{cc} could not build {} for WASI",
-            src.display()
+        let wasi = [
+            "--target=wasm32-wasi",
+            "--sysroot=/usr",
+            "-mexec-model=reactor",
+        ];
+        let wasm = out.join(format!("{stem}.wasm"));
+        compile(
+            cc,
+            &[&wasi, std_flags, &["-lm"]].concat(),
+            &include,
+            &src,
+            &wasm,
         );
-        if cpp {
-            continue;
+        if !cpp {
+            let so = out.join(format!("lib{stem}.so"));
+            compile(cc, &[NATIVE, &["-lm"]].concat(), &include, &src, &so);
         }
-        let native = Command::new(cc)
-            .args(["-shared", "-fPIC", "-fuse-ld=lld"])
-            .args(common)
-            .arg("-I")
-            .arg(&include)
-            .arg("-o")
-            .arg(out.join(format!("lib{stem}.so")))
-            .arg(&src)
-            .arg("-lm")
-            .status()
-            .expect("clang runs");
-        assert!(
-            native.success(),
-            "clang could not build {} as a shared library",
-            src.display()
-        );
     }
+}
+
+/// Flags of every example build: optimised, every warning an error.
+const COMMON: [&str; 4] = ["-O2", "-Wall", "-Wextra", "-Werror"];
+
+/// Flags of a native shared library.
+const NATIVE: &[&str] = &["-shared", "-fPIC", "-fuse-ld=lld"];
+
+/// Compiles `src` with `cc` (clang or clang++), [`COMMON`] flags and `flags`, against the
+/// headers in `include`, into `out`; panics naming the source if it fails.
+fn compile(cc: &str, flags: &[&str], include: &Path, src: &Path, out: &Path) {
+    let status = Command::new(cc)
+        .args(COMMON)
+        .arg("-I")
+        .arg(include)
+        .arg("-o")
+        .arg(out)
+        .arg(src)
+        .args(flags)
+        .status()
+        .expect("clang runs");
+    assert!(
+        status.success(),
+        "{cc} could not build {} into {}",
+        src.display(),
+        out.display()
+    );
 }
 
 /// Builds `examples` with a nested cargo, for `target` or the host.
@@ -198,40 +201,23 @@ fn build_c(root: &Path, out: &Path) {
     let include = root.join("include");
     for src in sources {
         let stem = src.file_stem().expect("a file name").to_string_lossy();
-        let common = ["-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror"];
-        let wasm = Command::new("clang")
-            .args([
-                "--target=wasm32-unknown-unknown",
-                "-nostdlib",
-                "-ffreestanding",
-            ])
-            .args(common)
-            .arg("-I")
-            .arg(&include)
-            .args(["-Wl,--no-entry", "-Wl,--export-dynamic", "-o"])
-            .arg(out.join(format!("{stem}.wasm")))
-            .arg(&src)
-            .status()
-            .expect("clang runs");
-        assert!(
-            wasm.success(),
-            "clang could not build {} for wasm32",
-            src.display()
-        );
-        let native = Command::new("clang")
-            .args(["-shared", "-fPIC", "-fuse-ld=lld"])
-            .args(common)
-            .arg("-I")
-            .arg(&include)
-            .arg("-o")
-            .arg(out.join(format!("lib{stem}.so")))
-            .arg(&src)
-            .status()
-            .expect("clang runs");
-        assert!(
-            native.success(),
-            "clang could not build {} as a shared library",
-            src.display()
+        let freestanding = [
+            "--target=wasm32-unknown-unknown",
+            "-nostdlib",
+            "-ffreestanding",
+            "-fvisibility=hidden",
+            "-Wl,--no-entry",
+            "-Wl,--export-dynamic",
+        ];
+        let wasm = out.join(format!("{stem}.wasm"));
+        compile("clang", &freestanding, &include, &src, &wasm);
+        let so = out.join(format!("lib{stem}.so"));
+        compile(
+            "clang",
+            &[NATIVE, &["-fvisibility=hidden"]].concat(),
+            &include,
+            &src,
+            &so,
         );
     }
 }

@@ -178,6 +178,25 @@ fn several_crops_reap_into_one_dataset() {
     assert_eq!(tree(&dir.path("ramp.zarr")), tree(&dir.path("run.zarr")));
 }
 
+/// The mandel study in `study.zarr` holds what one run over maxiter [100, 1000] gives.
+fn assert_study_is_one_run(dir: &Dir, spec: &str) {
+    dir.xyz_ok(
+        &[
+            "run",
+            spec,
+            "--combo",
+            "maxiter=[100, 1000]",
+            "-o",
+            "once.zarr",
+            "-q",
+        ],
+        0,
+    );
+    let a = xyz_tests::python("stores.py", &[&"values", &dir.path("study.zarr")]);
+    let b = xyz_tests::python("stores.py", &[&"values", &dir.path("once.zarr")]);
+    assert_eq!(a, b);
+}
+
 /// A run into a dataset evaluates only the cells it lacks (issue 17): a mandel study extended
 /// from maxiter [100] to [100, 1000] evaluates exactly the new cases, and a run of what is
 /// all there evaluates none.
@@ -218,21 +237,7 @@ fn a_run_into_a_dataset_evaluates_only_what_it_lacks() {
     let all = run("1000", &["--recompute"]);
     assert_eq!(all["evaluated"].as_u64(), Some(600));
     // The same as a single run of both.
-    dir.xyz_ok(
-        &[
-            "run",
-            spec,
-            "--combo",
-            "maxiter=[100, 1000]",
-            "-o",
-            "once.zarr",
-            "-q",
-        ],
-        0,
-    );
-    let a = xyz_tests::python("stores.py", &[&"values", &dir.path("study.zarr")]);
-    let b = xyz_tests::python("stores.py", &[&"values", &dir.path("once.zarr")]);
-    assert_eq!(a, b);
+    assert_study_is_one_run(&dir, spec);
 }
 
 /// `sow --into` sows only the cases a dataset lacks, and the reap merges them into it: a
@@ -288,21 +293,7 @@ fn a_crop_sown_into_a_dataset_grows_only_what_it_lacks() {
     // Reap merges into the dataset the crop was sown for.
     let reaped = stdout(&dir.xyz_ok(&["reap", "more"], 0));
     assert!(reaped.contains("merged into"), "{reaped}");
-    dir.xyz_ok(
-        &[
-            "run",
-            spec,
-            "--combo",
-            "maxiter=[100, 1000]",
-            "-o",
-            "once.zarr",
-            "-q",
-        ],
-        0,
-    );
-    let a = xyz_tests::python("stores.py", &[&"values", &dir.path("study.zarr")]);
-    let b = xyz_tests::python("stores.py", &[&"values", &dir.path("once.zarr")]);
-    assert_eq!(a, b);
+    assert_study_is_one_run(&dir, spec);
     // Now it lacks nothing: nothing is sown.
     let out = stdout(&dir.xyz_ok(
         &[

@@ -13,6 +13,15 @@ fn rows(dir: &Dir, file: &str) -> Vec<Value> {
     serde_json::from_str::<Vec<Value>>(&text).unwrap()
 }
 
+/// `xyz run --json` of the C library example with `args` (combos and options) into `out`;
+/// gives the run's summary.
+fn run_libc(dir: &Dir, args: &[&str], out: &str, code: i32) -> Value {
+    let (wasm, _) = xyz_tests::wasi_c_guest("libc");
+    let f = wasm.to_str().unwrap();
+    let all = [&["run", "--json", "--function", f, "-o", out][..], args].concat();
+    serde_json::from_slice(&dir.xyz_ok(&all, code).stdout).unwrap()
+}
+
 fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
 }
@@ -92,23 +101,12 @@ fn c_with_libc_runs_sandboxed_and_gives_what_it_gives_natively() {
 #[test]
 fn exit_fails_the_case_with_its_code_and_what_it_printed() {
     let dir = Dir::new();
-    let (wasm, _) = xyz_tests::wasi_c_guest("libc");
-    let out = dir.xyz_ok(
-        &[
-            "run",
-            "--function",
-            wasm.to_str().unwrap(),
-            "--combo",
-            "x=1,2",
-            "--combo",
-            "n=-3,5",
-            "-o",
-            "e.json",
-            "--json",
-        ],
+    let summary = run_libc(
+        &dir,
+        &["--combo", "x=1,2", "--combo", "n=-3,5"],
+        "e.json",
         3,
     );
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["failed"], 2);
     let rows = rows(&dir, "e.json");
     for r in &rows {
@@ -242,25 +240,15 @@ fn rust_with_std_built_for_wasip1_gives_what_it_gives_natively() {
 #[test]
 fn limits_hold_for_wasi_modules() {
     let dir = Dir::new();
-    let (wasm, _) = xyz_tests::wasi_c_guest("libc");
-    let out = dir.xyz_ok(
-        &[
-            "run",
-            "--function",
-            wasm.to_str().unwrap(),
-            "--combo",
-            "x=1",
-            "--combo",
-            "n=10,100000000",
-            "--memory",
-            "64MiB",
-            "-o",
-            "m.json",
-            "--json",
-        ],
-        3,
-    );
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let args = [
+        "--combo",
+        "x=1",
+        "--combo",
+        "n=10,100000000",
+        "--memory",
+        "64MiB",
+    ];
+    let summary = run_libc(&dir, &args, "m.json", 3);
     assert_eq!(summary["failed"], 1);
     let failure = &summary["failures"][0];
     assert_eq!(failure["kind"], "memory", "{failure}");

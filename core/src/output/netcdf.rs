@@ -291,18 +291,9 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
         .map(|d| (d.name.clone(), d.coords.len()))
         .collect();
     let mut vars: Vec<Var<'_>> = Vec::new();
-    for (d, dim) in ds.dims.iter().enumerate() {
-        let mut ids = vec![d];
-        let mut attrs = Vec::new();
-        let data = plain(&dim.coords, &mut ids, &mut attrs, &mut dims)?;
-        vars.push(Var {
-            name: dim.name.clone(),
-            dims: ids,
-            attrs,
-            data,
-        });
-    }
-    for dim in &ds.extra_coords {
+    // Coordinate variables: the swept dims' (dims 0, 1, …), then the extra dims' that have
+    // coordinates.
+    for dim in ds.dims.iter().chain(&ds.extra_coords) {
         let mut ids = vec![dim_id(&mut dims, &dim.name, dim.coords.len())?];
         let mut attrs = Vec::new();
         let data = plain(&dim.coords, &mut ids, &mut attrs, &mut dims)?;
@@ -832,39 +823,31 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         })
     };
 
+    // A coordinate variable, booleans back from their bytes.
+    let mut coordinate = |v: &VarInfo| -> Result<SweptDim, ReadError> {
+        let shape: Vec<usize> = v.dims.iter().map(|d| dims[*d].1).collect();
+        let coords = match read_column(v, &shape)?.0 {
+            Column::I64(marks) if v.nc_type == NC_BYTE => {
+                Column::Bool(marks.iter().map(|m| *m == 1).collect())
+            }
+            c => c,
+        };
+        Ok(SweptDim {
+            name: v.name.clone(),
+            coords,
+        })
+    };
     let mut swept_dims = Vec::with_capacity(swept.len());
     for d in &swept {
         let v = infos
             .iter()
             .find(|v| is_coord(v) && v.dims[0] == *d)
             .expect("swept dims have coordinates");
-        let shape: Vec<usize> = v.dims.iter().map(|d| dims[*d].1).collect();
-        let (coords, _) = read_column(v, &shape)?;
-        let coords = match coords {
-            Column::I64(marks) if v.nc_type == NC_BYTE => {
-                Column::Bool(marks.iter().map(|m| *m == 1).collect())
-            }
-            c => c,
-        };
-        swept_dims.push(SweptDim {
-            name: v.name.clone(),
-            coords,
-        });
+        swept_dims.push(coordinate(v)?);
     }
     let mut extra_coords = Vec::new();
     for v in infos.iter().filter(|v| is_extra(v)) {
-        let shape: Vec<usize> = v.dims.iter().map(|d| dims[*d].1).collect();
-        let (coords, _) = read_column(v, &shape)?;
-        let coords = match coords {
-            Column::I64(marks) if v.nc_type == NC_BYTE => {
-                Column::Bool(marks.iter().map(|m| *m == 1).collect())
-            }
-            c => c,
-        };
-        extra_coords.push(SweptDim {
-            name: v.name.clone(),
-            coords,
-        });
+        extra_coords.push(coordinate(v)?);
     }
     let n_cells: usize = swept_dims.iter().map(|d| d.coords.len()).product();
     let mut present = vec![false; n_cells];

@@ -99,18 +99,20 @@ fn field(name: &str, ty: ScalarType, repetition: Repetition) -> Result<Arc<Type>
 }
 
 fn layout_of(ds: &Dataset) -> Layout {
-    let coords_of = |c: &Column| (0..c.len()).map(|i| json_of(&c.get(i))).collect();
-    Layout {
-        format: 1,
-        dims: ds
-            .dims
-            .iter()
+    let dim_layouts = |dims: &[SweptDim]| {
+        dims.iter()
             .map(|d| DimLayout {
                 name: d.name.clone(),
                 ty: d.coords.ty(),
-                coords: coords_of(&d.coords),
+                coords: (0..d.coords.len())
+                    .map(|i| json_of(&d.coords.get(i)))
+                    .collect(),
             })
-            .collect(),
+            .collect()
+    };
+    Layout {
+        format: 1,
+        dims: dim_layouts(&ds.dims),
         constants: constants(ds).iter().map(|(k, _)| k.clone()).collect(),
         vars: ds
             .vars
@@ -126,15 +128,7 @@ fn layout_of(ds: &Dataset) -> Layout {
             .iter()
             .map(|(k, v)| (k.clone(), v.ty(), json_of(v)))
             .collect(),
-        extra_coords: ds
-            .extra_coords
-            .iter()
-            .map(|d| DimLayout {
-                name: d.name.clone(),
-                ty: d.coords.ty(),
-                coords: coords_of(&d.coords),
-            })
-            .collect(),
+        extra_coords: dim_layouts(&ds.extra_coords),
     }
 }
 
