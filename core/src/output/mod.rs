@@ -270,9 +270,10 @@ pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
     resolve_destination(dest).map(|_| ())
 }
 
-/// Reads back a Zarr store xyz wrote, as a dataset: what harvest merges into. Missing values
-/// read back missing; a cell is `Ok` where any variable has a value (strings cannot say they
-/// are missing, so a store of string outputs only reads every cell as `Ok`).
+/// Reads back a Zarr store, as a dataset: what harvest merges into. The cells' states and
+/// failures come from `xyz_status` and `xyz_error`; a store without them (another tool's)
+/// has a cell `Ok` where any variable has a value (strings cannot say they are missing, so a
+/// store of string outputs only reads every cell as `Ok`).
 pub fn read_zarr(path: &Path) -> Result<Dataset, ReadError> {
     zarr_read::read(path)
 }
@@ -307,10 +308,11 @@ fn cells_of(mut present: Vec<bool>, known: bool) -> Vec<crate::dataset::CellStat
 }
 
 /// Reads back a dataset xyz wrote in any format. Zarr, netCDF and Parquet give back the
-/// dataset that was written (with the caveats of [`read_zarr`]); CSV and JSON hold rows only,
-/// so their layout is inferred: the dims are the fewest leading columns that tell the rows
-/// apart, the columns after them that hold one value throughout are constants, and the others
-/// are data variables.
+/// dataset that was written (with the caveats of [`read_zarr`] for stores of other tools);
+/// CSV and JSON hold rows only, so their layout is inferred: the dims are the fewest leading
+/// columns that tell the rows apart, the columns after them that hold one value throughout are
+/// constants, and the others are data variables, but for `xyz_status` and `xyz_error`, which
+/// give the cells' states and failures.
 ///
 /// A file no reader makes sense of is an error naming it, whatever a third-party decoder does
 /// with it: a panic inside one is caught and reported as damage.
