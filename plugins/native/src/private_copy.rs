@@ -40,8 +40,19 @@ fn fd_of(file: &std::fs::File) -> i32 {
 #[cfg(target_os = "linux")]
 fn memfd(bytes: &[u8]) -> Option<std::fs::File> {
     use std::os::fd::FromRawFd;
+    // The system call, not glibc's wrapper (glibc 2.27), so the binary runs on older glibc;
+    // a kernel without it (before 3.17) says ENOSYS, and the private directory serves.
     // SAFETY: the name is a NUL-terminated string; the flags are valid.
-    let fd = unsafe { libc::memfd_create(c"xyz-function".as_ptr(), libc::MFD_CLOEXEC) };
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_memfd_create,
+            c"xyz-function".as_ptr(),
+            libc::MFD_CLOEXEC,
+        )
+    };
+    let Ok(fd) = i32::try_from(fd) else {
+        return None;
+    };
     if fd < 0 {
         return None;
     }
