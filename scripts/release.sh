@@ -44,7 +44,10 @@ for target in "${TARGETS[@]}"; do
 done
 
 host=dist/xyz-x86_64-linux
-arm() { qemu-aarch64 -L /usr/aarch64-linux-gnu dist/xyz-aarch64-linux "$@"; }
+# The aarch64 binary under qemu-user; its own workers are started under qemu too.
+qemu="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+armbin=$PWD/dist/xyz-aarch64-linux
+arm() { XYZ_EXEC_PREFIX="$qemu" $qemu "$armbin" "$@"; }
 for shell in bash zsh fish; do
     "$host" completions "$shell" >"dist/completions/xyz.$shell"
 done

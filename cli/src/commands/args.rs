@@ -504,7 +504,9 @@ impl EngineOpts {
             args.extend(["--sha256".into(), sha.into()]);
         }
         self.args(&mut args);
-        let exe = std::env::current_exe().context("finding the xyz executable for workers")?;
+        let (exe, mut prefix) = self_command()?;
+        prefix.extend(args);
+        let args = prefix;
         let spec = xyz_core::WorkerSpec {
             signature: signature.cloned(),
             sha256: sha256.map(str::to_string),
@@ -533,6 +535,27 @@ impl EngineOpts {
             args.extend(["--cache-dir".into(), dir.into()]);
         }
     }
+}
+
+/// The environment variable holding a command that xyz's own child processes (workers, batch
+/// growers) are started behind, its words split on whitespace: `qemu-aarch64 -L
+/// /usr/aarch64-linux-gnu` for a binary run under emulation, say.
+pub(crate) const EXEC_PREFIX: &str = "XYZ_EXEC_PREFIX";
+
+/// How xyz starts itself: the program to run and the arguments before xyz's own — its own
+/// executable, behind the command in [`EXEC_PREFIX`] if set.
+pub(crate) fn self_command() -> anyhow::Result<(PathBuf, Vec<std::ffi::OsString>)> {
+    let exe = std::env::current_exe().context("finding the xyz executable")?;
+    let prefix = std::env::var(EXEC_PREFIX).unwrap_or_default();
+    let mut words = prefix.split_whitespace();
+    Ok(match words.next() {
+        None => (exe, Vec::new()),
+        Some(program) => {
+            let mut args: Vec<std::ffi::OsString> = words.map(Into::into).collect();
+            args.push(exe.into());
+            (PathBuf::from(program), args)
+        }
+    })
 }
 
 /// How a deadline is enforced.

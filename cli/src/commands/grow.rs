@@ -246,7 +246,7 @@ impl GrowCommand {
 
     /// Grows each batch with `xyz grow DIR --batches ID` in a child process, `-j` at a time.
     fn grow_in_subprocesses(&self, crop: &Crop, batches: &[u64]) -> anyhow::Result<u8> {
-        let exe = std::env::current_exe().context("finding the xyz executable")?;
+        let (exe, prefix) = super::args::self_command()?;
         let dir = std::path::absolute(crop.dir()).context("resolving the crop's directory")?;
         let jobs = match self.jobs {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -272,7 +272,8 @@ impl GrowCommand {
                             return;
                         };
                         let mut cmd = Command::new(&exe);
-                        cmd.arg("grow")
+                        cmd.args(&prefix)
+                            .arg("grow")
                             .arg(&dir)
                             .args(["--batches", &id.to_string(), "-j", "1", "--quiet"])
                             .args(self.wasm.args())

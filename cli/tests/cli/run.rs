@@ -366,3 +366,42 @@ fn progress_shows_on_a_terminal_only() {
     let quiet = on_terminal(" --quiet", "quiet.zarr");
     assert!(!quiet.contains(" left)"), "{quiet}");
 }
+
+/// `XYZ_EXEC_PREFIX` starts xyz's own child processes (workers, batch growers) behind a
+/// command, as an emulator or wrapper needs; a prefix that cannot start says so.
+#[test]
+fn child_processes_start_behind_the_exec_prefix() {
+    let dir = Dir::new();
+    let wrap = dir.write(
+        "wrap.sh",
+        "#!/bin/sh\necho \"$2\" >> \"$(dirname \"$0\")/started\"\nexec \"$@\"\n",
+    );
+    std::fs::set_permissions(&wrap, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let add = crate::util::guest("add");
+    let args = [
+        "run",
+        "-q",
+        "--function",
+        &add,
+        "--combo",
+        "a=1,2",
+        "--combo",
+        "b=3",
+        "--constant",
+        "c=0",
+        "-o",
+        "-",
+    ];
+    let prefix: &std::ffi::OsStr = wrap.as_os_str();
+    let out = dir.xyz_env(&args, &[("XYZ_EXEC_PREFIX", prefix)], 0);
+    assert!(stdout(&out).contains("2.0,3.0,0.0,5.0,0,"), "{out:?}");
+    let started = std::fs::read_to_string(dir.path("started")).unwrap();
+    assert!(
+        started.lines().all(|l| l == "worker") && !started.is_empty(),
+        "{started}"
+    );
+    let missing: &std::ffi::OsStr = "/nonexistent/emulator -x".as_ref();
+    let out = dir.xyz_env(&args, &[("XYZ_EXEC_PREFIX", missing)], 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/emulator"), "{err}");
+}
