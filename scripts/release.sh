@@ -4,15 +4,19 @@
 #                                         cargo-zigbuild and zig, which target a glibc version
 #                                         and aarch64 without a sysroot); native .so functions
 #                                         still load
+#   wheels/xyz_sweeps-*.whl               a Python wheel per architecture (maturin, binary
+#                                         bindings, manylinux2014) whose install puts `xyz` on
+#                                         PATH
 #   completions/xyz.{bash,zsh,fish}       shell completions
 #   man/                                  man pages, one per subcommand
 # Then it checks what each binary claims: the highest glibc symbol version it needs, the demo
 # sweep run by the aarch64 binary under qemu-user equal to the x86_64 one's, and one mandel
 # crop grown by both binaries at once (the aarch64 one under qemu), reaped equal to `xyz run`.
 #
-# Installs what it needs: the Rust targets, zig (the ziglang package from PyPI),
+# Installs what it needs: the Rust targets, zig (the ziglang package from PyPI), maturin,
 # cargo-zigbuild, qemu-user and an aarch64 glibc for qemu (Debian's libc6-arm64-cross).
-# Takes about 20 minutes on 2 cores (two release builds of wasmtime).
+# Takes about 35 minutes on 2 cores (two release builds of wasmtime, and two more for the
+# wheels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +24,8 @@ GLIBC=2.17
 TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
 
 rustup target add "${TARGETS[@]}" wasm32-unknown-unknown
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore ziglang
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore ziglang \
+    'maturin>=1.5,<2'
 command -v cargo-zigbuild >/dev/null || cargo install --locked cargo-zigbuild
 need=()
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
@@ -41,6 +46,9 @@ for target in "${TARGETS[@]}"; do
     cp "target/$target/release/xyz" "dist/xyz-$arch-linux"
     echo "built dist/xyz-$arch-linux in $(($(date +%s) - started)) s:" \
         "$(stat -c %s "dist/xyz-$arch-linux") bytes"
+    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols \
+        maturin build --release --locked --zig --compatibility manylinux2014 --target "$target" \
+        -m cli/Cargo.toml -o dist/wheels
 done
 
 host=dist/xyz-x86_64-linux
@@ -96,4 +104,9 @@ echo "compiled modules in the crop's cache: $(find "$work/.xyz-mixed/cache" -typ
 cmp <(cd "$work/x86.zarr" && find . -type f -exec sha256sum {} + | sort) \
     <(cd "$work/mixed.zarr" && find . -type f -exec sha256sum {} + | sort)
 echo "one crop grown by x86_64 and aarch64 reaps to the store xyz run writes, byte for byte"
-ls -l dist dist/completions
+# The x86_64 wheel installs a working xyz.
+venv=$work/venv
+python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet dist/wheels/*x86_64*.whl
+"$venv/bin/xyz" --version
+ls -l dist dist/completions dist/wheels
