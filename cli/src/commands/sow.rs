@@ -107,6 +107,14 @@ impl SowCommand {
     }
 
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
+        if let Some(given) = &self.into {
+            let format = super::args::format_of(given, None)?;
+            anyhow::ensure!(
+                format.is_self_describing(),
+                "--into {}: results merge into a .zarr, .nc or .parquet dataset, not {format}",
+                given.display()
+            );
+        }
         let (spec, module) = self.sweep.load()?;
         // The bytes sown are the bytes checked: read once, then loaded by a worker that
         // refuses any other file (and caches a module's compiled code for the grows to come).

@@ -307,6 +307,12 @@ fn a_crop_sown_into_a_dataset_grows_only_what_it_lacks() {
         0,
     ));
     assert!(out.contains("nothing to sow"), "{out}");
+    // Tables keep no layout to merge into.
+    let err = dir.xyz_err(&["sow", spec, "--into", "study.csv"]);
+    assert!(
+        err.contains("--into study.csv: results merge into a .zarr, .nc or .parquet dataset"),
+        "{err}"
+    );
 }
 
 /// Failed cells count as held unless --retry-failed; then only they are evaluated again.
