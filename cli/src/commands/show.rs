@@ -68,11 +68,12 @@ fn states(ds: &Dataset) -> [(&'static str, u64); 4] {
 /// The failed cells: each one's arguments (its coordinates, then the constants) and failure.
 fn failures(ds: &Dataset) -> Vec<(Vec<(String, xyz_core::Value)>, String)> {
     let shape = ds.shape();
+    let free = ds.free_attr_names();
     let consts = ds
         .attrs
         .iter()
         .take_while(|(k, _)| !k.starts_with("xyz_"))
-        .filter(|(k, _)| !ds.free_attr_names().contains(k));
+        .filter(|(k, _)| !free.contains(k));
     let consts: Vec<(String, xyz_core::Value)> = consts.cloned().collect();
     ds.cells
         .iter()

@@ -719,10 +719,11 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             let (texts, levels) =
                 read_column(&*group, i + 1, rows, ScalarType::Str, true).map_err(pq)?;
             let mut next = 0;
+            let Column::I64(codes) = codes else {
+                return Err(fail(format!("`{STATUS_VAR}` is not a column of integers")));
+            };
             for (r, cell) in at.iter().enumerate() {
-                let Value::I64(code) = codes.get(r) else {
-                    unreachable!("an i64 column")
-                };
+                let code = codes[r];
                 cells[*cell] = CellState::from_status(code).ok_or_else(|| {
                     fail(format!(
                         "row {r} of row group {g} has `{STATUS_VAR}` {code}, not a status code                          (0, 1, 2 or 3)"

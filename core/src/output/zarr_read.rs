@@ -198,30 +198,17 @@ fn read_texts(
     }
     let elements: u64 = m.shape.iter().map(|s| *s as u64).product();
     check_chunk_sizes(dir, &m.name, elements.saturating_mul(8).max(1 << 30))?;
-    let read = || -> Result<_, zarrs::array::ArrayError> {
-        let mut texts = std::collections::BTreeMap::new();
-        let grid = m.array.chunk_grid_shape().to_vec();
-        for index in super::zarr::chunk_indices(&grid) {
-            let part = m.array.chunk_subset_bounded(&index)?;
-            let values: Vec<String> = m.array.retrieve_array_subset(&part)?;
-            if values.iter().all(String::is_empty) {
-                continue;
-            }
-            let origin: Vec<usize> = part.start().iter().map(|s| *s as usize).collect();
-            let size: Vec<usize> = part.shape().iter().map(|s| *s as usize).collect();
-            super::zarr::for_each_run(&m.shape, &size, &origin, |c, a, n| {
-                for k in 0..n {
-                    if !values[c + k].is_empty() {
-                        texts.insert(a + k, values[c + k].clone());
-                    }
+    let mut texts = std::collections::BTreeMap::new();
+    guarded_chunks(&at, || {
+        each_chunk(&m.array, &m.shape, |values: &[String], c, a, n| {
+            for (k, text) in values[c..c + n].iter().enumerate() {
+                if !text.is_empty() {
+                    texts.insert(a + k, text.clone());
                 }
-            });
-        }
-        Ok(texts)
-    };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
-        .unwrap_or_else(|_| Err(zarrs::array::ArrayError::Other("a chunk panicked".into())))
-        .map_err(|e| err(&at, format!("cannot be read: {e} (damaged)")))
+            }
+        })
+    })?;
+    Ok(texts)
 }
 
 /// The cells' states from the status array `m` ([`STATUS_VAR`]), read a chunk at a time.
@@ -234,28 +221,16 @@ fn read_states(dir: &Path, m: &Meta) -> Result<Vec<CellState>, ReadError> {
     check_chunk_sizes(dir, &m.name, elements.saturating_add(1 << 20))?;
     let mut cells = vec![CellState::Absent; elements as usize];
     let mut bad = false;
-    let read =
-        |cells: &mut Vec<CellState>, bad: &mut bool| -> Result<(), zarrs::array::ArrayError> {
-            let grid = m.array.chunk_grid_shape().to_vec();
-            for index in super::zarr::chunk_indices(&grid) {
-                let part = m.array.chunk_subset_bounded(&index)?;
-                let codes: Vec<i8> = m.array.retrieve_array_subset(&part)?;
-                let origin: Vec<usize> = part.start().iter().map(|s| *s as usize).collect();
-                let size: Vec<usize> = part.shape().iter().map(|s| *s as usize).collect();
-                super::zarr::for_each_run(&m.shape, &size, &origin, |c, a, n| {
-                    for k in 0..n {
-                        match CellState::from_status(i64::from(codes[c + k])) {
-                            Some(state) => cells[a + k] = state,
-                            None => *bad = true,
-                        }
-                    }
-                });
+    guarded_chunks(&at, || {
+        each_chunk(&m.array, &m.shape, |codes: &[i8], c, a, n| {
+            for (k, code) in codes[c..c + n].iter().enumerate() {
+                match CellState::from_status(i64::from(*code)) {
+                    Some(state) => cells[a + k] = state,
+                    None => bad = true,
+                }
             }
-            Ok(())
-        };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut cells, &mut bad)))
-        .unwrap_or_else(|_| Err(zarrs::array::ArrayError::Other("a chunk panicked".into())))
-        .map_err(|e| err(&at, format!("cannot be read: {e} (damaged)")))?;
+        })
+    })?;
     if bad {
         return Err(err(
             &at,
@@ -273,17 +248,40 @@ fn by_chunks<T: zarrs::array::ElementOwned + Copy>(
     fill: T,
 ) -> Result<Vec<T>, zarrs::array::ArrayError> {
     let mut out = vec![fill; shape.iter().product()];
+    each_chunk(array, shape, |values: &[T], c, a, n| {
+        out[a..a + n].copy_from_slice(&values[c..c + n]);
+    })?;
+    Ok(out)
+}
+
+/// Reads `array` (of `shape`) a chunk at a time, calling `f(values, in_chunk, in_array, len)`
+/// for each run of a chunk's decoded `values`: `len` of them from `in_chunk`, which are the
+/// array's row-major elements from `in_array`.
+fn each_chunk<T: zarrs::array::ElementOwned>(
+    array: &Array<FilesystemStore>,
+    shape: &[usize],
+    mut f: impl FnMut(&[T], usize, usize, usize),
+) -> Result<(), zarrs::array::ArrayError> {
     let grid = array.chunk_grid_shape().to_vec();
     for index in super::zarr::chunk_indices(&grid) {
         let part = array.chunk_subset_bounded(&index)?;
         let values: Vec<T> = array.retrieve_array_subset(&part)?;
         let origin: Vec<usize> = part.start().iter().map(|s| *s as usize).collect();
         let size: Vec<usize> = part.shape().iter().map(|s| *s as usize).collect();
-        super::zarr::for_each_run(shape, &size, &origin, |c, a, n| {
-            out[a..a + n].copy_from_slice(&values[c..c + n]);
-        });
+        super::zarr::for_each_run(shape, &size, &origin, |c, a, n| f(&values, c, a, n));
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Runs `read` of the array at `at`, a panic in a decoder and any error reported as damage
+/// naming the array.
+fn guarded_chunks(
+    at: &Path,
+    read: impl FnOnce() -> Result<(), zarrs::array::ArrayError>,
+) -> Result<(), ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .unwrap_or_else(|_| Err(zarrs::array::ArrayError::Other("a chunk panicked".into())))
+        .map_err(|e| err(at, format!("cannot be read: {e} (damaged)")))
 }
 
 fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
