@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what it needs (the wasm32 and wasm32-wasip1
 # targets, clang and lld for the C examples, wasi-libc and libc++ for the WASI ones, Slurm and
-# Grid Engine for the cluster tests, the Python packages of the interop tests), then runs the
-# gates and every test. The cluster tests start and stop
-# their own one-node clusters (tests/clusters/), which needs root.
+# Grid Engine for the cluster tests, sshd, GNU parallel and Open MPI for the launcher tests, the
+# Python packages of the interop tests), then runs the gates and every test. The cluster tests
+# start and stop their own one-node clusters (tests/clusters/), and the ssh test its own sshd
+# on loopback, which needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,9 @@ command -v munged >/dev/null || need+=(munge)
 command -v sge_qmaster >/dev/null || need+=(gridengine-master)
 command -v sge_execd >/dev/null || need+=(gridengine-exec)
 command -v qsub >/dev/null || need+=(gridengine-client)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v parallel >/dev/null || need+=(parallel)
+command -v mpirun >/dev/null || need+=(openmpi-bin)
 if [ ${#need[@]} -gt 0 ]; then
     sudo=$([ "$(id -u)" = 0 ] || echo sudo)
     $sudo apt-get update -qq

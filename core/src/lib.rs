@@ -64,7 +64,9 @@ pub use executor::{Executor, Flow, RayonPool, Sequential, TaskWorker};
 pub use function::{ClosureFunction, Function, Instance, InstantiateError, Trap};
 pub use function_file::{FunctionFileError, read_function_file};
 pub use output::Format;
-pub use process::{DEFAULT_LOAD_TIMEOUT, ProcessFunction, WorkerSpec, serve};
+pub use process::{
+    DEFAULT_LOAD_TIMEOUT, Launch, ProcessFunction, SlotReport, WorkerSpec, receive_module, serve,
+};
 pub use runner::{BatchOutput, BatchRunError, CaseFailure, RunError, RunOutcome, Runner};
 pub use space::{BoundSpace, CaseSet, ParamSpace, SpaceError};
 pub use spec::{Limits, Spec, SpecError};

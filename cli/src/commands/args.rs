@@ -399,6 +399,9 @@ pub(crate) struct WasmOpts {
     no_isolate: bool,
     #[command(flatten)]
     cache: EngineOpts,
+    /// Where workers are started, when not on this machine.
+    #[arg(skip)]
+    launcher: Option<super::launcher::Launcher>,
 }
 
 /// What a function file holds.
@@ -493,17 +496,7 @@ impl EngineOpts {
         deadline: Option<Duration>,
         real_clocks: bool,
     ) -> anyhow::Result<xyz_core::ProcessFunction> {
-        let mut args: Vec<std::ffi::OsString> = vec!["worker".into(), module.into()];
-        if real_clocks {
-            args.push("--real-clocks".into());
-        }
-        if let Some(m) = memory {
-            args.extend(["--memory".into(), m.to_string().into()]);
-        }
-        if let Some(sha) = sha256 {
-            args.extend(["--sha256".into(), sha.into()]);
-        }
-        self.args(&mut args);
+        let args = self.worker_args(module.into(), memory, sha256, real_clocks);
         let (exe, mut prefix) = self_command()?;
         prefix.extend(args);
         let args = prefix;
@@ -514,6 +507,28 @@ impl EngineOpts {
             load_timeout: self.load_timeout()?,
         };
         Ok(xyz_core::ProcessFunction::start(exe, args, spec)?)
+    }
+
+    /// The arguments of `xyz worker` serving `module` (a path, or `-` for a launched worker).
+    fn worker_args(
+        &self,
+        module: std::ffi::OsString,
+        memory: Option<u64>,
+        sha256: Option<&str>,
+        real_clocks: bool,
+    ) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec!["worker".into(), module];
+        if real_clocks {
+            args.push("--real-clocks".into());
+        }
+        if let Some(m) = memory {
+            args.extend(["--memory".into(), m.to_string().into()]);
+        }
+        if let Some(sha) = sha256 {
+            args.extend(["--sha256".into(), sha.into()]);
+        }
+        self.args(&mut args);
+        args
     }
 
     /// The signature of `module`, whose file must have SHA-256 `sha256`: loaded and checked
@@ -573,6 +588,8 @@ pub(crate) struct Loaded {
     pub(crate) function: Box<dyn xyz_core::Function>,
     /// The SHA-256 of its file.
     pub(crate) sha256: String,
+    /// The workers of a `--launcher`, for what became of each.
+    pub(crate) launched: Option<xyz_core::ProcessFunction>,
 }
 
 impl WasmOpts {
@@ -599,6 +616,53 @@ impl WasmOpts {
                 .context("--deadline")?,
             None => limits.deadline.unwrap_or(xyz_wasm::DEFAULT_DEADLINE),
         }))
+    }
+
+    /// These options with workers started by `launcher`, if any.
+    pub(crate) fn launched(mut self, launcher: Option<super::launcher::Launcher>) -> WasmOpts {
+        self.launcher = launcher;
+        self
+    }
+
+    /// Loads `module` in workers started by `launcher`: the file is read and hashed here and
+    /// sent to each worker, which checks it against that hash.
+    fn launch(
+        &self,
+        launcher: &super::launcher::Launcher,
+        module: &Path,
+        limits: &xyz_core::Limits,
+        expected: Option<(&xyz_abi::Signature, &str)>,
+    ) -> anyhow::Result<Loaded> {
+        anyhow::ensure!(
+            !self.no_isolate,
+            "--launcher runs the function in workers it starts: drop --no-isolate"
+        );
+        let (bytes, sha256) =
+            xyz_core::function_file::read_verified(module, expected.map(|(_, sha)| sha))?;
+        let args = self.cache.worker_args(
+            "-".into(),
+            self.memory(limits)?,
+            Some(&sha256),
+            limits.real_clocks,
+        );
+        let spec = xyz_core::WorkerSpec {
+            signature: expected.map(|(sig, _)| sig.clone()),
+            sha256: Some(sha256.clone()),
+            deadline: self.deadline(limits)?,
+            load_timeout: self.cache.load_timeout()?,
+        };
+        let workers = xyz_core::ProcessFunction::launch(launcher.launch(args, bytes), spec)
+            .with_context(|| {
+                format!(
+                    "starting workers with --launcher ({} at most)",
+                    launcher.slots()
+                )
+            })?;
+        Ok(Loaded {
+            function: Box::new(workers.clone()),
+            sha256,
+            launched: Some(workers),
+        })
     }
 
     /// These options for growing the crop in `crop_dir`: compiled modules are cached in the
@@ -671,6 +735,9 @@ impl WasmOpts {
         limits: &xyz_core::Limits,
         expected: Option<(&xyz_abi::Signature, &str)>,
     ) -> anyhow::Result<Loaded> {
+        if let Some(launcher) = &self.launcher {
+            return self.launch(launcher, module, limits, expected);
+        }
         let memory = self.memory(limits)?;
         let deadline = self.deadline(limits)?;
         let kind = Kind::of(module)?;
@@ -698,6 +765,7 @@ impl WasmOpts {
             return Ok(Loaded {
                 function: Box::new(workers),
                 sha256,
+                launched: None,
             });
         }
         drop(workers);
@@ -716,6 +784,10 @@ impl WasmOpts {
                 )?)
             }
         };
-        Ok(Loaded { function, sha256 })
+        Ok(Loaded {
+            function,
+            sha256,
+            launched: None,
+        })
     }
 }

@@ -7,6 +7,7 @@ mod completions;
 mod grow;
 mod inspect;
 mod lacking;
+mod launcher;
 mod new;
 mod plot;
 mod reap;

@@ -48,12 +48,20 @@ pub(crate) struct RunCommand {
 
     #[command(flatten)]
     wasm: WasmOpts,
+
+    #[command(flatten)]
+    launcher: super::launcher::LauncherArgs,
 }
 
 impl RunCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let (spec, module) = self.sweep.load()?;
-        let loaded = self.wasm.load(&module, &spec.limits)?;
+        let launcher = self.launcher.launcher(self.jobs)?;
+        let loaded = self
+            .wasm
+            .clone()
+            .launched(launcher)
+            .load(&module, &spec.limits)?;
         let function = &*loaded.function;
         let sig = function.signature().clone();
         let bound = self.sweep.bind(&spec, &sig)?;
@@ -142,6 +150,7 @@ impl RunCommand {
                 "elapsed_seconds": secs,
                 "dims": dims.iter().map(|(name, size)| json!({"name": name, "size": size})).collect::<Vec<_>>(),
                 "failures": outcome.failures,
+                "launched": loaded.launched.as_ref().map(|w| w.slot_reports()),
             });
             writeln!(say, "{}", serde_json::to_string_pretty(&summary)?)?;
         } else if !self.quiet {
@@ -170,6 +179,9 @@ impl RunCommand {
                 out.display(),
                 dims.join(", ")
             )?;
+            if let Some(workers) = &loaded.launched {
+                say_launched(&mut say, &workers.slot_reports())?;
+            }
             if failed > 0 {
                 // The failures go to stderr, as diagnostics; --json puts them on stdout.
                 let mut say = std::io::stderr();
@@ -201,6 +213,38 @@ impl RunCommand {
         }
         Ok(exit_codes::for_missing(failed > 0))
     }
+}
+
+/// What became of the workers of a `--launcher`: one line in all, then one per slot that lost
+/// a worker or failed to start one.
+fn say_launched(
+    say: &mut dyn std::io::Write,
+    slots: &[xyz_core::SlotReport],
+) -> anyhow::Result<()> {
+    use super::args::count_of;
+    let sum = |f: fn(&xyz_core::SlotReport) -> u64| slots.iter().map(f).sum::<u64>();
+    writeln!(
+        say,
+        "launched {} in {}: {} answered, {} lost in a call (each call made again), {} \
+         failed to start",
+        count_of(sum(|s| s.started), "worker"),
+        count_of(slots.len() as u64, "slot"),
+        count_of(sum(|s| s.calls), "call"),
+        sum(|s| s.lost),
+        sum(|s| s.failed_starts),
+    )?;
+    for s in slots.iter().filter(|s| s.lost > 0 || s.failed_starts > 0) {
+        let given_up = if s.given_up { ", given up" } else { "" };
+        writeln!(
+            say,
+            "  slot {}: {} lost, {} failed to start{given_up}; last: {}",
+            s.slot,
+            count_of(s.lost, "worker"),
+            s.failed_starts,
+            s.last_error.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(())
 }
 
 /// Refuses, before anything runs, a dataset that would not fit in this machine's available

@@ -24,7 +24,9 @@ const PARENT_CHECK: Duration = Duration::from_millis(500);
 /// Serve a function module to a parent xyz over stdin and stdout (used by xyz itself).
 #[derive(Debug, clap::Args)]
 pub(crate) struct WorkerCommand {
-    /// The module (.wasm)
+    /// The function's file (a .wasm module or a native library), or `-` to take it from the
+    /// parent over the protocol's pipe, as a worker started by `xyz run --launcher` does
+    /// (which needs --sha256)
     module: PathBuf,
 
     /// Most linear memory one instance may use, in bytes
@@ -46,15 +48,30 @@ pub(crate) struct WorkerCommand {
 impl WorkerCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         exit_with_parent();
-        let (input, output) = protocol_pipes()?;
+        let (mut input, output) = protocol_pipes()?;
         let sha256 = self.sha256.as_deref();
-        let kind = super::Kind::of(&self.module);
+        let mut module = self.module.clone();
+        // Kept open while the function is loaded from it.
+        let mut _received = None;
+        if module.as_os_str() == "-" {
+            match receive(&mut input, sha256) {
+                Ok(file) => {
+                    module = file.path().to_path_buf();
+                    _received = Some(file);
+                }
+                Err(message) => {
+                    xyz_core::serve(Err(message), input, output)?;
+                    return Ok(exit_codes::ERROR);
+                }
+            }
+        }
+        let kind = super::Kind::of(&module);
         let loaded: Result<Box<dyn Function>, String> = match kind {
             Err(e) => Err(chain(&e)),
             Ok(super::Kind::Wasm) => {
                 let mut config = self.cache.config(self.memory);
                 config.real_clocks(self.real_clocks);
-                xyz_wasm::WasmFunction::load_expecting(&self.module, &config, sha256)
+                xyz_wasm::WasmFunction::load_expecting(&module, &config, sha256)
                     .map(|f| Box::new(f) as Box<dyn Function>)
                     .map_err(|e| chain(&e))
             }
@@ -62,7 +79,7 @@ impl WorkerCommand {
                 if let Some(bytes) = self.memory {
                     cap_heap(bytes);
                 }
-                xyz_native::NativeFunction::load_expecting(&self.module, sha256)
+                xyz_native::NativeFunction::load_expecting(&module, sha256)
                     .map(|f| Box::new(f) as Box<dyn Function>)
                     .map_err(|e| chain(&e))
             }
@@ -75,6 +92,77 @@ impl WorkerCommand {
         } else {
             exit_codes::ERROR
         })
+    }
+}
+
+/// Takes the function's file from the parent over `input`, refusing it unless its SHA-256 is
+/// `sha256`, and gives it as a file the loaders open by path: an anonymous memory file on
+/// Linux, else a temporary file removed when dropped.
+fn receive(input: &mut std::fs::File, sha256: Option<&str>) -> Result<Received, String> {
+    let Some(expected) = sha256 else {
+        return Err("a module taken over the pipe (`-`) needs --sha256".into());
+    };
+    let bytes = xyz_core::receive_module(input)
+        .map_err(|e| format!("could not read the function's file from the parent: {e}"))?;
+    let found = xyz_core::sha256_hex(&bytes);
+    if found != expected {
+        return Err(format!(
+            "the function's file sent over the pipe has sha256 {found}, not {expected}: it was \
+             changed on the way"
+        ));
+    }
+    Received::write(&bytes)
+        .map_err(|e| format!("could not keep the function's file sent over the pipe: {e}"))
+}
+
+/// The function's file received from the parent, on this side.
+enum Received {
+    /// An anonymous memory file, kept open, and its path under `/proc/self/fd`.
+    #[cfg(target_os = "linux")]
+    Memory { _file: std::fs::File, path: PathBuf },
+    /// A temporary file.
+    Temporary(tempfile::TempPath),
+}
+
+impl Received {
+    fn write(bytes: &[u8]) -> std::io::Result<Received> {
+        use std::io::Write as _;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::{AsRawFd as _, FromRawFd as _};
+            // The system call, not glibc's wrapper (glibc 2.27), so the binary runs on older
+            // glibc; without it (a kernel before 3.17), a temporary file serves.
+            // SAFETY: the name is a NUL-terminated string; the flags are valid.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_memfd_create,
+                    c"xyz-received".as_ptr(),
+                    libc::MFD_CLOEXEC,
+                )
+            };
+            if let Ok(fd @ 0..) = i32::try_from(fd) {
+                // SAFETY: `fd` was just returned by memfd_create and is owned by nobody else.
+                let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+                file.write_all(bytes)?;
+                let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+                if path.exists() {
+                    return Ok(Received::Memory { _file: file, path });
+                }
+            }
+        }
+        let mut file = tempfile::Builder::new()
+            .prefix("xyz-received-")
+            .tempfile()?;
+        file.write_all(bytes)?;
+        Ok(Received::Temporary(file.into_temp_path()))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        match self {
+            #[cfg(target_os = "linux")]
+            Received::Memory { path, .. } => path,
+            Received::Temporary(path) => path,
+        }
     }
 }
 

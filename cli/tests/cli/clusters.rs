@@ -1,6 +1,7 @@
 //! `xyz submit` on real schedulers: a one-node Slurm cluster and a one-node SGE cluster,
 //! brought up by the project's own scripts (tests/clusters/), a mandel crop grown by them in
-//! array mode and in workers mode, reaped and compared bit for bit with `xyz run`. PBS has no
+//! array mode and in workers mode, reaped and compared bit for bit with `xyz run`, and on
+//! Slurm `xyz run --launcher srun` inside an allocation. PBS has no
 //! server in Debian: its scripts are compared with golden files and checked by `bash -n`.
 
 use std::ffi::OsStr;
@@ -116,7 +117,7 @@ fn is_root() -> bool {
 }
 
 #[test]
-fn slurm_grows_a_crop_as_arrays_and_as_workers() {
+fn slurm_grows_a_crop_as_arrays_and_as_workers_and_runs_workers_with_srun() {
     assert!(is_root(), "the cluster tests start daemons and need root");
     let cluster = Cluster::up("slurm");
     let conf = cluster.path("slurm.conf");
@@ -149,6 +150,45 @@ fn slurm_grows_a_crop_as_arrays_and_as_workers() {
         "slurm",
         &["--mode", "workers", "--workers", "3", "--lease", "10s"],
     );
+
+    // Inside an allocation, `xyz run --launcher srun` starts each worker as a job step.
+    let run = Command::new("salloc")
+        .args(["-n", "2", "--time", "0:10:00"])
+        .arg(env!("CARGO_BIN_EXE_xyz"))
+        .args(["run", &spec, "-o", "srun.zarr", "-j", "2"])
+        .args(["--launcher", "srun --ntasks=1 --exclusive -u"])
+        .env("SLURM_CONF", &conf)
+        .env("XYZ_CACHE_DIR", crate::util::cache_dir())
+        .current_dir(dir.path(""))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "{text}");
+    assert!(text.contains("launched 2 workers in 2 slots"), "{text}");
+    assert_eq!(
+        tree(&dir.path("srun.zarr")),
+        tree(&dir.path("run.zarr")),
+        "{text}"
+    );
+
+    // A crop grown by `srun -n 2 xyz grow NAME --worker` in an allocation, as the README says.
+    dir.xyz_ok(&["sow", &spec, "--name", "s", "--batchsize", "50", "-q"], 0);
+    let xyz = env!("CARGO_BIN_EXE_xyz");
+    let grow = Command::new("salloc")
+        .args(["-n", "2", "--time", "0:10:00", "srun", "-n", "2", xyz])
+        .args(["grow", "s", "--worker", "-q"])
+        .env("SLURM_CONF", &conf)
+        .env("XYZ_CACHE_DIR", crate::util::cache_dir())
+        .current_dir(dir.path(""))
+        .output()
+        .unwrap();
+    assert!(grow.status.success(), "{grow:?}");
+    dir.xyz_ok(&["reap", "s", "-o", "s.zarr", "-q"], 0);
+    assert_eq!(tree(&dir.path("s.zarr")), tree(&dir.path("run.zarr")));
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod faulty;
 mod first_hour;
 mod formats;
 mod harvest;
+mod launcher;
 mod native;
 mod new;
 mod plot;

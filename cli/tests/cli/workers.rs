@@ -80,7 +80,10 @@ fn a_command_that_is_not_a_worker_is_refused_with_what_it_said() {
     )
     .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("the worker did not start"), "{text}");
+    assert!(
+        text.contains("the worker `/bin/sh` did not start"),
+        "{text}"
+    );
     assert!(text.contains("exit status: 3"), "{text}");
     assert!(text.contains("no such thing"), "{text}");
 }

@@ -12,7 +12,11 @@
 //! sound (the call succeeded, or the function trapped inside it and the worker threw that
 //! instance away itself), the worker goes back to an idle pool for the next instance.
 
+mod launch;
 pub(crate) mod wire;
+
+use self::launch::{Board, Take};
+pub use self::launch::{Launch, SlotCommand, SlotReport};
 
 use std::ffi::OsString;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -32,14 +36,21 @@ use crate::value::{Column, Columns, EvalOutput, FailureKind};
 const STDERR_KEEP: usize = 4096;
 
 /// A function whose instances run in worker processes. See the [module docs](self).
+///
+/// Clones share the same workers.
+#[derive(Clone)]
 pub struct ProcessFunction {
     inner: Arc<Inner>,
 }
 
 struct Inner {
     name: String,
-    program: PathBuf,
-    args: Vec<OsString>,
+    /// The command that starts a worker (in a slot, for a launch).
+    command: Box<SlotCommand>,
+    /// The function's file, sent to each worker, for a launch.
+    module: Option<Arc<[u8]>>,
+    /// The slots of a launch; `None` for local workers, as many as asked for.
+    board: Option<Arc<Board>>,
     signature: Signature,
     sha256: Option<String>,
     deadline: Option<Duration>,
@@ -88,8 +99,8 @@ impl std::fmt::Debug for ProcessFunction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = &self.inner;
         f.debug_struct("ProcessFunction")
-            .field("program", &inner.program)
-            .field("args", &inner.args)
+            .field("command", &(inner.command)(0))
+            .field("launched", &inner.board.is_some())
             .field("signature", &inner.signature.to_string())
             .field("deadline", &inner.deadline)
             .finish_non_exhaustive()
@@ -108,14 +119,40 @@ impl ProcessFunction {
         args: impl IntoIterator<Item = impl Into<OsString>>,
         spec: WorkerSpec,
     ) -> Result<ProcessFunction, InstantiateError> {
+        let program: PathBuf = program.into();
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let command = Box::new(move |_| (program.clone(), args.clone()));
+        ProcessFunction::start_with(command, None, None, spec)
+    }
+
+    /// A function served by workers started by `launch`: at most one worker in each of its
+    /// slots, each sent the function's file over its pipe (so `spec.sha256` should be given:
+    /// the worker checks the file against it). A worker lost in the middle of a call has the
+    /// call made again by another, up to three times; a slot whose launches fail three times in
+    /// a row is given up. See [`slot_reports`](Self::slot_reports) for what happened in each.
+    ///
+    /// Starts one worker now, in the first slot that can start one, so that a launcher that
+    /// cannot serve the function fails here.
+    pub fn launch(launch: Launch, spec: WorkerSpec) -> Result<ProcessFunction, InstantiateError> {
+        let board = Arc::new(Board::new(launch.slots.max(1)));
+        ProcessFunction::start_with(launch.command, Some(launch.module), Some(board), spec)
+    }
+
+    fn start_with(
+        command: Box<SlotCommand>,
+        module: Option<Arc<[u8]>>,
+        board: Option<Arc<Board>>,
+        spec: WorkerSpec,
+    ) -> Result<ProcessFunction, InstantiateError> {
         let mut inner = Inner {
             // Until the first worker says which function it serves.
             name: spec
                 .signature
                 .as_ref()
                 .map_or_else(|| "the function".to_string(), |s| s.name.clone()),
-            program: program.into(),
-            args: args.into_iter().map(Into::into).collect(),
+            command,
+            module,
+            board,
             signature: spec.signature.clone().unwrap_or(Signature {
                 name: String::new(),
                 args: Vec::new(),
@@ -126,7 +163,7 @@ impl ProcessFunction {
             load_timeout: spec.load_timeout,
             idle: Mutex::new(Vec::new()),
         };
-        let (first, sig, sha) = inner.spawn_unchecked()?;
+        let (first, sig, sha) = inner.first_worker()?;
         if spec.signature.is_none() {
             inner.signature = sig.parse().map_err(|e| {
                 inner.error(
@@ -140,7 +177,7 @@ impl ProcessFunction {
             inner.sha256 = sha.clone();
         }
         inner.check(&sig, &sha)?;
-        lock(&inner.idle).push(first);
+        inner.put_back(first);
         Ok(ProcessFunction {
             inner: Arc::new(inner),
         })
@@ -149,6 +186,15 @@ impl ProcessFunction {
     /// The deadline of one call.
     pub fn deadline(&self) -> Option<Duration> {
         self.inner.deadline
+    }
+
+    /// For workers started by a [`Launch`], what happened in each slot so far; empty for
+    /// local workers.
+    pub fn slot_reports(&self) -> Vec<SlotReport> {
+        self.inner
+            .board
+            .as_ref()
+            .map_or_else(Vec::new, |b| b.reports())
     }
 }
 
@@ -161,10 +207,74 @@ impl Inner {
         }
     }
 
-    fn spawn(&self) -> Result<Worker, InstantiateError> {
-        let (worker, sig, sha) = self.spawn_unchecked()?;
+    /// The first worker, whose greeting tells what is served: for a launch, from the first
+    /// slot that starts one.
+    fn first_worker(&self) -> Result<(Worker, String, Option<String>), InstantiateError> {
+        let Some(board) = &self.board else {
+            return self.spawn_unchecked(None);
+        };
+        loop {
+            match board.take(|| None::<Worker>) {
+                Ok(_) => unreachable!("no idle worker is offered"),
+                Err(Take::Slot(slot)) => match self.spawn_unchecked(Some(slot)) {
+                    Ok((first, sig, sha)) => {
+                        board.started(slot);
+                        return Ok((first.in_slot(Some((slot, board.clone()))), sig, sha));
+                    }
+                    Err(e) => board.failed_start(slot, e.message.clone()),
+                },
+                Err(Take::None) => return Err(self.no_slot_left(board)),
+            }
+        }
+    }
+
+    /// A worker for an instance: an idle one, or a new one (for a launch, in a free slot,
+    /// waiting for one if every slot is busy).
+    fn acquire(&self) -> Result<Worker, InstantiateError> {
+        let Some(board) = &self.board else {
+            if let Some(w) = lock(&self.idle).pop() {
+                return Ok(w);
+            }
+            return self.spawn(None);
+        };
+        loop {
+            match board.take(|| lock(&self.idle).pop()) {
+                Ok(worker) => return Ok(worker),
+                Err(Take::Slot(slot)) => match self.spawn(Some(slot)) {
+                    Ok(worker) => {
+                        board.started(slot);
+                        return Ok(worker);
+                    }
+                    Err(e) => board.failed_start(slot, e.message.clone()),
+                },
+                Err(Take::None) => return Err(self.no_slot_left(board)),
+            }
+        }
+    }
+
+    /// The error when every slot of a launch has been given up.
+    fn no_slot_left(&self, board: &Board) -> InstantiateError {
+        let mut message = "no worker could be started: every launcher slot failed".to_string();
+        for r in board.reports() {
+            if let Some(e) = &r.last_error {
+                message.push_str(&format!("; slot {}: {e}", r.slot));
+            }
+        }
+        self.error(message, None)
+    }
+
+    /// Puts a sound worker back in the idle pool, telling whoever waits for one.
+    fn put_back(&self, worker: Worker) {
+        lock(&self.idle).push(worker);
+        if let Some(board) = &self.board {
+            board.returned();
+        }
+    }
+
+    fn spawn(&self, slot: Option<usize>) -> Result<Worker, InstantiateError> {
+        let (worker, sig, sha) = self.spawn_unchecked(slot)?;
         self.check(&sig, &sha)?;
-        Ok(worker)
+        Ok(worker.in_slot(slot.zip(self.board.clone())))
     }
 
     /// Refuses a worker that serves another function than this one.
@@ -186,10 +296,14 @@ impl Inner {
 
     /// Starts a worker and reads its greeting, within the load timeout: the worker, and the
     /// signature and sha256 it serves.
-    fn spawn_unchecked(&self) -> Result<(Worker, String, Option<String>), InstantiateError> {
-        let mut command = Command::new(&self.program);
+    fn spawn_unchecked(
+        &self,
+        slot: Option<usize>,
+    ) -> Result<(Worker, String, Option<String>), InstantiateError> {
+        let (program, args) = (self.command)(slot.unwrap_or(0));
+        let mut command = Command::new(&program);
         command
-            .args(&self.args)
+            .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -198,7 +312,7 @@ impl Inner {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command.spawn().map_err(|e| {
             self.error(
-                format!("could not start the worker {}", self.program.display()),
+                format!("could not start the worker {}", program.display()),
                 Some(e),
             )
         })?;
@@ -237,9 +351,14 @@ impl Inner {
             watchdog,
             drain,
             stderr,
+            slot: None,
         };
         worker.guard.arm(self.load_timeout);
-        let hello = worker.hello();
+        let sent = match &self.module {
+            Some(module) => wire::write_module(&mut worker.stdin, module),
+            None => Ok(()),
+        };
+        let hello = sent.and_then(|()| worker.hello());
         let fired = worker.guard.disarm();
         match hello {
             Ok((sig, sha)) if !fired => Ok((worker, sig, sha)),
@@ -258,7 +377,16 @@ impl Inner {
             Ok(_) => unreachable!("covered above"),
             Err(e) => {
                 let status = worker.kill();
-                let mut message = format!("the worker did not start: {e}");
+                let how = if matches!(
+                    e.kind(),
+                    io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe
+                ) {
+                    "it ended before saying which function it serves".to_string()
+                } else {
+                    e.to_string()
+                };
+                let mut message =
+                    format!("the worker `{}` did not start: {how}", program.display());
                 message.push_str(&worker.postmortem(status));
                 Err(self.error(message, None))
             }
@@ -276,11 +404,7 @@ impl Function for ProcessFunction {
     }
 
     fn instantiate(&self) -> Result<Box<dyn Instance>, InstantiateError> {
-        let idle = lock(&self.inner.idle).pop();
-        let worker = match idle {
-            Some(w) => w,
-            None => self.inner.spawn()?,
-        };
+        let worker = self.inner.acquire()?;
         Ok(Box::new(ProcessInstance {
             function: self.inner.clone(),
             worker: Some(worker),
@@ -298,9 +422,16 @@ struct Worker {
     watchdog: Option<JoinHandle<()>>,
     drain: Option<JoinHandle<()>>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The launch slot it runs in, freed when it goes.
+    slot: Option<(usize, Arc<Board>)>,
 }
 
 impl Worker {
+    fn in_slot(mut self, slot: Option<(usize, Arc<Board>)>) -> Worker {
+        self.slot = slot;
+        self
+    }
+
     /// Reads the worker's greeting: the signature and sha256 it serves.
     fn hello(&mut self) -> io::Result<(String, Option<String>)> {
         wire::read_hello(&mut self.stdout)?.map_err(io::Error::other)
@@ -350,6 +481,9 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.kill();
+        if let Some((slot, board)) = self.slot.take() {
+            board.release(slot);
+        }
         if let Some(w) = self.watchdog.take() {
             let _ = w.join();
         }
@@ -444,10 +578,59 @@ struct ProcessInstance {
 
 impl Instance for ProcessInstance {
     fn eval(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<(), Trap> {
+        let mut losses = 0;
+        loop {
+            match self.call(args, out) {
+                Err(Call::Lost(trap)) => {
+                    // A launched worker gone in the middle of a call: its node or connection,
+                    // not the function, unless it keeps happening.
+                    losses += 1;
+                    if losses >= launch::MAX_LOSSES {
+                        return Err(Trap {
+                            message: format!(
+                                "{} (its worker was lost {losses} times)",
+                                trap.message
+                            ),
+                            ..trap
+                        });
+                    }
+                    match self.function.acquire() {
+                        Ok(worker) => self.worker = Some(worker),
+                        Err(e) => {
+                            return Err(Trap {
+                                kind: FailureKind::Trap,
+                                message: format!(
+                                    "{}; no other worker could take it: {e}",
+                                    trap.message
+                                ),
+                            });
+                        }
+                    }
+                    out.reset(&self.function.signature.outputs, args.n);
+                }
+                Err(Call::Failed(trap)) => return Err(trap),
+                Ok(reply) => return reply,
+            }
+        }
+    }
+}
+
+/// How a call to a worker ended, when it did not end with a reply.
+enum Call {
+    /// The worker failed: the function's doing, or its deadline.
+    Failed(Trap),
+    /// A launched worker went away in the middle of the call, for no reason of the function's.
+    Lost(Trap),
+}
+
+impl ProcessInstance {
+    fn call(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<Result<(), Trap>, Call> {
         let deadline = self.function.deadline;
-        let worker = self.worker.as_mut().ok_or_else(|| Trap {
-            kind: FailureKind::Trap,
-            message: "the worker process is gone".into(),
+        let worker = self.worker.as_mut().ok_or_else(|| {
+            Call::Failed(Trap {
+                kind: FailureKind::Trap,
+                message: "the worker process is gone".into(),
+            })
         })?;
         if let Some(d) = deadline {
             worker.guard.arm(d);
@@ -463,40 +646,47 @@ impl Instance for ProcessInstance {
         let fired = deadline.is_some() && worker.guard.disarm();
         match result {
             Ok(reply) => {
+                if let Some((slot, board)) = &worker.slot {
+                    board.called(*slot);
+                }
                 if fired {
                     // The reply raced the watchdog: keep it, but the worker is gone.
                     self.worker = None;
                 }
-                reply
+                Ok(reply)
             }
             Err(e) => {
                 let mut worker = self.worker.take().expect("checked above");
                 let status = worker.kill();
-                let trap = match deadline {
-                    Some(d) if fired => Trap {
+                if let Some(d) = deadline.filter(|_| fired) {
+                    return Err(Call::Failed(Trap {
                         kind: FailureKind::Deadline,
                         message: format!("ran past its deadline of {d:?}"),
-                    },
-                    _ => {
-                        let said = worker.postmortem(status);
-                        // Rust's allocator reports an allocation the heap cap refused so.
-                        let kind = if said.contains("memory allocation of") {
-                            FailureKind::Memory
-                        } else {
-                            FailureKind::Trap
-                        };
-                        let how = if e.kind() == io::ErrorKind::UnexpectedEof {
-                            "it ended in the middle of a call".to_string()
-                        } else {
-                            e.to_string()
-                        };
-                        Trap {
-                            kind,
-                            message: format!("the worker process failed: {how}{said}"),
-                        }
-                    }
+                    }));
+                }
+                let said = worker.postmortem(status);
+                // Rust's allocator reports an allocation the heap cap refused so.
+                let memory = said.contains("memory allocation of");
+                let how = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    "it ended in the middle of a call".to_string()
+                } else {
+                    e.to_string()
                 };
-                Err(trap)
+                let trap = Trap {
+                    kind: if memory {
+                        FailureKind::Memory
+                    } else {
+                        FailureKind::Trap
+                    },
+                    message: format!("the worker process failed: {how}{said}"),
+                };
+                match &worker.slot {
+                    Some((slot, board)) if !memory => {
+                        board.lost(*slot, trap.message.clone());
+                        Err(Call::Lost(trap))
+                    }
+                    _ => Err(Call::Failed(trap)),
+                }
             }
         }
     }
@@ -505,9 +695,16 @@ impl Instance for ProcessInstance {
 impl Drop for ProcessInstance {
     fn drop(&mut self) {
         if let Some(worker) = self.worker.take() {
-            lock(&self.function.idle).push(worker);
+            self.function.put_back(worker);
         }
     }
+}
+
+/// Reads the function's file from `input`: the first message a parent sends a worker it
+/// [launched](ProcessFunction::launch). The worker then loads it and [serves](serve) it over
+/// the same `input`, which is read no further than that message.
+pub fn receive_module(input: &mut impl Read) -> io::Result<Vec<u8>> {
+    wire::read_module(input)
 }
 
 /// Serves `function` to a parent over `input` and `output` (a worker process's stdin and

@@ -7,6 +7,8 @@
 //! [`ColumnBytes`]: numeric columns one contiguous block of little-endian bytes.
 //!
 //! ```text
+//! parent → worker, once:  Module { bytes }                          (only to a worker told to
+//!                                                                     take its module so)
 //! worker → parent, once:  MAGIC, then Hello { signature, sha256 }
 //!                      or MAGIC, then Fatal { message }              (and the worker exits)
 //! parent → worker:        Eval { n, cols }                           (one column per argument)
@@ -79,6 +81,12 @@ pub(crate) enum ToWorker<'a> {
         /// One column per argument.
         #[serde(borrow)]
         cols: Vec<ColumnBytes<'a>>,
+    },
+    /// The function's file, for a worker that takes it over the pipe; sent once, first.
+    Module {
+        /// The file's bytes.
+        #[serde(borrow, with = "serde_bytes")]
+        bytes: Cow<'a, [u8]>,
     },
 }
 
@@ -196,6 +204,26 @@ pub(crate) fn read_hello(
     }
 }
 
+/// Sends a worker the function's file.
+pub(crate) fn write_module(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    write_frame(
+        w,
+        &ToWorker::Module {
+            bytes: Cow::Borrowed(bytes),
+        },
+    )
+}
+
+/// Reads the function's file, the first message of a worker that takes it over the pipe.
+pub(crate) fn read_module(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    frame(r, &mut buf)?;
+    match decode(&buf)? {
+        ToWorker::Module { bytes } => Ok(bytes.into_owned()),
+        ToWorker::Eval { .. } => Err(bad("a call where the function's file was due")),
+    }
+}
+
 pub(crate) fn write_eval(w: &mut impl Write, args: &Columns) -> io::Result<()> {
     write_frame(
         w,
@@ -216,7 +244,9 @@ pub(crate) fn read_eval(
     if !read_frame(r, buf)? {
         return Ok(false);
     }
-    let ToWorker::Eval { n, cols } = decode(buf)?;
+    let ToWorker::Eval { n, cols } = decode(buf)? else {
+        return Err(bad("a module where a call was due"));
+    };
     if cols.len() != args.cols.len() {
         return Err(bad(format!(
             "{} argument columns where {} were due",
