@@ -11,7 +11,8 @@
 #   man/                                  man pages, one per subcommand
 # Then it checks what each binary claims: the highest glibc symbol version it needs, the demo
 # sweep run by the aarch64 binary under qemu-user equal to the x86_64 one's, and one mandel
-# crop grown by both binaries at once (the aarch64 one under qemu), reaped equal to `xyz run`.
+# crop grown by both binaries at once as workers (the aarch64 one under qemu), with `status`
+# naming both architectures, reaped equal to `xyz run`.
 #
 # Installs what it needs: the Rust targets, zig (the ziglang package from PyPI), maturin,
 # cargo-zigbuild, qemu-user and an aarch64 glibc for qemu (Debian's libc6-arm64-cross).
@@ -93,12 +94,22 @@ arm_s=$(cd "$work" && XYZ_CACHE_DIR="$work/arm-cache" arm run "${timed[@]}" | se
 x86_s=$(cd "$work" && "$OLDPWD/$host" run "${timed[@]}" | seconds)
 python3 -c "import sys; a, x = map(float, sys.argv[1:]); print(f'mandel 400x300, maxiter 1000, one thread: {a:.3f} s under qemu, {x:.3f} s native: {a / x:.1f}x')" "$arm_s" "$x86_s"
 
-# 24 batches: the aarch64 binary grows the first half, the x86_64 one the rest; the crop's
-# module cache then holds one compiled module per architecture.
+# 24 batches grown by two workers sharing the crop: the aarch64 binary under qemu and, once
+# that one has grown a batch, the x86_64 one. The crop's module cache then holds one compiled
+# module per architecture, and `status` tells which architecture grew which batches.
 ( cd "$work" && "$OLDPWD/$host" sow "${sweep[@]}" --name mixed --batchsize 500 -q )
-( cd "$work" && arm grow mixed --batches 1-12 -q )
-( cd "$work" && "$OLDPWD/$host" grow mixed -q )
-( cd "$work" && "$OLDPWD/$host" status mixed )
+( cd "$work" && arm grow mixed --worker -q ) &
+armpid=$!
+for _ in $(seq 1200); do
+    ( cd "$work" && "$OLDPWD/$host" status mixed --json ) | grep -q '"arch": "aarch64"' && break
+    sleep 0.5
+done
+( cd "$work" && "$OLDPWD/$host" grow mixed --worker -q )
+wait "$armpid"
+status=$(cd "$work" && "$OLDPWD/$host" status mixed)
+echo "$status"
+grep -q "aarch64-linux" <<<"$status" && grep -q "x86_64-linux" <<<"$status" \
+    || { echo "status does not show both architectures growing the crop" >&2; exit 1; }
 echo "compiled modules in the crop's cache: $(find "$work/.xyz-mixed/cache" -type f | wc -l)"
 ( cd "$work" && "$OLDPWD/$host" reap mixed -q -o mixed.zarr )
 cmp <(cd "$work/x86.zarr" && find . -type f -exec sha256sum {} + | sort) \

@@ -102,12 +102,36 @@ pub struct Runner<'a> {
     stop_on_failure: bool,
 }
 
-/// Calls of at most this long let the chunk grow.
+/// Calls of at most this long let the chunk grow (or four times a call's fixed cost).
 const GROW_BELOW: Duration = Duration::from_millis(5);
-/// Calls of at least this long make the chunk shrink.
+/// Calls of at least this long make the chunk shrink (or twenty times a call's fixed cost).
 const SHRINK_ABOVE: Duration = Duration::from_millis(100);
-/// The largest chunk one call evaluates.
+/// The largest chunk one call evaluates, for each millisecond of a call's fixed cost (at
+/// least once).
 const MAX_CHUNK: usize = 8192;
+/// The largest chunk one call evaluates, whatever a call costs.
+const MAX_CHUNK_EVER: usize = 1 << 18;
+
+/// How chunks adapt to what a call costs.
+#[derive(Debug, Clone, Copy)]
+struct Adapt {
+    grow_below: Duration,
+    shrink_above: Duration,
+    max_chunk: usize,
+}
+
+impl Adapt {
+    /// For calls with a fixed cost of `latency` (a round trip to a worker elsewhere), so that
+    /// the cost stays a small part of each call.
+    fn for_latency(latency: Duration) -> Adapt {
+        let ms = latency.as_secs_f64() * 1e3;
+        Adapt {
+            grow_below: GROW_BELOW.max(latency * 4),
+            shrink_above: SHRINK_ABOVE.max(latency * 20),
+            max_chunk: ((MAX_CHUNK as f64 * ms.max(1.0)) as usize).min(MAX_CHUNK_EVER),
+        }
+    }
+}
 /// The first chunk a worker tries.
 const FIRST_CHUNK: usize = 16;
 
@@ -296,6 +320,7 @@ struct ChunkEval<'a> {
     args: Columns,
     out: EvalOutput,
     chunk: usize,
+    adapt: Adapt,
 }
 
 impl<'a> ChunkEval<'a> {
@@ -306,6 +331,7 @@ impl<'a> ChunkEval<'a> {
             args: Columns::default(),
             out: EvalOutput::default(),
             chunk: FIRST_CHUNK,
+            adapt: Adapt::for_latency(shared.function.call_latency()),
         }
     }
 
@@ -356,9 +382,9 @@ impl<'a> ChunkEval<'a> {
         let kind = match result {
             Ok(()) => {
                 let took = began.elapsed();
-                if took <= GROW_BELOW && self.chunk < MAX_CHUNK {
+                if took <= self.adapt.grow_below && self.chunk < self.adapt.max_chunk {
                     self.chunk *= 2;
-                } else if took >= SHRINK_ABOVE && self.chunk > 1 {
+                } else if took >= self.adapt.shrink_above && self.chunk > 1 {
                     self.chunk /= 2;
                 }
                 FailureKind::Error
@@ -592,6 +618,18 @@ mod tests {
             }
             Ok(())
         }
+    }
+
+    #[test]
+    fn chunks_grow_past_a_calls_fixed_cost() {
+        let local = Adapt::for_latency(Duration::from_micros(30));
+        assert_eq!(local.grow_below, GROW_BELOW);
+        assert_eq!(local.shrink_above, SHRINK_ABOVE);
+        assert_eq!(local.max_chunk, MAX_CHUNK);
+        let far = Adapt::for_latency(Duration::from_millis(40));
+        assert_eq!(far.grow_below, Duration::from_millis(160));
+        assert_eq!(far.shrink_above, Duration::from_millis(800));
+        assert_eq!(far.max_chunk, MAX_CHUNK_EVER);
     }
 
     #[test]

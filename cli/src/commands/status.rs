@@ -105,6 +105,26 @@ fn print(st: &Status, queues: &Queues) {
         (Some(rate), _) => println!("  rate      {rate:.0} cases/s"),
         _ => {}
     }
+    for (i, g) in st.growers.iter().take(8).enumerate() {
+        let who = match (&g.grower, &g.id) {
+            (Some(w), _) => format!(
+                "{} ({}-{}, pid {}, xyz {})",
+                w.host, w.arch, w.os, w.pid, w.xyz
+            ),
+            (None, Some(id)) => format!("grower {id} (its record is missing)"),
+            (None, None) => "growers that name themselves in no result".to_string(),
+        };
+        println!(
+            "  {:<9} {who}: {} batch{}, {}",
+            if i == 0 { "grown by" } else { "" },
+            g.batches,
+            if g.batches == 1 { "" } else { "es" },
+            super::args::count_of(g.cases, "case")
+        );
+    }
+    if st.growers.len() > 8 {
+        println!("            and {} more growers", st.growers.len() - 8);
+    }
     let live: Vec<_> = st.claims.iter().filter(|c| !c.expired()).collect();
     if !live.is_empty() {
         let mut hosts: Vec<&str> = live.iter().map(|c| c.host.as_str()).collect();

@@ -599,3 +599,51 @@ fn sow_chooses_a_batch_size_and_says_why() {
     );
     assert_eq!(v["batchsize_chosen"], true);
 }
+
+#[test]
+fn status_tells_which_host_and_architecture_grew_what() {
+    let dir = Dir::new();
+    let spec = add_spec(&dir, "g", 100);
+    dir.xyz_ok(&["sow", &spec, "--batchsize", "10", "-q"], 0);
+    dir.xyz_ok(&["grow", "g", "--batches", "1-3", "-q"], 0);
+    dir.xyz_ok(&["grow", "g", "-q"], 0);
+    let json = json(&dir.xyz_ok(&["status", "g", "--json"], 0));
+    let growers = json["growers"].as_array().unwrap();
+    assert_eq!(growers.len(), 2, "{json}");
+    // The most batches first.
+    let batches: Vec<u64> = growers
+        .iter()
+        .map(|g| g["batches"].as_u64().unwrap())
+        .collect();
+    assert_eq!(batches, [7, 3], "{json}");
+    assert_eq!(growers[1]["cases"], 30, "{json}");
+    for g in growers {
+        assert_eq!(g["grower"]["host"], host_name().as_str(), "{json}");
+        assert_eq!(g["grower"]["arch"], std::env::consts::ARCH, "{json}");
+        assert_eq!(g["grower"]["os"], std::env::consts::OS, "{json}");
+    }
+    assert_ne!(growers[0]["grower"]["pid"], growers[1]["grower"]["pid"]);
+    let text = stdout(&dir.xyz_ok(&["status", "g"], 0));
+    let arch = format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS);
+    assert!(
+        text.contains(&format!("grown by  {} ({arch}, pid ", host_name())),
+        "{text}"
+    );
+    assert!(text.contains(": 7 batches, 70 cases"), "{text}");
+    assert!(text.contains(": 3 batches, 30 cases"), "{text}");
+
+    // A result named without its grower (as older crops' are) still counts, and reaps.
+    let crop = dir.path(".xyz-g");
+    let first = results(&crop)[0].clone();
+    let name = first.file_name().unwrap().to_str().unwrap();
+    let plain = format!("{}.xyzr", &name[..name.find("_g").unwrap()]);
+    std::fs::rename(&first, crop.join("results").join(plain)).unwrap();
+    let text = stdout(&dir.xyz_ok(&["status", "g"], 0));
+    assert!(
+        text.contains("growers that name themselves in no result: 1 batch, 10 cases"),
+        "{text}"
+    );
+    dir.xyz_ok(&["reap", "g", "-o", "g.zarr", "-q"], 0);
+    dir.xyz_ok(&["run", &spec, "-o", "r.zarr", "-q"], 0);
+    assert_eq!(tree(&dir.path("g.zarr")), tree(&dir.path("r.zarr")));
+}

@@ -26,6 +26,7 @@ mod check;
 pub(crate) mod claims;
 mod error;
 mod grow;
+mod grower;
 mod jobs;
 mod manifest;
 pub mod plan;
@@ -40,6 +41,7 @@ pub use error::CropError;
 use error::io_err;
 pub use grow::GrowReport;
 use grow::{publish, publish_linked};
+pub use grower::{Grower, GrowerInfo};
 pub use jobs::{JOBS, JobRecord};
 pub use reap::Reaped;
 use sow::check_name;
@@ -179,6 +181,9 @@ pub struct Status {
     pub claims: Vec<ClaimInfo>,
     /// Jobs submitted to a scheduler for it (`xyz submit`), oldest first.
     pub jobs: Vec<JobRecord>,
+    /// Who grew the grown batches: each grower with its host and architecture, by the most
+    /// batches first.
+    pub growers: Vec<GrowerInfo>,
 }
 
 impl Crop {
@@ -410,9 +415,13 @@ impl Crop {
         let listing = self.listing()?;
         let (mut cases_grown, mut failed) = (0u64, 0u64);
         let (mut first_start, mut last_end) = (u64::MAX, 0u64);
+        let mut by_grower: BTreeMap<Option<&str>, (u64, u64)> = BTreeMap::new();
         for info in listing.grown() {
             let r = self.plan.positions(info.batch);
             cases_grown += r.end - r.start;
+            let g = by_grower.entry(info.grower.as_deref()).or_default();
+            g.0 += 1;
+            g.1 += r.end - r.start;
             failed += info.failed;
             first_start = first_start.min(info.end_ms.saturating_sub(info.took_ms));
             last_end = last_end.max(info.end_ms);
@@ -436,7 +445,23 @@ impl Crop {
             writing: listing.temps.len() as u64,
             claims: self.claims()?,
             jobs: self.jobs()?,
+            growers: self.growers(by_grower),
         })
+    }
+
+    /// Each grower of `counts` (batches and cases by grower ID) with its record.
+    fn growers(&self, counts: BTreeMap<Option<&str>, (u64, u64)>) -> Vec<GrowerInfo> {
+        let mut growers: Vec<GrowerInfo> = counts
+            .into_iter()
+            .map(|(id, (batches, cases))| GrowerInfo {
+                id: id.map(str::to_string),
+                grower: id.and_then(|id| grower::read(&self.dir, id)),
+                batches,
+                cases,
+            })
+            .collect();
+        growers.sort_by(|a, b| b.batches.cmp(&a.batches).then_with(|| a.id.cmp(&b.id)));
+        growers
     }
 
     /// Removes the crop directory and everything in it.

@@ -3,7 +3,7 @@
 //! A result is written to a temporary name unique to its writer
 //! (`.tmp-HOST-PID-RANDOM`), synced, and renamed into place, so a reader sees a whole file or
 //! none. Its name carries what `xyz status` shows without opening it:
-//! `batch-ID_fFAILED_tEND_dTOOK.xyzr` (failed cases, end time in Unix milliseconds, time taken
+//! `batch-ID_fFAILED_tEND_dTOOK_gGROWER.xyzr` (failed cases, end time in Unix milliseconds, time taken
 //! in milliseconds). Its content, all integers little endian:
 //!
 //! ```text
@@ -68,12 +68,18 @@ pub(crate) struct NameInfo {
     pub(crate) failed: u64,
     pub(crate) end_ms: u64,
     pub(crate) took_ms: u64,
+    /// The [grower](super::grower) that wrote it, if its name says.
+    pub(crate) grower: Option<String>,
 }
 
 impl NameInfo {
     pub(crate) fn file_name(&self) -> String {
+        let grower = self
+            .grower
+            .as_ref()
+            .map_or_else(String::new, |g| format!("_g{g}"));
         format!(
-            "batch-{}_f{}_t{}_d{}.{EXT}",
+            "batch-{}_f{}_t{}_d{}{grower}.{EXT}",
             self.batch, self.failed, self.end_ms, self.took_ms
         )
     }
@@ -87,6 +93,16 @@ impl NameInfo {
         let failed = parts.next()?.strip_prefix('f')?.parse().ok()?;
         let end_ms = parts.next()?.strip_prefix('t')?.parse().ok()?;
         let took_ms = parts.next()?.strip_prefix('d')?.parse().ok()?;
+        let grower = match parts.next() {
+            None => None,
+            Some(g) => {
+                let g = g.strip_prefix('g')?;
+                if !super::grower::is_id(g) {
+                    return None;
+                }
+                Some(g.to_string())
+            }
+        };
         if parts.next().is_some() {
             return None;
         }
@@ -95,6 +111,7 @@ impl NameInfo {
             failed,
             end_ms,
             took_ms,
+            grower,
         })
     }
 }
@@ -150,7 +167,7 @@ pub(crate) fn host_name() -> String {
         .replace(['/', '_', '.'], "-")
 }
 
-fn random() -> u64 {
+pub(crate) fn random() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -209,6 +226,7 @@ pub(crate) fn write(
         failed: output.failures.len() as u64,
         end_ms: now_ms(SystemTime::now()),
         took_ms: took.as_millis() as u64,
+        grower: Some(super::grower::id().to_string()),
     };
     let path = dir.join(name.file_name());
     let placed = super::publish_linked(&tmp, &path, &[&header, &payload], commit)?;
@@ -436,6 +454,8 @@ mod tests {
             "batch-x_f0_t1_d1.xyzr",
             ".tmp-h-1-2",
             "batch-1_f0_t1_d1_e.xyzr",
+            "batch-1_f0_t1_d1_gxyz.xyzr",
+            "batch-1_f0_t1_d1_g0_g1.xyzr",
             "batch-1_f0_t1_d1.xyzrr",
         ] {
             assert_eq!(NameInfo::parse(bad), None, "{bad}");

@@ -55,6 +55,8 @@ struct Inner {
     sha256: Option<String>,
     deadline: Option<Duration>,
     load_timeout: Duration,
+    /// The shortest round trip of an empty call to the first worker.
+    latency: Duration,
     idle: Mutex<Vec<Worker>>,
 }
 
@@ -161,9 +163,10 @@ impl ProcessFunction {
             sha256: spec.sha256.clone(),
             deadline: spec.deadline,
             load_timeout: spec.load_timeout,
+            latency: Duration::ZERO,
             idle: Mutex::new(Vec::new()),
         };
-        let (first, sig, sha) = inner.first_worker()?;
+        let (mut first, sig, sha) = inner.first_worker()?;
         if spec.signature.is_none() {
             inner.signature = sig.parse().map_err(|e| {
                 inner.error(
@@ -177,6 +180,7 @@ impl ProcessFunction {
             inner.sha256 = sha.clone();
         }
         inner.check(&sig, &sha)?;
+        inner.latency = inner.round_trip(&mut first)?;
         inner.put_back(first);
         Ok(ProcessFunction {
             inner: Arc::new(inner),
@@ -250,6 +254,59 @@ impl Inner {
                 Err(Take::None) => return Err(self.no_slot_left(board)),
             }
         }
+    }
+
+    /// The shortest of three round trips of an empty call to `worker` (the first includes
+    /// making its instance).
+    fn round_trip(&self, worker: &mut Worker) -> Result<Duration, InstantiateError> {
+        let args = Columns {
+            n: 0,
+            cols: self
+                .signature
+                .args
+                .iter()
+                .map(|a| Column::new(a.ty))
+                .collect(),
+        };
+        let mut out = EvalOutput::default();
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            out.reset(&self.signature.outputs, 0);
+            let began = Instant::now();
+            worker.guard.arm(self.load_timeout);
+            let reply = worker
+                .input()
+                .and_then(|w| wire::write_eval(w, &args))
+                .and_then(|()| {
+                    wire::read_reply(
+                        &mut worker.stdout,
+                        &mut worker.buf,
+                        &self.signature.outputs,
+                        &mut out,
+                    )
+                });
+            let fired = worker.guard.disarm();
+            match reply {
+                Ok(_) if !fired => best = best.min(began.elapsed()),
+                Ok(_) => {
+                    return Err(self.error(
+                        format!(
+                            "the worker did not answer an empty call within {:?}",
+                            self.load_timeout
+                        ),
+                        None,
+                    ));
+                }
+                Err(e) => {
+                    let status = worker.kill();
+                    let said = worker.postmortem(status);
+                    return Err(
+                        self.error(format!("the worker failed an empty call: {e}{said}"), None)
+                    );
+                }
+            }
+        }
+        Ok(best)
     }
 
     /// The error when every slot of a launch has been given up.
@@ -344,7 +401,7 @@ impl Inner {
             Some(std::thread::spawn(move || guard.watch()))
         };
         let mut worker = Worker {
-            stdin,
+            stdin: Some(stdin),
             stdout,
             buf: Vec::new(),
             guard,
@@ -355,7 +412,7 @@ impl Inner {
         };
         worker.guard.arm(self.load_timeout);
         let sent = match &self.module {
-            Some(module) => wire::write_module(&mut worker.stdin, module),
+            Some(module) => worker.input().and_then(|w| wire::write_module(w, module)),
             None => Ok(()),
         };
         let hello = sent.and_then(|()| worker.hello());
@@ -403,6 +460,10 @@ impl Function for ProcessFunction {
         self.inner.sha256.as_deref()
     }
 
+    fn call_latency(&self) -> Duration {
+        self.inner.latency
+    }
+
     fn instantiate(&self) -> Result<Box<dyn Instance>, InstantiateError> {
         let worker = self.inner.acquire()?;
         Ok(Box::new(ProcessInstance {
@@ -414,7 +475,8 @@ impl Function for ProcessFunction {
 
 /// One worker process, its pipes and its watchdog.
 struct Worker {
-    stdin: BufWriter<ChildStdin>,
+    /// `None` once closed, to tell the worker to end.
+    stdin: Option<BufWriter<ChildStdin>>,
     stdout: BufReader<ChildStdout>,
     /// The last message read, kept for its allocation.
     buf: Vec<u8>,
@@ -427,6 +489,27 @@ struct Worker {
 }
 
 impl Worker {
+    /// The worker's stdin, unless closed.
+    fn input(&mut self) -> io::Result<&mut BufWriter<ChildStdin>> {
+        self.stdin.as_mut().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::BrokenPipe, "the worker's stdin is closed")
+        })
+    }
+
+    /// Closes the worker's stdin, which ends a sound worker (and lets a launcher such as
+    /// `srun` end its step cleanly), and gives it `grace` to exit.
+    fn close(&mut self, grace: Duration) {
+        drop(self.stdin.take());
+        let until = Instant::now() + grace;
+        loop {
+            let exited = matches!(lock(&self.guard.state).child.try_wait(), Ok(Some(_)));
+            if exited || Instant::now() >= until {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     fn in_slot(mut self, slot: Option<(usize, Arc<Board>)>) -> Worker {
         self.slot = slot;
         self
@@ -480,6 +563,11 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        self.close(if self.slot.is_some() {
+            LAUNCHED_GRACE
+        } else {
+            LOCAL_GRACE
+        });
         self.kill();
         if let Some((slot, board)) = self.slot.take() {
             board.release(slot);
@@ -495,15 +583,33 @@ impl Drop for Worker {
     }
 }
 
+/// How long a local worker is given to exit once its stdin is closed.
+const LOCAL_GRACE: Duration = Duration::from_millis(500);
+/// How long a launched worker (and its launcher) is given to exit once its stdin is closed.
+const LAUNCHED_GRACE: Duration = Duration::from_secs(5);
+/// How long a worker's group is given to end at SIGTERM before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_millis(200);
+
 /// Kills `child` and, on Unix, its process group (the worker leads one of its own), so that
-/// children a function forked do not outlive it and hold its pipes open.
+/// children a function forked do not outlive it and hold its pipes open. SIGTERM comes first,
+/// so that a launcher (`srun`, `ssh`) can end what it started on the far side; SIGKILL follows
+/// after a moment.
 fn kill_group(child: &mut Child) {
     #[cfg(unix)]
     if let Ok(pid) = i32::try_from(child.id()) {
         // Only while the child is not reaped is its pid its group's id for certain.
         if matches!(child.try_wait(), Ok(None)) {
             // SAFETY: kill has no memory effects; a negative pid names the group.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            unsafe { libc::kill(-pid, libc::SIGTERM) };
+            let until = Instant::now() + TERM_GRACE;
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            // SAFETY: as above. The group's id is not reused while the child is not reaped;
+            // once it is, the call kills nothing or fails.
+            if matches!(child.try_wait(), Ok(None)) {
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
         }
     }
     let _ = child.kill();
@@ -635,14 +741,17 @@ impl ProcessInstance {
         if let Some(d) = deadline {
             worker.guard.arm(d);
         }
-        let result = wire::write_eval(&mut worker.stdin, args).and_then(|()| {
-            wire::read_reply(
-                &mut worker.stdout,
-                &mut worker.buf,
-                &self.function.signature.outputs,
-                out,
-            )
-        });
+        let result = worker
+            .input()
+            .and_then(|w| wire::write_eval(w, args))
+            .and_then(|()| {
+                wire::read_reply(
+                    &mut worker.stdout,
+                    &mut worker.buf,
+                    &self.function.signature.outputs,
+                    out,
+                )
+            });
         let fired = deadline.is_some() && worker.guard.disarm();
         match result {
             Ok(reply) => {
