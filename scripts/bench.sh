@@ -6,8 +6,9 @@
 # then crops (scripts/bench_crops.py): sow + grow + reap of a million cases, one small grow in a
 # fresh process, and status on a crop of 10^5 batches; then the peak memory of reaping and
 # merging 10^7 cases against the size of the output (scripts/bench_harvest.py); dataset sizes
-# against xarray's and pandas' and the cost of compression (scripts/bench_formats.py). Run it on an
-# otherwise idle machine.
+# against xarray's and pandas' and the cost of compression (scripts/bench_formats.py); what a worker
+# costs through `ssh` and `srun` against a local one (scripts/bench_launchers.py, which starts an
+# sshd and the one-node Slurm cluster, so needs root). Run it on an otherwise idle machine.
 # The criterion benches: cargo bench -p xyz-cli --bench sweep
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,4 +24,6 @@ python3 scripts/bench_harvest.py "$PWD/target/release/xyz" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
 python3 scripts/bench_formats.py "$PWD/target/release/xyz" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_mandel.wasm" \
+    "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
+python3 scripts/bench_launchers.py "$PWD/target/release/xyz" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"

@@ -4,6 +4,10 @@
 #                                         cargo-zigbuild and zig, which target a glibc version
 #                                         and aarch64 without a sysroot); native .so functions
 #                                         still load
+#   xyz-x86_64-linux-musl,                static (musl), stripped: start on any Linux, with any
+#   xyz-aarch64-linux-musl                libc or none (Alpine, distroless containers, nodes
+#                                         older than glibc 2.17), but load no native .so
+#                                         functions (WebAssembly only), which they refuse by name
 #   wheels/xyz_sweeps-*.whl               a Python wheel per architecture (maturin, binary
 #                                         bindings, manylinux2014) whose install puts `xyz` on
 #                                         PATH
@@ -23,8 +27,9 @@ cd "$(dirname "$0")/.."
 
 GLIBC=2.17
 TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
+MUSL_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 
-rustup target add "${TARGETS[@]}" wasm32-unknown-unknown
+rustup target add "${TARGETS[@]}" "${MUSL_TARGETS[@]}" wasm32-unknown-unknown
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore ziglang \
     'maturin>=1.5,<2'
 command -v cargo-zigbuild >/dev/null || cargo install --locked cargo-zigbuild
@@ -50,6 +55,20 @@ for target in "${TARGETS[@]}"; do
     CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols \
         maturin build --release --locked --zig --compatibility manylinux2014 --target "$target" \
         -m cli/Cargo.toml -o dist/wheels
+done
+
+for target in "${MUSL_TARGETS[@]}"; do
+    arch=${target%%-*}
+    started=$(date +%s)
+    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols \
+        cargo zigbuild --release --locked -p xyz-cli --target "$target"
+    cp "target/$target/release/xyz" "dist/xyz-$arch-linux-musl"
+    echo "built dist/xyz-$arch-linux-musl in $(($(date +%s) - started)) s:" \
+        "$(stat -c %s "dist/xyz-$arch-linux-musl") bytes"
+    if readelf -l "dist/xyz-$arch-linux-musl" | grep -q 'program interpreter'; then
+        echo "error: dist/xyz-$arch-linux-musl is not static" >&2
+        exit 1
+    fi
 done
 
 host=dist/xyz-x86_64-linux
@@ -84,6 +103,24 @@ sweep=(--function "$mandel" --combo 'x={ linspace = [-2, 0.5, 120] }'
 cmp <(cd "$work/x86.zarr" && find . -type f -exec sha256sum {} + | sort) \
     <(cd "$work/arm.zarr" && find . -type f -exec sha256sum {} + | sort)
 echo "the aarch64 binary under qemu gives the x86_64 one's store, byte for byte"
+# The static builds: the same store (the aarch64 one under qemu, which needs no glibc for it),
+# and a native library refused by name.
+( cd "$work" && "$OLDPWD/dist/xyz-x86_64-linux-musl" run "${sweep[@]}" -q -o musl.zarr )
+( cd "$work" && XYZ_CACHE_DIR="$work/arm-musl-cache" XYZ_EXEC_PREFIX=qemu-aarch64 \
+    qemu-aarch64 "$OLDPWD/dist/xyz-aarch64-linux-musl" run "${sweep[@]}" -q -o arm-musl.zarr )
+for store in musl arm-musl; do
+    cmp <(cd "$work/x86.zarr" && find . -type f -exec sha256sum {} + | sort) \
+        <(cd "$work/$store.zarr" && find . -type f -exec sha256sum {} + | sort)
+done
+echo "the static builds give the same store, byte for byte"
+printf 'int main(void) { return 0; }\n' > "$work/lib.c"
+cc -shared -fPIC -o "$work/lib.so" "$work/lib.c"
+if dist/xyz-x86_64-linux-musl inspect "$work/lib.so" 2>"$work/musl.err"; then
+    echo "error: the static build loaded a native library" >&2
+    exit 1
+fi
+grep -q 'a static build (musl)' "$work/musl.err"
+echo "the static build refuses a native library: $(cat "$work/musl.err")"
 # The emulation's cost on mandel, one thread, the compiled module cached (an emulation figure,
 # not a hardware one): the evaluation time each run reports.
 timed=(--function "$mandel" --combo 'x={ linspace = [-2, 0.5, 400] }'

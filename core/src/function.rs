@@ -21,13 +21,6 @@ pub trait Function: Send + Sync {
 
     /// A fresh instance, for one worker. Called once per worker, and again after a trap.
     fn instantiate(&self) -> Result<Box<dyn Instance>, InstantiateError>;
-
-    /// The fixed cost of one call beyond its cases': nothing in this process, a round trip for
-    /// a worker elsewhere. The runner makes its chunks large enough that this is a small part
-    /// of each call.
-    fn call_latency(&self) -> std::time::Duration {
-        std::time::Duration::ZERO
-    }
 }
 
 /// One worker's live copy of a function.

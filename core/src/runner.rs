@@ -102,38 +102,78 @@ pub struct Runner<'a> {
     stop_on_failure: bool,
 }
 
-/// Calls of at most this long let the chunk grow (or four times a call's fixed cost).
+/// Calls of at most this long let the chunk grow.
 const GROW_BELOW: Duration = Duration::from_millis(5);
-/// Calls of at least this long make the chunk shrink (or twenty times a call's fixed cost).
+/// Calls of at least this long make the chunk shrink.
 const SHRINK_ABOVE: Duration = Duration::from_millis(100);
-/// The largest chunk one call evaluates, for each millisecond of a call's fixed cost (at
-/// least once).
+/// The largest chunk one call evaluates.
 const MAX_CHUNK: usize = 8192;
-/// The largest chunk one call evaluates, whatever a call costs.
-const MAX_CHUNK_EVER: usize = 1 << 18;
-
-/// How chunks adapt to what a call costs.
-#[derive(Debug, Clone, Copy)]
-struct Adapt {
-    grow_below: Duration,
-    shrink_above: Duration,
-    max_chunk: usize,
-}
-
-impl Adapt {
-    /// For calls with a fixed cost of `latency` (a round trip to a worker elsewhere), so that
-    /// the cost stays a small part of each call.
-    fn for_latency(latency: Duration) -> Adapt {
-        let ms = latency.as_secs_f64() * 1e3;
-        Adapt {
-            grow_below: GROW_BELOW.max(latency * 4),
-            shrink_above: SHRINK_ABOVE.max(latency * 20),
-            max_chunk: ((MAX_CHUNK as f64 * ms.max(1.0)) as usize).min(MAX_CHUNK_EVER),
-        }
-    }
-}
+/// How much larger a chunk is tried when calls take neither long nor short.
+const PROBE_STEP: usize = 8;
+/// A larger chunk tried is kept when its cases cost at most this part of what they did.
+const PROBE_GAIN: f64 = 0.75;
+/// Calls between two tries of a larger chunk that did not pay.
+const PROBE_AGAIN: u32 = 16;
 /// The first chunk a worker tries.
 const FIRST_CHUNK: usize = 16;
+
+/// How a worker's chunk size follows what its calls cost.
+///
+/// Calls of at most [`GROW_BELOW`] double the chunk, calls of at least [`SHRINK_ABOVE`] halve
+/// it. Between the two, a chunk [`PROBE_STEP`] times larger is tried now and then, and kept if
+/// its cases cost clearly less each: so calls with a fixed cost of their own get chunks large
+/// enough to pay for it. (`srun` passes a message of a few KiB on in about 40 ms, and one of
+/// 100 KiB in 2 ms, so doubling alone would never find the way out.)
+#[derive(Debug, Clone)]
+struct Chunking {
+    chunk: usize,
+    /// The chunk before a doubling being tried, and what a case cost with it.
+    trying: Option<(usize, f64)>,
+    /// Calls to go before the next try.
+    cooldown: u32,
+}
+
+impl Chunking {
+    fn new() -> Chunking {
+        Chunking {
+            chunk: FIRST_CHUNK,
+            trying: None,
+            cooldown: 0,
+        }
+    }
+
+    /// A call of `n` cases took `took`.
+    fn called(&mut self, n: usize, took: Duration) {
+        if n < self.chunk {
+            // The end of a task: too small to judge by.
+            return;
+        }
+        let per_case = took.as_secs_f64() / n as f64;
+        if let Some((before, cost)) = self.trying.take() {
+            if per_case > cost * PROBE_GAIN {
+                self.chunk = before;
+                self.cooldown = PROBE_AGAIN;
+            }
+            return;
+        }
+        if took <= GROW_BELOW && self.chunk < MAX_CHUNK {
+            self.chunk *= 2;
+        } else if took >= SHRINK_ABOVE && self.chunk > 1 {
+            self.chunk /= 2;
+        } else if self.cooldown > 0 {
+            self.cooldown -= 1;
+        } else if self.chunk < MAX_CHUNK && took * 2 < SHRINK_ABOVE {
+            self.trying = Some((self.chunk, per_case));
+            self.chunk = (self.chunk * PROBE_STEP).min(MAX_CHUNK);
+        }
+    }
+
+    /// A call trapped: smaller chunks from now on.
+    fn trapped(&mut self) {
+        self.trying = None;
+        self.chunk = 1.max(self.chunk / 2);
+    }
+}
 
 impl<'a> Runner<'a> {
     /// A runner for `function` on `executor`.
@@ -319,8 +359,7 @@ struct ChunkEval<'a> {
     instance: Option<Box<dyn Instance>>,
     args: Columns,
     out: EvalOutput,
-    chunk: usize,
-    adapt: Adapt,
+    chunking: Chunking,
 }
 
 impl<'a> ChunkEval<'a> {
@@ -330,8 +369,7 @@ impl<'a> ChunkEval<'a> {
             instance: None,
             args: Columns::default(),
             out: EvalOutput::default(),
-            chunk: FIRST_CHUNK,
-            adapt: Adapt::for_latency(shared.function.call_latency()),
+            chunking: Chunking::new(),
         }
     }
 
@@ -358,7 +396,7 @@ impl<'a> ChunkEval<'a> {
     ) -> Result<(), Stop> {
         let (mut at, to) = (0, cases.len());
         while at < to {
-            let n = self.chunk.min(to - at);
+            let n = self.chunking.chunk.min(to - at);
             self.eval_chunk(cases, at, n, commit)?;
             at += n;
         }
@@ -381,18 +419,13 @@ impl<'a> ChunkEval<'a> {
         let result = instance.eval(&self.args, &mut self.out);
         let kind = match result {
             Ok(()) => {
-                let took = began.elapsed();
-                if took <= self.adapt.grow_below && self.chunk < self.adapt.max_chunk {
-                    self.chunk *= 2;
-                } else if took >= self.adapt.shrink_above && self.chunk > 1 {
-                    self.chunk /= 2;
-                }
+                self.chunking.called(n, began.elapsed());
                 FailureKind::Error
             }
             Err(trap) => {
                 self.instance = None;
                 if n > 1 {
-                    self.chunk = 1.max(self.chunk / 2);
+                    self.chunking.trapped();
                     for i in 0..n {
                         self.eval_chunk(cases, at + i, 1, commit)?;
                     }
@@ -621,15 +654,48 @@ mod tests {
     }
 
     #[test]
-    fn chunks_grow_past_a_calls_fixed_cost() {
-        let local = Adapt::for_latency(Duration::from_micros(30));
-        assert_eq!(local.grow_below, GROW_BELOW);
-        assert_eq!(local.shrink_above, SHRINK_ABOVE);
-        assert_eq!(local.max_chunk, MAX_CHUNK);
-        let far = Adapt::for_latency(Duration::from_millis(40));
-        assert_eq!(far.grow_below, Duration::from_millis(160));
-        assert_eq!(far.shrink_above, Duration::from_millis(800));
-        assert_eq!(far.max_chunk, MAX_CHUNK_EVER);
+    fn chunks_grow_until_a_calls_fixed_cost_is_paid_for() {
+        let ms = Duration::from_millis;
+        // Calls as through srun: 44 ms for a message of 1 to 64 KiB (at 24 bytes a case),
+        // 0.2 ms below and 2 ms above; 1 µs a case on top.
+        let mut c = Chunking::new();
+        let cost = |n: usize| {
+            let fixed = match n * 24 {
+                ..1024 => Duration::from_micros(200),
+                1024..65536 => ms(44),
+                _ => ms(2),
+            };
+            fixed + Duration::from_micros(n as u64)
+        };
+        for _ in 0..50 {
+            let n = c.chunk;
+            c.called(n, cost(n));
+        }
+        assert!(c.chunk >= 4096, "{c:?}");
+        // Compute-bound calls, 1 ms a case: the chunk stays where calls take 5 to 100 ms,
+        // a larger one tried now and then being given up.
+        let mut c = Chunking::new();
+        let mut sizes = Vec::new();
+        for _ in 0..200 {
+            let n = c.chunk;
+            c.called(n, ms(n as u64));
+            sizes.push(c.chunk);
+        }
+        let tries = sizes[20..].iter().filter(|&&n| n > 64).count();
+        assert!(tries <= sizes.len() / 16, "{sizes:?}");
+        assert!(
+            sizes[20..].iter().all(|&n| (8..=128).contains(&n)),
+            "{sizes:?}"
+        );
+        // Slow calls shrink the chunk to one case; the end of a task is not judged.
+        let mut c = Chunking::new();
+        for _ in 0..10 {
+            let n = c.chunk;
+            c.called(n, ms(500));
+        }
+        assert_eq!(c.chunk, 1);
+        c.called(0, ms(0));
+        assert_eq!(c.chunk, 1);
     }
 
     #[test]

@@ -90,6 +90,41 @@ fn workers_started_by_a_launcher_give_the_local_runs_data() {
     assert_eq!(slots.len(), 2, "{json}");
     let calls: u64 = slots.iter().map(|s| s["calls"].as_u64().unwrap()).sum();
     assert!(calls >= 2, "{json}");
+
+    // --into through a launcher sends out only the cells the dataset lacks.
+    let grid = |maxiter: &str| {
+        format!(
+            "function = \"{}\"\n[combos]\ny = {{ linspace = [-1.25, 1.25, 20] }}\n\
+             x = {{ linspace = [-2.0, 0.5, 30] }}\nmaxiter = {maxiter}\n",
+            crate::util::guest("mandel")
+        )
+    };
+    let small = dir.write("small.toml", &grid("[100]"));
+    let both = dir.write("both.toml", &grid("[100, 400]"));
+    let (small, both) = (small.to_str().unwrap(), both.to_str().unwrap());
+    dir.xyz_ok(&["run", small, "-o", "grown.zarr", "-q"], 0);
+    dir.xyz_ok(&["run", both, "-o", "whole.zarr", "-q"], 0);
+    let launcher = format!("bash {} {{i}}", script.display());
+    let run = dir.xyz_ok(
+        &[
+            "run",
+            both,
+            "--into",
+            "grown.zarr",
+            "-j",
+            "2",
+            "--launcher",
+            &launcher,
+        ],
+        0,
+    );
+    let text = stdout(&run);
+    assert!(text.contains("mandel: 600 cases"), "{text}");
+    assert_eq!(
+        xyz_tests::python("stores.py", &[&"values", &dir.path("grown.zarr")]),
+        xyz_tests::python("stores.py", &[&"values", &dir.path("whole.zarr")]),
+        "{text}"
+    );
 }
 
 #[test]

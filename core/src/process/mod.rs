@@ -55,8 +55,6 @@ struct Inner {
     sha256: Option<String>,
     deadline: Option<Duration>,
     load_timeout: Duration,
-    /// The shortest round trip of an empty call to the first worker.
-    latency: Duration,
     idle: Mutex<Vec<Worker>>,
 }
 
@@ -163,10 +161,9 @@ impl ProcessFunction {
             sha256: spec.sha256.clone(),
             deadline: spec.deadline,
             load_timeout: spec.load_timeout,
-            latency: Duration::ZERO,
             idle: Mutex::new(Vec::new()),
         };
-        let (mut first, sig, sha) = inner.first_worker()?;
+        let (first, sig, sha) = inner.first_worker()?;
         if spec.signature.is_none() {
             inner.signature = sig.parse().map_err(|e| {
                 inner.error(
@@ -180,7 +177,6 @@ impl ProcessFunction {
             inner.sha256 = sha.clone();
         }
         inner.check(&sig, &sha)?;
-        inner.latency = inner.round_trip(&mut first)?;
         inner.put_back(first);
         Ok(ProcessFunction {
             inner: Arc::new(inner),
@@ -254,59 +250,6 @@ impl Inner {
                 Err(Take::None) => return Err(self.no_slot_left(board)),
             }
         }
-    }
-
-    /// The shortest of three round trips of an empty call to `worker` (the first includes
-    /// making its instance).
-    fn round_trip(&self, worker: &mut Worker) -> Result<Duration, InstantiateError> {
-        let args = Columns {
-            n: 0,
-            cols: self
-                .signature
-                .args
-                .iter()
-                .map(|a| Column::new(a.ty))
-                .collect(),
-        };
-        let mut out = EvalOutput::default();
-        let mut best = Duration::MAX;
-        for _ in 0..3 {
-            out.reset(&self.signature.outputs, 0);
-            let began = Instant::now();
-            worker.guard.arm(self.load_timeout);
-            let reply = worker
-                .input()
-                .and_then(|w| wire::write_eval(w, &args))
-                .and_then(|()| {
-                    wire::read_reply(
-                        &mut worker.stdout,
-                        &mut worker.buf,
-                        &self.signature.outputs,
-                        &mut out,
-                    )
-                });
-            let fired = worker.guard.disarm();
-            match reply {
-                Ok(_) if !fired => best = best.min(began.elapsed()),
-                Ok(_) => {
-                    return Err(self.error(
-                        format!(
-                            "the worker did not answer an empty call within {:?}",
-                            self.load_timeout
-                        ),
-                        None,
-                    ));
-                }
-                Err(e) => {
-                    let status = worker.kill();
-                    let said = worker.postmortem(status);
-                    return Err(
-                        self.error(format!("the worker failed an empty call: {e}{said}"), None)
-                    );
-                }
-            }
-        }
-        Ok(best)
     }
 
     /// The error when every slot of a launch has been given up.
@@ -458,10 +401,6 @@ impl Function for ProcessFunction {
 
     fn sha256(&self) -> Option<&str> {
         self.inner.sha256.as_deref()
-    }
-
-    fn call_latency(&self) -> Duration {
-        self.inner.latency
     }
 
     fn instantiate(&self) -> Result<Box<dyn Instance>, InstantiateError> {

@@ -59,6 +59,12 @@ pub enum LoadErrorKind {
     /// The dynamic loader refused it.
     #[error("could not load the library")]
     Open(#[source] libloading::Error),
+    /// This xyz is linked statically (the musl release build) and cannot load libraries.
+    #[error(
+        "cannot be loaded by this xyz, a static build (musl), which cannot load native \
+         libraries: use the glibc build (xyz-ARCH-linux) or a WebAssembly module"
+    )]
+    StaticBuild,
     /// A symbol of the ABI is missing.
     #[error("does not export `{0}`, so it is not an xyz function (see docs/ABI.md)")]
     MissingSymbol(&'static str),
@@ -125,6 +131,9 @@ impl NativeFunction {
             path: path.to_path_buf(),
             kind,
         };
+        if cfg!(all(target_env = "musl", target_feature = "crt-static")) {
+            return Err(err(LoadErrorKind::StaticBuild));
+        }
         let (bytes, found) = xyz_core::function_file::read_verified(path, sha256)
             .map_err(|e| err(LoadErrorKind::Read(e.kind)))?;
         let sha256 = found;
