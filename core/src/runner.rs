@@ -162,7 +162,8 @@ impl Chunking {
             self.chunk /= 2;
         } else if self.cooldown > 0 {
             self.cooldown -= 1;
-        } else if self.chunk < MAX_CHUNK && took * 2 < SHRINK_ABOVE {
+        } else if self.chunk < MAX_CHUNK && took < SHRINK_ABOVE {
+            // At most eight times a call of less than SHRINK_ABOVE.
             self.trying = Some((self.chunk, per_case));
             self.chunk = (self.chunk * PROBE_STEP).min(MAX_CHUNK);
         }
@@ -656,15 +657,17 @@ mod tests {
     #[test]
     fn chunks_grow_until_a_calls_fixed_cost_is_paid_for() {
         let ms = Duration::from_millis;
-        // Calls as through srun: 44 ms for a message of 1 to 64 KiB (at 24 bytes a case),
-        // 0.2 ms below and 2 ms above; 1 µs a case on top.
+        // Calls as through srun: 44 ms for a message of 1 to 64 KiB each way, 0.1 ms below
+        // and 1 ms above; 1 µs a case on top.
         let mut c = Chunking::new();
         let cost = |n: usize| {
-            let fixed = match n * 24 {
-                ..1024 => Duration::from_micros(200),
+            let message = |bytes: usize| match bytes {
+                ..1024 => Duration::from_micros(100),
                 1024..65536 => ms(44),
-                _ => ms(2),
+                _ => ms(1),
             };
+            // The request's three argument columns, the reply's one output.
+            let fixed = message(n * 24) + message(n * 8);
             fixed + Duration::from_micros(n as u64)
         };
         for _ in 0..50 {

@@ -24,7 +24,8 @@ pub(crate) const MAX_LOSSES: u32 = 3;
 /// The command that starts the worker of one slot: the program and its arguments.
 pub type SlotCommand = dyn Fn(usize) -> (PathBuf, Vec<OsString>) + Send + Sync;
 
-/// How workers are started by a launcher. See the [module docs](self).
+/// How workers are started by a launcher: slots, the command of each, and the function's file
+/// sent to every worker (see [`ProcessFunction::launch`](super::ProcessFunction::launch)).
 pub struct Launch {
     /// How many workers may run at once, each in its own slot.
     pub slots: usize,
@@ -58,7 +59,7 @@ pub struct SlotReport {
     pub lost: u64,
     /// Launches that failed: the command did not start, or its worker did not greet.
     pub failed_starts: u64,
-    /// Whether it was given up after [`GIVE_UP_AFTER`] failed launches in a row.
+    /// Whether it was given up after three failed launches in a row.
     pub given_up: bool,
     /// The last thing that went wrong in it.
     pub last_error: Option<String>,
