@@ -14,11 +14,11 @@ const PLACEHOLDERS: &str = "{i} (the worker's index, 0 to N-1), {n} (N) and {xyz
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Workers elsewhere")]
 pub(crate) struct LauncherArgs {
-    /// Start each of the -j N workers as `CMD... XYZ worker ...`, such as `srun --ntasks=1
-    /// --exclusive -u`, `ssh node{i}` or `docker run -i IMAGE`. {i} is the worker's index (0 to
-    /// N-1), {n} is N, {xyz} is xyz's path on the far side (put before the worker's arguments
-    /// when CMD does not place it). The function's file is sent over the pipe; the far side
-    /// needs only the xyz binary
+    /// Start each of the -j N workers as `CMD... XYZ worker ...`, such as `ssh node{i}`,
+    /// `docker run -i IMAGE` or an srun step (the README has the line). {i} is the worker's
+    /// index (0 to N-1), {n} is N, {xyz} is xyz's path on the far side (put before the
+    /// worker's arguments when CMD does not place it). The function's file is sent over the
+    /// pipe; the far side needs only the xyz binary
     #[arg(long, value_name = "CMD")]
     launcher: Option<String>,
     /// xyz's path on the far side of --launcher [default: this xyz's own path]
