@@ -3,8 +3,12 @@
 worker mode included.
 
 Usage: bench_crops.py XYZ ADD_WASM [MANDEL_WASM]    (scripts/bench.sh passes all three)
+
+The last rows start 16 and 64 worker processes over crops of 10^4 and 10^5 one-case batches:
+the cost per batch, and its ratio between the two sizes.
 """
 
+import json
 import os
 import resource
 import statistics
@@ -119,6 +123,44 @@ def main():
                             capture_output=True, text=True).stdout
         if '"grown": 10000' not in st:
             sys.exit(f"not every batch grown: {st}")
+
+    worker_scaling()
+
+
+def worker_scaling():
+    # Workers that keep scaling: 16 and 64 worker processes over 10^4 and 10^5 batches of one
+    # `add` case; the cost per batch at 10^5 against that at 10^4, and no batch grown twice
+    # (no lease expires here) or lost.
+    for workers in (16, 64):
+        per_batch = {}
+        for batches in (10_000, 100_000):
+            with tempfile.TemporaryDirectory() as cwd:
+                s = spec(cwd, batches, 1)
+                run(["sow", s, "--batchsize", "1", "-q"], cwd)
+                run(["grow", "add", "--worker", "--max-batches", "1", "-j", "1", "-q"], cwd)
+                began = time.perf_counter()
+                procs = [
+                    subprocess.Popen(
+                        [XYZ, "grow", "add", "--worker", "-j", "1", "--json"],
+                        cwd=cwd, stdout=subprocess.PIPE, text=True,
+                    )
+                    for _ in range(workers)
+                ]
+                reports = [json.loads(p.communicate()[0]) for p in procs]
+                t = time.perf_counter() - began
+                if any(p.returncode != 0 for p in procs):
+                    sys.exit("a worker failed")
+                grown = sum(r["batches"] for r in reports)
+                twice = sum(r["duplicates"] for r in reports)
+                if grown != batches - 1 or twice:
+                    sys.exit(f"{grown} batches grown of {batches - 1}, {twice} twice")
+                per_batch[batches] = t / (batches - 1)
+        row(f"{workers} workers, per batch of 1 case at 10^4 batches", per_batch[10_000] * 1e3,
+            "ms", "reported")
+        row(f"{workers} workers, per batch of 1 case at 10^5 batches", per_batch[100_000] * 1e3,
+            "ms", "reported")
+        row(f"{workers} workers, per batch at 10^5 vs at 10^4: ratio",
+            per_batch[100_000] / per_batch[10_000], "x", "<= 1.5")
 
 
 if __name__ == "__main__":

@@ -670,6 +670,34 @@ mod tests {
     }
 
     #[test]
+    fn a_commit_in_progress_is_never_cleared_a_dead_ones_is() {
+        let f = poly();
+        let dir = tempfile::tempdir().unwrap();
+        let crop = sow(dir.path(), &f, None, false);
+        let (claims_dir, committed) = (
+            crop.dir.join(claims::CLAIMS),
+            crop.dir.join(claims::COMMITTED),
+        );
+        std::fs::create_dir_all(&claims_dir).unwrap();
+        std::fs::create_dir_all(&committed).unwrap();
+        // Batch 3: linked, not yet renamed into place, its claim live (a worker committing).
+        // Batch 4: linked by a worker that died before the rename, no claim.
+        let claim = claims::try_claim(&claims_dir, 3, std::time::Duration::from_secs(60))
+            .unwrap()
+            .unwrap();
+        for id in [3, 4] {
+            std::fs::write(claims::commit_path(&committed, id), b"").unwrap();
+        }
+        assert!(crop.clear_dead_commits(&claims_dir, &committed).unwrap());
+        assert!(claims::commit_path(&committed, 3).exists());
+        assert!(!claims::commit_path(&committed, 4).exists());
+        // Once the claim is gone with no result, batch 3 grows again.
+        claim.release().unwrap();
+        assert!(!crop.clear_dead_commits(&claims_dir, &committed).unwrap());
+        assert!(!claims::commit_path(&committed, 3).exists());
+    }
+
+    #[test]
     fn windows_hold_the_dataset_reap_gives() {
         let f = poly();
         let dir = tempfile::tempdir().unwrap();

@@ -225,18 +225,45 @@ impl Crop {
                 std::thread::sleep(poll);
                 continue;
             }
-            // What is missing has commit links but no results: a worker died between
-            // linking its result and renaming it into place. Look again, and clear the links
-            // of batches still missing so they grow again.
-            for id in self.missing()? {
-                let link = claims::commit_path(&committed_dir, id);
-                match std::fs::remove_file(&link) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_err(&link)(e)),
-                }
+            // What is missing has commit links but no results: a worker is between linking
+            // its result and renaming it into place, or died there.
+            if self.clear_dead_commits(&claims_dir, &committed_dir)? {
+                std::thread::sleep(poll);
             }
         }
+    }
+
+    /// Clears the commit links of missing batches whose committing worker is gone, so they
+    /// grow again. A batch with a live claim is left alone: its worker renames the result into
+    /// place right after linking it, and releases the claim only then. True if such a batch
+    /// was seen, to look again in a moment.
+    pub(super) fn clear_dead_commits(
+        &self,
+        claims_dir: &Path,
+        committed_dir: &Path,
+    ) -> Result<bool, CropError> {
+        // The claims first: a claim released after this look was released after its result
+        // was in place, so the batch is no longer missing below.
+        let live: std::collections::HashSet<u64> = claims::list(claims_dir)
+            .map_err(io_err(claims_dir))?
+            .into_iter()
+            .filter(|c| !c.expired())
+            .map(|c| c.batch)
+            .collect();
+        let mut committing = false;
+        for id in self.missing()? {
+            if live.contains(&id) {
+                committing = true;
+                continue;
+            }
+            let link = claims::commit_path(committed_dir, id);
+            match std::fs::remove_file(&link) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&link)(e)),
+            }
+        }
+        Ok(committing)
     }
 
     /// Grows the `claimed` batches together, their claims renewed meanwhile, commits them and
