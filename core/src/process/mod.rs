@@ -440,11 +440,8 @@ impl Worker {
     fn close(&mut self, grace: Duration) {
         drop(self.stdin.take());
         let until = Instant::now() + grace;
-        loop {
-            let exited = matches!(lock(&self.guard.state).child.try_wait(), Ok(Some(_)));
-            if exited || Instant::now() >= until {
-                return;
-            }
+        // Not reaped here: `kill` then ends whatever the worker left in its group.
+        while !has_exited(&lock(&self.guard.state).child) && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
@@ -532,26 +529,72 @@ const TERM_GRACE: Duration = Duration::from_millis(200);
 /// Kills `child` and, on Unix, its process group (the worker leads one of its own), so that
 /// children a function forked do not outlive it and hold its pipes open. SIGTERM comes first,
 /// so that a launcher (`srun`, `ssh`) can end what it started on the far side; SIGKILL follows
-/// after a moment.
+/// after a moment, to the whole group, even if its leader has exited.
 fn kill_group(child: &mut Child) {
     #[cfg(unix)]
     if let Ok(pid) = i32::try_from(child.id()) {
-        // Only while the child is not reaped is its pid its group's id for certain.
-        if matches!(child.try_wait(), Ok(None)) {
+        // Only while the child is not reaped (running, or exited and not yet waited for) is
+        // its pid its group's id for certain.
+        if peek(child) != Peek::Reaped {
             // SAFETY: kill has no memory effects; a negative pid names the group.
             unsafe { libc::kill(-pid, libc::SIGTERM) };
             let until = Instant::now() + TERM_GRACE;
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < until {
+            while !has_exited(child) && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(2));
             }
-            // SAFETY: as above. The group's id is not reused while the child is not reaped;
-            // once it is, the call kills nothing or fails.
-            if matches!(child.try_wait(), Ok(None)) {
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
-            }
+            // SAFETY: as above; the child is still not reaped.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
         }
     }
     let _ = child.kill();
+}
+
+/// What became of a child, looked at without reaping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peek {
+    /// It runs.
+    Running,
+    /// It exited and is not yet waited for: its pid still names it and its group.
+    Exited,
+    /// It was waited for already.
+    Reaped,
+}
+
+fn peek(child: &Child) -> Peek {
+    #[cfg(unix)]
+    {
+        // SAFETY: an all-zero siginfo_t is valid; waitid writes only into it, and WNOWAIT
+        // leaves the child waitable.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                child.id(),
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if r != 0 {
+            return Peek::Reaped;
+        }
+        // SAFETY: a successful waitid set si_pid: 0 when the child has not exited.
+        if unsafe { info.si_pid() } == 0 {
+            Peek::Running
+        } else {
+            Peek::Exited
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = child;
+        Peek::Running
+    }
+}
+
+/// Whether `child` has exited, without reaping it.
+fn has_exited(child: &Child) -> bool {
+    peek(child) != Peek::Running
 }
 
 /// The watchdog's view of a worker.
