@@ -359,23 +359,13 @@ fn workers_over_ssh_give_the_local_runs_data() {
     assert!(err.contains("1 case failed"), "{err}");
     assert!(err.contains("deadline"), "{err}");
     let until = Instant::now() + Duration::from_secs(10);
-    while let Some(pid) = process_with(&mark) {
+    while let Some(pid) = crate::util::pids_with("environ", &mark).pop() {
         assert!(
             Instant::now() < until,
             "the far worker {pid} outlived its killed ssh"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// A process whose environment holds `var`, if one runs.
-fn process_with(var: &str) -> Option<String> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let env = std::fs::read(e.path().join("environ")).ok()?;
-        env.split(|b| *b == 0)
-            .any(|v| v == var.as_bytes())
-            .then(|| e.file_name().to_string_lossy().into_owned())
-    })
 }
 
 #[test]

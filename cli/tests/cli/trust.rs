@@ -454,28 +454,13 @@ fn a_native_function_may_print_and_fork_without_breaking_or_holding_the_run() {
     // And the forked children (copies of `xyz worker LIBRARY`) went with their workers.
     let until = Instant::now() + Duration::from_secs(5);
     loop {
-        let left = running_with_arg(&noisy);
+        let left = crate::util::pids_with("cmdline", &noisy);
         if left.is_empty() {
             break;
         }
         assert!(Instant::now() < until, "left running: {left:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The pids of processes with `arg` among their arguments.
-fn running_with_arg(arg: &str) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
 }
 
 #[test]

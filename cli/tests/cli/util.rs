@@ -184,3 +184,19 @@ pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// The pids of running processes whose `/proc/PID/FILE` (`cmdline` or `environ`, entries
+/// separated by NUL) holds `entry` as one of its entries.
+pub fn pids_with(file: &str, entry: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join(file))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == entry.as_bytes()))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
