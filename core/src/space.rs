@@ -540,11 +540,7 @@ impl BoundSpace {
         for (col, source) in out.cols.iter_mut().zip(&self.sources) {
             col.clear();
             match source {
-                Source::Constant(v) => {
-                    for _ in 0..n {
-                        col.push(v);
-                    }
-                }
+                Source::Constant(v) => col.push_n(v, n),
                 Source::Combo(d) => {
                     let k = d - self.n_case_dims;
                     let stride = self.strides[k];

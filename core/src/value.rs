@@ -151,6 +151,17 @@ impl Column {
         }
     }
 
+    /// Appends `n` copies of `value`, which must have the column's type.
+    pub fn push_n(&mut self, value: &Value, n: usize) {
+        match (self, value) {
+            (Column::I64(c), Value::I64(v)) => c.resize(c.len() + n, *v),
+            (Column::F64(c), Value::F64(v)) => c.resize(c.len() + n, *v),
+            (Column::Bool(c), Value::Bool(v)) => c.resize(c.len() + n, *v),
+            (Column::Str(c), Value::Str(v)) => c.extend(std::iter::repeat_n(v.clone(), n)),
+            (c, v) => panic!("a {} value pushed to a {} column", v.ty(), c.ty()),
+        }
+    }
+
     /// Reserves room for `n` more values.
     pub fn reserve(&mut self, n: usize) {
         match self {

@@ -334,6 +334,7 @@ impl Inner {
             state: Mutex::new(GuardState {
                 child,
                 armed: None,
+                sleeping_until: None,
                 fired: false,
                 quit: false,
             }),
@@ -607,6 +608,9 @@ struct GuardState {
     child: Child,
     /// When the call in progress must end.
     armed: Option<Instant>,
+    /// When the watchdog's wait ends, while it waits for a deadline; `None` while it waits
+    /// for none (or has not started).
+    sleeping_until: Option<Instant>,
     /// The watchdog killed the worker.
     fired: bool,
     /// The worker is going away.
@@ -618,10 +622,12 @@ impl Guard {
         let mut state = lock(&self.state);
         while !state.quit {
             state = match state.armed {
-                None => self
-                    .wake
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
+                None => {
+                    state.sleeping_until = None;
+                    self.wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner)
+                }
                 Some(at) => {
                     let now = Instant::now();
                     if now >= at {
@@ -630,6 +636,7 @@ impl Guard {
                         state.armed = None;
                         state
                     } else {
+                        state.sleeping_until = Some(at);
                         self.wake
                             .wait_timeout(state, at - now)
                             .unwrap_or_else(PoisonError::into_inner)
@@ -640,10 +647,17 @@ impl Guard {
         }
     }
 
+    /// Arms the watchdog for a call that must end within `deadline`. The watchdog is woken
+    /// only when it would otherwise wake too late: when it waits for no deadline, or for a
+    /// later one. Calls in a row arm it with ever later deadlines, so it wakes about once per
+    /// deadline, not once per call, and finds the newest deadline then.
     fn arm(&self, deadline: Duration) {
         let mut state = lock(&self.state);
-        state.armed = Some(Instant::now() + deadline);
-        self.wake.notify_all();
+        let at = Instant::now() + deadline;
+        state.armed = Some(at);
+        if state.sleeping_until.is_none_or(|until| until > at) {
+            self.wake.notify_all();
+        }
     }
 
     /// Disarms the watchdog; true if it fired.

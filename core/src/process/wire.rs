@@ -100,15 +100,16 @@ fn len32(len: usize) -> io::Result<u32> {
 
 /// Writes `msg` as one frame and flushes.
 fn write_frame(w: &mut impl Write, msg: &impl Serialize) -> io::Result<()> {
-    let bytes = postcard::to_allocvec(msg).map_err(|e| bad(e.to_string()))?;
-    if bytes.len() > MAX_FRAME {
+    // The length first, then the message, in one buffer: one write to the pipe.
+    let mut frame = postcard::to_extend(msg, vec![0u8; 4]).map_err(|e| bad(e.to_string()))?;
+    let len = frame.len() - 4;
+    if len > MAX_FRAME {
         return Err(bad(format!(
-            "a message of {} bytes, more than the {MAX_FRAME} the protocol carries",
-            bytes.len()
+            "a message of {len} bytes, more than the {MAX_FRAME} the protocol carries"
         )));
     }
-    w.write_all(&len32(bytes.len())?.to_le_bytes())?;
-    w.write_all(&bytes)?;
+    frame[..4].copy_from_slice(&len32(len)?.to_le_bytes());
+    w.write_all(&frame)?;
     w.flush()
 }
 
