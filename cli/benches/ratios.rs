@@ -7,7 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use xyz_core::{Column, Executor, Function, RayonPool, Runner, Sequential};
+use xyz_core::{
+    CaseSet, Column, Dataset, Executor, Format, Function, RayonPool, Runner, Sequential,
+};
 
 const RUNS: usize = 7;
 
@@ -208,5 +210,97 @@ fn main() {
         });
         let ns = t.0.as_secs_f64() * 1e9 * threads / cases;
         row(what, t, Some((ns, target)));
+    }
+
+    run_path(&add);
+}
+
+/// `xyz run` of `add` over 10^7 cases into Zarr, the whole process, against its floor: a native
+/// loop that computes the same sums and writes and syncs the same dataset, through the same
+/// writer. The ratio is what xyz adds: its start, the module, the workers and the runner.
+fn run_path(add: &dyn Function) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let spec = dir.path().join("add.toml");
+    let module = xyz_tests::guest("add");
+    std::fs::write(
+        &spec,
+        format!(
+            "function = {:?}\n[combos]\na = {{ range = [0, 10000, 1] }}\n\
+             b = {{ range = [0, 1000, 1] }}\n[constants]\nc = 0\n",
+            module.display()
+        ),
+    )
+    .expect("the spec is written");
+    let out = dir.path().join("out.zarr");
+    let xyz = |extra: &[&str]| {
+        time(|| {
+            let status = std::process::Command::new(env!("CARGO_BIN_EXE_xyz"))
+                .arg("run")
+                .arg(&spec)
+                .arg("-o")
+                .arg(&out)
+                .args(["-q", "--force"])
+                .args(extra)
+                .env("XYZ_CACHE_DIR", common::cache_dir())
+                .status()
+                .expect("xyz starts");
+            assert!(status.success(), "xyz run fails");
+        })
+    };
+    let isolated = xyz(&[]);
+    let in_process = xyz(&["--no-isolate"]);
+    let written = xyz_core::output::read_zarr(&out).expect("xyz's output reads back");
+
+    let mut space = xyz_core::ParamSpace::new();
+    space
+        .combo("a", range(10000))
+        .combo("b", range(1000))
+        .constant("c", xyz_core::Value::F64(0.0));
+    let space = space.bind(add.signature()).expect("the space binds");
+    let floor_out = dir.path().join("floor.zarr");
+    let floor = time(|| {
+        let n = space.len();
+        let sums: Vec<f64> = (0..n)
+            .map(|i| std::hint::black_box((i / 1000) as f64) + (i % 1000) as f64)
+            .collect();
+        let mut dataset = Dataset::empty(&space, add.signature(), add.sha256());
+        dataset.store_cases(&space, CaseSet::Range(0, n), &[Column::F64(sums)], &[]);
+        xyz_core::output::write(&dataset, &floor_out, Format::Zarr, true)
+            .expect("the floor writes");
+    });
+    let floor_data = xyz_core::output::read_zarr(&floor_out).expect("the floor reads back");
+    assert!(
+        written.vars == floor_data.vars && written.cells == floor_data.cells,
+        "xyz and the floor wrote different data"
+    );
+
+    println!();
+    println!(
+        "{:<46} {:>12} {:>12}  ratio    target",
+        format!("xyz run add, {} cases, to Zarr", space.len()),
+        "best",
+        "median"
+    );
+    row("floor: native loop, same writer, synced", floor, None);
+    let vs_floor = |t: (Duration, Duration)| t.0.as_secs_f64() / floor.0.as_secs_f64();
+    row(
+        "xyz run (worker processes, default deadline)",
+        isolated,
+        Some((vs_floor(isolated), "<= 1.5 vs floor")),
+    );
+    row(
+        "xyz run --no-isolate",
+        in_process,
+        Some((vs_floor(in_process), "(reported) vs floor")),
+    );
+}
+
+/// `0, 1, …, stop - 1`, as a spec's `{ range = [0, stop, 1] }`.
+fn range(stop: i64) -> xyz_core::ComboValues {
+    use xyz_core::Value::I64;
+    xyz_core::ComboValues::Range {
+        start: I64(0),
+        stop: I64(stop),
+        step: I64(1),
     }
 }
