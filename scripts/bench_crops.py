@@ -4,6 +4,7 @@ worker mode included.
 
 Usage: bench_crops.py XYZ ADD_WASM [MANDEL_WASM]    (scripts/bench.sh passes all three)
 
+Then crops of 10^7 cases in 10^3 to 10^5 batches: their time, and the files their results take.
 The last rows start 16 and 64 worker processes over crops of 10^4 and 10^5 one-case batches:
 the cost per batch, and its ratio between the two sizes.
 """
@@ -124,7 +125,36 @@ def main():
         if '"grown": 10000' not in st:
             sys.exit(f"not every batch grown: {st}")
 
+    crop_scaling()
     worker_scaling()
+
+
+def crop_scaling():
+    # Per batch, not per file: sow + grow + reap of 10^7 `add` cases in 10^3, 10^4 and 10^5
+    # batches, and the files the results take; the time of the 10^5-batch crop against that of
+    # the 10^3-batch one.
+    took, files = {}, {}
+    for batches in (1_000, 10_000, 100_000):
+        best = float("inf")
+        for _ in range(3):
+            with tempfile.TemporaryDirectory() as cwd:
+                s = spec(cwd, 10_000, 1_000)
+                t = run(["sow", s, "--batchsize", str(10**7 // batches), "-q"], cwd)
+                t += run(["grow", "add", "-q"], cwd)
+                results = os.path.join(cwd, ".xyz-add", "results")
+                names = os.listdir(results)
+                size = sum(os.path.getsize(os.path.join(results, n)) for n in names)
+                # A pack holds at most 1000 batches or 64 MiB of results.
+                bound = max(-(-batches // 1000), -(-size // (64 << 20)))
+                files[batches] = (len(names), bound)
+                t += run(["reap", "add", "-o", "add.zarr", "-q"], cwd)
+                best = min(best, t)
+        took[batches] = best
+        row(f"crop of 10^7 add cases in {batches} batches: sow + grow + reap", best * 1e3,
+            "ms", "reported")
+        row(f"  result files for {batches} batches grown by one process", files[batches][0],
+            "", f"<= {files[batches][1]} (a file per 1000 batches or 64 MiB)")
+    row("crop in 10^5 batches vs in 10^3: ratio", took[100_000] / took[1_000], "x", "<= 3")
 
 
 def worker_scaling():

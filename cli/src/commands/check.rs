@@ -45,6 +45,7 @@ impl CheckCommand {
                 "bad": bad,
                 "dead_temporaries": report.dead_temps,
                 "deleted": report.deleted,
+                "repacked": report.repacked.iter().map(|(old, new)| json!({"pack": old, "now": new})).collect::<Vec<_>>(),
                 "hosts": report.hosts,
             });
             println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -57,6 +58,16 @@ impl CheckCommand {
             }
             for path in &report.deleted {
                 println!("deleted {}", path.display());
+            }
+            for (old, new) in &report.repacked {
+                match new {
+                    Some(new) => println!(
+                        "removed the bad batches of {}: its good ones are now in {}",
+                        old.display(),
+                        new.display()
+                    ),
+                    None => println!("deleted {} (no good batch in it)", old.display()),
+                }
             }
             let hosts: Vec<String> = report
                 .hosts
@@ -75,7 +86,7 @@ impl CheckCommand {
                 report.bad.len()
             );
         }
-        let left = report.bad.len() + report.dead_temps.len() - report.deleted.len();
+        let left = report.left();
         if left > 0 && !self.json {
             bail!(
                 "{left} bad files in {}: run again with --delete-bad to remove them",

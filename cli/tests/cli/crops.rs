@@ -211,7 +211,10 @@ fn damaged_results_are_found_and_never_reaped() {
     let dir = Dir::new();
     let spec = add_spec(&dir, "add", 30);
     dir.xyz_ok(&["sow", &spec, "--batchsize", "10", "-q"], 0);
-    dir.xyz_ok(&["grow", "add", "-q"], 0);
+    // A result file per batch, each grown by a process of its own.
+    for batch in ["1", "2", "3"] {
+        dir.xyz_ok(&["grow", "add", "--batches", batch, "-q"], 0);
+    }
     let crop = dir.path(".xyz-add");
     let files = results(&crop);
     assert_eq!(files.len(), 3);
@@ -247,6 +250,45 @@ fn damaged_results_are_found_and_never_reaped() {
     assert_eq!(results(&crop).len(), 1);
     let grown = json(&dir.xyz_ok(&["grow", "add", "--json"], 0));
     assert_eq!(grown["batches"], 2);
+    dir.xyz_ok(&["check", "add"], 0);
+    dir.xyz_ok(&["reap", "add", "-o", "good.zarr", "-q"], 0);
+    dir.xyz_ok(&["run", &spec, "-o", "run.zarr", "-q"], 0);
+    assert_eq!(tree(&dir.path("run.zarr")), tree(&dir.path("good.zarr")));
+}
+
+#[test]
+fn a_damaged_batch_of_a_pack_costs_that_batch_alone() {
+    let dir = Dir::new();
+    let spec = add_spec(&dir, "add", 30);
+    dir.xyz_ok(&["sow", &spec, "--batchsize", "10", "-q"], 0);
+    dir.xyz_ok(&["grow", "add", "-q"], 0);
+    let crop = dir.path(".xyz-add");
+    let files = results(&crop);
+    assert_eq!(
+        files.len(),
+        1,
+        "one pack for one process's batches: {files:?}"
+    );
+    assert!(files[0].to_string_lossy().ends_with(".xyzp"), "{files:?}");
+    let st = json(&dir.xyz_ok(&["status", "add", "--json"], 0));
+    assert_eq!(st["grown"], 3, "{st}");
+    // A bit flipped in the payload written last, that of one batch.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x01;
+    std::fs::write(&files[0], &bytes).unwrap();
+    let err = dir.xyz_err(&["reap", "add", "-o", "bad.zarr"]);
+    assert!(err.contains("1 of 3 batches"), "{err}");
+    assert!(
+        err.contains(", which is corrupt: its checksum does not match"),
+        "{err}"
+    );
+    let text = stdout(&dir.xyz_ok(&["check", "add"], 1));
+    assert!(text.contains("2 good results"), "{text}");
+    let text = stdout(&dir.xyz_ok(&["check", "add", "--delete-bad"], 0));
+    assert!(text.contains("removed the bad batches of"), "{text}");
+    let grown = json(&dir.xyz_ok(&["grow", "add", "--json"], 0));
+    assert_eq!(grown["batches"], 1);
     dir.xyz_ok(&["check", "add"], 0);
     dir.xyz_ok(&["reap", "add", "-o", "good.zarr", "-q"], 0);
     dir.xyz_ok(&["run", &spec, "-o", "run.zarr", "-q"], 0);
@@ -634,6 +676,10 @@ fn status_tells_which_host_and_architecture_grew_what() {
 
     // A result named without its grower (as older crops' are) still counts, and reaps.
     let crop = dir.path(".xyz-g");
+    for pack in results(&crop) {
+        std::fs::remove_file(pack).unwrap();
+    }
+    dir.xyz_ok(&["grow", "g", "--batches", "1", "-q"], 0);
     let first = results(&crop)[0].clone();
     let name = first.file_name().unwrap().to_str().unwrap();
     let plain = format!("{}.xyzr", &name[..name.find("_g").unwrap()]);
@@ -643,6 +689,7 @@ fn status_tells_which_host_and_architecture_grew_what() {
         text.contains("growers that name themselves in no result: 1 batch, 10 cases"),
         "{text}"
     );
+    dir.xyz_ok(&["grow", "g", "-q"], 0);
     dir.xyz_ok(&["reap", "g", "-o", "g.zarr", "-q"], 0);
     dir.xyz_ok(&["run", &spec, "-o", "r.zarr", "-q"], 0);
     assert_eq!(tree(&dir.path("g.zarr")), tree(&dir.path("r.zarr")));

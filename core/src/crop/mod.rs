@@ -8,7 +8,8 @@
 //! manifest.toml     what the crop is: function, plan, space, limits (see below)
 //! function.wasm     the function, as sown (its SHA-256 is in the manifest; a native library
 //!                   is function.so)
-//! results/          one file per grown batch, named by what status needs (see below)
+//! results/          a file per grown batch, named by what status needs, or a pack of the
+//!                   results of many batches grown by one process (see below)
 //! cache/            the compiled module, one entry per engine fingerprint
 //! claims/           batches claimed by workers (see `Crop::work`)
 //! committed/        a hard link to each result a worker committed
@@ -16,9 +17,10 @@
 //! ```
 //!
 //! The manifest fixes the space and the [batch plan](Plan); the results are
-//! described in the `result` module: each is written under a temporary name, synced and
-//! renamed into place, and carries the manifest's identity and a checksum, so a half-written,
-//! damaged or stale result is never reaped. Growing the same batch twice is harmless.
+//! described in the `result` module, and packs of them in the `pack` module: each is written
+//! under a temporary name, synced and renamed into place, and carries the manifest's identity
+//! and a checksum per batch, so a half-written, damaged or stale result is never reaped.
+//! Growing the same batch twice is harmless.
 //!
 //! [`Runner::run`]: crate::Runner::run
 
@@ -29,6 +31,7 @@ mod grow;
 mod grower;
 mod jobs;
 mod manifest;
+mod pack;
 pub mod plan;
 mod reap;
 pub(crate) mod result;
@@ -117,6 +120,8 @@ struct Listing {
     strays: Vec<PathBuf>,
     /// Temporary files of writers that are still writing, or died.
     temps: Vec<PathBuf>,
+    /// Packs whose index cannot be read, and why: none of their batches count as grown.
+    bad_packs: Vec<(PathBuf, BadResult)>,
 }
 
 impl Listing {
@@ -378,6 +383,14 @@ impl Crop {
             match parsed {
                 Some(info) if (1..=self.plan.batches()).contains(&info.batch) => {
                     listing.results.push(info);
+                }
+                _ if name.to_str().and_then(pack::parse_name).is_some() => {
+                    let name = name.to_str().unwrap_or_default();
+                    let identity = &self.manifest.identity;
+                    match pack::read_index(&dir, name, identity, self.plan.batches()) {
+                        Ok(infos) => listing.results.extend(infos),
+                        Err(bad) => listing.bad_packs.push((entry.path(), bad)),
+                    }
                 }
                 _ if name
                     .as_encoded_bytes()
@@ -695,6 +708,64 @@ mod tests {
         claim.release().unwrap();
         assert!(!crop.clear_dead_commits(&claims_dir, &committed).unwrap());
         assert!(!claims::commit_path(&committed, 3).exists());
+    }
+
+    #[test]
+    fn batches_grown_together_share_a_file_and_a_damaged_one_costs_itself_alone() {
+        let f = poly();
+        let dir = tempfile::tempdir().unwrap();
+        let crop = sow(dir.path(), &f, None, false);
+        let all: Vec<u64> = (1..=14).collect();
+        crop.grow(&f, &RayonPool::new(2).unwrap(), &all, false, None)
+            .unwrap();
+        let files: Vec<PathBuf> = std::fs::read_dir(crop.results_dir())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "one pack: {files:?}");
+        assert_eq!(crop.status().unwrap().grown, 14);
+        let whole = crop.reap(false).unwrap();
+        // The last bytes are the last batch's payload.
+        let mut bytes = std::fs::read(&files[0]).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&files[0], &bytes).unwrap();
+        let reaped = crop.reap(true).unwrap();
+        assert_eq!(reaped.missing.len(), 1);
+        let damaged = reaped.missing[0];
+        assert!(
+            matches!(&reaped.bad[..], [(_, BadResult::InPack { batch, .. })] if *batch == damaged),
+            "{:?}",
+            reaped.bad
+        );
+        let report = crop.check(false).unwrap();
+        assert_eq!((report.good, report.bad.len(), report.left()), (13, 1, 1));
+        assert!(files[0].exists(), "nothing removed without delete_bad");
+        // Cleared, the good batches stay; the damaged one grows again.
+        let report = crop.check(true).unwrap();
+        assert_eq!(report.repacked.len(), 1);
+        assert!(!files[0].exists());
+        assert_eq!(crop.missing().unwrap(), vec![damaged]);
+        assert_eq!(crop.check(false).unwrap().left(), 0);
+        crop.grow(&f, &Sequential, &[damaged], false, None).unwrap();
+        let again = crop.reap(false).unwrap();
+        assert_eq!(
+            format!("{:?}", again.dataset.vars),
+            format!("{:?}", whole.dataset.vars)
+        );
+        // A pack whose index is damaged counts for none of its batches, and says why.
+        let pack = report.repacked[0].1.clone().unwrap();
+        let mut bytes = std::fs::read(&pack).unwrap();
+        bytes[90] ^= 1;
+        std::fs::write(&pack, &bytes).unwrap();
+        assert_eq!(crop.missing().unwrap().len(), 13);
+        let err = crop.reap(false).unwrap_err();
+        assert!(
+            matches!(&err, CropError::Incomplete { damaged, .. } if damaged.len() == 1),
+            "{err}"
+        );
+        crop.check(true).unwrap();
+        assert!(!pack.exists());
     }
 
     #[test]

@@ -52,9 +52,19 @@ struct Tally {
     failures: Vec<CaseFailure>,
     missing: Vec<u64>,
     bad: Vec<(PathBuf, BadResult)>,
+    /// The pack being read.
+    packs: pack::Reader,
 }
 
 impl Tally {
+    /// A tally of a reap of `listing`, its unreadable packs counted already.
+    fn of(listing: &Listing) -> Tally {
+        Tally {
+            bad: listing.bad_packs.clone(),
+            ..Tally::default()
+        }
+    }
+
     /// The report of a reap into `dataset`, or the error of one that missed batches it may
     /// not.
     fn finish<S>(
@@ -84,20 +94,23 @@ impl Crop {
         &self,
         files: &[NameInfo],
         id: u64,
-        bad: &mut Vec<(PathBuf, BadResult)>,
+        tally: &mut Tally,
     ) -> Option<crate::runner::BatchOutput> {
         let n = self.plan.cases_of(id).len();
+        let dir = self.results_dir();
+        let outputs = &self.manifest.signature.outputs;
         for info in files {
-            let path = self.results_dir().join(info.file_name());
-            match result::read(
-                &path,
-                &self.manifest.identity,
-                id,
-                n,
-                &self.manifest.signature.outputs,
-            ) {
+            let read = if info.packed.is_some() {
+                tally.packs.read(&dir, info, n, outputs)
+            } else {
+                let path = dir.join(info.file_name());
+                result::read(&path, &self.manifest.identity, id, n, outputs)
+            };
+            match read {
                 Ok(r) => return Some(r.output),
-                Err(e) => bad.push((path, e)),
+                Err(e) => tally
+                    .bad
+                    .push((dir.join(info.file_name()), e.in_batch(info))),
             }
         }
         None
@@ -151,7 +164,7 @@ impl Crop {
     ) -> Result<Reaped<S>, CropError> {
         let listing = self.listing()?;
         self.check_grown(&listing, allow_incomplete)?;
-        let mut tally = Tally::default();
+        let mut tally = Tally::of(&listing);
         for id in 1..=self.plan.batches() {
             let cases = self.plan.cases_of(id);
             if let Some(out) = self.reap_batch(&listing, id, &mut tally) {
@@ -193,7 +206,7 @@ impl Crop {
         let listing = self.listing()?;
         self.check_grown(&listing, allow_incomplete)?;
         let layout = self.layout();
-        let mut tally = Tally::default();
+        let mut tally = Tally::of(&listing);
         let mut part = Window::new(&layout, 0, window.min(total));
         for id in 1..=self.plan.batches() {
             let cases = self.plan.cases_of(id);
@@ -235,7 +248,7 @@ impl Crop {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(self.incomplete(missing, Vec::new()))
+            Err(self.incomplete(missing, listing.bad_packs.clone()))
         }
     }
 
@@ -248,7 +261,7 @@ impl Crop {
         tally: &mut Tally,
     ) -> Option<crate::runner::BatchOutput> {
         let cases = self.plan.cases_of(id);
-        let Some(out) = self.read_batch(listing.of(id), id, &mut tally.bad) else {
+        let Some(out) = self.read_batch(listing.of(id), id, tally) else {
             tally.missing.push(id);
             tally.pending += cases.len() as u64;
             return None;

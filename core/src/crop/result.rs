@@ -70,10 +70,17 @@ pub(crate) struct NameInfo {
     pub(crate) took_ms: u64,
     /// The [grower](super::grower) that wrote it, if its name says.
     pub(crate) grower: Option<String>,
+    /// Where in a pack it is, for a batch written in one (see [`super::pack`]); `None` for a
+    /// result file of its own.
+    pub(crate) packed: Option<super::pack::Packed>,
 }
 
 impl NameInfo {
+    /// The name of the file that holds this result: its own, or its pack's.
     pub(crate) fn file_name(&self) -> String {
+        if let Some(packed) = &self.packed {
+            return packed.file_name();
+        }
         let grower = self
             .grower
             .as_ref()
@@ -112,6 +119,7 @@ impl NameInfo {
             end_ms,
             took_ms,
             grower,
+            packed: None,
         })
     }
 }
@@ -149,6 +157,27 @@ pub enum BadResult {
     /// Its payload does not match its checksum.
     #[error("is corrupt: its checksum does not match")]
     Corrupt,
+    /// One batch of a pack cannot be reaped; the pack's other batches can.
+    #[error("holds batch {batch}, which {reason}")]
+    InPack {
+        /// The batch.
+        batch: u64,
+        /// Why its result cannot be reaped.
+        reason: Box<BadResult>,
+    },
+}
+
+impl BadResult {
+    /// This reason, for the result `info`: said of its batch when it is one of a pack.
+    pub(crate) fn in_batch(self, info: &NameInfo) -> BadResult {
+        match info.packed {
+            Some(_) => BadResult::InPack {
+                batch: info.batch,
+                reason: Box::new(self),
+            },
+            None => self,
+        }
+    }
 }
 
 fn now_ms(t: SystemTime) -> u64 {
@@ -158,13 +187,17 @@ fn now_ms(t: SystemTime) -> u64 {
 
 /// This machine's name, for provenance and temporary names.
 pub(crate) fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-        .replace(['/', '_', '.'], "-")
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into())
+            .replace(['/', '_', '.'], "-")
+    })
+    .clone()
 }
 
 pub(crate) fn random() -> u64 {
@@ -178,6 +211,63 @@ pub(crate) fn random() -> u64 {
     h.finish()
 }
 
+/// A batch's result, encoded: its payload and what the header (or a pack's index) says of it.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoded {
+    /// The batch id.
+    pub(crate) batch: u64,
+    /// Cases in the batch.
+    pub(crate) cases: u64,
+    /// Failed cases.
+    pub(crate) failed: u64,
+    /// When the batch was done, in Unix milliseconds.
+    pub(crate) end_ms: u64,
+    /// How long it took, in milliseconds.
+    pub(crate) took_ms: u64,
+    /// The postcard-encoded [`Payload`].
+    pub(crate) payload: Vec<u8>,
+    /// The payload's SHA-256.
+    pub(crate) checksum: [u8; 32],
+}
+
+/// Encodes batch `batch`'s `output`, as a result file or a pack holds it.
+pub(crate) fn encode(batch: u64, output: &BatchOutput) -> io::Result<Encoded> {
+    let took = output.took;
+    let now = SystemTime::now();
+    let host = host_name();
+    let payload = postcard::to_allocvec(&Payload {
+        host: Cow::Borrowed(&host),
+        start_ms: now_ms(now - took),
+        took_ms: took.as_millis() as u64,
+        cols: output.cols.iter().map(ColumnBytes::of).collect(),
+        failures: output
+            .failures
+            .iter()
+            .map(|(pos, kind, message)| (*pos as u64, *kind, Cow::Borrowed(message.as_str())))
+            .collect(),
+    })
+    .map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(Encoded {
+        batch,
+        cases: output.n as u64,
+        failed: output.failures.len() as u64,
+        end_ms: now_ms(now),
+        took_ms: took.as_millis() as u64,
+        checksum: Sha256::digest(&payload).into(),
+        payload,
+    })
+}
+
+/// A temporary name in `dir` unique to this writer.
+pub(crate) fn temp_path(dir: &Path) -> PathBuf {
+    dir.join(format!(
+        "{TMP_PREFIX}{}-{}-{:016x}",
+        host_name(),
+        std::process::id(),
+        random()
+    ))
+}
+
 /// Writes batch `batch`'s `output` into `dir` as described in the [module docs](self), and
 /// returns its path. With `commit`, the result is first linked there exclusively (see
 /// [`super::claims`]); `None` when that link exists, and the result was discarded.
@@ -188,48 +278,39 @@ pub(crate) fn write(
     output: &BatchOutput,
     commit: Option<&Path>,
 ) -> io::Result<Option<PathBuf>> {
-    let took = output.took;
-    let started = SystemTime::now() - took;
-    let host = host_name();
-    let payload = postcard::to_allocvec(&Payload {
-        host: Cow::Borrowed(&host),
-        start_ms: now_ms(started),
-        took_ms: took.as_millis() as u64,
-        cols: output.cols.iter().map(ColumnBytes::of).collect(),
-        failures: output
-            .failures
-            .iter()
-            .map(|(pos, kind, message)| (*pos as u64, *kind, Cow::Borrowed(message.as_str())))
-            .collect(),
-    })
-    .map_err(|e| io::Error::other(e.to_string()))?;
+    write_encoded(dir, manifest_sha, &encode(batch, output)?, commit)
+}
+
+/// As [`write`], for a result already encoded.
+pub(crate) fn write_encoded(
+    dir: &Path,
+    manifest_sha: &[u8; 32],
+    encoded: &Encoded,
+    commit: Option<&Path>,
+) -> io::Result<Option<PathBuf>> {
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(manifest_sha);
     for v in [
-        batch,
-        output.n as u64,
-        output.failures.len() as u64,
-        payload.len() as u64,
+        encoded.batch,
+        encoded.cases,
+        encoded.failed,
+        encoded.payload.len() as u64,
     ] {
         header.extend_from_slice(&v.to_le_bytes());
     }
-    header.extend_from_slice(&Sha256::digest(&payload));
-
-    let tmp = dir.join(format!(
-        "{TMP_PREFIX}{host}-{}-{:016x}",
-        std::process::id(),
-        random()
-    ));
+    header.extend_from_slice(&encoded.checksum);
     let name = NameInfo {
-        batch,
-        failed: output.failures.len() as u64,
-        end_ms: now_ms(SystemTime::now()),
-        took_ms: took.as_millis() as u64,
+        batch: encoded.batch,
+        failed: encoded.failed,
+        end_ms: encoded.end_ms,
+        took_ms: encoded.took_ms,
         grower: Some(super::grower::id().to_string()),
+        packed: None,
     };
     let path = dir.join(name.file_name());
-    let placed = super::publish_linked(&tmp, &path, &[&header, &payload], commit)?;
+    let placed =
+        super::publish_linked(&temp_path(dir), &path, &[&header, &encoded.payload], commit)?;
     Ok(placed.then_some(path))
 }
 
@@ -288,13 +369,24 @@ pub(crate) fn read(
     if Sha256::digest(&payload).as_slice() != &header[72..104] {
         return Err(BadResult::Corrupt);
     }
+    decode(&payload, cases, failed, outputs)
+}
+
+/// Decodes a payload whose checksum matched, of a batch of `cases` cases with `failed` failed
+/// ones, as the header or index says, with outputs `outputs`.
+pub(crate) fn decode(
+    payload: &[u8],
+    cases: usize,
+    failed: u64,
+    outputs: &[xyz_abi::Output],
+) -> Result<ReadResult, BadResult> {
     // The checksum matched: what follows was written by `write`, so a decoding error means a
     // writer that disagrees with this reader.
     let decode = |message: String| BadResult::Mismatch {
         expected: "a payload this version of xyz reads".into(),
         found: message,
     };
-    let p: Payload<'_> = postcard::from_bytes(&payload).map_err(|e| decode(e.to_string()))?;
+    let p: Payload<'_> = postcard::from_bytes(payload).map_err(|e| decode(e.to_string()))?;
     if p.cols.len() != outputs.len() {
         return Err(decode(format!(
             "{} output columns where {} were due",

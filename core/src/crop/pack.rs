@@ -1,0 +1,587 @@
+//! Packs: the results of many batches grown by one process, in one file.
+//!
+//! A process that grows many batches gathers their results and writes them together, so a crop
+//! costs a file (and a sync) per pack, not per batch. A pack is written as a result is: under a
+//! temporary name, synced, and renamed into place, so a reader sees all of it or none. It is
+//! written when it holds [`MAX_BATCHES`] batches or [`MAX_BYTES`] of payload, when
+//! [`INTERVAL`] has passed since its first batch was done, and when growing ends: a process
+//! killed at any moment loses at most what it grew since its last pack, and leaves nothing that
+//! reaps. A pack of one batch is written as a result file of its own.
+//!
+//! Its name is `pack-GROWER-SEQ.xyzp` (the [grower](super::grower) that wrote it, and a count
+//! of its packs). Its content, all integers little endian:
+//!
+//! ```text
+//! magic        8 bytes   "xyzpak01"
+//! manifest    32 bytes   SHA-256 of the crop's manifest.toml when the batches were grown
+//! batches      u64       batches in the pack
+//! length       u64       bytes of the index
+//! checksum    32 bytes   SHA-256 of the index
+//! index:       a postcard-encoded list, one entry per batch: its id, cases, failed cases, end
+//!              time (Unix ms), time taken (ms), the offset of its payload from the end of the
+//!              index, the payload's length and its SHA-256
+//! payloads:    each as a result file holds it (see the `result` module)
+//! ```
+//!
+//! `status` reads the header and index of each pack (a few tens of bytes per batch); reap
+//! reads each batch's payload and checks it against its own checksum, so one damaged batch
+//! costs that batch, not the pack.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::result::{self, BadResult, Encoded, NameInfo, ReadResult};
+
+const MAGIC: &[u8; 8] = b"xyzpak01";
+const HEADER: usize = 8 + 32 + 8 + 8 + 32;
+/// The extension of packs.
+pub(crate) const EXT: &str = "xyzp";
+/// A pack is written once it holds this many batches.
+pub const MAX_BATCHES: usize = 1000;
+/// A pack is written once its payloads take this many bytes.
+pub const MAX_BYTES: usize = 64 << 20;
+/// A pack is written this long after its first batch was done, whether or not another batch
+/// is done meanwhile.
+pub const INTERVAL: Duration = Duration::from_secs(5);
+/// The most bytes an entry of the index takes: seven u64 varints and a checksum.
+const MAX_ENTRY: u64 = 7 * 10 + 32;
+
+/// An entry of a pack's index.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Entry {
+    batch: u64,
+    cases: u64,
+    failed: u64,
+    end_ms: u64,
+    took_ms: u64,
+    /// From the end of the index.
+    offset: u64,
+    len: u64,
+    checksum: [u8; 32],
+}
+
+/// Where a batch's result is in a pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Packed {
+    /// The pack's file name.
+    name: Arc<str>,
+    /// Where the payload starts, from the start of the file.
+    offset: u64,
+    /// The payload's length.
+    len: u64,
+    /// Cases in the batch, as the index says.
+    cases: u64,
+    /// The payload's SHA-256.
+    checksum: [u8; 32],
+}
+
+impl Packed {
+    /// The pack's file name.
+    pub(crate) fn file_name(&self) -> String {
+        self.name.to_string()
+    }
+}
+
+/// Whether `name` is a pack's file name, `pack-GROWER-SEQ.xyzp`; the grower if so.
+pub(crate) fn parse_name(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("pack-")?.strip_suffix(EXT)?;
+    let (grower, seq) = rest.strip_suffix('.')?.split_once('-')?;
+    let seq_ok = !seq.is_empty() && seq.len() <= 20 && seq.bytes().all(|b| b.is_ascii_digit());
+    (super::grower::is_id(grower) && seq_ok).then_some(grower)
+}
+
+/// Results gathered to be written as one pack.
+#[derive(Debug, Default)]
+pub(crate) struct Pack {
+    results: Vec<Encoded>,
+    bytes: usize,
+    since: Option<Instant>,
+}
+
+impl Pack {
+    /// Adds a batch's result.
+    pub(crate) fn push(&mut self, encoded: Encoded) {
+        self.since.get_or_insert_with(Instant::now);
+        self.bytes += encoded.payload.len();
+        self.results.push(encoded);
+    }
+
+    /// Whether the pack is due to be written: full, or its first batch done long enough ago.
+    pub(crate) fn is_due(&self) -> bool {
+        self.results.len() >= MAX_BATCHES
+            || self.bytes >= MAX_BYTES
+            || self.since.is_some_and(|t| t.elapsed() >= INTERVAL)
+    }
+
+    /// Takes the results gathered, leaving the pack empty.
+    pub(crate) fn take(&mut self) -> Pack {
+        std::mem::take(self)
+    }
+
+    /// Writes the results into `dir`: nothing when there are none, a result file of its own
+    /// for one, a pack for more. Returns the file written.
+    pub(crate) fn write(self, dir: &Path, manifest_sha: &[u8; 32]) -> io::Result<Option<PathBuf>> {
+        match self.results.as_slice() {
+            [] => Ok(None),
+            [one] => result::write_encoded(dir, manifest_sha, one, None),
+            many => write_pack(dir, manifest_sha, many).map(Some),
+        }
+    }
+}
+
+/// A pack being gathered by the threads of a grow, written when full by the thread that
+/// filled it, and when due by [`Packer::keep_time`] even if no other batch is done meanwhile.
+#[derive(Debug, Default)]
+pub(crate) struct Packer {
+    state: Mutex<(Pack, bool)>,
+    wake: Condvar,
+}
+
+impl Packer {
+    fn lock(&self) -> MutexGuard<'_, (Pack, bool)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a batch's result; the pack to write now if it is full.
+    pub(crate) fn push(&self, encoded: Encoded) -> Option<Pack> {
+        let mut state = self.lock();
+        let first = state.0.results.is_empty();
+        state.0.push(encoded);
+        if state.0.is_due() {
+            return Some(state.0.take());
+        }
+        if first {
+            // A new deadline for the timer.
+            self.wake.notify_all();
+        }
+        None
+    }
+
+    /// Hands the pack to `write` each time it is due by time, until [`Packer::finish`].
+    pub(crate) fn keep_time(&self, mut write: impl FnMut(Pack)) {
+        let mut state = self.lock();
+        while !state.1 {
+            match state.0.since {
+                None => {
+                    state = self
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Some(since) => {
+                    let left = INTERVAL.saturating_sub(since.elapsed());
+                    if left.is_zero() {
+                        let due = state.0.take();
+                        drop(state);
+                        write(due);
+                        state = self.lock();
+                    } else {
+                        state = self
+                            .wake
+                            .wait_timeout(state, left)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the timer; the results not written yet.
+    pub(crate) fn finish(&self) -> Pack {
+        let mut state = self.lock();
+        state.1 = true;
+        self.wake.notify_all();
+        state.0.take()
+    }
+}
+
+fn write_pack(dir: &Path, manifest_sha: &[u8; 32], results: &[Encoded]) -> io::Result<PathBuf> {
+    static SEQ: AtomicU64 = AtomicU64::new(1);
+    let mut offset = 0u64;
+    let entries: Vec<Entry> = results
+        .iter()
+        .map(|r| {
+            let entry = Entry {
+                batch: r.batch,
+                cases: r.cases,
+                failed: r.failed,
+                end_ms: r.end_ms,
+                took_ms: r.took_ms,
+                offset,
+                len: r.payload.len() as u64,
+                checksum: r.checksum,
+            };
+            offset += entry.len;
+            entry
+        })
+        .collect();
+    let index = postcard::to_allocvec(&entries).map_err(|e| io::Error::other(e.to_string()))?;
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(manifest_sha);
+    header.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    header.extend_from_slice(&(index.len() as u64).to_le_bytes());
+    header.extend_from_slice(&Sha256::digest(&index));
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(results.len() + 2);
+    parts.push(&header);
+    parts.push(&index);
+    parts.extend(results.iter().map(|r| r.payload.as_slice()));
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!("pack-{}-{seq}.{EXT}", super::grower::id()));
+    super::publish(&result::temp_path(dir), &path, &parts)?;
+    Ok(path)
+}
+
+fn le64(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b.try_into().expect("8 bytes"))
+}
+
+fn read_error(e: io::Error) -> BadResult {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => BadResult::Truncated,
+        _ => BadResult::Read(e.to_string()),
+    }
+}
+
+/// Reads the index of the pack `name` in `dir`, which must hold batches among `1..=batches`
+/// of the crop whose manifest hashes to `manifest_sha`: one entry per batch, as the listing of
+/// the results holds it.
+pub(crate) fn read_index(
+    dir: &Path,
+    name: &str,
+    manifest_sha: &[u8; 32],
+    batches: u64,
+) -> Result<Vec<NameInfo>, BadResult> {
+    let grower = parse_name(name).ok_or(BadResult::NotAResult)?;
+    let mut file = File::open(dir.join(name)).map_err(|e| BadResult::Read(e.to_string()))?;
+    let size = file
+        .metadata()
+        .map_err(|e| BadResult::Read(e.to_string()))?
+        .len();
+    let mut header = [0u8; HEADER];
+    file.read_exact(&mut header).map_err(read_error)?;
+    if &header[..8] != MAGIC {
+        return Err(BadResult::NotAResult);
+    }
+    if &header[8..40] != manifest_sha {
+        return Err(BadResult::Stale);
+    }
+    let (count, len) = (le64(&header[40..48]), le64(&header[48..56]));
+    let corrupt = || BadResult::Corrupt;
+    // Sizes are checked before anything is allocated for them.
+    if count > batches || len > count.saturating_mul(MAX_ENTRY) {
+        return Err(corrupt());
+    }
+    let body = size.saturating_sub(HEADER as u64);
+    if len > body {
+        return Err(BadResult::Truncated);
+    }
+    let mut index = vec![0u8; len as usize];
+    file.read_exact(&mut index).map_err(read_error)?;
+    if Sha256::digest(&index).as_slice() != &header[56..88] {
+        return Err(corrupt());
+    }
+    let entries: Vec<Entry> = postcard::from_bytes(&index).map_err(|_| corrupt())?;
+    let payloads = body - len;
+    let start = HEADER as u64 + len;
+    let name: Arc<str> = Arc::from(name);
+    let mut infos = Vec::with_capacity(entries.len());
+    for e in entries {
+        let inside = e
+            .offset
+            .checked_add(e.len)
+            .is_some_and(|end| end <= payloads);
+        if !(1..=batches).contains(&e.batch) || !inside || e.failed > e.cases {
+            return Err(corrupt());
+        }
+        infos.push(NameInfo {
+            batch: e.batch,
+            failed: e.failed,
+            end_ms: e.end_ms,
+            took_ms: e.took_ms,
+            grower: Some(grower.to_string()),
+            packed: Some(Packed {
+                name: name.clone(),
+                offset: start + e.offset,
+                len: e.len,
+                cases: e.cases,
+                checksum: e.checksum,
+            }),
+        });
+    }
+    if infos.len() as u64 != count {
+        return Err(corrupt());
+    }
+    Ok(infos)
+}
+
+/// Packs opened for reading, one at a time: reading batches in id order opens each pack about
+/// once.
+#[derive(Debug, Default)]
+pub(crate) struct Reader {
+    open: Option<(Arc<str>, File)>,
+}
+
+impl Reader {
+    /// The payload of the result `packed`, checked against its checksum.
+    fn payload(&mut self, dir: &Path, packed: &Packed) -> Result<Vec<u8>, BadResult> {
+        let file = match &self.open {
+            Some((name, file)) if *name == packed.name => file,
+            _ => {
+                let file = File::open(dir.join(&*packed.name))
+                    .map_err(|e| BadResult::Read(e.to_string()))?;
+                &self.open.insert((packed.name.clone(), file)).1
+            }
+        };
+        let mut payload = vec![0u8; packed.len as usize];
+        file.read_exact_at(&mut payload, packed.offset)
+            .map_err(read_error)?;
+        if Sha256::digest(&payload).as_slice() != packed.checksum {
+            return Err(BadResult::Corrupt);
+        }
+        Ok(payload)
+    }
+
+    /// Reads and checks the result `info` (in a pack of `dir`), which must be a batch of
+    /// `cases` cases with outputs `outputs`.
+    pub(crate) fn read(
+        &mut self,
+        dir: &Path,
+        info: &NameInfo,
+        cases: usize,
+        outputs: &[xyz_abi::Output],
+    ) -> Result<ReadResult, BadResult> {
+        let packed = info.packed.as_ref().ok_or(BadResult::NotAResult)?;
+        if packed.cases != cases as u64 {
+            return Err(BadResult::Mismatch {
+                expected: format!("batch {} of {cases} cases", info.batch),
+                found: format!("batch {} of {} cases", info.batch, packed.cases),
+            });
+        }
+        let payload = self.payload(dir, packed)?;
+        result::decode(&payload, cases, info.failed, outputs)
+    }
+
+    /// The result `info` as it was encoded, checked against its checksum, to be written
+    /// again.
+    pub(crate) fn encoded(&mut self, dir: &Path, info: &NameInfo) -> Result<Encoded, BadResult> {
+        let packed = info.packed.as_ref().ok_or(BadResult::NotAResult)?;
+        Ok(Encoded {
+            batch: info.batch,
+            cases: packed.cases,
+            failed: info.failed,
+            end_ms: info.end_ms,
+            took_ms: info.took_ms,
+            payload: self.payload(dir, packed)?,
+            checksum: packed.checksum,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::BatchOutput;
+    use crate::value::{Column, FailureKind};
+
+    const SHA: [u8; 32] = [7u8; 32];
+
+    fn outputs() -> Vec<xyz_abi::Output> {
+        "f(a: i64) -> (y: f64, s: str)"
+            .parse::<xyz_abi::Signature>()
+            .unwrap()
+            .outputs
+    }
+
+    /// Batch `id`'s output: `id + 1` cases, the second failed.
+    fn output(id: u64) -> BatchOutput {
+        let n = id as usize + 1;
+        BatchOutput {
+            n,
+            cols: vec![
+                Column::F64((0..n).map(|i| (id * 10 + i as u64) as f64).collect()),
+                Column::Str((0..n).map(|i| format!("{id}.{i}")).collect()),
+            ],
+            failures: vec![(1, FailureKind::Panic, format!("batch {id} fails"))],
+            took: Duration::from_millis(id),
+        }
+    }
+
+    fn pack_of(dir: &Path, ids: &[u64]) -> Option<PathBuf> {
+        let mut pack = Pack::default();
+        for &id in ids {
+            pack.push(result::encode(id, &output(id)).unwrap());
+        }
+        pack.write(dir, &SHA).unwrap()
+    }
+
+    fn name(path: &Path) -> &str {
+        path.file_name().unwrap().to_str().unwrap()
+    }
+
+    #[test]
+    fn a_pack_holds_its_batches_each_checked_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = pack_of(dir.path(), &[3, 1, 2]).unwrap();
+        assert_eq!(parse_name(name(&path)), Some(super::super::grower::id()));
+        let infos = read_index(dir.path(), name(&path), &SHA, 3).unwrap();
+        assert_eq!(
+            infos
+                .iter()
+                .map(|i| (i.batch, i.failed))
+                .collect::<Vec<_>>(),
+            [(3, 1), (1, 1), (2, 1)]
+        );
+        let mut reader = Reader::default();
+        for info in &infos {
+            let n = info.batch as usize + 1;
+            let back = reader.read(dir.path(), info, n, &outputs()).unwrap();
+            assert_eq!(back.output.cols, output(info.batch).cols);
+            assert_eq!(back.output.failures, output(info.batch).failures);
+        }
+        // A batch of another size than the plan's is refused.
+        assert!(matches!(
+            reader.read(dir.path(), &infos[0], 3, &outputs()),
+            Err(BadResult::Mismatch { .. })
+        ));
+        // Damage to one batch's payload costs that batch only.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let mut reader = Reader::default();
+        let read: Vec<bool> = infos
+            .iter()
+            .map(|i| {
+                let n = i.batch as usize + 1;
+                reader.read(dir.path(), i, n, &outputs()).is_ok()
+            })
+            .collect();
+        assert_eq!(read, [true, true, false]);
+    }
+
+    #[test]
+    fn one_batch_is_a_result_file_and_none_is_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(pack_of(dir.path(), &[]), None);
+        let path = pack_of(dir.path(), &[4]).unwrap();
+        let info = NameInfo::parse(name(&path)).expect("a result file's name");
+        assert_eq!(info.batch, 4);
+        let back = result::read(&path, &SHA, 4, 5, &outputs()).unwrap();
+        assert_eq!(back.output.cols, output(4).cols);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_foreign_stale_or_damaged_index_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = pack_of(dir.path(), &[1, 2]).unwrap();
+        let n = name(&path).to_string();
+        assert_eq!(
+            read_index(dir.path(), &n, &[8u8; 32], 2).unwrap_err(),
+            BadResult::Stale
+        );
+        // Batches beyond the plan: not this crop's pack.
+        assert_eq!(
+            read_index(dir.path(), &n, &SHA, 1).unwrap_err(),
+            BadResult::Corrupt
+        );
+        let good = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &good[..50]).unwrap();
+        assert_eq!(
+            read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+            BadResult::Truncated
+        );
+        let mut flipped = good.clone();
+        flipped[HEADER + 1] ^= 0x40;
+        std::fs::write(&path, &flipped).unwrap();
+        assert_eq!(
+            read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+            BadResult::Corrupt
+        );
+        let mut foreign = good.clone();
+        foreign[..8].copy_from_slice(b"PK\x03\x04zip!");
+        std::fs::write(&path, &foreign).unwrap();
+        assert_eq!(
+            read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+            BadResult::NotAResult
+        );
+        // A count that claims more than the file could hold allocates nothing.
+        let mut huge = good.clone();
+        huge[48..56].copy_from_slice(&u64::MAX.to_le_bytes());
+        std::fs::write(&path, &huge).unwrap();
+        assert_eq!(
+            read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+            BadResult::Corrupt
+        );
+    }
+
+    #[test]
+    fn only_pack_names_parse() {
+        for bad in [
+            "pack-.xyzp",
+            "pack-00ff-.xyzp",
+            "pack-00ff-1.xyzr",
+            "pack-xyz-1.xyzp",
+            "pack-00ff-1x.xyzp",
+            "pack-00ff-1-2.xyzp",
+            "batch-1_f0_t1_d1.xyzr",
+        ] {
+            assert_eq!(parse_name(bad), None, "{bad}");
+        }
+        assert_eq!(parse_name("pack-00ff-12.xyzp"), Some("00ff"));
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 300,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn a_damaged_pack_is_refused_never_misread(
+                edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+                cut in any::<prop::sample::Index>(),
+                truncate in any::<bool>(),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let path = pack_of(dir.path(), &[1, 2, 3]).unwrap();
+                let n = name(&path).to_string();
+                let mut bytes = std::fs::read(&path).unwrap();
+                for (at, b) in &edits {
+                    let i = at.index(bytes.len());
+                    bytes[i] = *b;
+                }
+                if truncate {
+                    bytes.truncate(cut.index(bytes.len()));
+                }
+                std::fs::write(&path, &bytes).unwrap();
+                let Ok(infos) = read_index(dir.path(), &n, &SHA, 3) else {
+                    return Ok(());
+                };
+                let mut reader = Reader::default();
+                for info in &infos {
+                    let cases = info.batch as usize + 1;
+                    // Accepted only as written.
+                    if let Ok(r) = reader.read(dir.path(), info, cases, &outputs()) {
+                        prop_assert_eq!(&r.output.cols, &output(info.batch).cols);
+                        prop_assert_eq!(&r.output.failures, &output(info.batch).failures);
+                    }
+                }
+            }
+        }
+    }
+}
