@@ -180,11 +180,14 @@ def worker_scaling():
                 t = time.perf_counter() - began
                 if any(p.returncode != 0 for p in procs):
                     sys.exit("a worker failed")
+                files = len(os.listdir(os.path.join(cwd, ".xyz-add", "results")))
                 grown = sum(r["batches"] for r in reports)
                 twice = sum(r["duplicates"] for r in reports)
                 if grown != batches - 1 or twice:
                     sys.exit(f"{grown} batches grown of {batches - 1}, {twice} twice")
                 per_batch[batches] = t / (batches - 1)
+                row(f"  {workers} workers, 10^{len(str(batches)) - 1} batches: result files",
+                    files, "", "reported (a pack per worker per 1000 batches or 5 s)")
         row(f"{workers} workers, per batch of 1 case at 10^4 batches", per_batch[10_000] * 1e3,
             "ms", "reported")
         row(f"{workers} workers, per batch of 1 case at 10^5 batches", per_batch[100_000] * 1e3,

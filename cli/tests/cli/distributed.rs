@@ -52,29 +52,27 @@ fn worker(dir: &Dir, lease: &str, extra: &[&str]) -> Child {
         .expect("xyz starts")
 }
 
-fn results(dir: &Path) -> Vec<String> {
+/// The files in the crop's results directory, sorted: results, packs and temporaries.
+fn result_files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir.join(".xyz-m/results"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".xyzr"))
         .collect();
     names.sort();
     names
 }
 
-/// The batch ids of result names, one per result.
-fn batch_ids(names: &[String]) -> Vec<u64> {
-    let mut ids: Vec<u64> = names
-        .iter()
-        .map(|n| {
-            n.strip_prefix("batch-")
-                .and_then(|r| r.split('_').next())
-                .and_then(|i| i.parse().ok())
-                .unwrap()
-        })
-        .collect();
-    ids.sort_unstable();
-    ids
+/// Batches grown, as `xyz status` counts them, and results found sound, as `xyz check` counts
+/// them: equal when no batch has two results.
+fn grown_and_sound(dir: &Dir) -> (u64, u64) {
+    let status: serde_json::Value =
+        serde_json::from_slice(&dir.xyz_ok(&["status", "m", "--json"], 0).stdout).unwrap();
+    let check: serde_json::Value =
+        serde_json::from_slice(&dir.xyz(&["check", "m", "--json"]).stdout).unwrap();
+    (
+        status["grown"].as_u64().unwrap(),
+        check["good"].as_u64().unwrap(),
+    )
 }
 
 #[test]
@@ -92,10 +90,7 @@ fn four_workers_grow_each_batch_once() {
         grown += report["batches"].as_u64().unwrap();
     }
     assert_eq!(grown, 40, "every batch grown once");
-    assert_eq!(
-        batch_ids(&results(dir.tmp.path())),
-        (1..=40).collect::<Vec<_>>()
-    );
+    assert_eq!(grown_and_sound(&dir), (40, 40), "one result each");
     assert_eq!(
         std::fs::read_dir(dir.path(".xyz-m/claims"))
             .unwrap()
@@ -188,12 +183,7 @@ fn workers_killed_again_and_again_lose_nothing() {
     // The last worker cleared the expired claims of the killed ones.
     let status = stdout(&dir.xyz_ok(&["status", "m"], 0));
     assert!(!status.contains("expired"), "{status}");
-    let names = results(dir.tmp.path());
-    assert_eq!(
-        batch_ids(&names),
-        (1..=300).collect::<Vec<_>>(),
-        "one result each"
-    );
+    assert_eq!(grown_and_sound(&dir), (300, 300), "one result each");
     dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);
     assert_eq!(tree(&dir.path("crop.zarr")), tree(&dir.path("run.zarr")));
 }
@@ -264,7 +254,8 @@ impl Drop for ReadOnly {
 #[test]
 fn a_worker_whose_crop_turns_read_only_stops_and_damages_nothing() {
     let dir = Dir::new();
-    sow_mandel(&dir, 60, 300_000, true);
+    // Long enough that a pack is written (after 5 s) well before the last batch.
+    sow_mandel(&dir, 300, 300_000, true);
     let out = worker(&dir, "1s", &["--max-batches", "2"])
         .wait_with_output()
         .unwrap();
@@ -272,7 +263,7 @@ fn a_worker_whose_crop_turns_read_only_stops_and_damages_nothing() {
     // A worker at work, and its crop turns read-only under it.
     let w = worker(&dir, "1s", &[]);
     let began = Instant::now();
-    while results(dir.tmp.path()).len() < 4 {
+    while grown_and_sound(&dir).0 < 4 {
         assert!(began.elapsed() < Duration::from_secs(60), "no progress");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -284,15 +275,20 @@ fn a_worker_whose_crop_turns_read_only_stops_and_damages_nothing() {
     let stopped = w.id();
     let grown = {
         let _ro = ReadOnly::new(&dirs);
-        let before = results(dir.tmp.path());
+        let before = result_files(dir.tmp.path());
+        let grown = grown_and_sound(&dir).0;
         let out = w.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(".xyz-m/"), "names the directory: {err}");
-        assert_eq!(results(dir.tmp.path()), before, "nothing added or lost");
-        before.len()
+        assert_eq!(
+            result_files(dir.tmp.path()),
+            before,
+            "nothing added or lost"
+        );
+        grown
     };
-    assert!(grown < 60, "stopped before the end");
+    assert!(grown < 300, "stopped before the end");
     // Every result there is sound. The result the worker was writing, if any, is left as its
     // temporary file, which it could not remove, and which is never taken for a result.
     let out = dir.xyz(&["check", "m", "--json"]);
@@ -314,7 +310,7 @@ fn a_worker_whose_crop_turns_read_only_stops_and_damages_nothing() {
     let out = worker(&dir, "1s", &[]).wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let check = stdout(&dir.xyz_ok(&["check", "m"], 0));
-    assert!(check.contains("m: 60 good results"), "{check}");
+    assert!(check.contains("m: 300 good results"), "{check}");
     assert!(!check.contains("dead grower"), "{check}");
     dir.xyz_ok(&["reap", "m", "-o", "crop.zarr", "-q"], 0);
     assert_eq!(tree(&dir.path("crop.zarr")), tree(&dir.path("run.zarr")));
@@ -494,7 +490,7 @@ fn a_stalled_worker_loses_its_batch_and_discards_its_late_copy() {
         (Some(0), Some(1)),
         "{a}"
     );
-    assert_eq!(results(dir.tmp.path()).len(), 1, "one result");
+    assert_eq!(result_files(dir.tmp.path()).len(), 1, "one result");
     let check = stdout(&dir.xyz_ok(&["check", "m"], 0));
     assert!(check.contains("m: 1 good results"), "{check}");
 }

@@ -18,17 +18,18 @@ pub struct GrowReport {
 /// Writes `parts` to a new file at `tmp`, syncs it and renames it to `dest`, so readers see
 /// the old file or the whole new one; `tmp` is removed if anything fails.
 pub(super) fn publish(tmp: &Path, dest: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
-    publish_linked(tmp, dest, parts, None).map(|_| ())
+    publish_linked(tmp, dest, parts, &[]).map(|_| ())
 }
 
-/// As [`publish`], but first hard-links the synced file to `link`, exclusively: when `link`
-/// exists the file is discarded and `false` returned (see [`claims`]).
+/// As [`publish`], but first hard-links the synced file to each of `links`, exclusively (see
+/// [`claims`]): says which links were made. When `links` are given and none could be made
+/// (each exists already), the file is discarded, not renamed into place.
 pub(super) fn publish_linked(
     tmp: &Path,
     dest: &Path,
     parts: &[&[u8]],
-    link: Option<&Path>,
-) -> std::io::Result<bool> {
+    links: &[PathBuf],
+) -> std::io::Result<Vec<bool>> {
     use std::io::Write as _;
     let written = (|| {
         // Parts gathered into large writes: a pack has one per batch.
@@ -41,17 +42,20 @@ pub(super) fn publish_linked(
             .into_inner()
             .map_err(std::io::IntoInnerError::into_error)?;
         f.sync_all()?;
-        if let Some(link) = link {
+        let mut linked = Vec::with_capacity(links.len());
+        for link in links {
             match std::fs::hard_link(tmp, link) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    std::fs::remove_file(tmp)?;
-                    return Ok(false);
-                }
+                Ok(()) => linked.push(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => linked.push(false),
                 Err(e) => return Err(e),
             }
         }
-        std::fs::rename(tmp, dest).map(|()| true)
+        if !links.is_empty() && !linked.contains(&true) {
+            std::fs::remove_file(tmp)?;
+        } else {
+            std::fs::rename(tmp, dest)?;
+        }
+        Ok(linked)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(tmp);
@@ -84,12 +88,30 @@ impl Crop {
         progress: Option<&(dyn Fn(u64) + Sync)>,
     ) -> Result<GrowReport, CropError> {
         self.check_function(function)?;
-        self.grow_batches(function, executor, batches, raise_errors, progress, None)
+        self.packing(&|pack| self.write_pack(pack), |packer| {
+            self.grow_batches(function, executor, batches, raise_errors, progress, packer)
+        })
     }
 
-    /// Grows `batches`; with `committed`, writes each result as soon as it is done and commits
-    /// it through a link there (see [`claims`]), discarding those another worker committed
-    /// first.
+    /// Runs `body` with a [`Packer`](pack::Packer) whose packs `write` writes: when full, by
+    /// a timer when due, and the last when `body` ends, whatever ended it. The error of `body`
+    /// comes first, then the first error of a write.
+    pub(super) fn packing<T>(
+        &self,
+        write: &pack::Write<'_>,
+        body: impl FnOnce(&pack::Packer<'_>) -> Result<T, CropError>,
+    ) -> Result<T, CropError> {
+        let packer = pack::Packer::new(write);
+        let (done, written) = std::thread::scope(|s| {
+            s.spawn(|| packer.keep_time());
+            let done = body(&packer);
+            (done, packer.finish())
+        });
+        let t = done?;
+        written.map(|()| t)
+    }
+
+    /// Grows `batches`, each result pushed to `packer` as soon as it is done.
     pub(super) fn grow_batches(
         &self,
         function: &dyn Function,
@@ -97,7 +119,7 @@ impl Crop {
         batches: &[u64],
         raise_errors: bool,
         progress: Option<&(dyn Fn(u64) + Sync)>,
-        committed: Option<&Path>,
+        packer: &pack::Packer<'_>,
     ) -> Result<GrowReport, CropError> {
         for &id in batches {
             if !(1..=self.plan.batches()).contains(&id) {
@@ -112,9 +134,6 @@ impl Crop {
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         grower::record(&self.dir).map_err(io_err(&self.dir.join(grower::DIR)))?;
         let report = Mutex::new(GrowReport::default());
-        let packer = pack::Packer::default();
-        // The first error of a pack written by the timer, reported once growing ends.
-        let timer_error: Mutex<Option<CropError>> = Mutex::new(None);
         let done = |i: usize, out: crate::runner::BatchOutput| -> Result<(), CropError> {
             let id = batches[i];
             if raise_errors && let Some((pos, kind, message)) = out.failures.first() {
@@ -129,60 +148,21 @@ impl Crop {
                     }),
                 });
             }
-            let (n, failed) = (out.n as u64, out.failures.len() as u64);
-            if committed.is_none() {
-                // Gathered into packs, each written when due (and the last below).
-                let encoded = result::encode(id, &out).map_err(io_err(&dir))?;
-                if let Some(full) = packer.push(encoded) {
-                    self.write_pack(full)?;
-                }
-            } else {
-                // Never a result into a crop sown again meanwhile: it would be the old crop's.
-                self.check_still_sown()?;
-                let link = committed.map(|c| claims::commit_path(c, id));
-                let placed =
-                    result::write(&dir, &self.manifest.identity, id, &out, link.as_deref())
-                        .map_err(io_err(&dir))?;
-                if placed.is_none() {
-                    lock(&report).duplicates += 1;
-                    return Ok(());
-                }
+            let encoded = result::encode(id, &out).map_err(io_err(&dir))?;
+            {
+                let mut r = lock(&report);
+                r.batches += 1;
+                r.cases += out.n as u64;
+                r.failed += out.failures.len() as u64;
             }
-            let mut r = lock(&report);
-            r.batches += 1;
-            r.cases += n;
-            r.failed += failed;
-            Ok(())
+            packer.push(encoded)
         };
         let mut runner = Runner::new(function, executor);
         if let Some(p) = progress {
             runner.progress(p);
         }
-        let ran = std::thread::scope(|s| {
-            if committed.is_none() {
-                s.spawn(|| {
-                    packer.keep_time(|due| {
-                        if let Err(e) = self.write_pack(due) {
-                            lock(&timer_error).get_or_insert(e);
-                        }
-                    });
-                });
-            }
-            let ran = runner.run_batches(&self.space, &sets, &done);
-            (ran, packer.finish())
-        });
-        // What was grown is kept whatever stopped the run, unless the crop was sown again.
-        let (ran, last) = ran;
-        let written = match &ran {
-            Err(BatchRunError::Done(CropError::Resown { .. })) => Ok(()),
-            _ => self.write_pack(last),
-        };
-        let written = match timer_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            Some(e) => Err(e),
-            None => written,
-        };
-        match ran {
-            Ok(()) => written.map(|()| report.into_inner().unwrap_or_else(|e| e.into_inner())),
+        match runner.run_batches(&self.space, &sets, &done) {
+            Ok(()) => Ok(report.into_inner().unwrap_or_else(|e| e.into_inner())),
             Err(BatchRunError::Run(e)) => Err(CropError::Run(e)),
             Err(BatchRunError::Done(e)) => Err(e),
         }

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::CropError;
 use super::result::{self, BadResult, Encoded, NameInfo, ReadResult};
 
 const MAGIC: &[u8; 8] = b"xyzpak01";
@@ -125,50 +126,114 @@ impl Pack {
         std::mem::take(self)
     }
 
+    /// The batches gathered.
+    pub(crate) fn batches(&self) -> impl Iterator<Item = u64> + '_ {
+        self.results.iter().map(|r| r.batch)
+    }
+
     /// Writes the results into `dir`: nothing when there are none, a result file of its own
     /// for one, a pack for more. Returns the file written.
     pub(crate) fn write(self, dir: &Path, manifest_sha: &[u8; 32]) -> io::Result<Option<PathBuf>> {
         match self.results.as_slice() {
             [] => Ok(None),
             [one] => result::write_encoded(dir, manifest_sha, one, None),
-            many => write_pack(dir, manifest_sha, many).map(Some),
+            many => write_pack(dir, manifest_sha, many, None).map(|(path, _)| path),
         }
+    }
+
+    /// As [`Pack::write`], but commits each batch first by an exclusive hard link in
+    /// `committed` (see [`super::claims`]). Returns the results of the batches another
+    /// process had committed first: they are not counted as this one's (the file still holds
+    /// them, and it is not written at all when it holds nothing else).
+    pub(crate) fn write_committed(
+        self,
+        dir: &Path,
+        manifest_sha: &[u8; 32],
+        committed: &Path,
+    ) -> io::Result<Vec<Encoded>> {
+        let mut results = self.results;
+        let linked = match results.as_slice() {
+            [] => return Ok(Vec::new()),
+            [one] => {
+                let link = super::claims::commit_path(committed, one.batch);
+                vec![result::write_encoded(dir, manifest_sha, one, Some(&link))?.is_some()]
+            }
+            many => write_pack(dir, manifest_sha, many, Some(committed))?.1,
+        };
+        let mut linked = linked.into_iter();
+        results.retain(|_| !linked.next().unwrap_or(false));
+        Ok(results)
     }
 }
 
-/// A pack being gathered by the threads of a grow, written when full by the thread that
-/// filled it, and when due by [`Packer::keep_time`] even if no other batch is done meanwhile.
-#[derive(Debug, Default)]
-pub(crate) struct Packer {
-    state: Mutex<(Pack, bool)>,
+/// How a [`Packer`] writes a pack.
+pub(crate) type Write<'a> = dyn Fn(Pack) -> Result<(), CropError> + Sync + 'a;
+
+/// A pack being gathered by the threads of a grow, written by `write` when full (by the thread
+/// that filled it), when due by time (by [`Packer::keep_time`], even if no other batch is done
+/// meanwhile), and at [`Packer::finish`].
+pub(crate) struct Packer<'a> {
+    state: Mutex<PackerState>,
     wake: Condvar,
+    write: &'a Write<'a>,
 }
 
-impl Packer {
-    fn lock(&self) -> MutexGuard<'_, (Pack, bool)> {
+#[derive(Default)]
+struct PackerState {
+    pack: Pack,
+    finished: bool,
+    /// The first error of a write by the timer.
+    error: Option<CropError>,
+}
+
+impl<'a> Packer<'a> {
+    /// A packer writing with `write`.
+    pub(crate) fn new(write: &'a Write<'a>) -> Packer<'a> {
+        Packer {
+            state: Mutex::new(PackerState::default()),
+            wake: Condvar::new(),
+            write,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PackerState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a batch's result; the pack to write now if it is full.
-    pub(crate) fn push(&self, encoded: Encoded) -> Option<Pack> {
-        let mut state = self.lock();
-        let first = state.0.results.is_empty();
-        state.0.push(encoded);
-        if state.0.is_due() {
-            return Some(state.0.take());
-        }
-        if first {
-            // A new deadline for the timer.
-            self.wake.notify_all();
-        }
-        None
+    /// Adds a batch's result, and writes the pack if that fills it.
+    pub(crate) fn push(&self, encoded: Encoded) -> Result<(), CropError> {
+        let full = {
+            let mut state = self.lock();
+            let first = state.pack.results.is_empty();
+            state.pack.push(encoded);
+            if first {
+                // A new deadline for the timer.
+                self.wake.notify_all();
+            }
+            state.pack.is_due().then(|| state.pack.take())
+        };
+        full.map_or(Ok(()), |full| (self.write)(full))
     }
 
-    /// Hands the pack to `write` each time it is due by time, until [`Packer::finish`].
-    pub(crate) fn keep_time(&self, mut write: impl FnMut(Pack)) {
+    /// Writes what is gathered now, if anything.
+    pub(crate) fn flush(&self) -> Result<(), CropError> {
+        let pack = self.lock().pack.take();
+        if pack.results.is_empty() {
+            return Ok(());
+        }
+        (self.write)(pack)
+    }
+
+    /// Whether nothing is gathered.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().pack.results.is_empty()
+    }
+
+    /// Writes the pack each time it is due by time, until [`Packer::finish`].
+    pub(crate) fn keep_time(&self) {
         let mut state = self.lock();
-        while !state.1 {
-            match state.0.since {
+        while !state.finished {
+            match state.pack.since {
                 None => {
                     state = self
                         .wake
@@ -178,10 +243,13 @@ impl Packer {
                 Some(since) => {
                     let left = INTERVAL.saturating_sub(since.elapsed());
                     if left.is_zero() {
-                        let due = state.0.take();
+                        let due = state.pack.take();
                         drop(state);
-                        write(due);
+                        let written = (self.write)(due);
                         state = self.lock();
+                        if let Err(e) = written {
+                            state.error.get_or_insert(e);
+                        }
                     } else {
                         state = self
                             .wake
@@ -194,16 +262,32 @@ impl Packer {
         }
     }
 
-    /// Ends the timer; the results not written yet.
-    pub(crate) fn finish(&self) -> Pack {
-        let mut state = self.lock();
-        state.1 = true;
-        self.wake.notify_all();
-        state.0.take()
+    /// Ends the timer and writes what is left: the first error of the timer's writes or of
+    /// this one.
+    pub(crate) fn finish(&self) -> Result<(), CropError> {
+        let (last, error) = {
+            let mut state = self.lock();
+            state.finished = true;
+            self.wake.notify_all();
+            (state.pack.take(), state.error.take())
+        };
+        let written = if last.results.is_empty() {
+            Ok(())
+        } else {
+            (self.write)(last)
+        };
+        error.map_or(written, Err)
     }
 }
 
-fn write_pack(dir: &Path, manifest_sha: &[u8; 32], results: &[Encoded]) -> io::Result<PathBuf> {
+/// Writes `results` as a pack in `dir`, each batch first committed by a link in `committed`
+/// if given: the pack's path if it was placed, and which batches were linked.
+fn write_pack(
+    dir: &Path,
+    manifest_sha: &[u8; 32],
+    results: &[Encoded],
+    committed: Option<&Path>,
+) -> io::Result<(Option<PathBuf>, Vec<bool>)> {
     static SEQ: AtomicU64 = AtomicU64::new(1);
     let mut offset = 0u64;
     let entries: Vec<Entry> = results
@@ -236,8 +320,17 @@ fn write_pack(dir: &Path, manifest_sha: &[u8; 32], results: &[Encoded]) -> io::R
     parts.extend(results.iter().map(|r| r.payload.as_slice()));
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     let path = dir.join(format!("pack-{}-{seq}.{EXT}", super::grower::id()));
-    super::publish(&result::temp_path(dir), &path, &parts)?;
-    Ok(path)
+    let links: Vec<PathBuf> = committed
+        .map(|c| {
+            results
+                .iter()
+                .map(|r| super::claims::commit_path(c, r.batch))
+                .collect()
+        })
+        .unwrap_or_default();
+    let linked = super::publish_linked(&result::temp_path(dir), &path, &parts, &links)?;
+    let placed = links.is_empty() || linked.contains(&true);
+    Ok((placed.then_some(path), linked))
 }
 
 fn le64(b: &[u8]) -> u64 {

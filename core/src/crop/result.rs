@@ -271,6 +271,7 @@ pub(crate) fn temp_path(dir: &Path) -> PathBuf {
 /// Writes batch `batch`'s `output` into `dir` as described in the [module docs](self), and
 /// returns its path. With `commit`, the result is first linked there exclusively (see
 /// [`super::claims`]); `None` when that link exists, and the result was discarded.
+#[cfg(test)]
 pub(crate) fn write(
     dir: &Path,
     manifest_sha: &[u8; 32],
@@ -309,9 +310,10 @@ pub(crate) fn write_encoded(
         packed: None,
     };
     let path = dir.join(name.file_name());
-    let placed =
-        super::publish_linked(&temp_path(dir), &path, &[&header, &encoded.payload], commit)?;
-    Ok(placed.then_some(path))
+    let links: Vec<PathBuf> = commit.into_iter().map(Path::to_path_buf).collect();
+    let linked =
+        super::publish_linked(&temp_path(dir), &path, &[&header, &encoded.payload], &links)?;
+    Ok((!linked.contains(&false)).then_some(path))
 }
 
 fn le64(b: &[u8]) -> u64 {

@@ -1,12 +1,15 @@
-//! Worker mode: a process that claims batches not yet grown, one at a time, grows and commits
-//! each, and exits when every batch has a result. Any number of workers, on any number of
+//! Worker mode: a process that claims batches not yet grown, one at a time, grows them, commits
+//! them a pack at a time, and exits when every batch has a result. Any number of workers, on any number of
 //! machines that see the crop directory, share a crop this way (see [`super::claims`]).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
+use std::collections::HashSet;
+
 use super::claims::{self, CLAIMS, COMMITTED, Claim};
+use super::pack::{Pack, Packer};
 use super::{Crop, CropError, io_err};
 use crate::executor::Executor;
 use crate::function::Function;
@@ -80,15 +83,18 @@ fn committed(committed: &Path, id: u64) -> std::io::Result<bool> {
     }
 }
 
-fn lock(held: &Mutex<Vec<Claim>>) -> MutexGuard<'_, Vec<Claim>> {
-    held.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Crop {
     /// Works as a worker with `function`, which must be the crop's, growing each batch on
-    /// `executor`: claims a batch that has no result and no live claim, grows it, commits its
-    /// result (the first commit of a batch wins; a later one is discarded), releases the claim,
-    /// and goes on until every batch has a result or a limit in `options` is reached. While
+    /// `executor`: claims a batch that has no result and no live claim, grows it, gathers its
+    /// result into a pack (see the `pack` module), and goes on until every batch has a result
+    /// or a limit in `options` is reached. When a pack is written each of its batches is
+    /// committed (the first commit of a batch wins; a later one is not counted), and only then
+    /// are their claims released, so a worker that dies with a pack unwritten loses its batches
+    /// to others once their leases are over. While
     /// other workers hold the last batches it waits, so that it takes over any whose worker
     /// dies. Claims are files in `claims/`, made with an exclusive create and renewed every
     /// third of the lease; commits are exclusive hard links in `committed/`. A worker that finds
@@ -102,9 +108,12 @@ impl Crop {
         progress: Option<&(dyn Fn(u64) + Sync)>,
     ) -> Result<WorkReport, CropError> {
         self.check_function(function)?;
-        // The claim being grown, renewed every third of the lease by one thread for the
-        // worker's life.
-        let held: Mutex<Vec<Claim>> = Mutex::new(Vec::new());
+        // The claims of batches being grown or waiting in the pack, renewed every third of the
+        // lease by one thread for the worker's life.
+        let held: Mutex<Vec<(u64, Claim)>> = Mutex::new(Vec::new());
+        // What the pack's commits found committed by others first.
+        let lost = Mutex::new(WorkReport::default());
+        let commit = |pack: Pack| self.commit_pack(pack, &held, &lost);
         std::thread::scope(|s| {
             let (stop, stopped) = mpsc::channel::<()>();
             let held = &held;
@@ -112,18 +121,71 @@ impl Crop {
                 while let Err(mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(options.lease / 3)
                 {
-                    for claim in lock(held).iter() {
+                    for (_, claim) in lock(held).iter() {
                         // A claim lost to another worker is settled at commit.
                         let _ = claim.renew();
                     }
                 }
             });
-            let report = self.work_loop(function, executor, options, progress, held);
+            let report = self.packing(&commit, |packer| {
+                self.work_loop(function, executor, options, progress, held, packer)
+            });
             drop(stop);
+            // Claims of batches that were not committed (growing failed): free at once.
+            for (_, claim) in std::mem::take(&mut *lock(held)) {
+                let _ = claim.release();
+            }
+            let report = report.map(|mut r| {
+                let lost = lock(&lost);
+                r.batches -= lost.batches;
+                r.cases -= lost.cases;
+                r.failed -= lost.failed;
+                r.duplicates += lost.batches;
+                r
+            });
             // Whatever failed, a crop sown again meanwhile is the reason to give: its files
             // went away under this worker.
             report.map_err(|e| self.check_still_sown().err().unwrap_or(e))
         })
+    }
+
+    /// Writes `pack` with a commit link per batch, releases the claims of its batches, and
+    /// counts in `lost` the batches another worker had committed first.
+    fn commit_pack(
+        &self,
+        pack: Pack,
+        held: &Mutex<Vec<(u64, Claim)>>,
+        lost: &Mutex<WorkReport>,
+    ) -> Result<(), CropError> {
+        // Never a result into a crop sown again meanwhile: it would be the old crop's.
+        self.check_still_sown()?;
+        let ids: HashSet<u64> = pack.batches().collect();
+        let dir = self.results_dir();
+        let others = pack
+            .write_committed(&dir, &self.manifest.identity, &self.dir.join(COMMITTED))
+            .map_err(io_err(&dir))?;
+        {
+            let mut lost = lock(lost);
+            for r in others {
+                lost.batches += 1;
+                lost.cases += r.cases;
+                lost.failed += r.failed;
+            }
+        }
+        // Released only now that the results are in place.
+        let done: Vec<(u64, Claim)> = {
+            let mut held = lock(held);
+            let (done, keep) = std::mem::take(&mut *held)
+                .into_iter()
+                .partition(|(id, _)| ids.contains(id));
+            *held = keep;
+            done
+        };
+        let claims_dir = self.dir.join(CLAIMS);
+        for (_, claim) in done {
+            claim.release().map_err(io_err(&claims_dir))?;
+        }
+        Ok(())
     }
 
     fn work_loop(
@@ -132,7 +194,8 @@ impl Crop {
         executor: &dyn Executor,
         options: &WorkerOptions,
         progress: Option<&(dyn Fn(u64) + Sync)>,
-        held: &Mutex<Vec<Claim>>,
+        held: &Mutex<Vec<(u64, Claim)>>,
+        packer: &Packer<'_>,
     ) -> Result<WorkReport, CropError> {
         let began = Instant::now();
         let claims_dir = self.dir.join(CLAIMS);
@@ -149,7 +212,14 @@ impl Crop {
         // Workers that start together begin at different batches.
         let offset = u64::from(std::process::id()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let grow = |claimed: &mut Vec<(u64, Claim)>, report: &mut WorkReport| {
-            self.grow_claimed(function, executor, progress, held, claimed, report)
+            // Their claims are released when the pack holding them is committed.
+            let ids: Vec<u64> = claimed.iter().map(|(id, _)| *id).collect();
+            lock(held).extend(claimed.drain(..));
+            let grown = self.grow_batches(function, executor, &ids, false, progress, packer)?;
+            report.batches += grown.batches;
+            report.cases += grown.cases;
+            report.failed += grown.failed;
+            Ok::<(), CropError>(())
         };
         loop {
             if options.max_time.is_some_and(|t| began.elapsed() >= t) {
@@ -222,6 +292,12 @@ impl Crop {
                 continue;
             }
             if held_by_others {
+                // Some may be this worker's own, waiting in its pack: written now, they are
+                // no longer missing.
+                if !packer.is_empty() {
+                    packer.flush()?;
+                    continue;
+                }
                 std::thread::sleep(poll);
                 continue;
             }
@@ -264,40 +340,6 @@ impl Crop {
             }
         }
         Ok(committing)
-    }
-
-    /// Grows the `claimed` batches together, their claims renewed meanwhile, commits them and
-    /// releases the claims.
-    fn grow_claimed(
-        &self,
-        function: &dyn Function,
-        executor: &dyn Executor,
-        progress: Option<&(dyn Fn(u64) + Sync)>,
-        held: &Mutex<Vec<Claim>>,
-        claimed: &mut Vec<(u64, Claim)>,
-        report: &mut WorkReport,
-    ) -> Result<(), CropError> {
-        let ids: Vec<u64> = claimed.iter().map(|(id, _)| *id).collect();
-        lock(held).extend(claimed.drain(..).map(|(_, c)| c));
-        let grown = self.grow_batches(
-            function,
-            executor,
-            &ids,
-            false,
-            progress,
-            Some(&self.dir.join(COMMITTED)),
-        );
-        let claims = std::mem::take(&mut *lock(held));
-        let grown = grown?;
-        let claims_dir = self.dir.join(CLAIMS);
-        for claim in claims {
-            claim.release().map_err(io_err(&claims_dir))?;
-        }
-        report.batches += grown.batches;
-        report.cases += grown.cases;
-        report.failed += grown.failed;
-        report.duplicates += grown.duplicates;
-        Ok(())
     }
 
     /// The claims of workers on this crop, by batch.
