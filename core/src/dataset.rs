@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use xyz_abi::{ExtraDim, ScalarType, Signature};
 
-use crate::space::{BoundSpace, CaseSet, SweptDim};
+use crate::space::{AuxCoord, BoundSpace, CaseSet, SweptDim};
 use crate::value::{Column, Value};
 
 /// Coordinates that do not fit the outputs' extra dims.
@@ -132,6 +132,9 @@ pub struct Dataset {
     /// Coordinates of the outputs' extra dims that have them (a spec's `[coords]`), as many
     /// as each dim's size.
     pub extra_coords: Vec<SweptDim>,
+    /// Coordinates along swept dims that are not their index: each sampled argument along
+    /// the dim of samples.
+    pub aux_coords: Vec<AuxCoord>,
     /// Attributes: the constants, then provenance (`xyz_version`, `xyz_function`,
     /// `xyz_function_sha256`).
     pub attrs: Vec<(String, Value)>,
@@ -431,6 +434,7 @@ impl Dataset {
             cells,
             errors: BTreeMap::new(),
             extra_coords: Vec::new(),
+            aux_coords: space.aux_coords().to_vec(),
             attrs,
         }
     }

@@ -74,6 +74,25 @@ pub enum MergeError {
         /// The new ones.
         new: String,
     },
+    /// Coordinates along a dim (sampled arguments) that differ where both datasets have
+    /// them, or that one of them lacks.
+    #[error(
+        "coordinate `{name}` at {dim} = {at} is {existing} in the existing dataset but {new} \
+         in the new one: the samples differ (another seed, method or distribution; a Latin \
+         hypercube also changes with n), so their results cannot share a dataset"
+    )]
+    AuxCoords {
+        /// The coordinate.
+        name: String,
+        /// The dim it lies along.
+        dim: String,
+        /// The index along the dim where they differ.
+        at: String,
+        /// Its existing value, or `absent`.
+        existing: String,
+        /// The new one, or `absent`.
+        new: String,
+    },
     /// A constant differs.
     #[error(
         "constant `{name}` is {existing} in the existing dataset but {new} in the new one: \
@@ -403,7 +422,9 @@ impl Harvest {
                 Value::Str(s) => Some(s.clone()),
                 _ => None,
             });
+        let aux = merge_aux(&existing, new, &dims, &old_maps, &new_maps)?;
         relayout(&mut existing, dims, &old_maps);
+        existing.aux_coords = aux;
         // The existing free attributes stay; the new run's are added, and win where both
         // give one.
         let new_free: Vec<(String, Value)> = new
@@ -564,6 +585,87 @@ pub fn merge(
 }
 
 /// Whether two columns hold the same values, floats bit for bit.
+/// The coordinates along dims of `existing` and `new` (sampled arguments) on the united
+/// `dims`, where `old_maps` and `new_maps` place each index: they must name the same
+/// coordinates, along the same dims, agreeing wherever both have a value.
+fn merge_aux(
+    existing: &Dataset,
+    new: &Dataset,
+    dims: &[SweptDim],
+    old_maps: &[Vec<usize>],
+    new_maps: &[Vec<usize>],
+) -> Result<Vec<crate::space::AuxCoord>, MergeError> {
+    let mut merged = Vec::with_capacity(new.aux_coords.len());
+    for name in existing
+        .aux_coords
+        .iter()
+        .chain(&new.aux_coords)
+        .map(|a| &a.name)
+    {
+        if merged
+            .iter()
+            .any(|m: &crate::space::AuxCoord| m.name == *name)
+        {
+            continue;
+        }
+        let old = existing.aux_coords.iter().find(|a| a.name == *name);
+        let new = new.aux_coords.iter().find(|a| a.name == *name);
+        let (Some(old), Some(new)) = (old, new) else {
+            let along = old.or(new).map_or_else(String::new, |a| a.dim.clone());
+            let show = |a: Option<&crate::space::AuxCoord>| {
+                a.map_or_else(|| "absent".to_string(), |_| "given".to_string())
+            };
+            return Err(MergeError::AuxCoords {
+                name: name.clone(),
+                dim: along,
+                at: "every index".into(),
+                existing: show(old),
+                new: show(new),
+            });
+        };
+        let d = dims.iter().position(|d| d.name == old.dim);
+        let Some(d) = d.filter(|_| old.dim == new.dim && old.values.ty() == new.values.ty()) else {
+            return Err(MergeError::AuxCoords {
+                name: name.clone(),
+                dim: old.dim.clone(),
+                at: "every index".into(),
+                existing: format!("{} along {}", old.values.ty(), old.dim),
+                new: format!("{} along {}", new.values.ty(), new.dim),
+            });
+        };
+        let len = dims[d].coords.len();
+        let mut slots: Vec<Option<Value>> = vec![None; len];
+        for (k, to) in old_maps[d].iter().enumerate() {
+            slots[*to] = Some(old.values.get(k));
+        }
+        for (k, to) in new_maps[d].iter().enumerate() {
+            let v = new.values.get(k);
+            match &slots[*to] {
+                Some(was) if !was.same(&v) => {
+                    return Err(MergeError::AuxCoords {
+                        name: name.clone(),
+                        dim: old.dim.clone(),
+                        at: dims[d].coords.get(*to).to_string(),
+                        existing: was.to_string(),
+                        new: v.to_string(),
+                    });
+                }
+                _ => slots[*to] = Some(v),
+            }
+        }
+        let mut values = Column::new(old.values.ty());
+        for v in slots.into_iter().flatten() {
+            values.push(&v);
+        }
+        merged.push(crate::space::AuxCoord {
+            name: name.clone(),
+            dim: old.dim.clone(),
+            values,
+        });
+    }
+    Ok(merged)
+}
+
 fn same_column(a: &Column, b: &Column) -> bool {
     a.len() == b.len() && (0..a.len()).all(|i| a.get(i).same(&b.get(i)))
 }

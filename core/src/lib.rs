@@ -53,6 +53,7 @@ pub mod harvest;
 pub mod output;
 pub mod process;
 pub mod runner;
+pub mod sample;
 pub mod space;
 pub mod spec;
 pub mod value;

@@ -1,7 +1,8 @@
 //! The parameter space: what a sweep evaluates, and where each case lands in the dataset.
 //!
 //! A [`ParamSpace`] is what the user declared: combos (every combination of their values is
-//! evaluated), cases (explicit argument sets) and constants. [`ParamSpace::bind`] checks it
+//! evaluated), cases (explicit argument sets) or samples (cases drawn with a seed, along a
+//! `sample` dim, each sampled argument a coordinate along it), and constants. [`ParamSpace::bind`] checks it
 //! against a function's [`Signature`] and gives a [`BoundSpace`], which numbers the cases
 //! `0..len`, fills argument columns for any range of them, and maps each case to its cell of
 //! the dataset's grid.
@@ -28,6 +29,8 @@ pub enum Place {
     Cases,
     /// Under `[constants]` (or `--constant`).
     Constants,
+    /// Under `[samples]`.
+    Samples,
 }
 
 impl fmt::Display for Place {
@@ -36,6 +39,7 @@ impl fmt::Display for Place {
             Place::Combos => "combos",
             Place::Cases => "cases",
             Place::Constants => "constants",
+            Place::Samples => "samples",
         })
     }
 }
@@ -49,6 +53,9 @@ fn missing_list(args: &[(String, ScalarType)]) -> String {
         list.join(", ")
     )
 }
+
+/// The dim along which a sampled space's cases lie, numbered from 0.
+pub const SAMPLE_DIM: &str = "sample";
 
 /// The most cells one dataset may have: 2^32, some 34 GB for each f64 output.
 pub const MAX_CELLS: u64 = 1 << 32;
@@ -82,6 +89,16 @@ pub enum SpaceError {
         /// The function's name.
         function: String,
     },
+    /// A sampled argument whose distribution gives values of another type.
+    #[error("`{name}` in samples: its distribution draws {found} values, but it is {expected}")]
+    WrongSampleType {
+        /// The argument.
+        name: String,
+        /// The argument's type.
+        expected: ScalarType,
+        /// The type the distribution draws.
+        found: ScalarType,
+    },
     /// An argument given values twice.
     #[error("`{name}` is given twice, in {first} and in {second}")]
     Duplicate {
@@ -114,6 +131,18 @@ pub enum SpaceError {
         /// What is wrong with its values.
         source: ComboError,
     },
+    /// Samples and explicit cases together.
+    #[error(
+        "[samples] and [[cases]] cannot be combined: samples are drawn at every combo, cases \
+         are listed; use one of them"
+    )]
+    SamplesWithCases,
+    /// A name taken by the dim of samples.
+    #[error("`{SAMPLE_DIM}` names the dim of the samples, so no {place} may be called so")]
+    SampleDimTaken {
+        /// Where the name was given.
+        place: Place,
+    },
     /// A grid too large to hold: more cells than [`MAX_CELLS`].
     #[error(
         "the grid has {cells} cells ({shape}), more than the {MAX_CELLS} one dataset may have: \
@@ -144,6 +173,8 @@ pub struct ParamSpace {
     pub cases: Vec<Vec<(String, Value)>>,
     /// Arguments with one value for every case.
     pub constants: Vec<(String, Value)>,
+    /// Cases drawn from distributions, each at every combo; `None` for none.
+    pub samples: Option<crate::sample::Samples>,
 }
 
 impl SpaceError {
@@ -153,6 +184,7 @@ impl SpaceError {
             SpaceError::UnknownArg { name, .. }
             | SpaceError::Duplicate { name, .. }
             | SpaceError::WrongType { name, .. }
+            | SpaceError::WrongSampleType { name, .. }
             | SpaceError::BadCombo { name, .. } => Some(name),
             _ => None,
         }
@@ -205,6 +237,19 @@ impl ParamSpace {
                 .join(", ")
         };
         let mut given: HashMap<&str, Place> = HashMap::new();
+        if self.samples.is_some() && !self.cases.is_empty() {
+            return Err(SpaceError::SamplesWithCases);
+        }
+        if self.samples.is_some() && self.combos.iter().any(|(n, _)| n == SAMPLE_DIM) {
+            return Err(SpaceError::SampleDimTaken {
+                place: Place::Combos,
+            });
+        }
+        let sampled: Vec<&str> = self
+            .samples
+            .iter()
+            .flat_map(|s| s.args.iter().map(|(n, _)| n.as_str()))
+            .collect();
         let case_names: Vec<&str> = self
             .cases
             .first()
@@ -215,6 +260,7 @@ impl ParamSpace {
             .iter()
             .map(|(n, _)| (n.as_str(), Place::Combos))
             .chain(case_names.iter().map(|n| (*n, Place::Cases)))
+            .chain(sampled.iter().map(|n| (*n, Place::Samples)))
             .chain(
                 self.constants
                     .iter()
@@ -312,7 +358,43 @@ impl ParamSpace {
             }
             case_cells.push(cell);
         }
-        if self.cases.is_empty() {
+        // Samples: the rows drawn, along one dim numbered from 0.
+        let mut aux_coords = Vec::new();
+        let case_names = match &self.samples {
+            None => case_names,
+            Some(samples) => {
+                for (name, dist) in &samples.args {
+                    let expected = ty_of(name);
+                    if dist.ty() != expected {
+                        return Err(SpaceError::WrongSampleType {
+                            name: name.clone(),
+                            expected,
+                            found: dist.ty(),
+                        });
+                    }
+                }
+                case_rows = samples.draw();
+                case_cells = (0..samples.n).collect();
+                case_dims = vec![(
+                    SAMPLE_DIM.to_string(),
+                    Column::I64((0..samples.n as i64).collect()),
+                )];
+                for (j, (name, dist)) in samples.args.iter().enumerate() {
+                    let mut values = Column::new(dist.ty());
+                    values.reserve(case_rows.len());
+                    for row in &case_rows {
+                        values.push(&row[j]);
+                    }
+                    aux_coords.push(AuxCoord {
+                        name: name.clone(),
+                        dim: SAMPLE_DIM.to_string(),
+                        values,
+                    });
+                }
+                sampled
+            }
+        };
+        if case_rows.is_empty() {
             case_rows.push(Vec::new());
             case_cells.push(0);
         }
@@ -401,6 +483,7 @@ impl ParamSpace {
         let len = case_rows.len() as u64 * n_combos;
         Ok(BoundSpace {
             dims,
+            aux_coords,
             n_case_dims,
             case_rows,
             case_cells,
@@ -454,6 +537,18 @@ impl CaseSet<'_> {
     }
 }
 
+/// A coordinate along a dim that is not its index: each sampled argument's values along the
+/// dim of samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuxCoord {
+    /// The argument's name.
+    pub name: String,
+    /// The dim it lies along.
+    pub dim: String,
+    /// Its value at each index of the dim.
+    pub values: Column,
+}
+
 /// A dimension of the dataset that comes from a swept argument.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweptDim {
@@ -477,6 +572,7 @@ enum Source {
 #[derive(Debug, Clone)]
 pub struct BoundSpace {
     dims: Vec<SweptDim>,
+    aux_coords: Vec<AuxCoord>,
     n_case_dims: usize,
     case_rows: Vec<Vec<Value>>,
     /// Per case row, its flat index in the grid of case dims.
@@ -503,6 +599,11 @@ impl BoundSpace {
     /// The swept dims of the grid: case arguments, then combos.
     pub fn dims(&self) -> &[SweptDim] {
         &self.dims
+    }
+
+    /// The coordinates along dims that are not their index: the sampled arguments.
+    pub fn aux_coords(&self) -> &[AuxCoord] {
+        &self.aux_coords
     }
 
     /// The constants, typed as the signature says.

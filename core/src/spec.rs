@@ -14,6 +14,12 @@
 //! [[cases]]                         # optional explicit cases, outer to the combos
 //! # a = 1
 //!
+//! [samples]                         # optional cases drawn with a seed, instead of cases
+//! # n = 1000                        # (see the `sample` module)
+//! # seed = 7
+//! # method = "sobol"
+//! # x = { uniform = [0.0, 1.0] }
+//!
 //! [coords]                          # optional coordinates of the outputs' extra dims
 //! # t = { range = [0, 5] }          # as many values as the dim's size, like a combo's
 //!
@@ -107,6 +113,7 @@ struct RawSpec {
     attrs: toml::Table,
     #[serde(default)]
     coords: toml::Table,
+    samples: Option<toml::Table>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -163,6 +170,11 @@ impl Spec {
                 args.push((name.clone(), v));
             }
             space.cases.push(args);
+        }
+        if let Some(samples) = &raw.samples {
+            let samples = crate::sample::Samples::from_toml(samples)
+                .map_err(|(f, message)| field(f, message))?;
+            space.samples = Some(samples);
         }
         let limits = Limits {
             memory: raw

@@ -396,6 +396,52 @@ def check_formats(prefix):
     check_rows("json", j, z, elements_as_lists=True)
 
 
+def check_samples(prefix):
+    """A sampled mandel study (256 Sobol points over x in [-2, 0.5] and y in [-1.25, 1.25],
+    at each maxiter): a `sample` dim with x and y as coordinates along it, in every format."""
+    ds = xr.open_zarr(prefix + ".zarr")
+    print(ds)
+    expect(list(ds.n.dims) == ["sample", "maxiter"], f"dims {ds.n.dims}")
+    for name in ("x", "y"):
+        expect(name in ds.coords and ds[name].dims == ("sample",), f"{name} is a coordinate")
+    x, y = ds.x.values, ds.y.values
+    expect(((-2.0 <= x) & (x < 0.5)).all() and ((-1.25 <= y) & (y < 1.25)).all(), "bounds")
+    # Scrambled Sobol: each of 256 equal slices of each axis holds exactly one point.
+    for v, lo, hi in ((x, -2.0, 0.5), (y, -1.25, 1.25)):
+        slots = np.floor((v - lo) / (hi - lo) * len(v)).astype(int)
+        expect(sorted(slots) == list(range(len(v))), "one point in each slice")
+    for i in range(ds.sizes["sample"]):
+        for j, maxiter in enumerate(ds.maxiter.values):
+            want = mandel(float(x[i]), float(y[i]), int(maxiter))
+            expect(int(ds.n.values[i, j]) == want, f"mandel at sample {i}")
+    nc = xr.open_dataset(prefix + ".nc")
+    expect(nc.x.dims == ("sample",) and "x" in nc.coords, "netCDF: x a coordinate")
+    np.testing.assert_array_equal(nc.x.values, x)
+    np.testing.assert_array_equal(nc.n.values, ds.n.values)
+    rows = [
+        ("parquet", pd.read_parquet(prefix + ".parquet")),
+        ("csv", pd.read_csv(prefix + ".csv")),
+        ("json", pd.DataFrame(json.load(open(prefix + ".json")))),
+    ]
+    for name, df in rows:
+        expect(list(df.columns[:4]) == ["sample", "maxiter", "x", "y"], f"{name}: {df.columns}")
+        expect(len(df) == ds.n.size, f"{name}: one row per case")
+        for _, r in df.iterrows():
+            i, j = int(r["sample"]), list(ds.maxiter.values).index(r["maxiter"])
+            expect(r["x"] == x[i] and r["y"] == y[i], f"{name}: sample {i}'s x and y")
+            expect(r["n"] == ds.n.values[i, j], f"{name}: n at sample {i}")
+
+
+def check_samples_marginals(path):
+    """`stats` sampled by a Latin hypercube: x ~ normal(1, 2), n ~ integers [1, 10]."""
+    ds = open_zarr(path)
+    x, n = ds.x.values, ds.n.values
+    expect(ds.x.dims == ("sample",) and ds.n.dims == ("sample",), "x and n along sample")
+    expect(abs(x.mean() - 1.0) < 0.1 and abs(x.std() - 2.0) < 0.1, f"{x.mean()} {x.std()}")
+    counts = np.bincount(n, minlength=11)
+    expect(counts[0] == 0 and (counts[1:] == len(n) // 10).all(), f"{counts}")
+
+
 CHECKS = {
     "add": check_add,
     "stats": check_stats,
@@ -408,6 +454,8 @@ CHECKS = {
     "harvest-add": check_harvest_add,
     "harvest-affine": check_harvest_affine,
     "formats": check_formats,
+    "samples": check_samples,
+    "samples-marginals": check_samples_marginals,
     "list-recipes": check_list_recipes,
 }
 

@@ -130,7 +130,10 @@ impl ShowCommand {
                 "dims": dims.iter().map(|(n, s)| json!({"name": n, "size": s})).collect::<Vec<_>>(),
                 "coords": ds.dims.iter().chain(&ds.extra_coords).map(|d| json!({
                     "name": d.name, "type": d.coords.ty().to_string(), "size": d.coords.len(),
-                })).collect::<Vec<_>>(),
+                })).chain(ds.aux_coords.iter().map(|a| json!({
+                    "name": a.name, "type": a.values.ty().to_string(), "size": a.values.len(),
+                    "along": a.dim,
+                }))).collect::<Vec<_>>(),
                 "data_vars": ds.vars.iter().map(|v| {
                     let mut vdims: Vec<String> = ds.dims.iter().map(|d| d.name.clone()).collect();
                     vdims.extend(v.extra_dims.iter().map(|d| d.name.clone()));
@@ -154,6 +157,7 @@ impl ShowCommand {
             .dims
             .iter()
             .map(|d| d.name.len())
+            .chain(ds.aux_coords.iter().map(|a| a.name.len()))
             .chain(ds.vars.iter().map(|v| v.name.len()))
             .max()
             .unwrap_or(0);
@@ -164,6 +168,15 @@ impl ShowCommand {
                 d.name,
                 d.coords.ty(),
                 preview(&d.coords)
+            );
+        }
+        for a in &ds.aux_coords {
+            println!(
+                "    {:<width$}  ({}) {} {}",
+                a.name,
+                a.dim,
+                a.values.ty(),
+                preview(&a.values)
             );
         }
         println!("Data variables:");

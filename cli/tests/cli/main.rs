@@ -15,6 +15,7 @@ mod native;
 mod new;
 mod plot;
 mod run;
+mod samples;
 mod show;
 mod trust;
 mod util;

@@ -26,7 +26,8 @@
 //! deadline = "600000ms"
 //! clocks = "real"             # WASI modules see the host's clocks (optional)
 //!
-//! [space]                     # the spec's combos, constants and cases, generators expanded
+//! [space]                     # the spec's combos, constants, cases and samples, generators
+//!                             # expanded (samples are drawn again from their seed)
 //! combos = { y = [ … ], x = [ … ] }
 //! constants = { maxiter = 1000 }
 //!
@@ -122,6 +123,9 @@ fn space_table(space: &ParamSpace) -> Result<toml::Table, String> {
     t.insert("constants".into(), toml::Value::Table(constants));
     if !cases.is_empty() {
         t.insert("cases".into(), toml::Value::Array(cases));
+    }
+    if let Some(samples) = &space.samples {
+        t.insert("samples".into(), toml::Value::Table(samples.to_toml()));
     }
     Ok(t)
 }

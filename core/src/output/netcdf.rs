@@ -34,7 +34,7 @@ use std::collections::BTreeMap;
 use crate::dataset::{
     CellState, DataVar, Dataset, ERROR_VAR, MISSING_I64, STATUS_MEANINGS, STATUS_VAR,
 };
-use crate::space::SweptDim;
+use crate::space::{AuxCoord, SweptDim};
 use crate::value::{Column, Value};
 
 const NC_BYTE: u32 = 1;
@@ -304,6 +304,31 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
             data,
         });
     }
+    // The sampled arguments: variables along their dim, named by every variable's
+    // `coordinates` (CF's convention, which xarray follows).
+    for aux in &ds.aux_coords {
+        let Some(along) = ds.dims.iter().position(|d| d.name == aux.dim) else {
+            return Err(invalid(format!(
+                "coordinate `{}` lies along `{}`, which is not a dim",
+                aux.name, aux.dim
+            )));
+        };
+        let mut ids = vec![along];
+        let mut attrs = Vec::new();
+        let data = plain(&aux.values, &mut ids, &mut attrs, &mut dims)?;
+        vars.push(Var {
+            name: aux.name.clone(),
+            dims: ids,
+            attrs,
+            data,
+        });
+    }
+    let names: Vec<&str> = ds.aux_coords.iter().map(|a| a.name.as_str()).collect();
+    let coordinates = |attrs: &mut Vec<(String, Attr)>| {
+        if !names.is_empty() {
+            attrs.push(("coordinates".into(), Attr::Text(names.join(" "))));
+        }
+    };
     for var in &ds.vars {
         let mut ids: Vec<usize> = (0..ds.dims.len()).collect();
         for d in &var.extra_dims {
@@ -317,6 +342,7 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
             }
             col => plain(col, &mut ids, &mut attrs, &mut dims)?,
         };
+        coordinates(&mut attrs);
         if vars.iter().any(|v| v.name == var.name) {
             return Err(invalid(format!(
                 "output `{}` has the name of a dim; netCDF needs them apart",
@@ -331,17 +357,19 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
         });
     }
     let swept: Vec<usize> = (0..ds.dims.len()).collect();
+    let mut status_attrs = vec![
+        (
+            "long_name".into(),
+            Attr::Text("status of the cell's case".into()),
+        ),
+        ("flag_values".into(), Attr::Bytes(vec![0, 1, 2, 3])),
+        ("flag_meanings".into(), Attr::Text(STATUS_MEANINGS.into())),
+    ];
+    coordinates(&mut status_attrs);
     vars.push(Var {
         name: STATUS_VAR.into(),
         dims: swept.clone(),
-        attrs: vec![
-            (
-                "long_name".into(),
-                Attr::Text("status of the cell's case".into()),
-            ),
-            ("flag_values".into(), Attr::Bytes(vec![0, 1, 2, 3])),
-            ("flag_meanings".into(), Attr::Text(STATUS_MEANINGS.into())),
-        ],
+        attrs: status_attrs,
         data: Data::I8(ds.cells.iter().map(|c| c.status()).collect()),
     });
     let width = ds
@@ -689,9 +717,24 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             && (v.dims.len() == 1 || (v.dims.len() == 2 && v.nc_type == NC_CHAR))
     };
     let is_own = |v: &VarInfo| v.name == STATUS_VAR || v.name == ERROR_VAR;
+    // Variables that others name as coordinates (CF's `coordinates`), over one dim (and a
+    // char dim): the sampled arguments.
+    let named: Vec<&str> = infos
+        .iter()
+        .filter_map(|v| match attr(&v.attrs, "coordinates") {
+            Some(Attr::Text(t)) => Some(t.as_str()),
+            _ => None,
+        })
+        .flat_map(str::split_whitespace)
+        .collect();
+    let is_aux = |v: &VarInfo| {
+        !is_coord(v)
+            && named.contains(&v.name.as_str())
+            && (v.dims.len() == 1 || (v.dims.len() == 2 && v.nc_type == NC_CHAR))
+    };
     let data_infos: Vec<&VarInfo> = infos
         .iter()
-        .filter(|v| !is_coord(v) && !is_own(v))
+        .filter(|v| !is_coord(v) && !is_own(v) && !is_aux(v))
         .collect();
     // Coordinates of the outputs' extra dims, as the signature xyz keeps names them.
     let signature = globals.iter().find_map(|(k, a)| match a {
@@ -849,6 +892,22 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
     for v in infos.iter().filter(|v| is_extra(v)) {
         extra_coords.push(coordinate(v)?);
     }
+    let mut aux_coords = Vec::new();
+    for v in infos.iter().filter(|v| is_aux(v)) {
+        let along = v.dims[0];
+        if !swept.contains(&along) {
+            return Err(fail(format!(
+                "coordinate `{}` lies along `{}`, which is not a swept dim",
+                v.name, dims[along].0
+            )));
+        }
+        let values = coordinate(v)?.coords;
+        aux_coords.push(AuxCoord {
+            name: v.name.clone(),
+            dim: dims[along].0.clone(),
+            values,
+        });
+    }
     let n_cells: usize = swept_dims.iter().map(|d| d.coords.len()).product();
     let mut present = vec![false; n_cells];
     let mut any_present_info = false;
@@ -940,6 +999,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         cells,
         errors,
         extra_coords,
+        aux_coords,
         attrs,
     })
 }

@@ -38,7 +38,7 @@ use super::Compression;
 use super::ReadError;
 use super::tabular::{column_names, constants};
 use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, STATUS_VAR};
-use crate::space::SweptDim;
+use crate::space::{AuxCoord, SweptDim};
 use crate::value::{Column, Value, ValueKey};
 
 /// Cells of the grid per row group.
@@ -58,6 +58,20 @@ struct Layout {
     /// The coordinates of the outputs' extra dims that have them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     extra_coords: Vec<DimLayout>,
+    /// The coordinates along swept dims that are not their index (the sampled arguments),
+    /// each a column after the dims'.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    aux_coords: Vec<AuxLayout>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AuxLayout {
+    name: String,
+    /// The dim it lies along.
+    along: String,
+    #[serde(rename = "type")]
+    ty: ScalarType,
+    values: Vec<Json>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -129,6 +143,18 @@ fn layout_of(ds: &Dataset) -> Layout {
             .map(|(k, v)| (k.clone(), v.ty(), json_of(v)))
             .collect(),
         extra_coords: dim_layouts(&ds.extra_coords),
+        aux_coords: ds
+            .aux_coords
+            .iter()
+            .map(|a| AuxLayout {
+                name: a.name.clone(),
+                along: a.dim.clone(),
+                ty: a.values.ty(),
+                values: (0..a.values.len())
+                    .map(|i| json_of(&a.values.get(i)))
+                    .collect(),
+            })
+            .collect(),
     }
 }
 
@@ -172,6 +198,9 @@ impl<'a> RowWriter<'a> {
         let mut fields = Vec::new();
         for d in &layout.dims {
             fields.push(field(&d.name, d.coords.ty(), Repetition::REQUIRED)?);
+        }
+        for a in &layout.aux_coords {
+            fields.push(field(&a.name, a.values.ty(), Repetition::REQUIRED)?);
         }
         for (k, v) in consts {
             fields.push(field(k, v.ty(), Repetition::REQUIRED)?);
@@ -274,6 +303,17 @@ impl<'a> RowWriter<'a> {
             let (stride, size) = (self.strides[d], self.shape[d]);
             let at = rows().map(|i| Some(((first + offset + i) / stride) % size));
             write_column(&mut group, &dim.coords, at, false)?;
+        }
+        for aux in &self.layout.aux_coords {
+            let d = self
+                .layout
+                .dims
+                .iter()
+                .position(|d| d.name == aux.dim)
+                .unwrap_or(0);
+            let (stride, size) = (self.strides[d], self.shape[d]);
+            let at = rows().map(|i| Some(((first + offset + i) / stride) % size));
+            write_column(&mut group, &aux.values, at, false)?;
         }
         for one in &self.consts {
             write_column(&mut group, one, rows().map(|_| Some(0)), false)?;
@@ -635,6 +675,30 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             coords,
         });
     }
+    let mut aux_coords = Vec::new();
+    for a in &layout.aux_coords {
+        let values = typed(a.ty, &a.values, &format!("coordinate `{}`", a.name))?;
+        let along = dims.iter().find(|d| d.name == a.along).ok_or_else(|| {
+            fail(format!(
+                "coordinate `{}` lies along `{}`, not a dim",
+                a.name, a.along
+            ))
+        })?;
+        if along.coords.len() != values.len() {
+            return Err(fail(format!(
+                "coordinate `{}` has {} values, but `{}` has {}",
+                a.name,
+                values.len(),
+                a.along,
+                along.coords.len()
+            )));
+        }
+        aux_coords.push(AuxCoord {
+            name: a.name.clone(),
+            dim: a.along.clone(),
+            values,
+        });
+    }
     let shape: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
     let n_cells: usize = shape.iter().product();
     let strides = crate::dataset::strides(&shape);
@@ -657,8 +721,11 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             value_of(*ty, v).ok_or_else(|| fail(format!("attribute `{k}` is not a {ty}")))?;
         attrs.push((k.clone(), value));
     }
-    let n_columns =
-        dims.len() + layout.constants.len() + vars.iter().map(DataVar::elements).sum::<usize>();
+    let n_aux = aux_coords.len();
+    let n_columns = dims.len()
+        + n_aux
+        + layout.constants.len()
+        + vars.iter().map(DataVar::elements).sum::<usize>();
     let schema = reader.metadata().file_metadata().schema_descr();
     let schema_columns = schema.num_columns();
     // The status and failure columns, after the outputs (in files of older xyz, not there).
@@ -698,7 +765,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
                 *cell += i * strides[d];
             }
         }
-        let mut i = dims.len() + layout.constants.len();
+        let mut i = dims.len() + n_aux + layout.constants.len();
         for var in &mut vars {
             let e = var.elements();
             for k in 0..e {
@@ -746,6 +813,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         cells,
         errors,
         extra_coords,
+        aux_coords,
         attrs,
     })
 }

@@ -1,6 +1,7 @@
 //! CSV and JSON: one row per case of the space, in grid order.
 //!
-//! Columns: the swept arguments, then the constants, then the outputs, then `xyz_status` (the
+//! Columns: the swept arguments (for a sampled space, the sample's index, then each sampled
+//! argument), then the constants, then the outputs, then `xyz_status` (the
 //! case's status code) and `xyz_error` (its failure, empty unless it failed). An array output
 //! is one column per element in CSV (`y[0]`, `y[1]`, … with indices for each extra dim) and a
 //! nested list in JSON. Missing values are empty CSV fields and JSON `null`s.
@@ -14,22 +15,42 @@ use serde_json::Value as Json;
 use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, STATUS_VAR};
 use crate::value::{Column, Value};
 
-/// The rows of a dataset: grid cells that belong to the space, with their coordinates.
+/// The rows of a dataset: grid cells that belong to the space, with their coordinates (one
+/// per swept dim, then one per [coordinate along a dim](Dataset::aux_coords)).
 fn rows(ds: &Dataset) -> impl Iterator<Item = (usize, Vec<Value>)> + '_ {
     let shape = ds.shape();
+    let along: Vec<usize> = ds
+        .aux_coords
+        .iter()
+        .map(|a| ds.dims.iter().position(|d| d.name == a.dim).unwrap_or(0))
+        .collect();
     ds.cells
         .iter()
         .enumerate()
         .filter(|(_, s)| **s != CellState::Absent)
         .map(move |(cell, _)| {
             let mut rest = cell;
-            let mut coords = vec![Value::I64(0); shape.len()];
+            let mut index = vec![0; shape.len()];
             for d in (0..shape.len()).rev() {
-                coords[d] = ds.dims[d].coords.get(rest % shape[d]);
+                index[d] = rest % shape[d];
                 rest /= shape[d];
+            }
+            let mut coords: Vec<Value> = (0..shape.len())
+                .map(|d| ds.dims[d].coords.get(index[d]))
+                .collect();
+            for (aux, d) in ds.aux_coords.iter().zip(&along) {
+                coords.push(aux.values.get(index[*d]));
             }
             (cell, coords)
         })
+}
+
+/// The names of the coordinate columns of [`rows`].
+fn coord_names(ds: &Dataset) -> impl Iterator<Item = &String> {
+    ds.dims
+        .iter()
+        .map(|d| &d.name)
+        .chain(ds.aux_coords.iter().map(|a| &a.name))
 }
 
 /// Constants, as the dataset's attributes hold them (before the provenance).
@@ -107,7 +128,7 @@ fn to_file(
 /// Writes `ds` as CSV to `out`.
 pub(super) fn write_csv_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()> {
     let consts = constants(ds);
-    let mut header: Vec<String> = ds.dims.iter().map(|d| d.name.clone()).collect();
+    let mut header: Vec<String> = coord_names(ds).cloned().collect();
     header.extend(consts.iter().map(|(k, _)| k.clone()));
     header.extend(ds.vars.iter().flat_map(column_names));
     header.extend([STATUS_VAR.to_string(), ERROR_VAR.to_string()]);
@@ -171,8 +192,8 @@ pub(super) fn write_json_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()
     out.write_all(b"[")?;
     for (r, (cell, coords)) in rows(ds).enumerate() {
         let mut obj = serde_json::Map::new();
-        for (dim, v) in ds.dims.iter().zip(coords) {
-            obj.insert(dim.name.clone(), v.to_json());
+        for (name, v) in coord_names(ds).zip(coords) {
+            obj.insert(name.clone(), v.to_json());
         }
         for (k, v) in consts {
             obj.insert(k.clone(), v.to_json());

@@ -447,6 +447,7 @@ fn to_dataset(mut t: Table) -> Result<Dataset, String> {
         cells,
         errors,
         extra_coords: Vec::new(),
+        aux_coords: Vec::new(),
         attrs,
     })
 }

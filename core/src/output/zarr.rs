@@ -357,6 +357,28 @@ impl StreamWriter {
             s.store_ready(usize::MAX)?;
             consolidated.insert(decl.name, metadata(&s.array)?);
         }
+        for aux in &layout.aux_coords {
+            let decl = Decl {
+                name: aux.name.clone(),
+                dims: vec![aux.dim.clone()],
+                shape: vec![aux.values.len()],
+                kind: Kind::of(aux.values.ty()),
+                attrs: serde_json::Map::new(),
+            };
+            let mut s = stream(&store, &decl, encoding, Source::Whole, 1)?;
+            s.buf = Buf::of_column(&aux.values);
+            s.store_ready(usize::MAX)?;
+            consolidated.insert(decl.name, metadata(&s.array)?);
+        }
+        // The sampled arguments are coordinates of every variable along the dim of samples
+        // (CF's `coordinates`, which xarray reads).
+        let aux_names: Vec<&str> = layout.aux_coords.iter().map(|a| a.name.as_str()).collect();
+        let with_coordinates = |mut attrs: serde_json::Map<String, Json>| {
+            if !aux_names.is_empty() {
+                attrs.insert("coordinates".into(), json!(aux_names.join(" ")));
+            }
+            attrs
+        };
         let mut decls = Vec::new();
         for (i, var) in layout.vars.iter().enumerate() {
             let mut dims = swept_names.clone();
@@ -370,7 +392,7 @@ impl StreamWriter {
                 dims,
                 shape,
                 kind: Kind::of(var.ty),
-                attrs: serde_json::Map::new(),
+                attrs: with_coordinates(serde_json::Map::new()),
             };
             decls.push((decl, Source::Var(i), var.elements()));
         }
@@ -380,7 +402,7 @@ impl StreamWriter {
                 dims: swept_names.clone(),
                 shape: swept_shape.clone(),
                 kind: Kind::Status,
-                attrs: status_attrs(),
+                attrs: with_coordinates(status_attrs()),
             },
             Source::Status,
             1,
@@ -391,7 +413,7 @@ impl StreamWriter {
                 dims: swept_names,
                 shape: swept_shape,
                 kind: Kind::Str,
-                attrs: error_attrs(),
+                attrs: with_coordinates(error_attrs()),
             },
             Source::Errors,
             1,

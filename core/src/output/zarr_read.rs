@@ -20,7 +20,7 @@ use zarrs::filesystem::FilesystemStore;
 
 use super::ReadError;
 use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, MISSING_I64, STATUS_VAR};
-use crate::space::SweptDim;
+use crate::space::{AuxCoord, SweptDim};
 use crate::value::{Column, Value};
 
 type Store = Arc<FilesystemStore>;
@@ -375,6 +375,9 @@ struct Layout {
     extra: Vec<Meta>,
     /// The data variables, with their integer `_FillValue` if any.
     vars: Vec<(Meta, Option<i64>)>,
+    /// Coordinates along a swept dim that are not its index (the sampled arguments): arrays
+    /// of one dim that the variables' `coordinates` attribute names.
+    aux: Vec<Meta>,
 }
 
 /// The names of the arrays in the store at `dir`, in the order its consolidated metadata gives
@@ -472,6 +475,22 @@ fn layout(dir: &Path) -> Result<Layout, ReadError> {
             .cloned()
             .collect()
     };
+    // Arrays that variables name as coordinates (CF's `coordinates`), of one dim.
+    let named: Vec<String> = vars
+        .iter()
+        .filter_map(|(m, _)| {
+            m.array
+                .attributes()
+                .get("coordinates")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .flat_map(|c| c.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    let (aux, vars): (Vec<_>, Vec<_>) = vars
+        .into_iter()
+        .partition(|(m, _)| m.dims.len() == 1 && named.contains(&m.name));
+    let aux: Vec<Meta> = aux.into_iter().map(|(m, _)| m).collect();
     let Some(swept) = vars.iter().map(|(m, _)| swept_of(m)).max_by_key(Vec::len) else {
         return Err(err(dir, "the store holds no data variable"));
     };
@@ -489,11 +508,23 @@ fn layout(dir: &Path) -> Result<Layout, ReadError> {
             ));
         }
     }
+    for m in &aux {
+        if !swept.contains(&m.dims[0]) {
+            return Err(err(
+                dir,
+                format!(
+                    "coordinate `{}` lies along `{}`, which is not a swept dim ({swept:?})",
+                    m.name, m.dims[0]
+                ),
+            ));
+        }
+    }
     Ok(Layout {
         attrs,
         coords,
         extra,
         vars,
+        aux,
     })
 }
 
@@ -509,6 +540,7 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
         coords,
         extra,
         vars: var_metas,
+        aux,
     } = layout(dir)?;
     let swept: Vec<String> = coords.iter().map(|m| m.name.clone()).collect();
     let mut dims = Vec::with_capacity(coords.len());
@@ -523,6 +555,26 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
         extra_coords.push(SweptDim {
             name: m.name.clone(),
             coords: read_array(dir, m)?.into_column(),
+        });
+    }
+    let mut aux_coords = Vec::with_capacity(aux.len());
+    for m in &aux {
+        let values = read_array(dir, m)?.into_column();
+        let along = dims.iter().find(|d| d.name == m.dims[0]);
+        if along.is_some_and(|d| d.coords.len() != values.len()) {
+            return Err(err(
+                &dir.join(&m.name),
+                format!(
+                    "has {} values along `{}`, which has more or fewer",
+                    values.len(),
+                    m.dims[0]
+                ),
+            ));
+        }
+        aux_coords.push(AuxCoord {
+            name: m.name.clone(),
+            dim: m.dims[0].clone(),
+            values,
         });
     }
     let n_cells: usize = dims.iter().map(|d| d.coords.len()).product();
@@ -645,6 +697,7 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
         cells,
         errors,
         extra_coords,
+        aux_coords,
         attrs,
     })
 }
