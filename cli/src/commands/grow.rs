@@ -142,6 +142,9 @@ impl GrowCommand {
         if self.subprocess {
             return self.grow_in_subprocesses(&crop, &batches);
         }
+        // SIGTERM (a scheduler's, at the end of a job's time) writes what was grown first;
+        // blocked before any thread starts, so that no thread takes it.
+        on_sigterm(crop.dir().to_path_buf());
         let loaded = self.wasm.load_for_crop(&crop)?;
         let pool = executor::with_threads(self.jobs)?;
         let cases: u64 = batches
@@ -339,7 +342,8 @@ impl GrowCommand {
 }
 
 /// Blocks SIGTERM in this thread and the threads it starts, and waits for it in a thread of
-/// its own, which releases this worker's claims on the crop in `dir` and exits.
+/// its own, which writes the results gathered and not yet written, releases this process's
+/// claims on the crop in `dir`, and exits with code 143.
 #[cfg(unix)]
 fn on_sigterm(dir: PathBuf) {
     // SAFETY: the set is initialised by sigemptyset before use; pthread_sigmask and sigwait
@@ -354,6 +358,10 @@ fn on_sigterm(dir: PathBuf) {
         std::thread::spawn(move || {
             let mut sig = 0;
             if libc::sigwait(&set, &mut sig) == 0 {
+                // The results finished but not yet written go to disk first.
+                if !xyz_core::crop::write_gathered(std::time::Duration::from_secs(20)) {
+                    eprintln!("stopped by SIGTERM before the results gathered could be written");
+                }
                 if let Ok(crop) = Crop::open(&dir) {
                     match crop.release_claims_of_this_process() {
                         Ok(ids) if !ids.is_empty() => {

@@ -532,3 +532,48 @@ fn sigterm_releases_the_claim() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["claims"], serde_json::json!([]), "{json}");
 }
+
+/// SIGTERM writes the results a grower gathered and had not written yet, in a grow and in a
+/// worker, so a job ended by its scheduler loses no batch it finished.
+#[test]
+fn sigterm_writes_the_results_gathered_first() {
+    for worker_mode in [false, true] {
+        let dir = Dir::new();
+        sow_mandel(&dir, 300, 300_000, false);
+        let mut args = vec!["grow", "m", "-j", "1", "-q"];
+        if worker_mode {
+            args.push("--worker");
+        }
+        let grower = Command::new(env!("CARGO_BIN_EXE_xyz"))
+            .args(&args)
+            .current_dir(dir.tmp.path())
+            .env("XYZ_CACHE_DIR", cache_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Well before a pack is due (5 s after its first batch): batches are done, none
+        // written.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(result_files(dir.tmp.path()), Vec::<String>::new());
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &grower.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = grower.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(143), "{out:?}");
+        let (grown, sound) = grown_and_sound(&dir);
+        assert!(
+            grown >= 1 && grown < 300,
+            "worker {worker_mode}: {grown} grown"
+        );
+        assert_eq!(sound, grown);
+        let status: serde_json::Value =
+            serde_json::from_slice(&dir.xyz_ok(&["status", "m", "--json"], 0).stdout).unwrap();
+        assert_eq!(status["claims"], serde_json::json!([]), "{status}");
+    }
+}

@@ -46,6 +46,7 @@ pub use grow::GrowReport;
 use grow::{publish, publish_linked};
 pub use grower::{Grower, GrowerInfo};
 pub use jobs::{JOBS, JobRecord};
+pub use pack::write_gathered;
 pub use reap::Reaped;
 use sow::check_name;
 pub use sow::{Sowing, Sown};

@@ -31,7 +31,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -166,6 +166,33 @@ impl Pack {
     }
 }
 
+/// How often a packer's timer looks whether the process was told to stop.
+const POLL: Duration = Duration::from_millis(50);
+/// Set once the process is told to stop: packers write what they gathered at once, and each
+/// result from then on as soon as it is done.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+/// Packers whose timer runs, and how many of them wrote what they held since told to stop.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static ANSWERED: AtomicUsize = AtomicUsize::new(0);
+
+/// Tells every packer of this process to write what it gathered, now, and waits until they
+/// did, for at most `timeout`: what a process told to stop (a scheduler's SIGTERM at the end of
+/// a job's time) does before it exits, so that it loses no batch it finished. True if every
+/// packer wrote.
+pub fn write_gathered(timeout: Duration) -> bool {
+    STOPPING.store(true, Ordering::SeqCst);
+    let began = Instant::now();
+    loop {
+        if ANSWERED.load(Ordering::SeqCst) >= LIVE.load(Ordering::SeqCst) {
+            return true;
+        }
+        if began.elapsed() >= timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// How a [`Packer`] writes a pack.
 pub(crate) type Write<'a> = dyn Fn(Pack) -> Result<(), CropError> + Sync + 'a;
 
@@ -210,7 +237,8 @@ impl<'a> Packer<'a> {
                 // A new deadline for the timer.
                 self.wake.notify_all();
             }
-            state.pack.is_due().then(|| state.pack.take())
+            let due = state.pack.is_due() || STOPPING.load(Ordering::SeqCst);
+            due.then(|| state.pack.take())
         };
         full.map_or(Ok(()), |full| (self.write)(full))
     }
@@ -230,19 +258,28 @@ impl<'a> Packer<'a> {
     }
 
     /// Writes the pack each time it is due by time, until [`Packer::finish`].
+    /// Told to stop ([`write_gathered`]), it writes what is gathered at once.
     pub(crate) fn keep_time(&self) {
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        let mut answered = false;
         let mut state = self.lock();
         while !state.finished {
+            let stopping = STOPPING.load(Ordering::SeqCst);
             match state.pack.since {
+                None if stopping && !answered => {
+                    answered = true;
+                    ANSWERED.fetch_add(1, Ordering::SeqCst);
+                }
                 None => {
                     state = self
                         .wake
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
+                        .wait_timeout(state, POLL)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                 }
                 Some(since) => {
                     let left = INTERVAL.saturating_sub(since.elapsed());
-                    if left.is_zero() {
+                    if left.is_zero() || stopping {
                         let due = state.pack.take();
                         drop(state);
                         let written = (self.write)(due);
@@ -253,13 +290,18 @@ impl<'a> Packer<'a> {
                     } else {
                         state = self
                             .wake
-                            .wait_timeout(state, left)
+                            .wait_timeout(state, left.min(POLL))
                             .unwrap_or_else(PoisonError::into_inner)
                             .0;
                     }
                 }
             }
         }
+        drop(state);
+        if answered {
+            ANSWERED.fetch_sub(1, Ordering::SeqCst);
+        }
+        LIVE.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Ends the timer and writes what is left: the first error of the timer's writes or of
