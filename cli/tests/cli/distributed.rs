@@ -38,11 +38,17 @@ fn sow_slow(dir: &Dir) {
 }
 
 fn worker(dir: &Dir, lease: &str, extra: &[&str]) -> Child {
+    let mut args = vec![
+        "grow", "m", "--worker", "--lease", lease, "-j", "1", "--json",
+    ];
+    args.extend(extra);
+    xyz_child(dir, &args)
+}
+
+/// `xyz ARGS` started in `dir`, its output piped.
+fn xyz_child(dir: &Dir, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_xyz"))
-        .args([
-            "grow", "m", "--worker", "--lease", lease, "-j", "1", "--json",
-        ])
-        .args(extra)
+        .args(args)
         .current_dir(dir.tmp.path())
         .env("XYZ_CACHE_DIR", cache_dir())
         .stdin(Stdio::null())
@@ -544,15 +550,7 @@ fn sigterm_writes_the_results_gathered_first() {
         if worker_mode {
             args.push("--worker");
         }
-        let grower = Command::new(env!("CARGO_BIN_EXE_xyz"))
-            .args(&args)
-            .current_dir(dir.tmp.path())
-            .env("XYZ_CACHE_DIR", cache_dir())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let grower = xyz_child(&dir, &args);
         // Well before a pack is due (5 s after its first batch): batches are done, none
         // written.
         std::thread::sleep(Duration::from_millis(1500));

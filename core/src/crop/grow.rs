@@ -1,4 +1,4 @@
-//! Growing: evaluating batches of a crop and committing each one's result, exactly once.
+//! Growing: evaluating batches of a crop and writing their results, gathered into packs.
 
 use super::*;
 
@@ -7,8 +7,6 @@ use super::*;
 pub struct GrowReport {
     /// Batches grown.
     pub batches: u64,
-    /// Batches grown that another worker had committed first, whose results were discarded.
-    pub duplicates: u64,
     /// Cases evaluated.
     pub cases: u64,
     /// Cases that failed.

@@ -412,7 +412,8 @@ pub(crate) fn read_index(
     let (count, len) = (le64(&header[40..48]), le64(&header[48..56]));
     let corrupt = || BadResult::Corrupt;
     // Sizes are checked before anything is allocated for them.
-    if count > batches || len > count.saturating_mul(MAX_ENTRY) {
+    // The index is the entries and their count (a varint of at most 10 bytes).
+    if count > batches || len > count.saturating_mul(MAX_ENTRY).saturating_add(10) {
         return Err(corrupt());
     }
     let body = size.saturating_sub(HEADER as u64);

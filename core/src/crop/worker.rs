@@ -1,12 +1,12 @@
-//! Worker mode: a process that claims batches not yet grown, one at a time, grows them, commits
-//! them a pack at a time, and exits when every batch has a result. Any number of workers, on any number of
-//! machines that see the crop directory, share a crop this way (see [`super::claims`]).
+//! Worker mode: a process that claims batches not yet grown, one at a time, grows them,
+//! commits them a pack at a time, and exits when every batch has a result. Any number of
+//! workers, on any number of machines that see the crop directory, share a crop this way (see
+//! [`super::claims`]).
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
-
-use std::collections::HashSet;
 
 use super::claims::{self, CLAIMS, COMMITTED, Claim};
 use super::pack::{Pack, Packer};
@@ -94,9 +94,8 @@ impl Crop {
     /// or a limit in `options` is reached. When a pack is written each of its batches is
     /// committed (the first commit of a batch wins; a later one is not counted), and only then
     /// are their claims released, so a worker that dies with a pack unwritten loses its batches
-    /// to others once their leases are over. While
-    /// other workers hold the last batches it waits, so that it takes over any whose worker
-    /// dies. Claims are files in `claims/`, made with an exclusive create and renewed every
+    /// to others once their leases are over. While other workers hold the last batches it
+    /// waits, so that it takes over any whose worker dies. Claims are files in `claims/`, made with an exclusive create and renewed every
     /// third of the lease; commits are exclusive hard links in `committed/`. A worker that finds
     /// every batch grown removes the expired claims of dead workers and the temporary files of
     /// growers that died on its machine.

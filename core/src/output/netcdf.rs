@@ -292,32 +292,20 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
         .collect();
     let mut vars: Vec<Var<'_>> = Vec::new();
     // Coordinate variables: the swept dims' (dims 0, 1, …), then the extra dims' that have
-    // coordinates.
-    for dim in ds.dims.iter().chain(&ds.extra_coords) {
-        let mut ids = vec![dim_id(&mut dims, &dim.name, dim.coords.len())?];
+    // coordinates, then the sampled arguments along their dim, which every variable names in
+    // its `coordinates` (CF's convention, which xarray follows).
+    let coords = ds
+        .dims
+        .iter()
+        .chain(&ds.extra_coords)
+        .map(|d| (&d.name, &d.name, &d.coords))
+        .chain(ds.aux_coords.iter().map(|a| (&a.name, &a.dim, &a.values)));
+    for (name, dim, values) in coords {
+        let mut ids = vec![dim_id(&mut dims, dim, values.len())?];
         let mut attrs = Vec::new();
-        let data = plain(&dim.coords, &mut ids, &mut attrs, &mut dims)?;
+        let data = plain(values, &mut ids, &mut attrs, &mut dims)?;
         vars.push(Var {
-            name: dim.name.clone(),
-            dims: ids,
-            attrs,
-            data,
-        });
-    }
-    // The sampled arguments: variables along their dim, named by every variable's
-    // `coordinates` (CF's convention, which xarray follows).
-    for aux in &ds.aux_coords {
-        let Some(along) = ds.dims.iter().position(|d| d.name == aux.dim) else {
-            return Err(invalid(format!(
-                "coordinate `{}` lies along `{}`, which is not a dim",
-                aux.name, aux.dim
-            )));
-        };
-        let mut ids = vec![along];
-        let mut attrs = Vec::new();
-        let data = plain(&aux.values, &mut ids, &mut attrs, &mut dims)?;
-        vars.push(Var {
-            name: aux.name.clone(),
+            name: name.clone(),
             dims: ids,
             attrs,
             data,

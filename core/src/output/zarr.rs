@@ -344,29 +344,28 @@ impl StreamWriter {
         let swept_names: Vec<String> = layout.dims.iter().map(|d| d.name.clone()).collect();
         let swept_shape = layout.shape();
         let mut consolidated = serde_json::Map::new();
-        for dim in layout.dims.iter().chain(&layout.extra_coords) {
+        // Coordinate arrays, each written whole: the dims' own, then those along a dim.
+        let coords = layout
+            .dims
+            .iter()
+            .chain(&layout.extra_coords)
+            .map(|d| (&d.name, &d.name, &d.coords))
+            .chain(
+                layout
+                    .aux_coords
+                    .iter()
+                    .map(|a| (&a.name, &a.dim, &a.values)),
+            );
+        for (name, dim, values) in coords {
             let decl = Decl {
-                name: dim.name.clone(),
-                dims: vec![dim.name.clone()],
-                shape: vec![dim.coords.len()],
-                kind: Kind::of(dim.coords.ty()),
+                name: name.clone(),
+                dims: vec![dim.clone()],
+                shape: vec![values.len()],
+                kind: Kind::of(values.ty()),
                 attrs: serde_json::Map::new(),
             };
             let mut s = stream(&store, &decl, encoding, Source::Whole, 1)?;
-            s.buf = Buf::of_column(&dim.coords);
-            s.store_ready(usize::MAX)?;
-            consolidated.insert(decl.name, metadata(&s.array)?);
-        }
-        for aux in &layout.aux_coords {
-            let decl = Decl {
-                name: aux.name.clone(),
-                dims: vec![aux.dim.clone()],
-                shape: vec![aux.values.len()],
-                kind: Kind::of(aux.values.ty()),
-                attrs: serde_json::Map::new(),
-            };
-            let mut s = stream(&store, &decl, encoding, Source::Whole, 1)?;
-            s.buf = Buf::of_column(&aux.values);
+            s.buf = Buf::of_column(values);
             s.store_ready(usize::MAX)?;
             consolidated.insert(decl.name, metadata(&s.array)?);
         }
