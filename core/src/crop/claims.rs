@@ -66,6 +66,24 @@ pub(crate) fn commit_path(committed: &Path, batch: u64) -> PathBuf {
     committed.join(batch.to_string())
 }
 
+/// Whether batch `id` has a commit link in `committed` that stands for a result: the link and
+/// the result (or the pack holding it) are one file, so it has another name. A link alone (its
+/// result was deleted as bad) is stale and removed.
+pub(crate) fn is_committed(committed: &Path, id: u64) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    let link = commit_path(committed, id);
+    match std::fs::metadata(&link) {
+        Ok(m) if m.nlink() >= 2 => Ok(true),
+        Ok(_) => match std::fs::remove_file(&link) {
+            Ok(()) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 fn token() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

@@ -20,8 +20,8 @@ pub(super) fn publish(tmp: &Path, dest: &Path, parts: &[&[u8]]) -> std::io::Resu
 }
 
 /// As [`publish`], but first hard-links the synced file to each of `links`, exclusively (see
-/// [`claims`]): says which links were made. When `links` are given and none could be made
-/// (each exists already), the file is discarded, not renamed into place.
+/// [`claims`]), all or none: when a link exists already, the links made are removed and the
+/// file is discarded, not renamed into place. Says which links could be made.
 pub(super) fn publish_linked(
     tmp: &Path,
     dest: &Path,
@@ -48,7 +48,12 @@ pub(super) fn publish_linked(
                 Err(e) => return Err(e),
             }
         }
-        if !links.is_empty() && !linked.contains(&true) {
+        if linked.contains(&false) {
+            for (link, made) in links.iter().zip(&linked) {
+                if *made {
+                    std::fs::remove_file(link)?;
+                }
+            }
             std::fs::remove_file(tmp)?;
         } else {
             std::fs::rename(tmp, dest)?;

@@ -143,26 +143,44 @@ impl Pack {
 
     /// As [`Pack::write`], but commits each batch first by an exclusive hard link in
     /// `committed` (see [`super::claims`]). Returns the results of the batches another
-    /// process had committed first: they are not counted as this one's (the file still holds
-    /// them, and it is not written at all when it holds nothing else).
+    /// process had committed first: they are left out of what is written, so no batch has two
+    /// results.
     pub(crate) fn write_committed(
         self,
         dir: &Path,
         manifest_sha: &[u8; 32],
         committed: &Path,
     ) -> io::Result<Vec<Encoded>> {
-        let mut results = self.results;
-        let linked = match results.as_slice() {
-            [] => return Ok(Vec::new()),
-            [one] => {
-                let link = super::claims::commit_path(committed, one.batch);
-                vec![result::write_encoded(dir, manifest_sha, one, Some(&link))?.is_some()]
+        let mut lost = Vec::new();
+        let mut results = Vec::with_capacity(self.results.len());
+        for r in self.results {
+            if super::claims::is_committed(committed, r.batch)? {
+                lost.push(r);
+            } else {
+                results.push(r);
             }
-            many => write_pack(dir, manifest_sha, many, Some(committed))?.1,
-        };
-        let mut linked = linked.into_iter();
-        results.retain(|_| !linked.next().unwrap_or(false));
-        Ok(results)
+        }
+        // Links are made all or none; a batch committed by another meanwhile is left out and
+        // the rest written again.
+        while !results.is_empty() {
+            let linked = match results.as_slice() {
+                [one] => {
+                    let link = super::claims::commit_path(committed, one.batch);
+                    vec![result::write_encoded(dir, manifest_sha, one, Some(&link))?.is_some()]
+                }
+                many => write_pack(dir, manifest_sha, many, Some(committed))?.1,
+            };
+            if !linked.contains(&false) {
+                break;
+            }
+            let mut linked = linked.into_iter();
+            let (kept, others): (Vec<Encoded>, Vec<Encoded>) = results
+                .into_iter()
+                .partition(|_| linked.next().unwrap_or(false));
+            lost.extend(others);
+            results = kept;
+        }
+        Ok(lost)
     }
 }
 
@@ -371,7 +389,7 @@ fn write_pack(
         })
         .unwrap_or_default();
     let linked = super::publish_linked(&result::temp_path(dir), &path, &parts, &links)?;
-    let placed = links.is_empty() || linked.contains(&true);
+    let placed = !linked.contains(&false);
     Ok((placed.then_some(path), linked))
 }
 
@@ -602,6 +620,40 @@ mod tests {
             })
             .collect();
         assert_eq!(read, [true, true, false]);
+    }
+
+    #[test]
+    fn a_committed_pack_leaves_out_what_another_committed_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let committed = tempfile::tempdir().unwrap();
+        // Batch 2 was committed by another worker: its link has a second name, the result.
+        let theirs = committed.path().join("their-result");
+        std::fs::write(&theirs, b"a result").unwrap();
+        std::fs::hard_link(
+            &theirs,
+            super::super::claims::commit_path(committed.path(), 2),
+        )
+        .unwrap();
+        // Batch 3's link is stale (its result was deleted): it is cleared and committed anew.
+        std::fs::write(super::super::claims::commit_path(committed.path(), 3), b"").unwrap();
+        let mut pack = Pack::default();
+        for id in [1, 2, 3] {
+            pack.push(result::encode(id, &output(id)).unwrap());
+        }
+        let lost = pack
+            .write_committed(dir.path(), &SHA, committed.path())
+            .unwrap();
+        assert_eq!(lost.iter().map(|r| r.batch).collect::<Vec<_>>(), [2]);
+        let files: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let infos = read_index(dir.path(), &files[0], &SHA, 3).unwrap();
+        assert_eq!(infos.iter().map(|i| i.batch).collect::<Vec<_>>(), [1, 3]);
+        for id in [1, 3] {
+            assert!(super::super::claims::is_committed(committed.path(), id).unwrap());
+        }
     }
 
     #[test]

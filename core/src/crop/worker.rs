@@ -65,24 +65,6 @@ pub struct WorkReport {
     pub stopped: StopReason,
 }
 
-/// Whether batch `id` has a commit link that stands for a result: the link and the result are
-/// one file, so it has a second name. A link alone (its result was deleted as bad) is stale
-/// and removed.
-fn committed(committed: &Path, id: u64) -> std::io::Result<bool> {
-    use std::os::unix::fs::MetadataExt as _;
-    let link = claims::commit_path(committed, id);
-    match std::fs::metadata(&link) {
-        Ok(m) if m.nlink() >= 2 => Ok(true),
-        Ok(_) => match std::fs::remove_file(&link) {
-            Ok(()) => Ok(false),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -259,7 +241,7 @@ impl Crop {
                     stop = Some(StopReason::MaxTime);
                     break;
                 }
-                if committed(&committed_dir, id).map_err(io_err(&committed_dir))? {
+                if claims::is_committed(&committed_dir, id).map_err(io_err(&committed_dir))? {
                     continue;
                 }
                 let claim = claims::try_claim(&claims_dir, id, options.lease)
@@ -269,7 +251,7 @@ impl Crop {
                     continue;
                 };
                 // Committed by another worker between the look and the claim.
-                if committed(&committed_dir, id).map_err(io_err(&committed_dir))? {
+                if claims::is_committed(&committed_dir, id).map_err(io_err(&committed_dir))? {
                     claim.release().map_err(io_err(&claims_dir))?;
                     continue;
                 }
