@@ -2,10 +2,10 @@
 //!
 //! A [`ParamSpace`] is what the user declared: combos (every combination of their values is
 //! evaluated), cases (explicit argument sets) or samples (cases drawn with a seed, along a
-//! `sample` dim, each sampled argument a coordinate along it), and constants. [`ParamSpace::bind`] checks it
-//! against a function's [`Signature`] and gives a [`BoundSpace`], which numbers the cases
-//! `0..len`, fills argument columns for any range of them, and maps each case to its cell of
-//! the dataset's grid.
+//! `sample` dim, each sampled argument a coordinate along it), and constants.
+//! [`ParamSpace::bind`] checks it against a function's [`Signature`] and gives a
+//! [`BoundSpace`], which numbers the cases `0..len`, fills argument columns for any range of
+//! them, and maps each case to its cell of the dataset's grid.
 //!
 //! Cases are outer and combos inner: case `i` takes case row `i / C` and combination `i % C`,
 //! where `C` is the number of combinations, and the last combo varies fastest. The grid's dims
@@ -138,10 +138,10 @@ pub enum SpaceError {
     )]
     SamplesWithCases,
     /// A name taken by the dim of samples.
-    #[error("`{SAMPLE_DIM}` names the dim of the samples, so no {place} may be called so")]
+    #[error("`{SAMPLE_DIM}` names the dim of the samples, so no {what} may be called so")]
     SampleDimTaken {
-        /// Where the name was given.
-        place: Place,
+        /// What has that name: a combo, an output or an output's extra dim.
+        what: &'static str,
     },
     /// A grid too large to hold: more cells than [`MAX_CELLS`].
     #[error(
@@ -240,10 +240,26 @@ impl ParamSpace {
         if self.samples.is_some() && !self.cases.is_empty() {
             return Err(SpaceError::SamplesWithCases);
         }
-        if self.samples.is_some() && self.combos.iter().any(|(n, _)| n == SAMPLE_DIM) {
-            return Err(SpaceError::SampleDimTaken {
-                place: Place::Combos,
-            });
+        if self.samples.is_some() {
+            let sampled = |s: &crate::sample::Samples| s.args.iter().any(|(n, _)| n == SAMPLE_DIM);
+            let taken = if self.combos.iter().any(|(n, _)| n == SAMPLE_DIM) {
+                Some("combo")
+            } else if self.samples.as_ref().is_some_and(sampled) {
+                Some("sampled argument")
+            } else if sig.outputs.iter().any(|o| o.name == SAMPLE_DIM) {
+                Some("output")
+            } else if sig
+                .outputs
+                .iter()
+                .any(|o| o.dims.iter().any(|d| d.name == SAMPLE_DIM))
+            {
+                Some("extra dim of an output")
+            } else {
+                None
+            };
+            if let Some(what) = taken {
+                return Err(SpaceError::SampleDimTaken { what });
+            }
         }
         let sampled: Vec<&str> = self
             .samples
@@ -749,6 +765,72 @@ mod tests {
 
     fn list(v: &[i64]) -> ComboValues {
         ComboValues::List(v.iter().map(|x| Value::I64(*x)).collect())
+    }
+
+    #[test]
+    fn samples_lie_along_their_dim_with_each_argument_a_coordinate() {
+        use crate::sample::{Distribution, Method, Samples};
+        let s = sig("f(x: f64, k: i64, m: i64) -> (y: f64)");
+        let samples = Samples {
+            n: 5,
+            seed: 1,
+            method: Method::Lhs,
+            args: vec![
+                ("x".into(), Distribution::Uniform(0.0, 1.0)),
+                ("k".into(), Distribution::Integers(1, 3)),
+            ],
+        };
+        let mut space = ParamSpace::new();
+        space.combo("m", list(&[10, 20]));
+        space.samples = Some(samples.clone());
+        let bound = space.bind(&s).unwrap();
+        assert_eq!((bound.len(), bound.cells()), (10, 10));
+        let names: Vec<&str> = bound.dims().iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, [SAMPLE_DIM, "m"]);
+        assert_eq!(bound.dims()[0].coords, Column::I64(vec![0, 1, 2, 3, 4]));
+        let rows = samples.draw();
+        let aux = bound.aux_coords();
+        assert_eq!(aux.len(), 2);
+        assert_eq!(
+            (aux[0].name.as_str(), aux[0].dim.as_str()),
+            ("x", SAMPLE_DIM)
+        );
+        // Case 2k + j is sample k at combo j, with the sample's values as arguments.
+        let mut cols = Columns::default();
+        bound.fill(0, 10, &mut cols);
+        for case in 0..10 {
+            let (k, j) = (case / 2, case % 2);
+            assert_eq!(cols.cols[0].get(case), rows[k][0]);
+            assert_eq!(aux[0].values.get(k), rows[k][0]);
+            assert_eq!(cols.cols[1].get(case), rows[k][1]);
+            assert_eq!(cols.cols[2].get(case), Value::I64([10, 20][j]));
+        }
+        // What cannot be.
+        let mut with_cases = space.clone();
+        with_cases.case(vec![("m".into(), Value::I64(1))]);
+        assert_eq!(
+            with_cases.bind(&s).unwrap_err(),
+            SpaceError::SamplesWithCases
+        );
+        let mut taken = space.clone();
+        taken.combo(SAMPLE_DIM, list(&[1]));
+        assert!(matches!(
+            taken.bind(&sig("f(x: f64, k: i64, m: i64, sample: i64) -> (y: f64)")),
+            Err(SpaceError::SampleDimTaken { what: "combo" })
+        ));
+        let out = sig("f(x: f64, k: i64, m: i64) -> (sample: f64)");
+        assert!(matches!(
+            space.bind(&out),
+            Err(SpaceError::SampleDimTaken { what: "output" })
+        ));
+        let mut wrong = space.clone();
+        if let Some(s) = &mut wrong.samples {
+            s.args[1].1 = Distribution::Uniform(1.0, 3.0);
+        }
+        assert!(matches!(
+            wrong.bind(&s),
+            Err(SpaceError::WrongSampleType { ref name, .. }) if name == "k"
+        ));
     }
 
     #[test]

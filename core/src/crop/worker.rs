@@ -74,13 +74,14 @@ impl Crop {
     /// `executor`: claims a batch that has no result and no live claim, grows it, gathers its
     /// result into a pack (see the `pack` module), and goes on until every batch has a result
     /// or a limit in `options` is reached. When a pack is written each of its batches is
-    /// committed (the first commit of a batch wins; a later one is not counted), and only then
-    /// are their claims released, so a worker that dies with a pack unwritten loses its batches
-    /// to others once their leases are over. While other workers hold the last batches it
-    /// waits, so that it takes over any whose worker dies. Claims are files in `claims/`, made with an exclusive create and renewed every
-    /// third of the lease; commits are exclusive hard links in `committed/`. A worker that finds
-    /// every batch grown removes the expired claims of dead workers and the temporary files of
-    /// growers that died on its machine.
+    /// committed (the first commit of a batch wins; a pack leaves out the batches others
+    /// committed), and only then are their claims released, so a worker that dies with a pack
+    /// unwritten loses its batches to others once their leases are over. While other workers
+    /// hold the last batches it waits, so that it takes over any whose worker dies. Claims are
+    /// files in `claims/`, made with an exclusive create and renewed every third of the lease;
+    /// commits are exclusive hard links in `committed/`. A worker that finds every batch grown
+    /// removes the expired claims of dead workers and the temporary files of growers that died
+    /// on its machine.
     pub fn work(
         &self,
         function: &dyn Function,
