@@ -42,6 +42,27 @@ impl Axis {
         }
     }
 
+    /// A numeric axis over values in no order (a sampled coordinate): logarithmic when they
+    /// are positive and span at least two decades.
+    pub(crate) fn scattered(name: String, labels: Vec<String>, values: Vec<f64>) -> Axis {
+        let positive = values.iter().all(|v| v.is_finite() && *v > 0.0);
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+        let log = positive && !values.is_empty() && hi / lo >= 100.0;
+        let numbers = if log {
+            values.iter().map(|v| v.log10()).collect()
+        } else {
+            values
+        };
+        Axis {
+            name,
+            labels,
+            numbers: Some(numbers),
+            log,
+        }
+    }
+
     /// The text of a tick at position `v` of a numeric axis.
     fn tick(&self, v: f64) -> String {
         if self.log {
@@ -110,6 +131,8 @@ pub(crate) enum Plot {
         value: String,
         /// Series: a legend label (empty for a lone series) and one value per x coordinate.
         series: Vec<(String, Vec<f64>)>,
+        /// Points alone, no lines: x is a sampled coordinate, its values in no order.
+        points: bool,
     },
     /// A value per (x, y) cell, coloured with viridis; NaN cells are grey.
     Heatmap {
@@ -262,7 +285,8 @@ fn draw<DB: DrawingBackend>(plot: &Plot, root: &DrawingArea<DB, Shift>) -> DrawR
             x,
             value,
             series,
-        } => draw_lines(root, title, x, value, series),
+            points,
+        } => draw_lines(root, title, x, value, series, *points),
         Plot::Heatmap {
             title,
             x,
@@ -280,6 +304,7 @@ fn draw_lines<DB: DrawingBackend>(
     x: &Axis,
     value: &str,
     series: &[(String, Vec<f64>)],
+    points_only: bool,
 ) -> DrawResult<DB> {
     let xs = x.positions();
     let (x0, x1) = range(xs.iter().copied()).unwrap_or((0.0, 1.0));
@@ -326,7 +351,7 @@ fn draw_lines<DB: DrawingBackend>(
             .x_label_formatter(&categorical);
     }
     mesh.draw()?;
-    let markers = xs.len() <= MARKERS_UP_TO;
+    let markers = points_only || xs.len() <= MARKERS_UP_TO;
     for (k, (_, values)) in series.iter().enumerate() {
         let color = SERIES[k % SERIES.len()];
         let mut points: Vec<(f64, f64)> = xs.iter().copied().zip(values.iter().copied()).collect();
@@ -334,7 +359,7 @@ fn draw_lines<DB: DrawingBackend>(
         // Runs of values between missing ones, each its own line.
         for run in points
             .split(|(_, v)| !v.is_finite())
-            .filter(|r| !r.is_empty())
+            .filter(|r| !r.is_empty() && !points_only)
         {
             chart.draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2)))?;
         }

@@ -20,7 +20,8 @@ pub(crate) struct PlotCommand {
     #[arg(long, value_name = "VAR")]
     var: Option<String>,
 
-    /// The dim along the horizontal axis
+    /// The dim along the horizontal axis, or a sampled argument: its samples are then drawn as
+    /// points at its values
     #[arg(long, value_name = "DIM")]
     x: String,
 
@@ -262,7 +263,31 @@ impl PlotCommand {
         if self.log && self.y.is_none() {
             bail!("--log colours a heatmap by the logarithm of its values; draw one with --y");
         }
-        let x = dim_index(&self.x, "--x")?;
+        // A coordinate along a dim (a sampled argument) as --x: its dim, drawn as points at
+        // the coordinate's values.
+        let along = ds
+            .aux_coords
+            .iter()
+            .find(|a| a.name == self.x && !dims.iter().any(|d| d.name == a.name));
+        if let Some(aux) = along {
+            if self.y.is_some() {
+                bail!(
+                    "--x {}: a coordinate along {} is drawn as points against --x alone; a \
+                     heatmap needs two dims",
+                    aux.name,
+                    aux.dim
+                );
+            }
+            if !matches!(aux.values, Column::F64(_) | Column::I64(_)) {
+                bail!(
+                    "--x {}: its values are {}, not numbers; plot against --x {}",
+                    aux.name,
+                    aux.values.ty(),
+                    aux.dim
+                );
+            }
+        }
+        let x = dim_index(along.map_or(self.x.as_str(), |a| a.dim.as_str()), "--x")?;
         let y = self.y.as_deref().map(|y| dim_index(y, "--y")).transpose()?;
         if y == Some(x) {
             bail!("--x and --y are both {}; pick two dims", self.x);
@@ -411,11 +436,32 @@ impl PlotCommand {
         if series.iter().all(|(_, v)| v.iter().all(|x| !x.is_finite())) {
             bail!("`{}` has no values there to plot", var.name);
         }
+        let axis = match along {
+            None => dims[x].axis(&picked[x]),
+            Some(aux) => {
+                let at = Dim {
+                    name: aux.name.clone(),
+                    coords: aux.values.clone(),
+                };
+                Axis::scattered(
+                    aux.name.clone(),
+                    picked[x]
+                        .iter()
+                        .map(|&i| label(&at.coords.get(i)))
+                        .collect(),
+                    picked[x]
+                        .iter()
+                        .map(|&i| at.number(i).unwrap_or(f64::NAN))
+                        .collect(),
+                )
+            }
+        };
         Ok(Plot::Lines {
             title,
-            x: dims[x].axis(&picked[x]),
+            x: axis,
             value: var.name.clone(),
             series,
+            points: along.is_some(),
         })
     }
 }

@@ -407,3 +407,58 @@ fn plots_show_the_data_log_scales_palette_markers_and_legend() {
         );
     }
 }
+
+/// A sampled argument as `--x`: the samples drawn as points at its values, a series per
+/// combo, on a log axis for a log-uniform coordinate.
+#[test]
+fn a_sampled_coordinate_plots_as_points() {
+    let dir = Dir::new();
+    let spec = dir.write(
+        "s.toml",
+        &format!(
+            "function = \"{}\"\n[samples]\nn = 200\nseed = 2\nmethod = \"halton\"\n\
+             x = {{ loguniform = [1e-3, 10.0] }}\n[samples.args]\nn = {{ integers = [1, 5] }}\n",
+            guest("stats")
+        ),
+    );
+    dir.xyz_ok(&["run", "-q", spec.to_str().unwrap(), "-o", "s.zarr"], 0);
+    dir.xyz_ok(
+        &["plot", "s.zarr", "--var", "prod", "--x", "x", "-o", "s.svg"],
+        0,
+    );
+    let svg = std::fs::read_to_string(dir.path("s.svg")).unwrap();
+    let texts = svg_texts(&svg);
+    assert!(
+        texts.iter().any(|t| t == "x") && texts.iter().any(|t| t == "prod"),
+        "{texts:?}"
+    );
+    // Decades labelled: a log axis.
+    for tick in ["0.01", "0.1", "1"] {
+        assert!(texts.iter().any(|t| t == tick), "{tick} in {texts:?}");
+    }
+    // Points, one per sample, and no line through them.
+    assert!(svg.matches("<circle").count() >= 200, "points drawn");
+    // A line through 200 points would be a long polyline; the frame's are short.
+    let longest = svg
+        .split("<polyline")
+        .skip(1)
+        .map(|p| p.find("/>").unwrap_or(p.len()))
+        .max()
+        .unwrap_or(0);
+    assert!(longest < 500, "no line through the points: {longest}");
+    for (args, expected) in [
+        (
+            vec!["--x", "x", "--y", "n"],
+            "--x x: a coordinate along sample is drawn as points against --x alone",
+        ),
+        (
+            vec!["--x", "z"],
+            "--x z: `prod` has no such dim; its dims are sample",
+        ),
+    ] {
+        let mut all = vec!["plot", "s.zarr", "--var", "prod", "-o", "e.png"];
+        all.extend(args);
+        let err = dir.xyz_err(&all);
+        assert!(err.contains(expected), "{err}");
+    }
+}
