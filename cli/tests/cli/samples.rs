@@ -125,6 +125,18 @@ fn a_study_grows_by_more_samples_or_combos_and_refuses_other_samples() {
         stdout(&dir.xyz_ok(&["show", "study.zarr", "--json"], 0)).replace("study", "X"),
         stdout(&dir.xyz_ok(&["show", "fresh160.zarr", "--json"], 0)).replace("fresh160", "X")
     );
+    // netCDF and Parquet keep the samples' coordinates through a merge too.
+    for ext in ["nc", "parquet"] {
+        let (study, fresh) = (format!("study.{ext}"), format!("fresh.{ext}"));
+        dir.xyz_ok(&["run", &small, "-o", &study, "-q"], 0);
+        let out = stdout(&dir.xyz_ok(&["run", &more, "--into", &study], 0));
+        assert!(out.contains("100 cases already"), "{out}");
+        dir.xyz_ok(&["run", &more, "-o", &fresh, "-q"], 0);
+        assert_eq!(
+            stdout(&dir.xyz_ok(&["show", &study, "--json"], 0)).replace("study", "X"),
+            stdout(&dir.xyz_ok(&["show", &fresh, "--json"], 0)).replace("fresh", "X")
+        );
+    }
     // Another seed draws other points: their results cannot share the dataset.
     let other = mandel_samples(&dir, "d", 160, 8, "[20, 50]");
     let err = dir.xyz_err(&["run", &other, "--into", "study.zarr"]);
