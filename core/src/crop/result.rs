@@ -1,4 +1,5 @@
-//! Result files: one per grown batch.
+//! Result files: one per batch grown on its own (the batches one process grows together go
+//! into a pack, see the `pack` module, whose payloads are these files' payloads).
 //!
 //! A result is written to a temporary name unique to its writer
 //! (`.tmp-HOST-PID-RANDOM`), synced, and renamed into place, so a reader sees a whole file or
