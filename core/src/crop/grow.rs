@@ -104,9 +104,17 @@ impl Crop {
         write: &pack::Write<'_>,
         body: impl FnOnce(&pack::Packer<'_>) -> Result<T, CropError>,
     ) -> Result<T, CropError> {
+        /// Ends the timer however `body` ends, so that the scope's join never waits on it.
+        struct EndTimer<'p, 'a>(&'p pack::Packer<'a>);
+        impl Drop for EndTimer<'_, '_> {
+            fn drop(&mut self) {
+                self.0.end_timer();
+            }
+        }
         let packer = pack::Packer::new(write);
         let (done, written) = std::thread::scope(|s| {
             s.spawn(|| packer.keep_time());
+            let _end = EndTimer(&packer);
             let done = body(&packer);
             (done, packer.finish())
         });

@@ -229,11 +229,15 @@ struct PackerState {
     finished: bool,
     /// The first error of a write by the timer.
     error: Option<CropError>,
+    /// Whether the timer wrote what was gathered since the process was told to stop.
+    answered: bool,
 }
 
 impl<'a> Packer<'a> {
     /// A packer writing with `write`.
     pub(crate) fn new(write: &'a Write<'a>) -> Packer<'a> {
+        // Counted until dropped, after its last write.
+        LIVE.fetch_add(1, Ordering::SeqCst);
         Packer {
             state: Mutex::new(PackerState::default()),
             wake: Condvar::new(),
@@ -278,14 +282,12 @@ impl<'a> Packer<'a> {
     /// Writes the pack each time it is due by time, until [`Packer::finish`].
     /// Told to stop ([`write_gathered`]), it writes what is gathered at once.
     pub(crate) fn keep_time(&self) {
-        LIVE.fetch_add(1, Ordering::SeqCst);
-        let mut answered = false;
         let mut state = self.lock();
         while !state.finished {
             let stopping = STOPPING.load(Ordering::SeqCst);
             match state.pack.since {
-                None if stopping && !answered => {
-                    answered = true;
+                None if stopping && !state.answered => {
+                    state.answered = true;
                     ANSWERED.fetch_add(1, Ordering::SeqCst);
                 }
                 None => {
@@ -315,11 +317,12 @@ impl<'a> Packer<'a> {
                 }
             }
         }
-        drop(state);
-        if answered {
-            ANSWERED.fetch_sub(1, Ordering::SeqCst);
-        }
-        LIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Ends the timer, without writing anything.
+    pub(crate) fn end_timer(&self) {
+        self.lock().finished = true;
+        self.wake.notify_all();
     }
 
     /// Ends the timer and writes what is left: the first error of the timer's writes or of
@@ -337,6 +340,15 @@ impl<'a> Packer<'a> {
             (self.write)(last)
         };
         error.map_or(written, Err)
+    }
+}
+
+impl Drop for Packer<'_> {
+    fn drop(&mut self) {
+        if self.lock().answered {
+            ANSWERED.fetch_sub(1, Ordering::SeqCst);
+        }
+        LIVE.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
