@@ -50,6 +50,7 @@ pub mod executor;
 pub mod function;
 pub mod function_file;
 pub mod harvest;
+pub mod memfile;
 pub mod output;
 pub mod process;
 pub mod runner;

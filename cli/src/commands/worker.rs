@@ -128,27 +128,8 @@ impl Received {
     fn write(bytes: &[u8]) -> std::io::Result<Received> {
         use std::io::Write as _;
         #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::{AsRawFd as _, FromRawFd as _};
-            // The system call, not glibc's wrapper (glibc 2.27), so the binary runs on older
-            // glibc; without it (a kernel before 3.17), a temporary file serves.
-            // SAFETY: the name is a NUL-terminated string; the flags are valid.
-            let fd = unsafe {
-                libc::syscall(
-                    libc::SYS_memfd_create,
-                    c"xyz-received".as_ptr(),
-                    libc::MFD_CLOEXEC,
-                )
-            };
-            if let Ok(fd @ 0..) = i32::try_from(fd) {
-                // SAFETY: `fd` was just returned by memfd_create and is owned by nobody else.
-                let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-                file.write_all(bytes)?;
-                let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
-                if path.exists() {
-                    return Ok(Received::Memory { _file: file, path });
-                }
-            }
+        if let Some((file, path)) = xyz_core::memfile::holding(c"xyz-received", bytes) {
+            return Ok(Received::Memory { _file: file, path });
         }
         let mut file = tempfile::Builder::new()
             .prefix("xyz-received-")

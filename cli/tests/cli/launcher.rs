@@ -13,7 +13,9 @@ use crate::util::{Dir, mandel_spec, stdout, tree};
 /// A mandel spec whose cases take long enough for several calls per worker, and its dataset
 /// from local threads as `local.zarr`.
 fn mandel(dir: &Dir) -> String {
-    let spec = mandel_spec(dir, 40, 60, 3000);
+    // Enough work (about 0.3 s on one core) that every slot starts its worker before the
+    // others have done it all, however loaded the machine.
+    let spec = mandel_spec(dir, 40, 60, 200_000);
     let spec = spec.to_str().unwrap().to_string();
     dir.xyz_ok(&["run", &spec, "-o", "local.zarr", "-j", "2", "-q"], 0);
     spec

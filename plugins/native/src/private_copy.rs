@@ -7,7 +7,6 @@
 //! directory of mode `0700` under the temporary directory, removed once loaded.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 /// Why a private copy could not be loaded.
 pub(crate) enum Error {
@@ -19,47 +18,12 @@ pub(crate) enum Error {
 
 /// Loads the library whose file contents are `bytes`.
 pub(crate) fn load(bytes: &[u8]) -> Result<libloading::Library, Error> {
-    #[cfg(target_os = "linux")]
-    if let Some(memfd) = memfd(bytes) {
-        let path = PathBuf::from(format!("/proc/self/fd/{}", fd_of(&memfd)));
-        if path.exists() {
-            // SAFETY: loading runs the library's initialisers; the caller checked its bytes
-            // (and trusts them), and these are those bytes.
-            return unsafe { libloading::Library::new(&path) }.map_err(Error::Open);
-        }
+    if let Some((_file, path)) = xyz_core::memfile::holding(c"xyz-function", bytes) {
+        // SAFETY: loading runs the library's initialisers; the caller checked its bytes (and
+        // trusts them), and these are those bytes.
+        return unsafe { libloading::Library::new(&path) }.map_err(Error::Open);
     }
     in_private_dir(bytes)
-}
-
-#[cfg(target_os = "linux")]
-fn fd_of(file: &std::fs::File) -> i32 {
-    std::os::fd::AsRawFd::as_raw_fd(file)
-}
-
-/// An anonymous memory file holding `bytes`, or `None` if one cannot be made.
-#[cfg(target_os = "linux")]
-fn memfd(bytes: &[u8]) -> Option<std::fs::File> {
-    use std::os::fd::FromRawFd;
-    // The system call, not glibc's wrapper (glibc 2.27), so the binary runs on older glibc;
-    // a kernel without it (before 3.17) says ENOSYS, and the private directory serves.
-    // SAFETY: the name is a NUL-terminated string; the flags are valid.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_memfd_create,
-            c"xyz-function".as_ptr(),
-            libc::MFD_CLOEXEC,
-        )
-    };
-    let Ok(fd) = i32::try_from(fd) else {
-        return None;
-    };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: `fd` was just returned by memfd_create and is owned by nobody else.
-    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-    file.write_all(bytes).ok()?;
-    Some(file)
 }
 
 /// Loads a copy of `bytes` written in a directory only this user may enter, then removes it.
