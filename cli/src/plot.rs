@@ -29,17 +29,7 @@ impl Axis {
     /// in their logarithms than in themselves over at least two decades (a logspace).
     pub(crate) fn numeric(name: String, labels: Vec<String>, values: Vec<f64>) -> Axis {
         let log = log_spaced(&values);
-        let numbers = if log {
-            values.iter().map(|v| v.log10()).collect()
-        } else {
-            values
-        };
-        Axis {
-            name,
-            labels,
-            numbers: Some(numbers),
-            log,
-        }
+        Axis::of_numbers(name, labels, values, log)
     }
 
     /// A numeric axis over values in no order (a sampled coordinate): logarithmic when they
@@ -50,6 +40,10 @@ impl Axis {
             .iter()
             .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
         let log = positive && !values.is_empty() && hi / lo >= 100.0;
+        Axis::of_numbers(name, labels, values, log)
+    }
+
+    fn of_numbers(name: String, labels: Vec<String>, values: Vec<f64>, log: bool) -> Axis {
         let numbers = if log {
             values.iter().map(|v| v.log10()).collect()
         } else {
