@@ -653,6 +653,7 @@ fn merge_aux(
                 _ => slots[*to] = Some(v),
             }
         }
+        // The united dim is made of the two, so each index has a value from one of them.
         let mut values = Column::new(old.values.ty());
         for v in slots.into_iter().flatten() {
             values.push(&v);

@@ -560,14 +560,16 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
     let mut aux_coords = Vec::with_capacity(aux.len());
     for m in &aux {
         let values = read_array(dir, m)?.into_column();
-        let along = dims.iter().find(|d| d.name == m.dims[0]);
-        if along.is_some_and(|d| d.coords.len() != values.len()) {
+        if let Some(d) = dims.iter().find(|d| d.name == m.dims[0])
+            && d.coords.len() != values.len()
+        {
             return Err(err(
                 &dir.join(&m.name),
                 format!(
-                    "has {} values along `{}`, which has more or fewer",
+                    "has {} values, but `{}` has {}",
                     values.len(),
-                    m.dims[0]
+                    d.name,
+                    d.coords.len()
                 ),
             ));
         }
