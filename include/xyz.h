@@ -53,11 +53,21 @@ extern "C" {
  * A column of values for the n cases of a call.
  *   i64, f64: data holds n (times elements per case, for array outputs) 8-byte little-endian
  *             values; offsets is NULL.
+ *   c128:     as f64, with 16-byte values: an xyz_c128 each (real part, then imaginary part).
  *   bool:     data holds n bytes, 0 or 1; offsets is NULL.
  *   str:      data holds the UTF-8 bytes of n strings back to back; offsets holds n + 1
  *             byte offsets into data (offsets[0] = 0, offsets[n] = len).
  * len is the number of bytes at data.
  */
+/*
+ * A c128 value: a complex number with the layout of C99's double _Complex, C++'s
+ * std::complex<double> and numpy's complex128, so a column's data may be read as any of them.
+ */
+typedef struct xyz_c128 {
+    double re;
+    double im;
+} xyz_c128;
+
 typedef struct xyz_column {
     void *data;
     size_t len;
@@ -68,7 +78,7 @@ typedef struct xyz_column {
  * One call of xyz_eval.
  *   n:       number of cases.
  *   args:    one column per argument of the signature, in order. Host-owned, read-only.
- *   outputs: one column per output, in order. For i64, f64 and bool outputs the host has
+ *   outputs: one column per output, in order. For i64, f64, c128 and bool outputs the host has
  *            allocated data (n * elements values) and the function writes it in place. For
  *            str outputs the function sets data, len and offsets to memory it owns, valid
  *            until its next xyz_eval call on the same thread.
@@ -102,8 +112,8 @@ XYZ_EXPORT("xyz_abi_version") uint32_t xyz_abi_version(void);
  * Returns the function's signature, NUL-terminated UTF-8 in static memory, for example
  *   "ramp(a: f64, b: f64) -> (y: f64[t=5])"
  * Grammar: name '(' [arg {',' arg}] ')' '->' '(' out {',' out} ')', arg = name ':' type,
- * out = name ':' type ['[' dim '=' size {',' dim '=' size} ']'], type = i64 | f64 | bool | str.
- * Only i64 and f64 outputs may have dims.
+ * out = name ':' type ['[' dim '=' size {',' dim '=' size} ']'],
+ * type = i64 | f64 | c128 | bool | str. Only i64, f64 and c128 outputs may have dims.
  */
 XYZ_EXPORT("xyz_signature") const char *xyz_signature(void);
 

@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use crate::value::{Value, ValueKey};
+use crate::value::{Value, ValueKey, parse_complex};
 
 /// How a swept argument's values are given.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,13 +213,38 @@ pub fn scalar_from_toml(value: &toml::Value) -> Result<Value, ComboError> {
         toml::Value::Float(f) => Value::F64(*f),
         toml::Value::Boolean(b) => Value::Bool(*b),
         toml::Value::String(s) => Value::Str(s.clone()),
+        toml::Value::Table(t) if t.contains_key("re") || t.contains_key("im") => {
+            Value::C128(complex_from_toml(t)?)
+        }
         other => {
             return Err(ComboError::new(format!(
-                "expected an integer, float, bool or string, not the {} {other}",
+                "expected an integer, float, bool, string or complex {{ re = .., im = .. }}, not \
+                 the {} {other}",
                 other.type_str()
             )));
         }
     })
+}
+
+/// A complex number written as a table, `{ re = 1.5, im = -2.0 }` (either part may be left
+/// out for zero).
+fn complex_from_toml(t: &toml::Table) -> Result<crate::value::Complex64, ComboError> {
+    if let Some(key) = t.keys().find(|k| !matches!(k.as_str(), "re" | "im")) {
+        return Err(ComboError::new(format!(
+            "a complex number is {{ re = .., im = .. }}; `{key}` is not one of its parts"
+        )));
+    }
+    let part = |key: &str| match t.get(key) {
+        None => Ok(0.0),
+        Some(toml::Value::Float(f)) => Ok(*f),
+        Some(toml::Value::Integer(i)) => exact_float(*i)
+            .ok_or_else(|| ComboError::new(format!("`{key}` = {i} has no exact float"))),
+        Some(other) => Err(ComboError::new(format!(
+            "a complex number's `{key}` is a number, not the {} {other}",
+            other.type_str()
+        ))),
+    };
+    Ok(crate::value::Complex64::new(part("re")?, part("im")?))
 }
 
 /// `i` as a float, if the float is exactly `i` (every integer up to 2^53 is; 2^53 + 1 is not).
@@ -229,6 +254,29 @@ pub(crate) fn exact_float(i: i64) -> Option<f64> {
 }
 
 fn unify(values: Vec<Value>) -> Result<Vec<Value>, ComboError> {
+    // In a list of complex numbers, real numbers are complex numbers with no imaginary part,
+    // and text is a complex number written as Python writes one (`"1.5-2j"`).
+    let complex_text = |v: &Value| matches!(v, Value::Str(t) if parse_complex(t).is_some());
+    let number = |v: &Value| matches!(v, Value::F64(_) | Value::I64(_));
+    let any_complex = values.iter().any(|v| matches!(v, Value::C128(_)))
+        || values.iter().any(complex_text) && values.iter().any(number);
+    if any_complex
+        && values
+            .iter()
+            .all(|v| matches!(v, Value::F64(_) | Value::I64(_) | Value::C128(_)) || complex_text(v))
+    {
+        return values
+            .into_iter()
+            .map(|v| match v {
+                Value::I64(i) => exact_float(i)
+                    .map(|re| Value::C128(crate::value::Complex64::new(re, 0.0)))
+                    .ok_or_else(|| ComboError::new(format!("{i} has no exact float"))),
+                Value::F64(re) => Ok(Value::C128(crate::value::Complex64::new(re, 0.0))),
+                Value::Str(t) => Ok(Value::C128(parse_complex(&t).expect("checked above"))),
+                v => Ok(v),
+            })
+            .collect();
+    }
     let has_float = values.iter().any(|v| matches!(v, Value::F64(_)));
     let numeric = values
         .iter()

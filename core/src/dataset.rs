@@ -258,6 +258,9 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
 /// The missing value stored for integers.
 pub const MISSING_I64: i64 = i64::MIN;
 
+/// The missing value stored for complex numbers: both parts NaN.
+pub const MISSING_C128: crate::value::Complex64 = crate::value::Complex64::new(f64::NAN, f64::NAN);
+
 /// The provenance attribute that names a dataset's free attributes (a spec's `[attrs]`),
 /// comma-separated, so that merges tell them from constants.
 pub const FREE_ATTRS: &str = "xyz_attrs";
@@ -367,6 +370,7 @@ impl Dataset {
             .map(|o| {
                 let each = match o.ty {
                     ScalarType::F64 | ScalarType::I64 => 8,
+                    ScalarType::C128 => 16,
                     ScalarType::Bool => 1,
                     ScalarType::Str => std::mem::size_of::<String>() as u64,
                 };

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::value::Column;
 
-/// A column as encoded. Numeric blocks are `8 * n` bytes (i64 and f64, little endian) or `n`
-/// bytes (bool, 0 or 1).
+/// A column as encoded. Numeric blocks are `8 * n` bytes (i64 and f64, little endian),
+/// `16 * n` (c128: real, then imaginary part, each little endian) or `n` bytes (bool, 0 or
+/// 1). New variants go last, so that what older versions wrote still decodes.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ColumnBytes<'a> {
     /// 64-bit integers.
@@ -28,6 +29,8 @@ pub(crate) enum ColumnBytes<'a> {
     Bool(#[serde(borrow, with = "serde_bytes")] Cow<'a, [u8]>),
     /// Strings.
     Str(#[serde(borrow)] Vec<Cow<'a, str>>),
+    /// Complex numbers.
+    C128(#[serde(borrow, with = "serde_bytes")] Cow<'a, [u8]>),
 }
 
 /// The bytes of a slice of numbers, little endian: borrowed where the machine is little endian.
@@ -48,6 +51,12 @@ impl<'a> ColumnBytes<'a> {
         match col {
             Column::I64(v) => ColumnBytes::I64(le_bytes(v, |x| x.to_le_bytes())),
             Column::F64(v) => ColumnBytes::F64(le_bytes(v, |x| x.to_le_bytes())),
+            Column::C128(v) => ColumnBytes::C128(le_bytes(v, |z| {
+                let mut b = [0; 16];
+                b[..8].copy_from_slice(&z.re.to_le_bytes());
+                b[8..].copy_from_slice(&z.im.to_le_bytes());
+                b
+            })),
             Column::Bool(v) => ColumnBytes::Bool(Cow::Borrowed(bytemuck::cast_slice(v))),
             Column::Str(v) => {
                 ColumnBytes::Str(v.iter().map(|s| Cow::Borrowed(s.as_str())).collect())
@@ -62,12 +71,13 @@ impl<'a> ColumnBytes<'a> {
         let wrong = |found: &str, n: usize| {
             format!("a column of {n} {found} values where one of {expect} {ty} values was due")
         };
-        let eights = |b: &[u8], ty: &str| {
-            if !b.len().is_multiple_of(8) {
+        let values = |b: &[u8], ty: &str, size: usize| {
+            if !b.len().is_multiple_of(size) {
                 return Err(format!("a block of {} bytes for {ty} values", b.len()));
             }
-            Ok(b.len() / 8)
+            Ok(b.len() / size)
         };
+        let eights = |b: &[u8], ty: &str| values(b, ty, 8);
         match (self, col) {
             (ColumnBytes::I64(b), Column::I64(v)) => {
                 let n = eights(b, "i64")?;
@@ -91,6 +101,20 @@ impl<'a> ColumnBytes<'a> {
                         .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))),
                 );
             }
+            (ColumnBytes::C128(b), Column::C128(v)) => {
+                let n = values(b, "c128", 16)?;
+                if n != expect {
+                    return Err(wrong("c128", n));
+                }
+                v.clear();
+                v.extend(b.chunks_exact(16).map(|c| {
+                    let (re, im) = c.split_at(8);
+                    crate::value::Complex64::new(
+                        f64::from_le_bytes(re.try_into().expect("8 bytes")),
+                        f64::from_le_bytes(im.try_into().expect("8 bytes")),
+                    )
+                }));
+            }
             (ColumnBytes::Bool(b), Column::Bool(v)) => {
                 if b.len() != expect {
                     return Err(wrong("bool", b.len()));
@@ -109,6 +133,7 @@ impl<'a> ColumnBytes<'a> {
                 let (ty, n) = match other {
                     ColumnBytes::I64(b) => ("i64", b.len() / 8),
                     ColumnBytes::F64(b) => ("f64", b.len() / 8),
+                    ColumnBytes::C128(b) => ("c128", b.len() / 16),
                     ColumnBytes::Bool(b) => ("bool", b.len()),
                     ColumnBytes::Str(s) => ("str", s.len()),
                 };
@@ -128,6 +153,11 @@ mod tests {
         let cols = [
             Column::I64(vec![i64::MIN, 0, 7]),
             Column::F64(vec![f64::NAN, -0.0, f64::MIN_POSITIVE / 4.0]),
+            Column::C128(vec![
+                crate::value::Complex64::new(f64::NAN, -0.0),
+                crate::value::Complex64::new(1.5, f64::NEG_INFINITY),
+                crate::value::Complex64::new(-2.0, 1e-310),
+            ]),
             Column::Bool(vec![true, false, true]),
             Column::Str(vec!["".into(), "é漢".into(), "a\0b".into()]),
         ];
@@ -140,6 +170,9 @@ mod tests {
                 (Column::F64(a), Column::F64(b)) => {
                     a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
                 }
+                (Column::C128(a), Column::C128(b)) => a.iter().zip(b).all(|(x, y)| {
+                    x.re.to_bits() == y.re.to_bits() && x.im.to_bits() == y.im.to_bits()
+                }),
                 (a, b) => a == b,
             };
             assert!(same, "{col:?} came back as {into:?}");

@@ -193,6 +193,7 @@ fn store(sig: &Signature, values: &[Value], i: usize, cols: &mut [Column]) -> Re
             match (&mut *col, v) {
                 (Column::I64(c), Value::I64(x)) => c[p] = *x,
                 (Column::F64(c), Value::F64(x)) => c[p] = *x,
+                (Column::C128(c), Value::C128(x)) => c[p] = *x,
                 (Column::Bool(c), Value::Bool(x)) => c[p] = *x,
                 (Column::Str(c), Value::Str(x)) => c[p].clone_from(x),
                 _ => unreachable!("types checked above"),

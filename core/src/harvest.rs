@@ -129,9 +129,17 @@ fn ascending(c: &Column) -> bool {
     match c {
         Column::I64(v) => v.windows(2).all(|w| w[0] < w[1]),
         Column::F64(v) => v.windows(2).all(|w| w[0] < w[1]),
+        Column::C128(v) => v
+            .windows(2)
+            .all(|w| complex_cmp(&w[0], &w[1]) == std::cmp::Ordering::Less),
         Column::Str(v) => v.windows(2).all(|w| w[0] < w[1]),
         Column::Bool(v) => v.windows(2).all(|w| !w[0] & w[1]),
     }
+}
+
+/// Complex numbers in numpy's order: by real part, then by imaginary part.
+fn complex_cmp(a: &crate::value::Complex64, b: &crate::value::Complex64) -> std::cmp::Ordering {
+    a.re.total_cmp(&b.re).then(a.im.total_cmp(&b.im))
 }
 
 /// The union of two dims' coordinates, and where each side's coordinates land in it.
@@ -155,6 +163,7 @@ fn union(old: &SweptDim, new: &SweptDim) -> Result<(SweptDim, Vec<usize>, Vec<us
         values.sort_by(|a, b| match (a, b) {
             (Value::I64(x), Value::I64(y)) => x.cmp(y),
             (Value::F64(x), Value::F64(y)) => x.total_cmp(y),
+            (Value::C128(x), Value::C128(y)) => complex_cmp(x, y),
             (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
             (Value::Str(x), Value::Str(y)) => x.cmp(y),
             _ => std::cmp::Ordering::Equal,
@@ -205,6 +214,7 @@ fn describe_vars(ds: &Dataset) -> String {
 fn same_element(a: &Column, b: &Column, i: usize, j: usize) -> bool {
     match (a, b) {
         (Column::F64(a), Column::F64(b)) => a[i].to_bits() == b[j].to_bits() || a[i] == b[j],
+        (Column::C128(a), Column::C128(b)) => Value::C128(a[i]).same(&Value::C128(b[j])),
         (Column::I64(a), Column::I64(b)) => a[i] == b[j],
         (Column::Bool(a), Column::Bool(b)) => a[i] == b[j],
         (Column::Str(a), Column::Str(b)) => a[i] == b[j],

@@ -72,7 +72,7 @@ pub use process::{
 pub use runner::{BatchOutput, BatchRunError, CaseFailure, RunError, RunOutcome, Runner};
 pub use space::{BoundSpace, CaseSet, ParamSpace, SpaceError};
 pub use spec::{Limits, Spec, SpecError};
-pub use value::{Column, Columns, EvalOutput, FailureKind, Value};
+pub use value::{Column, Columns, Complex64, EvalOutput, FailureKind, Value};
 
 /// SHA-256 of `bytes`, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {

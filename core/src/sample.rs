@@ -196,20 +196,11 @@ impl Distribution {
             Distribution::LogUniform(a, b) => ("loguniform", vec![(*a).into(), (*b).into()]),
             Distribution::Normal(m, s) => ("normal", vec![(*m).into(), (*s).into()]),
             Distribution::Integers(lo, hi) => ("integers", vec![(*lo).into(), (*hi).into()]),
-            Distribution::Choice(values) => ("choice", values.iter().map(toml_of).collect()),
+            Distribution::Choice(values) => ("choice", values.iter().map(Value::to_toml).collect()),
         };
         let mut t = toml::Table::new();
         t.insert(kind.into(), toml::Value::Array(args));
         toml::Value::Table(t)
-    }
-}
-
-fn toml_of(v: &Value) -> toml::Value {
-    match v {
-        Value::I64(i) => (*i).into(),
-        Value::F64(f) => (*f).into(),
-        Value::Bool(b) => (*b).into(),
-        Value::Str(s) => s.clone().into(),
     }
 }
 

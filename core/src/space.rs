@@ -110,7 +110,10 @@ pub enum SpaceError {
         second: Place,
     },
     /// A value of the wrong type.
-    #[error("`{name}` in {place}: expected {expected}, found {found} ({found_ty})")]
+    #[error(
+        "`{name}` in {place}: expected {}, found {found} ({found_ty})",
+        expected_text(*expected)
+    )]
     WrongType {
         /// The argument.
         name: String,
@@ -512,10 +515,27 @@ impl ParamSpace {
     }
 }
 
-/// Converts `v` to type `ty` where that loses nothing: an integer where a float is expected.
+/// A type as a message names what a value of it may be written as.
+fn expected_text(ty: ScalarType) -> String {
+    match ty {
+        ScalarType::C128 => {
+            "c128 (a number, a string such as \"1.5-2j\", or { re = 1.5, im = -2.0 })".into()
+        }
+        ty => ty.to_string(),
+    }
+}
+
+/// Converts `v` to type `ty` where that loses nothing: an integer where a float is expected,
+/// a real number or the text of a complex one (`"1.5-2j"`) where a complex one is.
 fn coerce(v: &Value, ty: ScalarType) -> Option<Value> {
     match (v, ty) {
         (Value::I64(i), ScalarType::F64) => crate::combo::exact_float(*i).map(Value::F64),
+        (Value::I64(i), ScalarType::C128) => crate::combo::exact_float(*i)
+            .map(|re| Value::C128(crate::value::Complex64::new(re, 0.0))),
+        (Value::F64(re), ScalarType::C128) => {
+            Some(Value::C128(crate::value::Complex64::new(*re, 0.0)))
+        }
+        (Value::Str(text), ScalarType::C128) => crate::value::parse_complex(text).map(Value::C128),
         (v, ty) if v.ty() == ty => Some(v.clone()),
         _ => None,
     }
@@ -745,6 +765,7 @@ fn fill_repeating(col: &mut Column, values: &Column, stride: u64, pos: u64, n: u
     match (col, values) {
         (Column::I64(d), Column::I64(v)) => go(d, v, stride, pos, n),
         (Column::F64(d), Column::F64(v)) => go(d, v, stride, pos, n),
+        (Column::C128(d), Column::C128(v)) => go(d, v, stride, pos, n),
         (Column::Bool(d), Column::Bool(v)) => go(d, v, stride, pos, n),
         (Column::Str(d), Column::Str(v)) => go(d, v, stride, pos, n),
         (d, v) => unreachable!(

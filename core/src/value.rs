@@ -4,6 +4,8 @@ use std::fmt;
 
 use xyz_abi::ScalarType;
 
+pub use num_complex::Complex64;
+
 /// One argument or output value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -11,6 +13,8 @@ pub enum Value {
     I64(i64),
     /// A 64-bit float.
     F64(f64),
+    /// A complex number of two 64-bit floats.
+    C128(Complex64),
     /// A boolean.
     Bool(bool),
     /// A UTF-8 string.
@@ -23,6 +27,7 @@ impl Value {
         match self {
             Value::I64(_) => ScalarType::I64,
             Value::F64(_) => ScalarType::F64,
+            Value::C128(_) => ScalarType::C128,
             Value::Bool(_) => ScalarType::Bool,
             Value::Str(_) => ScalarType::Str,
         }
@@ -32,6 +37,9 @@ impl Value {
     pub fn same(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits() || a == b,
+            (Value::C128(a), Value::C128(b)) => {
+                Value::F64(a.re).same(&Value::F64(b.re)) && Value::F64(a.im).same(&Value::F64(b.im))
+            }
             (a, b) => a == b,
         }
     }
@@ -40,17 +48,43 @@ impl Value {
     pub fn identical(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::F64(a), Value::F64(b)) => a.to_bits() == b.to_bits(),
+            (Value::C128(a), Value::C128(b)) => {
+                a.re.to_bits() == b.re.to_bits() && a.im.to_bits() == b.im.to_bits()
+            }
             (a, b) => a == b,
         }
     }
 
-    /// The value as JSON.
+    /// The value as TOML: a complex number as `{ re = .., im = .. }`, which
+    /// [`scalar_from_toml`](crate::combo::scalar_from_toml) reads back.
+    pub fn to_toml(&self) -> toml::Value {
+        match self {
+            Value::I64(i) => toml::Value::Integer(*i),
+            Value::F64(f) => toml::Value::Float(*f),
+            Value::C128(z) => toml::Value::Table(
+                [
+                    ("re".to_string(), toml::Value::Float(z.re)),
+                    ("im".to_string(), toml::Value::Float(z.im)),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            Value::Bool(b) => toml::Value::Boolean(*b),
+            Value::Str(s) => toml::Value::String(s.clone()),
+        }
+    }
+
+    /// The value as JSON: a complex number as `{"re": .., "im": ..}`.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Value::I64(v) => (*v).into(),
             Value::F64(v) => serde_json::Number::from_f64(*v)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
+            Value::C128(v) => serde_json::json!({
+                "re": Value::F64(v.re).to_json(),
+                "im": Value::F64(v.im).to_json(),
+            }),
             Value::Bool(v) => (*v).into(),
             Value::Str(v) => v.clone().into(),
         }
@@ -62,10 +96,69 @@ impl fmt::Display for Value {
         match self {
             Value::I64(v) => write!(f, "{v}"),
             Value::F64(v) => write!(f, "{v:?}"),
+            Value::C128(v) => fmt_complex(f, *v),
             Value::Bool(v) => write!(f, "{v}"),
             Value::Str(v) => write!(f, "{v:?}"),
         }
     }
+}
+
+/// Writes `z` as Python writes a complex number, `(1.5-2j)`: the parts as Rust's `{:?}`
+/// writes floats, without a trailing `.0`, which [`parse_complex`] reads back.
+fn fmt_complex(f: &mut fmt::Formatter<'_>, z: Complex64) -> fmt::Result {
+    fn part(x: f64) -> String {
+        let s = format!("{x:?}");
+        s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    }
+    let im = part(z.im);
+    let sign = if im.starts_with('-') { "" } else { "+" };
+    write!(f, "({}{sign}{im}j)", part(z.re))
+}
+
+/// Reads a complex number written as Python and numpy write them: `1.5-2j`, `(1.5-2j)`,
+/// `2j`, `-0.5`, `1e-3+4.5e2j`, `nan+infj`; `i` may stand for `j`. `None` if `text` is not one.
+pub fn parse_complex(text: &str) -> Option<Complex64> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .unwrap_or(t)
+        .trim();
+    let real = |s: &str| -> Option<f64> {
+        match s.to_ascii_lowercase().trim_start_matches('+') {
+            "" => None,
+            "nan" => Some(f64::NAN),
+            "-nan" => Some(-f64::NAN),
+            "inf" | "infinity" => Some(f64::INFINITY),
+            "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+            v if v
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b)) =>
+            {
+                v.parse().ok()
+            }
+            _ => None,
+        }
+    };
+    let Some(body) = t.strip_suffix(['j', 'J', 'i']) else {
+        return real(t).map(|re| Complex64::new(re, 0.0));
+    };
+    // The imaginary part starts at the last sign that is not the first character nor follows
+    // an exponent's `e`.
+    let bytes = body.as_bytes();
+    let split = (1..bytes.len())
+        .rev()
+        .find(|&k| matches!(bytes[k], b'+' | b'-') && !matches!(bytes[k - 1], b'e' | b'E'));
+    let (re, im) = match split {
+        Some(k) => (real(&body[..k])?, &body[k..]),
+        None => (0.0, body),
+    };
+    let im = match im {
+        "" | "+" => 1.0,
+        "-" => -1.0,
+        im => real(im)?,
+    };
+    Some(Complex64::new(re, im))
 }
 
 /// A column of values of one type.
@@ -75,6 +168,8 @@ pub enum Column {
     I64(Vec<i64>),
     /// 64-bit floats.
     F64(Vec<f64>),
+    /// Complex numbers of two 64-bit floats.
+    C128(Vec<Complex64>),
     /// Booleans.
     Bool(Vec<bool>),
     /// Strings.
@@ -87,6 +182,7 @@ impl Column {
         match ty {
             ScalarType::I64 => Column::I64(Vec::new()),
             ScalarType::F64 => Column::F64(Vec::new()),
+            ScalarType::C128 => Column::C128(Vec::new()),
             ScalarType::Bool => Column::Bool(Vec::new()),
             ScalarType::Str => Column::Str(Vec::new()),
         }
@@ -97,6 +193,7 @@ impl Column {
         match self {
             Column::I64(_) => ScalarType::I64,
             Column::F64(_) => ScalarType::F64,
+            Column::C128(_) => ScalarType::C128,
             Column::Bool(_) => ScalarType::Bool,
             Column::Str(_) => ScalarType::Str,
         }
@@ -107,6 +204,7 @@ impl Column {
         match self {
             Column::I64(v) => v.len(),
             Column::F64(v) => v.len(),
+            Column::C128(v) => v.len(),
             Column::Bool(v) => v.len(),
             Column::Str(v) => v.len(),
         }
@@ -122,6 +220,7 @@ impl Column {
         match self {
             Column::I64(v) => v.clear(),
             Column::F64(v) => v.clear(),
+            Column::C128(v) => v.clear(),
             Column::Bool(v) => v.clear(),
             Column::Str(v) => v.clear(),
         }
@@ -132,6 +231,7 @@ impl Column {
         match self {
             Column::I64(v) => v.resize(n, 0),
             Column::F64(v) => v.resize(n, 0.0),
+            Column::C128(v) => v.resize(n, Complex64::new(0.0, 0.0)),
             Column::Bool(v) => v.resize(n, false),
             Column::Str(v) => v.resize(n, String::new()),
         }
@@ -145,6 +245,7 @@ impl Column {
         match (self, value) {
             (Column::I64(c), Value::I64(v)) => c.push(*v),
             (Column::F64(c), Value::F64(v)) => c.push(*v),
+            (Column::C128(c), Value::C128(v)) => c.push(*v),
             (Column::Bool(c), Value::Bool(v)) => c.push(*v),
             (Column::Str(c), Value::Str(v)) => c.push(v.clone()),
             (c, v) => panic!("a {} value pushed to a {} column", v.ty(), c.ty()),
@@ -156,6 +257,7 @@ impl Column {
         match (self, value) {
             (Column::I64(c), Value::I64(v)) => c.resize(c.len() + n, *v),
             (Column::F64(c), Value::F64(v)) => c.resize(c.len() + n, *v),
+            (Column::C128(c), Value::C128(v)) => c.resize(c.len() + n, *v),
             (Column::Bool(c), Value::Bool(v)) => c.resize(c.len() + n, *v),
             (Column::Str(c), Value::Str(v)) => c.extend(std::iter::repeat_n(v.clone(), n)),
             (c, v) => panic!("a {} value pushed to a {} column", v.ty(), c.ty()),
@@ -167,6 +269,7 @@ impl Column {
         match self {
             Column::I64(v) => v.reserve(n),
             Column::F64(v) => v.reserve(n),
+            Column::C128(v) => v.reserve(n),
             Column::Bool(v) => v.reserve(n),
             Column::Str(v) => v.reserve(n),
         }
@@ -177,17 +280,20 @@ impl Column {
         match (self, other) {
             (Column::I64(a), Column::I64(b)) => a.push(b[i]),
             (Column::F64(a), Column::F64(b)) => a.push(b[i]),
+            (Column::C128(a), Column::C128(b)) => a.push(b[i]),
             (Column::Bool(a), Column::Bool(b)) => a.push(b[i]),
             (Column::Str(a), Column::Str(b)) => a.push(b[i].clone()),
             (a, b) => panic!("a {} value pushed to a {} column", b.ty(), a.ty()),
         }
     }
 
-    /// `len` missing values of type `ty`: NaN, `i64::MIN`, `false` or `""` (see
+    /// `len` missing values of type `ty`: NaN (both parts NaN for a complex value),
+    /// `i64::MIN`, `false` or `""` (see
     /// [`crate::output`] for how each is stored).
     pub fn missing(ty: ScalarType, len: usize) -> Column {
         match ty {
             ScalarType::F64 => Column::F64(vec![f64::NAN; len]),
+            ScalarType::C128 => Column::C128(vec![crate::dataset::MISSING_C128; len]),
             ScalarType::I64 => Column::I64(vec![crate::dataset::MISSING_I64; len]),
             ScalarType::Bool => Column::Bool(vec![false; len]),
             ScalarType::Str => Column::Str(vec![String::new(); len]),
@@ -198,6 +304,7 @@ impl Column {
     pub(crate) fn resize_missing(&mut self, n: usize) {
         match self {
             Column::F64(c) => c.resize(n, f64::NAN),
+            Column::C128(c) => c.resize(n, crate::dataset::MISSING_C128),
             Column::I64(c) => c.resize(n, crate::dataset::MISSING_I64),
             Column::Bool(c) => c.resize(n, false),
             Column::Str(c) => c.resize(n, String::new()),
@@ -210,6 +317,10 @@ impl Column {
             Column::F64(c) => {
                 c.copy_within(from..from + len, to);
                 c[from..from + len].fill(f64::NAN);
+            }
+            Column::C128(c) => {
+                c.copy_within(from..from + len, to);
+                c[from..from + len].fill(crate::dataset::MISSING_C128);
             }
             Column::I64(c) => {
                 c.copy_within(from..from + len, to);
@@ -231,6 +342,7 @@ impl Column {
     pub(crate) fn set(&mut self, i: usize, v: &Value) {
         match (self, v) {
             (Column::F64(c), Value::F64(x)) => c[i] = *x,
+            (Column::C128(c), Value::C128(x)) => c[i] = *x,
             (Column::I64(c), Value::I64(x)) => c[i] = *x,
             (Column::Bool(c), Value::Bool(x)) => c[i] = *x,
             (Column::Str(c), Value::Str(x)) => c[i].clone_from(x),
@@ -243,6 +355,9 @@ impl Column {
     pub fn copy_run(&mut self, at: usize, src: &Column, from: usize, len: usize) {
         match (self, src) {
             (Column::F64(d), Column::F64(s)) => {
+                d[at..at + len].copy_from_slice(&s[from..from + len])
+            }
+            (Column::C128(d), Column::C128(s)) => {
                 d[at..at + len].copy_from_slice(&s[from..from + len])
             }
             (Column::I64(d), Column::I64(s)) => {
@@ -263,6 +378,7 @@ impl Column {
         match (self, other) {
             (Column::I64(a), Column::I64(b)) => a.extend_from_slice(b),
             (Column::F64(a), Column::F64(b)) => a.extend_from_slice(b),
+            (Column::C128(a), Column::C128(b)) => a.extend_from_slice(b),
             (Column::Bool(a), Column::Bool(b)) => a.extend_from_slice(b),
             (Column::Str(a), Column::Str(b)) => a.extend_from_slice(b),
             (a, b) => panic!("a {} column extended with a {} column", a.ty(), b.ty()),
@@ -274,6 +390,7 @@ impl Column {
         match self {
             Column::I64(v) => Value::I64(v[i]),
             Column::F64(v) => Value::F64(v[i]),
+            Column::C128(v) => Value::C128(v[i]),
             Column::Bool(v) => Value::Bool(v[i]),
             Column::Str(v) => Value::Str(v[i].clone()),
         }
@@ -286,6 +403,7 @@ impl Column {
 pub(crate) enum ValueKey {
     Int(i64),
     Float(u64),
+    Complex(u64, u64),
     Bool(bool),
     Str(String),
 }
@@ -294,11 +412,16 @@ impl ValueKey {
     pub(crate) fn of(v: &Value) -> ValueKey {
         match v {
             Value::I64(i) => ValueKey::Int(*i),
-            Value::F64(f) => ValueKey::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
+            Value::F64(f) => ValueKey::Float(float_key(*f)),
+            Value::C128(z) => ValueKey::Complex(float_key(z.re), float_key(z.im)),
             Value::Bool(b) => ValueKey::Bool(*b),
             Value::Str(s) => ValueKey::Str(s.clone()),
         }
     }
+}
+
+fn float_key(f: f64) -> u64 {
+    if f == 0.0 { 0 } else { f.to_bits() }
 }
 
 /// The argument columns of one chunk of cases, one per argument of the signature.
@@ -371,6 +494,46 @@ impl EvalOutput {
                 self.errors
                     .push((i, format!("output `{output}` is not valid UTF-8")));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complex_text_round_trips() {
+        for z in [
+            Complex64::new(1.5, -2.0),
+            Complex64::new(0.0, 1.0),
+            Complex64::new(-0.5, 0.0),
+            Complex64::new(1e-300, 4.5e200),
+            Complex64::new(f64::INFINITY, f64::NEG_INFINITY),
+        ] {
+            let text = Value::C128(z).to_string();
+            assert_eq!(parse_complex(&text), Some(z), "{text}");
+        }
+        assert_eq!(
+            Value::C128(Complex64::new(1.5, -2.0)).to_string(),
+            "(1.5-2j)"
+        );
+        let nan = parse_complex(&Value::C128(crate::dataset::MISSING_C128).to_string()).unwrap();
+        assert!(nan.re.is_nan() && nan.im.is_nan());
+    }
+
+    #[test]
+    fn complex_text_in_python_forms() {
+        let c = Complex64::new;
+        assert_eq!(parse_complex("1+2j"), Some(c(1.0, 2.0)));
+        assert_eq!(parse_complex(" (1-2J) "), Some(c(1.0, -2.0)));
+        assert_eq!(parse_complex("2j"), Some(c(0.0, 2.0)));
+        assert_eq!(parse_complex("-j"), Some(c(0.0, -1.0)));
+        assert_eq!(parse_complex("3"), Some(c(3.0, 0.0)));
+        assert_eq!(parse_complex("1e-3+4.5e+2j"), Some(c(1e-3, 450.0)));
+        assert_eq!(parse_complex("-1e-3-4i"), Some(c(-1e-3, -4.0)));
+        for bad in ["", "j2", "1+", "abc", "1+2k", "1++2j", "(1+2j", "0x10"] {
+            assert_eq!(parse_complex(bad), None, "{bad}");
         }
     }
 }

@@ -157,6 +157,12 @@ impl OutputArgs {
 }
 
 impl Destination {
+    /// Refuses, before any work is done, a dataset laid out as `layout` that the format
+    /// cannot hold (complex values in netCDF).
+    pub(crate) fn check_holds(&self, layout: &xyz_core::Dataset) -> anyhow::Result<()> {
+        check_holds(&self.path, self.format, layout)
+    }
+
     /// Where a command's summary goes: stdout, unless the dataset itself goes there (`-o -`),
     /// in which case stderr.
     pub(crate) fn summary_out(&self) -> Box<dyn std::io::Write> {
@@ -225,6 +231,19 @@ impl Destination {
             .iter()
             .map(|d| (d.name.clone(), d.coords.len()))
             .collect())
+    }
+}
+
+/// Refuses a dataset laid out as `layout` for `path`, in `format`, if the format cannot hold
+/// it (complex values in netCDF), naming the file and what it cannot hold.
+pub(crate) fn check_holds(
+    path: &Path,
+    format: xyz_core::Format,
+    layout: &xyz_core::Dataset,
+) -> anyhow::Result<()> {
+    match format.refuses(layout) {
+        Some(why) => anyhow::bail!("{}: {why}", path.display()),
+        None => Ok(()),
     }
 }
 

@@ -43,6 +43,11 @@ pub(crate) struct PlotCommand {
     #[arg(long)]
     log: bool,
 
+    /// What of a complex variable to plot: its modulus, real or imaginary part, or phase
+    /// (argument, in radians) [default: abs]
+    #[arg(long, value_enum, value_name = "PART")]
+    part: Option<Part>,
+
     /// The image's size in pixels
     #[arg(long, value_name = "WxH", default_value = "800x600", value_parser = parse_size)]
     size: (u32, u32),
@@ -54,6 +59,40 @@ pub(crate) struct PlotCommand {
     /// Replace the image if it exists
     #[arg(long)]
     force: bool,
+}
+
+/// What of a complex value `xyz plot` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// The modulus, |z|.
+    Abs,
+    /// The real part.
+    Real,
+    /// The imaginary part.
+    Imag,
+    /// The phase (argument) in radians, from -π to π.
+    Arg,
+}
+
+impl Part {
+    fn of(self, z: xyz_core::Complex64) -> f64 {
+        match self {
+            Part::Abs => z.norm(),
+            Part::Real => z.re,
+            Part::Imag => z.im,
+            Part::Arg => z.arg(),
+        }
+    }
+
+    /// The name of this part of variable `var`, for titles and colour bars.
+    fn name(self, var: &str) -> String {
+        match self {
+            Part::Abs => format!("|{var}|"),
+            Part::Real => format!("Re {var}"),
+            Part::Imag => format!("Im {var}"),
+            Part::Arg => format!("arg {var}"),
+        }
+    }
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -158,6 +197,13 @@ impl Dim {
                     .min_by(|a, b| a.1.total_cmp(&b.1))
                     .map(|(i, _)| i)
             }),
+            Column::C128(v) => xyz_core::value::parse_complex(text).and_then(|want| {
+                (0..n)
+                    .map(|i| (i, (v[i] - want).norm()))
+                    .filter(|(_, d)| !d.is_nan())
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(i, _)| i)
+            }),
             Column::Bool(v) => text
                 .parse::<bool>()
                 .ok()
@@ -231,6 +277,20 @@ impl PlotCommand {
         if var.ty == xyz_abi::ScalarType::Str {
             bail!("--var {}: strings cannot be plotted", var.name);
         }
+        let part = match (self.part, var.ty) {
+            (part, xyz_abi::ScalarType::C128) => part.unwrap_or(Part::Abs),
+            (Some(_), ty) => bail!(
+                "--part: `{}` holds {ty} values, not complex ones; --part picks what of a complex \
+                 variable to plot",
+                var.name
+            ),
+            (None, _) => Part::Abs,
+        };
+        let shown = if var.ty == xyz_abi::ScalarType::C128 {
+            part.name(&var.name)
+        } else {
+            var.name.clone()
+        };
         let mut dims: Vec<Dim> = ds
             .dims
             .iter()
@@ -343,6 +403,7 @@ impl PlotCommand {
             }
             match &var.data {
                 Column::F64(v) => v[flat],
+                Column::C128(v) => part.of(v[flat]),
                 Column::I64(v) if v[flat] == xyz_core::dataset::MISSING_I64 => f64::NAN,
                 Column::I64(v) => v[flat] as f64,
                 Column::Bool(v) => f64::from(u8::from(v[flat])),
@@ -350,7 +411,7 @@ impl PlotCommand {
             }
         };
         let mut base: Vec<usize> = fixed.iter().map(|f| f.unwrap_or(0)).collect();
-        let mut title = var.name.clone();
+        let mut title = shown.clone();
         let fixed_text: Vec<String> = fixed
             .iter()
             .enumerate()
@@ -391,7 +452,7 @@ impl PlotCommand {
                 title,
                 x: dims[x].axis(&picked[x]),
                 y: dims[y].axis(&picked[y]),
-                value: var.name.clone(),
+                value: shown.clone(),
                 values,
                 log: self.log,
             });
@@ -459,7 +520,7 @@ impl PlotCommand {
         Ok(Plot::Lines {
             title,
             x: axis,
-            value: var.name.clone(),
+            value: shown,
             series,
             points: along.is_some(),
         })

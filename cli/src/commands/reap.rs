@@ -80,6 +80,7 @@ impl ReapCommand {
         let dest = out.resolve(crop.output(), || {
             PathBuf::from(format!("{}.zarr", crop.name()))
         })?;
+        dest.check_holds(&crop.layout())?;
         if self.wait {
             let began = Instant::now();
             loop {

@@ -88,6 +88,7 @@ impl RunCommand {
             .iter()
             .map(|d| (d.name.clone(), d.coords.len()))
             .collect();
+        dest.check_holds(&layout)?;
         let mut lacking = super::lacking::Lacking::all();
         let (outcome, how, dims) = match dest.harvest(&layout)? {
             Some(harvest) => {

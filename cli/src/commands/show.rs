@@ -30,11 +30,23 @@ pub(crate) struct ShowCommand {
 /// A few values of a column, like xarray shows them: the first and last three.
 fn preview(c: &Column) -> String {
     let n = c.len();
+    // Four decimals, as xarray prints them.
+    let short = |x: f64| {
+        if x.is_finite() && x.fract() != 0.0 {
+            format!("{x:.4}").trim_end_matches('0').to_string()
+        } else {
+            xyz_core::Value::F64(x).to_string()
+        }
+    };
     let show = |i: usize| match c.get(i) {
-        // Four significant decimals, as xarray prints them.
-        xyz_core::Value::F64(x) if x.is_finite() && x.fract() != 0.0 => {
-            let s = format!("{x:.4}");
-            s.trim_end_matches('0').to_string()
+        xyz_core::Value::F64(x) => short(x),
+        xyz_core::Value::C128(z) => {
+            let im = short(z.im);
+            let im = im.strip_suffix(".0").unwrap_or(&im);
+            let re = short(z.re);
+            let re = re.strip_suffix(".0").unwrap_or(&re);
+            let sign = if im.starts_with('-') { "" } else { "+" };
+            format!("{re}{sign}{im}j")
         }
         v => v.to_string(),
     };

@@ -122,6 +122,13 @@ impl SowCommand {
         let sha = xyz_core::sha256_hex(&bytes);
         let sig = self.cache.probe(&module, &sha)?;
         let bound = self.sweep.bind(&spec, &sig)?;
+        // Refuse now, not at reap, a dataset the format given cannot hold.
+        let layout = xyz_core::Dataset::layout(&bound, &sig, Some(&sha));
+        for dest in self.into.iter().chain(spec.output.as_ref()) {
+            if let Some(format) = xyz_core::Format::from_path(dest) {
+                super::args::check_holds(dest, format, &layout)?;
+            }
+        }
         let into = self
             .into
             .as_deref()

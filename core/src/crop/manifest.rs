@@ -83,15 +83,6 @@ pub(crate) struct Manifest {
     pub(crate) space: ParamSpace,
 }
 
-fn toml_of(v: &Value) -> toml::Value {
-    match v {
-        Value::I64(i) => toml::Value::Integer(*i),
-        Value::F64(f) => toml::Value::Float(*f),
-        Value::Bool(b) => toml::Value::Boolean(*b),
-        Value::Str(s) => toml::Value::String(s.clone()),
-    }
-}
-
 fn table(entries: impl IntoIterator<Item = (String, toml::Value)>) -> toml::Table {
     entries.into_iter().collect()
 }
@@ -109,14 +100,19 @@ fn space_table(space: &ParamSpace) -> Result<toml::Table, String> {
             .map_err(|e| format!("combo `{name}`: {e}"))?;
         combos.insert(
             name.clone(),
-            toml::Value::Array(values.iter().map(toml_of).collect()),
+            toml::Value::Array(values.iter().map(Value::to_toml).collect()),
         );
     }
-    let constants = table(space.constants.iter().map(|(k, v)| (k.clone(), toml_of(v))));
+    let constants = table(
+        space
+            .constants
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_toml())),
+    );
     let cases: Vec<toml::Value> = space
         .cases
         .iter()
-        .map(|c| toml::Value::Table(table(c.iter().map(|(k, v)| (k.clone(), toml_of(v))))))
+        .map(|c| toml::Value::Table(table(c.iter().map(|(k, v)| (k.clone(), v.to_toml())))))
         .collect();
     let mut t = toml::Table::new();
     t.insert("combos".into(), toml::Value::Table(combos));
@@ -238,7 +234,7 @@ impl NewManifest<'_> {
             let attrs: toml::Table = self
                 .attrs
                 .iter()
-                .map(|(k, v)| (k.clone(), toml_of(v)))
+                .map(|(k, v)| (k.clone(), v.to_toml()))
                 .collect();
             doc.insert("attrs".into(), toml::Value::Table(attrs));
         }
@@ -250,7 +246,7 @@ impl NewManifest<'_> {
                 .map(|(k, vs)| {
                     (
                         k.clone(),
-                        toml::Value::Array(vs.iter().map(toml_of).collect()),
+                        toml::Value::Array(vs.iter().map(Value::to_toml).collect()),
                     )
                 })
                 .collect();

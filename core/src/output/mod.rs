@@ -89,6 +89,34 @@ impl Format {
     pub fn is_self_describing(self) -> bool {
         matches!(self, Format::Zarr | Format::Netcdf | Format::Parquet)
     }
+
+    /// Why this format cannot hold `dataset` (or a dataset of its layout), if it cannot:
+    /// netCDF, in the classic formats xyz writes, has no complex type, so it refuses complex
+    /// variables and coordinates (complex constants it keeps as text attributes, as every
+    /// format does). Checked before a run, so that no work is lost to it.
+    pub fn refuses(self, dataset: &Dataset) -> Option<String> {
+        if self != Format::Netcdf {
+            return None;
+        }
+        let complex = dataset
+            .vars
+            .iter()
+            .map(|v| (&v.name, "output", v.data.ty()))
+            .chain(dataset.dims.iter().map(|d| (&d.name, "dim", d.coords.ty())))
+            .chain(
+                dataset
+                    .aux_coords
+                    .iter()
+                    .map(|a| (&a.name, "sampled argument", a.values.ty())),
+            )
+            .find(|(_, _, ty)| *ty == xyz_abi::ScalarType::C128)?;
+        Some(format!(
+            "{} `{}` is complex (c128), which netCDF's classic formats cannot hold; write it \
+             to Zarr (.zarr), where xarray reads it as complex128, or to Parquet, CSV or JSON \
+             (real and imaginary parts as columns `{1}.re` and `{1}.im`)",
+            complex.1, complex.0
+        ))
+    }
 }
 
 impl FromStr for Format {
@@ -275,7 +303,35 @@ pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
 /// has a cell `Ok` where any variable has a value (strings cannot say they are missing, so a
 /// store of string outputs only reads every cell as `Ok`).
 pub fn read_zarr(path: &Path) -> Result<Dataset, ReadError> {
-    zarr_read::read(path)
+    zarr_read::read(path).map(typed_constants)
+}
+
+/// The dataset with its complex constants, which every format keeps as attributes of text
+/// (`"(1.5-2j)"`, as Python writes them), as complex values again: those the signature in its
+/// `xyz_function` attribute declares `c128`.
+fn typed_constants(mut ds: Dataset) -> Dataset {
+    let Some(sig) = ds
+        .attrs
+        .iter()
+        .find(|(k, _)| k == "xyz_function")
+        .and_then(|(_, v)| match v {
+            crate::Value::Str(s) => s.parse::<xyz_abi::Signature>().ok(),
+            _ => None,
+        })
+    else {
+        return ds;
+    };
+    for (name, value) in &mut ds.attrs {
+        let complex = sig
+            .arg(name)
+            .is_some_and(|(_, a)| a.ty == xyz_abi::ScalarType::C128);
+        if let (true, crate::Value::Str(text)) = (complex, &*value)
+            && let Some(z) = crate::value::parse_complex(text)
+        {
+            *value = crate::Value::C128(z);
+        }
+    }
+    ds
 }
 
 /// The extra dims of the outputs of the signature `signature` (a dataset's `xyz_function`
@@ -324,6 +380,7 @@ pub fn read(path: &Path, format: Format) -> Result<Dataset, ReadError> {
         Format::Csv => tabular_read::read_csv(path),
         Format::Json => tabular_read::read_json(path),
     })
+    .map(typed_constants)
 }
 
 /// Runs `read`, turning a panic (a decoder's, on a damaged file) into a [`ReadError`].

@@ -77,6 +77,7 @@ impl Attr {
         match v {
             Value::I64(i) => Attr::Ints(vec![*i]),
             Value::F64(f) => Attr::Doubles(vec![*f]),
+            Value::C128(_) => Attr::Text(v.to_string()),
             Value::Bool(b) => Attr::Bytes(vec![i8::from(*b)]),
             Value::Str(s) => Attr::Text(s.clone()),
         }
@@ -270,6 +271,11 @@ fn plain<'a>(
 ) -> io::Result<Data<'a>> {
     Ok(match col {
         Column::F64(v) => Data::F64(v),
+        Column::C128(_) => {
+            return Err(invalid(
+                "complex values, which netCDF's classic formats cannot hold".into(),
+            ));
+        }
         Column::I64(v) => Data::I64(v),
         Column::Bool(v) => {
             attrs.push(("dtype".into(), Attr::Text("bool".into())));
@@ -285,6 +291,9 @@ fn plain<'a>(
 }
 
 pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
+    if let Some(why) = super::Format::Netcdf.refuses(ds) {
+        return Err(invalid(why));
+    }
     let mut dims: Vec<(String, usize)> = ds
         .dims
         .iter()

@@ -6,7 +6,10 @@
 //! failure; null unless it failed). An array output takes one column per element, `y[0]`,
 //! `y[1]`, …
 //!
-//! Types: `f64` is DOUBLE, `i64` INT64, `bool` BOOLEAN and `str` a UTF-8 BYTE_ARRAY. Pages are
+//! Types: `f64` is DOUBLE, `i64` INT64, `bool` BOOLEAN and `str` a UTF-8 BYTE_ARRAY. A `c128`
+//! value takes two DOUBLE columns, its real and imaginary parts, named `z.re` and `z.im` (`y[0].re`,
+//! `y[0].im`, … for an array output): what pandas, polars and DuckDB read as they are, and
+//! `df["z.re"] + 1j * df["z.im"]` makes complex again. Pages are
 //! PLAIN or dictionary encoded and not compressed; a row group holds the rows of 2^19 cells of
 //! the grid at most.
 //!
@@ -97,19 +100,34 @@ fn to_io(e: ParquetError) -> io::Error {
     }
 }
 
-fn field(name: &str, ty: ScalarType, repetition: Repetition) -> Result<Arc<Type>, ParquetError> {
-    let (physical, logical) = match ty {
-        ScalarType::F64 => (Physical::DOUBLE, None),
-        ScalarType::I64 => (Physical::INT64, None),
-        ScalarType::Bool => (Physical::BOOLEAN, None),
-        ScalarType::Str => (Physical::BYTE_ARRAY, Some(LogicalType::String)),
-    };
-    Ok(Arc::new(
-        Type::primitive_type_builder(name, physical)
-            .with_repetition(repetition)
-            .with_logical_type(logical)
-            .build()?,
-    ))
+/// Pushes the columns of the values `name` of type `ty`: one, or two for a complex value (see
+/// [`super::tabular::parts`]).
+fn fields(
+    out: &mut Vec<Arc<Type>>,
+    name: &str,
+    ty: ScalarType,
+    repetition: Repetition,
+) -> Result<(), ParquetError> {
+    for (name, ty) in super::tabular::parts(name, ty) {
+        let (physical, logical) = match ty {
+            ScalarType::F64 | ScalarType::C128 => (Physical::DOUBLE, None),
+            ScalarType::I64 => (Physical::INT64, None),
+            ScalarType::Bool => (Physical::BOOLEAN, None),
+            ScalarType::Str => (Physical::BYTE_ARRAY, Some(LogicalType::String)),
+        };
+        out.push(Arc::new(
+            Type::primitive_type_builder(&name, physical)
+                .with_repetition(repetition)
+                .with_logical_type(logical)
+                .build()?,
+        ));
+    }
+    Ok(())
+}
+
+/// Columns a value of type `ty` takes: two for a complex value, else one.
+fn width(ty: ScalarType) -> usize {
+    if ty == ScalarType::C128 { 2 } else { 1 }
 }
 
 fn layout_of(ds: &Dataset) -> Layout {
@@ -197,17 +215,17 @@ impl<'a> RowWriter<'a> {
         let consts = constants(layout);
         let mut fields = Vec::new();
         for d in &layout.dims {
-            fields.push(field(&d.name, d.coords.ty(), Repetition::REQUIRED)?);
+            self::fields(&mut fields, &d.name, d.coords.ty(), Repetition::REQUIRED)?;
         }
         for a in &layout.aux_coords {
-            fields.push(field(&a.name, a.values.ty(), Repetition::REQUIRED)?);
+            self::fields(&mut fields, &a.name, a.values.ty(), Repetition::REQUIRED)?;
         }
         for (k, v) in consts {
-            fields.push(field(k, v.ty(), Repetition::REQUIRED)?);
+            self::fields(&mut fields, k, v.ty(), Repetition::REQUIRED)?;
         }
         for var in &layout.vars {
             for name in column_names(var) {
-                fields.push(field(&name, var.ty, Repetition::OPTIONAL)?);
+                self::fields(&mut fields, &name, var.ty, Repetition::OPTIONAL)?;
             }
         }
         fields.push(Arc::new(
@@ -219,7 +237,12 @@ impl<'a> RowWriter<'a> {
                 })))
                 .build()?,
         ));
-        fields.push(field(ERROR_VAR, ScalarType::Str, Repetition::OPTIONAL)?);
+        self::fields(
+            &mut fields,
+            ERROR_VAR,
+            ScalarType::Str,
+            Repetition::OPTIONAL,
+        )?;
         let schema = Type::group_type_builder("schema")
             .with_fields(fields)
             .build()?;
@@ -338,15 +361,7 @@ impl<'a> RowWriter<'a> {
                 .map(|i| errors[&(offset + i)].clone())
                 .collect(),
         );
-        let mut next = 0;
-        let at = rows().map(|i| {
-            if failed.get(next) == Some(&i) {
-                next += 1;
-                Some(next - 1)
-            } else {
-                None
-            }
-        });
+        let at = rows().map(|i| failed.binary_search(&i).ok());
         write_column(&mut group, &texts, at, true)?;
         group.close()?;
         Ok(())
@@ -362,13 +377,30 @@ impl<'a> RowWriter<'a> {
 /// Rows handed to a column writer at a time.
 const CHUNK: usize = 1 << 16;
 
-/// Writes the next column of `group`, a row for each of `rows`: the value of `col` at an
-/// index, or null for `None` (only in an `optional` column).
+/// Writes the next columns of `group` (two for complex values, their real and imaginary
+/// parts), a row for each of `rows`: the value of `col` at an index, or null for `None` (only
+/// in an `optional` column).
 fn write_column(
+    group: &mut SerializedRowGroupWriter<'_, File>,
+    col: &Column,
+    rows: impl Iterator<Item = Option<usize>> + Clone,
+    optional: bool,
+) -> Result<(), ParquetError> {
+    if let Column::C128(v) = col {
+        write_part(group, col, rows.clone(), optional, |i| v[i].re)?;
+        return write_part(group, col, rows, optional, |i| v[i].im);
+    }
+    write_part(group, col, rows, optional, |_| 0.0)
+}
+
+/// Writes the next column of `group`, as [`write_column`] does; `part` gives the value at an
+/// index of a complex column.
+fn write_part(
     group: &mut SerializedRowGroupWriter<'_, File>,
     col: &Column,
     mut rows: impl Iterator<Item = Option<usize>>,
     optional: bool,
+    part: impl Fn(usize) -> f64,
 ) -> Result<(), ParquetError> {
     let mut writer = group
         .next_column()?
@@ -391,6 +423,10 @@ fn write_column(
         match (writer.untyped(), col) {
             (ColumnWriter::DoubleColumnWriter(w), Column::F64(v)) => {
                 let values: Vec<f64> = at.iter().map(|&i| v[i]).collect();
+                w.write_batch(&values, levels, None)?;
+            }
+            (ColumnWriter::DoubleColumnWriter(w), Column::C128(_)) => {
+                let values: Vec<f64> = at.iter().map(|&i| part(i)).collect();
                 w.write_batch(&values, levels, None)?;
             }
             (ColumnWriter::Int64ColumnWriter(w), Column::I64(v)) => {
@@ -427,6 +463,10 @@ fn json_of(v: &Value) -> Json {
     match v {
         Value::F64(x) if x.is_infinite() => Json::from(if *x > 0.0 { "inf" } else { "-inf" }),
         Value::F64(x) if x.is_nan() => Json::from("nan"),
+        Value::C128(z) => serde_json::json!({
+            "re": json_of(&Value::F64(z.re)),
+            "im": json_of(&Value::F64(z.im)),
+        }),
         v => v.to_json(),
     }
 }
@@ -444,14 +484,21 @@ fn value_of(ty: ScalarType, v: &Json) -> Option<Value> {
             },
             v => v.as_f64()?,
         }),
+        ScalarType::C128 => {
+            let part = |key: &str| match value_of(ScalarType::F64, v.get(key)?)? {
+                Value::F64(x) => Some(x),
+                _ => None,
+            };
+            Value::C128(crate::value::Complex64::new(part("re")?, part("im")?))
+        }
         ScalarType::I64 => Value::I64(v.as_i64()?),
         ScalarType::Bool => Value::Bool(v.as_bool()?),
         ScalarType::Str => Value::Str(v.as_str()?.to_owned()),
     })
 }
 
-/// Reads the column `i` of `group` (`rows` rows): its non-null values and, for an optional
-/// column, its definition levels.
+/// Reads the column `i` of `group` (`rows` rows), and for complex values the column after it:
+/// its non-null values and, for an optional column, its definition levels.
 fn read_column(
     group: &dyn RowGroupReader,
     i: usize,
@@ -459,6 +506,25 @@ fn read_column(
     ty: ScalarType,
     optional: bool,
 ) -> Result<(Column, Vec<i16>), ParquetError> {
+    if ty == ScalarType::C128 {
+        let (re, re_levels) = read_column(group, i, rows, ScalarType::F64, optional)?;
+        let (im, im_levels) = read_column(group, i + 1, rows, ScalarType::F64, optional)?;
+        let (Column::F64(re), Column::F64(im)) = (re, im) else {
+            unreachable!("f64 columns read as such");
+        };
+        if re_levels != im_levels || re.len() != im.len() {
+            return Err(ParquetError::General(format!(
+                "columns {i} and {} hold the real and imaginary parts of different values",
+                i + 1
+            )));
+        }
+        let values = re
+            .into_iter()
+            .zip(im)
+            .map(|(re, im)| crate::value::Complex64::new(re, im))
+            .collect();
+        return Ok((Column::C128(values), re_levels));
+    }
     let mut levels = Vec::with_capacity(if optional { rows } else { 0 });
     let mut done = 0;
     macro_rules! drain {
@@ -721,11 +787,33 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
             value_of(*ty, v).ok_or_else(|| fail(format!("attribute `{k}` is not a {ty}")))?;
         attrs.push((k.clone(), value));
     }
-    let n_aux = aux_coords.len();
-    let n_columns = dims.len()
-        + n_aux
-        + layout.constants.len()
-        + vars.iter().map(DataVar::elements).sum::<usize>();
+    let constant_widths: usize = layout
+        .constants
+        .iter()
+        .map(|k| {
+            attrs
+                .iter()
+                .find(|(name, _)| name == k)
+                .map_or(1, |(_, v)| width(v.ty()))
+        })
+        .sum();
+    // Where each dim's column is, and where the outputs' begin.
+    let mut dim_at = Vec::with_capacity(dims.len());
+    let mut n_columns = 0;
+    for d in &dims {
+        dim_at.push(n_columns);
+        n_columns += width(d.coords.ty());
+    }
+    n_columns += aux_coords
+        .iter()
+        .map(|a| width(a.values.ty()))
+        .sum::<usize>()
+        + constant_widths;
+    let outputs_at = n_columns;
+    n_columns += vars
+        .iter()
+        .map(|v| v.elements() * width(v.ty))
+        .sum::<usize>();
     let schema = reader.metadata().file_metadata().schema_descr();
     let schema_columns = schema.num_columns();
     // The status and failure columns, after the outputs (in files of older xyz, not there).
@@ -753,7 +841,8 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
         let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
         let mut at = vec![0usize; rows];
         for (d, dim) in dims.iter().enumerate() {
-            let (col, _) = read_column(&*group, d, rows, dim.coords.ty(), false).map_err(pq)?;
+            let (col, _) =
+                read_column(&*group, dim_at[d], rows, dim.coords.ty(), false).map_err(pq)?;
             for (r, cell) in at.iter_mut().enumerate() {
                 let i = index[d].get(&ValueKey::of(&col.get(r))).ok_or_else(|| {
                     fail(format!(
@@ -765,7 +854,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
                 *cell += i * strides[d];
             }
         }
-        let mut i = dims.len() + n_aux + layout.constants.len();
+        let mut i = outputs_at;
         for var in &mut vars {
             let e = var.elements();
             for k in 0..e {
@@ -778,7 +867,7 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
                         next += 1;
                     }
                 }
-                i += 1;
+                i += width(var.ty);
             }
         }
         if has_own {

@@ -5,6 +5,9 @@
 //! case's status code) and `xyz_error` (its failure, empty unless it failed). An array output
 //! is one column per element in CSV (`y[0]`, `y[1]`, … with indices for each extra dim) and a
 //! nested list in JSON. Missing values are empty CSV fields and JSON `null`s.
+//!
+//! A complex (`c128`) column is two: its real and imaginary parts, `z.re` and `z.im` (for an
+//! array output in CSV, `y[0].re`, `y[0].im`, …), as in Parquet.
 
 use std::fs;
 use std::io::{self, BufWriter, Write};
@@ -12,7 +15,9 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
-use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, STATUS_VAR};
+use xyz_abi::ScalarType;
+
+use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, MISSING_C128, STATUS_VAR};
 use crate::value::{Column, Value};
 
 /// The rows of a dataset: grid cells that belong to the space, with their coordinates (one
@@ -51,6 +56,18 @@ fn coord_names(ds: &Dataset) -> impl Iterator<Item = &String> {
         .iter()
         .map(|d| &d.name)
         .chain(ds.aux_coords.iter().map(|a| &a.name))
+}
+
+/// The columns the values `name` of type `ty` take in a table: the real and imaginary parts
+/// of a complex value, `NAME.re` and `NAME.im`, as `f64`; else one column, `name`.
+pub(crate) fn parts(name: &str, ty: ScalarType) -> Vec<(String, ScalarType)> {
+    match ty {
+        ScalarType::C128 => vec![
+            (format!("{name}.re"), ScalarType::F64),
+            (format!("{name}.im"), ScalarType::F64),
+        ],
+        ty => vec![(name.to_string(), ty)],
+    }
 }
 
 /// Constants, as the dataset's attributes hold them (before the provenance).
@@ -128,11 +145,25 @@ fn to_file(
 /// Writes `ds` as CSV to `out`.
 pub(super) fn write_csv_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()> {
     let consts = constants(ds);
-    let mut header: Vec<String> = coord_names(ds).cloned().collect();
-    header.extend(consts.iter().map(|(k, _)| k.clone()));
-    header.extend(ds.vars.iter().flat_map(column_names));
-    header.extend([STATUS_VAR.to_string(), ERROR_VAR.to_string()]);
-    let header: Vec<Value> = header.into_iter().map(Value::Str).collect();
+    let mut header: Vec<(String, ScalarType)> = coord_names(ds)
+        .zip(coord_types(ds))
+        .map(|(n, ty)| (n.clone(), ty))
+        .collect();
+    header.extend(consts.iter().map(|(k, v)| (k.clone(), v.ty())));
+    header.extend(
+        ds.vars
+            .iter()
+            .flat_map(|v| column_names(v).into_iter().map(|n| (n, v.ty))),
+    );
+    header.extend([
+        (STATUS_VAR.to_string(), ScalarType::I64),
+        (ERROR_VAR.to_string(), ScalarType::Str),
+    ]);
+    let header: Vec<Value> = header
+        .iter()
+        .flat_map(|(n, ty)| parts(n, *ty))
+        .map(|(n, _)| Value::Str(n))
+        .collect();
     write_csv_row(out, &header)?;
     let mut row = Vec::new();
     for (cell, coords) in rows(ds) {
@@ -143,10 +174,10 @@ pub(super) fn write_csv_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()>
         for var in &ds.vars {
             let e = var.elements();
             for k in cell * e..(cell + 1) * e {
-                row.push(if ok {
-                    var.data.get(k)
-                } else {
-                    Value::F64(f64::NAN)
+                row.push(match (ok, var.ty) {
+                    (true, _) => var.data.get(k),
+                    (false, ScalarType::C128) => Value::C128(MISSING_C128),
+                    (false, _) => Value::F64(f64::NAN),
                 });
             }
         }
@@ -164,14 +195,49 @@ fn own_columns(ds: &Dataset, cell: usize) -> [Value; 2] {
     ]
 }
 
+/// The types of the coordinate columns of [`rows`].
+fn coord_types(ds: &Dataset) -> impl Iterator<Item = ScalarType> + '_ {
+    ds.dims
+        .iter()
+        .map(|d| d.coords.ty())
+        .chain(ds.aux_coords.iter().map(|a| a.values.ty()))
+}
+
+/// Writes a row of fields, a complex value as two: its real and imaginary parts.
 fn write_csv_row(out: &mut impl Write, row: &[Value]) -> io::Result<()> {
-    for (i, v) in row.iter().enumerate() {
-        if i > 0 {
-            out.write_all(b",")?;
+    let mut first = true;
+    for v in row {
+        let split;
+        let fields: &[Value] = match v {
+            Value::C128(z) => {
+                split = [Value::F64(z.re), Value::F64(z.im)];
+                &split
+            }
+            v => std::slice::from_ref(v),
+        };
+        for f in fields {
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            csv_field(out, f)?;
         }
-        csv_field(out, v)?;
     }
     out.write_all(b"\n")
+}
+
+/// Inserts `value` as `name`, a complex value as its real and imaginary parts (`name.re`,
+/// `name.im`).
+fn insert_json(obj: &mut serde_json::Map<String, Json>, name: &str, value: &Value) {
+    match value {
+        Value::C128(z) => {
+            obj.insert(format!("{name}.re"), Value::F64(z.re).to_json());
+            obj.insert(format!("{name}.im"), Value::F64(z.im).to_json());
+        }
+        v => {
+            obj.insert(name.to_string(), v.to_json());
+        }
+    }
 }
 
 /// Nests `values` (row-major) by `sizes`.
@@ -186,6 +252,14 @@ fn nest(values: &[Json], sizes: &[usize]) -> Json {
     }
 }
 
+/// The real and imaginary parts of the value at `k` of a complex column, as JSON.
+fn complex_part(col: &Column, k: usize) -> (Json, Json) {
+    match col {
+        Column::C128(v) => (Value::F64(v[k].re).to_json(), Value::F64(v[k].im).to_json()),
+        col => (col.get(k).to_json(), Json::Null),
+    }
+}
+
 /// Writes `ds` as JSON to `out`.
 pub(super) fn write_json_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()> {
     let consts = constants(ds);
@@ -193,27 +267,39 @@ pub(super) fn write_json_to(ds: &Dataset, out: &mut impl Write) -> io::Result<()
     for (r, (cell, coords)) in rows(ds).enumerate() {
         let mut obj = serde_json::Map::new();
         for (name, v) in coord_names(ds).zip(coords) {
-            obj.insert(name.clone(), v.to_json());
+            insert_json(&mut obj, name, &v);
         }
         for (k, v) in consts {
-            obj.insert(k.clone(), v.to_json());
+            insert_json(&mut obj, k, v);
         }
         let ok = ds.cells[cell] == CellState::Ok;
         for var in &ds.vars {
             let e = var.elements();
-            let value = if !ok {
-                Json::Null
-            } else {
+            let sizes: Vec<usize> = var.extra_dims.iter().map(|d| d.size as usize).collect();
+            let value = |part: fn(&Column, usize) -> Json| {
+                if !ok {
+                    return Json::Null;
+                }
                 let values: Vec<Json> = (cell * e..(cell + 1) * e)
-                    .map(|k| match &var.data {
-                        Column::F64(v) => Value::F64(v[k]).to_json(),
-                        col => col.get(k).to_json(),
-                    })
+                    .map(|k| part(&var.data, k))
                     .collect();
-                let sizes: Vec<usize> = var.extra_dims.iter().map(|d| d.size as usize).collect();
                 nest(&values, &sizes)
             };
-            obj.insert(var.name.clone(), value);
+            match &var.data {
+                Column::C128(_) => {
+                    obj.insert(
+                        format!("{}.re", var.name),
+                        value(|c, k| complex_part(c, k).0),
+                    );
+                    obj.insert(
+                        format!("{}.im", var.name),
+                        value(|c, k| complex_part(c, k).1),
+                    );
+                }
+                _ => {
+                    obj.insert(var.name.clone(), value(|c, k| c.get(k).to_json()));
+                }
+            }
         }
         let [status, error] = own_columns(ds, cell);
         obj.insert(STATUS_VAR.into(), status.to_json());

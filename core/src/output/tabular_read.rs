@@ -8,6 +8,9 @@
 //! `bool`, and `str`.
 //!
 //! In JSON an array value becomes extra dims named `NAME_dim0`, `NAME_dim1`, …
+//!
+//! Two numeric columns `NAME.re` and `NAME.im`, side by side, are one complex column `NAME`:
+//! the real and imaginary parts [`super::tabular`] writes.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -329,7 +332,65 @@ fn take_column(t: &mut Table, name: &str) -> Option<Vec<Option<Value>>> {
     )
 }
 
+/// Joins each numeric column `NAME.re` followed by a numeric `NAME.im` of the same shape into
+/// one complex column `NAME`; a row is missing where both parts are.
+fn join_complex(t: &mut Table) {
+    let numeric = |ty: ScalarType| matches!(ty, ScalarType::F64 | ScalarType::I64);
+    let mut c = 0;
+    while c + 1 < t.names.len() {
+        let pair = t.names[c].strip_suffix(".re").filter(|base| {
+            t.names[c + 1].strip_suffix(".im") == Some(*base)
+                && numeric(t.types[c])
+                && numeric(t.types[c + 1])
+                && t.extra[c]
+                    .iter()
+                    .map(|d| d.size)
+                    .eq(t.extra[c + 1].iter().map(|d| d.size))
+        });
+        let Some(base) = pair.map(str::to_string) else {
+            c += 1;
+            continue;
+        };
+        let part = |v: &Value| match v {
+            Value::F64(x) => *x,
+            Value::I64(i) => *i as f64,
+            _ => f64::NAN,
+        };
+        for row in &mut t.rows {
+            let im = row.remove(c + 1);
+            let re = row[c].take();
+            // A part left empty is NaN (as a NaN part is written), unless both are.
+            row[c] = match (re, im) {
+                (None, None) => None,
+                (re, im) => {
+                    let n = re.as_ref().or(im.as_ref()).map_or(0, Vec::len);
+                    let at = |v: &Option<Vec<Value>>, k: usize| {
+                        v.as_ref().map_or(f64::NAN, |v| part(&v[k]))
+                    };
+                    Some(
+                        (0..n)
+                            .map(|k| {
+                                Value::C128(crate::value::Complex64::new(at(&re, k), at(&im, k)))
+                            })
+                            .collect(),
+                    )
+                }
+            };
+        }
+        t.names.remove(c + 1);
+        t.types.remove(c + 1);
+        t.extra.remove(c + 1);
+        for (d, dim) in t.extra[c].iter_mut().enumerate() {
+            dim.name = format!("{base}_dim{d}");
+        }
+        t.names[c] = base;
+        t.types[c] = ScalarType::C128;
+        c += 1;
+    }
+}
+
 fn to_dataset(mut t: Table) -> Result<Dataset, String> {
+    join_complex(&mut t);
     let statuses = take_column(&mut t, STATUS_VAR);
     let texts = take_column(&mut t, ERROR_VAR);
     let t = t;

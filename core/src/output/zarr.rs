@@ -27,8 +27,10 @@ use zarrs::array::{ArrayBuilder, data_type};
 use zarrs::filesystem::FilesystemStore;
 
 use super::{Compression, Encoding};
-use crate::dataset::{Dataset, ERROR_VAR, MISSING_I64, STATUS_MEANINGS, STATUS_VAR, Window};
-use crate::value::{Column, Value};
+use crate::dataset::{
+    Dataset, ERROR_VAR, MISSING_C128, MISSING_I64, STATUS_MEANINGS, STATUS_VAR, Window,
+};
+use crate::value::{Column, Complex64, Value};
 
 fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
@@ -47,6 +49,7 @@ const SUBCHUNKS_PER_SHARD: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     F64,
+    C128,
     I64,
     Bool,
     /// Status codes, [`CellState::status`](crate::dataset::CellState::status).
@@ -58,6 +61,7 @@ impl Kind {
     fn of(ty: ScalarType) -> Kind {
         match ty {
             ScalarType::F64 => Kind::F64,
+            ScalarType::C128 => Kind::C128,
             ScalarType::I64 => Kind::I64,
             ScalarType::Bool => Kind::Bool,
             ScalarType::Str => Kind::Str,
@@ -70,6 +74,7 @@ impl Kind {
     fn item_size(self) -> usize {
         match self {
             Kind::F64 | Kind::I64 | Kind::Status => 8,
+            Kind::C128 => 16,
             Kind::Bool => 1,
             Kind::Str => 64,
         }
@@ -82,6 +87,7 @@ const STATUS_FILL: i8 = 3;
 /// Values waiting to be stored, a run of an array's elements in row-major order.
 enum Buf {
     F64(Vec<f64>),
+    C128(Vec<Complex64>),
     I64(Vec<i64>),
     Bool(Vec<bool>),
     Status(Vec<i8>),
@@ -95,6 +101,7 @@ impl Buf {
     fn new(kind: Kind) -> Buf {
         match kind {
             Kind::F64 => Buf::F64(Vec::new()),
+            Kind::C128 => Buf::C128(Vec::new()),
             Kind::I64 => Buf::I64(Vec::new()),
             Kind::Bool => Buf::Bool(Vec::new()),
             Kind::Status => Buf::Status(Vec::new()),
@@ -105,6 +112,7 @@ impl Buf {
     fn of_column(col: &Column) -> Buf {
         match col {
             Column::F64(v) => Buf::F64(v.clone()),
+            Column::C128(v) => Buf::C128(v.clone()),
             Column::I64(v) => Buf::I64(v.clone()),
             Column::Bool(v) => Buf::Bool(v.clone()),
             Column::Str(v) => Buf::Str(v.clone()),
@@ -114,6 +122,7 @@ impl Buf {
     fn len(&self) -> usize {
         match self {
             Buf::F64(v) => v.len(),
+            Buf::C128(v) => v.len(),
             Buf::I64(v) => v.len(),
             Buf::Bool(v) => v.len(),
             Buf::Status(v) => v.len(),
@@ -126,6 +135,7 @@ impl Buf {
     fn extend(&mut self, col: &Column) -> io::Result<()> {
         match (self, col) {
             (Buf::F64(b), Column::F64(v)) => b.extend_from_slice(v),
+            (Buf::C128(b), Column::C128(v)) => b.extend_from_slice(v),
             (Buf::I64(b), Column::I64(v)) => b.extend_from_slice(v),
             (Buf::Bool(b), Column::Bool(v)) => b.extend_from_slice(v),
             (Buf::Str(b), Column::Str(v)) => b.extend_from_slice(v),
@@ -143,6 +153,7 @@ impl Buf {
     fn drop_front(&mut self, n: usize) {
         match self {
             Buf::F64(v) => drop(v.drain(..n)),
+            Buf::C128(v) => drop(v.drain(..n)),
             Buf::I64(v) => drop(v.drain(..n)),
             Buf::Bool(v) => drop(v.drain(..n)),
             Buf::Status(v) => drop(v.drain(..n)),
@@ -198,6 +209,7 @@ struct Streamed {
 /// Values to store chunks from, borrowed: a buffer's, or a whole column's.
 enum Held<'a> {
     F64(&'a [f64]),
+    C128(&'a [Complex64]),
     I64(&'a [i64]),
     Bool(&'a [bool]),
     Status(&'a [i8]),
@@ -209,6 +221,7 @@ impl<'a> Held<'a> {
     fn of_buf(buf: &'a Buf) -> Held<'a> {
         match buf {
             Buf::F64(v) => Held::F64(v),
+            Buf::C128(v) => Held::C128(v),
             Buf::I64(v) => Held::I64(v),
             Buf::Bool(v) => Held::Bool(v),
             Buf::Status(v) => Held::Status(v),
@@ -220,6 +233,7 @@ impl<'a> Held<'a> {
     fn of_column(col: &'a Column) -> Held<'a> {
         match col {
             Column::F64(v) => Held::F64(v),
+            Column::C128(v) => Held::C128(v),
             Column::I64(v) => Held::I64(v),
             Column::Bool(v) => Held::Bool(v),
             Column::Str(v) => Held::Str(v),
@@ -275,6 +289,7 @@ impl Streamed {
             let array = &self.array;
             let stored = match (held, run) {
                 (Held::F64(v), Some(r)) => array.store_chunk(&index, &v[r]),
+                (Held::C128(v), Some(r)) => array.store_chunk(&index, &v[r]),
                 (Held::I64(v), Some(r)) => array.store_chunk(&index, &v[r]),
                 (Held::Bool(v), Some(r)) => array.store_chunk(&index, &v[r]),
                 (Held::Status(v), Some(r)) => array.store_chunk(&index, &v[r]),
@@ -282,6 +297,10 @@ impl Streamed {
                 (Held::F64(v), None) => {
                     array.store_chunk(&index, gather_from(v, at, shape, chunk, &origin, f64::NAN))
                 }
+                (Held::C128(v), None) => array.store_chunk(
+                    &index,
+                    gather_from(v, at, shape, chunk, &origin, MISSING_C128),
+                ),
                 (Held::I64(v), None) => array.store_chunk(
                     &index,
                     gather_from(v, at, shape, chunk, &origin, MISSING_I64),
@@ -429,6 +448,8 @@ impl StreamWriter {
             .map(|(k, v)| {
                 let v = match v {
                     Value::Bool(b) => json!(i64::from(*b)),
+                    // As Python writes it, so `complex(ds.attrs[name])` reads it.
+                    Value::C128(_) => json!(v.to_string()),
                     v => v.to_json(),
                 };
                 (k.clone(), v)
@@ -612,6 +633,12 @@ fn stream(
     };
     let mut builder = match decl.kind {
         Kind::F64 => ArrayBuilder::new(shape, chunk, data_type::float64(), f64::NAN),
+        Kind::C128 => ArrayBuilder::new(
+            shape,
+            chunk,
+            data_type::complex128(),
+            zarrs::array::FillValue::from(MISSING_C128),
+        ),
         Kind::I64 => ArrayBuilder::new(shape, chunk, data_type::int64(), MISSING_I64),
         Kind::Bool => ArrayBuilder::new(
             shape,

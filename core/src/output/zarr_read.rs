@@ -19,9 +19,11 @@ use zarrs::array::{Array, data_type};
 use zarrs::filesystem::FilesystemStore;
 
 use super::ReadError;
-use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, MISSING_I64, STATUS_VAR};
+use crate::dataset::{
+    CellState, DataVar, Dataset, ERROR_VAR, MISSING_C128, MISSING_I64, STATUS_VAR,
+};
 use crate::space::{AuxCoord, SweptDim};
-use crate::value::{Column, Value};
+use crate::value::{Column, Complex64, Value};
 
 type Store = Arc<FilesystemStore>;
 
@@ -43,6 +45,7 @@ struct Meta {
 /// The values of one array, decoded, row-major.
 enum Items {
     F64(Vec<f64>),
+    C128(Vec<Complex64>),
     I64(Vec<i64>),
     I8(Vec<i8>),
     Bool(Vec<bool>),
@@ -54,6 +57,7 @@ impl Items {
     fn into_column(self) -> Column {
         match self {
             Items::F64(v) => Column::F64(v),
+            Items::C128(v) => Column::C128(v),
             Items::I64(v) => Column::I64(v),
             Items::I8(v) => Column::Bool(v.into_iter().map(|x| x == 1).collect()),
             Items::Bool(v) => Column::Bool(v),
@@ -312,6 +316,17 @@ fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
                 .map(f64::from)
                 .collect(),
         )
+    } else if *dt == data_type::complex128() {
+        Items::C128(by_chunks(&m.array, &m.shape, MISSING_C128).map_err(fail)?)
+    } else if *dt == data_type::complex64() {
+        Items::C128(
+            m.array
+                .retrieve_array_subset::<Vec<num_complex::Complex32>>(&all)
+                .map_err(fail)?
+                .into_iter()
+                .map(|z| Complex64::new(f64::from(z.re), f64::from(z.im)))
+                .collect(),
+        )
     } else if *dt == data_type::int64() {
         Items::I64(by_chunks(&m.array, &m.shape, MISSING_I64).map_err(fail)?)
     } else if *dt == data_type::int8() {
@@ -357,8 +372,8 @@ fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
         return Err(err(
             &at,
             format!(
-                "has data type {}, which xyz does not read (it reads floats, integers, \
-                 booleans and strings)",
+                "has data type {}, which xyz does not read (it reads floats, complex numbers, \
+                 integers, booleans and strings)",
                 dt.name_v3().map_or_else(|| "?".into(), |n| n.to_string())
             ),
         ));
@@ -633,6 +648,13 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
                 any_present_info = true;
                 v.iter().enumerate().for_each(|(k, x)| mark(k, !x.is_nan()));
                 ScalarType::F64
+            }
+            Items::C128(v) => {
+                any_present_info = true;
+                v.iter()
+                    .enumerate()
+                    .for_each(|(k, z)| mark(k, !(z.re.is_nan() && z.im.is_nan())));
+                ScalarType::C128
             }
             Items::I64(v) => {
                 any_present_info = true;

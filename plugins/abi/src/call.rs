@@ -9,6 +9,7 @@
 //! | n       |  cases in the chunk  | data   | len   | offsets  |
 //! | args    | ---> [xyz_column; A] +--------+-------+----------+
 //! | outputs | ---> [xyz_column; O]   data:    i64/f64: n values (8 bytes each, little endian)
+//! |         |                                 c128:    n values (16 bytes: re, then im)
 //! | status  | ---> [u8; n]                    bool:    n bytes, 0 or 1
 //! | errors  |  xyz_column (guest)             str:     UTF-8 bytes of all n strings
 //! +---------+                        len:     bytes in data

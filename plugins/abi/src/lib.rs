@@ -24,7 +24,8 @@
 //!
 //! # Core concepts
 //!
-//! - [`ScalarType`]: `i64`, `f64`, `bool` or `str`, the types of arguments and outputs.
+//! - [`ScalarType`]: `i64`, `f64`, `c128` (complex), `bool` or `str`, the types of arguments
+//!   and outputs.
 //! - [`Signature`]: the function's name, its arguments and its outputs (with extra dims for
 //!   fixed-size numeric array outputs). Parsed from and printed as one line of text, so a C
 //!   author writes it as a string literal.

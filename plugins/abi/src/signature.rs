@@ -7,12 +7,12 @@
 //! arg       := ident ':' type
 //! output    := ident ':' type [ '[' dim { ',' dim } ']' ]
 //! dim       := ident '=' size
-//! type      := 'i64' | 'f64' | 'bool' | 'str'
+//! type      := 'i64' | 'f64' | 'c128' | 'bool' | 'str'
 //! ident     := [A-Za-z_][A-Za-z0-9_]*
 //! size      := a decimal integer from 1 to 2^32 - 1
 //! ```
 //!
-//! Only `i64` and `f64` outputs may have extra dims. Argument, output and dim names must all
+//! Only numeric (`i64`, `f64` and `c128`) outputs may have extra dims. Argument, output and dim names must all
 //! differ from one another.
 
 use alloc::string::{String, ToString};
@@ -32,6 +32,10 @@ pub enum ScalarType {
     I64,
     /// A 64-bit IEEE float, 8 bytes little endian in a column.
     F64,
+    /// A complex number of two 64-bit IEEE floats (numpy's `complex128`, C's
+    /// `double _Complex`): 16 bytes in a column, the real part then the imaginary part, each
+    /// little endian.
+    C128,
     /// A boolean, one byte (0 or 1) in a column.
     Bool,
     /// A UTF-8 string, bytes plus offsets in a column.
@@ -39,11 +43,12 @@ pub enum ScalarType {
 }
 
 impl ScalarType {
-    /// The name used in signatures: `i64`, `f64`, `bool` or `str`.
+    /// The name used in signatures: `i64`, `f64`, `c128`, `bool` or `str`.
     pub fn name(self) -> &'static str {
         match self {
             ScalarType::I64 => "i64",
             ScalarType::F64 => "f64",
+            ScalarType::C128 => "c128",
             ScalarType::Bool => "bool",
             ScalarType::Str => "str",
         }
@@ -53,6 +58,7 @@ impl ScalarType {
     pub fn fixed_size(self) -> Option<usize> {
         match self {
             ScalarType::I64 | ScalarType::F64 => Some(8),
+            ScalarType::C128 => Some(16),
             ScalarType::Bool => Some(1),
             ScalarType::Str => None,
         }
@@ -62,6 +68,7 @@ impl ScalarType {
         Some(match name {
             "i64" => ScalarType::I64,
             "f64" => ScalarType::F64,
+            "c128" => ScalarType::C128,
             "bool" => ScalarType::Bool,
             "str" => ScalarType::Str,
             _ => return None,
@@ -178,10 +185,15 @@ impl Signature {
             names.push(name);
         }
         for output in &self.outputs {
-            if !output.dims.is_empty() && !matches!(output.ty, ScalarType::I64 | ScalarType::F64) {
+            if !output.dims.is_empty()
+                && !matches!(
+                    output.ty,
+                    ScalarType::I64 | ScalarType::F64 | ScalarType::C128
+                )
+            {
                 return Err(SignatureError::with_name(
                     0,
-                    "has extra dims, which only i64 and f64 outputs may have",
+                    "has extra dims, which only i64, f64 and c128 outputs may have",
                     &output.name,
                 ));
             }
@@ -397,7 +409,7 @@ impl Parser<'_> {
         ScalarType::from_name(word).ok_or_else(|| {
             self.pos = start;
             self.skip_ws();
-            SignatureError::expected(self.pos, "a type (i64, f64, bool or str)")
+            SignatureError::expected(self.pos, "a type (i64, f64, c128, bool or str)")
         })
     }
 
@@ -509,6 +521,7 @@ mod tests {
             "mandel(x: f64, y: f64, maxiter: i64) -> (n: i64)",
             "f() -> (s: str, ok: bool)",
             "g(a: i64) -> (y: f64[t=5, k=2], z: i64[t=5])",
+            "spectrum(z: c128, w: f64) -> (amp: c128, psi: c128[k=4])",
         ] {
             assert_eq!(parse(text).unwrap().to_string(), text);
         }
@@ -523,7 +536,10 @@ mod tests {
     #[test]
     fn errors_say_what_was_expected_and_where() {
         let err = parse("add(a: float) -> (s: f64)").unwrap_err();
-        assert_eq!(err.message(), "expected a type (i64, f64, bool or str)");
+        assert_eq!(
+            err.message(),
+            "expected a type (i64, f64, c128, bool or str)"
+        );
         assert_eq!(err.offset(), 7);
         assert_eq!(parse("add(a: f64)").unwrap_err().message(), "expected ->");
         assert_eq!(
@@ -550,7 +566,7 @@ mod tests {
         );
         assert_eq!(
             parse("f(a: f64) -> (s: str[t=2])").unwrap_err().message(),
-            "`s` has extra dims, which only i64 and f64 outputs may have"
+            "`s` has extra dims, which only i64, f64 and c128 outputs may have"
         );
         assert!(parse("f(a: f64) -> (y: f64[t=2], z: f64[t=2])").is_ok());
         assert_eq!(

@@ -10,7 +10,7 @@ use xyz_abi::{Call, Column, EVAL_BAD_CALL, EVAL_OK, STATUS_ERROR, STATUS_OK, Sca
 /// A type a function may take as an argument.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an argument of an xyz function",
-    note = "arguments are i64, f64, bool, String or &str"
+    note = "arguments are i64, f64, Complex64, bool, String or &str"
 )]
 pub trait ArgValue: Sized {
     /// Its type in the signature.
@@ -30,6 +30,21 @@ impl ArgValue for f64 {
         f64::from_bits(u64::from_le(unsafe {
             (col.data as *const u64).add(i).read_unaligned()
         }))
+    }
+}
+
+impl ArgValue for crate::Complex64 {
+    const TYPE: ScalarType = ScalarType::C128;
+    #[inline(always)]
+    unsafe fn read(col: &Column, i: usize) -> crate::Complex64 {
+        // SAFETY: the caller guarantees `i` is in bounds of a c128 column, two f64s a value.
+        unsafe {
+            let parts = (col.data as *const u64).add(2 * i);
+            crate::Complex64::new(
+                f64::from_bits(u64::from_le(parts.read_unaligned())),
+                f64::from_bits(u64::from_le(parts.add(1).read_unaligned())),
+            )
+        }
     }
 }
 
@@ -65,31 +80,32 @@ impl ArgValue for String {
     }
 }
 
-/// An `i64` or `f64`, or a fixed-size array of them, stored as `ELEMS` 8-byte values.
+/// An `i64`, `f64` or `Complex64`, or a fixed-size array of them, stored as `BYTES` bytes.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an output of an xyz function",
-    note = "outputs are i64, f64, bool, String, or fixed-size arrays of i64 or f64"
+    note = "outputs are i64, f64, Complex64, bool, String, or fixed-size arrays of i64, f64 \
+            or Complex64"
 )]
 pub trait Numeric {
     /// The element type.
     const TYPE: ScalarType;
     /// Number of array dims (0 for a scalar).
     const RANK: usize;
-    /// Number of 8-byte values.
-    const ELEMS: usize;
+    /// Bytes one value (all its elements) takes in a column.
+    const BYTES: usize;
     /// Pushes the sizes of the dims, outermost first.
     fn shape(dims: &mut Vec<u64>);
     /// Writes the values at `dst`.
     ///
     /// # Safety
-    /// `dst` must be valid for writing `ELEMS * 8` bytes.
+    /// `dst` must be valid for writing `BYTES` bytes.
     unsafe fn store(&self, dst: *mut u8);
 }
 
 impl Numeric for f64 {
     const TYPE: ScalarType = ScalarType::F64;
     const RANK: usize = 0;
-    const ELEMS: usize = 1;
+    const BYTES: usize = 8;
     fn shape(_: &mut Vec<u64>) {}
     #[inline(always)]
     unsafe fn store(&self, dst: *mut u8) {
@@ -101,7 +117,7 @@ impl Numeric for f64 {
 impl Numeric for i64 {
     const TYPE: ScalarType = ScalarType::I64;
     const RANK: usize = 0;
-    const ELEMS: usize = 1;
+    const BYTES: usize = 8;
     fn shape(_: &mut Vec<u64>) {}
     #[inline(always)]
     unsafe fn store(&self, dst: *mut u8) {
@@ -110,10 +126,27 @@ impl Numeric for i64 {
     }
 }
 
+impl Numeric for crate::Complex64 {
+    const TYPE: ScalarType = ScalarType::C128;
+    const RANK: usize = 0;
+    const BYTES: usize = 16;
+    fn shape(_: &mut Vec<u64>) {}
+    #[inline(always)]
+    unsafe fn store(&self, dst: *mut u8) {
+        // SAFETY: the caller guarantees 16 writable bytes: the real part, then the imaginary.
+        unsafe {
+            (dst as *mut u64).write_unaligned(self.re.to_bits().to_le());
+            (dst as *mut u64)
+                .add(1)
+                .write_unaligned(self.im.to_bits().to_le());
+        }
+    }
+}
+
 impl<T: Numeric, const N: usize> Numeric for [T; N] {
     const TYPE: ScalarType = T::TYPE;
     const RANK: usize = T::RANK + 1;
-    const ELEMS: usize = N * T::ELEMS;
+    const BYTES: usize = N * T::BYTES;
     fn shape(dims: &mut Vec<u64>) {
         dims.push(N as u64);
         T::shape(dims);
@@ -121,8 +154,8 @@ impl<T: Numeric, const N: usize> Numeric for [T; N] {
     #[inline(always)]
     unsafe fn store(&self, dst: *mut u8) {
         for (k, x) in self.iter().enumerate() {
-            // SAFETY: element k's values lie within the caller's ELEMS * 8 bytes.
-            unsafe { x.store(dst.add(k * T::ELEMS * 8)) }
+            // SAFETY: element k's values lie within the caller's BYTES bytes.
+            unsafe { x.store(dst.add(k * T::BYTES)) }
         }
     }
 }
@@ -150,8 +183,8 @@ impl<T: Numeric> OutValue for T {
     }
     #[inline(always)]
     unsafe fn write(self, outs: &mut Outputs<'_>, k: usize, i: usize) {
-        // SAFETY: the caller guarantees room for case `i` of T::ELEMS values.
-        unsafe { self.store(outs.cols[k].data.add(i * T::ELEMS * 8)) }
+        // SAFETY: the caller guarantees room for case `i`, T::BYTES bytes.
+        unsafe { self.store(outs.cols[k].data.add(i * T::BYTES)) }
     }
 }
 

@@ -23,11 +23,12 @@
 //!
 //! # What a function may take and return
 //!
-//! - Arguments: `i64`, `f64`, `bool`, `String` or `&str`.
+//! - Arguments: `i64`, `f64`, [`Complex64`], `bool`, `String` or `&str`.
 //! - Outputs: one value or a tuple of them, named in order by `outputs = [..]`. A value is
-//!   `i64`, `f64`, `bool`, `String`, or a fixed-size array of `i64` or `f64` (nested for more
-//!   dims), whose extra dims the output names in brackets: `outputs = ["y[t]"]` for
-//!   `-> [f64; 5]`, `outputs = ["img[row, col]"]` for `-> [[f64; 4]; 3]`.
+//!   `i64`, `f64`, [`Complex64`], `bool`, `String`, or a fixed-size array of `i64`, `f64` or
+//!   `Complex64` (nested for more dims), whose extra dims the output names in brackets:
+//!   `outputs = ["y[t]"]` for `-> [f64; 5]`, `outputs = ["img[row, col]"]` for
+//!   `-> [[f64; 4]; 3]`.
 //! - `Result<T, E>` where `E: Display`: an `Err` fails that case only, with `E`'s message.
 //! - A panic fails that case only; its message reaches the host.
 //!
@@ -65,6 +66,23 @@
 #![deny(missing_docs)]
 
 pub use xyz_abi as abi;
+
+/// A complex number of two `f64`s, with public fields `re` and `im` and the arithmetic of
+/// [`num_complex`] (`exp`, `norm`, `arg`, `powc`, ...): the type of a `c128` argument or
+/// output, which reaches the dataset as numpy's `complex128`.
+///
+/// ```
+/// use xyz_guest::Complex64;
+///
+/// #[xyz_guest::function(outputs = ["g", "weight"])]
+/// fn green(e: f64, eta: f64, level: Complex64) -> (Complex64, f64) {
+///     let g = 1.0 / (Complex64::new(e, eta) - level);
+///     (g, g.norm())
+/// }
+/// # let g = green(1.0, 0.5, Complex64::new(0.0, 0.0)).0;
+/// # assert!((g - Complex64::new(0.8, -0.4)).norm() < 1e-12);
+/// ```
+pub use num_complex::Complex64;
 
 /// Exports a function over the xyz ABI. See the [crate docs](crate).
 ///

@@ -290,6 +290,13 @@ impl Instance for NativeInstance {
                     len: 8 * v.len(),
                     offsets: std::ptr::null_mut(),
                 },
+                // `Complex64` is `repr(C)`: the real part, then the imaginary, as the ABI lays
+                // out a c128.
+                Column::C128(v) => xyz_abi::Column {
+                    data: v.as_ptr() as *mut u8,
+                    len: 16 * v.len(),
+                    offsets: std::ptr::null_mut(),
+                },
                 Column::Bool(v) => {
                     bytes.clear();
                     bytes.extend(v.iter().map(|b| u8::from(*b)));
@@ -333,6 +340,11 @@ impl Instance for NativeInstance {
                 Column::I64(v) => xyz_abi::Column {
                     data: v.as_mut_ptr() as *mut u8,
                     len: 8 * len,
+                    offsets: std::ptr::null_mut(),
+                },
+                Column::C128(v) => xyz_abi::Column {
+                    data: v.as_mut_ptr() as *mut u8,
+                    len: 16 * len,
                     offsets: std::ptr::null_mut(),
                 },
                 Column::Bool(_) => {

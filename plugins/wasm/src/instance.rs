@@ -141,6 +141,10 @@ impl Layout {
                     arg_places.push((0, at, 8 * n));
                     at += 8 * n;
                 }
+                Column::C128(_) => {
+                    arg_places.push((0, at, 16 * n));
+                    at += 16 * n;
+                }
             }
         }
         let mut outs = Vec::with_capacity(sig.outputs.len());
@@ -385,6 +389,12 @@ impl WasmInstance {
                         d.copy_from_slice(&x.to_le_bytes());
                     }
                 }
+                Column::C128(v) => {
+                    for (d, z) in dst.chunks_exact_mut(16).zip(v) {
+                        d[..8].copy_from_slice(&z.re.to_le_bytes());
+                        d[8..].copy_from_slice(&z.im.to_le_bytes());
+                    }
+                }
                 Column::Bool(v) => {
                     for (d, x) in dst.iter_mut().zip(v) {
                         *d = u8::from(*x);
@@ -467,6 +477,16 @@ impl WasmInstance {
                 Column::I64(v) => {
                     for (x, b) in v.iter_mut().zip(mem[data..data + 8 * len].chunks_exact(8)) {
                         *x = i64::from_le_bytes(b.try_into().expect("8 bytes"));
+                    }
+                }
+                Column::C128(v) => {
+                    for (z, b) in v
+                        .iter_mut()
+                        .zip(mem[data..data + 16 * len].chunks_exact(16))
+                    {
+                        let (re, im) = b.split_at(8);
+                        z.re = f64::from_le_bytes(re.try_into().expect("8 bytes"));
+                        z.im = f64::from_le_bytes(im.try_into().expect("8 bytes"));
                     }
                 }
                 Column::Bool(v) => {

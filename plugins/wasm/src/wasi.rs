@@ -122,6 +122,11 @@ fn case_seed(sha256: &[u8], args: &Columns) -> u64 {
                 h.update(x.to_bits().to_le_bytes());
             }),
             Column::Bool(v) => v.iter().for_each(|x| h.update([2, u8::from(*x)])),
+            Column::C128(v) => v.iter().for_each(|z| {
+                h.update([4]);
+                h.update(z.re.to_bits().to_le_bytes());
+                h.update(z.im.to_bits().to_le_bytes());
+            }),
             Column::Str(v) => v.iter().for_each(|s| {
                 h.update([3]);
                 h.update((s.len() as u64).to_le_bytes());
