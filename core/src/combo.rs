@@ -430,6 +430,35 @@ mod tests {
     }
 
     #[test]
+    fn complex_lists_take_tables_text_and_real_numbers() {
+        let c = crate::value::Complex64::new;
+        assert_eq!(
+            parse(r#"[{ re = 1.5, im = -2 }, "0.5+1j", 3, 0.25, { im = 1.0 }]"#).unwrap(),
+            vec![
+                Value::C128(c(1.5, -2.0)),
+                Value::C128(c(0.5, 1.0)),
+                Value::C128(c(3.0, 0.0)),
+                Value::C128(c(0.25, 0.0)),
+                Value::C128(c(0.0, 1.0)),
+            ]
+        );
+        assert_eq!(
+            parse(r#"["2j", 1]"#).unwrap(),
+            vec![Value::C128(c(0.0, 2.0)), Value::C128(c(1.0, 0.0))]
+        );
+        // Text alone stays text: the argument's type decides (a str argument keeps it).
+        assert_eq!(parse(r#"["1j"]"#).unwrap(), vec![Value::Str("1j".into())]);
+        let err = |t: &str| parse(t).unwrap_err().to_string();
+        assert!(
+            err(r#"[{ re = 1.0, imag = 2.0 }]"#).contains("`imag` is not one of its parts"),
+            "{}",
+            err(r#"[{ re = 1.0, imag = 2.0 }]"#)
+        );
+        assert!(err(r#"[{ re = "1" }]"#).contains("`re` is a number"));
+        assert!(err(r#"[{ re = 1.0 }, "abc"]"#).contains("mixed types"));
+    }
+
+    #[test]
     fn ranges_follow_python() {
         assert_eq!(
             parse("{ range = [0, 10, 3] }").unwrap(),

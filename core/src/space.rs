@@ -950,6 +950,42 @@ mod tests {
     }
 
     #[test]
+    fn complex_arguments_take_numbers_and_complex_text() {
+        use crate::value::Complex64;
+        let s = sig("f(z: c128, w: c128) -> (y: c128)");
+        let mut space = ParamSpace::new();
+        space
+            .combo(
+                "z",
+                ComboValues::List(vec![
+                    Value::Str("1-2j".into()),
+                    Value::Str("(0.5+0j)".into()),
+                ]),
+            )
+            .constant("w", Value::I64(3));
+        let bound = space.bind(&s).unwrap();
+        assert_eq!(
+            bound.dims()[0].coords,
+            Column::C128(vec![Complex64::new(1.0, -2.0), Complex64::new(0.5, 0.0)])
+        );
+        let mut cols = Columns::default();
+        bound.fill(0, 2, &mut cols);
+        assert_eq!(
+            cols.cols[1],
+            Column::C128(vec![Complex64::new(3.0, 0.0); 2])
+        );
+        let mut space = ParamSpace::new();
+        space
+            .combo("z", ComboValues::List(vec![Value::Str("1+k".into())]))
+            .constant("w", Value::F64(0.0));
+        assert_eq!(
+            space.bind(&s).unwrap_err().to_string(),
+            "`z` in combos: expected c128 (a number, a string such as \"1.5-2j\", or \
+             { re = 1.5, im = -2.0 }), found \"1+k\" (str)"
+        );
+    }
+
+    #[test]
     fn repeated_and_ragged_cases_are_refused() {
         let s = sig("f(a: i64, b: f64) -> (y: f64)");
         let mut space = ParamSpace::new();

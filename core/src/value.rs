@@ -55,20 +55,14 @@ impl Value {
         }
     }
 
-    /// The value as TOML: a complex number as `{ re = .., im = .. }`, which
-    /// [`scalar_from_toml`](crate::combo::scalar_from_toml) reads back.
+    /// The value as TOML: a complex number as its text, `"(1.5-2j)"` (see [`parse_complex`]),
+    /// which a `c128` argument reads back exactly. Not as a table, which TOML would move after
+    /// the plain keys of its table, out of the order of the dims.
     pub fn to_toml(&self) -> toml::Value {
         match self {
             Value::I64(i) => toml::Value::Integer(*i),
             Value::F64(f) => toml::Value::Float(*f),
-            Value::C128(z) => toml::Value::Table(
-                [
-                    ("re".to_string(), toml::Value::Float(z.re)),
-                    ("im".to_string(), toml::Value::Float(z.im)),
-                ]
-                .into_iter()
-                .collect(),
-            ),
+            Value::C128(_) => toml::Value::String(self.to_string()),
             Value::Bool(b) => toml::Value::Boolean(*b),
             Value::Str(s) => toml::Value::String(s.clone()),
         }

@@ -4,7 +4,8 @@
 
 use proptest::prelude::*;
 use xyz_core::{
-    ClosureFunction, ComboValues, Format, Function, ParamSpace, Runner, Sequential, Value,
+    ClosureFunction, ComboValues, Complex64, Format, Function, ParamSpace, Runner, Sequential,
+    Value,
 };
 
 /// A float of every kind: ordinary, extreme, subnormal, signed zero, infinite.
@@ -71,11 +72,42 @@ fn dataset(xs: &[f64], ks: &[String], c: f64, label: &str) -> xyz_core::Dataset 
     Runner::new(&f, &Sequential).run(&bound).unwrap().dataset
 }
 
+/// A dataset of complex values: a swept complex `z`, a complex constant `w`, and outputs
+/// `z * w` (complex), `|z|` (real) and `[z, w]` (a complex array).
+fn complex_dataset(zs: &[Complex64], w: Complex64) -> xyz_core::Dataset {
+    let sig = "f(z: c128, w: c128) -> (p: c128, r: f64, both: c128[k=2])"
+        .parse()
+        .unwrap();
+    let f = ClosureFunction::new(sig, |args| match args {
+        [Value::C128(z), Value::C128(w)] => Ok(vec![
+            Value::C128(z * w),
+            Value::F64(z.norm()),
+            Value::C128(*z),
+            Value::C128(*w),
+        ]),
+        _ => unreachable!(),
+    });
+    let mut space = ParamSpace::new();
+    space
+        .combo(
+            "z",
+            ComboValues::List(zs.iter().map(|z| Value::C128(*z)).collect()),
+        )
+        .constant("w", Value::C128(w));
+    let bound = space.bind(f.signature()).unwrap();
+    Runner::new(&f, &Sequential).run(&bound).unwrap().dataset
+}
+
 /// A value as its bits; every NaN alike, as tables write NaN as a missing value.
 fn bits(v: &Value) -> String {
     match v {
         Value::F64(x) if x.is_nan() => "f64:nan".to_string(),
         Value::F64(x) => format!("f64:{:016x}", x.to_bits()),
+        Value::C128(z) => format!(
+            "c128:{}:{}",
+            bits(&Value::F64(z.re)),
+            bits(&Value::F64(z.im))
+        ),
         v => format!("{v:?}"),
     }
 }
@@ -100,7 +132,16 @@ fn rows(ds: &xyz_core::Dataset) -> Vec<Vec<(String, String)>> {
             }
         }
         for var in &ds.vars {
-            row.push((var.name.clone(), bits(&var.data.get(cell))));
+            let e = var.elements();
+            // An array output's elements as CSV names them: `y[0]`, `y[1]`, …
+            for k in 0..e {
+                let name = if var.extra_dims.is_empty() {
+                    var.name.clone()
+                } else {
+                    format!("{}[{k}]", var.name)
+                };
+                row.push((name, bits(&var.data.get(cell * e + k))));
+            }
         }
         row.sort();
         out.push(row);
@@ -137,4 +178,51 @@ proptest! {
             prop_assert_eq!(rows(&back), rows(&ds), "{}", format);
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn complex_values_read_back_bit_for_bit_and_netcdf_refuses_them(
+        parts in prop::collection::vec((float(), float()), 1..5),
+        w in (-1e3..1e3f64, -1e3..1e3f64),
+    ) {
+        let zs = distinct(
+            parts.into_iter().map(|(re, im)| Complex64::new(re, im)).collect(),
+            |a, b| Value::C128(*a).same(&Value::C128(*b)),
+        );
+        let ds = complex_dataset(&zs, Complex64::new(w.0, w.1));
+        let dir = tempfile::tempdir().unwrap();
+        for format in [Format::Zarr, Format::Parquet, Format::Csv, Format::Json] {
+            if format == Format::Json && rows(&ds).iter().flatten().any(|(_, b)| {
+                b.contains("f64:nan") || b.contains("f64:7ff0000000000000")
+                    || b.contains("f64:fff0000000000000")
+            }) {
+                continue;
+            }
+            let path = dir.path().join(format!("d.{format}"));
+            xyz_core::output::write(&ds, &path, format, false).unwrap();
+            let back = xyz_core::output::read(&path, format)
+                .map_err(|e| TestCaseError::fail(format!("{format}: {e}")))?;
+            prop_assert_eq!(rows(&back), rows(&ds), "{}", format);
+        }
+        let nc = dir.path().join("d.nc");
+        let err = xyz_core::output::write(&ds, &nc, Format::Netcdf, false).unwrap_err();
+        let text = format!("{:#}", anyhow_chain(&err));
+        prop_assert!(text.contains("complex (c128)") && text.contains("netCDF"), "{}", text);
+        prop_assert!(!nc.exists());
+    }
+}
+
+/// An error and its sources, one line.
+fn anyhow_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

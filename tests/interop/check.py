@@ -3,7 +3,8 @@ compared with one computed here, independently of xyz.
 
     python3 check.py KIND PATH
 
-KIND is the example (add, stats, ramp, mandel, classify, faulty), a tabular form
+KIND is the example (add, stats, ramp, mandel, classify, faulty), a complex study (`complex`
+for PATH.zarr, PATH.parquet, PATH.csv and PATH.json; `complex-zarr` for one store), a tabular form
 (csv-stats, json-ramp), a harvested dataset (harvest-add, harvest-affine), or `formats`, for
 which PATH is a prefix: PATH.zarr, PATH.nc, PATH.parquet, PATH.csv and PATH.json hold one
 dataset, and each is read by its own reader (xarray.open_dataset, pandas.read_parquet,
@@ -442,7 +443,92 @@ def check_samples_marginals(path):
     expect(counts[0] == 0 and (counts[1:] == len(n) // 10).all(), f"{counts}")
 
 
+def resolvent(e, eta, level):
+    """The example `resolvent`, computed here: g = 1 / (e + i eta - level), -Im g / pi and
+    g exp(i k e) for k in 0..4; None where eta is not above zero (the case fails)."""
+    if eta <= 0:
+        return None
+    g = 1 / (complex(e, eta) - level)
+    return g, -g.imag / math.pi, [g * np.exp(1j * k * e) for k in range(4)]
+
+
+def check_complex_zarr(path):
+    """A resolvent study in Zarr: complex128 variables and coordinate, as xarray reads them,
+    with NaN+NaNj and status 1 where eta = 0 failed."""
+    ds = open_zarr(path)
+    for name in ("g", "wave", "level"):
+        expect(ds[name].dtype == np.complex128, f"{name} is {ds[name].dtype}")
+    expect(ds.dos.dtype == np.float64, f"dos is {ds.dos.dtype}")
+    expect(list(ds.wave.dims) == ["e", "level", "eta", "site"], f"wave dims {ds.wave.dims}")
+    for i, e in enumerate(ds.e.values):
+        for j, level in enumerate(ds.level.values):
+            for k, eta in enumerate(ds.eta.values):
+                want = resolvent(float(e), float(eta), complex(level))
+                at = (i, j, k)
+                status = int(ds.xyz_status.values[at])
+                if want is None:
+                    expect(status == 1, f"status at {at}")
+                    expect(np.isnan(ds.g.values[at].real) and np.isnan(ds.g.values[at].imag),
+                           f"g missing at {at}")
+                    expect("eta must be above zero" in str(ds.xyz_error.values[at]), "message")
+                    continue
+                expect(status == 0, f"status at {at}")
+                g, dos, wave = want
+                expect(np.isclose(ds.g.values[at], g, rtol=1e-12, atol=0), f"g at {at}")
+                expect(np.isclose(ds.dos.values[at], dos, rtol=1e-12, atol=1e-300), f"dos {at}")
+                expect(np.allclose(ds.wave.values[at], wave, rtol=1e-12, atol=1e-15), f"wave {at}")
+    return ds
+
+
+def check_complex(prefix):
+    """The resolvent study in Zarr (see check_complex_zarr), and in Parquet (read by pandas,
+    polars and DuckDB), CSV and JSON as real and imaginary parts, `NAME.re` and `NAME.im`,
+    that make the Zarr store's complex values again."""
+    ds = check_complex_zarr(prefix + ".zarr")
+    import duckdb
+    import polars as pl
+
+    pq = prefix + ".parquet"
+    rows = [
+        ("parquet", pd.read_parquet(pq)),
+        ("polars", pl.read_parquet(pq).to_pandas()),
+        ("duckdb", duckdb.sql(f"SELECT * FROM '{pq}'").df()),
+        ("csv", pd.read_csv(prefix + ".csv")),
+    ]
+    for name, df in rows:
+        expect(list(df.columns[:3]) == ["e", "level.re", "level.im"], f"{name}: {df.columns}")
+        expect(df["g.re"].dtype == np.float64, f"{name}: g.re is {df['g.re'].dtype}")
+        expect(len(df) == ds.g.size, f"{name}: one row per case")
+        levels = list(ds.level.values)
+        for _, r in df.iterrows():
+            i = list(ds.e.values).index(r["e"])
+            j = levels.index(complex(r["level.re"], r["level.im"]))
+            k = list(ds.eta.values).index(r["eta"])
+            if int(r["xyz_status"]) != 0:
+                expect(pd.isna(r["g.re"]) and pd.isna(r["g.im"]), f"{name}: missing g")
+                continue
+            g = r["g.re"] + 1j * r["g.im"]
+            expect(g == ds.g.values[i, j, k], f"{name}: g at {(i, j, k)}: {g}")
+            for s in range(4):
+                w = r[f"wave[{s}].re"] + 1j * r[f"wave[{s}].im"]
+                expect(w == ds.wave.values[i, j, k, s], f"{name}: wave[{s}] at {(i, j, k)}")
+    records = json.load(open(prefix + ".json"))
+    expect(len(records) == ds.g.size, "json: one record per case")
+    for r in records:
+        i = list(ds.e.values).index(r["e"])
+        j = list(ds.level.values).index(complex(r["level.re"], r["level.im"]))
+        k = list(ds.eta.values).index(r["eta"])
+        if r["xyz_status"] != 0:
+            expect(r["g.re"] is None and r["wave.re"] is None, "json: missing values are null")
+            continue
+        expect(complex(r["g.re"], r["g.im"]) == ds.g.values[i, j, k], "json: g")
+        wave = [complex(a, b) for a, b in zip(r["wave.re"], r["wave.im"])]
+        expect(wave == list(ds.wave.values[i, j, k]), "json: wave")
+
+
 CHECKS = {
+    "complex": check_complex,
+    "complex-zarr": check_complex_zarr,
     "add": check_add,
     "stats": check_stats,
     "ramp": check_ramp,

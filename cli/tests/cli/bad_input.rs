@@ -132,7 +132,7 @@ fn module_errors_name_the_module_and_the_problem() {
         &dir,
         &["inspect", &m],
         "bad_signature.wasm: declares an invalid signature `f(a: float) -> (y: f64)`: expected a \
-         type (i64, f64, bool or str)",
+         type (i64, f64, c128, bool or str)",
     );
     assert_refused(
         &dir,

@@ -4,6 +4,7 @@
 mod attrs;
 mod bad_input;
 mod clusters;
+mod complex;
 mod crops;
 mod distributed;
 mod faulty;

@@ -21,13 +21,18 @@
 //! | `i64` | `i64::MIN` | null | empty | `null` |
 //! | `bool` | `false` | null | empty | `null` |
 //! | `str` | `""` | null | empty | `null` |
+//! | `c128` | NaN+NaNj (Zarr; netCDF has no complex type) | null parts | empty parts | `null` parts |
 //!
 //! netCDF's booleans are bytes with an attribute `dtype = "bool"` (as xarray writes them) and
 //! its strings character arrays with `_Encoding = "utf-8"`. JSON writes NaN and infinities,
 //! which it cannot hold, as `null` too.
 //!
-//! Attributes hold the constants (booleans as 0 or 1, as netCDF has no boolean attributes) and
-//! the provenance: `xyz_version`, `xyz_function` (the signature) and `xyz_function_sha256`.
+//! A complex value is `complex128` in Zarr and two `f64` columns, `NAME.re` and `NAME.im`, in
+//! Parquet, CSV and JSON; netCDF refuses it ([`Format::refuses`]).
+//!
+//! Attributes hold the constants (booleans as 0 or 1, as netCDF has no boolean attributes;
+//! complex numbers as text, `"(1.5-2j)"`) and the provenance: `xyz_version`, `xyz_function`
+//! (the signature) and `xyz_function_sha256`.
 
 mod compression;
 mod lock;
