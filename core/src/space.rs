@@ -382,24 +382,41 @@ impl ParamSpace {
         let case_names = match &self.samples {
             None => case_names,
             Some(samples) => {
-                for (name, dist) in &samples.args {
+                // A choice of values that convert to the argument's type (complex numbers as
+                // text) is drawn, then converted.
+                let mut convert = Vec::new();
+                for (j, (name, dist)) in samples.args.iter().enumerate() {
                     let expected = ty_of(name);
-                    if dist.ty() != expected {
+                    let converts = match dist {
+                        crate::sample::Distribution::Choice(values) => {
+                            values.iter().all(|v| coerce(v, expected).is_some())
+                        }
+                        _ => false,
+                    };
+                    if dist.ty() != expected && !converts {
                         return Err(SpaceError::WrongSampleType {
                             name: name.clone(),
                             expected,
                             found: dist.ty(),
                         });
                     }
+                    if dist.ty() != expected {
+                        convert.push((j, expected));
+                    }
                 }
                 case_rows = samples.draw();
+                for row in &mut case_rows {
+                    for &(j, ty) in &convert {
+                        row[j] = coerce(&row[j], ty).expect("checked to convert");
+                    }
+                }
                 case_cells = (0..samples.n).collect();
                 case_dims = vec![(
                     SAMPLE_DIM.to_string(),
                     Column::I64((0..samples.n as i64).collect()),
                 )];
-                for (j, (name, dist)) in samples.args.iter().enumerate() {
-                    let mut values = Column::new(dist.ty());
+                for (j, (name, _)) in samples.args.iter().enumerate() {
+                    let mut values = Column::new(ty_of(name));
                     values.reserve(case_rows.len());
                     for row in &case_rows {
                         values.push(&row[j]);

@@ -307,3 +307,48 @@ fn plot_draws_a_part_of_a_complex_variable_chosen_by_part() {
         "{err}"
     );
 }
+
+#[test]
+fn samples_choose_among_complex_values() {
+    let dir = Dir::new();
+    let spec = dir.write(
+        "s.toml",
+        &format!(
+            "function = \"{}\"\n[samples]\nn = 64\nseed = 5\nmethod = \"lhs\"\n\
+             e = {{ uniform = [-1.0, 1.0] }}\nlevel = {{ choice = [\"0.5-0.1j\", \"1j\"] }}\n\
+             [constants]\neta = 0.1\n",
+            guest("resolvent")
+        ),
+    );
+    dir.xyz_ok(&["run", spec.to_str().unwrap(), "-o", "s.csv", "-q"], 0);
+    let csv = std::fs::read_to_string(dir.path("s.csv")).unwrap();
+    assert!(
+        csv.starts_with("sample,e,level.re,level.im,eta,g.re,"),
+        "{csv}"
+    );
+    let levels: std::collections::BTreeSet<(&str, &str)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2], f[3])
+        })
+        .collect();
+    assert_eq!(
+        levels.into_iter().collect::<Vec<_>>(),
+        [("0.0", "1.0"), ("0.5", "-0.1")]
+    );
+    // A real distribution does not stand for a complex argument.
+    let real = dir.write(
+        "r.toml",
+        &std::fs::read_to_string(&spec).unwrap().replace(
+            r#"{ choice = ["0.5-0.1j", "1j"] }"#,
+            "{ uniform = [0.0, 1.0] }",
+        ),
+    );
+    let err = dir.xyz_err(&["run", real.to_str().unwrap(), "-o", "r.csv"]);
+    assert!(
+        err.contains("`level` in samples: its distribution draws f64 values, but it is c128"),
+        "{err}"
+    );
+}
