@@ -391,7 +391,8 @@ mod tests {
         let err = |t: &str| Spec::from_str(t, Path::new("")).unwrap_err().to_string();
         assert_eq!(
             err("[combos]\nx = []\n[constants]\ny = [1]").as_str(),
-            "`constants.y`: expected an integer, float, bool or string, not the array [1]"
+            "`constants.y`: expected an integer, float, bool, string or complex { re = .., im = .. }, \
+             not the array [1]"
         );
         assert!(err("[combos]\nx = 5").starts_with("`combos.x`: expected a list of values"));
         assert!(err("functon = 'a'").contains("unknown field `functon`"));
