@@ -282,8 +282,7 @@ impl Column {
     }
 
     /// `len` missing values of type `ty`: NaN (both parts NaN for a complex value),
-    /// `i64::MIN`, `false` or `""` (see
-    /// [`crate::output`] for how each is stored).
+    /// `i64::MIN`, `false` or `""` (see [`crate::output`] for how each is stored).
     pub fn missing(ty: ScalarType, len: usize) -> Column {
         match ty {
             ScalarType::F64 => Column::F64(vec![f64::NAN; len]),

@@ -68,8 +68,13 @@ fn dataset(xs: &[f64], ks: &[String], c: f64, label: &str) -> xyz_core::Dataset 
         )
         .constant("c", Value::F64(c))
         .constant("label", Value::Str(label.to_string()));
+    run(&f, &space)
+}
+
+/// The dataset of `f` over `space`.
+fn run(f: &ClosureFunction, space: &ParamSpace) -> xyz_core::Dataset {
     let bound = space.bind(f.signature()).unwrap();
-    Runner::new(&f, &Sequential).run(&bound).unwrap().dataset
+    Runner::new(f, &Sequential).run(&bound).unwrap().dataset
 }
 
 /// A dataset of complex values: a swept complex `z`, a complex constant `w`, and outputs
@@ -94,8 +99,7 @@ fn complex_dataset(zs: &[Complex64], w: Complex64) -> xyz_core::Dataset {
             ComboValues::List(zs.iter().map(|z| Value::C128(*z)).collect()),
         )
         .constant("w", Value::C128(w));
-    let bound = space.bind(f.signature()).unwrap();
-    Runner::new(&f, &Sequential).run(&bound).unwrap().dataset
+    run(&f, &space)
 }
 
 /// A value as its bits; every NaN alike, as tables write NaN as a missing value.

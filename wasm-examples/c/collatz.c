@@ -4,59 +4,11 @@
  * How many steps of n -> n / 2 (n even) or 3n + 1 (n odd) reach 1, the largest value on the
  * way, and whether n is odd. n < 1 fails that case with a message.
  *
- * Written against include/xyz.h alone. The project's build compiles it with clang to a wasm32
- * module (freestanding: no libc, a bump allocator over a static arena) and to a native shared
- * library (malloc and free); tests/build.rs runs both.
+ * Written against include/xyz.h alone (with the examples' allocator, example_alloc.h). The
+ * project's build compiles it with clang to a wasm32 module (freestanding: no libc) and to a
+ * native shared library; tests/build.rs runs both.
  */
-#include "xyz.h"
-
-#if defined(__wasm32__)
-#define EXPORT __attribute__((visibility("default")))
-
-#define ARENA_SIZE (8u << 20)
-static _Alignas(16) unsigned char arena[ARENA_SIZE];
-static size_t top;
-
-EXPORT void *xyz_alloc(size_t size, size_t align) {
-    size_t at = (top + align - 1) & ~(align - 1);
-    if (at > ARENA_SIZE || size > ARENA_SIZE - at) {
-        return 0;
-    }
-    top = at + size;
-    return arena + at;
-}
-
-/* Memory comes back only when it is the last block handed out. */
-EXPORT void xyz_free(void *ptr, size_t size, size_t align) {
-    (void)align;
-    if ((unsigned char *)ptr + size == arena + top) {
-        top = (size_t)((unsigned char *)ptr - arena);
-    }
-}
-
-/* One call at a time per instance: the error column's memory can be static. */
-#define THREAD_LOCAL
-#else
-#include <stdlib.h>
-#define EXPORT __attribute__((visibility("default")))
-
-EXPORT void *xyz_alloc(size_t size, size_t align) {
-    void *p = 0;
-    if (align < sizeof(void *)) {
-        align = sizeof(void *);
-    }
-    return posix_memalign(&p, align, size ? size : 1) == 0 ? p : 0;
-}
-
-EXPORT void xyz_free(void *ptr, size_t size, size_t align) {
-    (void)size;
-    (void)align;
-    free(ptr);
-}
-
-/* Native hosts call from several threads at once: each has its own error column. */
-#define THREAD_LOCAL _Thread_local
-#endif
+#include "example_alloc.h"
 
 static const char MESSAGE[] = "n must be at least 1";
 #define MESSAGE_LEN (sizeof MESSAGE - 1)

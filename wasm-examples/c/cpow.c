@@ -4,50 +4,10 @@
  * w = z^n by repeated multiplication (1 / z^-n for n < 0), and z, z^2, z^3: complex values
  * through the C header's xyz_c128.
  *
- * Written against include/xyz.h alone, freestanding like collatz.c (whose allocator it
- * shares the shape of). tests/build.rs compiles it to wasm32 and to a native library.
+ * Written against include/xyz.h alone (with the examples' allocator, example_alloc.h), as
+ * collatz.c is. tests/build.rs compiles it to wasm32 and to a native library.
  */
-#include "xyz.h"
-
-#define EXPORT __attribute__((visibility("default")))
-
-#if defined(__wasm32__)
-#define ARENA_SIZE (8u << 20)
-static _Alignas(16) unsigned char arena[ARENA_SIZE];
-static size_t top;
-
-EXPORT void *xyz_alloc(size_t size, size_t align) {
-    size_t at = (top + align - 1) & ~(align - 1);
-    if (at > ARENA_SIZE || size > ARENA_SIZE - at) {
-        return 0;
-    }
-    top = at + size;
-    return arena + at;
-}
-
-EXPORT void xyz_free(void *ptr, size_t size, size_t align) {
-    (void)align;
-    if ((unsigned char *)ptr + size == arena + top) {
-        top = (size_t)((unsigned char *)ptr - arena);
-    }
-}
-#else
-#include <stdlib.h>
-
-EXPORT void *xyz_alloc(size_t size, size_t align) {
-    void *p = 0;
-    if (align < sizeof(void *)) {
-        align = sizeof(void *);
-    }
-    return posix_memalign(&p, align, size ? size : 1) == 0 ? p : 0;
-}
-
-EXPORT void xyz_free(void *ptr, size_t size, size_t align) {
-    (void)size;
-    (void)align;
-    free(ptr);
-}
-#endif
+#include "example_alloc.h"
 
 EXPORT uint32_t xyz_abi_version(void) { return XYZ_ABI_VERSION; }
 

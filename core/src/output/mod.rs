@@ -97,8 +97,8 @@ impl Format {
 
     /// Why this format cannot hold `dataset` (or a dataset of its layout), if it cannot:
     /// netCDF, in the classic formats xyz writes, has no complex type, so it refuses complex
-    /// variables and coordinates (complex constants it keeps as text attributes, as every
-    /// format does). Checked before a run, so that no work is lost to it.
+    /// variables and coordinates (complex constants it keeps as text attributes, as Zarr
+    /// does). Checked before a run, so that no work is lost to it.
     pub fn refuses(self, dataset: &Dataset) -> Option<String> {
         if self != Format::Netcdf {
             return None;
@@ -311,7 +311,7 @@ pub fn read_zarr(path: &Path) -> Result<Dataset, ReadError> {
     zarr_read::read(path).map(typed_constants)
 }
 
-/// The dataset with its complex constants, which every format keeps as attributes of text
+/// The dataset with its complex constants, which Zarr and netCDF keep as attributes of text
 /// (`"(1.5-2j)"`, as Python writes them), as complex values again: those the signature in its
 /// `xyz_function` attribute declares `c128`.
 fn typed_constants(mut ds: Dataset) -> Dataset {

@@ -7,9 +7,9 @@
 //! `y[1]`, …
 //!
 //! Types: `f64` is DOUBLE, `i64` INT64, `bool` BOOLEAN and `str` a UTF-8 BYTE_ARRAY. A `c128`
-//! value takes two DOUBLE columns, its real and imaginary parts, named `z.re` and `z.im` (`y[0].re`,
-//! `y[0].im`, … for an array output): what pandas, polars and DuckDB read as they are, and
-//! `df["z.re"] + 1j * df["z.im"]` makes complex again. Pages are
+//! value takes two DOUBLE columns, its real and imaginary parts, named `z.re` and `z.im`
+//! (`y[0].re`, `y[0].im`, … for an array output): what pandas, polars and DuckDB read as they
+//! are, and `df["z.re"] + 1j * df["z.im"]` makes complex again. Pages are
 //! PLAIN or dictionary encoded and not compressed; a row group holds the rows of 2^19 cells of
 //! the grid at most.
 //!
@@ -102,7 +102,7 @@ fn to_io(e: ParquetError) -> io::Error {
 
 /// Pushes the columns of the values `name` of type `ty`: one, or two for a complex value (see
 /// [`super::tabular::parts`]).
-fn fields(
+fn push_fields(
     out: &mut Vec<Arc<Type>>,
     name: &str,
     ty: ScalarType,
@@ -215,17 +215,17 @@ impl<'a> RowWriter<'a> {
         let consts = constants(layout);
         let mut fields = Vec::new();
         for d in &layout.dims {
-            self::fields(&mut fields, &d.name, d.coords.ty(), Repetition::REQUIRED)?;
+            push_fields(&mut fields, &d.name, d.coords.ty(), Repetition::REQUIRED)?;
         }
         for a in &layout.aux_coords {
-            self::fields(&mut fields, &a.name, a.values.ty(), Repetition::REQUIRED)?;
+            push_fields(&mut fields, &a.name, a.values.ty(), Repetition::REQUIRED)?;
         }
         for (k, v) in consts {
-            self::fields(&mut fields, k, v.ty(), Repetition::REQUIRED)?;
+            push_fields(&mut fields, k, v.ty(), Repetition::REQUIRED)?;
         }
         for var in &layout.vars {
             for name in column_names(var) {
-                self::fields(&mut fields, &name, var.ty, Repetition::OPTIONAL)?;
+                push_fields(&mut fields, &name, var.ty, Repetition::OPTIONAL)?;
             }
         }
         fields.push(Arc::new(
@@ -237,7 +237,7 @@ impl<'a> RowWriter<'a> {
                 })))
                 .build()?,
         ));
-        self::fields(
+        push_fields(
             &mut fields,
             ERROR_VAR,
             ScalarType::Str,
@@ -510,7 +510,10 @@ fn read_column(
         let (re, re_levels) = read_column(group, i, rows, ScalarType::F64, optional)?;
         let (im, im_levels) = read_column(group, i + 1, rows, ScalarType::F64, optional)?;
         let (Column::F64(re), Column::F64(im)) = (re, im) else {
-            unreachable!("f64 columns read as such");
+            return Err(ParquetError::General(format!(
+                "columns {i} and {} are not the real and imaginary parts the layout names",
+                i + 1
+            )));
         };
         if re_levels != im_levels || re.len() != im.len() {
             return Err(ParquetError::General(format!(
