@@ -78,12 +78,12 @@ pub(crate) struct SowCommand {
 
 impl SowCommand {
     /// The cases of `bound` the dataset `into` lacks (every case if it does not exist yet),
-    /// checked to merge with it.
+    /// checked to merge with it; `layout` is the sweep's dataset, holding no cells.
     fn lacking_from(
         &self,
         into: &Path,
         bound: &xyz_core::BoundSpace,
-        sig: &xyz_abi::Signature,
+        layout: &xyz_core::Dataset,
         sha: &str,
         spec: &xyz_core::Spec,
     ) -> anyhow::Result<super::lacking::Lacking> {
@@ -92,7 +92,7 @@ impl SowCommand {
         }
         let format = super::args::format_of(into, None)?;
         let existing = xyz_core::output::read(into, format)?;
-        let mut layout = xyz_core::Dataset::layout(bound, sig, Some(sha));
+        let mut layout = layout.clone();
         layout.set_free_attrs(&spec.attrs);
         layout
             .set_extra_coords(&spec.coords)
@@ -136,7 +136,7 @@ impl SowCommand {
             .transpose()
             .context("resolving --into")?;
         let lacking = match &into {
-            Some(into) => self.lacking_from(into, &bound, &sig, &sha, &spec)?,
+            Some(into) => self.lacking_from(into, &bound, &layout, &sha, &spec)?,
             None => super::lacking::Lacking::all(),
         };
         if lacking.todo.as_ref().is_some_and(Vec::is_empty) {

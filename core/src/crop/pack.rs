@@ -761,13 +761,7 @@ mod tests {
                 let path = pack_of(dir.path(), &[1, 2, 3]).unwrap();
                 let n = name(&path).to_string();
                 let mut bytes = std::fs::read(&path).unwrap();
-                for (at, b) in &edits {
-                    let i = at.index(bytes.len());
-                    bytes[i] = *b;
-                }
-                if truncate {
-                    bytes.truncate(cut.index(bytes.len()));
-                }
+                result::damage(&mut bytes, &edits, cut, truncate);
                 std::fs::write(&path, &bytes).unwrap();
                 let Ok(infos) = read_index(dir.path(), &n, &SHA, 3) else {
                     return Ok(());

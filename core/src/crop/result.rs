@@ -269,6 +269,24 @@ pub(crate) fn temp_path(dir: &Path) -> PathBuf {
     ))
 }
 
+/// Damages the bytes of a file as the fuzz tests of results and packs do: overwrites a byte
+/// at each of `edits`, then, with `truncate`, cuts them at `cut`.
+#[cfg(test)]
+pub(crate) fn damage(
+    bytes: &mut Vec<u8>,
+    edits: &[(proptest::sample::Index, u8)],
+    cut: proptest::sample::Index,
+    truncate: bool,
+) {
+    for (at, b) in edits {
+        let i = at.index(bytes.len());
+        bytes[i] = *b;
+    }
+    if truncate {
+        bytes.truncate(cut.index(bytes.len()));
+    }
+}
+
 /// Writes batch `batch`'s `output` into `dir` as described in the [module docs](self), and
 /// returns its path. With `commit`, the result is first linked there exclusively (see
 /// [`super::claims`]); `None` when that link exists, and the result was discarded.
@@ -579,13 +597,7 @@ mod tests {
                 let path = write(dir.path(), &sha, 4, &sample(), None).unwrap().unwrap();
                 let original = std::fs::read(&path).unwrap();
                 let mut bytes = original.clone();
-                for (at, b) in &edits {
-                    let i = at.index(bytes.len());
-                    bytes[i] = *b;
-                }
-                if truncate {
-                    bytes.truncate(cut.index(bytes.len()));
-                }
+                damage(&mut bytes, &edits, cut, truncate);
                 std::fs::write(&path, &bytes).unwrap();
                 match read(&path, &sha, 4, 3, &outputs()) {
                     // Accepted only if the damage changed nothing.
