@@ -33,13 +33,7 @@ rustup target add "${TARGETS[@]}" "${MUSL_TARGETS[@]}" wasm32-unknown-unknown
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore ziglang \
     'maturin>=1.5,<2'
 command -v cargo-zigbuild >/dev/null || cargo install --locked cargo-zigbuild
-need=()
-command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
-[ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-arm64-cross)
-if [ ${#need[@]} -gt 0 ]; then
-    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+./scripts/debian-packages.sh release
 
 rm -rf dist
 mkdir -p dist/completions dist/man

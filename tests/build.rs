@@ -73,8 +73,8 @@ fn build_wasi_c(root: &Path, out: &Path) {
     if !Path::new(WASI_LIBC).is_file() {
         println!(
             "cargo:warning=wasi-libc is missing: the WASI C examples are not built (apt-get \
-             install wasi-libc libclang-rt-dev-wasm32 libc++-dev-wasm32 libc++abi-dev-wasm32, \
-             as ./scripts/test.sh does)"
+             install wasi-libc libclang-rt-dev-wasm32 libc++-dev-wasm32, as ./scripts/test.sh \
+             does)"
         );
         return;
     }
@@ -172,10 +172,9 @@ fn build(root: &Path, target_dir: &Path, examples: &[String], target: Option<&st
         status.success(),
         "building the example guests for {} failed{}",
         target.unwrap_or("the host"),
-        if target.is_some() {
-            "; the target is installed with `rustup target add wasm32-unknown-unknown`"
-        } else {
-            ""
+        match target {
+            Some(t) => format!("; the target is installed with `rustup target add {t}`"),
+            None => String::new(),
         }
     );
 }

@@ -70,8 +70,8 @@ pub fn wasi_c_guest(name: &str) -> (PathBuf, Option<PathBuf>) {
     assert!(
         wasm.is_file(),
         "the WASI example {name} was not built: it needs clang, lld and wasi-libc (apt-get \
-         install clang lld wasi-libc libclang-rt-dev-wasm32 libc++-dev-wasm32 \
-         libc++abi-dev-wasm32, as ./scripts/test.sh does)"
+         install clang lld wasi-libc libclang-rt-dev-wasm32 libc++-dev-wasm32, as \
+         ./scripts/test.sh does)"
     );
     let so = dir.join(format!("lib{name}.so"));
     (wasm, so.is_file().then_some(so))

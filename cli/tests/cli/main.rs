@@ -10,6 +10,7 @@ mod distributed;
 mod faulty;
 mod first_hour;
 mod formats;
+mod fresh_machine;
 mod harvest;
 mod launcher;
 mod native;
