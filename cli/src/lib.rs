@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod commands;
+mod guest_kit;
 mod plot;
 mod progress;
 mod queue;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::exit_codes;
+use crate::{exit_codes, guest_kit};
 
 const AFTER_HELP: &str = "EXAMPLES:
   A Rust function, built and swept in three commands:
@@ -36,17 +36,10 @@ pub(crate) struct NewCommand {
     #[arg(long, value_name = "LANG", default_value = "rust")]
     lang: Lang,
 
-    /// The guest kit (the `plugins/guest` directory of xyz's source) a Rust crate depends on
-    /// [default: the one this xyz was built from]
+    /// A guest kit (the `plugins/guest` directory of xyz's source) for a Rust crate to depend
+    /// on [default: the one this xyz carries, written into the crate's `xyz-kit/`]
     #[arg(long, value_name = "DIR")]
     guest_kit: Option<PathBuf>,
-}
-
-/// Where this xyz's source keeps the guest kit and the C header.
-fn source_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Whether `name` can name a crate and a C function: letters, digits and `_`, not first a digit.
@@ -85,18 +78,23 @@ impl NewCommand {
     fn rust(&self, dir: &Path) -> anyhow::Result<()> {
         let name = &self.name;
         let kit = match &self.guest_kit {
-            Some(k) => k.clone(),
-            None => source_root().join("plugins").join("guest"),
+            Some(kit) => {
+                let kit = std::path::absolute(kit).unwrap_or_else(|_| kit.clone());
+                anyhow::ensure!(
+                    kit.join("Cargo.toml").is_file(),
+                    "no guest kit at {}: --guest-kit takes the plugins/guest directory of xyz's \
+                     source",
+                    kit.display()
+                );
+                kit.display().to_string()
+            }
+            None => format!("{}/{}", guest_kit::DIR, guest_kit::GUEST),
         };
-        let kit = std::path::absolute(&kit).unwrap_or(kit);
-        anyhow::ensure!(
-            kit.join("Cargo.toml").is_file(),
-            "no guest kit at {}: pass --guest-kit with the plugins/guest directory of xyz's \
-             source",
-            kit.display()
-        );
         std::fs::create_dir_all(dir.join("src"))
             .with_context(|| format!("making {}", dir.display()))?;
+        if self.guest_kit.is_none() {
+            guest_kit::write(&dir.join(guest_kit::DIR))?;
+        }
         write(
             &dir.join("Cargo.toml"),
             &format!(
@@ -121,7 +119,7 @@ codegen-units = 1
 debug = false
 strip = true
 
-# A crate of its own, wherever it is put.
+# A crate of its own, wherever it is put (with the guest kit it depends on, in xyz-kit/).
 [workspace]
 "#,
             ),
@@ -154,9 +152,7 @@ pub fn {name}(x: f64, y: f64) -> f64 {{
     fn c(&self, dir: &Path) -> anyhow::Result<()> {
         let name = &self.name;
         std::fs::create_dir_all(dir).with_context(|| format!("making {}", dir.display()))?;
-        let header = source_root().join("include").join("xyz.h");
-        std::fs::copy(&header, dir.join("xyz.h"))
-            .with_context(|| format!("copying {}", header.display()))?;
+        write(&dir.join("xyz.h"), guest_kit::HEADER)?;
         write(
             &dir.join(format!("{name}.c")),
             &format!(
@@ -236,19 +232,31 @@ y = {{ linspace = [-1.0, 1.0, 21] }}
         write(
             &dir.join("README.md"),
             &format!(
-                r#"# {name}
-
-An xyz function: {what}. Its code is in `{source}`, its sweep in `{name}.toml`.
-
-```sh
-xyz build                      # builds the module and prints its path
-xyz run {name}.toml            # sweeps it into {name}.zarr
-xyz show {name}.zarr           # shows the dataset (or open it with xarray.open_zarr)
-```
-"#
+                "# {name}\n\nAn xyz function: {what}. Its code is in `{source}`, its sweep in \
+                 `{name}.toml`.\n\n```sh\n{}```\n",
+                commented(&[
+                    ("xyz build", "builds the module and prints its path".into()),
+                    (
+                        &format!("xyz run {name}.toml"),
+                        format!("sweeps it into {name}.zarr"),
+                    ),
+                    (
+                        &format!("xyz show {name}.zarr"),
+                        "shows the dataset (or open it with xarray.open_zarr)".into(),
+                    ),
+                ])
             ),
         )
     }
+}
+
+/// Shell lines, each with its comment, the comments in one column.
+fn commented(lines: &[(&str, String)]) -> String {
+    let width = lines.iter().map(|(cmd, _)| cmd.len()).max().unwrap_or(0);
+    lines
+        .iter()
+        .map(|(cmd, comment)| format!("{cmd:width$}   # {comment}\n"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -259,5 +267,18 @@ mod tests {
     fn names_must_name_a_crate_and_a_c_function() {
         assert!(valid("hypot") && valid("my_fn2"));
         assert!(!valid("2fn") && !valid("a-b") && !valid("") && !valid("a b"));
+    }
+
+    #[test]
+    fn readme_comments_stand_in_one_column_whatever_the_name() {
+        for name in ["f", "hypot", "a_rather_long_function_name"] {
+            let text = commented(&[
+                ("xyz build", "one".into()),
+                (&format!("xyz run {name}.toml"), "two".into()),
+            ]);
+            let columns: Vec<usize> = text.lines().map(|l| l.find('#').unwrap()).collect();
+            assert_eq!(columns[0], columns[1], "{text}");
+            assert!(text.lines().all(|l| l.contains("   # ")), "{text}");
+        }
     }
 }

@@ -22,10 +22,14 @@ fn readme_block() -> String {
 
 #[test]
 fn the_readmes_function_writing_commands_run_as_written_outside_the_workspace() {
+    // A release binary alone: a copy of xyz in a directory of its own, away from xyz's source.
     let dir = Dir::new();
+    let bin = dir.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_xyz"), bin.join("xyz")).unwrap();
     let script = readme_block();
     assert!(script.starts_with("xyz new hypot"), "{script}");
-    let out = dir.sh(&script);
+    let out = dir.sh_with(&script, &bin);
     let said = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -39,9 +43,20 @@ fn the_readmes_function_writing_commands_run_as_written_outside_the_workspace() 
         "hypot.toml",
         "README.md",
         "hypot.zarr/zarr.json",
+        "xyz-kit/xyz-guest/Cargo.toml",
+        "xyz-kit/xyz-guest-macros/src/lib.rs",
+        "xyz-kit/xyz-abi/src/signature.rs",
     ] {
         assert!(dir.path("hypot").join(file).exists(), "no {file}");
     }
+    // Nothing the crate builds from points back into xyz's source.
+    let root = xyz_tests::workspace_root().to_str().unwrap();
+    let out = dir.sh(&format!("! grep -rl '{root}' hypot --exclude-dir=target"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // A second function in the crate: one compile error, and xyz says what to do.
     let lib = dir.path("hypot/src/lib.rs");

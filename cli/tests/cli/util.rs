@@ -58,6 +58,11 @@ impl Dir {
         let bin = Path::new(env!("CARGO_BIN_EXE_xyz"))
             .parent()
             .expect("the binary's directory");
+        self.sh_with(script, bin)
+    }
+
+    /// Runs `script` as [`Dir::sh`] does, with the `xyz` in `bin` first on the PATH.
+    pub fn sh_with(&self, script: &str, bin: &Path) -> Output {
         let path = format!(
             "{}:{}",
             bin.display(),
@@ -71,6 +76,40 @@ impl Dir {
             .env_remove("CARGO_TARGET_DIR")
             .output()
             .expect("sh runs")
+    }
+
+    /// `xyz ARGS` with environment `env`, given at most `limit` to end: a run that does not
+    /// end by then is killed and the test fails, naming the command (a hang must fail a test,
+    /// not stall the suite).
+    pub fn xyz_within(
+        &self,
+        args: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+        limit: std::time::Duration,
+    ) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xyz"))
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(self.tmp.path())
+            .env("XYZ_CACHE_DIR", cache_dir())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("xyz runs");
+        let start = std::time::Instant::now();
+        while child.try_wait().expect("xyz can be waited for").is_none() {
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("xyz ends once killed");
+                panic!(
+                    "xyz {args:?} did not end within {limit:?}\n--- stderr\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.wait_with_output().expect("xyz's output")
     }
 
     /// Runs xyz expecting failure (exit 1) and returns its stderr.
