@@ -69,31 +69,6 @@ impl FunctionFileError {
     }
 }
 
-/// What a file type is, for messages.
-fn describe(ty: std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if ty.is_fifo() {
-            return "a FIFO";
-        }
-        if ty.is_char_device() {
-            return "a character device";
-        }
-        if ty.is_block_device() {
-            return "a block device";
-        }
-        if ty.is_socket() {
-            return "a socket";
-        }
-    }
-    if ty.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file"
-    }
-}
-
 /// Opens `path` for reading without blocking (a FIFO with no writer would block a plain open)
 /// and checks, on the open file, that it is a regular file of at most [`MAX_FUNCTION_FILE`]
 /// bytes. Gives the file and its size.
@@ -103,7 +78,7 @@ pub fn open_function_file(path: &Path) -> Result<(std::fs::File, u64), FunctionF
     let meta = std::fs::metadata(path).map_err(|e| err(FunctionFileErrorKind::Io(e)))?;
     if !meta.is_file() {
         return Err(err(FunctionFileErrorKind::NotRegular {
-            what: describe(meta.file_type()),
+            what: crate::shared_fs::describe(meta.file_type()),
         }));
     }
     let mut options = std::fs::OpenOptions::new();
@@ -118,7 +93,7 @@ pub fn open_function_file(path: &Path) -> Result<(std::fs::File, u64), FunctionF
         .map_err(|e| err(FunctionFileErrorKind::Io(e)))?;
     if !meta.is_file() {
         return Err(err(FunctionFileErrorKind::NotRegular {
-            what: describe(meta.file_type()),
+            what: crate::shared_fs::describe(meta.file_type()),
         }));
     }
     if meta.len() > MAX_FUNCTION_FILE {

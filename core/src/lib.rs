@@ -55,6 +55,7 @@ pub mod output;
 pub mod process;
 pub mod runner;
 pub mod sample;
+pub mod shared_fs;
 pub mod space;
 pub mod spec;
 pub mod value;

@@ -131,7 +131,8 @@ impl Spec {
             path: path.to_path_buf(),
             kind,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(SpecErrorKind::Read(e)))?;
+        let text = crate::shared_fs::read_regular_to_string(path, u64::MAX)
+            .map_err(|e| err(SpecErrorKind::Read(e)))?;
         let base = path.parent().unwrap_or(Path::new(""));
         Spec::from_str(&text, base).map_err(err)
     }

@@ -12,6 +12,7 @@ mod first_hour;
 mod formats;
 mod fresh_machine;
 mod harvest;
+mod hostile;
 mod launcher;
 mod native;
 mod new;

@@ -14,7 +14,7 @@
 //! the same batch (one took over the other's expired claim), the first to link wins and the
 //! other discards its copy. The link costs no space: both names are one file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -98,7 +98,7 @@ fn token() -> String {
 
 /// Reads a claim file: host, pid, token, lease (ms) and how long ago it was renewed.
 fn read_claim(path: &Path) -> io::Result<(String, u32, String, u64, Duration)> {
-    let mut f = File::open(path)?;
+    let mut f = crate::shared_fs::open_regular(path)?;
     let modified = f.metadata()?.modified()?;
     let mut text = String::new();
     f.read_to_string(&mut text)?;
@@ -331,7 +331,7 @@ mod tests {
                 .is_none()
         );
         let old = SystemTime::now() - Duration::from_secs(60);
-        File::options()
+        std::fs::File::options()
             .write(true)
             .open(dir.path().join("batch-3"))
             .unwrap()

@@ -81,11 +81,7 @@ pub(crate) fn read(crop_dir: &Path, id: &str) -> Option<Grower> {
     }
     let path = crop_dir.join(DIR).join(format!("{id}.toml"));
     // A record is a few lines; anything larger is not one.
-    let meta = std::fs::metadata(&path).ok()?;
-    if meta.len() > 4096 {
-        return None;
-    }
-    toml::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    toml::from_str(&crate::shared_fs::read_regular_to_string(&path, 4096).ok()?).ok()
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ impl Crop {
 }
 
 fn read_records(path: &Path) -> Result<Vec<JobRecord>, CropError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::shared_fs::read_regular_to_string(path, u64::MAX) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_err(path)(e)),

@@ -209,7 +209,8 @@ impl Crop {
     pub fn open(dir: &Path) -> Result<Crop, CropError> {
         let path = dir.join(manifest::FILE);
         let manifest_file = manifest_file_id(&path);
-        let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+        let text =
+            crate::shared_fs::read_regular_to_string(&path, u64::MAX).map_err(io_err(&path))?;
         let bad = |message: String| CropError::Manifest {
             path: path.clone(),
             message,
@@ -523,7 +524,8 @@ pub const SUBSET_FILE: &str = "cases.u64";
 /// manifest gives and the space's `n` cases.
 fn read_subset(dir: &Path, sha: &str, n: u64) -> Result<Vec<u64>, CropError> {
     let path = dir.join(SUBSET_FILE);
-    let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+    let bytes = crate::shared_fs::read_regular(&path, n.saturating_mul(8).saturating_add(8))
+        .map_err(io_err(&path))?;
     let bad = |message: &str| CropError::Manifest {
         path: path.clone(),
         message: message.into(),

@@ -426,7 +426,8 @@ pub(crate) fn read_index(
     batches: u64,
 ) -> Result<Vec<NameInfo>, BadResult> {
     let grower = parse_name(name).ok_or(BadResult::NotAResult)?;
-    let mut file = File::open(dir.join(name)).map_err(|e| BadResult::Read(e.to_string()))?;
+    let mut file = crate::shared_fs::open_regular(&dir.join(name))
+        .map_err(|e| BadResult::Read(e.to_string()))?;
     let size = file
         .metadata()
         .map_err(|e| BadResult::Read(e.to_string()))?
@@ -450,6 +451,11 @@ pub(crate) fn read_index(
     if len > body {
         return Err(BadResult::Truncated);
     }
+    // A pack is written once its payloads reach MAX_BYTES: the last batch may pass it, by at
+    // most one batch's payload.
+    if body - len > MAX_BYTES as u64 + result::MAX_PAYLOAD {
+        return Err(corrupt());
+    }
     let mut index = vec![0u8; len as usize];
     file.read_exact(&mut index).map_err(read_error)?;
     if Sha256::digest(&index).as_slice() != &header[56..88] {
@@ -460,12 +466,12 @@ pub(crate) fn read_index(
     let start = HEADER as u64 + len;
     let name: Arc<str> = Arc::from(name);
     let mut infos = Vec::with_capacity(entries.len());
+    // The payloads follow one another in the order of the index, and end the file.
+    let mut next = 0u64;
     for e in entries {
-        let inside = e
-            .offset
-            .checked_add(e.len)
-            .is_some_and(|end| end <= payloads);
-        if !(1..=batches).contains(&e.batch) || !inside || e.failed > e.cases {
+        let in_place = e.offset == next && e.len <= result::MAX_PAYLOAD;
+        next = e.offset.saturating_add(e.len);
+        if !(1..=batches).contains(&e.batch) || !in_place || e.failed > e.cases {
             return Err(corrupt());
         }
         infos.push(NameInfo {
@@ -483,7 +489,7 @@ pub(crate) fn read_index(
             }),
         });
     }
-    if infos.len() as u64 != count {
+    if infos.len() as u64 != count || next != payloads {
         return Err(corrupt());
     }
     Ok(infos)
@@ -502,12 +508,12 @@ impl Reader {
         let file = match &self.open {
             Some((name, file)) if *name == packed.name => file,
             _ => {
-                let file = File::open(dir.join(&*packed.name))
+                let file = crate::shared_fs::open_regular(&dir.join(&*packed.name))
                     .map_err(|e| BadResult::Read(e.to_string()))?;
                 &self.open.insert((packed.name.clone(), file)).1
             }
         };
-        let mut payload = vec![0u8; packed.len as usize];
+        let mut payload = result::payload_buffer(packed.len)?;
         file.read_exact_at(&mut payload, packed.offset)
             .map_err(read_error)?;
         if Sha256::digest(&payload).as_slice() != packed.checksum {
@@ -721,6 +727,69 @@ mod tests {
         assert_eq!(
             read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
             BadResult::Corrupt
+        );
+    }
+
+    /// The pack at `path` with its index changed by `edit`, given a fresh checksum (a forgery,
+    /// not damage), and the file then set to `size(index length, payloads)` bytes (sparse).
+    fn forge(path: &Path, edit: impl FnOnce(&mut Vec<Entry>), size: impl FnOnce(u64, u64) -> u64) {
+        let bytes = std::fs::read(path).unwrap();
+        let len = le64(&bytes[48..56]) as usize;
+        let mut entries: Vec<Entry> = postcard::from_bytes(&bytes[HEADER..HEADER + len]).unwrap();
+        let payloads = bytes[HEADER + len..].to_vec();
+        edit(&mut entries);
+        let index = postcard::to_allocvec(&entries).unwrap();
+        let mut out = bytes[..48].to_vec();
+        out.extend_from_slice(&(index.len() as u64).to_le_bytes());
+        out.extend_from_slice(&Sha256::digest(&index));
+        out.extend_from_slice(&index);
+        out.extend_from_slice(&payloads);
+        std::fs::write(path, &out).unwrap();
+        let file = File::options().write(true).open(path).unwrap();
+        file.set_len(size((HEADER + index.len()) as u64, payloads.len() as u64))
+            .unwrap();
+    }
+
+    #[test]
+    fn an_index_that_claims_huge_or_overlapping_payloads_is_refused_before_reading_them() {
+        let dir = tempfile::tempdir().unwrap();
+        for claim in [8u64 << 30, 1 << 40, u64::MAX] {
+            let path = pack_of(dir.path(), &[1, 2]).unwrap();
+            let n = name(&path).to_string();
+            // The file made as long as the claim says (a sparse file costs nothing to make).
+            forge(
+                &path,
+                |e| e[1].len = claim,
+                |start, _| start.saturating_add(claim).min(1 << 41),
+            );
+            assert_eq!(
+                read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+                BadResult::Corrupt,
+                "{claim}"
+            );
+            std::fs::remove_file(&path).unwrap();
+        }
+        // Two entries over the same bytes, an entry after a gap, bytes past the last entry.
+        let edits: [fn(&mut Vec<Entry>); 3] = [|e| e[1].offset = 0, |e| e[1].offset += 1, |_| {}];
+        for (i, edit) in edits.into_iter().enumerate() {
+            let path = pack_of(dir.path(), &[1, 2]).unwrap();
+            let n = name(&path).to_string();
+            forge(&path, edit, |start, payloads| {
+                start + payloads + u64::from(i == 2)
+            });
+            assert_eq!(
+                read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+                BadResult::Corrupt,
+                "edit {i}"
+            );
+            std::fs::remove_file(&path).unwrap();
+        }
+        // Unchanged, the forger's code reads the pack back.
+        let path = pack_of(dir.path(), &[1, 2]).unwrap();
+        forge(&path, |_| {}, |start, payloads| start + payloads);
+        assert_eq!(
+            read_index(dir.path(), name(&path), &SHA, 2).unwrap().len(),
+            2
         );
     }
 

@@ -231,6 +231,22 @@ pub(crate) struct Encoded {
     pub(crate) checksum: [u8; 32],
 }
 
+/// The most bytes one batch's encoded results may take: a batch that would take more is not
+/// written (it must be sown in smaller batches), and a result or a pack entry that claims more
+/// is refused before a byte of it is read.
+pub const MAX_PAYLOAD: u64 = 1 << 30;
+
+/// A buffer of `len` bytes for a payload, whose length was checked against [`MAX_PAYLOAD`] and
+/// the file's size: an allocation the machine cannot make is an error, not an abort.
+pub(crate) fn payload_buffer(len: u64) -> Result<Vec<u8>, BadResult> {
+    let mut buffer = Vec::new();
+    buffer
+        .try_reserve_exact(len as usize)
+        .map_err(|_| BadResult::Read(format!("cannot allocate {len} bytes to read it")))?;
+    buffer.resize(len as usize, 0);
+    Ok(buffer)
+}
+
 /// Encodes batch `batch`'s `output`, as a result file or a pack holds it.
 pub(crate) fn encode(batch: u64, output: &BatchOutput) -> io::Result<Encoded> {
     let took = output.took;
@@ -248,6 +264,16 @@ pub(crate) fn encode(batch: u64, output: &BatchOutput) -> io::Result<Encoded> {
             .collect(),
     })
     .map_err(|e| io::Error::other(e.to_string()))?;
+    if payload.len() as u64 > MAX_PAYLOAD {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the results of batch {batch} take {} bytes, more than the {MAX_PAYLOAD} one \
+                 batch's results may: sow the crop with smaller batches",
+                payload.len()
+            ),
+        ));
+    }
     Ok(Encoded {
         batch,
         cases: output.n as u64,
@@ -348,7 +374,8 @@ pub(crate) fn read(
     cases: usize,
     outputs: &[xyz_abi::Output],
 ) -> Result<ReadResult, BadResult> {
-    let mut file = std::fs::File::open(path).map_err(|e| BadResult::Read(e.to_string()))?;
+    let mut file =
+        crate::shared_fs::open_regular(path).map_err(|e| BadResult::Read(e.to_string()))?;
     let mut header = [0u8; HEADER];
     read_exact(&mut file, &mut header)?;
     if &header[..8] == OLD_MAGIC {
@@ -375,6 +402,9 @@ pub(crate) fn read(
             found: format!("batch {id} of {n} cases"),
         });
     }
+    if len > MAX_PAYLOAD {
+        return Err(BadResult::Corrupt);
+    }
     let size = file
         .metadata()
         .map_err(|e| BadResult::Read(e.to_string()))?
@@ -385,7 +415,7 @@ pub(crate) fn read(
     if size > HEADER as u64 + len {
         return Err(BadResult::Corrupt);
     }
-    let mut payload = vec![0u8; len as usize];
+    let mut payload = payload_buffer(len)?;
     read_exact(&mut file, &mut payload)?;
     if Sha256::digest(&payload).as_slice() != &header[72..104] {
         return Err(BadResult::Corrupt);
@@ -558,6 +588,28 @@ mod tests {
             read(&path, &sha, 4, 3, &outs).unwrap_err(),
             BadResult::NotAResult
         );
+    }
+
+    #[test]
+    fn a_result_that_claims_a_huge_payload_is_refused_before_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let sha = [7u8; 32];
+        let path = write(dir.path(), &sha, 4, &sample(), None)
+            .unwrap()
+            .unwrap();
+        let good = std::fs::read(&path).unwrap();
+        for claim in [8u64 << 30, 1 << 40] {
+            let mut bytes = good.clone();
+            bytes[64..72].copy_from_slice(&claim.to_le_bytes());
+            std::fs::write(&path, &bytes).unwrap();
+            // As long as it claims to be, and sparse.
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_len(HEADER as u64 + claim).unwrap();
+            assert_eq!(
+                read(&path, &sha, 4, 3, &outputs()).unwrap_err(),
+                BadResult::Corrupt
+            );
+        }
     }
 
     #[test]

@@ -680,7 +680,7 @@ fn open(path: &Path) -> Result<(File, Header2), ReadError> {
         path: path.to_path_buf(),
         message,
     };
-    let mut file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut file = crate::shared_fs::open_regular(path).map_err(|e| fail(e.to_string()))?;
     let len = file.metadata().map_err(|e| fail(e.to_string()))?.len();
     let mut want = 1 << 16;
     loop {

@@ -598,7 +598,7 @@ fn open(path: &Path) -> Result<(SerializedFileReader<File>, Option<Layout>), Rea
         path: path.to_path_buf(),
         message,
     };
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let file = crate::shared_fs::open_regular(path).map_err(|e| fail(e.to_string()))?;
     let reader = SerializedFileReader::new(file)
         .map_err(|e| fail(format!("not a Parquet file xyz can read: {e}")))?;
     let Some(text) = reader

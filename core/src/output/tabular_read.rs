@@ -13,7 +13,6 @@
 //! the real and imaginary parts [`super::tabular`] writes.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
 use std::path::Path;
 
 use serde_json::Value as Json;
@@ -115,7 +114,8 @@ pub(super) fn read_csv(path: &Path) -> Result<Dataset, ReadError> {
         path: path.to_path_buf(),
         message,
     };
-    let text = fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let text = crate::shared_fs::read_regular_to_string(path, u64::MAX)
+        .map_err(|e| fail(e.to_string()))?;
     let mut records = csv_records(&text).map_err(fail)?.into_iter();
     let names: Vec<String> = records
         .next()
@@ -196,7 +196,8 @@ pub(super) fn read_json(path: &Path) -> Result<Dataset, ReadError> {
         path: path.to_path_buf(),
         message,
     };
-    let text = fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let text = crate::shared_fs::read_regular_to_string(path, u64::MAX)
+        .map_err(|e| fail(e.to_string()))?;
     let json: Json = serde_json::from_str(&text).map_err(|e| fail(format!("not JSON: {e}")))?;
     let rows = json
         .as_array()
@@ -539,13 +540,13 @@ mod tests {
     fn status_codes_are_checked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
-        fs::write(&path, "x,y,xyz_status,xyz_error\n1,2,0,\n2,,1,error: no\n").unwrap();
+        std::fs::write(&path, "x,y,xyz_status,xyz_error\n1,2,0,\n2,,1,error: no\n").unwrap();
         let ds = read_csv(&path).unwrap();
         assert_eq!(ds.cells, [CellState::Ok, CellState::Failed]);
         assert_eq!(ds.errors.get(&1).map(String::as_str), Some("error: no"));
         assert_eq!(ds.vars.len(), 1);
         for bad in ["7", "ok", ""] {
-            fs::write(&path, format!("x,y,xyz_status\n1,2,{bad}\n")).unwrap();
+            std::fs::write(&path, format!("x,y,xyz_status\n1,2,{bad}\n")).unwrap();
             let err = read_csv(&path).unwrap_err();
             assert!(
                 err.message

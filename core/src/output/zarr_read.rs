@@ -132,8 +132,9 @@ fn zstd_content_size(head: &[u8]) -> Option<u64> {
     Some(if fcs == 1 { size + 256 } else { size })
 }
 
-/// Refuses a chunk of array `name` under `dir` whose zstd frame declares more bytes than
-/// `cap`: a damaged header that a decoder would trust to allocate (and abort on).
+/// Refuses a chunk of array `name` under `dir` that is not a regular file (a FIFO would block
+/// the decoder's read forever), or whose zstd frame declares more bytes than `cap`: a damaged
+/// header that a decoder would trust to allocate (and abort on).
 fn check_chunk_sizes(dir: &Path, name: &str, cap: u64) -> Result<(), ReadError> {
     let mut stack = vec![dir.join(name)];
     while let Some(d) = stack.pop() {
@@ -142,12 +143,26 @@ fn check_chunk_sizes(dir: &Path, name: &str, cap: u64) -> Result<(), ReadError> 
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
+            let Ok(mut kind) = entry.file_type() else {
                 continue;
             };
+            if kind.is_symlink() {
+                kind = std::fs::metadata(&path)
+                    .map_err(|e| err(&path, e.to_string()))?
+                    .file_type();
+            }
             if kind.is_dir() {
                 stack.push(path);
                 continue;
+            }
+            if !kind.is_file() {
+                return Err(err(
+                    &path,
+                    format!(
+                        "is {}, not a regular file: not a chunk of a store",
+                        crate::shared_fs::describe(kind)
+                    ),
+                ));
             }
             let file = path
                 .file_name()
@@ -157,7 +172,7 @@ fn check_chunk_sizes(dir: &Path, name: &str, cap: u64) -> Result<(), ReadError> 
                 continue;
             }
             let mut head = [0u8; 18];
-            let n = std::fs::File::open(&path)
+            let n = crate::shared_fs::open_regular(&path)
                 .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
                 .unwrap_or(0);
             if let Some(size) = zstd_content_size(&head[..n]).filter(|s| *s > cap) {
@@ -399,7 +414,7 @@ struct Layout {
 /// them, else sorted; and the group's attributes.
 fn members(dir: &Path) -> Result<(Vec<String>, serde_json::Map<String, Json>), ReadError> {
     let read_json = |name: &str| -> Option<Json> {
-        let bytes = std::fs::read(dir.join(name)).ok()?;
+        let bytes = crate::shared_fs::read_regular(&dir.join(name), 1 << 30).ok()?;
         serde_json::from_slice(&bytes).ok()
     };
     if !dir.exists() {

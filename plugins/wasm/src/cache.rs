@@ -157,14 +157,7 @@ fn nonce() -> u64 {
 
 /// The contents of `path` if it is a regular file of a sane size.
 fn read_regular(path: &Path) -> Option<Vec<u8>> {
-    let file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > MAX_ENTRY {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_ENTRY).read_to_end(&mut bytes).ok()?;
-    Some(bytes)
+    xyz_core::shared_fs::read_regular(path, MAX_ENTRY).ok()
 }
 
 /// Where this user's key lives: `$XYZ_CACHE_KEY`, else `$XDG_CONFIG_HOME/xyz/cache-key`, else
@@ -216,7 +209,7 @@ fn user_key() -> Option<[u8; 32]> {
 
 /// The key in `path`, if it is a 32-byte regular file that only this user may read or write.
 fn read_key(path: &Path) -> Option<[u8; 32]> {
-    let file = std::fs::File::open(path).ok()?;
+    let file = xyz_core::shared_fs::open_regular(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() != 32 {
         return None;

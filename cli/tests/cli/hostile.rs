@@ -1,0 +1,126 @@
+//! Hostile input: what a broken node, an unlucky user or someone else with write access to a
+//! shared directory may leave where xyz reads. Each ends in a clear error or a result that
+//! leaves the damage out, in bounded time, never in a hang or an abort.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::{Dir, guest, stdout};
+
+/// Long enough for a debug build on a loaded machine; a hang is forever.
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// `add` over 40 values of `a` in 4 batches, sown and grown as crop `c`.
+fn grown_crop(dir: &Dir) {
+    let add = guest("add");
+    let sweep = [
+        "--function",
+        &add,
+        "--combo",
+        "a={ linspace = [0, 1, 40] }",
+        "--constant",
+        "b=1",
+        "--constant",
+        "c=0",
+    ];
+    let mut sow = vec!["sow"];
+    sow.extend(sweep);
+    sow.extend(["--name", "c", "--batchsize", "10", "-q"]);
+    dir.xyz_ok(&sow, 0);
+    dir.xyz_ok(&["grow", "c", "-q"], 0);
+}
+
+#[test]
+fn fifos_where_results_are_read_are_refused_never_waited_on() {
+    let dir = Dir::new();
+    grown_crop(&dir);
+    let results = dir.path(".xyz-c/results");
+    mkfifo(&results.join("pack-00ff00ff00ff00ff-7.xyzp"));
+    mkfifo(&results.join("batch-3_f0_t1_d1.xyzr"));
+
+    let out = dir.xyz_within(&["status", "c"], &[], LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = dir.xyz_within(&["check", "c"], &[], LIMIT);
+    let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_eq!(
+        said.matches("is a FIFO, not a regular file").count(),
+        2,
+        "{said}"
+    );
+    let out = dir.xyz_within(&["grow", "c"], &[], LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = dir.xyz_within(&["reap", "c", "-o", "c.csv", "--keep"], &[], LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let csv = std::fs::read_to_string(dir.path("c.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 41, "{csv}");
+    // --delete-bad removes them, and the crop checks clean again.
+    let out = dir.xyz_within(&["check", "c", "--delete-bad"], &[], LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = dir.xyz_within(&["check", "c"], &[], LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn a_fifo_in_a_store_or_as_the_cache_key_is_refused_never_waited_on() {
+    let dir = Dir::new();
+    let add = guest("add");
+    let sweep = |out: &[&'static str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "run",
+            "--function",
+            &add,
+            "--combo",
+            "a={ linspace = [0, 1, 40] }",
+            "--constant",
+            "b=1",
+            "--constant",
+            "c=0",
+            "-q",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(out.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |args: &[String], env: &[(&str, &OsStr)]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        dir.xyz_within(&args, env, LIMIT)
+    };
+    let out = run(&sweep(&["-o", "s.zarr"]), &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let chunk = dir.path("s.zarr/sum/c/0");
+    assert!(chunk.is_file());
+    std::fs::remove_file(&chunk).unwrap();
+    mkfifo(&chunk);
+    for args in [
+        vec!["show".to_string(), "s.zarr".into()],
+        sweep(&["--into", "s.zarr"]),
+    ] {
+        let out = run(&args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("sum/c/0") && err.contains("is a FIFO, not a regular file"),
+            "{err}"
+        );
+    }
+
+    // A key that is a FIFO is no key: the run goes on without the module cache.
+    let key = dir.path("key");
+    mkfifo(&key);
+    let out = run(&sweep(&["-o", "-"]), &[("XYZ_CACHE_KEY", key.as_os_str())]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout(&out).lines().count(), 41);
+}
