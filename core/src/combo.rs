@@ -141,6 +141,19 @@ impl ComboValues {
         }
     }
 
+    /// How many values [`ComboValues::values`] gives, checked against [`MAX_GENERATED`],
+    /// without making them: what a space checks its size with before it holds any.
+    pub fn count(&self) -> Result<u64, ComboError> {
+        match self {
+            ComboValues::List(values) => Ok(values.len() as u64),
+            ComboValues::Range { start, stop, step } => range_len(start, stop, step),
+            ComboValues::Linspace { num, .. } | ComboValues::Logspace { num, .. } => {
+                check_len(*num)?;
+                Ok(*num)
+            }
+        }
+    }
+
     /// The values, checked: at least one, all of one type (integers mixed with floats become
     /// floats), none twice.
     pub fn values(&self) -> Result<Vec<Value>, ComboError> {
@@ -324,7 +337,9 @@ fn check_unique(values: &[Value]) -> Result<(), ComboError> {
     Ok(())
 }
 
-fn range(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, ComboError> {
+/// How many values `range` = [start, stop, step] gives, checked against [`MAX_GENERATED`],
+/// without making them.
+fn range_len(start: &Value, stop: &Value, step: &Value) -> Result<u64, ComboError> {
     if let (Value::I64(a), Value::I64(b), Value::I64(s)) = (start, stop, step) {
         let (a, b, s) = (*a as i128, *b as i128, *s as i128);
         if s == 0 {
@@ -336,8 +351,9 @@ fn range(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, ComboE
                 "`range` = [{a}, {b}, {s}] produces no values"
             )));
         }
-        check_len(n as u64)?;
-        return Ok((0..n).map(|k| Value::I64((a + k * s) as i64)).collect());
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        check_len(n)?;
+        return Ok(n);
     }
     let (a, b, s) = (
         number(start, "range")?,
@@ -353,10 +369,21 @@ fn range(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, ComboE
             "`range` = [{a:?}, {b:?}, {s:?}] produces no values"
         )));
     }
+    // A float past u64's range saturates, and is refused as too many.
     check_len(n as u64)?;
-    Ok((0..n as u64)
-        .map(|k| Value::F64(a + k as f64 * s))
-        .collect())
+    Ok(n as u64)
+}
+
+fn range(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, ComboError> {
+    let n = range_len(start, stop, step)?;
+    if let (Value::I64(a), Value::I64(s)) = (start, step) {
+        let (a, s) = (i128::from(*a), i128::from(*s));
+        return Ok((0..i128::from(n))
+            .map(|k| Value::I64((a + k * s) as i64))
+            .collect());
+    }
+    let (a, s) = (number(start, "range")?, number(step, "range")?);
+    Ok((0..n).map(|k| Value::F64(a + k as f64 * s)).collect())
 }
 
 /// `num` evenly spaced values from `start` to `stop` inclusive, computed as numpy does.
@@ -405,6 +432,53 @@ mod tests {
     fn parse(text: &str) -> Result<Vec<Value>, ComboError> {
         let doc: toml::Table = toml::from_str(&format!("v = {text}")).unwrap();
         ComboValues::from_toml(&doc["v"])?.values()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_combo_counts_its_values_without_making_them(
+            a in -50i64..50, b in -50i64..50, s in -7i64..7,
+            fa in -5.0f64..5.0, fb in -5.0f64..5.0,
+            // Steps of at least 0.01 (or none): a few thousand values at most, all apart.
+            fs in proptest::prop_oneof![
+                -1.0f64..-0.01, 0.01f64..1.0, proptest::strategy::Just(0.0)
+            ],
+        ) {
+            let ranges = [
+                ComboValues::Range {
+                    start: Value::I64(a), stop: Value::I64(b), step: Value::I64(s),
+                },
+                ComboValues::Range {
+                    start: Value::F64(fa), stop: Value::F64(fb), step: Value::F64(fs),
+                },
+                ComboValues::Range {
+                    start: Value::I64(a), stop: Value::F64(fb), step: Value::I64(s),
+                },
+            ];
+            for combo in ranges {
+                match (combo.count(), combo.values()) {
+                    (Ok(n), Ok(values)) => proptest::prop_assert_eq!(n, values.len() as u64),
+                    (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
+                    (len, values) => proptest::prop_assert!(false, "{len:?} vs {values:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn counting_a_combo_past_its_bound_is_refused_at_once() {
+        let combo = ComboValues::Range {
+            start: Value::I64(i64::MIN),
+            stop: Value::I64(i64::MAX),
+            step: Value::I64(1),
+        };
+        assert!(combo.count().unwrap_err().to_string().contains("more than"));
+        let combo = ComboValues::Linspace {
+            start: 0.0,
+            stop: 1.0,
+            num: u64::MAX,
+        };
+        assert!(combo.count().is_err());
     }
 
     fn floats(v: &[Value]) -> Vec<f64> {

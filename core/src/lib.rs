@@ -51,6 +51,7 @@ pub mod function;
 pub mod function_file;
 pub mod harvest;
 pub mod memfile;
+pub mod memory;
 pub mod output;
 pub mod process;
 pub mod runner;

@@ -435,6 +435,21 @@ impl ParamSpace {
             case_cells.push(0);
         }
 
+        // The grid's size, from the combos' lengths, before any of their values is made: a
+        // product past what a dataset may hold is refused here, not by running out of memory.
+        let mut shape: Vec<(String, u64)> = case_dims
+            .iter()
+            .map(|(name, coords)| (name.clone(), coords.len() as u64))
+            .collect();
+        for (name, spec) in &self.combos {
+            let len = spec.count().map_err(|source| SpaceError::BadCombo {
+                name: name.clone(),
+                source,
+            })?;
+            shape.push((name.clone(), len));
+        }
+        check_cells(&shape)?;
+
         // Combos.
         let mut combo_dims = Vec::with_capacity(self.combos.len());
         for (name, spec) in &self.combos {
@@ -480,19 +495,11 @@ impl ParamSpace {
             .iter()
             .map(|d| d.coords.len() as u64)
             .collect();
-        let cells = dims
+        let shape: Vec<(String, u64)> = dims
             .iter()
-            .try_fold(1u64, |n, d| n.checked_mul(d.coords.len() as u64));
-        if cells.is_none_or(|c| c > MAX_CELLS) {
-            let shape: Vec<String> = dims
-                .iter()
-                .map(|d| format!("{}={}", d.name, d.coords.len()))
-                .collect();
-            return Err(SpaceError::TooLarge {
-                cells: cells.map_or_else(|| "more than 2^64".to_string(), |c| c.to_string()),
-                shape: shape.join(" × "),
-            });
-        }
+            .map(|d| (d.name.clone(), d.coords.len() as u64))
+            .collect();
+        check_cells(&shape)?;
         let n_combos: u64 = combo_sizes.iter().product();
         let mut strides = vec![1u64; combo_sizes.len()];
         for d in (0..combo_sizes.len().saturating_sub(1)).rev() {
@@ -533,6 +540,24 @@ impl ParamSpace {
 }
 
 /// A type as a message names what a value of it may be written as.
+/// Refuses a grid of `shape` (each dim's name and length) with more than [`MAX_CELLS`] cells.
+fn check_cells(shape: &[(String, u64)]) -> Result<(), SpaceError> {
+    let cells = shape
+        .iter()
+        .try_fold(1u64, |n, (_, len)| n.checked_mul(*len));
+    if cells.is_none_or(|c| c > MAX_CELLS) {
+        let shape: Vec<String> = shape
+            .iter()
+            .map(|(name, len)| format!("{name}={len}"))
+            .collect();
+        return Err(SpaceError::TooLarge {
+            cells: cells.map_or_else(|| "more than 2^64".to_string(), |c| c.to_string()),
+            shape: shape.join(" × "),
+        });
+    }
+    Ok(())
+}
+
 fn expected_text(ty: ScalarType) -> String {
     match ty {
         ScalarType::C128 => {

@@ -248,30 +248,26 @@ fn say_launched(
     Ok(())
 }
 
-/// Refuses, before anything runs, a dataset that would not fit in this machine's available
-/// memory: `xyz run` holds it whole, and running out would end in the kernel's OOM killer.
+/// Refuses, before anything runs, a dataset that would not fit in the memory this process may
+/// still take (the machine's, its control group's, its `ulimit -d` and `-v`): `xyz run` holds
+/// it whole, and running out would end in an abort or the kernel's OOM killer.
 fn check_memory(bound: &xyz_core::BoundSpace, sig: &xyz_abi::Signature) -> anyhow::Result<()> {
-    let needed = xyz_core::Dataset::bytes_needed(bound, sig);
-    let Some(available) = available_memory() else {
+    // The values, and room for what runs beside them (chunks of arguments, the writer's
+    // buffers).
+    let values = xyz_core::Dataset::bytes_needed(bound, sig);
+    let needed = values.saturating_add(values / 8).saturating_add(64 << 20);
+    let Some(available) = xyz_core::memory::available() else {
         return Ok(());
     };
     let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
     anyhow::ensure!(
         needed <= available,
         "the dataset of {} cases takes at least {:.1} GiB held whole, more than the {:.1} GiB \
-         this machine has available: sow it as a crop and reap it to Parquet (which streams), \
+         this process may still take: sow it as a crop and reap it to Parquet (which streams), \
          or split the sweep",
         bound.len(),
         gib(needed),
         gib(available)
     );
     Ok(())
-}
-
-/// `MemAvailable` of `/proc/meminfo`, in bytes, where there is one.
-fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib.saturating_mul(1024))
 }

@@ -124,3 +124,104 @@ fn a_fifo_in_a_store_or_as_the_cache_key_is_refused_never_waited_on() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(stdout(&out).lines().count(), 41);
 }
+
+#[test]
+fn sizes_from_a_spec_are_checked_before_anything_is_allocated() {
+    let dir = Dir::new();
+    let add = guest("add");
+    // Three combos of 2^32 values each: within each combo's bound, their product overflows.
+    let huge = [
+        "--function",
+        &add,
+        "--combo",
+        "a={ linspace = [0, 1, 4294967296] }",
+        "--combo",
+        "b={ linspace = [0, 1, 4294967296] }",
+        "--combo",
+        "c={ range = [0, 4294967296] }",
+    ];
+    for first in [&["run", "-o", "x.zarr"][..], &["sow", "--name", "big"][..]] {
+        let mut args = first.to_vec();
+        args.extend(huge);
+        let out = dir.xyz_within(&args, &[], LIMIT);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("more than 2^64 cells (a=4294967296 × b=4294967296 × c=4294967296)"),
+            "{err}"
+        );
+    }
+    // 10^9 cells are within the cell limit, but not within a 2 GiB data limit (`ulimit -d`):
+    // refused before the run, not an abort in the middle of it.
+    let out = dir.sh(&format!(
+        "ulimit -d 2097152; exec xyz run --function {add} --combo 'a={{ range = [0, 31623] }}' \
+         --combo 'b={{ range = [0, 31623] }}' --constant c=0 -o big.zarr"
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("GiB held whole, more than the")
+            && err.contains("this process may still take"),
+        "{err}"
+    );
+    assert!(!dir.path("big.zarr").exists());
+}
+
+#[test]
+fn a_store_whose_metadata_claims_a_huge_shape_is_refused_from_its_metadata() {
+    let dir = Dir::new();
+    let add = guest("add");
+    let sweep = [
+        "--function",
+        &add,
+        "--combo",
+        "a={ linspace = [0, 1, 40] }",
+        "--constant",
+        "b=1",
+        "--constant",
+        "c=0",
+        "-q",
+    ];
+    let mut run = vec!["run"];
+    run.extend(sweep);
+    run.extend(["-o", "s.zarr"]);
+    dir.xyz_ok(&run, 0);
+    let store = dir.path("s.zarr");
+    let good = crate::util::tree(&store);
+    for array in ["a", "sum"] {
+        // The array's own metadata and the group's consolidated copy of it both claim it.
+        let claim = |json: &mut serde_json::Value| json["shape"] = serde_json::json!([3e15 as u64]);
+        let path = store.join(array).join("zarr.json");
+        let mut meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        claim(&mut meta);
+        std::fs::write(&path, meta.to_string()).unwrap();
+        let group = store.join("zarr.json");
+        let mut meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&group).unwrap()).unwrap();
+        claim(&mut meta["consolidated_metadata"]["metadata"][array]);
+        std::fs::write(&group, meta.to_string()).unwrap();
+        let mut into = vec!["run"];
+        into.extend(sweep);
+        into.extend(["--into", "s.zarr"]);
+        for args in [&["show", "s.zarr"][..], &into[..]] {
+            let out = dir.xyz_within(args, &[], LIMIT);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains(&format!("s.zarr/{array}: has shape [3000000000000000]"))
+                    && err.contains("more than this process can hold"),
+                "{err}"
+            );
+        }
+        // What was refused was not touched.
+        for (rel, bytes) in &good {
+            if !rel.ends_with("zarr.json") {
+                assert_eq!(&std::fs::read(store.join(rel)).unwrap(), bytes, "{rel:?}");
+            }
+        }
+        for (rel, bytes) in &good {
+            std::fs::write(store.join(rel), bytes).unwrap();
+        }
+    }
+}

@@ -79,6 +79,35 @@ fn open(store: &Store, dir: &Path, name: &str) -> Result<Meta, ReadError> {
         };
         err(&at, format!("cannot be read: {text}{hint}"))
     })?;
+    // The array is read whole: a shape larger than this process can hold (or whose size
+    // overflows) is refused from the metadata, before anything is allocated for it.
+    let elements = array
+        .shape()
+        .iter()
+        .try_fold(1u64, |n, s| n.checked_mul(*s));
+    let each = if *array.data_type() == data_type::string() {
+        std::mem::size_of::<String>() as u64
+    } else if *array.data_type() == data_type::complex128()
+        || *array.data_type() == data_type::complex64()
+    {
+        16
+    } else {
+        8
+    };
+    let held = elements.and_then(|n| n.checked_mul(each));
+    let available = crate::memory::available().unwrap_or(u64::MAX);
+    if held.is_none_or(|b| b > available || b > isize::MAX as u64) {
+        return Err(err(
+            &at,
+            format!(
+                "has shape {:?}: {} values, more than this process can hold ({:.1} GiB \
+                 available)",
+                array.shape(),
+                elements.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()),
+                available as f64 / f64::from(1u32 << 30)
+            ),
+        ));
+    }
     let shape: Vec<usize> = array.shape().iter().map(|s| *s as usize).collect();
     let dims: Vec<String> = match array.dimension_names() {
         Some(names) => names
