@@ -391,3 +391,93 @@ fn xyz_build_builds_c_with_the_c_library() {
     };
     assert_eq!(run(module.trim()), run(built.to_str().unwrap()));
 }
+
+/// `poll_oneoff` is the one WASI call that waits. With the case's clocks a sleep returns at
+/// once and moves the case's clock on by what it slept; with the host's clocks it is a real
+/// sleep, which the call's deadline cuts short in every mode of running.
+#[test]
+fn a_sleep_honours_the_deadline_in_every_mode() {
+    let dir = Dir::new();
+    let module = crate::util::wat_fixture(&dir, "sleep.wat");
+    let spec = |clocks: &str| {
+        dir.write(
+            "s.toml",
+            &format!(
+                "function = \"{module}\"\n[combos]\nns = [10000000, 4611686018427387904]\n\
+                 [limits]\nclocks = \"{clocks}\"\n"
+            ),
+        )
+        .display()
+        .to_string()
+    };
+    let limit = std::time::Duration::from_secs(120);
+    // The case's clocks: 2^62 ns pass at once, the same on every run.
+    let s = spec("case");
+    let out = dir.xyz_within(&["run", &s, "-q", "-o", "case.csv"], &[], limit);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let csv = std::fs::read_to_string(dir.path("case.csv")).unwrap();
+    assert_eq!(
+        csv,
+        "ns,t,xyz_status,xyz_error\n10000000,10001000,0,\n\
+         4611686018427387904,4611686018427388904,0,\n"
+    );
+    // The host's clocks: the short sleep sleeps, the long one ends at the deadline.
+    let s = spec("real");
+    for mode in [&["--watchdog", "epoch"][..], &["--no-isolate"], &[]] {
+        let mut args = vec![
+            "run",
+            &s,
+            "-q",
+            "-o",
+            "real.csv",
+            "--force",
+            "--deadline",
+            "3s",
+        ];
+        args.extend(mode);
+        let start = std::time::Instant::now();
+        let out = dir.xyz_within(&args, &[], limit);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{mode:?}: {:?}",
+            start.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(3), "{mode:?}: {out:?}");
+        let csv = std::fs::read_to_string(dir.path("real.csv")).unwrap();
+        let rows: Vec<&str> = csv.lines().collect();
+        let t: i64 = rows[1].split(',').nth(1).unwrap().parse().unwrap();
+        assert!(t >= 10_000_000, "{mode:?}: {csv}");
+        assert!(
+            rows[2].contains("ran past its deadline of 3s"),
+            "{mode:?}: {csv}"
+        );
+    }
+}
+
+/// A case that changes its WASI context (here, closes stdout) leaves the next case of the same
+/// instance the context every case starts from.
+#[test]
+fn each_case_starts_from_the_same_wasi_state() {
+    let dir = Dir::new();
+    let module = crate::util::wat_fixture(&dir, "fdclose.wat");
+    // One thread: the two cases run in one instance, the closing one first.
+    let out = dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            &module,
+            "--combo",
+            "close=[1, 0]",
+            "-j",
+            "1",
+            "-q",
+            "-o",
+            "-",
+        ],
+        0,
+    );
+    assert_eq!(
+        stdout(&out),
+        "close,errno,xyz_status,xyz_error\n1,8,0,\n0,0,0,\n"
+    );
+}

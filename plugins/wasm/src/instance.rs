@@ -63,6 +63,9 @@ pub(crate) struct StoreState {
     panic: Option<String>,
     /// WASI, for a module that imports it.
     wasi: Option<WasiState>,
+    /// When the call under way must end, where it has a deadline: what host calls that wait
+    /// (`poll_oneoff`) wait until at the most.
+    pub(crate) call_deadline: Option<std::time::Instant>,
 }
 
 impl StoreState {
@@ -74,7 +77,13 @@ impl StoreState {
             },
             panic: None,
             wasi: wasi.then(|| WasiState::new(real_clocks)),
+            call_deadline: None,
         }
+    }
+
+    /// The clocks this store's WASI gives, if it has WASI.
+    pub(crate) fn wasi_clocks(&self) -> Option<crate::wasi::poll::Clocks> {
+        self.wasi.as_ref().map(WasiState::clocks)
     }
 
     /// The WASI context the imports use.
@@ -561,6 +570,9 @@ impl WasmInstance {
         if let Some(ticks) = self.deadline_ticks {
             self.store.set_epoch_deadline(ticks);
         }
+        self.store.data_mut().call_deadline = self
+            .deadline
+            .and_then(|d| std::time::Instant::now().checked_add(d));
         let code = self
             .eval
             .call(&mut self.store, base as i32)

@@ -13,13 +13,17 @@
 //!   the case succeeds and attached to its failure message when it fails.
 //!
 //! A WASI module is evaluated one case per call, so that each case's seed and output are its
-//! own; `proc_exit` ends the case as a failure naming the exit code.
+//! own; `proc_exit` ends the case as a failure naming the exit code. Each case starts from a
+//! fresh context (its descriptor table as at the start), so no case sees what another did to
+//! it. `poll_oneoff`, the call that waits, is xyz's own ([`poll`]).
+
+pub(crate) mod poll;
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand::TryRng;
@@ -46,38 +50,48 @@ pub(crate) struct WasiState {
     seed: Arc<Mutex<u64>>,
     /// Whether the clocks and randomness are the host's.
     real: bool,
+    /// What the host's monotonic clock counts from, when the clocks are the host's.
+    start: Instant,
 }
 
 impl WasiState {
     /// A deny-by-default context, with clocks and randomness the same for a case on every
     /// run unless `real` (then the host's).
     pub(crate) fn new(real: bool) -> WasiState {
-        let stdout = Captured::default();
-        let stderr = Captured::default();
-        let ticks = Arc::new(AtomicU64::new(0));
-        let seed = Arc::new(Mutex::new(0));
-        let mut builder = WasiCtxBuilder::new();
-        builder.stdout(stdout.clone()).stderr(stderr.clone());
-        if !real {
-            builder
-                .wall_clock(CaseClock(ticks.clone()))
-                .monotonic_clock(CaseClock(ticks.clone()))
-                .secure_random(CaseRng(seed.clone()))
-                .insecure_random(CaseRng(seed.clone()))
-                .insecure_random_seed(0);
-        }
-        WasiState {
-            ctx: builder.build_p1(),
-            stdout,
-            stderr,
-            ticks,
-            seed,
+        let mut state = WasiState {
+            ctx: WasiCtxBuilder::new().build_p1(),
+            stdout: Captured::default(),
+            stderr: Captured::default(),
+            ticks: Arc::new(AtomicU64::new(0)),
+            seed: Arc::new(Mutex::new(0)),
             real,
-        }
+            start: Instant::now(),
+        };
+        state.ctx = state.build();
+        state
     }
 
-    /// Readies the context for the case of `args` (one case) of the module `sha256`: clocks
-    /// at zero, the generator seeded from the arguments, no output captured.
+    /// A fresh context over this state's streams, clocks and generator.
+    fn build(&self) -> WasiP1Ctx {
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .stdout(self.stdout.clone())
+            .stderr(self.stderr.clone());
+        if self.real {
+            builder.monotonic_clock(HostClock(self.start));
+        } else {
+            builder
+                .wall_clock(CaseClock(self.ticks.clone()))
+                .monotonic_clock(CaseClock(self.ticks.clone()))
+                .secure_random(CaseRng(self.seed.clone()))
+                .insecure_random(CaseRng(self.seed.clone()))
+                .insecure_random_seed(0);
+        }
+        builder.build_p1()
+    }
+
+    /// Readies the context for the case of `args` (one case) of the module `sha256`: a fresh
+    /// context, clocks at zero, the generator seeded from the arguments, no output captured.
     pub(crate) fn begin_case(&mut self, sha256: &[u8], args: &Columns) {
         if !self.real {
             self.ticks.store(0, Ordering::Relaxed);
@@ -85,6 +99,16 @@ impl WasiState {
         }
         self.stdout.clear();
         self.stderr.clear();
+        self.ctx = self.build();
+    }
+
+    /// The clocks the context gives, for [`poll::poll_oneoff`].
+    pub(crate) fn clocks(&self) -> poll::Clocks {
+        if self.real {
+            poll::Clocks::Host(self.start)
+        } else {
+            poll::Clocks::Case(self.ticks.clone())
+        }
     }
 
     /// What the case wrote to stdout and stderr, for a failure message: empty when it wrote
@@ -164,6 +188,19 @@ impl HostMonotonicClock for CaseClock {
 
     fn now(&self) -> u64 {
         self.tick()
+    }
+}
+
+/// The host's monotonic clock, counted from the state's start, which `poll_oneoff` reads too.
+struct HostClock(Instant);
+
+impl HostMonotonicClock for HostClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+
+    fn now(&self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
     }
 }
 
