@@ -398,3 +398,64 @@ fn crops_grow_under_mpirun_and_gnu_parallel_as_the_readme_says() {
         );
     }
 }
+
+/// A launcher whose workers greet, then die on every call they are given: each slot is given
+/// up after three such workers in a row, and the run stops saying why, instead of launching
+/// workers for every case.
+#[test]
+fn a_launcher_whose_workers_die_on_every_call_is_given_up() {
+    let dir = Dir::new();
+    let spec = mandel_spec(&dir, 40, 60, 100);
+    // Passes the function's file on to the worker (which then greets), and kills it as soon
+    // as the first call comes.
+    dir.write(
+        "relay.py",
+        r#"import struct, subprocess, sys
+with open(sys.argv[1], "a") as log:
+    log.write("launch\n")
+stdin = sys.stdin.buffer
+head = stdin.read(4)
+body = stdin.read(struct.unpack("<I", head)[0])
+worker = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE)
+worker.stdin.write(head + body)
+worker.stdin.flush()
+stdin.read(4)
+worker.kill()
+worker.wait()
+sys.exit(1)
+"#,
+    );
+    let log = dir.path("launches.log");
+    let launcher = format!(
+        "python3 {} {}",
+        dir.path("relay.py").display(),
+        log.display()
+    );
+    let spec = spec.to_str().unwrap();
+    let out = dir.xyz_within(
+        &[
+            "run",
+            spec,
+            "-j",
+            "2",
+            "--launcher",
+            &launcher,
+            "-o",
+            "x.zarr",
+        ],
+        &[],
+        Duration::from_secs(120),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("every launcher slot was given up")
+            && err.contains("slot 0: 3 workers in a row were lost before they answered a call")
+            && err.contains("slot 1: 3 workers in a row")
+            && err.contains("ended in the middle of a call"),
+        "{err}"
+    );
+    let launches = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert!(launches <= 30, "{launches} launches");
+    assert!(!dir.path("x.zarr").exists());
+}

@@ -5,8 +5,8 @@
 //! `ssh node{i}`), and the function's file, which each worker is sent over its pipe, so the far
 //! side needs nothing but xyz. At most one worker runs in a slot at a time. A worker lost in
 //! the middle of a call (its node gone, its connection dropped) frees its slot and its call is
-//! made again by another worker; a slot whose launches keep failing is given up, and the run
-//! goes on with the others.
+//! made again by another worker; a slot whose launches keep failing, or whose workers keep
+//! being lost before they answer a call, is given up, and the run goes on with the others.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use super::lock;
 
-/// A slot whose launches failed this many times in a row is given up.
+/// A slot whose launches failed this many times in a row, or whose workers were lost this many
+/// times in a row before they answered a call, is given up.
 pub(crate) const GIVE_UP_AFTER: u32 = 3;
 
 /// How often one call may lose its worker before it fails.
@@ -59,7 +60,8 @@ pub struct SlotReport {
     pub lost: u64,
     /// Launches that failed: the command did not start, or its worker did not greet.
     pub failed_starts: u64,
-    /// Whether it was given up after three failed launches in a row.
+    /// Whether it was given up: after three failed launches in a row, or three workers in a
+    /// row lost before they answered a call.
     pub given_up: bool,
     /// The last thing that went wrong in it.
     pub last_error: Option<String>,
@@ -70,6 +72,8 @@ struct Slot {
     report: SlotReport,
     in_use: bool,
     failing: u32,
+    /// Workers lost in a row before they answered a call, since one last did.
+    unanswered: u32,
 }
 
 /// The slots of a launch: which are taken, and what happened in each.
@@ -153,14 +157,30 @@ impl Board {
 
     /// A worker in `slot` answered a call.
     pub(crate) fn called(&self, slot: usize) {
-        lock(&self.slots)[slot].report.calls += 1;
+        let mut slots = lock(&self.slots);
+        slots[slot].report.calls += 1;
+        slots[slot].unanswered = 0;
     }
 
-    /// The worker in `slot` was lost in the middle of a call.
-    pub(crate) fn lost(&self, slot: usize, error: String) {
+    /// The worker in `slot` was lost in the middle of a call; `unanswered` if that was the
+    /// first call it was given, and one no other worker had lost: three such in a row give the
+    /// slot up (its workers start, but cannot work).
+    pub(crate) fn lost(&self, slot: usize, error: String, unanswered: bool) {
         let mut slots = lock(&self.slots);
-        slots[slot].report.lost += 1;
-        slots[slot].report.last_error = Some(error);
+        let s = &mut slots[slot];
+        s.report.lost += 1;
+        if unanswered {
+            s.unanswered += 1;
+        }
+        if s.unanswered >= GIVE_UP_AFTER {
+            s.report.given_up = true;
+            s.report.last_error = Some(format!(
+                "{GIVE_UP_AFTER} workers in a row were lost before they answered a call; the \
+                 last: {error}"
+            ));
+        } else {
+            s.report.last_error = Some(error);
+        }
     }
 
     /// The worker in `slot` is gone: the slot is free.
@@ -210,6 +230,40 @@ mod tests {
         let r = board.reports();
         assert_eq!((r[0].started, r[0].failed_starts), (1, 3));
         assert_eq!(r[1].last_error.as_deref(), Some("refused"));
+    }
+
+    #[test]
+    fn a_slot_whose_workers_are_lost_before_answering_is_given_up() {
+        let board = Board::new(1);
+        let none = || None::<()>;
+        // Losses that speak of the call, or between answered calls, keep the slot.
+        for unanswered in [false, false, true, true] {
+            assert!(matches!(board.take(none), Err(Take::Slot(0))));
+            board.started(0);
+            board.lost(0, "retried".into(), unanswered);
+            board.release(0);
+        }
+        board.called(0);
+        for _ in 0..GIVE_UP_AFTER - 1 {
+            assert!(matches!(board.take(none), Err(Take::Slot(0))));
+            board.lost(0, "ended in the middle of a call".into(), true);
+            board.release(0);
+        }
+        assert!(!board.reports()[0].given_up);
+        assert!(matches!(board.take(none), Err(Take::Slot(0))));
+        board.lost(0, "ended in the middle of a call".into(), true);
+        board.release(0);
+        assert!(matches!(board.take(none), Err(Take::None)));
+        let r = &board.reports()[0];
+        assert!(r.given_up);
+        assert_eq!(r.lost, 7);
+        assert_eq!(
+            r.last_error.as_deref(),
+            Some(
+                "3 workers in a row were lost before they answered a call; the last: ended in \
+                 the middle of a call"
+            )
+        );
     }
 
     #[test]

@@ -254,7 +254,8 @@ impl Inner {
 
     /// The error when every slot of a launch has been given up.
     fn no_slot_left(&self, board: &Board) -> InstantiateError {
-        let mut message = "no worker could be started: every launcher slot failed".to_string();
+        let mut message =
+            "no worker could be started: every launcher slot was given up".to_string();
         for r in board.reports() {
             if let Some(e) = &r.last_error {
                 message.push_str(&format!("; slot {}: {e}", r.slot));
@@ -353,6 +354,7 @@ impl Inner {
             drain,
             stderr,
             slot: None,
+            answered: 0,
         };
         worker.guard.arm(self.load_timeout);
         let sent = match &self.module {
@@ -426,6 +428,8 @@ struct Worker {
     stderr: Arc<Mutex<Vec<u8>>>,
     /// The launch slot it runs in, freed when it goes.
     slot: Option<(usize, Arc<Board>)>,
+    /// Calls it answered.
+    answered: u64,
 }
 
 impl Worker {
@@ -682,7 +686,7 @@ impl Instance for ProcessInstance {
     fn eval(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<(), Trap> {
         let mut losses = 0;
         loop {
-            match self.call(args, out) {
+            match self.call(args, out, losses == 0) {
                 Err(Call::Lost(trap)) => {
                     // A launched worker gone in the middle of a call: its node or connection,
                     // not the function, unless it keeps happening.
@@ -726,7 +730,13 @@ enum Call {
 }
 
 impl ProcessInstance {
-    fn call(&mut self, args: &Columns, out: &mut EvalOutput) -> Result<Result<(), Trap>, Call> {
+    /// Makes the call `args` (for the first time, or again after a lost worker).
+    fn call(
+        &mut self,
+        args: &Columns,
+        out: &mut EvalOutput,
+        first: bool,
+    ) -> Result<Result<(), Trap>, Call> {
         let deadline = self.function.deadline;
         let worker = self.worker.as_mut().ok_or_else(|| {
             Call::Failed(Trap {
@@ -751,6 +761,7 @@ impl ProcessInstance {
         let fired = deadline.is_some() && worker.guard.disarm();
         match result {
             Ok(reply) => {
+                worker.answered += 1;
                 if let Some((slot, board)) = &worker.slot {
                     board.called(*slot);
                 }
@@ -787,7 +798,9 @@ impl ProcessInstance {
                 };
                 match &worker.slot {
                     Some((slot, board)) if !memory => {
-                        board.lost(*slot, trap.message.clone());
+                        // A worker lost on the first call it was given, a call no other worker
+                        // had lost (whose loss may be the call's doing), speaks of its slot.
+                        board.lost(*slot, trap.message.clone(), first && worker.answered == 0);
                         Err(Call::Lost(trap))
                     }
                     _ => Err(Call::Failed(trap)),
