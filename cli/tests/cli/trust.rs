@@ -181,6 +181,47 @@ fn loading_that_never_ends_is_stopped_at_the_load_timeout() {
     assert!(!dir.path(".xyz-s").exists(), "a failed sow leaves nothing");
 }
 
+/// A worker whose parent was killed while the function's library loads (its constructor never
+/// returns) exits by itself, instead of spinning for as long as one waits.
+#[test]
+fn a_worker_dies_with_its_parent_even_while_a_library_loads() {
+    let dir = Dir::new();
+    let spin = c_library(
+        &dir,
+        "spin",
+        "__attribute__((constructor)) static void spin(void) { for (;;) {} }",
+    );
+    let mark = format!("XYZ_TEST_ORPHAN={}", dir.path("mark").display());
+    let mut parent = Command::new(env!("CARGO_BIN_EXE_xyz"))
+        .args(["run", "--function"])
+        .arg(&spin)
+        .args(["--combo", "n=1", "--load-timeout", "10m", "-o", "o.csv"])
+        .env("XYZ_TEST_ORPHAN", dir.path("mark"))
+        .current_dir(dir.path(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The worker is up and spinning in the library's constructor.
+    let until = Instant::now() + Duration::from_secs(30);
+    while crate::util::pids_with("environ", &mark).len() < 2 {
+        assert!(Instant::now() < until, "no worker started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while let Some(pid) = crate::util::pids_with("environ", &mark).pop() {
+        if Instant::now() > until {
+            // Not left behind for the next test either.
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+            panic!("the worker {pid} outlived its killed parent");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn only_regular_files_are_functions() {
     let dir = Dir::new();
