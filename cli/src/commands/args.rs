@@ -61,7 +61,7 @@ pub(crate) struct Destination {
     force: bool,
     encoding: xyz_core::output::Encoding,
     /// Held while merging, so that merges into one dataset serialize.
-    _lock: Option<xyz_core::output::DatasetLock>,
+    lock: Option<xyz_core::output::DatasetLock>,
 }
 
 impl OutputArgs {
@@ -126,7 +126,7 @@ impl OutputArgs {
                 merge: Some(conflicts),
                 force: true,
                 encoding: self.encoding(),
-                _lock: Some(lock),
+                lock: Some(lock),
             });
         }
         let out = self
@@ -151,7 +151,7 @@ impl OutputArgs {
             merge: None,
             force: self.force,
             encoding: self.encoding(),
-            _lock: None,
+            lock: None,
         })
     }
 }
@@ -176,8 +176,24 @@ impl Destination {
     /// Writes `dataset` as a new output (a merge goes through [`Destination::harvest`]).
     /// Returns what was done, for the summary.
     pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
-        xyz_core::output::write_with(dataset, &self.path, self.format, self.force, self.encoding)?;
+        xyz_core::output::write_checked(
+            dataset,
+            &self.path,
+            self.format,
+            self.force,
+            self.encoding,
+            || self.still_held(),
+        )?;
         Ok("wrote")
+    }
+
+    /// With `--into`, that this merge still holds the dataset's lock and the dataset is the one
+    /// it found: checked just before the dataset is replaced.
+    fn still_held(&self) -> std::io::Result<()> {
+        match &self.lock {
+            Some(lock) => lock.still_held(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -197,6 +213,8 @@ impl Destination {
             xyz_core::output::WindowWriter::create(layout, &staged, self.format, self.encoding)?;
         let filled = fill(&mut |window| Ok(writer.write(window)?))?;
         writer.finish()?;
+        self.still_held()
+            .with_context(|| format!("writing {}", self.path.display()))?;
         staged.commit()?;
         Ok(filled)
     }
@@ -225,7 +243,14 @@ impl Destination {
         let merged = harvest
             .finish()
             .with_context(|| format!("merging into {}", self.path.display()))?;
-        xyz_core::output::write_with(&merged, &self.path, self.format, true, self.encoding)?;
+        xyz_core::output::write_checked(
+            &merged,
+            &self.path,
+            self.format,
+            true,
+            self.encoding,
+            || self.still_held(),
+        )?;
         Ok(merged
             .dims
             .iter()

@@ -253,11 +253,15 @@ fn only_regular_files_are_functions() {
     }
 }
 
+/// Concurrent merges into one dataset, named by three paths (its own, a symbolic link to it
+/// and one through `..`), each keep what they add.
 #[test]
 fn concurrent_merges_into_one_dataset_keep_every_coordinate() {
     let dir = Dir::new();
     let add = guest("add");
-    let merge = |first: i64| {
+    std::os::unix::fs::symlink("d.zarr", dir.path("alias.zarr")).unwrap();
+    std::fs::create_dir(dir.path("sub")).unwrap();
+    let merge = |first: i64, into: &'static str| {
         let dir = dir.tmp.path().to_path_buf();
         let add = add.clone();
         std::thread::spawn(move || {
@@ -265,7 +269,7 @@ fn concurrent_merges_into_one_dataset_keep_every_coordinate() {
                 let a = format!("a={}", first + round);
                 let out = Command::new(env!("CARGO_BIN_EXE_xyz"))
                     .args(["run", "--function", &add, "--combo", &a, "--combo", "b=1"])
-                    .args(["--constant", "c=0", "--into", "d.zarr", "-q"])
+                    .args(["--constant", "c=0", "--into", into, "-q"])
                     .current_dir(&dir)
                     .env("XYZ_CACHE_DIR", crate::util::cache_dir())
                     .output()
@@ -278,12 +282,24 @@ fn concurrent_merges_into_one_dataset_keep_every_coordinate() {
             }
         })
     };
-    let (x, y) = (merge(0), merge(100));
-    x.join().unwrap();
-    y.join().unwrap();
+    let merges = [
+        merge(0, "d.zarr"),
+        merge(100, "alias.zarr"),
+        merge(200, "sub/../d.zarr"),
+    ];
+    for m in merges {
+        m.join().unwrap();
+    }
     let shown: serde_json::Value = serde_json::from_str(&cells(&dir, "d.zarr")).unwrap();
     let dims = shown["dims"].to_string();
-    assert!(dims.contains("\"a\"") && dims.contains("10"), "{dims}");
+    assert!(dims.contains("\"a\"") && dims.contains("15"), "{dims}");
+    assert!(
+        std::fs::symlink_metadata(dir.path("alias.zarr"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link still links"
+    );
     assert!(
         !dir.path(".d.zarr.xyz-lock").exists(),
         "the lock is released"

@@ -7,6 +7,12 @@
 //! in place. A thread renews the lease while the lock is held. A lock whose lease expired
 //! (its holder's node died or hung), or whose holder on this host is no longer running, is
 //! taken over; a live holder is waited for.
+//!
+//! The lock is the dataset's, not a path's: it lives beside the dataset a path resolves to
+//! (through symbolic links and `..`), so two merges naming one dataset by two paths take one
+//! lock. And a holder that was stopped past its lease (a suspended job, a paused VM) may have
+//! lost it to another merge: before it replaces the dataset it checks, with
+//! [`DatasetLock::still_held`], that the lock is still its own and the dataset the one it read.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -38,6 +44,50 @@ pub struct DatasetLock {
     claim: Option<Claim>,
     stop: Option<mpsc::Sender<()>>,
     renewer: Option<JoinHandle<()>>,
+    /// The dataset, resolved.
+    dataset: PathBuf,
+    /// What the dataset was when the lock was taken (`None`: there was none).
+    seen: Option<Identity>,
+}
+
+/// Which file or directory a path names: its device and inode. A merge replaces a dataset by
+/// a rename, which gives it another inode.
+type Identity = (u64, u64);
+
+fn identity(path: &Path) -> io::Result<Option<Identity>> {
+    use std::os::unix::fs::MetadataExt as _;
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some((m.dev(), m.ino()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The dataset `dataset` names, as one path whatever the path taken to it: through symbolic
+/// links and `..` where it exists, else its directory's resolved path and its name.
+pub fn resolve(dataset: &Path) -> io::Result<PathBuf> {
+    if dataset.symlink_metadata().is_ok() {
+        // A link to nothing resolves to where it points.
+        return match std::fs::canonicalize(dataset) {
+            Ok(p) => Ok(p),
+            Err(_) => {
+                let target = std::fs::read_link(dataset)?;
+                let base = dataset.parent().unwrap_or(Path::new("."));
+                resolve(&base.join(target))
+            }
+        };
+    }
+    let name = dataset.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no file", dataset.display()),
+        )
+    })?;
+    let parent = match dataset.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok(std::fs::canonicalize(parent)?.join(name))
 }
 
 /// The path of the lock of the dataset at `dataset`.
@@ -56,7 +106,8 @@ impl DatasetLock {
         dataset: &Path,
         mut waiting: impl FnMut(&LockHolder),
     ) -> io::Result<DatasetLock> {
-        let path = lock_path(dataset);
+        let dataset = resolve(dataset)?;
+        let path = lock_path(&dataset);
         let mut told = false;
         let claim = loop {
             if let Some(claim) = claims::try_take(&path, LEASE)? {
@@ -83,7 +134,46 @@ impl DatasetLock {
             claim: Some(claim),
             stop: Some(stop),
             renewer: Some(renewer),
+            seen: identity(&dataset)?,
+            dataset,
         })
+    }
+
+    /// The dataset locked, resolved.
+    pub fn dataset(&self) -> &Path {
+        &self.dataset
+    }
+
+    /// Checks that the lock is still this holder's, renewing it, and that the dataset is the
+    /// one there when it was taken: what a merge checks just before it replaces the dataset.
+    /// An error of kind [`io::ErrorKind::WouldBlock`] says which did not hold.
+    pub fn still_held(&self) -> io::Result<()> {
+        let lost = |what: String| {
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{what} (this merge was held up past its lease of {LEASE:?}): nothing was \
+                     written, and the merge made meanwhile stands; run again to merge into it"
+                ),
+            )
+        };
+        let held = match &self.claim {
+            Some(claim) => claim.renew()?,
+            None => false,
+        };
+        if !held {
+            return Err(lost(format!(
+                "the lock on {} was taken over by another merge",
+                self.dataset.display()
+            )));
+        }
+        if identity(&self.dataset)? != self.seen {
+            return Err(lost(format!(
+                "{} was replaced since this merge read it",
+                self.dataset.display()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -102,6 +192,71 @@ impl Drop for DatasetLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_dataset_named_by_several_paths_has_one_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d.zarr");
+        std::os::unix::fs::symlink("d.zarr", dir.path().join("link.zarr")).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        // Before the dataset exists, and after.
+        for exists in [false, true] {
+            if exists {
+                std::fs::create_dir(&data).unwrap();
+            }
+            let real = resolve(&data).unwrap();
+            for alias in ["link.zarr", "sub/../d.zarr", "./d.zarr"] {
+                assert_eq!(resolve(&dir.path().join(alias)).unwrap(), real, "{alias}");
+            }
+            let held = DatasetLock::acquire(&dir.path().join("link.zarr"), |_| {}).unwrap();
+            assert_eq!(held.dataset(), real);
+            assert!(lock_path(&real).exists());
+            assert!(!dir.path().join(".link.zarr.xyz-lock").exists());
+        }
+    }
+
+    #[test]
+    fn a_lock_taken_over_or_a_dataset_replaced_meanwhile_is_told_before_placing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d.zarr");
+        std::fs::create_dir(&data).unwrap();
+        let lock = DatasetLock::acquire(&data, |_| {}).unwrap();
+        lock.still_held().unwrap();
+        // Another merge replaced the dataset (a rename, as every merge places its result).
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::remove_dir(&data).unwrap();
+        std::fs::rename(&other, &data).unwrap();
+        let err = lock.still_held().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(
+            err.to_string()
+                .contains("was replaced since this merge read it"),
+            "{err}"
+        );
+        drop(lock);
+
+        // Another merge took the lock over, as one does once a stopped holder's lease expired.
+        let lock = DatasetLock::acquire(&data, |_| {}).unwrap();
+        std::fs::write(
+            lock_path(&data),
+            format!(
+                "xyzclaim1 {} 1 another-token 30000\n",
+                crate::crop::result::host_name()
+            ),
+        )
+        .unwrap();
+        let err = lock.still_held().unwrap_err();
+        assert!(
+            err.to_string().contains("was taken over by another merge"),
+            "{err}"
+        );
+        drop(lock);
+        assert!(
+            lock_path(&data).exists(),
+            "the other holder's lock is not released"
+        );
+    }
 
     #[test]
     fn a_second_merge_waits_for_the_first_and_a_dead_holder_is_passed_over() {

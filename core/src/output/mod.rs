@@ -430,6 +430,20 @@ pub fn write_with(
     force: bool,
     encoding: Encoding,
 ) -> Result<(), WriteError> {
+    write_checked(dataset, dest, format, force, encoding, || Ok(()))
+}
+
+/// As [`write_with`], but only once `before_place` agrees, just before the new output
+/// replaces what is at `dest`: a merge checks there that it still holds its dataset's lock
+/// ([`DatasetLock::still_held`]). When it does not, nothing is placed and its error is given.
+pub fn write_checked(
+    dataset: &Dataset,
+    dest: &Path,
+    format: Format,
+    force: bool,
+    encoding: Encoding,
+    before_place: impl FnOnce() -> io::Result<()>,
+) -> Result<(), WriteError> {
     check_destination(dest, force)?;
     let io_err = |source| WriteError::Io {
         path: dest.to_path_buf(),
@@ -453,13 +467,17 @@ pub fn write_with(
         .map_err(io_err);
     }
     let dest = &resolve_destination(dest)?;
-    place_atomically(dest, |tmp| match format {
+    let staged = Staged::begin(dest).map_err(io_err)?;
+    let tmp = staged.path();
+    match format {
         Format::Zarr => zarr::write(dataset, tmp, encoding),
         Format::Csv => tabular::write_csv(dataset, tmp),
         Format::Json => tabular::write_json(dataset, tmp),
         Format::Parquet => parquet::write(dataset, tmp, encoding.compression),
         Format::Netcdf => netcdf::write(dataset, tmp),
-    })
+    }
+    .and_then(|()| before_place())
+    .and_then(|()| staged.place())
     .map_err(io_err)
 }
 
