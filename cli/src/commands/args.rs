@@ -30,7 +30,8 @@ pub(crate) struct OutputArgs {
     #[arg(long, value_name = "DATA")]
     into: Option<PathBuf>,
 
-    /// With --into: where a cell already holds a different value, the new value wins
+    /// With --into: evaluate every cell of the sweep again and replace what the dataset holds
+    /// (cells it lacks are added as ever)
     #[arg(long, requires = "into", conflicts_with = "keep_existing")]
     overwrite: bool,
 
@@ -185,6 +186,11 @@ impl Destination {
             || self.still_held(),
         )?;
         Ok("wrote")
+    }
+
+    /// Whether a merge replaces the cells it evaluates (`--into` with `--overwrite`).
+    pub(crate) fn overwrites(&self) -> bool {
+        self.merge == Some(xyz_core::harvest::Conflicts::Overwrite)
     }
 
     /// With `--into`, that this merge still holds the dataset's lock and the dataset is the one

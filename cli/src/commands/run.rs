@@ -93,14 +93,13 @@ impl RunCommand {
         let (outcome, how, dims) = match dest.harvest(&layout)? {
             Some(harvest) => {
                 // Only what the dataset lacks is evaluated, unless --recompute: the same
-                // function (by SHA-256) and, as the merge checks, the same constants.
-                lacking = super::lacking::lacking(
-                    &harvest,
-                    &bound,
-                    function.sha256(),
-                    &dest.path,
-                    self.lacking,
-                )?;
+                // function (by SHA-256) and, as the merge checks, the same constants. With
+                // --overwrite every cell of the sweep is evaluated again and replaces what the
+                // dataset holds (xyzpy's `overwrite=True`).
+                let mut args = self.lacking;
+                args.recompute |= dest.overwrites();
+                lacking =
+                    super::lacking::lacking(&harvest, &bound, function.sha256(), &dest.path, args)?;
                 let outcome = match &lacking.todo {
                     None => runner.run_into(&bound, harvest),
                     Some(todo) => {

@@ -153,6 +153,48 @@ fn conflicting_cells_are_refused_unless_told_which_wins() {
     xyz_tests::python("check.py", &[&"harvest-affine", &dir.path("d.zarr")]);
 }
 
+/// `--overwrite` is xyzpy's `overwrite=True`: the sweep's cells are evaluated again and their
+/// values replace those the dataset holds, though the dataset held them all.
+#[test]
+fn overwrite_evaluates_the_sweeps_cells_again_and_replaces_them() {
+    let dir = Dir::new();
+    let (two, three) = affines(&dir);
+    let run = |f: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--function",
+            f,
+            "--combo",
+            "x=[1, 2]",
+            "--into",
+            "d.zarr",
+        ];
+        args.extend(extra);
+        args.extend(["--json", "-q"]);
+        let out = dir.xyz_ok(&args, 0);
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
+    };
+    run(&two, &[]);
+    // The same sweep again: every cell held, none evaluated.
+    assert_eq!(run(&two, &[])["skipped"], 2);
+    // Overwritten by a function that gives other values: both evaluated, both replaced.
+    let said = run(&three, &["--overwrite"]);
+    assert_eq!(
+        (said["evaluated"].as_u64(), said["skipped"].as_u64()),
+        (Some(2), Some(0)),
+        "{said}"
+    );
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import xarray as xr; print(xr.open_zarr('d.zarr').y.values.tolist())",
+        ])
+        .current_dir(dir.path(""))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), "[4.0, 7.0]", "{out:?}");
+}
+
 #[test]
 fn several_crops_reap_into_one_dataset() {
     let dir = Dir::new();
