@@ -225,3 +225,65 @@ fn a_store_whose_metadata_claims_a_huge_shape_is_refused_from_its_metadata() {
         }
     }
 }
+
+#[test]
+fn lost_values_read_as_missing_and_cells_given_twice_are_refused() {
+    let dir = Dir::new();
+    let add = guest("add");
+    let sweep = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--function",
+            &add,
+            "--combo",
+            "a={ linspace = [0, 1, 40] }",
+            "--combo",
+            "b=[1, 2]",
+            "--constant",
+            "c=0",
+            "-q",
+        ];
+        args.extend(extra);
+        dir.xyz_ok(&args, 0);
+    };
+    let cells = |data: &str| {
+        let shown = stdout(&dir.xyz_ok(&["show", data, "--json"], 0));
+        serde_json::from_str::<serde_json::Value>(&shown).unwrap()["cells"].clone()
+    };
+    // A chunk of values deleted: its cells are not evaluated (not values of NaN that were),
+    // and --into evaluates them again.
+    sweep(&["-o", "s.zarr"]);
+    let chunks: Vec<_> = std::fs::read_dir(dir.path("s.zarr/sum/c"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(!chunks.is_empty());
+    let chunk = crate::util::tree(&dir.path("s.zarr/sum/c"))[0].0.clone();
+    std::fs::remove_file(dir.path("s.zarr/sum/c").join(&chunk)).unwrap();
+    let lost = cells("s.zarr");
+    assert_eq!(
+        lost["ok"].as_u64().unwrap() + lost["not_evaluated"].as_u64().unwrap(),
+        80
+    );
+    assert!(lost["not_evaluated"].as_u64().unwrap() > 0, "{lost}");
+    sweep(&["--into", "s.zarr"]);
+    assert_eq!(cells("s.zarr")["ok"], 80);
+
+    // A Parquet file that gives every cell twice (as a careless concatenation would).
+    sweep(&["-o", "p.parquet"]);
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import pyarrow as pa, pyarrow.parquet as pq; t = pq.read_table('p.parquet'); \
+             pq.write_table(pa.concat_tables([t, t]), 'p.parquet')",
+        ])
+        .current_dir(dir.path(""))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = dir.xyz_err(&["show", "p.parquet"]);
+    assert!(
+        err.contains("is a second row for the cell a = 0.0, b = 1.0"),
+        "{err}"
+    );
+}

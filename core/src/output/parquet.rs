@@ -839,6 +839,9 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
     let mut cells = vec![CellState::Absent; n_cells];
     let mut errors = BTreeMap::new();
     let pq = |e: ParquetError| fail(e.to_string());
+    // Each cell has one row: a file with two for one cell is refused, not read with one of
+    // them winning.
+    let mut seen = vec![false; n_cells];
     for g in 0..reader.num_row_groups() {
         let group = reader.get_row_group(g).map_err(pq)?;
         let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
@@ -855,6 +858,23 @@ pub(super) fn read(path: &Path) -> Result<Dataset, ReadError> {
                     ))
                 })?;
                 *cell += i * strides[d];
+            }
+        }
+        for (r, &cell) in at.iter().enumerate() {
+            if std::mem::replace(&mut seen[cell], true) {
+                let coords: Vec<String> = dims
+                    .iter()
+                    .enumerate()
+                    .map(|(d, dim)| {
+                        let k = (cell / strides[d]) % dim.coords.len();
+                        format!("{} = {}", dim.name, dim.coords.get(k))
+                    })
+                    .collect();
+                return Err(fail(format!(
+                    "row {r} of row group {g} is a second row for the cell {}: a file holds \
+                     one row a cell",
+                    coords.join(", ")
+                )));
             }
         }
         let mut i = outputs_at;

@@ -287,30 +287,41 @@ impl Streamed {
                 None => Held::of_buf(&self.buf),
             };
             let array = &self.array;
+            // Every chunk of a value or status is stored, even one all missing: a chunk absent
+            // from an xyz store is then one lost, which reads as missing, never as values.
+            // Sparse failure messages keep leaving out chunks of none.
+            let dense = zarrs::array::CodecOptions::default().with_store_empty_chunks(true);
             let stored = match (held, run) {
-                (Held::F64(v), Some(r)) => array.store_chunk(&index, &v[r]),
-                (Held::C128(v), Some(r)) => array.store_chunk(&index, &v[r]),
-                (Held::I64(v), Some(r)) => array.store_chunk(&index, &v[r]),
-                (Held::Bool(v), Some(r)) => array.store_chunk(&index, &v[r]),
-                (Held::Status(v), Some(r)) => array.store_chunk(&index, &v[r]),
-                (Held::Str(v), Some(r)) => array.store_chunk(&index, &v[r]),
-                (Held::F64(v), None) => {
-                    array.store_chunk(&index, gather_from(v, at, shape, chunk, &origin, f64::NAN))
-                }
-                (Held::C128(v), None) => array.store_chunk(
+                (Held::F64(v), Some(r)) => array.store_chunk_opt(&index, &v[r], &dense),
+                (Held::C128(v), Some(r)) => array.store_chunk_opt(&index, &v[r], &dense),
+                (Held::I64(v), Some(r)) => array.store_chunk_opt(&index, &v[r], &dense),
+                (Held::Bool(v), Some(r)) => array.store_chunk_opt(&index, &v[r], &dense),
+                (Held::Status(v), Some(r)) => array.store_chunk_opt(&index, &v[r], &dense),
+                (Held::Str(v), Some(r)) => array.store_chunk_opt(&index, &v[r], &dense),
+                (Held::F64(v), None) => array.store_chunk_opt(
+                    &index,
+                    gather_from(v, at, shape, chunk, &origin, f64::NAN),
+                    &dense,
+                ),
+                (Held::C128(v), None) => array.store_chunk_opt(
                     &index,
                     gather_from(v, at, shape, chunk, &origin, MISSING_C128),
+                    &dense,
                 ),
-                (Held::I64(v), None) => array.store_chunk(
+                (Held::I64(v), None) => array.store_chunk_opt(
                     &index,
                     gather_from(v, at, shape, chunk, &origin, MISSING_I64),
+                    &dense,
                 ),
-                (Held::Bool(v), None) => {
-                    array.store_chunk(&index, gather_from(v, at, shape, chunk, &origin, false))
-                }
-                (Held::Status(v), None) => array.store_chunk(
+                (Held::Bool(v), None) => array.store_chunk_opt(
+                    &index,
+                    gather_from(v, at, shape, chunk, &origin, false),
+                    &dense,
+                ),
+                (Held::Status(v), None) => array.store_chunk_opt(
                     &index,
                     gather_from(v, at, shape, chunk, &origin, STATUS_FILL),
+                    &dense,
                 ),
                 (Held::Sparse(texts), _) => {
                     let mut v = vec![""; len];
@@ -323,7 +334,11 @@ impl Streamed {
                 }
                 (Held::Str(v), None) => {
                     let v: Vec<&str> = v.iter().map(String::as_str).collect();
-                    array.store_chunk(&index, gather_from(&v, at, shape, chunk, &origin, ""))
+                    array.store_chunk_opt(
+                        &index,
+                        gather_from(&v, at, shape, chunk, &origin, ""),
+                        &dense,
+                    )
                 }
             };
             stored.map_err(other)?;

@@ -321,6 +321,26 @@ fn each_chunk<T: zarrs::array::ElementOwned>(
     Ok(())
 }
 
+/// Calls `f(at, len)` for each run of flat indices of `m` that lie in a chunk (or shard) the
+/// store at `dir` does not hold.
+fn lost_chunks(dir: &Path, m: &Meta, mut f: impl FnMut(usize, usize)) -> Result<(), ReadError> {
+    let grid = m.array.chunk_grid_shape().to_vec();
+    for index in super::zarr::chunk_indices(&grid) {
+        let key = m.array.chunk_key(&index);
+        if dir.join(key.as_str()).symlink_metadata().is_ok() {
+            continue;
+        }
+        let part = m
+            .array
+            .chunk_subset_bounded(&index)
+            .map_err(|e| err(&dir.join(&m.name), e.to_string()))?;
+        let origin: Vec<usize> = part.start().iter().map(|s| *s as usize).collect();
+        let size: Vec<usize> = part.shape().iter().map(|s| *s as usize).collect();
+        super::zarr::for_each_run(&m.shape, &size, &origin, |_, a, n| f(a, n));
+    }
+    Ok(())
+}
+
 /// Runs `read` of the array at `at`, a panic in a decoder and any error reported as damage
 /// naming the array.
 fn guarded_chunks(
@@ -670,7 +690,20 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
     let mut present = vec![false; n_cells];
     let mut any_present_info = false;
     let mut vars = Vec::new();
+    // Cells some chunk of whose values the store does not hold (only read where there is a
+    // status to correct).
+    let mut lost = vec![false; if states.is_some() { n_cells } else { 0 }];
+    let lengths: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
     for (m, fill) in &var_metas {
+        if m.shape[..swept.len()] != lengths[..] {
+            return Err(err(
+                &dir.join(&m.name),
+                format!(
+                    "has shape {:?}, which the coordinates of {swept:?} do not give",
+                    m.shape
+                ),
+            ));
+        }
         let extra_dims: Vec<ExtraDim> = m.dims[swept.len()..]
             .iter()
             .zip(&m.shape[swept.len()..])
@@ -680,6 +713,12 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
             })
             .collect();
         let elements: usize = extra_dims.iter().map(|d| d.size as usize).product();
+        if !lost.is_empty() {
+            lost_chunks(dir, m, |a, n| {
+                let e = elements.max(1);
+                lost[a / e..(a + n).div_ceil(e)].fill(true);
+            })?;
+        }
         let raw = read_array(dir, m)?;
         // Which cells hold a value: any element of theirs that is not missing.
         let mut mark = |k: usize, here: bool| {
@@ -743,7 +782,16 @@ pub(super) fn read(dir: &Path) -> Result<Dataset, ReadError> {
         });
     }
     let cells = match states {
-        Some(states) => states,
+        // A cell whose values were lost (a chunk deleted) is no longer evaluated, whatever
+        // its status says: xyz stores every chunk of a value, missing or not.
+        Some(mut states) => {
+            for (state, lost) in states.iter_mut().zip(&lost) {
+                if *lost && *state == CellState::Ok {
+                    *state = CellState::Pending;
+                }
+            }
+            states
+        }
         None => super::cells_of(present, any_present_info),
     };
     let attrs = group_attrs
