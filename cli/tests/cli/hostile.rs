@@ -287,3 +287,31 @@ fn lost_values_read_as_missing_and_cells_given_twice_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_crop_directory_that_links_elsewhere_is_neither_read_nor_written_through() {
+    let dir = Dir::new();
+    grown_crop(&dir);
+    let outside = dir.path("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let results = dir.path(".xyz-c/results");
+    std::fs::rename(&results, dir.path("kept")).unwrap();
+    std::os::unix::fs::symlink(&outside, &results).unwrap();
+    for args in [
+        &["grow", "c"][..],
+        &["status", "c"],
+        &["reap", "c", "-o", "c.csv"],
+    ] {
+        let err = dir.xyz_err(args);
+        assert!(
+            err.contains(".xyz-c/results: is a symbolic link to")
+                && err.contains("not a directory of the crop's own"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    // Without the link, the crop makes its own directory and grows again.
+    std::fs::remove_file(&results).unwrap();
+    dir.xyz_ok(&["grow", "c", "-q"], 0);
+    assert!(results.is_dir() && std::fs::read_dir(&results).unwrap().count() > 0);
+}

@@ -216,6 +216,7 @@ impl Crop {
             message,
         };
         let manifest = Manifest::parse(&text).map_err(bad)?;
+        check_own_dirs(dir)?;
         let space = manifest
             .space
             .bind(&manifest.signature)
@@ -546,6 +547,46 @@ fn read_subset(dir: &Path, sha: &str, n: u64) -> Result<Vec<u64>, CropError> {
         return Err(bad("does not list cases of the space in ascending order"));
     }
     Ok(cases)
+}
+
+/// Refuses a crop whose working directories (`results/`, claims, commits, growers, jobs,
+/// the module cache) are anything but directories of its own: a symbolic link there would
+/// have growers write, and reapers read, wherever it points.
+fn check_own_dirs(dir: &Path) -> Result<(), CropError> {
+    for name in [
+        RESULTS,
+        claims::CLAIMS,
+        claims::COMMITTED,
+        grower::DIR,
+        jobs::JOBS,
+        "cache",
+    ] {
+        let path = dir.join(name);
+        let Ok(meta) = path.symlink_metadata() else {
+            continue;
+        };
+        if !meta.is_dir() {
+            let what = if meta.file_type().is_symlink() {
+                match std::fs::read_link(&path) {
+                    Ok(to) => format!("a symbolic link to {}", to.display()),
+                    Err(_) => "a symbolic link".to_string(),
+                }
+            } else {
+                crate::shared_fs::describe(meta.file_type()).to_string()
+            };
+            return Err(CropError::Io {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "is {what}, not a directory of the crop's own: nothing is read or \
+                         written through it (remove it, and the crop makes its own)"
+                    ),
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The name of a crop directory renamed aside to be removed starts with this, then the
