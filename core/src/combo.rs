@@ -162,7 +162,17 @@ impl ComboValues {
             ComboValues::Range { start, stop, step } => range(start, stop, step)?,
             ComboValues::Linspace { start, stop, num } => {
                 check_len(*num)?;
-                linspace(*start, *stop, *num).map(Value::F64).collect()
+                let values: Vec<Value> = linspace(*start, *stop, *num).map(Value::F64).collect();
+                if values
+                    .iter()
+                    .any(|v| matches!(v, Value::F64(x) if !x.is_finite()))
+                {
+                    return Err(ComboError::new(format!(
+                        "`linspace` = [{start:?}, {stop:?}, {num}] spans more than a float \
+                         holds, so its step is not a number"
+                    )));
+                }
+                values
             }
             ComboValues::Logspace { start, stop, num } => {
                 check_len(*num)?;
@@ -239,8 +249,7 @@ pub fn scalar_from_toml(value: &toml::Value) -> Result<Value, ComboError> {
     })
 }
 
-/// A complex number written as a table, `{ re = 1.5, im = -2.0 }` (either part may be left
-/// out for zero).
+/// A complex number written as a table, `{ re = 1.5, im = -2.0 }`, both parts given.
 fn complex_from_toml(t: &toml::Table) -> Result<crate::value::Complex64, ComboError> {
     if let Some(key) = t.keys().find(|k| !matches!(k.as_str(), "re" | "im")) {
         return Err(ComboError::new(format!(
@@ -248,7 +257,9 @@ fn complex_from_toml(t: &toml::Table) -> Result<crate::value::Complex64, ComboEr
         )));
     }
     let part = |key: &str| match t.get(key) {
-        None => Ok(0.0),
+        None => Err(ComboError::new(format!(
+            "a complex number is {{ re = .., im = .. }}, both parts given: `{key}` is missing"
+        ))),
         Some(toml::Value::Float(f)) => Ok(*f),
         Some(toml::Value::Integer(i)) => exact_float(*i)
             .ok_or_else(|| ComboError::new(format!("`{key}` = {i} has no exact float"))),
@@ -321,7 +332,7 @@ fn unify(values: Vec<Value>) -> Result<Vec<Value>, ComboError> {
     Ok(values)
 }
 
-fn check_unique(values: &[Value]) -> Result<(), ComboError> {
+pub(crate) fn check_unique(values: &[Value]) -> Result<(), ComboError> {
     // Sorting keys finds duplicates in O(n log n) for large generated lists.
     let mut keys: Vec<(ValueKey, usize)> = values.iter().map(ValueKey::of).zip(0..).collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
@@ -507,7 +518,7 @@ mod tests {
     fn complex_lists_take_tables_text_and_real_numbers() {
         let c = crate::value::Complex64::new;
         assert_eq!(
-            parse(r#"[{ re = 1.5, im = -2 }, "0.5+1j", 3, 0.25, { im = 1.0 }]"#).unwrap(),
+            parse(r#"[{ re = 1.5, im = -2 }, "0.5+1j", 3, 0.25, { re = 0, im = 1.0 }]"#).unwrap(),
             vec![
                 Value::C128(c(1.5, -2.0)),
                 Value::C128(c(0.5, 1.0)),
@@ -520,6 +531,9 @@ mod tests {
             parse(r#"["2j", 1]"#).unwrap(),
             vec![Value::C128(c(0.0, 2.0)), Value::C128(c(1.0, 0.0))]
         );
+        // A table of one part is refused: both are given.
+        let err = parse(r#"[{ re = 1 }]"#).unwrap_err().to_string();
+        assert!(err.contains("both parts given: `im` is missing"), "{err}");
         // Text alone stays text: the argument's type decides (a str argument keeps it).
         assert_eq!(parse(r#"["1j"]"#).unwrap(), vec![Value::Str("1j".into())]);
         let err = |t: &str| parse(t).unwrap_err().to_string();
@@ -529,7 +543,7 @@ mod tests {
             err(r#"[{ re = 1.0, imag = 2.0 }]"#)
         );
         assert!(err(r#"[{ re = "1" }]"#).contains("`re` is a number"));
-        assert!(err(r#"[{ re = 1.0 }, "abc"]"#).contains("mixed types"));
+        assert!(err(r#"[{ re = 1.0, im = 0.0 }, "abc"]"#).contains("mixed types"));
     }
 
     #[test]

@@ -139,6 +139,12 @@ impl Distribution {
                 if a >= b {
                     return Err(format!("`uniform` needs low < high, not [{a}, {b}]"));
                 }
+                if !(b - a).is_finite() {
+                    return Err(format!(
+                        "`uniform` = [{a:e}, {b:e}] spans more than a float holds: its samples \
+                         would not be numbers"
+                    ));
+                }
                 Ok(Distribution::Uniform(a, b))
             }
             "loguniform" => {
@@ -153,6 +159,13 @@ impl Distribution {
                 if sd <= 0.0 {
                     return Err(format!(
                         "`normal` needs a positive standard deviation, not {sd}"
+                    ));
+                }
+                // A draw lies within 40 standard deviations of the mean.
+                if !(mean.abs() + 40.0 * sd).is_finite() {
+                    return Err(format!(
+                        "`normal` = [{mean:e}, {sd:e}] reaches past what a float holds: its \
+                         samples would not all be numbers"
                     ));
                 }
                 Ok(Distribution::Normal(mean, sd))

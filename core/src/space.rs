@@ -157,6 +157,17 @@ pub enum SpaceError {
         /// The dims and their sizes, as `x=1000 × y=1000`.
         shape: String,
     },
+    /// A coordinate that is not a finite number (NaN, an infinity, or a complex number with
+    /// such a part): no cell could be found by it.
+    #[error("`{name}` in {place}: {value} is not a finite number, and a coordinate must be one")]
+    NotFinite {
+        /// The argument.
+        name: String,
+        /// Where the value was given.
+        place: Place,
+        /// The value.
+        value: Value,
+    },
     /// Cases that do not all give the same arguments, or repeat one another.
     #[error("case {index}: {message}")]
     BadCase {
@@ -350,6 +361,7 @@ impl ParamSpace {
                     found: value.clone(),
                     found_ty: value.ty(),
                 })?;
+                check_finite(name, Place::Cases, &v)?;
                 let key = ValueKey::of(&v);
                 let next = indices[k].len();
                 let at = *indices[k].entry(key).or_insert_with(|| {
@@ -409,6 +421,9 @@ impl ParamSpace {
                     for &(j, ty) in &convert {
                         row[j] = coerce(&row[j], ty).expect("checked to convert");
                     }
+                    for (v, (name, _)) in row.iter().zip(&samples.args) {
+                        check_finite(name, Place::Samples, v)?;
+                    }
                 }
                 case_cells = (0..samples.n).collect();
                 case_dims = vec![(
@@ -459,6 +474,7 @@ impl ParamSpace {
             })?;
             let ty = ty_of(name);
             let mut col = Column::new(ty);
+            let mut coerced = Vec::with_capacity(values.len());
             for v in &values {
                 let c = coerce(v, ty).ok_or_else(|| SpaceError::WrongType {
                     name: name.clone(),
@@ -467,7 +483,17 @@ impl ParamSpace {
                     found: v.clone(),
                     found_ty: v.ty(),
                 })?;
+                check_finite(name, Place::Combos, &c)?;
                 col.push(&c);
+                coerced.push(c);
+            }
+            // Values unique as given may be one coordinate as the argument's type: "0j" and
+            // "-0j" as complex numbers.
+            if values.iter().zip(&coerced).any(|(v, c)| v.ty() != c.ty()) {
+                crate::combo::check_unique(&coerced).map_err(|source| SpaceError::BadCombo {
+                    name: name.clone(),
+                    source,
+                })?;
             }
             combo_dims.push((name.clone(), col));
         }
@@ -540,6 +566,24 @@ impl ParamSpace {
 }
 
 /// A type as a message names what a value of it may be written as.
+/// Refuses a coordinate `v` of `name`, given in `place`, that is not a finite number.
+fn check_finite(name: &str, place: Place, v: &Value) -> Result<(), SpaceError> {
+    let finite = match v {
+        Value::F64(x) => x.is_finite(),
+        Value::C128(z) => z.re.is_finite() && z.im.is_finite(),
+        _ => true,
+    };
+    if finite {
+        Ok(())
+    } else {
+        Err(SpaceError::NotFinite {
+            name: name.to_string(),
+            place,
+            value: v.clone(),
+        })
+    }
+}
+
 /// Refuses a grid of `shape` (each dim's name and length) with more than [`MAX_CELLS`] cells.
 fn check_cells(shape: &[(String, u64)]) -> Result<(), SpaceError> {
     let cells = shape

@@ -110,7 +110,8 @@ fn fmt_complex(f: &mut fmt::Formatter<'_>, z: Complex64) -> fmt::Result {
 }
 
 /// Reads a complex number written as Python and numpy write them: `1.5-2j`, `(1.5-2j)`,
-/// `2j`, `-0.5`, `1e-3+4.5e2j`, `nan+infj`; `i` may stand for `j`. `None` if `text` is not one.
+/// `2j`, `-0.5`, `1e-3+4.5e2j`, `nan+infj`. `None` if `text` is not one (`1+2i` is not: Python
+/// writes `j`).
 pub fn parse_complex(text: &str) -> Option<Complex64> {
     let t = text.trim();
     let t = t
@@ -134,7 +135,7 @@ pub fn parse_complex(text: &str) -> Option<Complex64> {
             _ => None,
         }
     };
-    let Some(body) = t.strip_suffix(['j', 'J', 'i']) else {
+    let Some(body) = t.strip_suffix(['j', 'J']) else {
         return real(t).map(|re| Complex64::new(re, 0.0));
     };
     // The imaginary part starts at the last sign that is not the first character nor follows
@@ -524,8 +525,11 @@ mod tests {
         assert_eq!(parse_complex("-j"), Some(c(0.0, -1.0)));
         assert_eq!(parse_complex("3"), Some(c(3.0, 0.0)));
         assert_eq!(parse_complex("1e-3+4.5e+2j"), Some(c(1e-3, 450.0)));
-        assert_eq!(parse_complex("-1e-3-4i"), Some(c(-1e-3, -4.0)));
-        for bad in ["", "j2", "1+", "abc", "1+2k", "1++2j", "(1+2j", "0x10"] {
+        assert_eq!(parse_complex("-1e-3-4j"), Some(c(-1e-3, -4.0)));
+        // Python writes `j`, never `i`.
+        for bad in [
+            "", "j2", "1+", "abc", "1+2k", "1++2j", "(1+2j", "0x10", "1+2i", "-4i",
+        ] {
             assert_eq!(parse_complex(bad), None, "{bad}");
         }
     }

@@ -140,3 +140,87 @@ fn module_errors_name_the_module_and_the_problem() {
         "bad_signature.wasm",
     );
 }
+
+/// Values a coordinate cannot be (not finite, written as Python does not, one number twice)
+/// are refused, naming the argument and what is wrong.
+#[test]
+fn coordinates_must_be_finite_numbers_written_as_python_writes_them() {
+    let dir = Dir::new();
+    // A usage error (2) on the command line, an error (1) from a spec.
+    let refused = |args: &[&str]| {
+        let out = dir.xyz(args);
+        assert!(
+            matches!(out.status.code(), Some(1 | 2)),
+            "{args:?}: {out:?}"
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let resolvent = guest("resolvent");
+    for (combo, expected) in [
+        (r#"level=["1+2i"]"#, r#"found "1+2i" (str)"#),
+        (
+            r#"level=["nan+nanj"]"#,
+            "`level` in combos: (NaN+NaNj) is not a finite number",
+        ),
+        (r#"level=["inf+1j"]"#, "(inf+1j) is not a finite number"),
+        (r#"level=["1e400j"]"#, "(0+infj) is not a finite number"),
+        (r#"level=[{re=1}]"#, "both parts given: `im` is missing"),
+        (r#"level=["0j","-0j"]"#, "the value (0+0j) appears twice"),
+    ] {
+        let err = refused(&[
+            "run",
+            "--function",
+            &resolvent,
+            "--combo",
+            combo,
+            "--constant",
+            "e=0",
+            "--constant",
+            "eta=0.1",
+        ]);
+        assert!(err.contains(expected), "{combo}: {err}");
+    }
+    let add = guest("add");
+    for (combo, expected) in [
+        ("a=[nan]", "`a` in combos: NaN is not a finite number"),
+        ("a=[inf]", "`a` in combos: inf is not a finite number"),
+        (
+            "a={ linspace = [-1e308, 1e308, 3] }",
+            "spans more than a float holds",
+        ),
+    ] {
+        let err = refused(&[
+            "run",
+            "--function",
+            &add,
+            "--combo",
+            combo,
+            "--constant",
+            "b=0",
+            "--constant",
+            "c=0",
+        ]);
+        assert!(err.contains(expected), "{combo}: {err}");
+    }
+    for (dist, expected) in [
+        (
+            "{ uniform = [-1e308, 1e308] }",
+            "`samples.a`: `uniform` = [-1e308, 1e308] spans",
+        ),
+        ("{ normal = [0, 1e307] }", "`samples.a`: `normal`"),
+        (
+            "{ choice = [1.0, nan] }",
+            "`a` in samples: NaN is not a finite number",
+        ),
+    ] {
+        let spec = dir.write(
+            "s.toml",
+            &format!(
+                "function = \"{add}\"\n[constants]\nb = 0\nc = 0\n[samples]\nn = 4\nseed = 1\n\
+                 a = {dist}\n"
+            ),
+        );
+        let err = refused(&["run", spec.to_str().unwrap()]);
+        assert!(err.contains(expected), "{dist}: {err}");
+    }
+}
