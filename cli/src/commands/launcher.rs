@@ -91,6 +91,35 @@ fn unknown_placeholder(word: &str) -> Option<&str> {
     None
 }
 
+/// `word` with each placeholder `{name}` of `values` replaced by its value; `${name}`, which
+/// is a shell's (the far side's), is left as it is.
+fn fill(word: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    while let Some(open) = rest.find('{') {
+        let (before, after) = rest.split_at(open);
+        out.push_str(before);
+        let shells = before.ends_with('$') || (before.is_empty() && out.ends_with('$'));
+        let value = after[1..].find('}').and_then(|close| {
+            let name = &after[1..1 + close];
+            let value = values.iter().find(|(n, _)| *n == name)?.1;
+            Some((value, close + 2))
+        });
+        match value {
+            Some((value, len)) if !shells => {
+                out.push_str(value);
+                rest = &after[len..];
+            }
+            _ => {
+                out.push('{');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 impl Launcher {
     /// The workers' launch: worker `i` runs as these words with the placeholders filled in,
     /// then `worker_args` (the worker subcommand and its options), and is sent `module`.
@@ -98,11 +127,8 @@ impl Launcher {
         let (words, xyz, slots) = (self.words.clone(), self.xyz.clone(), self.slots);
         let places_xyz = words.iter().any(|w| w.contains("{xyz}"));
         let command = move |i: usize| {
-            let fill = |w: &str| {
-                w.replace("{i}", &i.to_string())
-                    .replace("{n}", &slots.to_string())
-                    .replace("{xyz}", &xyz)
-            };
+            let (index, count) = (i.to_string(), slots.to_string());
+            let fill = |w: &str| fill(w, &[("i", &index), ("n", &count), ("xyz", &xyz)]);
             let mut args: Vec<OsString> = words[1..].iter().map(|w| fill(w).into()).collect();
             if !places_xyz {
                 args.push(xyz.clone().into());
@@ -150,6 +176,28 @@ mod tests {
             words,
             ["exec", "img.sif", "/opt/xyz", "--slot=1/4", "worker"]
         );
+    }
+
+    #[test]
+    fn a_shells_own_braces_reach_the_far_shell_as_they_are() {
+        let l = args("ssh node{i} 'echo ${i} ${n} $HOME {n}; exec \"$@\"' --")
+            .launcher(2)
+            .unwrap()
+            .unwrap();
+        let (_, words) = (l.launch(vec!["worker".into()], vec![]).command)(1);
+        assert_eq!(
+            words,
+            [
+                "node1",
+                "echo ${i} ${n} $HOME 2; exec \"$@\"",
+                "--",
+                "/opt/xyz",
+                "worker"
+            ]
+        );
+        let values = [("i", "7")];
+        assert_eq!(fill("{i}{i}${i}{x}{", &values), "77${i}{x}{");
+        assert_eq!(fill("a{i", &values), "a{i");
     }
 
     #[test]

@@ -142,6 +142,8 @@ impl ReapCommand {
         // dataset is reported as soon as it is written.
         let removed = complete && !self.keep;
         let retired = if removed { Some(crop.retire()?) } else { None };
+        let resown = matches!(retired, Some(xyz_core::crop::Retirement::Resown));
+        let removed = removed && !resown;
         let mut say = dest.summary_out();
         if self.json {
             let summary = json!({
@@ -166,6 +168,12 @@ impl ReapCommand {
             )?;
             if removed {
                 writeln!(say, "removed {}", dir.display())?;
+            } else if resown {
+                writeln!(
+                    say,
+                    "kept {}: a new crop was sown there while this one was reaped",
+                    dir.display()
+                )?;
             } else if !complete {
                 writeln!(
                     say,
@@ -177,7 +185,7 @@ impl ReapCommand {
         }
         say.flush()?;
         drop(say);
-        if let Some(retired) = retired {
+        if let Some(xyz_core::crop::Retirement::Retired(retired)) = retired {
             retired.remove()?;
         }
         Ok(exit_codes::for_missing(failed > 0 || pending > 0))

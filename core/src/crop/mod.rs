@@ -495,12 +495,26 @@ impl Crop {
     /// name may be sown) while its files are removed by [`Retired::remove`], which may take
     /// long on a shared filesystem. Crops of this name retired by processes of this host that
     /// died before removing them are removed here.
-    pub fn retire(self) -> Result<Retired, CropError> {
+    ///
+    /// [`Retirement::Gone`] when another process retired the crop first (two reaps of it at
+    /// once: both wrote the same dataset, and it is gone as each asked), and
+    /// [`Retirement::Resown`] when a new crop was sown in its place meanwhile, which is left.
+    pub fn retire(self) -> Result<Retirement, CropError> {
+        if self.check_still_sown().is_err() {
+            return Ok(if self.dir.join(manifest::FILE).exists() {
+                Retirement::Resown
+            } else {
+                Retirement::Gone
+            });
+        }
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         let name = self.manifest.name.clone();
         let prefix = format!("{RETIRED_PREFIX}{name}~{}-", result::host_name());
         let aside = parent.join(format!("{prefix}{}", std::process::id()));
-        std::fs::rename(&self.dir, &aside).map_err(io_err(&self.dir))?;
+        match std::fs::rename(&self.dir, &aside) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Retirement::Gone),
+            result => result.map_err(io_err(&self.dir))?,
+        }
         if let Ok(entries) = std::fs::read_dir(parent) {
             for entry in entries.flatten() {
                 let file = entry.file_name().to_string_lossy().into_owned();
@@ -513,8 +527,19 @@ impl Crop {
                 }
             }
         }
-        Ok(Retired { dir: aside })
+        Ok(Retirement::Retired(Retired { dir: aside }))
     }
+}
+
+/// What [`Crop::retire`] did.
+#[derive(Debug)]
+pub enum Retirement {
+    /// The crop is renamed aside, its files to be removed.
+    Retired(Retired),
+    /// Another process retired it first.
+    Gone,
+    /// A new crop of its name was sown meanwhile, and is left as it is.
+    Resown,
 }
 
 /// The file of a crop that lists the cases sown, when not all the space's: each a
@@ -724,6 +749,28 @@ mod tests {
             };
             assert_eq!(y[2 * 11 + 10], 1.0);
         }
+    }
+
+    #[test]
+    fn a_crop_retired_by_another_is_gone_and_one_sown_again_is_left() {
+        let f = poly();
+        let dir = tempfile::tempdir().unwrap();
+        let crop = sow(dir.path(), &f, None, false);
+        let path = crop.dir().to_path_buf();
+        // Two reapers of one crop: the second finds it gone, which is what it asked for.
+        let other = Crop::open(&path).unwrap();
+        let Retirement::Retired(retired) = crop.retire().unwrap() else {
+            panic!("the first retires it")
+        };
+        assert!(matches!(other.retire().unwrap(), Retirement::Gone));
+        retired.remove().unwrap();
+        assert!(!path.exists());
+        // A reaper whose crop was sown again meanwhile leaves the new one alone.
+        let crop = sow(dir.path(), &f, None, false);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let again = sow(dir.path(), &f, Some(9), true);
+        assert!(matches!(crop.retire().unwrap(), Retirement::Resown));
+        assert!(again.dir().join(manifest::FILE).exists());
     }
 
     #[test]
