@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use clap::CommandFactory as _;
 
@@ -25,7 +27,11 @@ pub(crate) struct CompletionsCommand {
 impl CompletionsCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let mut cmd = crate::Cli::command();
-        clap_complete::generate(self.shell, &mut cmd, "xyz", &mut std::io::stdout());
+        // Made whole, then written: clap_complete panics on a write that fails, and a reader
+        // that goes away (`| head -1`) must end the command quietly.
+        let mut text = Vec::new();
+        clap_complete::generate(self.shell, &mut cmd, "xyz", &mut text);
+        std::io::stdout().write_all(&text)?;
         Ok(exit_codes::OK)
     }
 }

@@ -315,3 +315,72 @@ fn a_crop_directory_that_links_elsewhere_is_neither_read_nor_written_through() {
     dir.xyz_ok(&["grow", "c", "-q"], 0);
     assert!(results.is_dir() && std::fs::read_dir(&results).unwrap().count() > 0);
 }
+
+/// Every command that writes to stdout ends quietly when its reader is gone before it writes
+/// (`xyz completions bash | head -1`, with the reader gone first): no panic, exit 0.
+#[test]
+fn a_reader_gone_from_the_pipe_ends_every_command_quietly() {
+    let dir = Dir::new();
+    grown_crop(&dir);
+    let add = guest("add");
+    let run = [
+        "run",
+        "--function",
+        &add,
+        "--combo",
+        "a={ linspace = [0, 1, 40] }",
+        "--constant",
+        "b=1",
+        "--constant",
+        "c=0",
+        "-o",
+        "-",
+    ];
+    dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            &add,
+            "--combo",
+            "a=[1, 2]",
+            "--constant",
+            "b=1",
+            "--constant",
+            "c=0",
+            "-q",
+            "-o",
+            "s.zarr",
+        ],
+        0,
+    );
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["completions", "bash"],
+        vec!["completions", "zsh"],
+        vec!["completions", "fish"],
+        vec!["man"],
+        vec!["--help"],
+        vec!["run", "--help"],
+        run.to_vec(),
+        vec!["show", "s.zarr"],
+        vec!["show", "s.zarr", "--json"],
+        vec!["status", "c"],
+        vec!["status", "c", "--json"],
+        vec!["inspect", &add],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xyz"))
+            .args(&args)
+            .current_dir(dir.path(""))
+            .env("XYZ_CACHE_DIR", crate::util::cache_dir())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before anything is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
