@@ -57,6 +57,13 @@ def make(root):
             path = os.path.join(root, name)
             shutil.rmtree(path, ignore_errors=True)
             ds.to_zarr(path, **kw)
+        # Fixed-width strings (numpy's `<U`), which xarray writes to Zarr v2 with no fill value:
+        # a data variable and a coordinate.
+        fixed = ds.assign(label=ds.label.astype("<U2")).assign_coords(
+            kind=("y", np.array(["up", "dn", "up", "dn"], dtype="<U2"))
+        )
+        fixed.to_zarr(os.path.join(root, "v2-fixed.zarr"), zarr_format=2)
+    stores["v2-fixed.zarr"] = {}
     # The layout `xyz run` gives for add(a, b, c) -> sum with c = 0, as xarray writes it.
     a = np.array([1.0, 2.0])
     b = np.array([10.0, 20.0, 30.0])

@@ -372,6 +372,12 @@ fn zarr_stores_other_tools_write_are_read_and_merged_into() {
     }
     let err = dir.xyz_err(&["show", "odd-codec.zarr"]);
     assert!(err.contains("squish9"), "{err}");
+    // Fixed-width strings of Zarr v2, as xarray writes them: their values, not an error.
+    let shown = stdout(&dir.xyz_ok(&["show", "v2-fixed.zarr"], 0));
+    assert!(
+        shown.contains(r#"kind   (y) str "up" "dn" "up" "dn""#) && shown.contains(r#"str "é""#),
+        "{shown}"
+    );
 
     // A run merges into a store xarray wrote: its coordinates and values are kept.
     dir.xyz_ok(

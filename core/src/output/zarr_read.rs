@@ -69,16 +69,18 @@ impl Items {
 /// Opens array `name` of the store at `dir`.
 fn open(store: &Store, dir: &Path, name: &str) -> Result<Meta, ReadError> {
     let at = dir.join(name);
-    let array = Array::open(store.clone(), &format!("/{name}")).map_err(|e| {
-        let text = e.to_string();
-        let hint = if text.contains("fill value") && text.contains("<U") {
-            " (a Zarr v2 array of fixed-width strings with no fill value, as xarray writes \
-             one: write it with zarr_format=3, or as variable-length strings)"
-        } else {
-            ""
-        };
-        err(&at, format!("cannot be read: {text}{hint}"))
-    })?;
+    let array =
+        Array::open(store.clone(), &format!("/{name}")).or_else(
+            |e| match fixed_width_strings_v2(dir, name) {
+                Some(metadata) => Array::new_with_metadata(
+                    store.clone(),
+                    &format!("/{name}"),
+                    zarrs::metadata::ArrayMetadata::V2(metadata),
+                )
+                .map_err(|e| err(&at, format!("cannot be read: {e}"))),
+                None => Err(err(&at, format!("cannot be read: {e}"))),
+            },
+        )?;
     // The array is read whole: a shape larger than this process can hold (or whose size
     // overflows) is refused from the metadata, before anything is allocated for it.
     let elements = array
@@ -138,6 +140,31 @@ fn open(store: &Store, dir: &Path, name: &str) -> Result<Meta, ReadError> {
         dims,
         array,
     })
+}
+
+/// The metadata of the Zarr v2 array `name` in `dir` if it holds fixed-width strings (`<U5`)
+/// with no fill value, as xarray writes them, which zarrs does not take: the same with the
+/// empty string as its fill value (what the v2 format fills a missing chunk of strings with),
+/// and its attributes.
+fn fixed_width_strings_v2(dir: &Path, name: &str) -> Option<zarrs::metadata::v2::ArrayMetadataV2> {
+    let read = |file: &str| -> Option<serde_json::Map<String, Json>> {
+        let bytes = crate::shared_fs::read_regular(&dir.join(name).join(file), 1 << 20).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    let mut meta = read(".zarray")?;
+    let dtype = meta.get("dtype")?.as_str()?;
+    let fixed_width = dtype.len() > 2
+        && matches!(&dtype[..2], "<U" | ">U" | "|U")
+        && dtype[2..].bytes().all(|b| b.is_ascii_digit());
+    if !fixed_width || !meta.get("fill_value").is_some_and(Json::is_null) {
+        return None;
+    }
+    meta.insert("fill_value".into(), Json::String(String::new()));
+    meta.insert(
+        "attributes".into(),
+        Json::Object(read(".zattrs").unwrap_or_default()),
+    );
+    serde_json::from_value(Json::Object(meta)).ok()
 }
 
 /// The decompressed size a zstd frame at the start of `head` declares, if it is one and says.
