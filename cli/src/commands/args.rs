@@ -546,7 +546,9 @@ impl EngineOpts {
         deadline: Option<Duration>,
         real_clocks: bool,
     ) -> anyhow::Result<xyz_core::ProcessFunction> {
-        let args = self.worker_args(module.into(), memory, sha256, real_clocks);
+        let mut args = self.worker_args(module.into(), memory, sha256, real_clocks);
+        // A local worker knows its parent, so it ends even if that died before it started.
+        args.extend(["--parent".into(), std::process::id().to_string().into()]);
         let (exe, mut prefix) = self_command()?;
         prefix.extend(args);
         let args = prefix;

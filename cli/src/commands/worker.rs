@@ -41,13 +41,18 @@ pub(crate) struct WorkerCommand {
     #[arg(long)]
     real_clocks: bool,
 
+    /// The process that started this worker: it ends when that one is gone [default: its
+    /// parent when it starts]
+    #[arg(long, value_name = "PID")]
+    parent: Option<u32>,
+
     #[command(flatten)]
     cache: EngineOpts,
 }
 
 impl WorkerCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        exit_with_parent();
+        exit_with_parent(self.parent);
         let (mut input, output) = protocol_pipes()?;
         let sha256 = self.sha256.as_deref();
         let mut module = self.module.clone();
@@ -200,23 +205,45 @@ fn cap_heap(bytes: u64) {
     let _ = bytes;
 }
 
-/// Exits this process when its parent goes away, even in the middle of a call that would
-/// never end: a worker must not outlive the run it serves.
-fn exit_with_parent() {
-    #[cfg(unix)]
-    {
-        let parent = std::os::unix::process::parent_id();
-        std::thread::spawn(move || {
-            loop {
-                std::thread::sleep(PARENT_CHECK);
-                if std::os::unix::process::parent_id() != parent {
-                    // Not `exit`: it runs the libraries' destructors, which wait on the loader's
-                    // lock that a library still loading (its constructor looping) holds.
-                    // SAFETY: _exit ends the process at once, touching nothing of it.
-                    unsafe { libc::_exit(i32::from(exit_codes::ERROR)) }
+/// Exits this process when its parent (`parent`, else the one it has now) goes away, even in
+/// the middle of a call that would never end: a worker must not outlive the run it serves.
+///
+/// The watching thread is a bare POSIX thread that does nothing but `getppid`, `nanosleep` and
+/// `_exit`: a Rust thread registers its thread-locals' destructors through the dynamic
+/// loader, whose lock a library still loading (its constructor looping) holds, so a Rust
+/// thread that started after that load began would wait on it forever. And `_exit`, not
+/// `exit`, which would run the libraries' destructors, waiting on the same lock.
+fn exit_with_parent(parent: Option<u32>) {
+    extern "C" fn watch(parent: *mut libc::c_void) -> *mut libc::c_void {
+        let parent = parent as usize as libc::pid_t;
+        let pause = libc::timespec {
+            tv_sec: PARENT_CHECK.as_secs() as libc::time_t,
+            tv_nsec: PARENT_CHECK.subsec_nanos() as libc::c_long,
+        };
+        loop {
+            // SAFETY: getppid, nanosleep and _exit have no preconditions; `pause` is valid.
+            unsafe {
+                if libc::getppid() != parent {
+                    libc::_exit(i32::from(exit_codes::ERROR));
                 }
+                libc::nanosleep(&pause, std::ptr::null_mut());
             }
-        });
+        }
+    }
+    let parent = parent.unwrap_or_else(std::os::unix::process::parent_id);
+    let mut thread: libc::pthread_t = 0;
+    // SAFETY: `watch` takes the parent's pid as its argument, by value, and touches no memory
+    // of this process; the thread is detached, never joined.
+    unsafe {
+        if libc::pthread_create(
+            &mut thread,
+            std::ptr::null(),
+            watch,
+            parent as usize as *mut libc::c_void,
+        ) == 0
+        {
+            libc::pthread_detach(thread);
+        }
     }
 }
 

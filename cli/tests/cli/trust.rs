@@ -214,9 +214,14 @@ fn a_worker_dies_with_its_parent_even_while_a_library_loads() {
     let until = Instant::now() + Duration::from_secs(10);
     while let Some(pid) = crate::util::pids_with("environ", &mark).pop() {
         if Instant::now() > until {
+            let what = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
             // Not left behind for the next test either.
             let _ = Command::new("kill").args(["-9", &pid]).status();
-            panic!("the worker {pid} outlived its killed parent");
+            panic!(
+                "the worker {pid} outlived its killed parent: {}\n{status}",
+                String::from_utf8_lossy(&what).replace('\0', " ")
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
