@@ -50,6 +50,7 @@ pub mod executor;
 pub mod function;
 pub mod function_file;
 pub mod harvest;
+pub mod keys;
 pub mod memfile;
 pub mod memory;
 pub mod output;

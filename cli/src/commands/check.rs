@@ -20,6 +20,9 @@ pub(crate) struct CheckCommand {
     #[arg(long, value_name = "DIR")]
     parent_dir: Option<PathBuf>,
 
+    #[command(flatten)]
+    trust: super::key::TrustArgs,
+
     /// Remove bad results, and temporary files of growers that died on this machine
     #[arg(long)]
     delete_bad: bool,
@@ -31,7 +34,9 @@ pub(crate) struct CheckCommand {
 
 impl CheckCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
+        let crop = self
+            .trust
+            .apply(Crop::locate(&self.name, self.parent_dir.as_deref())?)?;
         let report = crop.check(self.delete_bad)?;
         if self.json {
             let bad: Vec<_> = report

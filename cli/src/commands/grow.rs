@@ -38,6 +38,9 @@ pub(crate) struct GrowCommand {
     #[arg(long, value_name = "DIR")]
     parent_dir: Option<PathBuf>,
 
+    #[command(flatten)]
+    trust: super::key::TrustArgs,
+
     /// Which batches: ids and ranges (1-10,15), `missing` (those not grown yet) or `all`
     #[arg(long, value_name = "BATCHES", default_value = "missing")]
     batches: String,
@@ -123,7 +126,9 @@ fn select(text: &str, crop: &Crop) -> anyhow::Result<Vec<u64>> {
 
 impl GrowCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
+        let crop = self
+            .trust
+            .apply(Crop::locate(&self.name, self.parent_dir.as_deref())?)?;
         if self.worker {
             return self.work(&crop);
         }

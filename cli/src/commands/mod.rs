@@ -6,6 +6,7 @@ mod check;
 mod completions;
 mod grow;
 mod inspect;
+mod key;
 mod lacking;
 mod launcher;
 mod new;
@@ -35,6 +36,7 @@ pub(crate) enum Command {
     Inspect(inspect::InspectCommand),
     New(new::NewCommand),
     Build(build::BuildCommand),
+    Key(key::KeyCommand),
     Completions(completions::CompletionsCommand),
     Man(completions::ManCommand),
     #[command(hide = true)]
@@ -57,6 +59,7 @@ impl Command {
             Command::Inspect(c) => c.execute(),
             Command::New(c) => c.execute(),
             Command::Build(c) => c.execute(),
+            Command::Key(c) => c.execute(),
             Command::Completions(c) => c.execute(),
             Command::Man(c) => c.execute(),
             Command::Worker(c) => c.execute(),

@@ -37,6 +37,9 @@ pub(crate) struct ReapCommand {
     parent_dir: Option<PathBuf>,
 
     #[command(flatten)]
+    trust: super::key::TrustArgs,
+
+    #[command(flatten)]
     out: OutputArgs,
 
     /// Reap an incomplete crop: cells of batches not grown are missing, and the crop is kept
@@ -73,7 +76,9 @@ impl ReapCommand {
             .transpose()
             .map_err(anyhow::Error::msg)
             .context("--timeout")?;
-        let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
+        let crop = self
+            .trust
+            .apply(Crop::locate(&self.name, self.parent_dir.as_deref())?)?;
         // A crop sown to complete a dataset merges into it unless told otherwise.
         let mut out = self.out;
         out.default_into(crop.merges_into());

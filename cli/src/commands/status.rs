@@ -32,6 +32,9 @@ pub(crate) struct StatusCommand {
     #[arg(long, value_name = "DIR")]
     parent_dir: Option<PathBuf>,
 
+    #[command(flatten)]
+    trust: super::key::TrustArgs,
+
     /// Print JSON instead of text
     #[arg(long)]
     json: bool,
@@ -191,12 +194,23 @@ fn print(st: &Status, queues: &Queues) {
             st.writing
         );
     }
+    if st.untrusted > 0 {
+        println!(
+            "  untrusted {} result files sealed by keys not trusted here, not counted (their \
+             batches grow again; a colleague's key is trusted with --trust-key FILE)",
+            st.untrusted
+        );
+    }
 }
 
 impl StatusCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
         let statuses: Vec<Status> = match &self.name {
-            Some(name) => vec![Crop::locate(name, self.parent_dir.as_deref())?.status()?],
+            Some(name) => vec![
+                self.trust
+                    .apply(Crop::locate(name, self.parent_dir.as_deref())?)?
+                    .status()?,
+            ],
             None => {
                 let parent = self
                     .parent_dir
@@ -204,8 +218,8 @@ impl StatusCommand {
                     .unwrap_or_else(|| PathBuf::from("."));
                 Crop::list(&parent)?
                     .iter()
-                    .map(|dir| Crop::open(dir).and_then(|c| c.status()))
-                    .collect::<Result<_, _>>()?
+                    .map(|dir| Ok(self.trust.apply(Crop::open(dir)?)?.status()?))
+                    .collect::<anyhow::Result<_>>()?
             }
         };
         let queues = Queues::ask(&statuses);

@@ -384,3 +384,97 @@ fn a_reader_gone_from_the_pipe_ends_every_command_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+/// Results are sealed with the grower's key (issue: forged results were reaped): a pack moved
+/// from another crop and relabelled, and results another account grew, are refused and
+/// reported by status, check and reap; that account's exported key makes its results count.
+#[test]
+fn only_results_sealed_by_a_trusted_key_are_reaped() {
+    let dir = Dir::new();
+    let add = guest("add");
+    let sow = |name: &str, a: &str| {
+        dir.xyz_ok(
+            &[
+                "sow",
+                "--function",
+                &add,
+                "--combo",
+                a,
+                "--constant",
+                "b=1",
+                "--constant",
+                "c=0",
+                "--name",
+                name,
+                "--batchsize",
+                "10",
+                "-q",
+            ],
+            0,
+        );
+    };
+    let pack_of = |name: &str| {
+        let results = dir.path(&format!(".xyz-{name}/results"));
+        let mut packs: Vec<_> = std::fs::read_dir(&results)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        packs.sort();
+        packs.pop().unwrap()
+    };
+    sow("c", "a={ linspace = [0, 1, 40] }");
+    sow("other", "a={ linspace = [100, 101, 40] }");
+    dir.xyz_ok(&["grow", "other", "-q"], 0);
+    dir.xyz_ok(&["grow", "c", "-q", "--batches", "1"], 0);
+    // The other crop's pack, relabelled as this crop's: its manifest hash replaced.
+    let mine = std::fs::read(pack_of("c")).unwrap();
+    let mut forged = std::fs::read(pack_of("other")).unwrap();
+    forged[8..40].copy_from_slice(&mine[8..40]);
+    std::fs::write(
+        dir.path(".xyz-c/results/pack-00ff00ff00ff00ff-9.xyzp"),
+        &forged,
+    )
+    .unwrap();
+    let status = stdout(&dir.xyz_ok(&["status", "c"], 0));
+    assert!(
+        status.contains("1/4") && status.contains("untrusted 1 result files"),
+        "{status}"
+    );
+    let out = dir.xyz_within(&["check", "c"], &[], LIMIT);
+    assert!(
+        stdout(&out).contains("was not sealed by a key this process trusts"),
+        "{out:?}"
+    );
+    dir.xyz_ok(&["grow", "c", "-q"], 0);
+    let out = dir.xyz_ok(&["reap", "c", "-o", "c.csv", "--keep"], 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("was not sealed by a key this process trusts"),
+        "{err}"
+    );
+    let csv = std::fs::read_to_string(dir.path("c.csv")).unwrap();
+    assert!(csv.lines().nth(1).unwrap().starts_with("0.0,"), "{csv}");
+    assert!(!csv.contains("\n100"), "the other crop's values: {csv}");
+
+    // Another account's growers: their results count once its key is trusted.
+    let alice = [("XYZ_CACHE_KEY", dir.path("alice-secret").into_os_string())];
+    let alice: Vec<(&str, &std::ffi::OsStr)> =
+        alice.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    sow("shared", "a={ linspace = [0, 1, 40] }");
+    dir.xyz_env(&["grow", "shared", "-q"], &alice, 0);
+    dir.xyz_env(&["key", "--export", "alice.key"], &alice, 0);
+    let err = dir.xyz_err(&["reap", "shared", "-o", "s.csv"]);
+    assert!(err.contains("the crop is incomplete: 4 of 4"), "{err}");
+    assert!(!dir.path("s.csv").exists());
+    dir.xyz_ok(
+        &["reap", "shared", "-o", "s.csv", "--trust-key", "alice.key"],
+        0,
+    );
+    assert_eq!(std::fs::read_to_string(dir.path("s.csv")).unwrap(), csv);
+    let err = dir.xyz_err(&["reap", "c", "--trust-key", "c.csv"]);
+    assert!(
+        err.contains("--trust-key") && err.contains("not a result key"),
+        "{err}"
+    );
+}

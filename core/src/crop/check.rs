@@ -50,7 +50,14 @@ impl Crop {
             let path = dir.join(info.file_name());
             let read = match &info.packed {
                 Some(_) => packs.read(&dir, info, n, outputs),
-                None => result::read(&path, &self.manifest.identity, info.batch, n, outputs),
+                None => result::read(
+                    &path,
+                    &self.manifest.identity,
+                    &self.trust,
+                    info.batch,
+                    n,
+                    outputs,
+                ),
             };
             let read = match read {
                 Ok(r) if r.output.failures.len() as u64 != info.failed => {
@@ -82,7 +89,7 @@ impl Crop {
             report.bad.push((path.clone(), BadResult::NotAResult));
             doomed.push(path.clone());
         }
-        for (path, why) in &listing.bad_packs {
+        for (path, why) in &listing.bad_files {
             report.bad.push((path.clone(), why.clone()));
             doomed.push(path.clone());
         }
@@ -100,7 +107,7 @@ impl Crop {
                     pack.push(encoded);
                 }
                 let new = pack
-                    .write(&dir, &self.manifest.identity)
+                    .write(&dir, &self.manifest.identity, self.sealer()?)
                     .map_err(io_err(&dir))?;
                 std::fs::remove_file(&old).map_err(io_err(&old))?;
                 report.repacked.push((old, new));

@@ -104,6 +104,9 @@ pub enum CropError {
         /// The crop's directory.
         dir: PathBuf,
     },
+    /// There is no key to seal the results grown.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
     /// Reap found batches missing.
     #[error(
         "the crop is incomplete: {missing} of {batches} batches are not grown (the first: {}){}; \

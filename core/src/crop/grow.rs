@@ -91,6 +91,8 @@ impl Crop {
         progress: Option<&(dyn Fn(u64) + Sync)>,
     ) -> Result<GrowReport, CropError> {
         self.check_function(function)?;
+        // Nothing is grown that could not be sealed.
+        self.sealer()?;
         self.packing(&|pack| self.write_pack(pack), |packer| {
             self.grow_batches(function, executor, batches, raise_errors, progress, packer)
         })
@@ -184,7 +186,7 @@ impl Crop {
         // Never a result into a crop sown again meanwhile: it would be the old crop's.
         self.check_still_sown()?;
         let dir = self.results_dir();
-        pack.write(&dir, &self.manifest.identity)
+        pack.write(&dir, &self.manifest.identity, self.sealer()?)
             .map_err(io_err(&dir))?;
         Ok(())
     }

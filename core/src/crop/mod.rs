@@ -110,6 +110,9 @@ pub struct Crop {
     /// The manifest file as opened (device and inode): sow writes a new manifest under a new
     /// name and renames it into place, so another inode means the crop was sown again.
     manifest_file: Option<(u64, u64)>,
+    /// The keys whose results count: this user's (which seals what this process grows), and
+    /// those given with [`Crop::trust`].
+    trust: crate::keys::Trust,
 }
 
 /// What the results directory holds, from names alone.
@@ -121,8 +124,9 @@ struct Listing {
     strays: Vec<PathBuf>,
     /// Temporary files of writers that are still writing, or died.
     temps: Vec<PathBuf>,
-    /// Packs whose index cannot be read, and why: none of their batches count as grown.
-    bad_packs: Vec<(PathBuf, BadResult)>,
+    /// Packs whose index cannot be read, and result files and packs sealed by keys not
+    /// trusted here, and why: none of their batches count as grown.
+    bad_files: Vec<(PathBuf, BadResult)>,
 }
 
 impl Listing {
@@ -182,6 +186,8 @@ pub struct Status {
     pub eta_seconds: Option<f64>,
     /// Temporary files of writers in progress (or dead).
     pub writing: u64,
+    /// Result files and packs sealed by keys not trusted here: their batches do not count.
+    pub untrusted: u64,
     /// The claims of workers (`xyz grow --worker`), by batch: live ones, and expired ones
     /// not yet taken over.
     pub claims: Vec<ClaimInfo>,
@@ -260,7 +266,19 @@ impl Crop {
             space,
             extra_coords: layout.extra_coords,
             manifest_file,
+            trust: crate::keys::Trust::own(),
         })
+    }
+
+    /// Accepts the results sealed by `key` too (a colleague's, given as `--trust-key`), beside
+    /// this user's own.
+    pub fn trust(&mut self, key: crate::keys::ResultKey) {
+        self.trust = std::mem::take(&mut self.trust).with(key);
+    }
+
+    /// The key that seals the results this process grows.
+    pub(crate) fn sealer(&self) -> Result<&crate::keys::ResultKey, CropError> {
+        Ok(self.trust.sealer()?)
     }
 
     /// Finds crop `name`: in `parent` if given; else in the current directory, or the current
@@ -385,14 +403,24 @@ impl Crop {
             let parsed = name.to_str().and_then(NameInfo::parse);
             match parsed {
                 Some(info) if (1..=self.plan.batches()).contains(&info.batch) => {
-                    listing.results.push(info);
+                    // What its name says counts only if a trusted key sealed it; other faults
+                    // of its header are found, and said, when it is read.
+                    let path = entry.path();
+                    let identity = &self.manifest.identity;
+                    match result::check_header(&path, identity, &self.trust) {
+                        Err(bad @ BadResult::Untrusted { .. }) => {
+                            listing.bad_files.push((path, bad));
+                        }
+                        _ => listing.results.push(info),
+                    }
                 }
                 _ if name.to_str().and_then(pack::parse_name).is_some() => {
                     let name = name.to_str().unwrap_or_default();
                     let identity = &self.manifest.identity;
-                    match pack::read_index(&dir, name, identity, self.plan.batches()) {
+                    let batches = self.plan.batches();
+                    match pack::read_index(&dir, name, identity, &self.trust, batches) {
                         Ok(infos) => listing.results.extend(infos),
-                        Err(bad) => listing.bad_packs.push((entry.path(), bad)),
+                        Err(bad) => listing.bad_files.push((entry.path(), bad)),
                     }
                 }
                 _ if name
@@ -459,6 +487,11 @@ impl Crop {
             cases_per_second: rate,
             eta_seconds: rate.map(|r| left as f64 / r),
             writing: listing.temps.len() as u64,
+            untrusted: listing
+                .bad_files
+                .iter()
+                .filter(|(_, bad)| matches!(bad, BadResult::Untrusted { .. }))
+                .count() as u64,
             claims: self.claims()?,
             jobs: self.jobs()?,
             growers: self.growers(by_grower),

@@ -12,20 +12,24 @@
 //! of its packs). Its content, all integers little endian:
 //!
 //! ```text
-//! magic        8 bytes   "xyzpak01"
+//! magic        8 bytes   "xyzpak02"
 //! manifest    32 bytes   SHA-256 of the crop's manifest.toml when the batches were grown
 //! batches      u64       batches in the pack
 //! length       u64       bytes of the index
 //! checksum    32 bytes   SHA-256 of the index
+//! key          8 bytes   the ID of the key that sealed it (see [`crate::keys`])
+//! tag         32 bytes   HMAC-SHA256 of everything above, with that key: so the index, and
+//!                        through its checksums every payload, is the sealer's
 //! index:       a postcard-encoded list, one entry per batch: its id, cases, failed cases, end
 //!              time (Unix ms), time taken (ms), the offset of its payload from the end of the
 //!              index, the payload's length and its SHA-256
 //! payloads:    each as a result file holds it (see the `result` module)
 //! ```
 //!
-//! `status` reads the header and index of each pack (a few tens of bytes per batch); reap
-//! reads each batch's payload and checks it against its own checksum, so one damaged batch
-//! costs that batch, not the pack.
+//! `status` reads the header and index of each pack (a few tens of bytes per batch), and
+//! refuses a pack sealed by a key it does not trust before reading more; reap reads each
+//! batch's payload and checks it against its own checksum, so one damaged batch costs that
+//! batch, not the pack.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -39,9 +43,14 @@ use sha2::{Digest, Sha256};
 
 use super::CropError;
 use super::result::{self, BadResult, Encoded, NameInfo, ReadResult};
+use crate::keys::{ResultKey, Trust};
 
-const MAGIC: &[u8; 8] = b"xyzpak01";
-const HEADER: usize = 8 + 32 + 8 + 8 + 32;
+const MAGIC: &[u8; 8] = b"xyzpak02";
+/// The magic of packs an older xyz wrote, with no seal.
+const OLD_MAGIC: &[u8; 8] = b"xyzpak01";
+/// The bytes a pack's seal covers, and the whole header.
+const SEALED: usize = 8 + 32 + 8 + 8 + 32 + 8;
+const HEADER: usize = SEALED + 32;
 /// The extension of packs.
 pub(crate) const EXT: &str = "xyzp";
 /// A pack is written once it holds this many batches.
@@ -133,11 +142,16 @@ impl Pack {
 
     /// Writes the results into `dir`: nothing when there are none, a result file of its own
     /// for one, a pack for more. Returns the file written.
-    pub(crate) fn write(self, dir: &Path, manifest_sha: &[u8; 32]) -> io::Result<Option<PathBuf>> {
+    pub(crate) fn write(
+        self,
+        dir: &Path,
+        manifest_sha: &[u8; 32],
+        key: &ResultKey,
+    ) -> io::Result<Option<PathBuf>> {
         match self.results.as_slice() {
             [] => Ok(None),
-            [one] => result::write_encoded(dir, manifest_sha, one, None),
-            many => write_pack(dir, manifest_sha, many, None).map(|(path, _)| path),
+            [one] => result::write_encoded(dir, manifest_sha, one, None, key),
+            many => write_pack(dir, manifest_sha, many, None, key).map(|(path, _)| path),
         }
     }
 
@@ -150,6 +164,7 @@ impl Pack {
         dir: &Path,
         manifest_sha: &[u8; 32],
         committed: &Path,
+        key: &ResultKey,
     ) -> io::Result<Vec<Encoded>> {
         let mut lost = Vec::new();
         let mut results = Vec::with_capacity(self.results.len());
@@ -166,9 +181,9 @@ impl Pack {
             let linked = match results.as_slice() {
                 [one] => {
                     let link = super::claims::commit_path(committed, one.batch);
-                    vec![result::write_encoded(dir, manifest_sha, one, Some(&link))?.is_some()]
+                    vec![result::write_encoded(dir, manifest_sha, one, Some(&link), key)?.is_some()]
                 }
-                many => write_pack(dir, manifest_sha, many, Some(committed))?.1,
+                many => write_pack(dir, manifest_sha, many, Some(committed), key)?.1,
             };
             if !linked.contains(&false) {
                 break;
@@ -359,6 +374,7 @@ fn write_pack(
     manifest_sha: &[u8; 32],
     results: &[Encoded],
     committed: Option<&Path>,
+    key: &ResultKey,
 ) -> io::Result<(Option<PathBuf>, Vec<bool>)> {
     static SEQ: AtomicU64 = AtomicU64::new(1);
     let mut offset = 0u64;
@@ -386,6 +402,9 @@ fn write_pack(
     header.extend_from_slice(&(entries.len() as u64).to_le_bytes());
     header.extend_from_slice(&(index.len() as u64).to_le_bytes());
     header.extend_from_slice(&Sha256::digest(&index));
+    header.extend_from_slice(&key.id());
+    let tag = key.seal(&[&header]);
+    header.extend_from_slice(&tag);
     let mut parts: Vec<&[u8]> = Vec::with_capacity(results.len() + 2);
     parts.push(&header);
     parts.push(&index);
@@ -423,6 +442,7 @@ pub(crate) fn read_index(
     dir: &Path,
     name: &str,
     manifest_sha: &[u8; 32],
+    trust: &Trust,
     batches: u64,
 ) -> Result<Vec<NameInfo>, BadResult> {
     let grower = parse_name(name).ok_or(BadResult::NotAResult)?;
@@ -433,9 +453,26 @@ pub(crate) fn read_index(
         .map_err(|e| BadResult::Read(e.to_string()))?
         .len();
     let mut header = [0u8; HEADER];
-    file.read_exact(&mut header).map_err(read_error)?;
+    file.read_exact(&mut header[..8]).map_err(read_error)?;
+    if &header[..8] == OLD_MAGIC {
+        return Err(BadResult::Mismatch {
+            expected: "pack format 2".into(),
+            found: "format 1, with no seal (grow its batches again)".into(),
+        });
+    }
     if &header[..8] != MAGIC {
         return Err(BadResult::NotAResult);
+    }
+    file.read_exact(&mut header[8..]).map_err(read_error)?;
+    // The seal first: nothing of a pack sealed by no key trusted here is read further.
+    let id = &header[SEALED - 8..SEALED];
+    let trusted = trust
+        .key(id)
+        .is_some_and(|key| key.verify(&[&header[..SEALED]], &header[SEALED..]));
+    if !trusted {
+        return Err(BadResult::Untrusted {
+            key: id.iter().map(|b| format!("{b:02x}")).collect(),
+        });
     }
     if &header[8..40] != manifest_sha {
         return Err(BadResult::Stale);
@@ -561,6 +598,15 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::{ResultKey, Trust};
+
+    fn key() -> ResultKey {
+        ResultKey::derived(&[5u8; 32])
+    }
+
+    fn trust() -> Trust {
+        Trust::of(Some(key()), Vec::new())
+    }
     use crate::runner::BatchOutput;
     use crate::value::{Column, FailureKind};
 
@@ -592,7 +638,7 @@ mod tests {
         for &id in ids {
             pack.push(result::encode(id, &output(id)).unwrap());
         }
-        pack.write(dir, &SHA).unwrap()
+        pack.write(dir, &SHA, &key()).unwrap()
     }
 
     fn name(path: &Path) -> &str {
@@ -604,7 +650,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = pack_of(dir.path(), &[3, 1, 2]).unwrap();
         assert_eq!(parse_name(name(&path)), Some(super::super::grower::id()));
-        let infos = read_index(dir.path(), name(&path), &SHA, 3).unwrap();
+        let infos = read_index(dir.path(), name(&path), &SHA, &trust(), 3).unwrap();
         assert_eq!(
             infos
                 .iter()
@@ -659,7 +705,7 @@ mod tests {
             pack.push(result::encode(id, &output(id)).unwrap());
         }
         let lost = pack
-            .write_committed(dir.path(), &SHA, committed.path())
+            .write_committed(dir.path(), &SHA, committed.path(), &key())
             .unwrap();
         assert_eq!(lost.iter().map(|r| r.batch).collect::<Vec<_>>(), [2]);
         let files: Vec<String> = std::fs::read_dir(dir.path())
@@ -667,7 +713,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(files.len(), 1, "{files:?}");
-        let infos = read_index(dir.path(), &files[0], &SHA, 3).unwrap();
+        let infos = read_index(dir.path(), &files[0], &SHA, &trust(), 3).unwrap();
         assert_eq!(infos.iter().map(|i| i.batch).collect::<Vec<_>>(), [1, 3]);
         for id in [1, 3] {
             assert!(super::super::claims::is_committed(committed.path(), id).unwrap());
@@ -681,7 +727,7 @@ mod tests {
         let path = pack_of(dir.path(), &[4]).unwrap();
         let info = NameInfo::parse(name(&path)).expect("a result file's name");
         assert_eq!(info.batch, 4);
-        let back = result::read(&path, &SHA, 4, 5, &outputs()).unwrap();
+        let back = result::read(&path, &SHA, &trust(), 4, 5, &outputs()).unwrap();
         assert_eq!(back.output.cols, output(4).cols);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
@@ -692,46 +738,71 @@ mod tests {
         let path = pack_of(dir.path(), &[1, 2]).unwrap();
         let n = name(&path).to_string();
         assert_eq!(
-            read_index(dir.path(), &n, &[8u8; 32], 2).unwrap_err(),
+            read_index(dir.path(), &n, &[8u8; 32], &trust(), 2).unwrap_err(),
             BadResult::Stale
         );
         // Batches beyond the plan: not this crop's pack.
         assert_eq!(
-            read_index(dir.path(), &n, &SHA, 1).unwrap_err(),
+            read_index(dir.path(), &n, &SHA, &trust(), 1).unwrap_err(),
             BadResult::Corrupt
         );
         let good = std::fs::read(&path).unwrap();
         std::fs::write(&path, &good[..50]).unwrap();
         assert_eq!(
-            read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+            read_index(dir.path(), &n, &SHA, &trust(), 2).unwrap_err(),
             BadResult::Truncated
         );
         let mut flipped = good.clone();
         flipped[HEADER + 1] ^= 0x40;
         std::fs::write(&path, &flipped).unwrap();
         assert_eq!(
-            read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+            read_index(dir.path(), &n, &SHA, &trust(), 2).unwrap_err(),
             BadResult::Corrupt
         );
         let mut foreign = good.clone();
         foreign[..8].copy_from_slice(b"PK\x03\x04zip!");
         std::fs::write(&path, &foreign).unwrap();
         assert_eq!(
-            read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+            read_index(dir.path(), &n, &SHA, &trust(), 2).unwrap_err(),
             BadResult::NotAResult
         );
-        // A count that claims more than the file could hold allocates nothing.
+        // A header changed by anyone without the key: refused before anything else is read.
         let mut huge = good.clone();
         huge[48..56].copy_from_slice(&u64::MAX.to_le_bytes());
         std::fs::write(&path, &huge).unwrap();
+        assert!(matches!(
+            read_index(dir.path(), &n, &SHA, &trust(), 2).unwrap_err(),
+            BadResult::Untrusted { .. }
+        ));
+        // The same by a holder of the key: a count that claims more than the file could hold
+        // allocates nothing.
+        reseal(&mut huge);
+        std::fs::write(&path, &huge).unwrap();
         assert_eq!(
-            read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+            read_index(dir.path(), &n, &SHA, &trust(), 2).unwrap_err(),
             BadResult::Corrupt
         );
+        // A pack sealed by another key, or by none this reader trusts.
+        std::fs::write(&path, &good).unwrap();
+        let other = Trust::of(Some(ResultKey::derived(&[6u8; 32])), Vec::new());
+        let err = read_index(dir.path(), &n, &SHA, &other, 2).unwrap_err();
+        assert_eq!(
+            err,
+            BadResult::Untrusted {
+                key: key().id_hex()
+            }
+        );
+        assert!(read_index(dir.path(), &n, &SHA, &other.with(key()), 2).is_ok());
     }
 
-    /// The pack at `path` with its index changed by `edit`, given a fresh checksum (a forgery,
-    /// not damage), and the file then set to `size(index length, payloads)` bytes (sparse).
+    /// Seals the header of the pack in `bytes` again with the test key, as a holder of it would.
+    fn reseal(bytes: &mut [u8]) {
+        let tag = key().seal(&[&bytes[..SEALED]]);
+        bytes[SEALED..HEADER].copy_from_slice(&tag);
+    }
+
+    /// The pack at `path` with its index changed by `edit`, given a fresh checksum and sealed
+    /// again (a forgery by a holder of the key, not damage), and the file then set to `size(index length, payloads)` bytes (sparse).
     fn forge(path: &Path, edit: impl FnOnce(&mut Vec<Entry>), size: impl FnOnce(u64, u64) -> u64) {
         let bytes = std::fs::read(path).unwrap();
         let len = le64(&bytes[48..56]) as usize;
@@ -742,6 +813,9 @@ mod tests {
         let mut out = bytes[..48].to_vec();
         out.extend_from_slice(&(index.len() as u64).to_le_bytes());
         out.extend_from_slice(&Sha256::digest(&index));
+        out.extend_from_slice(&key().id());
+        out.extend_from_slice(&[0u8; 32]);
+        reseal(&mut out);
         out.extend_from_slice(&index);
         out.extend_from_slice(&payloads);
         std::fs::write(path, &out).unwrap();
@@ -763,7 +837,7 @@ mod tests {
                 |start, _| start.saturating_add(claim).min(1 << 41),
             );
             assert_eq!(
-                read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+                read_index(dir.path(), &n, &SHA, &trust(), 2).unwrap_err(),
                 BadResult::Corrupt,
                 "{claim}"
             );
@@ -778,7 +852,7 @@ mod tests {
                 start + payloads + u64::from(i == 2)
             });
             assert_eq!(
-                read_index(dir.path(), &n, &SHA, 2).unwrap_err(),
+                read_index(dir.path(), &n, &SHA, &trust(), 2).unwrap_err(),
                 BadResult::Corrupt,
                 "edit {i}"
             );
@@ -788,7 +862,9 @@ mod tests {
         let path = pack_of(dir.path(), &[1, 2]).unwrap();
         forge(&path, |_| {}, |start, payloads| start + payloads);
         assert_eq!(
-            read_index(dir.path(), name(&path), &SHA, 2).unwrap().len(),
+            read_index(dir.path(), name(&path), &SHA, &trust(), 2)
+                .unwrap()
+                .len(),
             2
         );
     }
@@ -832,7 +908,7 @@ mod tests {
                 let mut bytes = std::fs::read(&path).unwrap();
                 result::damage(&mut bytes, &edits, cut, truncate);
                 std::fs::write(&path, &bytes).unwrap();
-                let Ok(infos) = read_index(dir.path(), &n, &SHA, 3) else {
+                let Ok(infos) = read_index(dir.path(), &n, &SHA, &trust(), 3) else {
                     return Ok(());
                 };
                 let mut reader = Reader::default();

@@ -60,7 +60,7 @@ impl Tally {
     /// A tally of a reap of `listing`, its unreadable packs counted already.
     fn of(listing: &Listing) -> Tally {
         Tally {
-            bad: listing.bad_packs.clone(),
+            bad: listing.bad_files.clone(),
             ..Tally::default()
         }
     }
@@ -104,7 +104,7 @@ impl Crop {
                 tally.packs.read(&dir, info, n, outputs)
             } else {
                 let path = dir.join(info.file_name());
-                result::read(&path, &self.manifest.identity, id, n, outputs)
+                result::read(&path, &self.manifest.identity, &self.trust, id, n, outputs)
             };
             match read {
                 Ok(r) => return Some(r.output),
@@ -248,7 +248,7 @@ impl Crop {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(self.incomplete(missing, listing.bad_packs.clone()))
+            Err(self.incomplete(missing, listing.bad_files.clone()))
         }
     }
 

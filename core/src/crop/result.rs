@@ -8,20 +8,24 @@
 //! in milliseconds). Its content, all integers little endian:
 //!
 //! ```text
-//! magic        8 bytes   "xyzres02"
+//! magic        8 bytes   "xyzres03"
 //! manifest    32 bytes   SHA-256 of the crop's manifest.toml when the batch was grown
 //! batch        u64       the batch id
 //! cases        u64       cases in the batch
 //! failed       u64       failed cases
 //! length       u64       bytes of the payload
 //! checksum    32 bytes   SHA-256 of the payload
+//! key          8 bytes   the ID of the key that sealed it (see [`crate::keys`])
+//! tag         32 bytes   HMAC-SHA256 of everything above, with that key
 //! payload:     a postcard-encoded [`Payload`]: host, start time (Unix ms), time taken (ms),
 //!              one column per output (numeric columns as one block of bytes, as in the worker
 //!              protocol), and the failures (position in the batch, kind, message)
 //! ```
 //!
 //! The fixed header is what `xyz check` reads; it stays the same across payload versions. A
-//! result is reaped only if its manifest hash, batch id, case count and checksum all match.
+//! result is reaped only if it was sealed by a key the reader trusts, and its manifest hash,
+//! batch id, case count and checksum all match: a file put in `results/` by anyone without the
+//! key, or one relabelled from another crop, is refused before its payload is read.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -32,12 +36,13 @@ use std::borrow::Cow;
 use sha2::{Digest, Sha256};
 
 use crate::encoding::ColumnBytes;
+use crate::keys::{ResultKey, Trust};
 use crate::runner::BatchOutput;
 use crate::value::{Column, FailureKind};
 
-const MAGIC: &[u8; 8] = b"xyzres02";
-/// The magic of results an older xyz wrote, told apart for a clearer refusal.
-const OLD_MAGIC: &[u8; 8] = b"xyzres01";
+const MAGIC: &[u8; 8] = b"xyzres03";
+/// The magics of results older versions of xyz wrote, told apart for a clearer refusal.
+const OLD_MAGICS: [&[u8; 8]; 2] = [b"xyzres01", b"xyzres02"];
 
 /// A result's payload, as encoded after its header.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -56,7 +61,9 @@ struct Payload<'a> {
     #[serde(borrow)]
     failures: Vec<(u64, FailureKind, Cow<'a, str>)>,
 }
-const HEADER: usize = 8 + 32 + 8 * 4 + 32;
+/// The bytes a result's seal covers, and the whole header.
+const SEALED: usize = 8 + 32 + 8 * 4 + 32 + 8;
+const HEADER: usize = SEALED + 32;
 /// The extension of result files.
 pub(crate) const EXT: &str = "xyzr";
 /// The prefix of temporary files.
@@ -158,6 +165,15 @@ pub enum BadResult {
     /// Its payload does not match its checksum.
     #[error("is corrupt: its checksum does not match")]
     Corrupt,
+    /// It was sealed by a key the reader does not trust, or its seal does not match.
+    #[error(
+        "was not sealed by a key this process trusts (key {key}): results grown on another \
+         account are reaped with --trust-key FILE, FILE written there by `xyz key --export`"
+    )]
+    Untrusted {
+        /// The ID of the key it names, in hex.
+        key: String,
+    },
     /// One batch of a pack cannot be reaped; the pack's other batches can.
     #[error("holds batch {batch}, which {reason}")]
     InPack {
@@ -323,8 +339,9 @@ pub(crate) fn write(
     batch: u64,
     output: &BatchOutput,
     commit: Option<&Path>,
+    key: &ResultKey,
 ) -> io::Result<Option<PathBuf>> {
-    write_encoded(dir, manifest_sha, &encode(batch, output)?, commit)
+    write_encoded(dir, manifest_sha, &encode(batch, output)?, commit, key)
 }
 
 /// As [`write`], for a result already encoded.
@@ -333,6 +350,7 @@ pub(crate) fn write_encoded(
     manifest_sha: &[u8; 32],
     encoded: &Encoded,
     commit: Option<&Path>,
+    key: &ResultKey,
 ) -> io::Result<Option<PathBuf>> {
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
@@ -346,6 +364,9 @@ pub(crate) fn write_encoded(
         header.extend_from_slice(&v.to_le_bytes());
     }
     header.extend_from_slice(&encoded.checksum);
+    header.extend_from_slice(&key.id());
+    let tag = key.seal(&[&header]);
+    header.extend_from_slice(&tag);
     let name = NameInfo {
         batch: encoded.batch,
         failed: encoded.failed,
@@ -365,31 +386,66 @@ fn le64(b: &[u8]) -> u64 {
     u64::from_le_bytes(b.try_into().expect("8 bytes"))
 }
 
+/// Reads the header of the result in `file` and checks its seal (by a key of `trust`) and its
+/// manifest (`manifest_sha`): what listing the results does for each result file.
+fn sealed_header(
+    file: &mut std::fs::File,
+    manifest_sha: &[u8; 32],
+    trust: &Trust,
+) -> Result<[u8; HEADER], BadResult> {
+    let mut header = [0u8; HEADER];
+    read_exact(file, &mut header[..8])?;
+    if OLD_MAGICS.iter().any(|m| header[..8] == m[..]) {
+        return Err(BadResult::Mismatch {
+            expected: "result format 3".into(),
+            found: "an older format, with no seal (grow the batch again)".into(),
+        });
+    }
+    if &header[..8] != MAGIC {
+        return Err(BadResult::NotAResult);
+    }
+    read_exact(file, &mut header[8..])?;
+    let id = &header[SEALED - 8..SEALED];
+    let trusted = trust
+        .key(id)
+        .is_some_and(|key| key.verify(&[&header[..SEALED]], &header[SEALED..]));
+    if !trusted {
+        return Err(BadResult::Untrusted {
+            key: id.iter().map(|b| format!("{b:02x}")).collect(),
+        });
+    }
+    if &header[8..40] != manifest_sha {
+        return Err(BadResult::Stale);
+    }
+    Ok(header)
+}
+
+/// Checks the header of the result at `path`: sealed by a key of `trust`, for the crop whose
+/// manifest hashes to `manifest_sha`.
+pub(crate) fn check_header(
+    path: &Path,
+    manifest_sha: &[u8; 32],
+    trust: &Trust,
+) -> Result<(), BadResult> {
+    let mut file =
+        crate::shared_fs::open_regular(path).map_err(|e| BadResult::Read(e.to_string()))?;
+    sealed_header(&mut file, manifest_sha, trust).map(|_| ())
+}
+
 /// Reads and checks the result at `path`, which must be batch `batch` of `cases` cases of the
-/// crop whose manifest hashes to `manifest_sha`, with outputs `outputs`.
+/// crop whose manifest hashes to `manifest_sha`, with outputs `outputs`, sealed by a key of
+/// `trust`.
 pub(crate) fn read(
     path: &Path,
     manifest_sha: &[u8; 32],
+    trust: &Trust,
     batch: u64,
     cases: usize,
     outputs: &[xyz_abi::Output],
 ) -> Result<ReadResult, BadResult> {
     let mut file =
         crate::shared_fs::open_regular(path).map_err(|e| BadResult::Read(e.to_string()))?;
-    let mut header = [0u8; HEADER];
-    read_exact(&mut file, &mut header)?;
-    if &header[..8] == OLD_MAGIC {
-        return Err(BadResult::Mismatch {
-            expected: "result format 2".into(),
-            found: "format 1, written by an older xyz (grow the batch again)".into(),
-        });
-    }
-    if &header[..8] != MAGIC {
-        return Err(BadResult::NotAResult);
-    }
-    if &header[8..40] != manifest_sha {
-        return Err(BadResult::Stale);
-    }
+    let header = sealed_header(&mut file, manifest_sha, trust)?;
     let (id, n, failed, len) = (
         le64(&header[40..48]),
         le64(&header[48..56]),
@@ -492,6 +548,15 @@ fn read_exact(file: &mut std::fs::File, buf: &mut [u8]) -> Result<(), BadResult>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::{ResultKey, Trust};
+
+    fn key() -> ResultKey {
+        ResultKey::derived(&[5u8; 32])
+    }
+
+    fn trust() -> Trust {
+        Trust::of(Some(key()), Vec::new())
+    }
     use crate::value::FailureKind;
 
     fn outputs() -> Vec<xyz_abi::Output> {
@@ -517,12 +582,12 @@ mod tests {
     fn results_round_trip_and_name_what_they_hold() {
         let dir = tempfile::tempdir().unwrap();
         let sha = [7u8; 32];
-        let path = write(dir.path(), &sha, 4, &sample(), None)
+        let path = write(dir.path(), &sha, 4, &sample(), None, &key())
             .unwrap()
             .unwrap();
         let name = NameInfo::parse(path.file_name().unwrap().to_str().unwrap()).unwrap();
         assert_eq!((name.batch, name.failed, name.took_ms), (4, 1, 1500));
-        let back = read(&path, &sha, 4, 3, &outputs()).unwrap();
+        let back = read(&path, &sha, &trust(), 4, 3, &outputs()).unwrap();
         assert_eq!(back.output, sample());
         assert_eq!(back.host, host_name());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
@@ -534,10 +599,10 @@ mod tests {
         let committed = tempfile::tempdir().unwrap();
         let link = committed.path().join("4");
         let sha = [7u8; 32];
-        let first = write(dir.path(), &sha, 4, &sample(), Some(&link)).unwrap();
+        let first = write(dir.path(), &sha, 4, &sample(), Some(&link), &key()).unwrap();
         let path = first.expect("committed");
         assert_eq!(std::fs::read(&link).unwrap(), std::fs::read(&path).unwrap());
-        let second = write(dir.path(), &sha, 4, &sample(), Some(&link)).unwrap();
+        let second = write(dir.path(), &sha, 4, &sample(), Some(&link), &key()).unwrap();
         assert_eq!(second, None, "discarded");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
@@ -550,27 +615,51 @@ mod tests {
     fn damaged_or_foreign_results_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let sha = [7u8; 32];
-        let path = write(dir.path(), &sha, 4, &sample(), None)
+        let path = write(dir.path(), &sha, 4, &sample(), None, &key())
             .unwrap()
             .unwrap();
         let good = std::fs::read(&path).unwrap();
         let outs = outputs();
         assert_eq!(
-            read(&path, &[8u8; 32], 4, 3, &outs).unwrap_err(),
+            read(&path, &[8u8; 32], &trust(), 4, 3, &outs).unwrap_err(),
             BadResult::Stale
         );
+        // Sealed by a key this reader does not trust; relabelled for another crop; the
+        // format before seals.
+        let other = Trust::of(Some(ResultKey::derived(&[6u8; 32])), Vec::new());
         assert!(matches!(
-            read(&path, &sha, 5, 3, &outs).unwrap_err(),
+            read(&path, &sha, &other, 4, 3, &outs).unwrap_err(),
+            BadResult::Untrusted { .. }
+        ));
+        assert!(check_header(&path, &sha, &other).is_err());
+        check_header(&path, &sha, &trust()).unwrap();
+        let mut relabelled = good.clone();
+        relabelled[8..40].copy_from_slice(&[8u8; 32]);
+        std::fs::write(&path, &relabelled).unwrap();
+        assert!(matches!(
+            read(&path, &[8u8; 32], &trust(), 4, 3, &outs).unwrap_err(),
+            BadResult::Untrusted { .. }
+        ));
+        let mut old = good.clone();
+        old[..8].copy_from_slice(b"xyzres02");
+        std::fs::write(&path, &old).unwrap();
+        assert!(matches!(
+            read(&path, &sha, &trust(), 4, 3, &outs).unwrap_err(),
+            BadResult::Mismatch { .. }
+        ));
+        std::fs::write(&path, &good).unwrap();
+        assert!(matches!(
+            read(&path, &sha, &trust(), 5, 3, &outs).unwrap_err(),
             BadResult::Mismatch { .. }
         ));
         std::fs::write(&path, &good[..good.len() - 3]).unwrap();
         assert_eq!(
-            read(&path, &sha, 4, 3, &outs).unwrap_err(),
+            read(&path, &sha, &trust(), 4, 3, &outs).unwrap_err(),
             BadResult::Truncated
         );
         std::fs::write(&path, &good[..20]).unwrap();
         assert_eq!(
-            read(&path, &sha, 4, 3, &outs).unwrap_err(),
+            read(&path, &sha, &trust(), 4, 3, &outs).unwrap_err(),
             BadResult::Truncated
         );
         let mut flipped = good.clone();
@@ -578,14 +667,14 @@ mod tests {
         flipped[last] ^= 0x10;
         std::fs::write(&path, &flipped).unwrap();
         assert_eq!(
-            read(&path, &sha, 4, 3, &outs).unwrap_err(),
+            read(&path, &sha, &trust(), 4, 3, &outs).unwrap_err(),
             BadResult::Corrupt
         );
         let mut foreign = good.clone();
         foreign[..8].copy_from_slice(b"PK\x03\x04zip!");
         std::fs::write(&path, &foreign).unwrap();
         assert_eq!(
-            read(&path, &sha, 4, 3, &outs).unwrap_err(),
+            read(&path, &sha, &trust(), 4, 3, &outs).unwrap_err(),
             BadResult::NotAResult
         );
     }
@@ -594,19 +683,22 @@ mod tests {
     fn a_result_that_claims_a_huge_payload_is_refused_before_reading_it() {
         let dir = tempfile::tempdir().unwrap();
         let sha = [7u8; 32];
-        let path = write(dir.path(), &sha, 4, &sample(), None)
+        let path = write(dir.path(), &sha, 4, &sample(), None, &key())
             .unwrap()
             .unwrap();
         let good = std::fs::read(&path).unwrap();
         for claim in [8u64 << 30, 1 << 40] {
             let mut bytes = good.clone();
             bytes[64..72].copy_from_slice(&claim.to_le_bytes());
+            // Sealed again, as a holder of the key could.
+            let tag = key().seal(&[&bytes[..SEALED]]);
+            bytes[SEALED..HEADER].copy_from_slice(&tag);
             std::fs::write(&path, &bytes).unwrap();
             // As long as it claims to be, and sparse.
             let file = std::fs::File::options().write(true).open(&path).unwrap();
             file.set_len(HEADER as u64 + claim).unwrap();
             assert_eq!(
-                read(&path, &sha, 4, 3, &outputs()).unwrap_err(),
+                read(&path, &sha, &trust(), 4, 3, &outputs()).unwrap_err(),
                 BadResult::Corrupt
             );
         }
@@ -646,12 +738,12 @@ mod tests {
             ) {
                 let dir = tempfile::tempdir().unwrap();
                 let sha = [7u8; 32];
-                let path = write(dir.path(), &sha, 4, &sample(), None).unwrap().unwrap();
+                let path = write(dir.path(), &sha, 4, &sample(), None, &key()).unwrap().unwrap();
                 let original = std::fs::read(&path).unwrap();
                 let mut bytes = original.clone();
                 damage(&mut bytes, &edits, cut, truncate);
                 std::fs::write(&path, &bytes).unwrap();
-                match read(&path, &sha, 4, 3, &outputs()) {
+                match read(&path, &sha, &trust(), 4, 3, &outputs()) {
                     // Accepted only if the damage changed nothing.
                     Ok(r) => {
                         prop_assert_eq!(&bytes, &original);

@@ -90,6 +90,8 @@ impl Crop {
         progress: Option<&(dyn Fn(u64) + Sync)>,
     ) -> Result<WorkReport, CropError> {
         self.check_function(function)?;
+        // Nothing is grown that could not be sealed.
+        self.sealer()?;
         // The claims of batches being grown or waiting in the pack, renewed every third of the
         // lease by one thread for the worker's life.
         let held: Mutex<Vec<(u64, Claim)>> = Mutex::new(Vec::new());
@@ -144,7 +146,12 @@ impl Crop {
         let ids: HashSet<u64> = pack.batches().collect();
         let dir = self.results_dir();
         let others = pack
-            .write_committed(&dir, &self.manifest.identity, &self.dir.join(COMMITTED))
+            .write_committed(
+                &dir,
+                &self.manifest.identity,
+                &self.dir.join(COMMITTED),
+                self.sealer()?,
+            )
             .map_err(io_err(&dir))?;
         {
             let mut lost = lock(lost);

@@ -24,7 +24,7 @@
 //! features), so machines of other kinds sharing a crop each keep their own entry.
 
 use std::hash::{Hash, Hasher};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
@@ -54,7 +54,7 @@ pub(crate) struct Entry<'a> {
 impl Cache {
     /// The cache in `dir`, if this user has a usable key.
     pub(crate) fn open(dir: &Path) -> Option<Cache> {
-        let key = user_key()?;
+        let key = xyz_core::keys::user_key()?;
         Some(Cache {
             dir: dir.to_path_buf(),
             key,
@@ -114,7 +114,7 @@ impl Entry<'_> {
         let Ok(compiled) = module.serialize() else {
             return;
         };
-        if create_private_dir(&self.cache.dir).is_err() {
+        if xyz_core::keys::create_private_dir(&self.cache.dir).is_err() {
             return;
         }
         let tag = self.mac(&compiled).finalize().into_bytes();
@@ -158,82 +158,6 @@ fn nonce() -> u64 {
 /// The contents of `path` if it is a regular file of a sane size.
 fn read_regular(path: &Path) -> Option<Vec<u8>> {
     xyz_core::shared_fs::read_regular(path, MAX_ENTRY).ok()
-}
-
-/// Where this user's key lives: `$XYZ_CACHE_KEY`, else `$XDG_CONFIG_HOME/xyz/cache-key`, else
-/// `~/.config/xyz/cache-key`.
-fn key_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("XYZ_CACHE_KEY").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("xyz").join("cache-key"));
-    }
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| {
-        PathBuf::from(h)
-            .join(".config")
-            .join("xyz")
-            .join("cache-key")
-    })
-}
-
-/// This user's key, made on first use. `None` (so nothing is cached) when there is no place
-/// for it, or when the key file could be read or written by anyone else.
-fn user_key() -> Option<[u8; 32]> {
-    let path = key_path()?;
-    if let Some(key) = read_key(&path) {
-        return Some(key);
-    }
-    let dir = path.parent()?;
-    create_private_dir(dir).ok()?;
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).ok()?;
-    // Made whole under a private name, then linked into place: of several processes making
-    // the key at once, one link wins and every process reads the winner's.
-    let tmp = dir.join(format!(".cache-key.tmp-{}-{}", std::process::id(), nonce()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let made = options.open(&tmp).and_then(|mut f| {
-        f.write_all(&key)?;
-        f.sync_all()
-    });
-    let linked = made.and_then(|()| std::fs::hard_link(&tmp, &path));
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Some(key),
-        Err(_) => read_key(&path),
-    }
-}
-
-/// The key in `path`, if it is a 32-byte regular file that only this user may read or write.
-fn read_key(path: &Path) -> Option<[u8; 32]> {
-    let file = xyz_core::shared_fs::open_regular(path).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() != 32 {
-        return None;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
-        if meta.uid() != me || meta.mode() & 0o077 != 0 {
-            return None;
-        }
-    }
-    let mut key = [0u8; 32];
-    (&file).read_exact(&mut key).ok()?;
-    Some(key)
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 #[cfg(test)]
@@ -281,21 +205,5 @@ mod tests {
         // A bare compiled module, as an older xyz wrote.
         std::fs::write(entry.path(), module.serialize().unwrap()).unwrap();
         assert!(entry.load(&engine).is_none(), "no tag");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_key_others_may_read_is_not_used() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("key");
-        std::fs::write(&path, [7u8; 32]).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(read_key(&path), Some([7u8; 32]));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(read_key(&path), None);
-        std::fs::write(&path, [7u8; 31]).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(read_key(&path), None, "wrong length");
     }
 }
