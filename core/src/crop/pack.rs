@@ -921,6 +921,59 @@ mod tests {
                     }
                 }
             }
+
+            /// An index forged by a holder of the key, with any batches, offsets, lengths and
+            /// counts, and the file any length (sparse): refused, or read back as written,
+            /// never past the file or the bound on a payload, never a panic.
+            #[test]
+            fn a_forged_index_reads_nothing_it_should_not(
+                entries in prop::collection::vec(
+                    (0u64..5, 0u64..10, 0u64..12, prop_oneof![
+                        0u64..400, Just(MAX_BYTES as u64), Just(result::MAX_PAYLOAD + 1),
+                        Just(u64::MAX),
+                    ]),
+                    0..5,
+                ),
+                extra in prop_oneof![Just(0u64), 0u64..64, Just(1 << 33)],
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let path = pack_of(dir.path(), &[1, 2, 3]).unwrap();
+                let n = name(&path).to_string();
+                forge(
+                    &path,
+                    |e| {
+                        let template = e[0].checksum;
+                        *e = entries
+                            .iter()
+                            .map(|&(batch, cases, failed, len)| Entry {
+                                batch,
+                                cases,
+                                failed,
+                                end_ms: 0,
+                                took_ms: 0,
+                                offset: len / 3,
+                                len,
+                                checksum: template,
+                            })
+                            .collect();
+                    },
+                    |start, payloads| start.saturating_add(payloads).saturating_add(extra),
+                );
+                let size = std::fs::metadata(&path).unwrap().len();
+                let Ok(infos) = read_index(dir.path(), &n, &SHA, &trust(), 3) else {
+                    return Ok(());
+                };
+                let mut reader = Reader::default();
+                for info in &infos {
+                    let packed = info.packed.as_ref().unwrap();
+                    prop_assert!(packed.len <= result::MAX_PAYLOAD);
+                    prop_assert!(packed.offset.saturating_add(packed.len) <= size);
+                    let cases = info.batch as usize + 1;
+                    if let Ok(r) = reader.read(dir.path(), info, cases, &outputs()) {
+                        prop_assert_eq!(&r.output.cols, &output(info.batch).cols);
+                    }
+                }
+            }
         }
     }
 }
