@@ -20,10 +20,11 @@ fn mkfifo(path: &Path) {
     assert!(status.success(), "mkfifo {}", path.display());
 }
 
-/// `add` over 40 values of `a` in 4 batches, sown and grown as crop `c`.
-fn grown_crop(dir: &Dir) {
+/// `xyz COMMAND` of `add` over 40 values of `a` in [0, 1], then `extra`.
+fn add_sweep(command: &str, extra: &[&str]) -> Vec<String> {
     let add = guest("add");
     let sweep = [
+        command,
         "--function",
         &add,
         "--combo",
@@ -33,10 +34,18 @@ fn grown_crop(dir: &Dir) {
         "--constant",
         "c=0",
     ];
-    let mut sow = vec!["sow"];
-    sow.extend(sweep);
-    sow.extend(["--name", "c", "--batchsize", "10", "-q"]);
-    dir.xyz_ok(&sow, 0);
+    sweep.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
+/// `args` as the `&str`s [`Dir::xyz`] takes.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// [`add_sweep`] in 4 batches, sown and grown as crop `c`.
+fn grown_crop(dir: &Dir) {
+    let sow = add_sweep("sow", &["--name", "c", "--batchsize", "10", "-q"]);
+    dir.xyz_ok(&strs(&sow), 0);
     dir.xyz_ok(&["grow", "c", "-q"], 0);
 }
 
@@ -74,30 +83,8 @@ fn fifos_where_results_are_read_are_refused_never_waited_on() {
 #[test]
 fn a_fifo_in_a_store_or_as_the_cache_key_is_refused_never_waited_on() {
     let dir = Dir::new();
-    let add = guest("add");
-    let sweep = |out: &[&'static str]| -> Vec<String> {
-        let mut args: Vec<String> = [
-            "run",
-            "--function",
-            &add,
-            "--combo",
-            "a={ linspace = [0, 1, 40] }",
-            "--constant",
-            "b=1",
-            "--constant",
-            "c=0",
-            "-q",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(out.iter().map(|s| s.to_string()));
-        args
-    };
-    let run = |args: &[String], env: &[(&str, &OsStr)]| {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        dir.xyz_within(&args, env, LIMIT)
-    };
+    let sweep = |out: &[&str]| add_sweep("run", &[&["-q"], out].concat());
+    let run = |args: &[String], env: &[(&str, &OsStr)]| dir.xyz_within(&strs(args), env, LIMIT);
     let out = run(&sweep(&["-o", "s.zarr"]), &[]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let chunk = dir.path("s.zarr/sum/c/0");
@@ -170,22 +157,7 @@ fn sizes_from_a_spec_are_checked_before_anything_is_allocated() {
 #[test]
 fn a_store_whose_metadata_claims_a_huge_shape_is_refused_from_its_metadata() {
     let dir = Dir::new();
-    let add = guest("add");
-    let sweep = [
-        "--function",
-        &add,
-        "--combo",
-        "a={ linspace = [0, 1, 40] }",
-        "--constant",
-        "b=1",
-        "--constant",
-        "c=0",
-        "-q",
-    ];
-    let mut run = vec!["run"];
-    run.extend(sweep);
-    run.extend(["-o", "s.zarr"]);
-    dir.xyz_ok(&run, 0);
+    dir.xyz_ok(&strs(&add_sweep("run", &["-q", "-o", "s.zarr"])), 0);
     let store = dir.path("s.zarr");
     let good = crate::util::tree(&store);
     for array in ["a", "sum"] {
@@ -201,10 +173,8 @@ fn a_store_whose_metadata_claims_a_huge_shape_is_refused_from_its_metadata() {
             serde_json::from_slice(&std::fs::read(&group).unwrap()).unwrap();
         claim(&mut meta["consolidated_metadata"]["metadata"][array]);
         std::fs::write(&group, meta.to_string()).unwrap();
-        let mut into = vec!["run"];
-        into.extend(sweep);
-        into.extend(["--into", "s.zarr"]);
-        for args in [&["show", "s.zarr"][..], &into[..]] {
+        let into = add_sweep("run", &["-q", "--into", "s.zarr"]);
+        for args in [&["show", "s.zarr"][..], &strs(&into)[..]] {
             let out = dir.xyz_within(args, &[], LIMIT);
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
@@ -323,36 +293,8 @@ fn a_reader_gone_from_the_pipe_ends_every_command_quietly() {
     let dir = Dir::new();
     grown_crop(&dir);
     let add = guest("add");
-    let run = [
-        "run",
-        "--function",
-        &add,
-        "--combo",
-        "a={ linspace = [0, 1, 40] }",
-        "--constant",
-        "b=1",
-        "--constant",
-        "c=0",
-        "-o",
-        "-",
-    ];
-    dir.xyz_ok(
-        &[
-            "run",
-            "--function",
-            &add,
-            "--combo",
-            "a=[1, 2]",
-            "--constant",
-            "b=1",
-            "--constant",
-            "c=0",
-            "-q",
-            "-o",
-            "s.zarr",
-        ],
-        0,
-    );
+    let run = add_sweep("run", &["-o", "-"]);
+    dir.xyz_ok(&strs(&add_sweep("run", &["-q", "-o", "s.zarr"])), 0);
     let commands: Vec<Vec<&str>> = vec![
         vec!["completions", "bash"],
         vec!["completions", "zsh"],
@@ -360,7 +302,7 @@ fn a_reader_gone_from_the_pipe_ends_every_command_quietly() {
         vec!["man"],
         vec!["--help"],
         vec!["run", "--help"],
-        run.to_vec(),
+        strs(&run),
         vec!["show", "s.zarr"],
         vec!["show", "s.zarr", "--json"],
         vec!["status", "c"],

@@ -465,15 +465,7 @@ pub(crate) fn read_index(
     }
     file.read_exact(&mut header[8..]).map_err(read_error)?;
     // The seal first: nothing of a pack sealed by no key trusted here is read further.
-    let id = &header[SEALED - 8..SEALED];
-    let trusted = trust
-        .key(id)
-        .is_some_and(|key| key.verify(&[&header[..SEALED]], &header[SEALED..]));
-    if !trusted {
-        return Err(BadResult::Untrusted {
-            key: id.iter().map(|b| format!("{b:02x}")).collect(),
-        });
-    }
+    result::check_seal(&header, trust)?;
     if &header[8..40] != manifest_sha {
         return Err(BadResult::Stale);
     }

@@ -405,19 +405,28 @@ fn sealed_header(
         return Err(BadResult::NotAResult);
     }
     read_exact(file, &mut header[8..])?;
-    let id = &header[SEALED - 8..SEALED];
-    let trusted = trust
-        .key(id)
-        .is_some_and(|key| key.verify(&[&header[..SEALED]], &header[SEALED..]));
-    if !trusted {
-        return Err(BadResult::Untrusted {
-            key: id.iter().map(|b| format!("{b:02x}")).collect(),
-        });
-    }
+    check_seal(&header, trust)?;
     if &header[8..40] != manifest_sha {
         return Err(BadResult::Stale);
     }
     Ok(header)
+}
+
+/// Checks the seal that ends `header` (a result's or a pack's): the ID of a key of `trust` in
+/// the 8 bytes before its last 32, and those 32 the key's tag over all before them.
+pub(crate) fn check_seal(header: &[u8], trust: &Trust) -> Result<(), BadResult> {
+    let sealed = header.len().saturating_sub(32);
+    let id = &header[sealed.saturating_sub(8)..sealed];
+    let trusted = trust
+        .key(id)
+        .is_some_and(|key| key.verify(&[&header[..sealed]], &header[sealed..]));
+    if trusted {
+        Ok(())
+    } else {
+        Err(BadResult::Untrusted {
+            key: id.iter().map(|b| format!("{b:02x}")).collect(),
+        })
+    }
 }
 
 /// Checks the header of the result at `path`: sealed by a key of `trust`, for the crop whose
