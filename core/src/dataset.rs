@@ -255,11 +255,7 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
     strides
 }
 
-/// The missing value stored for integers.
-pub const MISSING_I64: i64 = i64::MIN;
-
-/// The missing value stored for complex numbers: both parts NaN.
-pub const MISSING_C128: crate::value::Complex64 = crate::value::Complex64::new(f64::NAN, f64::NAN);
+pub use crate::value::{MISSING_C128, MISSING_I64};
 
 /// The provenance attribute that names a dataset's free attributes (a spec's `[attrs]`),
 /// comma-separated, so that merges tell them from constants.

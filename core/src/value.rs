@@ -156,6 +156,12 @@ pub fn parse_complex(text: &str) -> Option<Complex64> {
     Some(Complex64::new(re, im))
 }
 
+/// The missing value stored for integers.
+pub const MISSING_I64: i64 = i64::MIN;
+
+/// The missing value stored for complex numbers: both parts NaN.
+pub const MISSING_C128: Complex64 = Complex64::new(f64::NAN, f64::NAN);
+
 /// A column of values of one type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Column {
@@ -287,8 +293,8 @@ impl Column {
     pub fn missing(ty: ScalarType, len: usize) -> Column {
         match ty {
             ScalarType::F64 => Column::F64(vec![f64::NAN; len]),
-            ScalarType::C128 => Column::C128(vec![crate::dataset::MISSING_C128; len]),
-            ScalarType::I64 => Column::I64(vec![crate::dataset::MISSING_I64; len]),
+            ScalarType::C128 => Column::C128(vec![MISSING_C128; len]),
+            ScalarType::I64 => Column::I64(vec![MISSING_I64; len]),
             ScalarType::Bool => Column::Bool(vec![false; len]),
             ScalarType::Str => Column::Str(vec![String::new(); len]),
         }
@@ -298,8 +304,8 @@ impl Column {
     pub(crate) fn resize_missing(&mut self, n: usize) {
         match self {
             Column::F64(c) => c.resize(n, f64::NAN),
-            Column::C128(c) => c.resize(n, crate::dataset::MISSING_C128),
-            Column::I64(c) => c.resize(n, crate::dataset::MISSING_I64),
+            Column::C128(c) => c.resize(n, MISSING_C128),
+            Column::I64(c) => c.resize(n, MISSING_I64),
             Column::Bool(c) => c.resize(n, false),
             Column::Str(c) => c.resize(n, String::new()),
         }
@@ -314,11 +320,11 @@ impl Column {
             }
             Column::C128(c) => {
                 c.copy_within(from..from + len, to);
-                c[from..from + len].fill(crate::dataset::MISSING_C128);
+                c[from..from + len].fill(MISSING_C128);
             }
             Column::I64(c) => {
                 c.copy_within(from..from + len, to);
-                c[from..from + len].fill(crate::dataset::MISSING_I64);
+                c[from..from + len].fill(MISSING_I64);
             }
             Column::Bool(c) => {
                 c.copy_within(from..from + len, to);
@@ -512,7 +518,7 @@ mod tests {
             Value::C128(Complex64::new(1.5, -2.0)).to_string(),
             "(1.5-2j)"
         );
-        let nan = parse_complex(&Value::C128(crate::dataset::MISSING_C128).to_string()).unwrap();
+        let nan = parse_complex(&Value::C128(MISSING_C128).to_string()).unwrap();
         assert!(nan.re.is_nan() && nan.im.is_nan());
     }
 

@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::result::host_name;
+use crate::shared_fs::{host_name, pid_alive};
 
 /// The directory of claims in a crop.
 pub(crate) const CLAIMS: &str = "claims";
@@ -131,25 +131,7 @@ pub(crate) fn try_claim(dir: &Path, batch: u64, lease: Duration) -> io::Result<O
 
 /// Whether process `pid` of this host is gone (and so holds nothing).
 fn dead_here(host: &str, pid: u32) -> bool {
-    host == host_name() && !alive(pid)
-}
-
-/// Whether process `pid` of this machine may still run (true when that cannot be told).
-pub(crate) fn alive(pid: u32) -> bool {
-    #[cfg(unix)]
-    {
-        let Ok(pid) = i32::try_from(pid) else {
-            return true;
-        };
-        // SAFETY: signal 0 checks only that the process exists.
-        let r = unsafe { libc::kill(pid, 0) };
-        r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pid;
-        true
-    }
+    host == host_name() && !pid_alive(pid)
 }
 
 /// Tries to take the claim file `path` for `lease`: creates it, or takes over one whose lease

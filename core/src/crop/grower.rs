@@ -41,7 +41,7 @@ pub struct GrowerInfo {
 /// This process's grower ID: 16 hex digits, random.
 pub(crate) fn id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| format!("{:016x}", super::result::random()))
+    ID.get_or_init(|| format!("{:016x}", crate::shared_fs::random_token()))
 }
 
 /// Whether `s` can be a grower ID (and so a file name).
@@ -60,7 +60,7 @@ pub(crate) fn record(crop_dir: &Path) -> std::io::Result<()> {
     let dir = crop_dir.join(DIR);
     std::fs::create_dir_all(&dir)?;
     let me = Grower {
-        host: super::result::host_name(),
+        host: crate::shared_fs::host_name(),
         arch: std::env::consts::ARCH.to_string(),
         os: std::env::consts::OS.to_string(),
         pid: std::process::id(),

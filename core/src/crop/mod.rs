@@ -149,14 +149,14 @@ impl Listing {
 
     /// The temporaries whose writer was a process of this machine that is no longer running.
     fn dead_temps(&self) -> impl Iterator<Item = &PathBuf> {
-        let mine = format!("{}{}-", result::TMP_PREFIX, result::host_name());
+        let mine = format!("{}{}-", result::TMP_PREFIX, crate::shared_fs::host_name());
         self.temps.iter().filter(move |path| {
             path.file_name()
                 .and_then(|f| f.to_str())
                 .and_then(|n| n.strip_prefix(&mine))
                 .and_then(|rest| rest.split('-').next())
                 .and_then(|pid| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+                .is_some_and(|pid| !crate::shared_fs::pid_alive(pid))
         })
     }
 }
@@ -542,7 +542,7 @@ impl Crop {
         }
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         let name = self.manifest.name.clone();
-        let prefix = format!("{RETIRED_PREFIX}{name}~{}-", result::host_name());
+        let prefix = format!("{RETIRED_PREFIX}{name}~{}-", crate::shared_fs::host_name());
         let aside = parent.join(format!("{prefix}{}", std::process::id()));
         match std::fs::rename(&self.dir, &aside) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Retirement::Gone),
@@ -554,7 +554,7 @@ impl Crop {
                 let dead = file
                     .strip_prefix(&prefix)
                     .and_then(|pid| pid.parse::<u32>().ok())
-                    .is_some_and(|pid| !claims::alive(pid));
+                    .is_some_and(|pid| !crate::shared_fs::pid_alive(pid));
                 if dead {
                     let _ = std::fs::remove_dir_all(entry.path());
                 }

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::CropError;
-use super::result::{self, BadResult, Encoded, NameInfo, ReadResult};
+use super::result::{self, BadResult, Encoded, NameInfo, Packed, ReadResult};
 use crate::keys::{ResultKey, Trust};
 
 const MAGIC: &[u8; 8] = b"xyzpak02";
@@ -75,28 +75,6 @@ struct Entry {
     offset: u64,
     len: u64,
     checksum: [u8; 32],
-}
-
-/// Where a batch's result is in a pack.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Packed {
-    /// The pack's file name.
-    name: Arc<str>,
-    /// Where the payload starts, from the start of the file.
-    offset: u64,
-    /// The payload's length.
-    len: u64,
-    /// Cases in the batch, as the index says.
-    cases: u64,
-    /// The payload's SHA-256.
-    checksum: [u8; 32],
-}
-
-impl Packed {
-    /// The pack's file name.
-    pub(crate) fn file_name(&self) -> String {
-        self.name.to_string()
-    }
 }
 
 /// Whether `name` is a pack's file name, `pack-GROWER-SEQ.xyzp`; the grower if so.

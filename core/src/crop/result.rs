@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -80,7 +81,7 @@ pub(crate) struct NameInfo {
     pub(crate) grower: Option<String>,
     /// Where in a pack it is, for a batch written in one (see [`super::pack`]); `None` for a
     /// result file of its own.
-    pub(crate) packed: Option<super::pack::Packed>,
+    pub(crate) packed: Option<Packed>,
 }
 
 impl NameInfo {
@@ -137,6 +138,28 @@ impl NameInfo {
 pub(crate) struct ReadResult {
     pub(crate) output: BatchOutput,
     pub(crate) host: String,
+}
+
+/// Where a batch's result is in a pack (see [`super::pack`]): what its index says of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Packed {
+    /// The pack's file name.
+    pub(crate) name: Arc<str>,
+    /// Where the payload starts, from the start of the file.
+    pub(crate) offset: u64,
+    /// The payload's length.
+    pub(crate) len: u64,
+    /// Cases in the batch, as the index says.
+    pub(crate) cases: u64,
+    /// The payload's SHA-256.
+    pub(crate) checksum: [u8; 32],
+}
+
+impl Packed {
+    /// The pack's file name.
+    pub(crate) fn file_name(&self) -> String {
+        self.name.to_string()
+    }
 }
 
 /// Why a result cannot be reaped.
@@ -202,32 +225,6 @@ fn now_ms(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// This machine's name, for provenance and temporary names.
-pub(crate) fn host_name() -> String {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .map(|h| h.trim().to_string())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "localhost".into())
-            .replace(['/', '_', '.'], "-")
-    })
-    .clone()
-}
-
-pub(crate) fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
-
 /// A batch's result, encoded: its payload and what the header (or a pack's index) says of it.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoded {
@@ -267,7 +264,7 @@ pub(crate) fn payload_buffer(len: u64) -> Result<Vec<u8>, BadResult> {
 pub(crate) fn encode(batch: u64, output: &BatchOutput) -> io::Result<Encoded> {
     let took = output.took;
     let now = SystemTime::now();
-    let host = host_name();
+    let host = crate::shared_fs::host_name();
     let payload = postcard::to_allocvec(&Payload {
         host: Cow::Borrowed(&host),
         start_ms: now_ms(now - took),
@@ -305,9 +302,9 @@ pub(crate) fn encode(batch: u64, output: &BatchOutput) -> io::Result<Encoded> {
 pub(crate) fn temp_path(dir: &Path) -> PathBuf {
     dir.join(format!(
         "{TMP_PREFIX}{}-{}-{:016x}",
-        host_name(),
+        crate::shared_fs::host_name(),
         std::process::id(),
-        random()
+        crate::shared_fs::random_token()
     ))
 }
 
@@ -598,7 +595,7 @@ mod tests {
         assert_eq!((name.batch, name.failed, name.took_ms), (4, 1, 1500));
         let back = read(&path, &sha, &trust(), 4, 3, &outputs()).unwrap();
         assert_eq!(back.output, sample());
-        assert_eq!(back.host, host_name());
+        assert_eq!(back.host, crate::shared_fs::host_name());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -342,7 +342,7 @@ impl Crop {
     /// instead of after the lease. Returns the batches released.
     pub fn release_claims_of_this_process(&self) -> Result<Vec<u64>, CropError> {
         let dir = self.dir.join(CLAIMS);
-        let host = super::result::host_name();
+        let host = crate::shared_fs::host_name();
         let mut released = Vec::new();
         for c in self.claims()? {
             if c.pid == std::process::id() && c.host == host {

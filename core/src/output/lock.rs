@@ -242,7 +242,7 @@ mod tests {
             lock_path(&data),
             format!(
                 "xyzclaim1 {} 1 another-token 30000\n",
-                crate::crop::result::host_name()
+                crate::shared_fs::host_name()
             ),
         )
         .unwrap();
@@ -286,7 +286,7 @@ mod tests {
             lock_path(&data),
             format!(
                 "xyzclaim1 {} 999999999 t 3600000\n",
-                crate::crop::result::host_name()
+                crate::shared_fs::host_name()
             ),
         )
         .unwrap();

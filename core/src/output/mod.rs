@@ -499,7 +499,7 @@ fn sibling(dest: &Path, tag: &str) -> PathBuf {
         .map_or(0, |d| d.subsec_nanos());
     dest.with_file_name(format!(
         ".{name}.{tag}-{}-{}-{nanos}",
-        crate::crop::result::host_name(),
+        crate::shared_fs::host_name(),
         std::process::id()
     ))
 }
@@ -516,7 +516,7 @@ fn clear_dead_siblings(dest: &Path) {
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
     };
-    let host = crate::crop::result::host_name();
+    let host = crate::shared_fs::host_name();
     for entry in entries.flatten() {
         let file = entry.file_name();
         let Some(file) = file.to_str() else { continue };
@@ -530,7 +530,7 @@ fn clear_dead_siblings(dest: &Path) {
             let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
                 continue;
             };
-            if owner != Some(host.as_str()) || crate::crop::claims::alive(pid) {
+            if owner != Some(host.as_str()) || crate::shared_fs::pid_alive(pid) {
                 continue;
             }
             let path = entry.path();

@@ -1,8 +1,6 @@
 //! Loading and checking a module, and the [`WasmFunction`] that makes instances of it.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::RecvTimeoutError;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::{
@@ -14,10 +12,8 @@ use xyz_core::{Function, Instance, InstantiateError};
 
 use crate::cache;
 use crate::config::WasmConfig;
+use crate::epoch::Ticker;
 use crate::instance::{StoreState, WasmInstance};
-
-/// How often the deadline clock ticks.
-pub(crate) const TICK: Duration = Duration::from_millis(10);
 
 /// A module that could not be loaded, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -108,41 +104,6 @@ pub struct ModuleInfo {
     pub imports: Vec<String>,
     /// Whether the compiled code came from the cache.
     pub cached: bool,
-}
-
-/// Increments the engine's epoch every [`TICK`] while a function lives. Dropping it stops the
-/// thread at once: the thread waits on a channel whose sender the ticker holds.
-struct Ticker {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(engine: &Engine) -> Ticker {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let engine = engine.clone();
-        let thread = std::thread::Builder::new()
-            .name("xyz-wasm-deadline".into())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
-                    engine.increment_epoch();
-                }
-            })
-            .ok();
-        Ticker {
-            stop: Some(stop),
-            thread,
-        }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// A WebAssembly module as an xyz [`Function`]. See the [crate docs](crate).

@@ -81,14 +81,19 @@ impl StoreState {
         }
     }
 
-    /// The clocks this store's WASI gives, if it has WASI.
-    pub(crate) fn wasi_clocks(&self) -> Option<crate::wasi::poll::Clocks> {
-        self.wasi.as_ref().map(WasiState::clocks)
-    }
-
     /// The WASI context the imports use.
     pub(crate) fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
         &mut self.wasi.get_or_insert_with(|| WasiState::new(false)).ctx
+    }
+}
+
+impl crate::wasi::poll::Waits for StoreState {
+    fn call_deadline(&self) -> Option<std::time::Instant> {
+        self.call_deadline
+    }
+
+    fn clocks(&self) -> Option<crate::wasi::poll::Clocks> {
+        self.wasi.as_ref().map(WasiState::clocks)
     }
 }
 
@@ -256,8 +261,7 @@ impl WasmInstance {
         deadline: Option<std::time::Duration>,
         wasi_sha256: Option<Vec<u8>>,
     ) -> wasmtime::Result<WasmInstance> {
-        let deadline_ticks =
-            deadline.map(|d| d.as_nanos().div_ceil(crate::function::TICK.as_nanos()) as u64 + 1);
+        let deadline_ticks = deadline.map(crate::epoch::ticks);
         store.set_epoch_deadline(deadline_ticks.unwrap_or(u64::MAX / 2));
         let instance = pre.instantiate(&mut store)?;
         initialize(&instance, &mut store)?;

@@ -39,6 +39,7 @@
 
 mod cache;
 mod config;
+mod epoch;
 mod function;
 mod instance;
 mod wasi;

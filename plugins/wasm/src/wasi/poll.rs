@@ -14,8 +14,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use wasmtime::Caller;
 
-use crate::instance::StoreState;
-
 /// The size of a `subscription` and of an `event` in guest memory.
 const SUBSCRIPTION: usize = 48;
 const EVENT: usize = 32;
@@ -143,9 +141,17 @@ fn waits(
         .collect()
 }
 
+/// What `poll_oneoff` needs of a store's state.
+pub(crate) trait Waits {
+    /// When the call under way must end, where it has a deadline.
+    fn call_deadline(&self) -> Option<Instant>;
+    /// The clocks the store's WASI gives, if it has WASI.
+    fn clocks(&self) -> Option<Clocks>;
+}
+
 /// The `poll_oneoff(in, out, nsubscriptions, nevents)` import.
-pub(crate) fn poll_oneoff(
-    mut caller: Caller<'_, StoreState>,
+pub(crate) fn poll_oneoff<T: Waits>(
+    mut caller: Caller<'_, T>,
     input: i32,
     output: i32,
     nsubscriptions: i32,
@@ -175,9 +181,9 @@ pub(crate) fn poll_oneoff(
     };
     let mut events = at_once(&subs);
     if events.is_empty() {
-        let state = caller.data_mut();
-        let deadline = state.call_deadline;
-        let Some(clocks) = state.wasi_clocks() else {
+        let state = caller.data();
+        let deadline = state.call_deadline();
+        let Some(clocks) = state.clocks() else {
             return Ok(INVAL);
         };
         let waits = match &clocks {
@@ -251,8 +257,8 @@ fn sleep(wait: Duration, deadline: Option<Instant>) -> wasmtime::Result<()> {
     }
 }
 
-fn write_events(
-    caller: &mut Caller<'_, StoreState>,
+fn write_events<T>(
+    caller: &mut Caller<'_, T>,
     memory: wasmtime::Memory,
     output: usize,
     nevents: usize,
