@@ -387,7 +387,7 @@ fn range_len(start: &Value, stop: &Value, step: &Value) -> Result<u64, ComboErro
 
 fn range(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, ComboError> {
     let n = range_len(start, stop, step)?;
-    if let (Value::I64(a), Value::I64(s)) = (start, step) {
+    if let (Value::I64(a), Value::I64(_), Value::I64(s)) = (start, stop, step) {
         let (a, s) = (i128::from(*a), i128::from(*s));
         return Ok((0..i128::from(n))
             .map(|k| Value::I64((a + k * s) as i64))
@@ -468,7 +468,17 @@ mod tests {
             ];
             for combo in ranges {
                 match (combo.count(), combo.values()) {
-                    (Ok(n), Ok(values)) => proptest::prop_assert_eq!(n, values.len() as u64),
+                    (Ok(n), Ok(values)) => {
+                        proptest::prop_assert_eq!(n, values.len() as u64);
+                        // Integers only when all three are.
+                        let ints = matches!(
+                            &combo,
+                            ComboValues::Range { stop: Value::I64(_), start: Value::I64(_), .. }
+                        );
+                        proptest::prop_assert!(
+                            values.iter().all(|v| matches!(v, Value::I64(_)) == ints)
+                        );
+                    }
                     (Err(a), Err(b)) => proptest::prop_assert_eq!(a.to_string(), b.to_string()),
                     (len, values) => proptest::prop_assert!(false, "{len:?} vs {values:?}"),
                 }

@@ -66,17 +66,25 @@ fn identity(path: &Path) -> io::Result<Option<Identity>> {
 /// The dataset `dataset` names, as one path whatever the path taken to it: through symbolic
 /// links and `..` where it exists, else its directory's resolved path and its name.
 pub fn resolve(dataset: &Path) -> io::Result<PathBuf> {
-    if dataset.symlink_metadata().is_ok() {
-        // A link to nothing resolves to where it points.
-        return match std::fs::canonicalize(dataset) {
-            Ok(p) => Ok(p),
-            Err(_) => {
-                let target = std::fs::read_link(dataset)?;
-                let base = dataset.parent().unwrap_or(Path::new("."));
-                resolve(&base.join(target))
-            }
-        };
+    let mut dataset = dataset.to_path_buf();
+    // A link to nothing resolves to where it points; as many links as Linux follows.
+    for _ in 0..40 {
+        if dataset.symlink_metadata().is_err() {
+            break;
+        }
+        if let Ok(p) = std::fs::canonicalize(&dataset) {
+            return Ok(p);
+        }
+        let target = std::fs::read_link(&dataset)?;
+        dataset = dataset.parent().unwrap_or(Path::new(".")).join(target);
     }
+    if dataset.symlink_metadata().is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a loop of symbolic links", dataset.display()),
+        ));
+    }
+    let dataset = dataset.as_path();
     let name = dataset.file_name().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -208,6 +216,12 @@ mod tests {
             for alias in ["link.zarr", "sub/../d.zarr", "./d.zarr"] {
                 assert_eq!(resolve(&dir.path().join(alias)).unwrap(), real, "{alias}");
             }
+            // Links that lead back to themselves are refused, not followed forever.
+            let (a, b) = (dir.path().join("a.zarr"), dir.path().join("b.zarr"));
+            let _ = (std::fs::remove_file(&a), std::fs::remove_file(&b));
+            std::os::unix::fs::symlink("b.zarr", &a).unwrap();
+            std::os::unix::fs::symlink("a.zarr", &b).unwrap();
+            assert!(resolve(&a).is_err());
             let held = DatasetLock::acquire(&dir.path().join("link.zarr"), |_| {}).unwrap();
             assert_eq!(held.dataset(), real);
             assert!(lock_path(&real).exists());
