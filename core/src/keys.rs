@@ -215,12 +215,34 @@ fn key_path() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir).join("xyz").join("cache-key"));
     }
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| {
-        PathBuf::from(h)
-            .join(".config")
-            .join("xyz")
-            .join("cache-key")
-    })
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(home_of_user)?;
+    Some(home.join(".config").join("xyz").join("cache-key"))
+}
+
+/// This user's home directory, as the password database gives it: for a process started with
+/// no `HOME` (some batch systems start jobs so), whose results must still be sealed.
+fn home_of_user() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 << 10];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes the entry into `entry` and its strings into `buf`, whose size is
+    // given; `found` points at `entry` on success. The strings are read before `buf` is dropped.
+    unsafe {
+        let uid = libc::geteuid();
+        if libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) != 0
+            || found.is_null()
+            || entry.pw_dir.is_null()
+        {
+            return None;
+        }
+        let dir = std::ffi::CStr::from_ptr(entry.pw_dir);
+        let dir = std::ffi::OsStr::from_bytes(dir.to_bytes());
+        (!dir.is_empty()).then(|| PathBuf::from(dir))
+    }
 }
 
 /// This user's secret key, made on first use. `None` when there is no place for it, or when
@@ -307,6 +329,13 @@ mod tests {
             let err = ResultKey::from_file(&path).unwrap_err().to_string();
             assert!(err.contains("not a result key"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_user_without_home_has_the_home_the_password_database_gives() {
+        // Every user this runs as has an entry; root's is /root.
+        let home = home_of_user().unwrap();
+        assert!(home.is_absolute(), "{}", home.display());
     }
 
     #[test]
