@@ -287,6 +287,25 @@ fn concurrent_merges_into_one_dataset_keep_every_coordinate() {
             }
         })
     };
+    // The dataset is made first (a link to nothing is not written through), then merged into
+    // by all three at once.
+    dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            &add,
+            "--combo",
+            "a=-1",
+            "--combo",
+            "b=1",
+            "--constant",
+            "c=0",
+            "--into",
+            "d.zarr",
+            "-q",
+        ],
+        0,
+    );
     let merges = [
         merge(0, "d.zarr"),
         merge(100, "alias.zarr"),
@@ -297,7 +316,7 @@ fn concurrent_merges_into_one_dataset_keep_every_coordinate() {
     }
     let shown: serde_json::Value = serde_json::from_str(&cells(&dir, "d.zarr")).unwrap();
     let dims = shown["dims"].to_string();
-    assert!(dims.contains("\"a\"") && dims.contains("15"), "{dims}");
+    assert!(dims.contains("\"a\"") && dims.contains("16"), "{dims}");
     assert!(
         std::fs::symlink_metadata(dir.path("alias.zarr"))
             .unwrap()
