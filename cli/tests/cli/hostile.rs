@@ -310,17 +310,7 @@ fn a_reader_gone_from_the_pipe_ends_every_command_quietly() {
         vec!["inspect", &add],
     ];
     for args in commands {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xyz"))
-            .args(&args)
-            .current_dir(dir.path(""))
-            .env("XYZ_CACHE_DIR", crate::util::cache_dir())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The reader goes away before anything is written.
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
+        let out = dir.xyz_reader_gone(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");

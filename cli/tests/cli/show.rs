@@ -48,18 +48,18 @@ fn show_summarises_a_dataset_like_xarray() {
 fn a_closed_stdout_ends_quietly() {
     let dir = Dir::new();
     let f = guest("faulty");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xyz"))
-        .args(["run", "--function", &f, "--combo", "mode=err", "--combo"])
-        .arg("x={ range = [0, 3000, 1] }")
-        .args(["--json", "-o", "f.zarr"])
-        .current_dir(dir.tmp.path())
-        .env("XYZ_CACHE_DIR", crate::util::cache_dir())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let out = dir.xyz_reader_gone(&[
+        "run",
+        "--function",
+        &f,
+        "--combo",
+        "mode=err",
+        "--combo",
+        "x={ range = [0, 3000, 1] }",
+        "--json",
+        "-o",
+        "f.zarr",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");

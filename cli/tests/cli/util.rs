@@ -112,6 +112,21 @@ impl Dir {
         child.wait_with_output().expect("xyz's output")
     }
 
+    /// `xyz ARGS` with the reader of its stdout gone before anything is written (as
+    /// `xyz ... | head -1` leaves it once `head` is done).
+    pub fn xyz_reader_gone<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xyz"))
+            .args(args)
+            .current_dir(self.tmp.path())
+            .env("XYZ_CACHE_DIR", cache_dir())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("xyz runs");
+        drop(child.stdout.take());
+        child.wait_with_output().expect("xyz's output")
+    }
+
     /// Runs xyz expecting failure (exit 1) and returns its stderr.
     pub fn xyz_err(&self, args: &[&str]) -> String {
         let out = self.xyz_ok(args, 1);
