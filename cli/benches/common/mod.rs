@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
+use xyz::wasm::{WasmConfig, WasmFunction};
 use xyz_core::{BoundSpace, ComboValues, Function, ParamSpace, ProcessFunction, Value};
-use xyz_wasm::{WasmConfig, WasmFunction};
 
 /// The deadline of the benches that enforce one: `xyz run`'s default.
-pub const DEADLINE: Duration = xyz_wasm::DEFAULT_DEADLINE;
+pub const DEADLINE: Duration = xyz::wasm::DEFAULT_DEADLINE;
 
 /// A cache directory of the benches' own, so they measure warm loads.
 pub fn cache_dir() -> std::path::PathBuf {
@@ -24,8 +24,8 @@ pub fn in_process(name: &str, deadline: Option<Duration>) -> WasmFunction {
 }
 
 /// Example `name` as a native library, loaded into this process.
-pub fn native(name: &str) -> xyz_native::NativeFunction {
-    xyz_native::NativeFunction::load(&xyz_tests::native_guest(name)).expect("the library loads")
+pub fn native(name: &str) -> xyz::native::NativeFunction {
+    xyz::native::NativeFunction::load(&xyz_tests::native_guest(name)).expect("the library loads")
 }
 
 /// Example `name`'s native library in `xyz worker` processes killed at [`DEADLINE`].

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use xyz_core::Function as _;
+use xyz::load::{CacheDir, FunctionLoader, Loaded, WorkerCommand};
 
 /// Where a dataset goes: a new output, or an existing dataset to merge into.
 #[derive(Debug, clap::Args)]
@@ -454,40 +454,6 @@ pub(crate) struct WasmOpts {
     launcher: Option<super::launcher::Launcher>,
 }
 
-/// What a function file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// A WebAssembly module.
-    Wasm,
-    /// A native dynamic library.
-    Native,
-}
-
-impl Kind {
-    /// Tells a native library (an ELF or Mach-O file, or a `.so`, `.dylib` or `.dll`) from
-    /// anything else, which is taken for WebAssembly. Refuses at once, naming the path,
-    /// anything that is not a regular file of a sane size (a FIFO, a device, a directory).
-    pub(crate) fn of(path: &Path) -> Result<Kind, xyz_core::FunctionFileError> {
-        let (file, _) = xyz_core::function_file::open_function_file(path)?;
-        let mut magic = [0u8; 4];
-        let read = std::io::Read::read_exact(&mut &file, &mut magic);
-        let native_magic = read.is_ok()
-            && (magic == *b"\x7fELF"
-                || matches!(
-                    u32::from_le_bytes(magic),
-                    0xfeed_facf | 0xcffa_edfe | 0xfeed_face | 0xcefa_edfe
-                ));
-        let native_ext = path
-            .extension()
-            .is_some_and(|e| e == "so" || e == "dylib" || e == "dll");
-        Ok(if native_magic || (native_ext && &magic != b"\0asm") {
-            Kind::Native
-        } else {
-            Kind::Wasm
-        })
-    }
-}
-
 /// How WebAssembly is compiled: where compiled modules are cached, and NaNs.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct EngineOpts {
@@ -509,89 +475,34 @@ pub(crate) struct EngineOpts {
 }
 
 impl EngineOpts {
-    /// A configuration with these cache settings, no deadline, and `memory` if given.
-    pub(crate) fn config(&self, memory: Option<u64>) -> xyz_wasm::WasmConfig {
-        let mut config = xyz_wasm::WasmConfig::new();
-        if let Some(m) = memory {
-            config.memory_limit(m);
-        }
-        config.deadline(None);
-        config.nan_canonicalization(self.canonicalize_nans);
-        if self.no_cache {
-            config.cache_dir(None);
-        } else if let Some(dir) = &self.cache_dir {
-            config.cache_dir(Some(dir.clone()));
-        }
-        config
-    }
-
-    /// The bound on loading a function.
-    fn load_timeout(&self) -> anyhow::Result<Duration> {
-        xyz_core::spec::parse_duration(&self.load_timeout)
-            .map_err(anyhow::Error::msg)
-            .context("--load-timeout")
-    }
-
-    /// Loads `module` in `xyz worker` processes, each killed if it takes longer than
-    /// `--load-timeout` to load it, and gives the function they serve: a function whose
-    /// start-up code, signature or initialisers never end cannot hang the command that loads
-    /// it. With `expected`, a worker refuses a file with another SHA-256 before loading any of
-    /// it; a function with another `signature` is refused. Calls are stopped at `deadline`.
-    pub(crate) fn start_workers(
-        &self,
-        module: &Path,
-        memory: Option<u64>,
-        signature: Option<&xyz_abi::Signature>,
-        sha256: Option<&str>,
-        deadline: Option<Duration>,
-        real_clocks: bool,
-    ) -> anyhow::Result<xyz_core::ProcessFunction> {
-        let mut args = self.worker_args(module.into(), memory, sha256, real_clocks);
-        // A local worker knows its parent, so it ends even if that died before it started.
-        args.extend(["--parent".into(), std::process::id().to_string().into()]);
-        let (exe, mut prefix) = self_command()?;
-        prefix.extend(args);
-        let args = prefix;
-        let spec = xyz_core::WorkerSpec {
-            signature: signature.cloned(),
-            sha256: sha256.map(str::to_string),
-            deadline,
-            load_timeout: self.load_timeout()?,
-        };
-        Ok(xyz_core::ProcessFunction::start(exe, args, spec)?)
-    }
-
-    /// The arguments of `xyz worker` serving `module` (a path, or `-` for a launched worker).
-    fn worker_args(
-        &self,
-        module: std::ffi::OsString,
-        memory: Option<u64>,
-        sha256: Option<&str>,
-        real_clocks: bool,
-    ) -> Vec<std::ffi::OsString> {
-        let mut args: Vec<std::ffi::OsString> = vec!["worker".into(), module];
-        if real_clocks {
-            args.push("--real-clocks".into());
-        }
-        if let Some(m) = memory {
-            args.extend(["--memory".into(), m.to_string().into()]);
-        }
-        if let Some(sha) = sha256 {
-            args.extend(["--sha256".into(), sha.into()]);
-        }
-        self.args(&mut args);
-        args
+    /// A loader with these cache, NaN and load-timeout settings, and the defaults otherwise.
+    pub(crate) fn loader(&self) -> anyhow::Result<FunctionLoader> {
+        let mut loader = FunctionLoader::new();
+        loader
+            .cache(if self.no_cache {
+                CacheDir::Off
+            } else {
+                match &self.cache_dir {
+                    Some(dir) => CacheDir::At(dir.clone()),
+                    None => CacheDir::User,
+                }
+            })
+            .canonicalize_nans(self.canonicalize_nans)
+            .load_timeout(
+                xyz_core::spec::parse_duration(&self.load_timeout)
+                    .map_err(anyhow::Error::msg)
+                    .context("--load-timeout")?,
+            );
+        Ok(loader)
     }
 
     /// The signature of `module`, whose file must have SHA-256 `sha256`: loaded and checked
-    /// within `--load-timeout` in a worker process (which also caches a module's compiled
-    /// code for the loads to come), never in this one.
+    /// within `--load-timeout` in a worker process, never in this one.
     pub(crate) fn probe(&self, module: &Path, sha256: &str) -> anyhow::Result<xyz_abi::Signature> {
-        let workers = self.start_workers(module, None, None, Some(sha256), None, false)?;
-        Ok(workers.signature().clone())
+        Ok(self.loader()?.probe(module, sha256)?)
     }
 
-    /// The same settings as arguments, for a worker.
+    /// The same settings as arguments, for a child `xyz`.
     fn args(&self, args: &mut Vec<std::ffi::OsString>) {
         if self.canonicalize_nans {
             args.push("--canonicalize-nans".into());
@@ -604,25 +515,28 @@ impl EngineOpts {
     }
 }
 
-/// The environment variable holding a command that xyz's own child processes (workers, batch
-/// growers) are started behind, its words split on whitespace: `qemu-aarch64 -L
-/// /usr/aarch64-linux-gnu` for a binary run under emulation, say.
-pub(crate) const EXEC_PREFIX: &str = "XYZ_EXEC_PREFIX";
-
 /// How xyz starts itself: the program to run and the arguments before xyz's own — its own
-/// executable, behind the command in [`EXEC_PREFIX`] if set.
+/// executable, behind the command in `XYZ_EXEC_PREFIX` if set.
 pub(crate) fn self_command() -> anyhow::Result<(PathBuf, Vec<std::ffi::OsString>)> {
-    let exe = std::env::current_exe().context("finding the xyz executable")?;
-    let prefix = std::env::var(EXEC_PREFIX).unwrap_or_default();
-    let mut words = prefix.split_whitespace();
-    Ok(match words.next() {
-        None => (exe, Vec::new()),
-        Some(program) => {
-            let mut args: Vec<std::ffi::OsString> = words.map(Into::into).collect();
-            args.push(exe.into());
-            (PathBuf::from(program), args)
+    let command = WorkerCommand::current().context("finding the xyz executable")?;
+    Ok((command.program, command.args))
+}
+
+/// A loader's error, with the flags that settle it where flags do.
+fn flag_hint(err: xyz::load::LoadError) -> anyhow::Error {
+    match err {
+        xyz::load::LoadError::NativeLimitsNeedWorkers => anyhow::anyhow!(
+            "--deadline and --memory need worker processes for a native library: drop \
+             --no-isolate"
+        ),
+        xyz::load::LoadError::LauncherNeedsWorkers => {
+            anyhow::anyhow!("--launcher runs the function in workers it starts: drop --no-isolate")
         }
-    })
+        xyz::load::LoadError::Launch { slots, source } => anyhow::Error::new(source).context(
+            format!("starting workers with --launcher ({slots} at most)"),
+        ),
+        other => other.into(),
+    }
 }
 
 /// How a deadline is enforced.
@@ -632,16 +546,6 @@ pub(crate) enum Watchdog {
     Process,
     /// Epoch checks compiled into the function.
     Epoch,
-}
-
-/// A loaded function, ready for the runner.
-pub(crate) struct Loaded {
-    /// The function: in this process, or served by worker processes.
-    pub(crate) function: Box<dyn xyz_core::Function>,
-    /// The SHA-256 of its file.
-    pub(crate) sha256: String,
-    /// The workers of a `--launcher`, for what became of each.
-    pub(crate) launched: Option<xyz_core::ProcessFunction>,
 }
 
 impl WasmOpts {
@@ -666,7 +570,7 @@ impl WasmOpts {
             Some(d) => xyz_core::spec::parse_duration(d)
                 .map_err(anyhow::Error::msg)
                 .context("--deadline")?,
-            None => limits.deadline.unwrap_or(xyz_wasm::DEFAULT_DEADLINE),
+            None => limits.deadline.unwrap_or(xyz::load::DEFAULT_DEADLINE),
         }))
     }
 
@@ -676,51 +580,37 @@ impl WasmOpts {
         self
     }
 
-    /// Loads `module` in workers started by `launcher`: the file is read and hashed here and
-    /// sent to each worker, which checks it against that hash.
-    fn launch(
-        &self,
-        launcher: &super::launcher::Launcher,
-        module: &Path,
-        limits: &xyz_core::Limits,
-        expected: Option<(&xyz_abi::Signature, &str)>,
-    ) -> anyhow::Result<Loaded> {
+    /// The loader these options (and the command's `--launcher`) ask for, checked: a
+    /// launcher's workers, and a native library's limits, need isolation.
+    fn loader(&self) -> anyhow::Result<FunctionLoader> {
         anyhow::ensure!(
-            !self.no_isolate,
+            !(self.no_isolate && self.launcher.is_some()),
             "--launcher runs the function in workers it starts: drop --no-isolate"
         );
-        let (bytes, sha256) =
-            xyz_core::function_file::read_verified(module, expected.map(|(_, sha)| sha))?;
-        let args = self.cache.worker_args(
-            "-".into(),
-            self.memory(limits)?,
-            Some(&sha256),
-            limits.real_clocks,
-        );
-        let spec = xyz_core::WorkerSpec {
-            signature: expected.map(|(sig, _)| sig.clone()),
-            sha256: Some(sha256.clone()),
-            deadline: self.deadline(limits)?,
-            load_timeout: self.cache.load_timeout()?,
-        };
-        let workers = xyz_core::ProcessFunction::launch(launcher.launch(args, bytes), spec)
-            .with_context(|| {
-                format!(
-                    "starting workers with --launcher ({} at most)",
-                    launcher.slots()
-                )
-            })?;
-        Ok(Loaded {
-            function: Box::new(workers.clone()),
-            sha256,
-            launched: Some(workers),
-        })
+        let mut loader = self.cache.loader()?;
+        loader
+            .memory(self.memory(&xyz_core::Limits::default())?)
+            .watchdog(match self.watchdog {
+                Watchdog::Process => xyz::load::Watchdog::Process,
+                Watchdog::Epoch => xyz::load::Watchdog::Epoch,
+            })
+            .isolate(!self.no_isolate)
+            .launcher(
+                self.launcher
+                    .clone()
+                    .map(|l| std::sync::Arc::new(l) as std::sync::Arc<dyn xyz::load::Launcher>),
+            );
+        if self.no_deadline {
+            loader.deadline(None);
+        } else if self.deadline.is_some() {
+            loader.deadline(self.deadline(&xyz_core::Limits::default())?);
+        }
+        Ok(loader)
     }
 
-    /// These options for growing the crop in `crop_dir`: compiled modules are cached in the
-    /// crop (one entry per engine fingerprint, so nodes with other CPUs or xyz builds compile
-    /// their own) unless `--no-cache`, and NaNs are canonical, so every node gives the same
-    /// bits.
+    /// These options for growing the crop in `crop_dir`, as the flags of a child `xyz grow`
+    /// give them: its own module cache unless `--no-cache`, and canonical NaNs (as
+    /// [`FunctionLoader::for_crop`] loads).
     pub(crate) fn for_crop(&self, crop_dir: &Path) -> WasmOpts {
         let mut opts = self.clone();
         if !opts.cache.no_cache {
@@ -731,14 +621,10 @@ impl WasmOpts {
         opts
     }
 
-    /// Loads the function of `crop` to grow it, under these options [for the
-    /// crop](Self::for_crop), expecting the crop's signature and sha256.
+    /// Loads the function of `crop` to grow it, under these options for the crop (its own
+    /// module cache, canonical NaNs), expecting the crop's signature and sha256.
     pub(crate) fn load_for_crop(&self, crop: &xyz_core::Crop) -> anyhow::Result<Loaded> {
-        self.for_crop(crop.dir()).load_expecting(
-            &crop.function_path(),
-            crop.limits(),
-            Some((crop.signature(), crop.sha256())),
-        )
+        self.loader()?.load_for_crop(crop).map_err(flag_hint)
     }
 
     /// These options as arguments, for a child `xyz` of the same command.
@@ -766,80 +652,9 @@ impl WasmOpts {
     }
 
     /// Loads `module` (a WebAssembly module or a native library) under these options and the
-    /// spec's `limits`. Unless `--no-isolate`, the function is checked here (a module's
-    /// compiled code is cached on the way) and then served by `xyz worker` processes, killed at
-    /// the deadline: for WebAssembly with `--watchdog process` (the default), for native
-    /// libraries always.
+    /// spec's `limits`: in worker processes unless `--no-isolate` (see
+    /// [`FunctionLoader::load`]).
     pub(crate) fn load(&self, module: &Path, limits: &xyz_core::Limits) -> anyhow::Result<Loaded> {
-        self.load_expecting(module, limits, None)
-    }
-
-    /// Like [`load`](Self::load), for a function whose signature and sha256 are known (a
-    /// crop's): the file is refused before any of it is loaded unless its sha256 is that one.
-    ///
-    /// Every load is bounded by `--load-timeout`: the function is first loaded in a worker
-    /// process, which serves it when it runs in workers, and is otherwise stopped once the
-    /// function is known to load; the function is then loaded here, from bytes checked to be
-    /// the worker's.
-    pub(crate) fn load_expecting(
-        &self,
-        module: &Path,
-        limits: &xyz_core::Limits,
-        expected: Option<(&xyz_abi::Signature, &str)>,
-    ) -> anyhow::Result<Loaded> {
-        if let Some(launcher) = &self.launcher {
-            return self.launch(launcher, module, limits, expected);
-        }
-        let memory = self.memory(limits)?;
-        let deadline = self.deadline(limits)?;
-        let kind = Kind::of(module)?;
-        let in_process = match kind {
-            Kind::Native => self.no_isolate,
-            Kind::Wasm => self.no_isolate || self.watchdog == Watchdog::Epoch || deadline.is_none(),
-        };
-        if in_process && kind == Kind::Native {
-            anyhow::ensure!(
-                self.deadline.is_none() && self.memory.is_none(),
-                "--deadline and --memory need worker processes for a native library: drop \
-                 --no-isolate"
-            );
-        }
-        let workers = self.cache.start_workers(
-            module,
-            memory,
-            expected.map(|(sig, _)| sig),
-            expected.map(|(_, sha)| sha),
-            deadline.filter(|_| !in_process),
-            limits.real_clocks,
-        )?;
-        let sha256 = workers.sha256().unwrap_or_default().to_string();
-        if !in_process {
-            return Ok(Loaded {
-                function: Box::new(workers),
-                sha256,
-                launched: None,
-            });
-        }
-        drop(workers);
-        let function: Box<dyn xyz_core::Function> = match kind {
-            Kind::Native => Box::new(xyz_native::NativeFunction::load_expecting(
-                module,
-                Some(&sha256),
-            )?),
-            Kind::Wasm => {
-                let mut config = self.cache.config(memory);
-                config.deadline(deadline).real_clocks(limits.real_clocks);
-                Box::new(xyz_wasm::WasmFunction::load_expecting(
-                    module,
-                    &config,
-                    Some(&sha256),
-                )?)
-            }
-        };
-        Ok(Loaded {
-            function,
-            sha256,
-            launched: None,
-        })
+        self.loader()?.load(module, limits).map_err(flag_hint)
     }
 }

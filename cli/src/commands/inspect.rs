@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use xyz_core::Function as _;
+use xyz::load::FunctionKind;
 
 use super::EngineOpts;
 use crate::exit_codes;
@@ -43,27 +43,22 @@ impl InspectCommand {
         let sha256 = xyz_core::sha256_hex(&bytes);
         // Loaded first in a worker, within --load-timeout; a library is never loaded here.
         let signature = self.cache.probe(&self.module, &sha256)?;
-        Ok(match super::Kind::of(&self.module)? {
-            super::Kind::Native => Facts {
+        Ok(match FunctionKind::of(&self.module)? {
+            FunctionKind::Native => Facts {
                 kind: "native library",
                 size: bytes.len() as u64,
                 sha256,
                 imports: None,
                 signature,
             },
-            super::Kind::Wasm => {
-                let f = xyz_wasm::WasmFunction::load_expecting(
-                    &self.module,
-                    &self.cache.config(None),
-                    Some(&sha256),
-                )?;
-                let info = f.info();
+            FunctionKind::Wasm => {
+                let info = xyz::load::module_info(&self.cache.loader()?, &self.module, &sha256)?;
                 Facts {
                     kind: "WebAssembly module",
                     size: info.size,
-                    sha256: info.sha256.clone(),
-                    imports: Some(info.imports.clone()),
-                    signature: f.signature().clone(),
+                    sha256: info.sha256,
+                    imports: Some(info.imports),
+                    signature,
                 }
             }
         })

@@ -120,6 +120,16 @@ fn fill(word: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
+impl xyz::load::Launcher for Launcher {
+    fn launch(&self, worker_args: Vec<OsString>, module: Vec<u8>) -> xyz_core::Launch {
+        Launcher::launch(self, worker_args, module)
+    }
+
+    fn slots(&self) -> usize {
+        Launcher::slots(self)
+    }
+}
+
 impl Launcher {
     /// The workers' launch: worker `i` runs as these words with the placeholders filled in,
     /// then `worker_args` (the worker subcommand and its options), and is sent `module`.

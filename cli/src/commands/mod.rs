@@ -19,7 +19,7 @@ mod status;
 mod submit;
 mod worker;
 
-use self::args::{EngineOpts, Kind, OutputArgs, SweepArgs, WasmOpts, count, read_dataset};
+use self::args::{EngineOpts, OutputArgs, SweepArgs, WasmOpts, count, read_dataset};
 
 /// A subcommand of `xyz`.
 #[derive(Debug, clap::Subcommand)]

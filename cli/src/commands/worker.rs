@@ -13,6 +13,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use xyz::load::FunctionKind;
 use xyz_core::Function;
 
 use super::EngineOpts;
@@ -70,25 +71,24 @@ impl WorkerCommand {
                 }
             }
         }
-        let kind = super::Kind::of(&module);
-        let loaded: Result<Box<dyn Function>, String> = match kind {
-            Err(e) => Err(chain(&e)),
-            Ok(super::Kind::Wasm) => {
-                let mut config = self.cache.config(self.memory);
-                config.real_clocks(self.real_clocks);
-                xyz_wasm::WasmFunction::load_expecting(&module, &config, sha256)
-                    .map(|f| Box::new(f) as Box<dyn Function>)
-                    .map_err(|e| chain(&e))
+        let loaded: Result<Box<dyn Function>, String> = (|| -> anyhow::Result<_> {
+            let kind = FunctionKind::of(&module)?;
+            if kind == FunctionKind::Native
+                && let Some(bytes) = self.memory
+            {
+                cap_heap(bytes);
             }
-            Ok(super::Kind::Native) => {
-                if let Some(bytes) = self.memory {
-                    cap_heap(bytes);
-                }
-                xyz_native::NativeFunction::load_expecting(&module, sha256)
-                    .map(|f| Box::new(f) as Box<dyn Function>)
-                    .map_err(|e| chain(&e))
-            }
-        };
+            // In this process, without a deadline: the parent kills this one at the deadline.
+            Ok(self.cache.loader()?.load_here(
+                &module,
+                kind,
+                self.memory,
+                None,
+                self.real_clocks,
+                sha256,
+            )?)
+        })()
+        .map_err(|e| crate::say_once(e.chain()));
         let ok = loaded.is_ok();
         let function = loaded.as_deref();
         xyz_core::serve(function.map_err(Clone::clone), input, output)?;
@@ -245,9 +245,4 @@ fn exit_with_parent(parent: Option<u32>) {
             libc::pthread_detach(thread);
         }
     }
-}
-
-/// An error and its sources, as one line.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    crate::say_once(std::iter::successors(Some(err), |e| e.source()))
 }

@@ -12,9 +12,9 @@ use crate::util::{Dir, cache_dir, guest};
 
 fn faulty(deadline: Option<Duration>) -> ProcessFunction {
     let module = guest("faulty");
-    let wasm = xyz_wasm::WasmFunction::load(
+    let wasm = xyz::wasm::WasmFunction::load(
         module.as_ref(),
-        xyz_wasm::WasmConfig::new()
+        xyz::wasm::WasmConfig::new()
             .deadline(None)
             .cache_dir(Some(cache_dir())),
     )
