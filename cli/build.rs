@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// Each crate of the kit: its package name and its directory in the workspace.
 const KIT: [(&str, &str); 3] = [
-    ("xyz-guest", "plugins/guest"),
-    ("xyz-guest-macros", "plugins/guest/macros"),
-    ("xyz-abi", "plugins/abi"),
+    ("xyz-guest", "guest"),
+    ("xyz-guest-macros", "guest/macros"),
+    ("xyz-abi", "abi"),
 ];
 
 fn main() {

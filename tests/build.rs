@@ -54,7 +54,7 @@ fn main() {
         wasi_dir.display()
     );
     println!("cargo:rustc-env=XYZ_WORKSPACE_ROOT={}", root.display());
-    for dir in ["wasm-examples", "plugins/guest", "plugins/abi", "include"] {
+    for dir in ["wasm-examples", "guest", "abi", "include"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-changed=build.rs");

@@ -162,7 +162,7 @@ mod tests {
             version = "0.3.0"
             edition = "2024"
             [workspace.dependencies]
-            xyz-abi = { path = "plugins/abi", version = "0.3.0" }
+            xyz-abi = { path = "abi", version = "0.3.0" }
             syn = { version = "2.0", features = ["full"] }
             quote = "1.0"
             "#,

@@ -36,7 +36,7 @@ pub(crate) struct NewCommand {
     #[arg(long, value_name = "LANG", default_value = "rust")]
     lang: Lang,
 
-    /// A guest kit (the `plugins/guest` directory of xyz's source) for a Rust crate to depend
+    /// A guest kit (the `guest` directory of xyz's source) for a Rust crate to depend
     /// on [default: the one this xyz carries, written into the crate's `xyz-kit/`]
     #[arg(long, value_name = "DIR")]
     guest_kit: Option<PathBuf>,
@@ -82,8 +82,7 @@ impl NewCommand {
                 let kit = std::path::absolute(kit).unwrap_or_else(|_| kit.clone());
                 anyhow::ensure!(
                     kit.join("Cargo.toml").is_file(),
-                    "no guest kit at {}: --guest-kit takes the plugins/guest directory of xyz's \
-                     source",
+                    "no guest kit at {}: --guest-kit takes the guest directory of xyz's source",
                     kit.display()
                 );
                 kit.display().to_string()
