@@ -5,7 +5,8 @@
 //! What this crate adds is how a function file becomes a [`Function`]: [`load`] tells a
 //! WebAssembly module from a native library, and loads it in this process or serves it from
 //! `xyz worker` processes (killed at a call's deadline), or from workers a launcher starts on
-//! other machines, under one [`FunctionLoader`](load::FunctionLoader).
+//! other machines, under one [`FunctionLoader`](load::FunctionLoader); [`serve`] is the
+//! worker's side of that.
 //!
 //! ```no_run
 //! use xyz::load::FunctionLoader;
@@ -16,6 +17,7 @@
 //! ```
 
 pub mod load;
+pub mod serve;
 
 pub use xyz_abi as abi;
 pub use xyz_core::*;
