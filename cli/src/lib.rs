@@ -106,22 +106,7 @@ impl std::error::Error for UsageError {}
 
 /// An error and its sources as one line, each thing said once: an error that prints its
 /// source itself is not followed by that source again.
-pub(crate) fn say_once<'a>(
-    chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>,
-) -> String {
-    let mut s = String::new();
-    for e in chain {
-        let text = e.to_string();
-        if text.is_empty() || s.contains(&text) {
-            continue;
-        }
-        if !s.is_empty() {
-            s.push_str(": ");
-        }
-        s.push_str(&text);
-    }
-    s
-}
+pub(crate) use xyz::serve::say_once;
 
 fn is_broken_pipe_panic(payload: &(dyn std::any::Any + Send)) -> bool {
     let message = payload

@@ -89,8 +89,14 @@ pub fn serve_worker(options: &WorkerOptions) -> std::io::Result<bool> {
 /// `err` and its sources as one line, each thing said once: a source that its error already
 /// says is not said again.
 pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    say_once(std::iter::successors(Some(err), |e| e.source()))
+}
+
+/// The errors of `chain` (an error and its sources, outermost first) as one line, each thing
+/// said once, as [`one_line`] says one error.
+pub fn say_once<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
     let mut s = String::new();
-    for e in std::iter::successors(Some(err), |e| e.source()) {
+    for e in chain {
         let text = e.to_string();
         if text.is_empty() || s.contains(&text) {
             continue;
