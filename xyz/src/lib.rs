@@ -5,7 +5,7 @@
 //! What this crate adds is how a function file becomes a [`Function`]: [`load`] tells a
 //! WebAssembly module from a native library, and loads it in this process or serves it from
 //! `xyz worker` processes (killed at a call's deadline), or from workers a launcher starts on
-//! other machines, under one [`FunctionLoader`](load::FunctionLoader); [`serve`] is the
+//! other machines, under one [`FunctionLoader`](load::FunctionLoader); [`serve`](mod@serve) is the
 //! worker's side of that.
 //!
 //! ```no_run
