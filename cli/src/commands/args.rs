@@ -5,29 +5,52 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use xyz::Format;
 use xyz::load::{CacheDir, FunctionLoader, Loaded, WorkerCommand};
+
+/// `--output`'s help, the formats listed from their table.
+fn output_help() -> String {
+    format!(
+        "Where to write the dataset; its extension picks the format ({})\n[default: the \
+         spec's `output`, else NAME.zarr in the current directory]",
+        Format::extensions(|_| true).replace(" or ", ", ")
+    )
+}
+
+/// `--format`'s help.
+fn format_help() -> String {
+    format!(
+        "The format, whatever the output's extension: {}",
+        Format::names()
+    )
+}
+
+/// `--into`'s help.
+fn into_help() -> String {
+    format!(
+        "Merge the results into this dataset ({}; made if it does not exist): coordinates are \
+         united, new cells filled in; it is replaced only once the merged one is complete",
+        Format::extensions(Format::is_self_describing)
+    )
+}
 
 /// Where a dataset goes: a new output, or an existing dataset to merge into.
 #[derive(Debug, clap::Args)]
 pub(crate) struct OutputArgs {
-    /// Where to write the dataset; its extension picks the format (.zarr, .nc, .parquet, .csv,
-    /// .json)
-    /// [default: the spec's `output`, else NAME.zarr in the current directory]
-    #[arg(short, long, value_name = "PATH", conflicts_with = "into")]
+    /// Where to write the dataset; its extension picks the format
+    #[arg(short, long, value_name = "PATH", conflicts_with = "into", help = output_help())]
     output: Option<PathBuf>,
 
-    /// The format, whatever the output's extension: zarr, netcdf, parquet, csv or json
-    #[arg(long, value_name = "FORMAT", conflicts_with = "into")]
-    format: Option<xyz_core::Format>,
+    /// The format, whatever the output's extension
+    #[arg(long, value_name = "FORMAT", conflicts_with = "into", help = format_help())]
+    format: Option<Format>,
 
     /// Replace the output if it exists (it is replaced only once the new one is complete)
     #[arg(long)]
     pub(crate) force: bool,
 
-    /// Merge the results into this dataset (.zarr, .nc or .parquet; made if it does not
-    /// exist): coordinates are united, new cells filled in; it is replaced only once the merged
-    /// one is complete
-    #[arg(long, value_name = "DATA")]
+    /// Merge the results into this dataset
+    #[arg(long, value_name = "DATA", help = into_help())]
     into: Option<PathBuf>,
 
     /// With --into: evaluate every cell of the sweep again and replace what the dataset holds
@@ -56,7 +79,7 @@ pub(crate) struct Destination {
     /// The path written.
     pub(crate) path: PathBuf,
     /// Its format.
-    pub(crate) format: xyz_core::Format,
+    pub(crate) format: Format,
     /// Whether the dataset is merged into what is at `path`.
     merge: Option<xyz_core::harvest::Conflicts>,
     force: bool,
@@ -89,13 +112,13 @@ impl OutputArgs {
         default: impl FnOnce() -> PathBuf,
     ) -> anyhow::Result<Destination> {
         if let Some(into) = &self.into {
-            let format = xyz_core::Format::from_path(into)
+            let format = Format::from_path(into)
                 .filter(|f| f.is_self_describing())
                 .with_context(|| {
                     format!(
-                        "--into {}: harvest merges into a dataset that keeps its layout: Zarr \
-                         (.zarr), netCDF (.nc) or Parquet (.parquet)",
-                        into.display()
+                        "--into {}: harvest merges into a dataset that keeps its layout: {}",
+                        into.display(),
+                        Format::titles(Format::is_self_describing)
                     )
                 })?;
             xyz_core::output::check_parent(into)?;
@@ -136,10 +159,11 @@ impl OutputArgs {
             .or_else(|| fallback.map(Path::to_path_buf))
             .unwrap_or_else(default);
         let format = if xyz_core::output::is_stdout(&out) {
-            let format = self.format.unwrap_or(xyz_core::Format::Csv);
+            let format = self.format.unwrap_or(Format::Csv);
             anyhow::ensure!(
-                matches!(format, xyz_core::Format::Csv | xyz_core::Format::Json),
-                "-o -: only csv and json can be written to standard output, not {format}"
+                format.streams(),
+                "-o -: only {} can be written to standard output, not {format}",
+                Format::extensions(Format::streams)
             );
             format
         } else {
@@ -269,7 +293,7 @@ impl Destination {
 /// it (complex values in netCDF), naming the file and what it cannot hold.
 pub(crate) fn check_holds(
     path: &Path,
-    format: xyz_core::Format,
+    format: Format,
     layout: &xyz_core::Dataset,
 ) -> anyhow::Result<()> {
     match format.refuses(layout) {
@@ -279,17 +303,14 @@ pub(crate) fn check_holds(
 }
 
 /// The format of the dataset at `path`: `explicit` (`--format`), else its extension's.
-pub(crate) fn format_of(
-    path: &Path,
-    explicit: Option<xyz_core::Format>,
-) -> anyhow::Result<xyz_core::Format> {
+pub(crate) fn format_of(path: &Path, explicit: Option<Format>) -> anyhow::Result<Format> {
     explicit
-        .or_else(|| xyz_core::Format::from_path(path))
+        .or_else(|| Format::from_path(path))
         .with_context(|| {
             format!(
-                "cannot tell the format of {} from its extension: use .zarr, .nc, .parquet, .csv \
-                 or .json, or --format",
-                path.display()
+                "cannot tell the format of {} from its extension: use {}, or --format",
+                path.display(),
+                Format::extensions(|_| true)
             )
         })
 }
@@ -297,7 +318,7 @@ pub(crate) fn format_of(
 /// Reads any dataset xyz wrote, its format from `explicit` or its extension.
 pub(crate) fn read_dataset(
     path: &Path,
-    explicit: Option<xyz_core::Format>,
+    explicit: Option<Format>,
 ) -> anyhow::Result<xyz_core::Dataset> {
     let format = format_of(path, explicit)?;
     Ok(xyz_core::output::read(path, format)?)

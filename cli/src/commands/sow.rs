@@ -111,8 +111,9 @@ impl SowCommand {
             let format = super::args::format_of(given, None)?;
             anyhow::ensure!(
                 format.is_self_describing(),
-                "--into {}: results merge into a .zarr, .nc or .parquet dataset, not {format}",
-                given.display()
+                "--into {}: results merge into a {} dataset, not {format}",
+                given.display(),
+                xyz::Format::extensions(xyz::Format::is_self_describing)
             );
         }
         let (spec, module) = self.sweep.load()?;

@@ -1,4 +1,4 @@
-//! Reading back the CSV and JSON [`super::tabular`] writes. Those hold rows only, so the layout
+//! Reading back the CSV and JSON [`rows`](super::rows) layout holds. Those hold rows only, so the layout
 //! is inferred: the dims are the fewest leading columns whose values tell every row apart, with
 //! their values in order of first appearance as coordinates; the columns after them that hold
 //! one value in every row are the constants (attributes), but for the last column; every other
@@ -10,32 +10,29 @@
 //! In JSON an array value becomes extra dims named `NAME_dim0`, `NAME_dim1`, …
 //!
 //! Two numeric columns `NAME.re` and `NAME.im`, side by side, are one complex column `NAME`:
-//! the real and imaginary parts [`super::tabular`] writes.
+//! the real and imaginary parts [`rows`](super::rows) layout holds.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
-use serde_json::Value as Json;
 use xyz_abi::{ExtraDim, ScalarType};
 
-use super::ReadError;
 use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, STATUS_VAR};
 use crate::space::SweptDim;
 use crate::value::{Column, Value, ValueKey};
 
 /// A table read from disk: named columns of optional values (one value per element for array
 /// columns).
-struct Table {
-    names: Vec<String>,
-    types: Vec<ScalarType>,
-    extra: Vec<Vec<ExtraDim>>,
+pub(super) struct Table {
+    pub names: Vec<String>,
+    pub types: Vec<ScalarType>,
+    pub extra: Vec<Vec<ExtraDim>>,
     /// Rows: per column, `None` where missing, else its elements.
-    rows: Vec<Vec<Option<Vec<Value>>>>,
+    pub rows: Vec<Vec<Option<Vec<Value>>>>,
 }
 
 /// The narrowest type that holds every value of `texts`, and the values. A column with no
 /// values at all is a float column of missing values, as pandas reads it.
-fn infer(texts: impl Iterator<Item = String> + Clone) -> (ScalarType, Vec<Value>) {
+pub(super) fn infer(texts: impl Iterator<Item = String> + Clone) -> (ScalarType, Vec<Value>) {
     if texts.clone().next().is_none() {
         return (ScalarType::F64, Vec::new());
     }
@@ -64,104 +61,10 @@ fn infer(texts: impl Iterator<Item = String> + Clone) -> (ScalarType, Vec<Value>
     (ScalarType::Str, texts.map(Value::Str).collect())
 }
 
-/// Splits CSV text into records of fields, with RFC 4180 quoting.
-fn csv_records(text: &str) -> Result<Vec<Vec<(String, bool)>>, String> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut in_quotes = false;
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    while let Some(c) = chars.next() {
-        match (c, in_quotes) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            ('"', true) => in_quotes = false,
-            ('"', false) if field.is_empty() && !quoted => {
-                in_quotes = true;
-                quoted = true;
-            }
-            (',', false) => record.push((std::mem::take(&mut field), std::mem::take(&mut quoted))),
-            ('\r', false) if chars.peek() == Some(&'\n') => {}
-            ('\n', false) => {
-                record.push((std::mem::take(&mut field), std::mem::take(&mut quoted)));
-                records.push(std::mem::take(&mut record));
-                line += 1;
-            }
-            (c, _) => {
-                if c == '\n' {
-                    line += 1;
-                }
-                field.push(c);
-            }
-        }
-    }
-    if in_quotes {
-        return Err(format!("line {line}: a quoted field does not end"));
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push((field, quoted));
-        records.push(record);
-    }
-    Ok(records)
-}
-
-pub(super) fn read_csv(path: &Path) -> Result<Dataset, ReadError> {
-    let fail = |message: String| ReadError {
-        path: path.to_path_buf(),
-        message,
-    };
-    let text = crate::shared_fs::read_regular_to_string(path, u64::MAX)
-        .map_err(|e| fail(e.to_string()))?;
-    let mut records = csv_records(&text).map_err(fail)?.into_iter();
-    let names: Vec<String> = records
-        .next()
-        .ok_or_else(|| fail("no header line".into()))?
-        .into_iter()
-        .map(|(f, _)| f)
-        .collect();
-    let records: Vec<Vec<(String, bool)>> = records.collect();
-    for (i, r) in records.iter().enumerate() {
-        if r.len() != names.len() {
-            return Err(fail(format!(
-                "line {}: {} fields where the header has {}",
-                i + 2,
-                r.len(),
-                names.len()
-            )));
-        }
-    }
-    let mut columns: Vec<Vec<Option<Vec<Value>>>> = Vec::with_capacity(names.len());
-    let mut types = Vec::with_capacity(names.len());
-    for c in 0..names.len() {
-        // An empty unquoted field is missing; a quoted one is an empty string.
-        let present = records.iter().filter(|r| !r[c].0.is_empty() || r[c].1);
-        let (ty, values) = infer(present.map(|r| r[c].0.clone()));
-        let mut values = values.into_iter();
-        columns.push(
-            records
-                .iter()
-                .map(|r| {
-                    (!r[c].0.is_empty() || r[c].1).then(|| vec![values.next().expect("one each")])
-                })
-                .collect(),
-        );
-        types.push(ty);
-    }
-    let n = names.len();
-    let table = Table {
-        extra: vec![Vec::new(); n],
-        names,
-        types,
-        rows: transpose(columns, records.len()),
-    };
-    to_dataset(table).map_err(fail)
-}
-
-fn transpose(columns: Vec<Vec<Option<Vec<Value>>>>, n_rows: usize) -> Vec<Vec<Option<Vec<Value>>>> {
+pub(super) fn transpose(
+    columns: Vec<Vec<Option<Vec<Value>>>>,
+    n_rows: usize,
+) -> Vec<Vec<Option<Vec<Value>>>> {
     let mut rows: Vec<Vec<Option<Vec<Value>>>> = (0..n_rows)
         .map(|_| Vec::with_capacity(columns.len()))
         .collect();
@@ -172,130 +75,6 @@ fn transpose(columns: Vec<Vec<Option<Vec<Value>>>>, n_rows: usize) -> Vec<Vec<Op
     }
     rows
 }
-
-/// The shape of a nested JSON array, and its leaves in row-major order.
-fn flatten(v: &Json, shape: &mut Vec<usize>, leaves: &mut Vec<Json>, depth: usize) -> bool {
-    match v {
-        Json::Array(items) => {
-            if shape.len() == depth {
-                shape.push(items.len());
-            } else if shape.get(depth) != Some(&items.len()) {
-                return false;
-            }
-            items.iter().all(|i| flatten(i, shape, leaves, depth + 1))
-        }
-        leaf => {
-            leaves.push(leaf.clone());
-            shape.len() == depth
-        }
-    }
-}
-
-pub(super) fn read_json(path: &Path) -> Result<Dataset, ReadError> {
-    let fail = |message: String| ReadError {
-        path: path.to_path_buf(),
-        message,
-    };
-    let text = crate::shared_fs::read_regular_to_string(path, u64::MAX)
-        .map_err(|e| fail(e.to_string()))?;
-    let json: Json = serde_json::from_str(&text).map_err(|e| fail(format!("not JSON: {e}")))?;
-    let rows = json
-        .as_array()
-        .ok_or_else(|| fail("not an array of records".into()))?;
-    let mut names: Vec<String> = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let obj = row
-            .as_object()
-            .ok_or_else(|| fail(format!("record {i} is not an object")))?;
-        if i == 0 {
-            names = obj.keys().cloned().collect();
-        } else if obj.len() != names.len() || names.iter().any(|k| !obj.contains_key(k)) {
-            return Err(fail(format!("record {i} has other keys than the first")));
-        }
-    }
-    let mut columns = Vec::with_capacity(names.len());
-    let mut types = Vec::with_capacity(names.len());
-    let mut extra = Vec::with_capacity(names.len());
-    for name in &names {
-        let mut shape = Vec::new();
-        let mut cells: Vec<Option<Vec<Json>>> = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let v = &row[name];
-            if v.is_null() {
-                cells.push(None);
-                continue;
-            }
-            let mut this = Vec::new();
-            let mut leaves = Vec::new();
-            if !flatten(v, &mut this, &mut leaves, 0)
-                || (i > 0 && !shape.is_empty() && this != shape)
-            {
-                return Err(fail(format!(
-                    "record {i}: `{name}` is not of the shape of the others"
-                )));
-            }
-            shape = this;
-            cells.push(Some(leaves));
-        }
-        let texts = cells
-            .iter()
-            .flatten()
-            .flatten()
-            .filter(|j| !j.is_null())
-            .map(|j| match j {
-                Json::String(s) => s.clone(),
-                other => other.to_string(),
-            });
-        let all_strings = cells
-            .iter()
-            .flatten()
-            .flatten()
-            .all(|j| j.is_string() || j.is_null());
-        let (ty, _) = if all_strings {
-            (ScalarType::Str, Vec::new())
-        } else {
-            infer(texts)
-        };
-        let value = |j: &Json| -> Result<Value, String> {
-            Ok(match (ty, j) {
-                (ScalarType::F64, Json::Null) => Value::F64(f64::NAN),
-                (ScalarType::I64, Json::Number(n)) => Value::I64(n.as_i64().ok_or("an integer")?),
-                (ScalarType::F64, Json::Number(n)) => Value::F64(n.as_f64().ok_or("a number")?),
-                (ScalarType::Bool, Json::Bool(b)) => Value::Bool(*b),
-                (ScalarType::Str, Json::String(s)) => Value::Str(s.clone()),
-                (ty, j) => return Err(format!("`{name}`: {j} among {ty} values")),
-            })
-        };
-        let column = cells
-            .into_iter()
-            .map(|c| {
-                c.map(|leaves| leaves.iter().map(value).collect())
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(fail)?;
-        extra.push(
-            shape
-                .iter()
-                .enumerate()
-                .map(|(d, size)| ExtraDim {
-                    name: format!("{name}_dim{d}"),
-                    size: *size as u32,
-                })
-                .collect(),
-        );
-        columns.push(column);
-        types.push(ty);
-    }
-    let table = Table {
-        names,
-        types,
-        extra,
-        rows: transpose(columns, rows.len()),
-    };
-    to_dataset(table).map_err(fail)
-}
-
 /// Builds a dataset from a table, taking the fewest leading columns that tell the rows apart
 /// as its dims.
 /// The dataset of a table of named, typed columns of scalars (`None` where missing), its
@@ -390,7 +169,7 @@ fn join_complex(t: &mut Table) {
     }
 }
 
-fn to_dataset(mut t: Table) -> Result<Dataset, String> {
+pub(super) fn to_dataset(mut t: Table) -> Result<Dataset, String> {
     join_complex(&mut t);
     let statuses = take_column(&mut t, STATUS_VAR);
     let texts = take_column(&mut t, ERROR_VAR);
@@ -513,48 +292,9 @@ fn to_dataset(mut t: Table) -> Result<Dataset, String> {
         attrs,
     })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_records_follow_rfc4180() {
-        let r = csv_records("a,b\n\"x,1\",\"say \"\"hi\"\"\"\n,\"\"\r\n").unwrap();
-        let fields: Vec<Vec<&str>> = r
-            .iter()
-            .map(|r| r.iter().map(|(f, _)| f.as_str()).collect())
-            .collect();
-        assert_eq!(
-            fields,
-            [vec!["a", "b"], vec!["x,1", "say \"hi\""], vec!["", ""]]
-        );
-        assert!(
-            !r[2][0].1 && r[2][1].1,
-            "quoted empty strings are not missing"
-        );
-        assert!(csv_records("a\n\"open").is_err());
-    }
-
-    #[test]
-    fn status_codes_are_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        std::fs::write(&path, "x,y,xyz_status,xyz_error\n1,2,0,\n2,,1,error: no\n").unwrap();
-        let ds = read_csv(&path).unwrap();
-        assert_eq!(ds.cells, [CellState::Ok, CellState::Failed]);
-        assert_eq!(ds.errors.get(&1).map(String::as_str), Some("error: no"));
-        assert_eq!(ds.vars.len(), 1);
-        for bad in ["7", "ok", ""] {
-            std::fs::write(&path, format!("x,y,xyz_status\n1,2,{bad}\n")).unwrap();
-            let err = read_csv(&path).unwrap_err();
-            assert!(
-                err.message
-                    .contains("row 1: `xyz_status` is not one of the status codes"),
-                "{bad}: {err}"
-            );
-        }
-    }
 
     #[test]
     fn types_are_the_narrowest_that_fit() {

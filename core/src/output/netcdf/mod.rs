@@ -1,0 +1,136 @@
+//! netCDF: the classic format, which needs no HDF5. A dataset with no 64-bit integer (no
+//! `i64` variable or coordinate, integer constants that fit in 32 bits) and no variable over
+//! 4 GiB is written in the 64-bit offset variant (CDF-2), which every netCDF reader takes,
+//! xarray's scipy engine and `scipy.io` included; otherwise in the 64-bit data variant (CDF-5),
+//! which holds 64-bit integers and which `xarray.open_dataset` reads with the netCDF4 engine,
+//! as does every netCDF library since 4.4 (scipy does not).
+//!
+//! The layout is the one xarray itself writes. Each swept dim has a coordinate variable of its
+//! name; each output is a variable over the swept dims, then its extra dims. Attributes hold the
+//! constants and the provenance, as in Zarr.
+//!
+//! | type | netCDF | xarray reads |
+//! |---|---|---|
+//! | `f64` | `double`, attribute `_FillValue = NaN` | `float64`, NaN where missing |
+//! | `i64` | `int64`, `i64::MIN` where missing | `int64` |
+//! | `bool` | `byte` 0 or 1 with attribute `dtype = "bool"`, 0 where missing | `bool` |
+//! | `str` | `char` with a last dim `stringN` (N the longest value in bytes) and `_Encoding = "utf-8"` | `str`; `""` where missing |
+//!
+//! Each cell's state is the `byte` variable `xyz_status` (CF `flag_values` and
+//! `flag_meanings`) and each failure the `char` variable `xyz_error`, over the swept dims.
+//!
+//! The reader takes back what the writer writes, from any of the three classic variants
+//! (CDF-1, CDF-2 and CDF-5).
+
+mod header;
+mod read;
+mod write;
+
+use std::io;
+use std::path::Path;
+
+use super::format::Backend;
+use super::{Encoding, ReadError};
+use crate::dataset::Dataset;
+use crate::value::Value;
+
+/// The netCDF (classic) backend.
+pub(super) struct Netcdf;
+
+impl Backend for Netcdf {
+    fn write(&self, dataset: &Dataset, path: &Path, _: Encoding) -> io::Result<()> {
+        write::write(dataset, path)
+    }
+
+    fn read(&self, path: &Path) -> Result<Dataset, ReadError> {
+        read::read(path)
+    }
+
+    fn probe(&self, path: &Path) -> Result<(), ReadError> {
+        read::probe(path)
+    }
+
+    /// The classic formats have no complex type: complex variables and coordinates are
+    /// refused (complex constants are kept as text attributes, as in Zarr).
+    fn refuses(&self, dataset: &Dataset) -> Option<String> {
+        let complex = dataset
+            .vars
+            .iter()
+            .map(|v| (&v.name, "output", v.data.ty()))
+            .chain(dataset.dims.iter().map(|d| (&d.name, "dim", d.coords.ty())))
+            .chain(
+                dataset
+                    .aux_coords
+                    .iter()
+                    .map(|a| (&a.name, "sampled argument", a.values.ty())),
+            )
+            .find(|(_, _, ty)| *ty == xyz_abi::ScalarType::C128)?;
+        Some(format!(
+            "{} `{}` is complex (c128), which netCDF's classic formats cannot hold; write it \
+             to Zarr (.zarr), where xarray reads it as complex128, or to Parquet, CSV or JSON \
+             (real and imaginary parts as columns `{1}.re` and `{1}.im`)",
+            complex.1, complex.0
+        ))
+    }
+}
+
+pub(super) const NC_BYTE: u32 = 1;
+pub(super) const NC_CHAR: u32 = 2;
+pub(super) const NC_SHORT: u32 = 3;
+pub(super) const NC_INT: u32 = 4;
+pub(super) const NC_FLOAT: u32 = 5;
+pub(super) const NC_DOUBLE: u32 = 6;
+pub(super) const NC_INT64: u32 = 10;
+
+pub(super) const NC_DIMENSION: u32 = 0x0A;
+pub(super) const NC_VARIABLE: u32 = 0x0B;
+pub(super) const NC_ATTRIBUTE: u32 = 0x0C;
+
+pub(super) fn type_size(nc_type: u32) -> Option<usize> {
+    Some(match nc_type {
+        NC_BYTE | NC_CHAR | 7 => 1,
+        NC_SHORT | 8 => 2,
+        NC_INT | NC_FLOAT | 9 => 4,
+        NC_DOUBLE | NC_INT64 | 11 => 8,
+        _ => return None,
+    })
+}
+
+pub(super) fn pad4(n: usize) -> usize {
+    n.div_ceil(4) * 4
+}
+
+/// An attribute's values.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Attr {
+    Text(String),
+    Bytes(Vec<i8>),
+    Ints(Vec<i64>),
+    Doubles(Vec<f64>),
+}
+
+impl Attr {
+    pub(super) fn of(v: &Value) -> Attr {
+        match v {
+            Value::I64(i) => Attr::Ints(vec![*i]),
+            Value::F64(f) => Attr::Doubles(vec![*f]),
+            Value::C128(_) => Attr::Text(v.to_string()),
+            Value::Bool(b) => Attr::Bytes(vec![i8::from(*b)]),
+            Value::Str(s) => Attr::Text(s.clone()),
+        }
+    }
+
+    pub(super) fn value(&self) -> Option<Value> {
+        match self {
+            Attr::Text(s) => Some(Value::Str(s.clone())),
+            Attr::Bytes(v) if v.len() == 1 => Some(Value::I64(i64::from(v[0]))),
+            Attr::Ints(v) if v.len() == 1 => Some(Value::I64(v[0])),
+            Attr::Doubles(v) if v.len() == 1 => Some(Value::F64(v[0])),
+            _ => None,
+        }
+    }
+}
+
+pub(super) fn attr<'a>(attrs: &'a [(String, Attr)], name: &str) -> Option<&'a Attr> {
+    attrs.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+}

@@ -1,0 +1,138 @@
+//! The one-row-per-case layout of the tables (CSV, JSON and Parquet), written: each row a
+//! grid cell of the space, in grid order.
+//!
+//! Columns: the swept arguments (for a sampled space, the sample's index, then each sampled
+//! argument), then the constants, then the outputs, then `xyz_status` (the case's status code)
+//! and `xyz_error` (its failure, empty unless it failed). An array output is one column per
+//! element in CSV and Parquet (`y[0]`, `y[1]`, … with indices for each extra dim) and a nested
+//! list in JSON.
+//!
+//! A complex (`c128`) column is two: its real and imaginary parts, `z.re` and `z.im` (for an
+//! array output, `y[0].re`, `y[0].im`, …).
+
+use std::fs;
+use std::io::{self, BufWriter};
+use std::path::Path;
+
+use xyz_abi::ScalarType;
+
+use crate::dataset::{CellState, DataVar, Dataset};
+use crate::value::Value;
+
+/// The rows of a dataset: grid cells that belong to the space, with their coordinates (one
+/// per swept dim, then one per [coordinate along a dim](Dataset::aux_coords)).
+pub(super) fn rows(ds: &Dataset) -> impl Iterator<Item = (usize, Vec<Value>)> + '_ {
+    let shape = ds.shape();
+    let along: Vec<usize> = ds
+        .aux_coords
+        .iter()
+        .map(|a| ds.dims.iter().position(|d| d.name == a.dim).unwrap_or(0))
+        .collect();
+    ds.cells
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s != CellState::Absent)
+        .map(move |(cell, _)| {
+            let mut rest = cell;
+            let mut index = vec![0; shape.len()];
+            for d in (0..shape.len()).rev() {
+                index[d] = rest % shape[d];
+                rest /= shape[d];
+            }
+            let mut coords: Vec<Value> = (0..shape.len())
+                .map(|d| ds.dims[d].coords.get(index[d]))
+                .collect();
+            for (aux, d) in ds.aux_coords.iter().zip(&along) {
+                coords.push(aux.values.get(index[*d]));
+            }
+            (cell, coords)
+        })
+}
+
+/// The names of the coordinate columns of [`rows`].
+pub(super) fn coord_names(ds: &Dataset) -> impl Iterator<Item = &String> {
+    ds.dims
+        .iter()
+        .map(|d| &d.name)
+        .chain(ds.aux_coords.iter().map(|a| &a.name))
+}
+
+/// The columns the values `name` of type `ty` take in a table: the real and imaginary parts
+/// of a complex value, `NAME.re` and `NAME.im`, as `f64`; else one column, `name`.
+pub(crate) fn parts(name: &str, ty: ScalarType) -> Vec<(String, ScalarType)> {
+    match ty {
+        ScalarType::C128 => vec![
+            (format!("{name}.re"), ScalarType::F64),
+            (format!("{name}.im"), ScalarType::F64),
+        ],
+        ty => vec![(name.to_string(), ty)],
+    }
+}
+
+fn element_names(extra: &[usize]) -> Vec<String> {
+    let total: usize = extra.iter().product();
+    (0..total)
+        .map(|mut k| {
+            let mut idx = vec![0; extra.len()];
+            for d in (0..extra.len()).rev() {
+                idx[d] = k % extra[d];
+                k /= extra[d];
+            }
+            idx.iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
+/// The columns of a variable in a table: its name, or one `name[i,j]` per element of an array
+/// output.
+pub(super) fn column_names(var: &DataVar) -> Vec<String> {
+    if var.extra_dims.is_empty() {
+        return vec![var.name.clone()];
+    }
+    let sizes: Vec<usize> = var.extra_dims.iter().map(|d| d.size as usize).collect();
+    element_names(&sizes)
+        .into_iter()
+        .map(|e| format!("{}[{e}]", var.name))
+        .collect()
+}
+
+/// Writes a new file at `path` with `write`, and syncs it.
+pub(super) fn to_file(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut out = BufWriter::new(fs::File::create(path)?);
+    write(&mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+}
+
+/// The values of `xyz_status` and `xyz_error` in the row of `cell`.
+pub(super) fn own_columns(ds: &Dataset, cell: usize) -> [Value; 2] {
+    [
+        Value::I64(i64::from(ds.cells[cell].status())),
+        Value::Str(ds.errors.get(&cell).cloned().unwrap_or_default()),
+    ]
+}
+
+/// The types of the coordinate columns of [`rows`].
+pub(super) fn coord_types(ds: &Dataset) -> impl Iterator<Item = ScalarType> + '_ {
+    ds.dims
+        .iter()
+        .map(|d| d.coords.ty())
+        .chain(ds.aux_coords.iter().map(|a| a.values.ty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_names_are_row_major() {
+        assert_eq!(element_names(&[3]), ["0", "1", "2"]);
+        assert_eq!(element_names(&[2, 2]), ["0,0", "0,1", "1,0", "1,1"]);
+    }
+}

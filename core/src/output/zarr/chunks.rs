@@ -1,0 +1,194 @@
+//! How a Zarr array is cut into chunks (and shards), and how the elements of one chunk are
+//! found in a row-major array: shared by the writer and the reader.
+
+/// Largest chunk, in bytes (strings counted as [`Kind::item_size`] says).
+pub(super) const CHUNK_BYTES: usize = 8 << 20;
+
+/// Largest chunk inside a shard, in bytes.
+pub(super) const SUBCHUNK_BYTES: usize = 1 << 20;
+
+/// Most chunks in one shard.
+pub(super) const SUBCHUNKS_PER_SHARD: usize = 64;
+
+/// The chunk shape of an array of `shape` with items of `item` bytes: trailing dims whole, as
+/// many as fit in `limit` bytes.
+pub(super) fn chunk_shape(shape: &[usize], item: usize, limit: usize) -> Vec<usize> {
+    let mut chunk = vec![1; shape.len()];
+    let mut bytes = item;
+    for d in (0..shape.len()).rev() {
+        if bytes * shape[d] <= limit {
+            chunk[d] = shape[d].max(1);
+            bytes *= shape[d].max(1);
+        } else {
+            chunk[d] = (limit / bytes).max(1);
+            break;
+        }
+    }
+    chunk
+}
+
+/// The shard and subchunk shapes of a sharded array of `shape`, if it has more than one
+/// subchunk: subchunks of at most [`SUBCHUNK_BYTES`], up to [`SUBCHUNKS_PER_SHARD`] of them a
+/// shard, taken along the innermost dim that is split, then the dims outside it.
+pub(super) fn shard_shape(shape: &[usize], item: usize) -> Option<(Vec<usize>, Vec<usize>)> {
+    let sub = chunk_shape(shape, item, SUBCHUNK_BYTES);
+    let split = (0..shape.len()).rfind(|&d| sub[d] < shape[d])?;
+    let mut shard = sub.clone();
+    let mut left = SUBCHUNKS_PER_SHARD;
+    // Whole subchunk rows of the split dim first, then of the dims outside it.
+    for d in (0..=split).rev() {
+        let n = shape[d].div_ceil(sub[d]);
+        let take = n.min(left).max(1);
+        shard[d] = sub[d] * take;
+        left /= take;
+        if left <= 1 {
+            break;
+        }
+    }
+    Some((shard, sub))
+}
+
+/// The index of chunk `k` (row-major, the last dim fastest) of a chunk grid of shape `grid`.
+pub(super) fn chunk_index(grid: &[u64], k: u64) -> Vec<u64> {
+    let mut rest = k;
+    let mut index = vec![0u64; grid.len()];
+    for d in (0..grid.len()).rev() {
+        index[d] = rest % grid[d].max(1);
+        rest /= grid[d].max(1);
+    }
+    index
+}
+
+/// The indices of every chunk of a chunk grid of shape `grid`, row-major (the last fastest).
+pub(super) fn chunk_indices(grid: &[u64]) -> impl Iterator<Item = Vec<u64>> + '_ {
+    (0..grid.iter().product::<u64>()).map(move |k| chunk_index(grid, k))
+}
+
+/// Calls `f(in_chunk, in_array, len)` for each run of the chunk at `origin` (size `chunk`)
+/// that lies inside a row-major array of `shape`: `len` elements along the last dim, at offset
+/// `in_chunk` of the chunk (row-major, padded to full size) and `in_array` of the array.
+pub(super) fn for_each_run(
+    shape: &[usize],
+    chunk: &[usize],
+    origin: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let nd = shape.len();
+    if nd == 0 {
+        f(0, 0, 1);
+        return;
+    }
+    let strides = crate::dataset::strides(shape);
+    let last = nd - 1;
+    let run = chunk[last].min(shape[last].saturating_sub(origin[last]));
+    // Walk the chunk's rows (all dims but the last).
+    let mut idx = vec![0usize; last];
+    let mut row = 0usize;
+    loop {
+        if run > 0 && (0..last).all(|d| origin[d] + idx[d] < shape[d]) {
+            let in_array = (0..last)
+                .map(|d| (origin[d] + idx[d]) * strides[d])
+                .sum::<usize>()
+                + origin[last];
+            f(row * chunk[last], in_array, run);
+        }
+        row += 1;
+        let mut d = last;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < chunk[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+/// Copies the elements of the chunk at `origin` (size `chunk`) of a row-major array of
+/// `shape` out of `data`, which holds element `a` of the array at `at(a)`, padding past the
+/// array's edge with `fill`.
+pub(super) fn gather_from<T: Copy>(
+    data: &[T],
+    at: impl Fn(usize) -> usize,
+    shape: &[usize],
+    chunk: &[usize],
+    origin: &[usize],
+    fill: T,
+) -> Vec<T> {
+    let mut out = vec![fill; chunk.iter().product()];
+    for_each_run(shape, chunk, origin, |c, a, n| {
+        let a = at(a);
+        out[c..c + n].copy_from_slice(&data[a..a + n]);
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_keep_trailing_dims_whole() {
+        assert_eq!(chunk_shape(&[400, 400], 8, CHUNK_BYTES), vec![400, 400]);
+        assert_eq!(
+            chunk_shape(&[1000, 1000, 10], 8, CHUNK_BYTES),
+            vec![104, 1000, 10]
+        );
+        assert_eq!(chunk_shape(&[], 8, CHUNK_BYTES), Vec::<usize>::new());
+        assert_eq!(chunk_shape(&[10_000_000], 8, CHUNK_BYTES), vec![1 << 20]);
+    }
+
+    #[test]
+    fn shards_gather_subchunks_along_the_split_dim() {
+        // 10^7 values of 8 bytes: subchunks of 2^17, 64 a shard.
+        assert_eq!(
+            shard_shape(&[10_000_000], 8),
+            Some((vec![64 << 17], vec![1 << 17]))
+        );
+        // Rows of 10^4 values (80 kB): 13 a subchunk, 64 subchunks a shard.
+        assert_eq!(
+            shard_shape(&[5000, 10_000], 8),
+            Some((vec![13 * 64, 10_000], vec![13, 10_000]))
+        );
+        // A split trailing dim: its subchunks first, then whole rows.
+        assert_eq!(
+            shard_shape(&[100, 1 << 20], 8),
+            Some((vec![8, 1 << 20], vec![1, 1 << 17]))
+        );
+        // One subchunk: nothing to shard.
+        assert_eq!(shard_shape(&[300, 400], 8), None);
+        assert_eq!(
+            shard_shape(&[400, 400], 8),
+            Some((vec![654, 400], vec![327, 400]))
+        );
+    }
+
+    #[test]
+    fn gather_pads_edges() {
+        // 3x3 array, 2x2 chunks.
+        let data: Vec<i64> = (0..9).collect();
+        let shape = [3, 3];
+        let chunk = [2, 2];
+        assert_eq!(
+            gather_from(&data, |a| a, &shape, &chunk, &[0, 0], -1),
+            vec![0, 1, 3, 4]
+        );
+        assert_eq!(
+            gather_from(&data, |a| a, &shape, &chunk, &[0, 2], -1),
+            vec![2, -1, 5, -1]
+        );
+        assert_eq!(
+            gather_from(&data, |a| a, &shape, &chunk, &[2, 0], -1),
+            vec![6, 7, -1, -1]
+        );
+        assert_eq!(
+            gather_from(&data, |a| a, &shape, &chunk, &[2, 2], -1),
+            vec![8, -1, -1, -1]
+        );
+        assert_eq!(gather_from(&[5i64], |a| a, &[], &[], &[], -1), vec![5]);
+    }
+}
