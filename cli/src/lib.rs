@@ -12,8 +12,6 @@ mod commands;
 mod guest_kit;
 mod plot;
 mod progress;
-mod queue;
-mod scheduler;
 
 /// Exit codes of `xyz`.
 pub mod exit_codes {

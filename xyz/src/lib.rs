@@ -17,6 +17,7 @@
 //! ```
 
 pub mod load;
+pub mod scheduler;
 pub mod serve;
 
 pub use xyz_abi as abi;

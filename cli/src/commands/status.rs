@@ -3,14 +3,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use clap::ValueEnum as _;
 use xyz_core::Crop;
 use xyz_core::crop::JobRecord;
 use xyz_core::crop::Status;
 
 use crate::exit_codes;
-use crate::queue::{self, Queue};
-use crate::scheduler::Scheduler;
+use xyz::scheduler::{self, Queue};
 
 const AFTER_HELP: &str = "EXAMPLES:
   Every crop in the current directory:
@@ -67,18 +65,16 @@ impl Queues {
     fn ask(statuses: &[Status]) -> Queues {
         let mut queues = HashMap::new();
         for job in statuses.iter().flat_map(|st| &st.jobs) {
-            queues.entry(job.scheduler.clone()).or_insert_with(|| {
-                Scheduler::from_str(&job.scheduler, true)
-                    .ok()
-                    .and_then(queue::ask)
-            });
+            queues
+                .entry(job.scheduler.clone())
+                .or_insert_with(|| scheduler::by_name(&job.scheduler).and_then(|s| s.queue()));
         }
         Queues(queues)
     }
 
     /// The tasks of `job` in its scheduler's queue (none once it has left it); `None` when
     /// the scheduler could not be asked.
-    fn of(&self, job: &JobRecord) -> Option<queue::Tasks> {
+    fn of(&self, job: &JobRecord) -> Option<scheduler::Tasks> {
         let queue = self.0.get(&job.scheduler)?.as_ref()?;
         Some(queue.get(&job.job_id).cloned().unwrap_or_default())
     }
@@ -162,7 +158,7 @@ fn print(st: &Status, queues: &Queues) {
         for (i, j) in shown.iter().enumerate() {
             let queued = match queues.of(j) {
                 Some(tasks) if tasks.is_empty() => "; no longer queued".to_string(),
-                Some(tasks) => format!("; queued: {}", queue::words(&tasks)),
+                Some(tasks) => format!("; queued: {}", scheduler::words(&tasks)),
                 None => String::new(),
             };
             println!(

@@ -9,7 +9,7 @@ use xyz_core::crop::JobRecord;
 
 use super::WasmOpts;
 use crate::exit_codes;
-use crate::scheduler::{Job, Scheduler, Work};
+use xyz::scheduler::{self, Job, Scheduler, Work};
 
 const AFTER_HELP: &str = "EXAMPLES:
   A Slurm array with one task per batch not grown yet, 50 running at a time:
@@ -44,8 +44,8 @@ pub(crate) struct SubmitCommand {
     parent_dir: Option<PathBuf>,
 
     /// The scheduler
-    #[arg(long, value_name = "NAME")]
-    scheduler: Scheduler,
+    #[arg(long, value_name = "NAME", value_parser = scheduler_parser())]
+    scheduler: &'static dyn Scheduler,
 
     /// `array`: a task per batch not grown yet; `workers`: --workers tasks claiming batches
     #[arg(long, value_name = "MODE", default_value = "array")]
@@ -110,14 +110,15 @@ fn check_time(t: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Default largest arrays when the scheduler cannot be asked: Slurm's default MaxArraySize
-/// (1001, so indices up to 1000), SGE's max_aj_tasks and PBS's max_array_size.
-fn default_max_array(s: Scheduler) -> u64 {
-    match s {
-        Scheduler::Slurm => 1000,
-        Scheduler::Sge => 75_000,
-        Scheduler::Pbs => 10_000,
-    }
+/// `--scheduler`: the name of one of [`scheduler::SCHEDULERS`], each listed with its line of help.
+fn scheduler_parser() -> impl clap::builder::TypedValueParser<Value = &'static dyn Scheduler> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new(
+        scheduler::SCHEDULERS
+            .iter()
+            .map(|s| PossibleValue::new(s.name()).help(s.about())),
+    )
+    .map(|name| scheduler::by_name(&name).expect("a scheduler's own name"))
 }
 
 impl SubmitCommand {
@@ -146,7 +147,7 @@ impl SubmitCommand {
             None => self
                 .scheduler
                 .max_array_size()
-                .unwrap_or_else(|| default_max_array(self.scheduler)),
+                .unwrap_or_else(|| self.scheduler.default_max_array()),
         };
         // The tasks: the batches not grown yet, or the workers; cut into arrays of `max`.
         let chunks: Vec<Vec<u64>> = match self.mode {
@@ -227,7 +228,7 @@ impl SubmitCommand {
                 .with_context(|| format!("writing {}", script_path.display()))?;
             let job_id = self.scheduler.submit(&script_path)?;
             let record = JobRecord {
-                scheduler: self.scheduler.to_string(),
+                scheduler: self.scheduler.name().to_string(),
                 mode: match self.mode {
                     Mode::Array => "array".into(),
                     Mode::Workers => "workers".into(),
