@@ -34,6 +34,7 @@
 //! complex numbers as text, `"(1.5-2j)"`) and the provenance: `xyz_version`, `xyz_function`
 //! (the signature) and `xyz_function_sha256`.
 
+mod backend;
 mod compression;
 mod conventions;
 mod csv;

@@ -106,7 +106,7 @@ pub fn check_parent(dest: &Path) -> Result<(), WriteError> {
 
 /// Refuses an existing `dest` unless `force`, a `dest` xyz cannot replace (see
 /// [`resolve_destination`]), and one whose directory is missing or read-only. Call it before a
-/// long run, so the run is not wasted; [`write()`] checks again.
+/// long run, so the run is not wasted; [`write()`](super::write()) checks again.
 pub fn check_destination(dest: &Path, force: bool) -> Result<(), WriteError> {
     if is_stdout(dest) {
         return Ok(());

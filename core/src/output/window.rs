@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::format::WindowSink;
+use super::backend::WindowSink;
 use super::{Encoding, Format, Staged, WriteError};
 use crate::dataset::{Dataset, Window};
 

@@ -615,3 +615,89 @@ pub(crate) fn initialize(
         Err(_) => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(n: usize, cols: Vec<Column>) -> Columns {
+        Columns { n, cols }
+    }
+
+    #[test]
+    fn the_scratch_region_holds_every_block_aligned_and_apart() {
+        let sig: Signature = "f(x: f64, s: str, b: bool, z: c128) -> (y: f64[t=3], k: i64, w: str)"
+            .parse()
+            .unwrap();
+        let n = 5;
+        let args = columns(
+            n,
+            vec![
+                Column::F64(vec![0.0; n]),
+                Column::Str(["a", "bb", "", "dddd", "e"].map(String::from).to_vec()),
+                Column::Bool(vec![true; n]),
+                Column::C128(vec![xyz_core::Complex64::new(0.0, 0.0); n]),
+            ],
+        );
+        let l = Layout::new(&sig, &args);
+        assert_eq!(l.arg_cols, L::CALL_SIZE);
+        assert_eq!(l.out_cols, L::CALL_SIZE + 4 * L::COLUMN_SIZE);
+        assert_eq!(l.status, l.out_cols + 3 * L::COLUMN_SIZE);
+        // Every data block starts 8-byte aligned, after the status bytes, and no two blocks
+        // overlap: (start, length) of each, in order.
+        let mut blocks: Vec<(usize, usize)> = Vec::new();
+        for (k, (offsets, data, len)) in l.args.iter().enumerate() {
+            if k == 1 {
+                assert_eq!(*len, 8, "the strings' bytes");
+                blocks.push((*offsets, 4 * (n + 1)));
+            } else {
+                assert_eq!(*offsets, 0, "only strings have offsets");
+            }
+            blocks.push((*data, *len));
+        }
+        blocks.push((l.outs[0], 8 * 3 * n));
+        blocks.push((l.outs[1], 8 * n));
+        let mut end = l.status + n;
+        for (start, len) in blocks {
+            assert_eq!(start % 8, 0, "{start} is not 8-byte aligned");
+            assert!(
+                start >= end,
+                "a block at {start} overlaps one ending at {end}"
+            );
+            end = start + len;
+        }
+        assert!(
+            l.size >= end,
+            "the region ({}) holds every block ({end})",
+            l.size
+        );
+        // A string output has no block of its own: the guest allocates its bytes.
+        assert_eq!(l.outs.len(), 3);
+        assert_eq!(l.outs[2], l.size);
+    }
+
+    #[test]
+    fn an_empty_chunk_still_has_a_region() {
+        let sig: Signature = "f() -> (y: f64)".parse().unwrap();
+        let l = Layout::new(&sig, &columns(0, Vec::new()));
+        assert!(l.size >= 8);
+        assert!(l.args.is_empty());
+    }
+
+    #[test]
+    fn memory_beyond_the_limit_is_refused_and_remembered() {
+        let mut limiter = Limiter {
+            limit: 1 << 20,
+            exceeded: None,
+        };
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        assert!(
+            limiter
+                .memory_growing(1 << 20, (1 << 20) + 1, None)
+                .is_err()
+        );
+        assert_eq!(limiter.exceeded, Some((1 << 20) + 1));
+        assert!(limiter.table_growing(0, 1 << 20, None).unwrap());
+        assert!(!limiter.table_growing(0, (1 << 20) + 1, None).unwrap());
+    }
+}

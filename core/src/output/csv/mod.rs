@@ -10,8 +10,8 @@ use std::path::Path;
 
 use xyz_abi::ScalarType;
 
+use super::backend::Backend;
 use super::conventions::constants;
-use super::format::Backend;
 use super::infer::{Table, infer, to_dataset, transpose};
 use super::rows::{column_names, coord_names, coord_types, own_columns, parts, rows, to_file};
 use super::{Encoding, ReadError};

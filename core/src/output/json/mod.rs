@@ -10,8 +10,8 @@ use std::path::Path;
 use serde_json::Value as Json;
 use xyz_abi::{ExtraDim, ScalarType};
 
+use super::backend::Backend;
 use super::conventions::constants;
-use super::format::Backend;
 use super::infer::{Table, infer, to_dataset, transpose};
 use super::rows::{coord_names, own_columns, rows, to_file};
 use super::{Encoding, ReadError};

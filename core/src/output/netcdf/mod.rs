@@ -29,7 +29,7 @@ mod write;
 use std::io;
 use std::path::Path;
 
-use super::format::Backend;
+use super::backend::Backend;
 use super::{Encoding, ReadError};
 use crate::dataset::Dataset;
 use crate::value::Value;
@@ -133,4 +133,97 @@ impl Attr {
 
 pub(super) fn attr<'a>(attrs: &'a [(String, Attr)], name: &str) -> Option<&'a Attr> {
     attrs.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header::parse_header;
+    use super::*;
+    use crate::value::Column;
+
+    /// The bytes of `ds` written as netCDF.
+    fn written(ds: &Dataset) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.nc");
+        write::write(ds, &path).unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn integers_of_64_bits_take_the_64_bit_data_variant_and_others_the_offset_one() {
+        let ds = crate::output::tests::sample();
+        let bytes = written(&ds);
+        assert_eq!(&bytes[..4], b"CDF\x05");
+        let (dims, _, vars) = parse_header(&bytes).unwrap();
+        let names: Vec<&str> = dims.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(&names[..2], ["k", "a"]);
+        assert_eq!((dims[0].1, dims[1].1), (2, 4));
+        assert!(dims.contains(&("t".to_string(), 2)), "{dims:?}");
+        let vars: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+        for v in ["k", "a", "n", "b", "s", "v", "xyz_status", "xyz_error"] {
+            assert!(vars.contains(&v), "{v} in {vars:?}");
+        }
+
+        // Without 64-bit integers: the variant every reader takes.
+        let mut ds = ds;
+        ds.vars.retain(|v| v.ty != xyz_abi::ScalarType::I64);
+        for d in &mut ds.dims {
+            if let Column::I64(v) = &d.coords {
+                d.coords = Column::F64(v.iter().map(|x| *x as f64).collect());
+            }
+        }
+        assert_eq!(&written(&ds)[..4], b"CDF\x02");
+    }
+
+    /// A CDF-1 header: its magic, no records, then `rest`.
+    fn cdf1(rest: &[u32]) -> Vec<u8> {
+        let mut b = b"CDF\x01".to_vec();
+        b.extend(0u32.to_be_bytes());
+        for w in rest {
+            b.extend(w.to_be_bytes());
+        }
+        b
+    }
+
+    /// A name of up to four ASCII letters, as the header holds it: its length, then its bytes
+    /// padded to 4.
+    fn name(s: &str) -> [u32; 2] {
+        let mut b = [0u8; 4];
+        b[..s.len()].copy_from_slice(s.as_bytes());
+        [s.len() as u32, u32::from_be_bytes(b)]
+    }
+
+    #[test]
+    fn damaged_and_foreign_headers_are_refused_saying_why() {
+        let err = |bytes: &[u8]| parse_header(bytes).err().unwrap();
+        assert!(err(b"\x89HDF\r\n\x1a\n").contains("a netCDF-4 (HDF5) file"));
+        assert_eq!(err(b"PK\x03\x04"), "not a netCDF file");
+        let good = written(&crate::output::tests::sample());
+        assert_eq!(err(&good[..40]), "the header ends early");
+
+        let [n, x] = name("t");
+        let record = cdf1(&[NC_DIMENSION, 1, n, x, 0]);
+        assert!(err(&record).contains("dim `t` is a record dim"));
+
+        let [n, x] = name("x");
+        let [vn, vx] = name("v");
+        let stray = cdf1(&[NC_DIMENSION, 1, n, x, 2, 0, 0, NC_VARIABLE, 1, vn, vx, 1, 5]);
+        assert!(err(&stray).contains("variable `v` names dim 5, which does not exist"));
+        // Counts that claim more than there is stop at the end of the header, whatever they say.
+        let huge = cdf1(&[NC_DIMENSION, u32::MAX]);
+        assert_eq!(err(&huge), "the header ends early");
+    }
+
+    #[test]
+    fn attributes_keep_their_values() {
+        assert_eq!(Attr::of(&Value::I64(-3)).value(), Some(Value::I64(-3)));
+        assert_eq!(Attr::of(&Value::F64(0.5)).value(), Some(Value::F64(0.5)));
+        assert_eq!(
+            Attr::of(&Value::Str("k".into())).value(),
+            Some(Value::Str("k".into()))
+        );
+        // Booleans are bytes, read back as integers 0 and 1.
+        assert_eq!(Attr::of(&Value::Bool(true)).value(), Some(Value::I64(1)));
+        assert_eq!(Attr::Doubles(vec![1.0, 2.0]).value(), None);
+    }
 }

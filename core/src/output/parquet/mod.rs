@@ -29,7 +29,7 @@ use parquet::errors::ParquetError;
 use serde_json::Value as Json;
 use xyz_abi::{ExtraDim, ScalarType};
 
-use super::format::{Backend, WindowSink};
+use super::backend::{Backend, WindowSink};
 use super::{Encoding, ReadError};
 use crate::dataset::{Dataset, Window};
 use crate::value::Value;
@@ -174,4 +174,84 @@ pub(super) fn value_of(ty: ScalarType, v: &Json) -> Option<Value> {
         ScalarType::Bool => Value::Bool(v.as_bool()?),
         ScalarType::Str => Value::Str(v.as_str()?.to_owned()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::file::reader::FileReader as _;
+
+    #[test]
+    fn layout_values_keep_what_json_has_no_number_for() {
+        for v in [
+            Value::F64(f64::INFINITY),
+            Value::F64(f64::NEG_INFINITY),
+            Value::F64(-0.25),
+            Value::I64(i64::MIN),
+            Value::Bool(true),
+            Value::Str("inf".into()),
+        ] {
+            assert_eq!(value_of(v.ty(), &json_of(&v)), Some(v.clone()), "{v:?}");
+        }
+        let nan = value_of(ScalarType::F64, &json_of(&Value::F64(f64::NAN)));
+        assert!(matches!(nan, Some(Value::F64(x)) if x.is_nan()));
+        assert_eq!(value_of(ScalarType::I64, &serde_json::json!("x")), None);
+        assert_eq!(width(ScalarType::C128), 2);
+        assert_eq!(width(ScalarType::Str), 1);
+    }
+
+    #[test]
+    fn a_written_file_holds_its_layout_and_a_row_per_case() {
+        let ds = crate::output::tests::sample();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.parquet");
+        write::write(&ds, &path, crate::output::Compression::None).unwrap();
+        let reader = parquet::file::serialized_reader::SerializedFileReader::new(
+            std::fs::File::open(&path).unwrap(),
+        )
+        .unwrap();
+        let meta = reader.metadata().file_metadata();
+        assert_eq!(meta.num_rows(), 8);
+        let layout = meta
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|k| k.key == LAYOUT_KEY))
+            .and_then(|k| k.value.clone())
+            .unwrap();
+        let layout: Layout = serde_json::from_str(&layout).unwrap();
+        assert_eq!(layout.dims.len(), 2);
+        let columns: Vec<String> = meta
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                "k",
+                "a",
+                "c",
+                "n",
+                "b",
+                "s",
+                "v[0]",
+                "v[1]",
+                "xyz_status",
+                "xyz_error"
+            ]
+        );
+        let back = read::read(&path).unwrap();
+        assert_eq!(back.cells, ds.cells);
+        assert_eq!(back.errors, ds.errors);
+        assert_eq!(format!("{:?}", back.vars), format!("{:?}", ds.vars));
+    }
+
+    #[test]
+    fn what_is_not_parquet_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.parquet");
+        std::fs::write(&path, b"PAR1 but not really").unwrap();
+        let err = read::probe(&path).unwrap_err();
+        assert_eq!(err.path, path);
+    }
 }

@@ -26,7 +26,7 @@ pub(super) use write::StreamWriter;
 use std::io;
 use std::path::Path;
 
-use super::format::{Backend, WindowSink};
+use super::backend::{Backend, WindowSink};
 use super::{Encoding, ReadError};
 use crate::dataset::{Dataset, Window};
 
