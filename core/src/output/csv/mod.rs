@@ -87,23 +87,26 @@ fn write_to(ds: &Dataset, out: &mut dyn Write) -> io::Result<()> {
 /// Writes a row of fields, a complex value as two (its real and imaginary parts), a NaN as
 /// an empty field.
 fn write_row<W: Write>(out: &mut csv::Writer<W>, row: &[Value]) -> io::Result<()> {
-    let mut field = String::new();
-    for v in row {
-        let parts = match v {
-            Value::C128(z) => [Some(Value::F64(z.re)), Some(Value::F64(z.im))],
-            v => [Some(v.clone()), None],
-        };
-        for v in parts.into_iter().flatten() {
-            field.clear();
-            match &v {
-                Value::F64(f) if f.is_nan() => {}
-                Value::Str(s) => field.push_str(s),
-                other => {
-                    use std::fmt::Write as _;
-                    let _ = write!(field, "{other}");
-                }
+    use std::fmt::Write as _;
+    let mut number = String::new();
+    let mut put = |out: &mut csv::Writer<W>, v: &Value| {
+        number.clear();
+        match v {
+            Value::F64(f) if f.is_nan() => {}
+            Value::Str(s) => return out.write_field(s),
+            other => {
+                let _ = write!(number, "{other}");
             }
-            out.write_field(&field).map_err(io::Error::from)?;
+        }
+        out.write_field(&number)
+    };
+    for v in row {
+        match v {
+            Value::C128(z) => {
+                put(out, &Value::F64(z.re))?;
+                put(out, &Value::F64(z.im))?;
+            }
+            v => put(out, v)?,
         }
     }
     out.write_record(None::<&[u8]>).map_err(io::Error::from)
