@@ -89,7 +89,7 @@ impl RunCommand {
             .map(|d| (d.name.clone(), d.coords.len()))
             .collect();
         dest.check_holds(&layout)?;
-        let mut lacking = super::lacking::Lacking::all();
+        let mut lacking = xyz_core::harvest::Lacking::all();
         let (outcome, how, dims) = match dest.harvest(&layout)? {
             Some(harvest) => {
                 // Only what the dataset lacks is evaluated, unless --recompute: the same
@@ -166,7 +166,7 @@ impl RunCommand {
                 super::args::count_of(evaluated, "case"),
                 super::args::count_of(pool.workers() as u64, "thread")
             )?;
-            if let Some(line) = lacking.summary(out) {
+            if let Some(line) = super::lacking::summary(&lacking, out) {
                 writeln!(say, "{line}")?;
             }
             let dims: Vec<String> = dims

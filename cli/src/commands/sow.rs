@@ -86,9 +86,9 @@ impl SowCommand {
         layout: &xyz_core::Dataset,
         sha: &str,
         spec: &xyz_core::Spec,
-    ) -> anyhow::Result<super::lacking::Lacking> {
+    ) -> anyhow::Result<xyz_core::harvest::Lacking> {
         if !into.exists() {
-            return Ok(super::lacking::Lacking::all());
+            return Ok(xyz_core::harvest::Lacking::all());
         }
         let format = super::args::format_of(into, None)?;
         let existing = xyz_core::output::read(into, format)?;
@@ -138,7 +138,7 @@ impl SowCommand {
             .context("resolving --into")?;
         let lacking = match &into {
             Some(into) => self.lacking_from(into, &bound, &layout, &sha, &spec)?,
-            None => super::lacking::Lacking::all(),
+            None => xyz_core::harvest::Lacking::all(),
         };
         if lacking.todo.as_ref().is_some_and(Vec::is_empty) {
             if !self.quiet && !self.json {
@@ -254,7 +254,10 @@ impl SowCommand {
                     xyz_core::crop::plan::DEFAULT_BATCHES
                 );
             }
-            if let Some(line) = into.as_deref().and_then(|i| lacking.summary(i)) {
+            if let Some(line) = into
+                .as_deref()
+                .and_then(|i| super::lacking::summary(&lacking, i))
+            {
                 println!("{line}");
             }
             if sown == Sown::Kept {

@@ -11,6 +11,10 @@
 //! [`merge`] merges two datasets in memory; a [`Harvest`] takes the new results cell by cell
 //! (a crop's, batch by batch), so that only the merged dataset is held.
 
+mod lacking;
+
+pub use lacking::{Lacking, OtherFunction, Policy};
+
 use std::collections::{HashMap, HashSet};
 
 use crate::dataset::{CellState, Dataset};
