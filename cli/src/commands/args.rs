@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use xyz::Format;
+use xyz::harvest::Conflicts;
 use xyz::load::{CacheDir, FunctionLoader, Loaded, WorkerCommand};
+use xyz::output::{Sink, SinkError};
 
 /// `--output`'s help, the formats listed from their table.
 fn output_help() -> String {
@@ -73,21 +75,6 @@ pub(crate) struct OutputArgs {
     shards: bool,
 }
 
-/// Where a dataset goes, resolved.
-#[derive(Debug)]
-pub(crate) struct Destination {
-    /// The path written.
-    pub(crate) path: PathBuf,
-    /// Its format.
-    pub(crate) format: Format,
-    /// Whether the dataset is merged into what is at `path`.
-    merge: Option<xyz_core::harvest::Conflicts>,
-    force: bool,
-    encoding: xyz_core::output::Encoding,
-    /// Held while merging, so that merges into one dataset serialize.
-    lock: Option<xyz_core::output::DatasetLock>,
-}
-
 impl OutputArgs {
     /// Merges into `into` when neither an output nor a dataset to merge into is given.
     pub(crate) fn default_into(&mut self, into: Option<&Path>) {
@@ -105,25 +92,22 @@ impl OutputArgs {
 
     /// Where the dataset goes (`--into`, else `-o`, else `fallback`, else `default`) and its
     /// format, checked before any work is done: an existing output only with `--force`; a
-    /// dataset to merge into must be a Zarr store xyz can read.
+    /// dataset to merge into must be one xyz can read.
     pub(crate) fn resolve(
         &self,
         fallback: Option<&Path>,
         default: impl FnOnce() -> PathBuf,
-    ) -> anyhow::Result<Destination> {
+    ) -> anyhow::Result<Sink> {
         if let Some(into) = &self.into {
-            let format = Format::from_path(into)
-                .filter(|f| f.is_self_describing())
-                .with_context(|| {
-                    format!(
-                        "--into {}: harvest merges into a dataset that keeps its layout: {}",
-                        into.display(),
-                        Format::titles(Format::is_self_describing)
-                    )
-                })?;
-            xyz_core::output::check_parent(into)?;
+            let conflicts = if self.overwrite {
+                Conflicts::Overwrite
+            } else if self.keep_existing {
+                Conflicts::KeepExisting
+            } else {
+                Conflicts::Refuse
+            };
             // Merges into one dataset serialize: each reads it, adds to it and replaces it.
-            let lock = xyz_core::output::DatasetLock::acquire(into, |holder| {
+            return Sink::merge_into(into, conflicts, self.encoding(), |holder| {
                 eprintln!(
                     "waiting for pid {} on {} to finish merging into {}",
                     holder.pid,
@@ -131,26 +115,9 @@ impl OutputArgs {
                     into.display()
                 );
             })
-            .with_context(|| format!("locking {} to merge into it", into.display()))?;
-            if into.exists() {
-                // Refuse now, not after the run, a dataset that cannot be merged into; it is
-                // read whole when the results are there to merge.
-                xyz_core::output::probe(into, format)?;
-            }
-            let conflicts = if self.overwrite {
-                xyz_core::harvest::Conflicts::Overwrite
-            } else if self.keep_existing {
-                xyz_core::harvest::Conflicts::KeepExisting
-            } else {
-                xyz_core::harvest::Conflicts::Refuse
-            };
-            return Ok(Destination {
-                path: into.clone(),
-                format,
-                merge: Some(conflicts),
-                force: true,
-                encoding: self.encoding(),
-                lock: Some(lock),
+            .map_err(|e| match e {
+                SinkError::NotMergeable { .. } => anyhow::anyhow!("--into {e}"),
+                e => e.into(),
             });
         }
         let out = self
@@ -159,133 +126,24 @@ impl OutputArgs {
             .or_else(|| fallback.map(Path::to_path_buf))
             .unwrap_or_else(default);
         let format = if xyz_core::output::is_stdout(&out) {
-            let format = self.format.unwrap_or(Format::Csv);
-            anyhow::ensure!(
-                format.streams(),
-                "-o -: only {} can be written to standard output, not {format}",
-                Format::extensions(Format::streams)
-            );
-            format
+            self.format.unwrap_or(Format::Csv)
         } else {
             format_of(&out, self.format)?
         };
-        xyz_core::output::check_destination(&out, self.force)?;
-        Ok(Destination {
-            path: out,
-            format,
-            merge: None,
-            force: self.force,
-            encoding: self.encoding(),
-            lock: None,
+        Sink::output(&out, format, self.force, self.encoding()).map_err(|e| match e {
+            SinkError::CannotStream { .. } => anyhow::anyhow!("-o -: {e}"),
+            e => e.into(),
         })
     }
 }
 
-impl Destination {
-    /// Refuses, before any work is done, a dataset laid out as `layout` that the format
-    /// cannot hold (complex values in netCDF).
-    pub(crate) fn check_holds(&self, layout: &xyz_core::Dataset) -> anyhow::Result<()> {
-        check_holds(&self.path, self.format, layout)
-    }
-
-    /// Where a command's summary goes: stdout, unless the dataset itself goes there (`-o -`),
-    /// in which case stderr.
-    pub(crate) fn summary_out(&self) -> Box<dyn std::io::Write> {
-        if xyz_core::output::is_stdout(&self.path) {
-            Box::new(std::io::stderr())
-        } else {
-            Box::new(std::io::stdout())
-        }
-    }
-
-    /// Writes `dataset` as a new output (a merge goes through [`Destination::harvest`]).
-    /// Returns what was done, for the summary.
-    pub(crate) fn write(&self, dataset: &xyz_core::Dataset) -> anyhow::Result<&'static str> {
-        xyz_core::output::write_checked(
-            dataset,
-            &self.path,
-            self.format,
-            self.force,
-            self.encoding,
-            || self.still_held(),
-        )?;
-        Ok("wrote")
-    }
-
-    /// Whether a merge replaces the cells it evaluates (`--into` with `--overwrite`).
-    pub(crate) fn overwrites(&self) -> bool {
-        self.merge == Some(xyz_core::harvest::Conflicts::Overwrite)
-    }
-
-    /// With `--into`, that this merge still holds the dataset's lock and the dataset is the one
-    /// it found: checked just before the dataset is replaced.
-    fn still_held(&self) -> std::io::Result<()> {
-        match &self.lock {
-            Some(lock) => lock.still_held(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Destination {
-    /// Writes a new output in a format written a window of the grid at a time, the windows
-    /// coming from `fill`, which is handed the function that writes each; gives what `fill`
-    /// gives. The output is placed only once complete.
-    pub(crate) fn write_windows<T>(
-        &self,
-        layout: &xyz_core::Dataset,
-        fill: impl FnOnce(
-            &mut dyn FnMut(&xyz_core::dataset::Window) -> anyhow::Result<()>,
-        ) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
-        let staged = xyz_core::output::Staged::new(&self.path, self.force)?;
-        let mut writer =
-            xyz_core::output::WindowWriter::create(layout, &staged, self.format, self.encoding)?;
-        let filled = fill(&mut |window| Ok(writer.write(window)?))?;
-        writer.finish()?;
-        self.still_held()
-            .with_context(|| format!("writing {}", self.path.display()))?;
-        staged.commit()?;
-        Ok(filled)
-    }
-
-    /// With `--into` an existing dataset: the merge of results laid out as `layout` into it,
-    /// ready to take them.
-    pub(crate) fn harvest(
-        &self,
-        layout: &xyz_core::Dataset,
-    ) -> anyhow::Result<Option<xyz_core::harvest::Harvest>> {
-        let Some(conflicts) = self.merge.filter(|_| self.path.exists()) else {
-            return Ok(None);
-        };
-        let existing = xyz_core::output::read(&self.path, self.format)?;
-        let harvest = xyz_core::harvest::Harvest::new(existing, layout, conflicts)
-            .with_context(|| format!("merging into {}", self.path.display()))?;
-        Ok(Some(harvest))
-    }
-
-    /// Finishes a merge and replaces the dataset with its result; gives the merged dataset's
-    /// dims and sizes.
-    pub(crate) fn write_merged(
-        &self,
-        harvest: xyz_core::harvest::Harvest,
-    ) -> anyhow::Result<Vec<(String, usize)>> {
-        let merged = harvest
-            .finish()
-            .with_context(|| format!("merging into {}", self.path.display()))?;
-        xyz_core::output::write_checked(
-            &merged,
-            &self.path,
-            self.format,
-            true,
-            self.encoding,
-            || self.still_held(),
-        )?;
-        Ok(merged
-            .dims
-            .iter()
-            .map(|d| (d.name.clone(), d.coords.len()))
-            .collect())
+/// Where a command's summary goes: stdout, unless the dataset itself goes there (`-o -`), in
+/// which case stderr.
+pub(crate) fn summary_out(sink: &Sink) -> Box<dyn std::io::Write> {
+    if sink.is_stdout() {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
     }
 }
 

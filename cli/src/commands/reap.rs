@@ -116,8 +116,8 @@ impl ReapCommand {
             }
             // Zarr and Parquet take the grid a window at a time, so the dataset is never held
             // whole.
-            None if dest.format.writes_windows() => {
-                let reaped = dest.write_windows(&crop.layout(), |write| {
+            None if dest.format().writes_windows() => {
+                let reaped = dest.write_windows::<_, anyhow::Error>(&crop.layout(), |write| {
                     let cells = xyz_core::output::WINDOW_CELLS;
                     crop.reap_windows(self.allow_incomplete, cells, write)
                 })?;
@@ -126,10 +126,9 @@ impl ReapCommand {
             None => {
                 let reaped = crop.reap(self.allow_incomplete)?;
                 let (dataset, reaped) = reaped.split();
-                let how = dest
-                    .write(&dataset)
+                dest.write(&dataset)
                     .with_context(|| format!("writing the dataset of {}", crop.name()))?;
-                (reaped, how)
+                (reaped, "wrote")
             }
         };
         for (path, why) in &reaped.bad {
@@ -138,7 +137,7 @@ impl ReapCommand {
                 path.display()
             );
         }
-        let (out, format) = (&dest.path, dest.format);
+        let (out, format) = (dest.path(), dest.format());
         let complete = reaped.missing.is_empty() && reaped.bad.is_empty();
         let (ok, failed, pending) = (reaped.ok, reaped.failures.len() as u64, reaped.pending);
         let name = crop.name().to_string();
@@ -149,7 +148,7 @@ impl ReapCommand {
         let retired = if removed { Some(crop.retire()?) } else { None };
         let resown = matches!(retired, Some(xyz_core::crop::Retirement::Resown));
         let removed = removed && !resown;
-        let mut say = dest.summary_out();
+        let mut say = super::args::summary_out(&dest);
         if self.json {
             let summary = json!({
                 "name": name,

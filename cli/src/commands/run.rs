@@ -98,8 +98,13 @@ impl RunCommand {
                 // dataset holds (xyzpy's `overwrite=True`).
                 let mut args = self.lacking;
                 args.recompute |= dest.overwrites();
-                lacking =
-                    super::lacking::lacking(&harvest, &bound, function.sha256(), &dest.path, args)?;
+                lacking = super::lacking::lacking(
+                    &harvest,
+                    &bound,
+                    function.sha256(),
+                    dest.path(),
+                    args,
+                )?;
                 let outcome = match &lacking.todo {
                     None => runner.run_into(&bound, harvest),
                     Some(todo) => {
@@ -112,7 +117,12 @@ impl RunCommand {
                 let merged = dest
                     .write_merged(harvest)
                     .with_context(|| format!("writing the dataset of {}", sig.name))?;
-                (outcome, "merged into", merged)
+                let dims = merged
+                    .dims
+                    .iter()
+                    .map(|d| (d.name.clone(), d.coords.len()))
+                    .collect();
+                (outcome, "merged into", dims)
             }
             None => {
                 let outcome = runner.run(&bound);
@@ -120,14 +130,13 @@ impl RunCommand {
                 let (mut dataset, outcome) = outcome?.split();
                 dataset.set_free_attrs(&spec.attrs);
                 dataset.extra_coords = layout.extra_coords.clone();
-                let how = dest
-                    .write(&dataset)
+                dest.write(&dataset)
                     .with_context(|| format!("writing the dataset of {}", sig.name))?;
-                (outcome, how, run_dims)
+                (outcome, "wrote", run_dims)
             }
         };
-        let (out, format) = (&dest.path, dest.format);
-        let mut say = dest.summary_out();
+        let (out, format) = (dest.path(), dest.format());
+        let mut say = super::args::summary_out(&dest);
 
         let failed = outcome.failures.len() as u64;
         let evaluated = lacking.count(bound.len());

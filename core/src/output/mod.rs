@@ -46,6 +46,7 @@ mod netcdf;
 mod parquet;
 mod place;
 mod rows;
+mod sink;
 mod window;
 mod zarr;
 
@@ -56,6 +57,7 @@ pub use place::{
     STDOUT, Staged, check_destination, check_parent, is_stdout, place_atomically,
     resolve_destination,
 };
+pub use sink::{Sink, SinkError};
 pub use window::{WINDOW_CELLS, WindowWriter};
 
 use std::io;
