@@ -27,7 +27,10 @@ impl Backend for Csv {
     }
 
     fn stream(&self, dataset: &Dataset, out: &mut dyn Write) -> io::Result<()> {
-        write_to(dataset, out)
+        // Buffered here, so that the many small writes of a row are not calls through `dyn`.
+        let mut out = io::BufWriter::new(out);
+        write_to(dataset, &mut out)?;
+        out.flush()
     }
 
     fn read(&self, path: &Path) -> Result<Dataset, ReadError> {
@@ -36,7 +39,7 @@ impl Backend for Csv {
 }
 
 /// Writes `ds` as CSV to `out`.
-fn write_to(ds: &Dataset, out: &mut dyn Write) -> io::Result<()> {
+fn write_to<W: Write>(ds: &Dataset, out: &mut W) -> io::Result<()> {
     let mut out = csv::WriterBuilder::new()
         .has_headers(false)
         .terminator(csv::Terminator::Any(b'\n'))

@@ -27,7 +27,10 @@ impl Backend for Records {
     }
 
     fn stream(&self, dataset: &Dataset, out: &mut dyn Write) -> io::Result<()> {
-        write_to(dataset, out)
+        // Buffered here, so that the many small writes of a row are not calls through `dyn`.
+        let mut out = io::BufWriter::new(out);
+        write_to(dataset, &mut out)?;
+        out.flush()
     }
 
     fn read(&self, path: &Path) -> Result<Dataset, ReadError> {
@@ -70,7 +73,7 @@ fn complex_part(col: &Column, k: usize) -> (Json, Json) {
 }
 
 /// Writes `ds` as JSON to `out`.
-fn write_to(ds: &Dataset, out: &mut dyn Write) -> io::Result<()> {
+fn write_to<W: Write>(ds: &Dataset, out: &mut W) -> io::Result<()> {
     let consts = constants(ds);
     out.write_all(b"[")?;
     for (r, (cell, coords)) in rows(ds).enumerate() {
