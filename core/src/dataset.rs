@@ -262,6 +262,38 @@ pub use crate::value::{MISSING_C128, MISSING_I64};
 pub const FREE_ATTRS: &str = "xyz_attrs";
 
 impl Dataset {
+    /// The dataset of a sweep before any cell is evaluated: the [layout](Dataset::layout) of
+    /// `space` and `sig`, with the free attributes `attrs` (a spec's `[attrs]`) and the
+    /// coordinates `coords` of the outputs' extra dims (a spec's `[coords]`). Every way a
+    /// sweep's dataset is made (a run, a crop's sowing and reaping, a merge) starts from it.
+    pub fn sweep(
+        space: &BoundSpace,
+        sig: &Signature,
+        sha256: Option<&str>,
+        attrs: &[(String, Value)],
+        coords: &[(String, Vec<Value>)],
+    ) -> Result<Dataset, CoordsError> {
+        let mut layout = Dataset::layout(space, sig, sha256);
+        layout.set_free_attrs(attrs);
+        layout.set_extra_coords(coords)?;
+        Ok(layout)
+    }
+
+    /// Gives this dataset, evaluated for the sweep laid out as `layout`, what the results
+    /// do not carry: the layout's free attributes and extra coordinates.
+    pub fn dress_as(&mut self, layout: &Dataset) {
+        let free: Vec<(String, Value)> = layout
+            .free_attr_names()
+            .into_iter()
+            .filter_map(|name| {
+                let value = layout.attrs.iter().find(|(n, _)| *n == name)?.1.clone();
+                Some((name, value))
+            })
+            .collect();
+        self.set_free_attrs(&free);
+        self.extra_coords = layout.extra_coords.clone();
+    }
+
     /// Sets the free attributes `attrs` (a spec's `[attrs]`: descriptions, not arguments):
     /// placed after the constants, before the provenance, replacing any of the same name, and
     /// named in the provenance attribute [`FREE_ATTRS`].

@@ -78,11 +78,9 @@ impl RunCommand {
         runner.progress(&tick);
         // Merging into an existing dataset takes the results chunk by chunk, so only the merged
         // dataset is held.
-        let mut layout = xyz_core::Dataset::layout(&bound, &sig, function.sha256());
-        layout.set_free_attrs(&spec.attrs);
-        layout
-            .set_extra_coords(&spec.coords)
-            .context("the spec's [coords]")?;
+        let layout =
+            xyz_core::Dataset::sweep(&bound, &sig, function.sha256(), &spec.attrs, &spec.coords)
+                .context("the spec's [coords]")?;
         let run_dims: Vec<(String, usize)> = bound
             .dims()
             .iter()
@@ -128,8 +126,7 @@ impl RunCommand {
                 let outcome = runner.run(&bound);
                 bar.finish_and_clear();
                 let (mut dataset, outcome) = outcome?.split();
-                dataset.set_free_attrs(&spec.attrs);
-                dataset.extra_coords = layout.extra_coords.clone();
+                dataset.dress_as(&layout);
                 dest.write(&dataset)
                     .with_context(|| format!("writing the dataset of {}", sig.name))?;
                 (outcome, "wrote", run_dims)

@@ -78,12 +78,12 @@ pub(crate) struct SowCommand {
 
 impl SowCommand {
     /// The cases of `bound` the dataset `into` lacks (every case if it does not exist yet),
-    /// checked to merge with it; `layout` is the sweep's dataset, holding no cells.
+    /// checked to merge with it.
     fn lacking_from(
         &self,
         into: &Path,
         bound: &xyz_core::BoundSpace,
-        layout: &xyz_core::Dataset,
+        sig: &xyz_abi::Signature,
         sha: &str,
         spec: &xyz_core::Spec,
     ) -> anyhow::Result<xyz_core::harvest::Lacking> {
@@ -92,10 +92,7 @@ impl SowCommand {
         }
         let format = super::args::format_of(into, None)?;
         let existing = xyz_core::output::read(into, format)?;
-        let mut layout = layout.clone();
-        layout.set_free_attrs(&spec.attrs);
-        layout
-            .set_extra_coords(&spec.coords)
+        let layout = xyz_core::Dataset::sweep(bound, sig, Some(sha), &spec.attrs, &spec.coords)
             .context("the spec's [coords]")?;
         let harvest = xyz_core::harvest::Harvest::new(
             existing,
@@ -137,7 +134,7 @@ impl SowCommand {
             .transpose()
             .context("resolving --into")?;
         let lacking = match &into {
-            Some(into) => self.lacking_from(into, &bound, &layout, &sha, &spec)?,
+            Some(into) => self.lacking_from(into, &bound, &sig, &sha, &spec)?,
             None => xyz_core::harvest::Lacking::all(),
         };
         if lacking.todo.as_ref().is_some_and(Vec::is_empty) {

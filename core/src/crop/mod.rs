@@ -255,9 +255,7 @@ impl Crop {
                 plan.batches()
             )));
         }
-        let mut layout = Dataset::layout(&space, &manifest.signature, None);
-        layout
-            .set_extra_coords(&manifest.coords)
+        let layout = Dataset::sweep(&space, &manifest.signature, None, &[], &manifest.coords)
             .map_err(|e| bad(format!("`coords`: {e}")))?;
         Ok(Crop {
             dir: dir.to_path_buf(),

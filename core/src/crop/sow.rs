@@ -92,7 +92,7 @@ impl Crop {
             ))));
         }
         let space = s.space.bind(s.signature)?;
-        Dataset::layout(&space, s.signature, None).set_extra_coords(s.coords)?;
+        Dataset::sweep(&space, s.signature, None, &[], s.coords)?;
         let subset_bytes: Option<Vec<u8>> = match s.subset {
             Some(cases) => {
                 let ascending = cases.windows(2).all(|w| w[0] < w[1]);
