@@ -368,9 +368,7 @@ impl EngineOpts {
             })
             .canonicalize_nans(self.canonicalize_nans)
             .load_timeout(
-                xyz_core::spec::parse_duration(&self.load_timeout)
-                    .map_err(anyhow::Error::msg)
-                    .context("--load-timeout")?,
+                xyz_core::spec::parse_duration(&self.load_timeout).context("--load-timeout")?,
             );
         Ok(loader)
     }
@@ -431,11 +429,7 @@ impl WasmOpts {
     fn memory(&self, limits: &xyz_core::Limits) -> anyhow::Result<Option<u64>> {
         use anyhow::Context as _;
         Ok(match &self.memory {
-            Some(m) => Some(
-                xyz_core::spec::parse_size(m)
-                    .map_err(anyhow::Error::msg)
-                    .context("--memory")?,
-            ),
+            Some(m) => Some(xyz_core::spec::parse_size(m).context("--memory")?),
             None => limits.memory,
         })
     }
@@ -446,9 +440,7 @@ impl WasmOpts {
             return Ok(None);
         }
         Ok(Some(match &self.deadline {
-            Some(d) => xyz_core::spec::parse_duration(d)
-                .map_err(anyhow::Error::msg)
-                .context("--deadline")?,
+            Some(d) => xyz_core::spec::parse_duration(d).context("--deadline")?,
             None => limits.deadline.unwrap_or(xyz::load::DEFAULT_DEADLINE),
         }))
     }

@@ -197,9 +197,7 @@ impl GrowCommand {
     fn work(&self, crop: &Crop) -> anyhow::Result<u8> {
         on_sigterm(crop.dir().to_path_buf());
         let duration = |flag: &str, text: &str| {
-            xyz_core::spec::parse_duration(text)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| flag.to_string())
+            xyz_core::spec::parse_duration(text).with_context(|| flag.to_string())
         };
         let options = xyz_core::crop::WorkerOptions {
             lease: duration("--lease", &self.lease)?,

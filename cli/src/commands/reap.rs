@@ -74,7 +74,6 @@ impl ReapCommand {
             .as_deref()
             .map(xyz_core::spec::parse_duration)
             .transpose()
-            .map_err(anyhow::Error::msg)
             .context("--timeout")?;
         let crop = self
             .trust

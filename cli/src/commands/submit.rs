@@ -132,13 +132,10 @@ impl SubmitCommand {
             .map(|m| {
                 xyz_core::spec::parse_size(m)
                     .map(|b| b.div_ceil(1 << 20))
-                    .map_err(anyhow::Error::msg)
                     .context("--mem")
             })
             .transpose()?;
-        xyz_core::spec::parse_duration(&self.lease)
-            .map_err(anyhow::Error::msg)
-            .context("--lease")?;
+        xyz_core::spec::parse_duration(&self.lease).context("--lease")?;
         let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
         let crop_dir = std::path::absolute(crop.dir()).context("resolving the crop's directory")?;
         let xyz = std::env::current_exe().context("finding the xyz executable")?;

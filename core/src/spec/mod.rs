@@ -32,6 +32,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod args;
+mod units;
+
+pub use args::{parse_combo_arg, parse_constant_arg};
+pub use units::{UnitError, parse_duration, parse_size};
+
 use crate::combo::{ComboValues, scalar_from_toml};
 use crate::space::ParamSpace;
 use crate::value::Value;
@@ -181,12 +187,14 @@ impl Spec {
             memory: raw
                 .limits
                 .memory
-                .map(|m| parse_size(&m).map_err(|e| field("limits.memory".into(), e)))
+                .map(|m| parse_size(&m).map_err(|e| field("limits.memory".into(), e.to_string())))
                 .transpose()?,
             deadline: raw
                 .limits
                 .deadline
-                .map(|d| parse_duration(&d).map_err(|e| field("limits.deadline".into(), e)))
+                .map(|d| {
+                    parse_duration(&d).map_err(|e| field("limits.deadline".into(), e.to_string()))
+                })
                 .transpose()?,
             real_clocks: match raw.limits.clocks.as_deref() {
                 None | Some("case") => false,
@@ -238,119 +246,6 @@ impl Spec {
             limits,
         })
     }
-}
-
-fn toml_value(text: &str) -> Option<toml::Value> {
-    let doc: toml::Table = toml::from_str(&format!("v = {text}")).ok()?;
-    doc.get("v").cloned()
-}
-
-/// Parses `--combo NAME=VALUES`: VALUES is a TOML value (`[1, 2, 3]`,
-/// `{ linspace = [0, 1, 11] }`) or a bare comma-separated list (`1,2,3`, `a,b`). A value that
-/// opens a TOML list or table must be one: `[1,2` is refused, not split on its commas.
-pub fn parse_combo_arg(arg: &str) -> Result<(String, ComboValues), String> {
-    let (name, values) = split_assignment(arg, "--combo")?;
-    if values.starts_with(['[', '{']) {
-        let value = toml_value(values)
-            .filter(|v| v.is_array() || v.is_table())
-            .ok_or_else(|| {
-                format!(
-                    "--combo {name}: `{values}` is not a TOML list or table (such as [1, 2, 3] \
-                     or {{ linspace = [0, 1, 11] }})"
-                )
-            })?;
-        let combo = ComboValues::from_toml(&value).map_err(|e| format!("--combo {name}: {e}"))?;
-        return Ok((name.to_string(), combo));
-    }
-    if values.is_empty() {
-        return Err(format!("--combo {name}: no values after `=`"));
-    }
-    let value = toml_value(&format!("[{values}]")).unwrap_or_else(|| {
-        toml::Value::Array(
-            values
-                .split(',')
-                .map(|s| toml::Value::String(s.trim().to_string()))
-                .collect(),
-        )
-    });
-    let combo = ComboValues::from_toml(&value).map_err(|e| format!("--combo {name}: {e}"))?;
-    Ok((name.to_string(), combo))
-}
-
-/// Parses `--constant NAME=VALUE`: VALUE is a TOML scalar (`3`, `0.5`, `true`, `"s"`) or,
-/// failing that, a bare string.
-pub fn parse_constant_arg(arg: &str) -> Result<(String, Value), String> {
-    let (name, value) = split_assignment(arg, "--constant")?;
-    let v = toml_value(value)
-        .and_then(|v| scalar_from_toml(&v).ok())
-        .unwrap_or_else(|| Value::Str(value.to_string()));
-    Ok((name.to_string(), v))
-}
-
-fn split_assignment<'a>(arg: &'a str, flag: &str) -> Result<(&'a str, &'a str), String> {
-    match arg.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim(), value.trim())),
-        _ => Err(format!("{flag} takes NAME=VALUE, not `{arg}`")),
-    }
-}
-
-/// Parses a size: a number of bytes with an optional unit (`B`, `KiB`, `MiB`, `GiB`, `KB`,
-/// `MB`, `GB`), as in `256MiB`.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a size such as 256MiB, not `{text}`"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "kb" => 1000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => {
-            return Err(format!(
-                "unknown size unit in `{text}`: use B, KiB, MiB or GiB"
-            ));
-        }
-    };
-    let bytes = num * mult as f64;
-    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
-        return Err(format!("`{text}` is not a usable size"));
-    }
-    Ok(bytes as u64)
-}
-
-/// Parses a duration: a number with a unit (`ms`, `s`, `m`, `h`), as in `90s` or `1.5h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a duration such as 60s, not `{text}`"))?;
-    let secs = match unit.trim() {
-        "ms" => num / 1000.0,
-        "s" | "" => num,
-        "m" | "min" => num * 60.0,
-        "h" => num * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown duration unit in `{text}`: use ms, s, m or h"
-            ));
-        }
-    };
-    if !(secs > 0.0 && secs < 1e9) {
-        return Err(format!("`{text}` is not a usable duration"));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
