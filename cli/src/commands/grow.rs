@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
+use xyz_core::crop::StopToken;
 use xyz_core::{Crop, executor};
 
 use super::WasmOpts;
@@ -149,7 +150,7 @@ impl GrowCommand {
         }
         // SIGTERM (a scheduler's, at the end of a job's time) writes what was grown first;
         // blocked before any thread starts, so that no thread takes it.
-        on_sigterm(crop.dir().to_path_buf());
+        let stop = on_sigterm(crop.dir().to_path_buf());
         let loaded = self.wasm.load_for_crop(&crop)?;
         let pool = executor::with_threads(self.jobs)?;
         let cases: u64 = batches
@@ -159,13 +160,12 @@ impl GrowCommand {
         let bar = crate::progress::cases_bar(cases, !self.quiet && !self.json);
         let tick = |n: u64| bar.inc(n);
         let started = std::time::Instant::now();
-        let report = crop.grow(
-            &*loaded.function,
-            &*pool,
-            &batches,
-            self.raise_errors,
-            Some(&tick),
-        );
+        let report = crop
+            .growing(&*loaded.function, &*pool)
+            .raise_errors(self.raise_errors)
+            .progress(&tick)
+            .stop_token(&stop)
+            .batches(&batches);
         bar.finish_and_clear();
         let report = report?;
         let secs = started.elapsed().as_secs_f64();
@@ -195,7 +195,7 @@ impl GrowCommand {
     /// scheduler sends at the end of a job's time) releases the worker's claim and ends it
     /// with exit code 143, so that another worker takes the batch at once.
     fn work(&self, crop: &Crop) -> anyhow::Result<u8> {
-        on_sigterm(crop.dir().to_path_buf());
+        let stop = on_sigterm(crop.dir().to_path_buf());
         let duration = |flag: &str, text: &str| {
             xyz_core::spec::parse_duration(text).with_context(|| flag.to_string())
         };
@@ -221,7 +221,11 @@ impl GrowCommand {
         let bar = crate::progress::cases_bar(left, !self.quiet && !self.json);
         let tick = |n: u64| bar.inc(n);
         let started = std::time::Instant::now();
-        let report = crop.work(&*loaded.function, &*pool, &options, Some(&tick));
+        let report = crop
+            .growing(&*loaded.function, &*pool)
+            .progress(&tick)
+            .stop_token(&stop)
+            .as_worker(&options);
         bar.finish_and_clear();
         let report =
             report.with_context(|| format!("worker {} on {}", std::process::id(), crop.name()))?;
@@ -345,10 +349,11 @@ impl GrowCommand {
 }
 
 /// Blocks SIGTERM in this thread and the threads it starts, and waits for it in a thread of
-/// its own, which writes the results gathered and not yet written, releases this process's
-/// claims on the crop in `dir`, and exits with code 143.
+/// its own, which has the grows holding the token it gives write the results gathered and not
+/// yet written, releases this process's claims on the crop in `dir`, and exits with code 143.
 #[cfg(unix)]
-fn on_sigterm(dir: PathBuf) {
+fn on_sigterm(dir: PathBuf) -> StopToken {
+    let stop = StopToken::new();
     // SAFETY: the set is initialised by sigemptyset before use; pthread_sigmask and sigwait
     // only read it.
     unsafe {
@@ -356,13 +361,14 @@ fn on_sigterm(dir: PathBuf) {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGTERM);
         if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-            return;
+            return stop;
         }
+        let token = stop.clone();
         std::thread::spawn(move || {
             let mut sig = 0;
             if libc::sigwait(&set, &mut sig) == 0 {
                 // The results finished but not yet written go to disk first.
-                if !xyz_core::crop::write_gathered(std::time::Duration::from_secs(20)) {
+                if !token.write_gathered(std::time::Duration::from_secs(20)) {
                     eprintln!("stopped by SIGTERM before the results gathered could be written");
                 }
                 if let Ok(crop) = Crop::open(&dir) {
@@ -378,7 +384,10 @@ fn on_sigterm(dir: PathBuf) {
             }
         });
     }
+    stop
 }
 
 #[cfg(not(unix))]
-fn on_sigterm(_dir: PathBuf) {}
+fn on_sigterm(_dir: PathBuf) -> StopToken {
+    StopToken::new()
+}

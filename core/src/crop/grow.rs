@@ -82,6 +82,8 @@ impl Crop {
     /// batch per task, their results gathered into packs, each written when due (see the
     /// `pack` module) and the last when growing ends, whatever ended it. With `raise_errors`,
     /// stops at the first batch with a failed case, without saving it.
+    ///
+    /// [`Crop::growing`] does the same with a [`StopToken`] of the caller's.
     pub fn grow(
         &self,
         function: &dyn Function,
@@ -90,10 +92,44 @@ impl Crop {
         raise_errors: bool,
         progress: Option<&(dyn Fn(u64) + Sync)>,
     ) -> Result<GrowReport, CropError> {
+        let mut grow = self.growing(function, executor).raise_errors(raise_errors);
+        if let Some(progress) = progress {
+            grow = grow.progress(progress);
+        }
+        grow.batches(batches)
+    }
+
+    /// A grow of this crop's batches with `function` (which must be the crop's) on `executor`,
+    /// to be set and then run: [`Grow::batches`] grows batches by id, [`Grow::as_worker`]
+    /// claims batches as a worker until none is left.
+    pub fn growing<'a>(
+        &'a self,
+        function: &'a dyn Function,
+        executor: &'a dyn Executor,
+    ) -> Grow<'a> {
+        Grow {
+            crop: self,
+            function,
+            executor,
+            raise_errors: false,
+            progress: None,
+            stop: StopToken::new(),
+        }
+    }
+
+    fn grow_with(
+        &self,
+        function: &dyn Function,
+        executor: &dyn Executor,
+        batches: &[u64],
+        raise_errors: bool,
+        progress: Option<&(dyn Fn(u64) + Sync)>,
+        stop: &StopToken,
+    ) -> Result<GrowReport, CropError> {
         self.check_function(function)?;
         // Nothing is grown that could not be sealed.
         self.sealer()?;
-        self.packing(&|pack| self.write_pack(pack), |packer| {
+        self.packing(&|pack| self.write_pack(pack), stop, |packer| {
             self.grow_batches(function, executor, batches, raise_errors, progress, packer)
         })
     }
@@ -104,6 +140,7 @@ impl Crop {
     pub(super) fn packing<T>(
         &self,
         write: &pack::Write<'_>,
+        stop: &StopToken,
         body: impl FnOnce(&pack::Packer<'_>) -> Result<T, CropError>,
     ) -> Result<T, CropError> {
         /// Ends the timer however `body` ends, so that the scope's join never waits on it.
@@ -113,7 +150,7 @@ impl Crop {
                 self.0.end_timer();
             }
         }
-        let packer = pack::Packer::new(write);
+        let packer = pack::Packer::new(write, stop);
         let (done, written) = std::thread::scope(|s| {
             s.spawn(|| packer.keep_time());
             let _end = EndTimer(&packer);
@@ -194,4 +231,58 @@ impl Crop {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A grow of a crop's batches, set up by [`Crop::growing`].
+pub struct Grow<'a> {
+    crop: &'a Crop,
+    function: &'a dyn Function,
+    executor: &'a dyn Executor,
+    raise_errors: bool,
+    progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    stop: StopToken,
+}
+
+impl<'a> Grow<'a> {
+    /// Stops at the first batch with a failed case, without saving it.
+    pub fn raise_errors(mut self, yes: bool) -> Grow<'a> {
+        self.raise_errors = yes;
+        self
+    }
+
+    /// Calls `progress` with the number of cases of each batch done.
+    pub fn progress(mut self, progress: &'a (dyn Fn(u64) + Sync)) -> Grow<'a> {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Writes what is gathered at once when `stop` is told to
+    /// ([`StopToken::write_gathered`]): what a process told to end does before it exits.
+    pub fn stop_token(mut self, stop: &StopToken) -> Grow<'a> {
+        self.stop = stop.clone();
+        self
+    }
+
+    /// Grows `batches` (ids): see [`Crop::grow`].
+    pub fn batches(&self, batches: &[u64]) -> Result<GrowReport, CropError> {
+        self.crop.grow_with(
+            self.function,
+            self.executor,
+            batches,
+            self.raise_errors,
+            self.progress,
+            &self.stop,
+        )
+    }
+
+    /// Grows as a worker, claiming batches until none is left: see [`Crop::work`].
+    pub fn as_worker(&self, options: &WorkerOptions) -> Result<WorkReport, CropError> {
+        self.crop.work_with(
+            self.function,
+            self.executor,
+            options,
+            self.progress,
+            &self.stop,
+        )
+    }
 }

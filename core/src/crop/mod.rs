@@ -36,20 +36,21 @@ pub mod plan;
 mod reap;
 pub(crate) mod result;
 mod sow;
+mod stop;
 mod worker;
 
 pub use check::CheckReport;
 pub use claims::ClaimInfo;
 pub use error::CropError;
 use error::io_err;
-pub use grow::GrowReport;
+pub use grow::{Grow, GrowReport};
 use grow::{publish, publish_linked};
 pub use grower::{Grower, GrowerInfo};
 pub use jobs::{JOBS, JobRecord};
-pub use pack::write_gathered;
 pub use reap::Reaped;
 use sow::check_name;
 pub use sow::{Sowing, Sown};
+pub use stop::StopToken;
 pub use worker::{StopReason, WorkReport, WorkerOptions};
 
 use std::collections::BTreeMap;

@@ -35,7 +35,9 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::StopToken;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -179,31 +181,6 @@ impl Pack {
 
 /// How often a packer's timer looks whether the process was told to stop.
 const POLL: Duration = Duration::from_millis(50);
-/// Set once the process is told to stop: packers write what they gathered at once, and each
-/// result from then on as soon as it is done.
-static STOPPING: AtomicBool = AtomicBool::new(false);
-/// Packers whose timer runs, and how many of them wrote what they held since told to stop.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static ANSWERED: AtomicUsize = AtomicUsize::new(0);
-
-/// Tells every packer of this process to write what it gathered, now, and waits until they
-/// did, for at most `timeout`: what a process told to stop (a scheduler's SIGTERM at the end of
-/// a job's time) does before it exits, so that it loses no batch it finished. True if every
-/// packer wrote.
-pub fn write_gathered(timeout: Duration) -> bool {
-    STOPPING.store(true, Ordering::SeqCst);
-    let began = Instant::now();
-    loop {
-        if ANSWERED.load(Ordering::SeqCst) >= LIVE.load(Ordering::SeqCst) {
-            return true;
-        }
-        if began.elapsed() >= timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// How a [`Packer`] writes a pack.
 pub(crate) type Write<'a> = dyn Fn(Pack) -> Result<(), CropError> + Sync + 'a;
 
@@ -214,6 +191,7 @@ pub(crate) struct Packer<'a> {
     state: Mutex<PackerState>,
     wake: Condvar,
     write: &'a Write<'a>,
+    stop: StopToken,
 }
 
 #[derive(Default)]
@@ -227,14 +205,16 @@ struct PackerState {
 }
 
 impl<'a> Packer<'a> {
-    /// A packer writing with `write`.
-    pub(crate) fn new(write: &'a Write<'a>) -> Packer<'a> {
+    /// A packer writing with `write`, which writes what it gathered at once when `stop` is
+    /// told to.
+    pub(crate) fn new(write: &'a Write<'a>, stop: &StopToken) -> Packer<'a> {
         // Counted until dropped, after its last write.
-        LIVE.fetch_add(1, Ordering::SeqCst);
+        stop.enter();
         Packer {
             state: Mutex::new(PackerState::default()),
             wake: Condvar::new(),
             write,
+            stop: stop.clone(),
         }
     }
 
@@ -252,7 +232,7 @@ impl<'a> Packer<'a> {
                 // A new deadline for the timer.
                 self.wake.notify_all();
             }
-            let due = state.pack.is_due() || STOPPING.load(Ordering::SeqCst);
+            let due = state.pack.is_due() || self.stop.is_stopping();
             due.then(|| state.pack.take())
         };
         full.map_or(Ok(()), |full| (self.write)(full))
@@ -273,15 +253,15 @@ impl<'a> Packer<'a> {
     }
 
     /// Writes the pack each time it is due by time, until [`Packer::finish`].
-    /// Told to stop ([`write_gathered`]), it writes what is gathered at once.
+    /// Told to stop ([`StopToken::write_gathered`]), it writes what is gathered at once.
     pub(crate) fn keep_time(&self) {
         let mut state = self.lock();
         while !state.finished {
-            let stopping = STOPPING.load(Ordering::SeqCst);
+            let stopping = self.stop.is_stopping();
             match state.pack.since {
                 None if stopping && !state.answered => {
                     state.answered = true;
-                    ANSWERED.fetch_add(1, Ordering::SeqCst);
+                    self.stop.answer();
                 }
                 None => {
                     state = self
@@ -338,10 +318,8 @@ impl<'a> Packer<'a> {
 
 impl Drop for Packer<'_> {
     fn drop(&mut self) {
-        if self.lock().answered {
-            ANSWERED.fetch_sub(1, Ordering::SeqCst);
-        }
-        LIVE.fetch_sub(1, Ordering::SeqCst);
+        let answered = self.lock().answered;
+        self.stop.leave(answered);
     }
 }
 

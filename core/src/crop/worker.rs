@@ -82,12 +82,29 @@ impl Crop {
     /// commits are exclusive hard links in `committed/`. A worker that finds every batch grown
     /// removes the expired claims of dead workers and the temporary files of growers that died
     /// on its machine.
+    ///
+    /// [`Crop::growing`] does the same with a [`StopToken`](super::StopToken) of the caller's.
     pub fn work(
         &self,
         function: &dyn Function,
         executor: &dyn Executor,
         options: &WorkerOptions,
         progress: Option<&(dyn Fn(u64) + Sync)>,
+    ) -> Result<WorkReport, CropError> {
+        let mut grow = self.growing(function, executor);
+        if let Some(progress) = progress {
+            grow = grow.progress(progress);
+        }
+        grow.as_worker(options)
+    }
+
+    pub(super) fn work_with(
+        &self,
+        function: &dyn Function,
+        executor: &dyn Executor,
+        options: &WorkerOptions,
+        progress: Option<&(dyn Fn(u64) + Sync)>,
+        stop_token: &super::StopToken,
     ) -> Result<WorkReport, CropError> {
         self.check_function(function)?;
         // Nothing is grown that could not be sealed.
@@ -111,7 +128,7 @@ impl Crop {
                     }
                 }
             });
-            let report = self.packing(&commit, |packer| {
+            let report = self.packing(&commit, stop_token, |packer| {
                 self.work_loop(function, executor, options, progress, held, packer)
             });
             drop(stop);
