@@ -93,36 +93,13 @@ pub(crate) struct GrowCommand {
     wasm: WasmOpts,
 }
 
-/// Parses `1-10,15`, `missing` or `all` into batch ids, in order and without repeats.
+/// The batches `--batches` names (`1-10,15`, `missing` or `all`), in order and without
+/// repeats.
 fn select(text: &str, crop: &Crop) -> anyhow::Result<Vec<u64>> {
-    let total = crop.plan().batches();
-    match text.trim() {
-        "missing" => return Ok(crop.missing()?),
-        "all" => return Ok((1..=total).collect()),
-        _ => {}
-    }
-    let bad = |part: &str| {
-        anyhow::anyhow!(
-            "--batches: `{part}` is not a batch id or range: use ids and ranges such as 1-10,15 \
-             (the crop has batches 1 to {total}), `missing` or `all`"
-        )
-    };
-    let mut ids = std::collections::BTreeSet::new();
-    for part in text.split(',').map(str::trim) {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b): (u64, u64) = (
-            a.trim().parse().map_err(|_| bad(part))?,
-            b.trim().parse().map_err(|_| bad(part))?,
-        );
-        if a == 0 || a > b {
-            return Err(bad(part));
-        }
-        if b > total {
-            bail!("--batches: there is no batch {b}: the crop has batches 1 to {total}");
-        }
-        ids.extend(a..=b);
-    }
-    Ok(ids.into_iter().collect())
+    crop.select_text(text).map_err(|e| match e {
+        xyz_core::crop::SelectionError::Crop(e) => e.into(),
+        e => anyhow::anyhow!("--batches: {e}"),
+    })
 }
 
 impl GrowCommand {
