@@ -19,4 +19,4 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --locked --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --document-private-items --locked --quiet

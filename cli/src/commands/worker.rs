@@ -1,5 +1,5 @@
 //! `xyz worker` (hidden): serve a function to a parent `xyz` over stdin and stdout, as
-//! [`xyz::serve`] does: the parent starts workers for a WebAssembly module whose deadline is
+//! [`xyz::serve`](mod@xyz::serve) does: the parent starts workers for a WebAssembly module whose deadline is
 //! enforced by processes (`--watchdog process`), and for native libraries unless
 //! `--no-isolate`.
 

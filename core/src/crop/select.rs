@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use super::{Crop, CropError};
 
-/// Batches chosen by their ids or their state: see the [module docs](self).
+/// Batches chosen by their ids or their state: ids and ranges (`1-10,15`), `missing` (those
+/// not grown yet) or `all`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchSelection {
     /// Those not grown yet.

@@ -69,7 +69,8 @@ pub enum SinkError {
     Write(#[from] WriteError),
 }
 
-/// Where a dataset goes, checked: see the [module docs](self).
+/// Where a dataset goes, checked before any work is done: a new output, or a merge into a
+/// dataset under its lock.
 #[derive(Debug)]
 pub struct Sink {
     path: PathBuf,

@@ -1,7 +1,7 @@
 //! Functions evaluated in worker processes, with a deadline that costs nothing per iteration.
 //!
 //! A [`ProcessFunction`] runs each instance in a child process that serves a function with
-//! [`serve`] over its stdin and stdout (the protocol is in the `wire` module's docs). A watchdog
+//! [`serve()`] over its stdin and stdout (the protocol is in the `wire` module's docs). A watchdog
 //! thread per worker kills the child when a call runs past the deadline, so the function's
 //! compiled code needs no interruption checks of its own; the call fails with
 //! [`FailureKind::Deadline`](crate::FailureKind::Deadline) and the runner re-runs its chunk case by case in fresh workers, as
@@ -114,7 +114,7 @@ impl std::fmt::Debug for ProcessFunction {
 
 impl ProcessFunction {
     /// A function served by `program args...`, which must speak the worker protocol (for
-    /// example by calling [`serve`]) and serve a function as `spec` says; each worker is
+    /// example by calling [`serve()`]) and serve a function as `spec` says; each worker is
     /// checked when it starts, and must start within `spec.load_timeout`.
     ///
     /// Starts one worker now, so that a command that cannot serve the function fails here;

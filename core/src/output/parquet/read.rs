@@ -207,7 +207,7 @@ fn table_columns(
 }
 
 /// Reads a Parquet file xyz did not write (pandas' `to_parquet` of an xyz table, say) as CSV
-/// is read: one row per case, the layout inferred (see [`super::tabular_read`]).
+/// is read: one row per case, the layout inferred (see [`crate::output::infer`]).
 fn read_table(path: &Path, reader: &SerializedFileReader<File>) -> Result<Dataset, ReadError> {
     let fail = |message: String| ReadError {
         path: path.to_path_buf(),

@@ -25,7 +25,7 @@ use crate::space::SweptDim;
 use crate::value::Column;
 
 /// Pushes the columns of the values `name` of type `ty`: one, or two for a complex value (see
-/// [`super::tabular::parts`]).
+/// [`parts`]).
 fn push_fields(
     out: &mut Vec<Arc<Type>>,
     name: &str,

@@ -252,7 +252,7 @@ pub(super) fn read_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
         .unwrap_or_else(|_| Err(err(&at, "has a chunk that does not decode (damaged)")))
 }
 
-/// The non-empty strings of the string array `m` (the failures of [`ERROR_VAR`]), by flat
+/// The non-empty strings of the string array `m` (the failures of [`ERROR_VAR`](crate::dataset::ERROR_VAR)), by flat
 /// index, read a chunk at a time: a store of many cells holds mostly empty strings, which are
 /// never held all at once.
 pub(super) fn read_texts(
@@ -278,7 +278,7 @@ pub(super) fn read_texts(
     Ok(texts)
 }
 
-/// The cells' states from the status array `m` ([`STATUS_VAR`]), read a chunk at a time.
+/// The cells' states from the status array `m` ([`STATUS_VAR`](crate::dataset::STATUS_VAR)), read a chunk at a time.
 pub(super) fn read_states(dir: &Path, m: &Meta) -> Result<Vec<CellState>, ReadError> {
     let at = dir.join(&m.name);
     if *m.array.data_type() != data_type::int8() {

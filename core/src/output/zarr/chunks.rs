@@ -1,7 +1,7 @@
 //! How a Zarr array is cut into chunks (and shards), and how the elements of one chunk are
 //! found in a row-major array: shared by the writer and the reader.
 
-/// Largest chunk, in bytes (strings counted as [`Kind::item_size`] says).
+/// Largest chunk, in bytes (strings counted as `Kind::item_size` in the writer says).
 pub(super) const CHUNK_BYTES: usize = 8 << 20;
 
 /// Largest chunk inside a shard, in bytes.

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Fixed-size types use the `bytes` codec, strings the `string` data type with `vlen-utf8`;
-//! every chunk is then compressed with zstd (level 3 unless the [`Compression`] says
+//! every chunk is then compressed with zstd (level 3 unless the [`Compression`](crate::output::Compression) says
 //! otherwise), as xarray's own `to_zarr` does. A store is written a window of the grid at a
 //! time ([`StreamWriter`]): each chunk is encoded by zarrs and stored as soon as the windows
 //! cover it, so a write holds about a chunk of each variable beside the window.
