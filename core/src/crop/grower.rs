@@ -29,7 +29,7 @@ pub struct Grower {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GrowerInfo {
     /// Its ID, as result names carry it; `None` for results that name no grower.
-    pub id: Option<String>,
+    pub id: Option<GrowerId>,
     /// What it recorded of itself, if its record could be read.
     pub grower: Option<Grower>,
     /// Batches grown.
@@ -38,15 +38,35 @@ pub struct GrowerInfo {
     pub cases: u64,
 }
 
-/// This process's grower ID: 16 hex digits, random.
-pub(crate) fn id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| format!("{:016x}", crate::shared_fs::random_token()))
+/// A grower's ID: 1 to 16 hex digits, as the names of its results and packs carry it (and so
+/// a file name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct GrowerId(String);
+
+impl GrowerId {
+    /// This process's ID: 16 hex digits, random, the same for the process's life.
+    pub fn this_process() -> &'static GrowerId {
+        static ID: OnceLock<GrowerId> = OnceLock::new();
+        ID.get_or_init(|| GrowerId(format!("{:016x}", crate::shared_fs::random_token())))
+    }
+
+    /// `s` as a grower ID, if it is one.
+    pub fn parse(s: &str) -> Option<GrowerId> {
+        let valid = (1..=16).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit());
+        valid.then(|| GrowerId(s.to_string()))
+    }
+
+    /// The ID's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Whether `s` can be a grower ID (and so a file name).
-pub(crate) fn is_id(s: &str) -> bool {
-    (1..=16).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+impl std::fmt::Display for GrowerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Records this process as a grower of the crop in `crop_dir`, once per process and crop.
@@ -67,18 +87,16 @@ pub(crate) fn record(crop_dir: &Path) -> std::io::Result<()> {
         xyz: env!("CARGO_PKG_VERSION").to_string(),
     };
     let text = toml::to_string(&me).map_err(std::io::Error::other)?;
-    let dest = dir.join(format!("{}.toml", id()));
-    let tmp = dir.join(format!(".{}.toml.tmp", id()));
+    let id = GrowerId::this_process();
+    let dest = dir.join(format!("{id}.toml"));
+    let tmp = dir.join(format!(".{id}.toml.tmp"));
     super::publish(&tmp, &dest, &[text.as_bytes()])?;
     done.insert(crop_dir.to_path_buf());
     Ok(())
 }
 
 /// The record of grower `id` in `crop_dir`, if it can be read.
-pub(crate) fn read(crop_dir: &Path, id: &str) -> Option<Grower> {
-    if !is_id(id) {
-        return None;
-    }
+pub(crate) fn read(crop_dir: &Path, id: &GrowerId) -> Option<Grower> {
     let path = crop_dir.join(DIR).join(format!("{id}.toml"));
     // A record is a few lines; anything larger is not one.
     toml::from_str(&crate::shared_fs::read_regular_to_string(&path, 4096).ok()?).ok()
@@ -92,17 +110,18 @@ mod tests {
     fn a_grower_records_itself_once_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         record(dir.path()).unwrap();
-        let back = read(dir.path(), id()).unwrap();
+        let id = GrowerId::this_process();
+        let back = read(dir.path(), id).unwrap();
         assert_eq!(back.arch, std::env::consts::ARCH);
         assert_eq!(back.pid, std::process::id());
-        assert!(is_id(id()) && id().len() == 16);
+        assert_eq!(GrowerId::parse(id.as_str()).as_ref(), Some(id));
+        assert_eq!(id.as_str().len(), 16);
         // Recorded once: a removed record is not written again by this process.
-        std::fs::remove_file(dir.path().join(DIR).join(format!("{}.toml", id()))).unwrap();
+        std::fs::remove_file(dir.path().join(DIR).join(format!("{id}.toml"))).unwrap();
         record(dir.path()).unwrap();
-        assert_eq!(read(dir.path(), id()), None);
+        assert_eq!(read(dir.path(), id), None);
         for bad in ["", "../x", "zz", "0123456789abcdef0"] {
-            assert!(!is_id(bad), "{bad}");
-            assert_eq!(read(dir.path(), bad), None);
+            assert_eq!(GrowerId::parse(bad), None, "{bad}");
         }
     }
 }

@@ -46,7 +46,7 @@ pub use error::CropError;
 use error::io_err;
 pub use grow::{Grow, GrowReport};
 use grow::{publish, publish_linked};
-pub use grower::{Grower, GrowerInfo};
+pub use grower::{Grower, GrowerId, GrowerInfo};
 pub use jobs::{JOBS, JobRecord};
 pub use reap::Reaped;
 pub use select::{BatchSelection, SelectionError};
@@ -460,11 +460,11 @@ impl Crop {
         let listing = self.listing()?;
         let (mut cases_grown, mut failed) = (0u64, 0u64);
         let (mut first_start, mut last_end) = (u64::MAX, 0u64);
-        let mut by_grower: BTreeMap<Option<&str>, (u64, u64)> = BTreeMap::new();
+        let mut by_grower: BTreeMap<Option<&GrowerId>, (u64, u64)> = BTreeMap::new();
         for info in listing.grown() {
             let r = self.plan.positions(info.batch);
             cases_grown += r.end - r.start;
-            let g = by_grower.entry(info.grower.as_deref()).or_default();
+            let g = by_grower.entry(info.grower.as_ref()).or_default();
             g.0 += 1;
             g.1 += r.end - r.start;
             failed += info.failed;
@@ -500,11 +500,11 @@ impl Crop {
     }
 
     /// Each grower of `counts` (batches and cases by grower ID) with its record.
-    fn growers(&self, counts: BTreeMap<Option<&str>, (u64, u64)>) -> Vec<GrowerInfo> {
+    fn growers(&self, counts: BTreeMap<Option<&GrowerId>, (u64, u64)>) -> Vec<GrowerInfo> {
         let mut growers: Vec<GrowerInfo> = counts
             .into_iter()
             .map(|(id, (batches, cases))| GrowerInfo {
-                id: id.map(str::to_string),
+                id: id.cloned(),
                 grower: id.and_then(|id| grower::read(&self.dir, id)),
                 batches,
                 cases,

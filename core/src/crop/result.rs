@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::grower::GrowerId;
 use crate::encoding::ColumnBytes;
 use crate::keys::{ResultKey, Trust};
 use crate::runner::BatchOutput;
@@ -78,7 +79,7 @@ pub(crate) struct NameInfo {
     pub(crate) end_ms: u64,
     pub(crate) took_ms: u64,
     /// The [grower](super::grower) that wrote it, if its name says.
-    pub(crate) grower: Option<String>,
+    pub(crate) grower: Option<GrowerId>,
     /// Where in a pack it is, for a batch written in one (see [`super::pack`]); `None` for a
     /// result file of its own.
     pub(crate) packed: Option<Packed>,
@@ -111,13 +112,7 @@ impl NameInfo {
         let took_ms = parts.next()?.strip_prefix('d')?.parse().ok()?;
         let grower = match parts.next() {
             None => None,
-            Some(g) => {
-                let g = g.strip_prefix('g')?;
-                if !super::grower::is_id(g) {
-                    return None;
-                }
-                Some(g.to_string())
-            }
+            Some(g) => Some(GrowerId::parse(g.strip_prefix('g')?)?),
         };
         if parts.next().is_some() {
             return None;
@@ -369,7 +364,7 @@ pub(crate) fn write_encoded(
         failed: encoded.failed,
         end_ms: encoded.end_ms,
         took_ms: encoded.took_ms,
-        grower: Some(super::grower::id().to_string()),
+        grower: Some(GrowerId::this_process().clone()),
         packed: None,
     };
     let path = dir.join(name.file_name());

@@ -46,6 +46,7 @@ mod packer;
 
 pub(crate) use packer::{Packer, Write};
 
+use super::grower::GrowerId;
 use super::result::{self, BadResult, Encoded, NameInfo, Packed, ReadResult};
 use crate::keys::{ResultKey, Trust};
 
@@ -82,11 +83,11 @@ struct Entry {
 }
 
 /// Whether `name` is a pack's file name, `pack-GROWER-SEQ.xyzp`; the grower if so.
-pub(crate) fn parse_name(name: &str) -> Option<&str> {
+pub(crate) fn parse_name(name: &str) -> Option<GrowerId> {
     let rest = name.strip_prefix("pack-")?.strip_suffix(EXT)?;
     let (grower, seq) = rest.strip_suffix('.')?.split_once('-')?;
     let seq_ok = !seq.is_empty() && seq.len() <= 20 && seq.bytes().all(|b| b.is_ascii_digit());
-    (super::grower::is_id(grower) && seq_ok).then_some(grower)
+    GrowerId::parse(grower).filter(|_| seq_ok)
 }
 
 /// Results gathered to be written as one pack.
@@ -224,7 +225,7 @@ fn write_pack(
     parts.push(&index);
     parts.extend(results.iter().map(|r| r.payload.as_slice()));
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let path = dir.join(format!("pack-{}-{seq}.{EXT}", super::grower::id()));
+    let path = dir.join(format!("pack-{}-{seq}.{EXT}", GrowerId::this_process()));
     let links: Vec<PathBuf> = committed
         .map(|c| {
             results
@@ -322,7 +323,7 @@ pub(crate) fn read_index(
             failed: e.failed,
             end_ms: e.end_ms,
             took_ms: e.took_ms,
-            grower: Some(grower.to_string()),
+            grower: Some(grower.clone()),
             packed: Some(Packed {
                 name: name.clone(),
                 offset: start + e.offset,
@@ -455,7 +456,10 @@ mod tests {
     fn a_pack_holds_its_batches_each_checked_on_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let path = pack_of(dir.path(), &[3, 1, 2]).unwrap();
-        assert_eq!(parse_name(name(&path)), Some(super::super::grower::id()));
+        assert_eq!(
+            parse_name(name(&path)).as_ref(),
+            Some(GrowerId::this_process())
+        );
         let infos = read_index(dir.path(), name(&path), &SHA, &trust(), 3).unwrap();
         assert_eq!(
             infos
@@ -688,7 +692,12 @@ mod tests {
         ] {
             assert_eq!(parse_name(bad), None, "{bad}");
         }
-        assert_eq!(parse_name("pack-00ff-12.xyzp"), Some("00ff"));
+        assert_eq!(
+            parse_name("pack-00ff-12.xyzp")
+                .as_ref()
+                .map(GrowerId::as_str),
+            Some("00ff")
+        );
     }
 
     mod fuzz {
