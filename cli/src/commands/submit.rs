@@ -167,7 +167,7 @@ impl SubmitCommand {
         if !self.dry_run {
             crop.jobs_dir()?;
         }
-        let jobs_dir = crop_dir.join(xyz_core::crop::JOBS);
+        let jobs_dir = xyz_core::crop::CropDir::new(&crop_dir).jobs();
         // The sandbox options as a grow of this crop takes them (its own module cache).
         let mut grow_args: Vec<String> = self
             .wasm

@@ -21,11 +21,6 @@ use std::time::{Duration, SystemTime};
 
 use crate::shared_fs::{host_name, pid_alive};
 
-/// The directory of claims in a crop.
-pub(crate) const CLAIMS: &str = "claims";
-/// The directory of commit links in a crop.
-pub(crate) const COMMITTED: &str = "committed";
-
 const MAGIC: &str = "xyzclaim1";
 
 /// A batch this process holds.

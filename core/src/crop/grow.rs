@@ -182,7 +182,7 @@ impl Crop {
         let sets: Vec<_> = batches.iter().map(|&id| self.plan.cases_of(id)).collect();
         let dir = self.results_dir();
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        grower::record(&self.dir).map_err(io_err(&self.dir.join(grower::DIR)))?;
+        grower::record(&self.dir).map_err(io_err(&self.paths().growers()))?;
         let report = Mutex::new(GrowReport::default());
         let done = |i: usize, out: crate::runner::BatchOutput| -> Result<(), CropError> {
             let id = batches[i];

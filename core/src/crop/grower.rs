@@ -7,9 +7,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// The directory of a crop's grower records.
-pub(crate) const DIR: &str = "growers";
-
 /// What a grower recorded of itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Grower {
@@ -77,7 +74,7 @@ pub(crate) fn record(crop_dir: &Path) -> std::io::Result<()> {
     if done.contains(crop_dir) {
         return Ok(());
     }
-    let dir = crop_dir.join(DIR);
+    let dir = super::CropDir::new(crop_dir).growers();
     std::fs::create_dir_all(&dir)?;
     let me = Grower {
         host: crate::shared_fs::host_name(),
@@ -97,7 +94,9 @@ pub(crate) fn record(crop_dir: &Path) -> std::io::Result<()> {
 
 /// The record of grower `id` in `crop_dir`, if it can be read.
 pub(crate) fn read(crop_dir: &Path, id: &GrowerId) -> Option<Grower> {
-    let path = crop_dir.join(DIR).join(format!("{id}.toml"));
+    let path = super::CropDir::new(crop_dir)
+        .growers()
+        .join(format!("{id}.toml"));
     // A record is a few lines; anything larger is not one.
     toml::from_str(&crate::shared_fs::read_regular_to_string(&path, 4096).ok()?).ok()
 }
@@ -117,7 +116,12 @@ mod tests {
         assert_eq!(GrowerId::parse(id.as_str()).as_ref(), Some(id));
         assert_eq!(id.as_str().len(), 16);
         // Recorded once: a removed record is not written again by this process.
-        std::fs::remove_file(dir.path().join(DIR).join(format!("{id}.toml"))).unwrap();
+        std::fs::remove_file(
+            super::super::CropDir::new(dir.path())
+                .growers()
+                .join(format!("{id}.toml")),
+        )
+        .unwrap();
         record(dir.path()).unwrap();
         assert_eq!(read(dir.path(), id), None);
         for bad in ["", "../x", "zz", "0123456789abcdef0"] {

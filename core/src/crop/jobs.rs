@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use super::{Crop, CropError, io_err};
 
 /// The directory of job scripts, batch lists and logs in a crop.
-pub const JOBS: &str = "jobs";
 const RECORD: &str = "submitted.jsonl";
 
 /// One submitted job.
@@ -43,7 +42,7 @@ impl JobRecord {
 impl Crop {
     /// The directory of this crop's job scripts, batch lists and logs, made if need be.
     pub fn jobs_dir(&self) -> Result<PathBuf, CropError> {
-        let dir = self.dir.join(JOBS);
+        let dir = self.paths().jobs();
         std::fs::create_dir_all(dir.join("logs")).map_err(io_err(&dir))?;
         Ok(dir)
     }
@@ -63,7 +62,7 @@ impl Crop {
 
     /// The jobs submitted for this crop, oldest first.
     pub fn jobs(&self) -> Result<Vec<JobRecord>, CropError> {
-        read_records(&self.dir.join(JOBS).join(RECORD))
+        read_records(&self.paths().jobs().join(RECORD))
     }
 }
 

@@ -55,7 +55,7 @@ use crate::value::Value;
 pub const FORMAT: i64 = 1;
 
 /// The file name of the manifest in a crop directory.
-pub const FILE: &str = "manifest.toml";
+pub const FILE: &str = super::dir::MANIFEST;
 
 /// A parsed manifest.
 #[derive(Debug, Clone)]

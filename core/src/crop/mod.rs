@@ -26,6 +26,7 @@
 
 mod check;
 pub(crate) mod claims;
+mod dir;
 mod error;
 mod grow;
 mod grower;
@@ -42,12 +43,13 @@ mod worker;
 
 pub use check::CheckReport;
 pub use claims::ClaimInfo;
+pub use dir::{CropDir, JOBS, SUBSET_FILE};
 pub use error::CropError;
 use error::io_err;
 pub use grow::{Grow, GrowReport};
 use grow::{publish, publish_linked};
 pub use grower::{Grower, GrowerId, GrowerInfo};
-pub use jobs::{JOBS, JobRecord};
+pub use jobs::JobRecord;
 pub use reap::Reaped;
 pub use select::{BatchSelection, SelectionError};
 use sow::check_name;
@@ -83,7 +85,6 @@ pub fn function_file(original: &Path) -> String {
         .unwrap_or_else(|| "bin".into());
     format!("function.{ext}")
 }
-const RESULTS: &str = "results";
 /// Crop directories are named `.xyz-NAME`.
 pub const DIR_PREFIX: &str = ".xyz-";
 
@@ -205,7 +206,7 @@ impl Crop {
     /// Fails with [`CropError::Resown`] if the crop's manifest is no longer the one this crop
     /// was opened with (it was sown again, or removed): one `stat`.
     pub fn check_still_sown(&self) -> Result<(), CropError> {
-        let now = manifest_file_id(&self.dir.join(manifest::FILE));
+        let now = manifest_file_id(&self.paths().manifest());
         if self.manifest_file.is_some() && now != self.manifest_file {
             return Err(CropError::Resown {
                 dir: self.dir.clone(),
@@ -216,7 +217,7 @@ impl Crop {
 
     /// Opens the crop in `dir` (a `.xyz-NAME` directory).
     pub fn open(dir: &Path) -> Result<Crop, CropError> {
-        let path = dir.join(manifest::FILE);
+        let path = CropDir::new(dir).manifest();
         let manifest_file = manifest_file_id(&path);
         let text =
             crate::shared_fs::read_regular_to_string(&path, u64::MAX).map_err(io_err(&path))?;
@@ -286,7 +287,7 @@ impl Crop {
     /// directory itself if it is the crop's. `name` may also be the path of a crop directory.
     pub fn locate(name: &str, parent: Option<&Path>) -> Result<Crop, CropError> {
         let as_path = Path::new(name);
-        if parent.is_none() && as_path.join(manifest::FILE).is_file() {
+        if parent.is_none() && CropDir::new(as_path).manifest().is_file() {
             return Crop::open(as_path);
         }
         let name = name.strip_prefix(DIR_PREFIX).unwrap_or(name);
@@ -298,14 +299,14 @@ impl Crop {
                 let inside = cwd
                     .file_name()
                     .is_some_and(|f| f.to_string_lossy() == format!("{DIR_PREFIX}{name}"));
-                if inside && cwd.join(manifest::FILE).is_file() {
+                if inside && CropDir::new(&cwd).manifest().is_file() {
                     return Crop::open(&cwd);
                 }
                 PathBuf::from(".")
             }
         };
         let dir = Crop::dir_of(&parent, name);
-        if !dir.join(manifest::FILE).is_file() {
+        if !CropDir::new(&dir).manifest().is_file() {
             let others = Crop::list(&parent).unwrap_or_default();
             let hint = if others.is_empty() {
                 format!(" (there are no crops in {})", parent.display())
@@ -332,7 +333,7 @@ impl Crop {
         for entry in std::fs::read_dir(parent).map_err(io_err(parent))? {
             let entry = entry.map_err(io_err(parent))?;
             let is_crop = entry.file_name().to_string_lossy().starts_with(DIR_PREFIX)
-                && entry.path().join(manifest::FILE).is_file();
+                && CropDir::new(&entry.path()).manifest().is_file();
             if is_crop {
                 dirs.push(entry.path());
             }
@@ -344,6 +345,11 @@ impl Crop {
     /// The crop's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Where each part of the crop is.
+    pub fn paths(&self) -> CropDir<'_> {
+        CropDir::new(&self.dir)
     }
 
     /// The crop's name.
@@ -387,7 +393,7 @@ impl Crop {
     }
 
     fn results_dir(&self) -> PathBuf {
-        self.dir.join(RESULTS)
+        self.paths().results()
     }
 
     fn listing(&self) -> Result<Listing, CropError> {
@@ -535,7 +541,7 @@ impl Crop {
     /// [`Retirement::Resown`] when a new crop was sown in its place meanwhile, which is left.
     pub fn retire(self) -> Result<Retirement, CropError> {
         if self.check_still_sown().is_err() {
-            return Ok(if self.dir.join(manifest::FILE).exists() {
+            return Ok(if self.paths().manifest().exists() {
                 Retirement::Resown
             } else {
                 Retirement::Gone
@@ -576,14 +582,10 @@ pub enum Retirement {
     Resown,
 }
 
-/// The file of a crop that lists the cases sown, when not all the space's: each a
-/// little-endian u64, ascending.
-pub const SUBSET_FILE: &str = "cases.u64";
-
 /// Reads the list of cases sown from the crop in `dir`, checked against the SHA-256 its
 /// manifest gives and the space's `n` cases.
 fn read_subset(dir: &Path, sha: &str, n: u64) -> Result<Vec<u64>, CropError> {
-    let path = dir.join(SUBSET_FILE);
+    let path = CropDir::new(dir).subset();
     let bytes = crate::shared_fs::read_regular(&path, n.saturating_mul(8).saturating_add(8))
         .map_err(io_err(&path))?;
     let bad = |message: &str| CropError::Manifest {
@@ -612,15 +614,7 @@ fn read_subset(dir: &Path, sha: &str, n: u64) -> Result<Vec<u64>, CropError> {
 /// the module cache) are anything but directories of its own: a symbolic link there would
 /// have growers write, and reapers read, wherever it points.
 fn check_own_dirs(dir: &Path) -> Result<(), CropError> {
-    for name in [
-        RESULTS,
-        claims::CLAIMS,
-        claims::COMMITTED,
-        grower::DIR,
-        jobs::JOBS,
-        "cache",
-    ] {
-        let path = dir.join(name);
+    for path in CropDir::new(dir).working_dirs() {
         let Ok(meta) = path.symlink_metadata() else {
             continue;
         };
@@ -804,7 +798,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(10));
         let again = sow(dir.path(), &f, Some(9), true);
         assert!(matches!(crop.retire().unwrap(), Retirement::Resown));
-        assert!(again.dir().join(manifest::FILE).exists());
+        assert!(again.paths().manifest().exists());
     }
 
     #[test]
@@ -812,10 +806,7 @@ mod tests {
         let f = poly();
         let dir = tempfile::tempdir().unwrap();
         let crop = sow(dir.path(), &f, None, false);
-        let (claims_dir, committed) = (
-            crop.dir.join(claims::CLAIMS),
-            crop.dir.join(claims::COMMITTED),
-        );
+        let (claims_dir, committed) = (crop.paths().claims(), crop.paths().committed());
         std::fs::create_dir_all(&claims_dir).unwrap();
         std::fs::create_dir_all(&committed).unwrap();
         // Batch 3: linked, not yet renamed into place, its claim live (a worker committing).

@@ -139,7 +139,7 @@ impl Crop {
         })?;
         let dir = Crop::dir_of(parent, s.name);
         let mut sown = Sown::New;
-        if dir.join(manifest::FILE).exists() {
+        if CropDir::new(&dir).manifest().exists() {
             match Crop::open(&dir) {
                 Ok(old) if old.manifest.identity == identity => {
                     return Ok((old, Sown::Kept));
@@ -170,16 +170,16 @@ impl Crop {
                 "no such directory",
             )));
         }
-        let results = dir.join(RESULTS);
+        let layout = CropDir::new(&dir);
+        let results = layout.results();
         if sown == Sown::Replaced {
             // The manifest goes first: results of the old crop no longer match its identity
             // from this moment on, whatever happens next, and its workers see it is gone.
-            let _ = std::fs::remove_file(dir.join(manifest::FILE));
+            let _ = std::fs::remove_file(layout.manifest());
             // Each directory is renamed aside first (one atomic step, however busy its
             // writers), then removed: a straggler's file landing in it meanwhile cannot stop
             // the new crop, and it is cleared with the rest.
-            for sub in [RESULTS, claims::CLAIMS, claims::COMMITTED] {
-                let path = dir.join(sub);
+            for (sub, path) in layout.grown_dirs() {
                 let aside = dir.join(format!(".{sub}-replaced-{}", std::process::id()));
                 match std::fs::rename(&path, &aside) {
                     Ok(()) => {
@@ -197,12 +197,12 @@ impl Crop {
         std::fs::create_dir_all(&results).map_err(io_err(&results))?;
         write_atomic(&dir.join(s.function_file), s.function)?;
         match &subset_bytes {
-            Some(bytes) => write_atomic(&dir.join(SUBSET_FILE), bytes)?,
+            Some(bytes) => write_atomic(&layout.subset(), bytes)?,
             None => {
-                let _ = std::fs::remove_file(dir.join(SUBSET_FILE));
+                let _ = std::fs::remove_file(layout.subset());
             }
         }
-        write_atomic(&dir.join(manifest::FILE), text.as_bytes())?;
+        write_atomic(&layout.manifest(), text.as_bytes())?;
         Ok((Crop::open(&dir)?, sown))
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
-use super::claims::{self, CLAIMS, COMMITTED, Claim};
+use super::claims::{self, Claim};
 use super::pack::{Pack, Packer};
 use super::{Crop, CropError, io_err};
 use crate::executor::Executor;
@@ -166,7 +166,7 @@ impl Crop {
             .write_committed(
                 &dir,
                 &self.manifest.identity,
-                &self.dir.join(COMMITTED),
+                &self.paths().committed(),
                 self.sealer()?,
             )
             .map_err(io_err(&dir))?;
@@ -187,7 +187,7 @@ impl Crop {
             *held = keep;
             done
         };
-        let claims_dir = self.dir.join(CLAIMS);
+        let claims_dir = self.paths().claims();
         for (_, claim) in done {
             claim.release().map_err(io_err(&claims_dir))?;
         }
@@ -204,8 +204,8 @@ impl Crop {
         packer: &Packer<'_>,
     ) -> Result<WorkReport, CropError> {
         let began = Instant::now();
-        let claims_dir = self.dir.join(CLAIMS);
-        let committed_dir = self.dir.join(COMMITTED);
+        let claims_dir = self.paths().claims();
+        let committed_dir = self.paths().committed();
         for dir in [
             self.results_dir(),
             claims_dir.clone(),
@@ -350,7 +350,7 @@ impl Crop {
 
     /// The claims of workers on this crop, by batch.
     pub fn claims(&self) -> Result<Vec<claims::ClaimInfo>, CropError> {
-        let dir = self.dir.join(CLAIMS);
+        let dir = self.paths().claims();
         claims::list(&dir).map_err(io_err(&dir))
     }
 
@@ -358,7 +358,7 @@ impl Crop {
     /// SIGTERM at the end of a job's time), so that other workers take its batch at once
     /// instead of after the lease. Returns the batches released.
     pub fn release_claims_of_this_process(&self) -> Result<Vec<u64>, CropError> {
-        let dir = self.dir.join(CLAIMS);
+        let dir = self.paths().claims();
         let host = crate::shared_fs::host_name();
         let mut released = Vec::new();
         for c in self.claims()? {
