@@ -33,7 +33,8 @@ pub const SUBSET_FILE: &str = "cases.u64";
 /// The directory of the compiled-module cache the nodes that grow a crop share.
 pub(crate) const CACHE: &str = "cache";
 
-/// Where each part of the crop at a directory is: see the [module docs](self).
+/// Where each part of the crop at a directory is: the manifest, `results/`, `claims/`,
+/// `committed/`, `growers/`, `jobs/`, `cache/` and the list of cases sown.
 #[derive(Debug, Clone, Copy)]
 pub struct CropDir<'a> {
     root: &'a Path,
