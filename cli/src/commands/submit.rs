@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use serde_json::json;
 use xyz_core::Crop;
-use xyz_core::crop::JobRecord;
 
 use super::WasmOpts;
 use crate::exit_codes;
-use xyz::scheduler::{self, Job, Scheduler, Work};
+use xyz::scheduler::{self, Scheduler, Submission};
 
 const AFTER_HELP: &str = "EXAMPLES:
   A Slurm array with one task per batch not grown yet, 50 running at a time:
@@ -139,35 +138,6 @@ impl SubmitCommand {
         let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
         let crop_dir = std::path::absolute(crop.dir()).context("resolving the crop's directory")?;
         let xyz = std::env::current_exe().context("finding the xyz executable")?;
-        let max = match self.max_array_size {
-            Some(m) => m,
-            None => self
-                .scheduler
-                .max_array_size()
-                .unwrap_or_else(|| self.scheduler.default_max_array()),
-        };
-        // The tasks: the batches not grown yet, or the workers; cut into arrays of `max`.
-        let chunks: Vec<Vec<u64>> = match self.mode {
-            Mode::Array => {
-                let missing = crop.missing()?;
-                if missing.is_empty() {
-                    println!("{}: every batch is grown; nothing to submit", crop.name());
-                    return Ok(exit_codes::OK);
-                }
-                missing.chunks(max as usize).map(<[u64]>::to_vec).collect()
-            }
-            Mode::Workers => {
-                let ids: Vec<u64> = (1..=self.workers).collect();
-                ids.chunks(max as usize).map(<[u64]>::to_vec).collect()
-            }
-        };
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        if !self.dry_run {
-            crop.jobs_dir()?;
-        }
-        let jobs_dir = xyz_core::crop::CropDir::new(&crop_dir).jobs();
         // The sandbox options as a grow of this crop takes them (its own module cache).
         let mut grow_args: Vec<String> = self
             .wasm
@@ -179,68 +149,43 @@ impl SubmitCommand {
         if self.mode == Mode::Workers {
             grow_args.extend(["--lease".into(), self.lease.clone()]);
         }
-        let mut submitted = Vec::new();
-        for (k, chunk) in chunks.iter().enumerate() {
-            let base = format!("{}-{stamp}-{}", crop.name(), k + 1);
-            let work = match self.mode {
-                Mode::Array => Work::Batches(jobs_dir.join(format!("{base}.batches"))),
-                Mode::Workers => Work::Worker,
-            };
-            let job = Job {
-                name: format!("xyz-{}", crop.name()),
-                tasks: chunk.len() as u64,
-                throttle: self.throttle,
-                time: self.time.clone(),
-                mem_mib,
-                cpus: self.cpus_per_task,
-                options: self.options.clone(),
-                setup: self.setup.clone(),
-                logs: jobs_dir.join("logs"),
-                xyz: xyz.clone(),
-                crop: crop_dir.clone(),
-                work: work.clone(),
-                grow_args: grow_args.clone(),
-            };
-            let script = self.scheduler.script(&job);
-            let script_path = jobs_dir.join(format!("{base}.sh"));
-            if self.dry_run {
+        let submission = Submission {
+            scheduler: self.scheduler,
+            mode: match self.mode {
+                Mode::Array => scheduler::Mode::Array,
+                Mode::Workers => scheduler::Mode::Workers(self.workers),
+            },
+            throttle: self.throttle,
+            time: self.time.clone(),
+            mem_mib,
+            cpus: self.cpus_per_task,
+            options: self.options.clone(),
+            setup: self.setup.clone(),
+            xyz,
+            grow_args,
+            max_array: self.max_array_size,
+        };
+        let jobs = submission.plan(&crop)?;
+        if jobs.is_empty() {
+            println!("{}: every batch is grown; nothing to submit", crop.name());
+            return Ok(exit_codes::OK);
+        }
+        if self.dry_run {
+            for (k, job) in jobs.iter().enumerate() {
                 println!(
                     "# {} script {} of {} ({} task{}): {}",
                     self.scheduler,
                     k + 1,
-                    chunks.len(),
-                    chunk.len(),
-                    if chunk.len() == 1 { "" } else { "s" },
-                    script_path.display()
+                    jobs.len(),
+                    job.tasks,
+                    if job.tasks == 1 { "" } else { "s" },
+                    job.script_path.display()
                 );
-                print!("{script}");
-                continue;
+                print!("{}", job.script);
             }
-            if let Work::Batches(list) = &work {
-                let lines: String = chunk.iter().map(|id| format!("{id}\n")).collect();
-                std::fs::write(list, lines)
-                    .with_context(|| format!("writing {}", list.display()))?;
-            }
-            std::fs::write(&script_path, &script)
-                .with_context(|| format!("writing {}", script_path.display()))?;
-            let job_id = self.scheduler.submit(&script_path)?;
-            let record = JobRecord {
-                scheduler: self.scheduler.name().to_string(),
-                mode: match self.mode {
-                    Mode::Array => "array".into(),
-                    Mode::Workers => "workers".into(),
-                },
-                job_id,
-                tasks: chunk.len() as u64,
-                script: script_path,
-                submitted_ms: stamp,
-            };
-            crop.record_job(&record)?;
-            submitted.push(record);
-        }
-        if self.dry_run {
             return Ok(exit_codes::OK);
         }
+        let submitted = submission.submit(&crop, &jobs)?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&json!(submitted))?);
         } else {

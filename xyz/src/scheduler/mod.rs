@@ -9,8 +9,10 @@ mod pbs;
 mod queue;
 mod sge;
 mod slurm;
+mod submit;
 
 pub use queue::{Queue, Tasks, words};
+pub use submit::{Mode, PlannedJob, Submission};
 
 use std::fmt::Write as _;
 use std::io;
@@ -55,6 +57,18 @@ pub enum SubmitError {
         /// What it printed on standard error.
         stderr: String,
     },
+    /// A script or batch list could not be written.
+    #[error("could not write {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The crop could not say what to grow, or could not record a job.
+    #[error(transparent)]
+    Crop(#[from] xyz_core::CropError),
     /// The submit command printed no job id.
     #[error("{command} printed no job id: {printed}")]
     NoJobId {
