@@ -8,7 +8,7 @@ use xyz_core::Crop;
 
 use super::WasmOpts;
 use crate::exit_codes;
-use xyz::scheduler::{self, Scheduler, Submission};
+use xyz::scheduler::{self, Scheduler, Submission, TaskSpec};
 
 const AFTER_HELP: &str = "EXAMPLES:
   A Slurm array with one task per batch not grown yet, 50 running at a time:
@@ -155,14 +155,16 @@ impl SubmitCommand {
                 Mode::Array => scheduler::Mode::Array,
                 Mode::Workers => scheduler::Mode::Workers(self.workers),
             },
-            throttle: self.throttle,
-            time: self.time.clone(),
-            mem_mib,
-            cpus: self.cpus_per_task,
-            options: self.options.clone(),
-            setup: self.setup.clone(),
-            xyz,
-            grow_args,
+            task: TaskSpec {
+                throttle: self.throttle,
+                time: self.time.clone(),
+                mem_mib,
+                cpus: self.cpus_per_task,
+                options: self.options.clone(),
+                setup: self.setup.clone(),
+                xyz,
+                grow_args,
+            },
             max_array: self.max_array_size,
         };
         let jobs = submission.plan(&crop)?;

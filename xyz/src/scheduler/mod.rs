@@ -136,21 +136,25 @@ pub trait Scheduler: Send + Sync + std::panic::RefUnwindSafe {
     fn script(&self, job: &Job) -> String {
         let mut s = String::from("#!/bin/bash\n");
         let prefix = self.directive_prefix();
-        let throttle = job.throttle.map(|t| t.min(job.tasks));
-        for line in self.directives(job, throttle).iter().chain(&job.options) {
+        let throttle = job.task.throttle.map(|t| t.min(job.tasks));
+        for line in self
+            .directives(job, throttle)
+            .iter()
+            .chain(&job.task.options)
+        {
             let _ = writeln!(s, "{prefix} {line}");
         }
         let index = self.index_expr();
         let _ = writeln!(s, "set -euo pipefail");
         let vars: Vec<String> = THREAD_VARS
             .iter()
-            .map(|v| format!("{v}={}", job.cpus))
+            .map(|v| format!("{v}={}", job.task.cpus))
             .collect();
         let _ = writeln!(s, "export {}", vars.join(" "));
-        for line in &job.setup {
+        for line in &job.task.setup {
             let _ = writeln!(s, "{line}");
         }
-        let mut grow = format!("exec {} grow {}", path(&job.xyz), path(&job.crop));
+        let mut grow = format!("exec {} grow {}", path(&job.task.xyz), path(&job.crop));
         match &job.work {
             Work::Batches(list) => {
                 let _ = writeln!(s, "# Array task k grows the batch on line k of the list.");
@@ -165,8 +169,8 @@ pub trait Scheduler: Send + Sync + std::panic::RefUnwindSafe {
                 grow.push_str(" --worker");
             }
         }
-        let _ = write!(grow, " -j {} --quiet", job.cpus);
-        for a in &job.grow_args {
+        let _ = write!(grow, " -j {} --quiet", job.task.cpus);
+        for a in &job.task.grow_args {
             let _ = write!(grow, " {}", quote(a));
         }
         let _ = writeln!(s, "{grow}");
@@ -249,13 +253,9 @@ pub enum Work {
     Worker,
 }
 
-/// A job to write a script for.
-#[derive(Debug, Clone)]
-pub struct Job {
-    /// The job's name.
-    pub name: String,
-    /// Its tasks: array indices 1 to this.
-    pub tasks: u64,
+/// What each task of a job asks the scheduler for, and the xyz it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSpec {
     /// At most this many tasks at once.
     pub throttle: Option<u64>,
     /// Wall time, `H:M:S`.
@@ -268,16 +268,27 @@ pub struct Job {
     pub options: Vec<String>,
     /// Shell lines run before xyz (`module load ...`).
     pub setup: Vec<String>,
-    /// Where the logs go (a directory).
-    pub logs: PathBuf,
     /// The xyz executable.
     pub xyz: PathBuf,
+    /// Options passed on to `xyz grow` (the sandbox, a worker's lease).
+    pub grow_args: Vec<String>,
+}
+
+/// A job to write a script for.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job's name.
+    pub name: String,
+    /// Its tasks: array indices 1 to this.
+    pub tasks: u64,
+    /// What each task asks for and runs.
+    pub task: TaskSpec,
+    /// Where the logs go (a directory).
+    pub logs: PathBuf,
     /// The crop's directory.
     pub crop: PathBuf,
     /// What the tasks do.
     pub work: Work,
-    /// Options passed on to `xyz grow` (the sandbox).
-    pub grow_args: Vec<String>,
 }
 
 /// A word quoted for the shell.

@@ -45,14 +45,15 @@ impl Scheduler for Pbs {
         }
         d.push("-j oe".into());
         d.push(format!("-o {}", path(&job.logs)));
-        if let Some(t) = &job.time {
+        if let Some(t) = &job.task.time {
             d.push(format!("-l walltime={t}"));
         }
         let mem = job
+            .task
             .mem_mib
             .map(|m| format!(":mem={m}mb"))
             .unwrap_or_default();
-        d.push(format!("-l select=1:ncpus={}{mem}", job.cpus));
+        d.push(format!("-l select=1:ncpus={}{mem}", job.task.cpus));
         d
     }
 

@@ -49,14 +49,14 @@ impl Scheduler for Sge {
         d.push("-S /bin/bash".into());
         d.push("-j y".into());
         d.push(format!("-o {}", path(&job.logs)));
-        if let Some(t) = &job.time {
+        if let Some(t) = &job.task.time {
             d.push(format!("-l h_rt={t}"));
         }
-        if let Some(m) = job.mem_mib {
+        if let Some(m) = job.task.mem_mib {
             d.push(format!("-l h_vmem={m}M"));
         }
-        if job.cpus > 1 {
-            d.push(format!("-pe smp {}", job.cpus));
+        if job.task.cpus > 1 {
+            d.push(format!("-pe smp {}", job.task.cpus));
         }
         d
     }

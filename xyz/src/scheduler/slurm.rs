@@ -42,13 +42,13 @@ impl Scheduler for Slurm {
         let limit = throttle.map(|t| format!("%{t}")).unwrap_or_default();
         d.push(format!("--array=1-{}{limit}", job.tasks));
         d.push(format!("--output={}", path(&job.logs.join("%x-%A_%a.out"))));
-        if let Some(t) = &job.time {
+        if let Some(t) = &job.task.time {
             d.push(format!("--time={t}"));
         }
-        if let Some(m) = job.mem_mib {
+        if let Some(m) = job.task.mem_mib {
             d.push(format!("--mem={m}M"));
         }
-        d.push(format!("--cpus-per-task={}", job.cpus));
+        d.push(format!("--cpus-per-task={}", job.task.cpus));
         d
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use xyz_core::Crop;
 use xyz_core::crop::JobRecord;
 
-use super::{Job, Scheduler, SubmitError, Work};
+use super::{Job, Scheduler, SubmitError, TaskSpec, Work};
 
 /// How a submission's tasks share the crop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,22 +35,8 @@ pub struct Submission {
     pub scheduler: &'static dyn Scheduler,
     /// How the tasks share the crop.
     pub mode: Mode,
-    /// At most this many tasks at once.
-    pub throttle: Option<u64>,
-    /// Wall time of each task, `H:M:S`.
-    pub time: Option<String>,
-    /// Memory of each task, in MiB.
-    pub mem_mib: Option<u64>,
-    /// Cores of each task.
-    pub cpus: u64,
-    /// Directive lines added as they are.
-    pub options: Vec<String>,
-    /// Shell lines run before xyz.
-    pub setup: Vec<String>,
-    /// The xyz executable the tasks run.
-    pub xyz: PathBuf,
-    /// Options passed on to `xyz grow` (the sandbox, a worker's lease).
-    pub grow_args: Vec<String>,
+    /// What each task asks for and runs.
+    pub task: TaskSpec,
     /// The largest array to submit; `None` to ask the scheduler's configuration (its default
     /// when it cannot be asked).
     pub max_array: Option<u64>,
@@ -103,17 +89,10 @@ impl Submission {
             let job = Job {
                 name: format!("xyz-{}", crop.name()),
                 tasks: chunk.len() as u64,
-                throttle: self.throttle,
-                time: self.time.clone(),
-                mem_mib: self.mem_mib,
-                cpus: self.cpus,
-                options: self.options.clone(),
-                setup: self.setup.clone(),
+                task: self.task.clone(),
                 logs: jobs_dir.join("logs"),
-                xyz: self.xyz.clone(),
                 crop: crop_dir.clone(),
                 work,
-                grow_args: self.grow_args.clone(),
             };
             planned.push(PlannedJob {
                 script_path: jobs_dir.join(format!("{base}.sh")),
@@ -204,14 +183,16 @@ mod tests {
         Submission {
             scheduler: super::super::by_name("slurm").unwrap(),
             mode,
-            throttle: None,
-            time: None,
-            mem_mib: None,
-            cpus: 1,
-            options: Vec::new(),
-            setup: Vec::new(),
-            xyz: PathBuf::from("/opt/xyz"),
-            grow_args: Vec::new(),
+            task: TaskSpec {
+                throttle: None,
+                time: None,
+                mem_mib: None,
+                cpus: 1,
+                options: Vec::new(),
+                setup: Vec::new(),
+                xyz: PathBuf::from("/opt/xyz"),
+                grow_args: Vec::new(),
+            },
             max_array: Some(max_array),
         }
     }
