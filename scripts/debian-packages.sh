@@ -33,6 +33,11 @@ done
 sudo=$([ "$(id -u)" = 0 ] || echo sudo)
 update() { $sudo apt-get update -qq; }
 
+# One run at a time on this machine: a second run's `apt-get update` would fail on the lock of
+# the package lists, and its `apt-cache` would read them while they are being replaced.
+exec 9>"${TMPDIR:-/tmp}/xyz-debian-packages.lock"
+flock 9
+
 # The names apt has no candidate for (unknown, or known only as a name others provide).
 unknown() {
     local name candidate
