@@ -192,8 +192,8 @@ pub fn write_checked(
                 ),
             });
         }
-        let stdout = io::stdout();
-        let mut out = io::BufWriter::new(stdout.lock());
+        // The backend buffers what it writes.
+        let mut out = io::stdout().lock();
         return format.backend().stream(dataset, &mut out).map_err(io_err);
     }
     let dest = &resolve_destination(dest)?;

@@ -110,6 +110,17 @@ pub(super) fn to_file(
     file.sync_all()
 }
 
+/// Writes to the stream `out` with `write`, buffered here so that the many small writes of a
+/// row are not calls through `dyn`, and flushes it.
+pub(super) fn to_stream(
+    out: &mut dyn io::Write,
+    write: impl FnOnce(&mut BufWriter<&mut dyn io::Write>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut out = BufWriter::new(out);
+    write(&mut out)?;
+    io::Write::flush(&mut out)
+}
+
 /// The values of `xyz_status` and `xyz_error` in the row of `cell`.
 pub(super) fn own_columns(ds: &Dataset, cell: usize) -> [Value; 2] {
     [

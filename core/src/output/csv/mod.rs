@@ -13,7 +13,9 @@ use xyz_abi::ScalarType;
 use super::backend::Backend;
 use super::conventions::constants;
 use super::infer::{Table, infer, to_dataset, transpose};
-use super::rows::{column_names, coord_names, coord_types, own_columns, parts, rows, to_file};
+use super::rows::{
+    column_names, coord_names, coord_types, own_columns, parts, rows, to_file, to_stream,
+};
 use super::{Encoding, ReadError};
 use crate::dataset::{CellState, Dataset, ERROR_VAR, MISSING_C128, STATUS_VAR};
 use crate::value::Value;
@@ -27,10 +29,7 @@ impl Backend for Csv {
     }
 
     fn stream(&self, dataset: &Dataset, out: &mut dyn Write) -> io::Result<()> {
-        // Buffered here, so that the many small writes of a row are not calls through `dyn`.
-        let mut out = io::BufWriter::new(out);
-        write_to(dataset, &mut out)?;
-        out.flush()
+        to_stream(out, |out| write_to(dataset, out))
     }
 
     fn read(&self, path: &Path) -> Result<Dataset, ReadError> {
