@@ -117,23 +117,6 @@ impl Crop {
         }
     }
 
-    fn grow_with(
-        &self,
-        function: &dyn Function,
-        executor: &dyn Executor,
-        batches: &[u64],
-        raise_errors: bool,
-        progress: Option<&(dyn Fn(u64) + Sync)>,
-        stop: &StopToken,
-    ) -> Result<GrowReport, CropError> {
-        self.check_function(function)?;
-        // Nothing is grown that could not be sealed.
-        self.sealer()?;
-        self.packing(&|pack| self.write_pack(pack), stop, |packer| {
-            self.grow_batches(function, executor, batches, raise_errors, progress, packer)
-        })
-    }
-
     /// Runs `body` with a [`Packer`](pack::Packer) whose packs `write` writes: when full, by
     /// a timer when due, and the last when `body` ends, whatever ended it. The error of `body`
     /// comes first, then the first error of a write.
@@ -265,14 +248,20 @@ impl<'a> Grow<'a> {
 
     /// Grows `batches` (ids): see [`Crop::grow`].
     pub fn batches(&self, batches: &[u64]) -> Result<GrowReport, CropError> {
-        self.crop.grow_with(
-            self.function,
-            self.executor,
-            batches,
-            self.raise_errors,
-            self.progress,
-            &self.stop,
-        )
+        let crop = self.crop;
+        crop.check_function(self.function)?;
+        // Nothing is grown that could not be sealed.
+        crop.sealer()?;
+        crop.packing(&|pack| crop.write_pack(pack), &self.stop, |packer| {
+            crop.grow_batches(
+                self.function,
+                self.executor,
+                batches,
+                self.raise_errors,
+                self.progress,
+                packer,
+            )
+        })
     }
 
     /// Grows as a worker, claiming batches until none is left: see [`Crop::work`].
