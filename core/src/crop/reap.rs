@@ -125,7 +125,8 @@ impl Crop {
             &self.manifest.signature,
             Some(&self.manifest.sha256),
         );
-        dataset.dress_as(&self.layout());
+        dataset.set_free_attrs(&self.manifest.attrs);
+        dataset.extra_coords = self.extra_coords.clone();
         if self.plan.is_subset() {
             // The cases not sown are not this crop's: their cells are not reached by it.
             dataset.cells.fill(crate::dataset::CellState::Absent);
