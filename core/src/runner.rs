@@ -7,6 +7,7 @@
 //! with its arguments and message.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::dataset::{Dataset, Store, error_text};
@@ -74,6 +75,9 @@ pub enum RunError {
     /// A worker could not instantiate the function.
     #[error(transparent)]
     Instantiate(#[from] InstantiateError),
+    /// The run was cancelled ([`Runner::cancel`]) before every case was evaluated.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Evaluates a space with a function on an executor. See the [module docs](self).
@@ -100,6 +104,7 @@ pub struct Runner<'a> {
     executor: &'a dyn Executor,
     progress: Option<&'a (dyn Fn(u64) + Sync)>,
     stop_on_failure: bool,
+    cancel: Option<&'a AtomicBool>,
 }
 
 /// Calls of at most this long let the chunk grow.
@@ -184,6 +189,7 @@ impl<'a> Runner<'a> {
             executor,
             progress: None,
             stop_on_failure: false,
+            cancel: None,
         }
     }
 
@@ -196,6 +202,13 @@ impl<'a> Runner<'a> {
     /// Stops handing out work after the first failed case (default: `false`, every case runs).
     pub fn stop_on_failure(&mut self, yes: bool) -> &mut Self {
         self.stop_on_failure = yes;
+        self
+    }
+
+    /// Stops handing out work once `cancel` is set: the chunks being evaluated end, and the
+    /// run returns [`RunError::Cancelled`] (a Ctrl-C, a notebook's interrupt).
+    pub fn cancel(&mut self, cancel: &'a AtomicBool) -> &mut Self {
+        self.cancel = Some(cancel);
         self
     }
 
@@ -327,6 +340,7 @@ struct Shared<'a> {
     error: Mutex<Option<RunError>>,
     progress: Option<&'a (dyn Fn(u64) + Sync)>,
     stop_on_failure: bool,
+    cancel: Option<&'a AtomicBool>,
 }
 
 impl<'a> Shared<'a> {
@@ -337,6 +351,7 @@ impl<'a> Shared<'a> {
             error: Mutex::new(None),
             progress: runner.progress,
             stop_on_failure: runner.stop_on_failure,
+            cancel: runner.cancel,
         }
     }
 }
@@ -411,6 +426,15 @@ impl<'a> ChunkEval<'a> {
         n: usize,
         commit: &mut dyn FnMut(usize, &EvalOutput, FailureKind),
     ) -> Result<(), Stop> {
+        if self
+            .shared
+            .cancel
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            let mut slot = self.shared.error.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert(RunError::Cancelled);
+            return Err(Stop);
+        }
         let sig = self.shared.function.signature();
         self.shared.space.fill_set(cases, at, n, &mut self.args);
         self.out.reset(&sig.outputs, n);
