@@ -15,6 +15,7 @@
 mod instance;
 mod launch;
 mod serve;
+pub mod task;
 pub(crate) mod wire;
 mod worker;
 
