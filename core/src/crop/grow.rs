@@ -1,5 +1,7 @@
 //! Growing: evaluating batches of a crop and writing their results, gathered into packs.
 
+use std::sync::atomic::AtomicBool;
+
 use super::*;
 
 /// What grow did.
@@ -114,6 +116,7 @@ impl Crop {
             raise_errors: false,
             progress: None,
             stop: StopToken::new(),
+            cancel: None,
         }
     }
 
@@ -152,6 +155,7 @@ impl Crop {
         batches: &[u64],
         raise_errors: bool,
         progress: Option<&(dyn Fn(u64) + Sync)>,
+        cancel: Option<&AtomicBool>,
         packer: &pack::Packer<'_>,
     ) -> Result<GrowReport, CropError> {
         for &id in batches {
@@ -194,6 +198,9 @@ impl Crop {
         if let Some(p) = progress {
             runner.progress(p);
         }
+        if let Some(c) = cancel {
+            runner.cancel(c);
+        }
         match runner.run_batches(&self.space, &sets, &done) {
             Ok(()) => Ok(report.into_inner().unwrap_or_else(|e| e.into_inner())),
             Err(BatchRunError::Run(e)) => Err(CropError::Run(e)),
@@ -224,6 +231,7 @@ pub struct Grow<'a> {
     raise_errors: bool,
     progress: Option<&'a (dyn Fn(u64) + Sync)>,
     stop: StopToken,
+    cancel: Option<&'a AtomicBool>,
 }
 
 impl<'a> Grow<'a> {
@@ -246,6 +254,14 @@ impl<'a> Grow<'a> {
         self
     }
 
+    /// Stops growing batches by ids once `cancel` is set: the batches done are kept, those
+    /// under way are dropped, and the grow ends with [`RunError::Cancelled`](crate::RunError)
+    /// (a Ctrl-C in a notebook).
+    pub fn cancel(mut self, cancel: &'a AtomicBool) -> Grow<'a> {
+        self.cancel = Some(cancel);
+        self
+    }
+
     /// Grows `batches` (ids): see [`Crop::grow`].
     pub fn batches(&self, batches: &[u64]) -> Result<GrowReport, CropError> {
         let crop = self.crop;
@@ -259,6 +275,7 @@ impl<'a> Grow<'a> {
                 batches,
                 self.raise_errors,
                 self.progress,
+                self.cancel,
                 packer,
             )
         })
