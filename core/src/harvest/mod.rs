@@ -535,6 +535,21 @@ impl Harvest {
         }
     }
 
+    /// Puts every evaluated cell of `new`, which must be laid out as the layout this
+    /// harvest was made for: its values, and its failures.
+    pub fn put_dataset(&mut self, new: &Dataset) {
+        let cols: Vec<&Column> = new.vars.iter().map(|v| &v.data).collect();
+        for (k, state) in new.cells.iter().enumerate() {
+            match state {
+                CellState::Ok => self.put(k, &cols, k),
+                CellState::Failed => {
+                    self.put_failure(k, new.errors.get(&k).map_or("", String::as_str))
+                }
+                CellState::Pending | CellState::Absent => {}
+            }
+        }
+    }
+
     /// Merges one new failure, of cell `cell` of the new grid: a cell that holds a value keeps
     /// it; any other records the failure.
     pub fn put_failure(&mut self, cell: usize, error: &str) {
@@ -585,16 +600,7 @@ pub fn merge(
     conflicts: Conflicts,
 ) -> Result<Dataset, MergeError> {
     let mut harvest = Harvest::new(existing, new, conflicts)?;
-    let cols: Vec<&Column> = new.vars.iter().map(|v| &v.data).collect();
-    for (k, state) in new.cells.iter().enumerate() {
-        match state {
-            CellState::Ok => harvest.put(k, &cols, k),
-            CellState::Failed => {
-                harvest.put_failure(k, new.errors.get(&k).map_or("", String::as_str))
-            }
-            CellState::Pending | CellState::Absent => {}
-        }
-    }
+    harvest.put_dataset(new);
     harvest.finish()
 }
 
