@@ -1,0 +1,272 @@
+//! `Runner.run_*` and `Harvester.harvest_*`: a sweep evaluated in this process (its threads
+//! and worker processes) or through an executor, into a dataset handed to Python or merged
+//! into one on disk under the dataset's lock, as `xyz run` and `xyz run --into` do.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use xyz::abi::Signature;
+use xyz::harvest::{Conflicts, Lacking, Policy};
+use xyz::output::{Encoding, Sink};
+use xyz::{BoundSpace, Dataset, RunError, Runner, executor};
+
+use crate::drive::{Control, drive};
+use crate::errors::{Kind, interrupted, raise, raise_text};
+use crate::function::Function;
+use crate::remote::ExecutorFunction;
+
+/// Where the cases go: an executor, or this process's threads.
+struct Target<'a> {
+    function: &'a Function,
+    /// `(xyz._executor.call, task)` when an executor evaluates the cases.
+    executor: Option<(Py<PyAny>, Py<PyAny>)>,
+    threads: usize,
+}
+
+/// The summary of a run, for Python: cases evaluated, failures and what was skipped.
+fn summary<'py>(
+    py: Python<'py>,
+    evaluated: u64,
+    outcome: &xyz::RunOutcome<()>,
+    lacking: &Lacking,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("evaluated", evaluated)?;
+    d.set_item("failed", outcome.failures.len())?;
+    d.set_item("skipped", lacking.skipped)?;
+    d.set_item("skipped_failed", lacking.skipped_failed)?;
+    d.set_item("seconds", outcome.elapsed.as_secs_f64())?;
+    Ok(d)
+}
+
+/// The spec's space bound to the function's signature, refused if it would not fit in memory.
+fn bind(spec: &xyz::Spec, sig: &Signature) -> PyResult<BoundSpace> {
+    let bound = spec.space.bind(sig).map_err(|e| raise(Kind::Spec, &e))?;
+    let values = Dataset::bytes_needed(&bound, sig);
+    let needed = values.saturating_add(values / 8).saturating_add(64 << 20);
+    if let Some(available) = xyz::memory::available()
+        && needed > available
+    {
+        let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+        return Err(raise_text(
+            Kind::Spec,
+            format!(
+                "the dataset of {} cases takes at least {:.1} GiB held whole, more than the \
+                 {:.1} GiB this process may still take: sow it as a crop, or split the sweep",
+                bound.len(),
+                gib(needed),
+                gib(available)
+            ),
+        ));
+    }
+    Ok(bound)
+}
+
+/// Runs `job` with a runner for `target`, driven from Python (progress, Ctrl-C), and turns a
+/// cancelled run into the interrupt or the executor's error that cancelled it.
+fn with_runner<T: Send>(
+    py: Python<'_>,
+    target: &Target<'_>,
+    progress: Option<&Bound<'_, PyAny>>,
+    on_cancel: Option<&Bound<'_, PyAny>>,
+    job: impl FnOnce(&Runner<'_>) -> Result<T, RunError> + Send,
+) -> PyResult<T> {
+    let control = Arc::new(Control::default());
+    let error = Arc::new(Mutex::new(None));
+    let remote = target
+        .executor
+        .as_ref()
+        .map(|(call, task)| ExecutorFunction {
+            signature: target.function.loaded.function.signature().clone(),
+            sha256: target.function.loaded.sha256.clone(),
+            task: task.clone_ref(py),
+            call: call.clone_ref(py),
+            control: control.clone(),
+            error: error.clone(),
+        });
+    let function: &dyn xyz::Function = match &remote {
+        Some(r) => r,
+        None => &*target.function.loaded.function,
+    };
+    let pool = executor::with_threads(target.threads)
+        .map_err(|e| raise_text(Kind::Spec, format!("num_workers: {e}")))?;
+    let result = drive(py, &control, progress, on_cancel, || {
+        let tick = |n: u64| control.tick(n);
+        let mut runner = Runner::new(function, &*pool);
+        runner.progress(&tick).cancel(&control.cancel);
+        job(&runner)
+    });
+    if let Some(e) = error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    match result? {
+        Ok(out) => Ok(out),
+        Err(RunError::Cancelled) => Err(interrupted()),
+        Err(e) => Err(raise(Kind::Function, &e)),
+    }
+}
+
+/// Evaluates the sweep `spec` (a dict of spec fields) of `function` and gives the dataset's
+/// parts and the run's summary.
+#[pyfunction]
+#[pyo3(signature = (function, spec, base, threads=0, executor=None, progress=None, on_cancel=None))]
+pub fn run(
+    py: Python<'_>,
+    function: &Function,
+    spec: &Bound<'_, PyDict>,
+    base: PathBuf,
+    threads: usize,
+    executor: Option<(Py<PyAny>, Py<PyAny>)>,
+    progress: Option<&Bound<'_, PyAny>>,
+    on_cancel: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Py<PyDict>, Py<PyDict>)> {
+    let spec = crate::spec::spec_of(spec, &base)?;
+    let sig = function.loaded.function.signature().clone();
+    let bound = bind(&spec, &sig)?;
+    let layout = Dataset::sweep(
+        &bound,
+        &sig,
+        Some(&function.loaded.sha256),
+        &spec.attrs,
+        &spec.coords,
+    )
+    .map_err(|e| raise_text(Kind::Spec, format!("coords: {e}")))?;
+    let target = Target {
+        function,
+        executor,
+        threads,
+    };
+    let outcome = with_runner(py, &target, progress, on_cancel, |runner| {
+        runner.run(&bound)
+    })?;
+    let (mut dataset, outcome) = outcome.split();
+    dataset.dress_as(&layout);
+    let summary = summary(py, bound.len(), &outcome, &Lacking::all())?.unbind();
+    Ok((crate::frame::to_python(py, dataset)?, summary))
+}
+
+/// Merges the sweep `spec` of `function` into the dataset at `into` (made if missing),
+/// evaluating only the cases it lacks unless `recompute`; gives the run's summary.
+#[pyfunction]
+#[pyo3(signature = (
+    function, spec, base, into, threads=0, executor=None, progress=None, on_cancel=None,
+    recompute=false, retry_failed=false, overwrite=false, keep_existing=false, waiting=None
+))]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the keyword arguments of Harvester.harvest_*"
+)]
+pub fn harvest(
+    py: Python<'_>,
+    function: &Function,
+    spec: &Bound<'_, PyDict>,
+    base: PathBuf,
+    into: PathBuf,
+    threads: usize,
+    executor: Option<(Py<PyAny>, Py<PyAny>)>,
+    progress: Option<&Bound<'_, PyAny>>,
+    on_cancel: Option<&Bound<'_, PyAny>>,
+    recompute: bool,
+    retry_failed: bool,
+    overwrite: bool,
+    keep_existing: bool,
+    waiting: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyDict>> {
+    let spec = crate::spec::spec_of(spec, &base)?;
+    let sig = function.loaded.function.signature().clone();
+    let sha = function.loaded.sha256.clone();
+    let bound = bind(&spec, &sig)?;
+    let layout = Dataset::sweep(&bound, &sig, Some(&sha), &spec.attrs, &spec.coords)
+        .map_err(|e| raise_text(Kind::Spec, format!("coords: {e}")))?;
+    let conflicts = if overwrite {
+        Conflicts::Overwrite
+    } else if keep_existing {
+        Conflicts::KeepExisting
+    } else {
+        Conflicts::Refuse
+    };
+    let mut told = Vec::new();
+    let dest = py
+        .detach(|| {
+            Sink::merge_into(&into, conflicts, Encoding::default(), |holder| {
+                told.push(format!(
+                    "waiting for pid {} on {} to finish merging into {}",
+                    holder.pid,
+                    holder.host,
+                    into.display()
+                ));
+            })
+        })
+        .map_err(|e| raise(Kind::Dataset, &e))?;
+    if let Some(w) = waiting {
+        for line in told {
+            w.call1((line,))?;
+        }
+    }
+    dest.check_holds(&layout)
+        .map_err(|e| raise(Kind::Dataset, &e))?;
+    let target = Target {
+        function,
+        executor,
+        threads,
+    };
+    let Some(harvest) = dest
+        .harvest(&layout)
+        .map_err(|e| raise(Kind::Dataset, &e))?
+    else {
+        // No dataset there yet: the whole sweep, written as the first.
+        let outcome = with_runner(py, &target, progress, on_cancel, |runner| {
+            runner.run(&bound)
+        })?;
+        let (mut dataset, outcome) = outcome.split();
+        dataset.dress_as(&layout);
+        py.detach(|| dest.write(&dataset))
+            .map_err(|e| raise(Kind::Dataset, &e))?;
+        return Ok(summary(py, bound.len(), &outcome, &Lacking::all())?.unbind());
+    };
+    let policy = Policy {
+        recompute: recompute || overwrite,
+        retry_failed,
+    };
+    let lacking = harvest.lacking(&bound, Some(&sha), policy).map_err(|e| {
+        raise_text(
+            Kind::Dataset,
+            format!(
+                "{} {e}; recompute=True evaluates every case (cells that then differ need \
+                 overwrite=True or keep_existing=True)",
+                into.display()
+            ),
+        )
+    })?;
+    let todo = lacking.todo.clone();
+    let outcome = with_runner(py, &target, progress, on_cancel, |runner| match &todo {
+        None => runner.run_into(&bound, harvest),
+        Some(todo) => runner.run_cases_into(&bound, todo, harvest),
+    })?;
+    let (harvest, outcome) = outcome.split();
+    py.detach(|| dest.write_merged(harvest))
+        .map_err(|e| raise(Kind::Dataset, &e))?;
+    let evaluated = lacking.count(bound.len());
+    Ok(summary(py, evaluated, &outcome, &lacking)?.unbind())
+}
+
+/// Reads the dataset at `path` (any format xyz writes) and gives its parts.
+#[pyfunction]
+pub fn read(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyDict>> {
+    let format = xyz::Format::from_path(&path).ok_or_else(|| {
+        raise_text(
+            Kind::Dataset,
+            format!(
+                "{}: not a dataset xyz reads (its extension must be one of {})",
+                path.display(),
+                xyz::Format::extensions(|_| true)
+            ),
+        )
+    })?;
+    let dataset = py
+        .detach(|| xyz::output::read(&path, format))
+        .map_err(|e| raise(Kind::Dataset, &e))?;
+    crate::frame::to_python(py, dataset)
+}

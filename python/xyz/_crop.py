@@ -1,0 +1,205 @@
+"""``Crop``: xyzpy's sow, grow and reap, on xyz's crop directories (``.xyz-NAME``), which
+the ``xyz`` command line grows, watches and reaps too."""
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from . import _xyz
+from ._binary import worker_binary
+from ._dataset import to_xarray
+from ._progress import progress_bar
+from ._runner import Harvester, Runner, _function, _threads
+
+
+class Crop:
+    """A sweep cut into batches that grow anywhere: in this process, through an executor,
+    in ``xyz grow`` processes, or in a batch scheduler's jobs (:meth:`submit`).
+
+    ``fn`` is a function (path or bytes), a :class:`Runner` (whose constants and attrs the
+    crop takes), or a :class:`Harvester` (whose file the reap merges into). A crop named
+    ``name`` lives in ``parent_dir/.xyz-name``; ``Crop(name=...)`` alone opens a crop that
+    is already sown. ``batchsize`` (cases a batch) or ``num_batches`` say how it is cut;
+    neither: about a thousand batches.
+    """
+
+    def __init__(self, name=None, fn=None, batchsize=None, num_batches=None, parent_dir=None):
+        self.name = name
+        self.parent_dir = Path(parent_dir) if parent_dir is not None else Path.cwd()
+        self.batchsize = batchsize
+        self.num_batches = num_batches
+        self.harvester = fn if isinstance(fn, Harvester) else None
+        self.runner = None
+        if isinstance(fn, Harvester):
+            self.runner = fn.runner
+        elif isinstance(fn, Runner):
+            self.runner = fn
+        elif fn is not None:
+            self.runner = Runner(fn)
+        if self.name is None:
+            if self.runner is None:
+                raise _xyz.CropError("Crop: give name=, fn=, or both")
+            self.name = self.runner.function.name
+
+    @property
+    def location(self):
+        """The crop's directory (``parent_dir/.xyz-name``)."""
+        return self.parent_dir / f".xyz-{self.name}"
+
+    @property
+    def is_prepared(self):
+        """Whether the crop is sown."""
+        return (self.location / "manifest.toml").is_file()
+
+    def _dir(self):
+        return str(_xyz.locate(self.name, str(self.parent_dir)))
+
+    def sow_combos(self, combos, cases=None, constants=None, fields=None, force=False):
+        """Sows every combination of ``combos`` (at each of ``cases``) as batches; gives the
+        crop. ``force=True`` replaces a crop of that name with other contents."""
+        return self._sow(self.runner._spec(combos=combos, cases=cases, constants=constants, fields=fields), force)
+
+    def sow_cases(self, cases, constants=None, fields=None, force=False):
+        """Sows ``cases`` as batches; gives the crop."""
+        return self._sow(self.runner._spec(cases=cases, constants=constants, fields=fields), force)
+
+    def sow_samples(self, samples, combos=None, constants=None, force=False):
+        """Sows the cases ``samples`` draws (see :meth:`Runner.run_samples`); gives the crop."""
+        return self._sow(self.runner._spec(combos=combos, samples=samples, constants=constants), force)
+
+    def _sow(self, spec, force):
+        if self.runner is None:
+            raise _xyz.CropError(f"crop {self.name}: sowing needs fn= (a function, Runner or Harvester)")
+        into = str(self.harvester.data_name) if self.harvester is not None else None
+        self.parent_dir.mkdir(parents=True, exist_ok=True)
+        _xyz.sow(
+            self.runner.function,
+            spec,
+            os.getcwd(),
+            self.name,
+            str(self.parent_dir),
+            batchsize=self.batchsize,
+            num_batches=self.num_batches,
+            into=into,
+            force=force,
+        )
+        return self
+
+    def status(self):
+        """The crop's progress, as ``xyz status --json`` reports it."""
+        return json.loads(_xyz.status(self._dir()))
+
+    @property
+    def num_sown_batches(self):
+        """Batches sown (``-1`` when the crop is not sown)."""
+        return self.status()["batches"] if self.is_prepared else -1
+
+    @property
+    def num_results(self):
+        """Batches grown."""
+        return self.status()["grown"] if self.is_prepared else 0
+
+    def missing_results(self):
+        """The ids of the batches not grown yet (counted from 1)."""
+        return tuple(_xyz.missing(self._dir()))
+
+    def is_ready_to_reap(self):
+        """Whether every batch is grown."""
+        return self.is_prepared and not self.missing_results()
+
+    def __repr__(self):
+        if not self.is_prepared:
+            return f"<xyz.Crop {self.name} in {self.parent_dir}: not sown>"
+        s = self.status()
+        return (
+            f"<xyz.Crop {s['name']}: {s['grown']}/{s['batches']} batches grown, "
+            f"{s['cases_grown']}/{s['cases']} cases, {s['failed_cases']} failed>"
+        )
+
+    def grow(self, batch_ids, parallel=False, num_workers=None, executor=None, progbar=False, raise_errors=False):
+        """Grows the batches ``batch_ids`` (an id or several, counted from 1) here, or
+        through ``executor``; gives ``(batches, cases, failed)`` grown."""
+        if isinstance(batch_ids, int):
+            batch_ids = [batch_ids]
+        return self._grow(list(batch_ids), parallel, num_workers, executor, progbar, raise_errors)
+
+    def grow_missing(self, parallel=False, num_workers=None, executor=None, progbar=False, raise_errors=False):
+        """Grows every batch not grown yet: here (``parallel``, ``num_workers``) or through
+        ``executor``; gives ``(batches, cases, failed)`` grown."""
+        return self._grow(None, parallel, num_workers, executor, progbar, raise_errors)
+
+    def _grow(self, batches, parallel, num_workers, executor, progbar, raise_errors):
+        interrupted = threading.Event()
+        remote = None
+        if executor is not None:
+            from . import _executor
+
+            _executor.check(executor)
+            function = self._function()
+            remote = (
+                _executor.call,
+                (executor, function.bytes, function.sha256, None, None, True, interrupted),
+            )
+        bar = progress_bar(progbar)
+        try:
+            return _xyz.grow(
+                self._dir(),
+                batches,
+                threads=_threads(parallel, num_workers, executor),
+                worker=worker_binary(),
+                executor=remote,
+                progress=bar.start(None) if bar is not None else None,
+                on_cancel=interrupted.set,
+                raise_errors=raise_errors,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _function(self):
+        if self.runner is not None:
+            return self.runner.function
+        return _function(_xyz.function_path(self._dir()))
+
+    def submit(self, scheduler="slurm", time=None, mem=None, cpus=1, throttle=None, workers=None,
+               lease="2m", options=(), setup=(), max_array=None, dry_run=False):
+        """Submits the growth of the missing batches to a batch scheduler (``"slurm"``,
+        ``"sge"`` or ``"pbs"``), as ``xyz submit`` does: an array task per batch, or
+        ``workers`` tasks that claim batches. Gives the jobs submitted (with ``dry_run``,
+        the scripts, nothing submitted). xyzpy's ``qsub_grow``."""
+        return json.loads(
+            _xyz.submit(
+                self._dir(),
+                scheduler,
+                worker_binary(),
+                time=time,
+                mem=mem,
+                cpus=cpus,
+                throttle=throttle,
+                workers=workers,
+                lease=lease,
+                options=list(options),
+                setup=list(setup),
+                max_array=max_array,
+                dry_run=dry_run,
+            )
+        )
+
+    qsub_grow = submit
+
+    def reap(self, allow_incomplete=False, keep=False):
+        """The crop's dataset. A crop sown from a :class:`Harvester` merges it into the
+        harvester's file too. A complete crop is removed unless ``keep``; an incomplete one
+        is refused unless ``allow_incomplete`` (its missing cells are ``not_evaluated``)."""
+        parts, _complete = _xyz.reap(self._dir(), allow_incomplete=allow_incomplete, keep=keep)
+        return to_xarray(parts)
+
+
+def grow(batch_number, crop=None, fn=None, num_workers=None, verbosity=0, **kwargs):
+    """Grows batch ``batch_number`` of ``crop`` (a :class:`Crop`, or the name of one in the
+    current directory): what xyzpy's batch scripts run,
+    ``python -c "import xyz; c = xyz.Crop(name='NAME'); xyz.grow(i, crop=c)"``."""
+    if not isinstance(crop, Crop):
+        crop = Crop(name=crop, **kwargs)
+    return crop.grow(batch_number, num_workers=num_workers)
