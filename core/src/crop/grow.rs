@@ -15,6 +15,17 @@ pub struct GrowReport {
     pub failed: u64,
 }
 
+/// How batches are grown: what [`Grow`] was set to.
+#[derive(Clone, Copy, Default)]
+pub(super) struct How<'a> {
+    /// Stop at the first batch with a failed case, without saving it.
+    pub(super) raise_errors: bool,
+    /// Called with the cases of each chunk done.
+    pub(super) progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Stop once set.
+    pub(super) cancel: Option<&'a AtomicBool>,
+}
+
 /// Writes `parts` to a new file at `tmp`, syncs it and renames it to `dest`, so readers see
 /// the old file or the whole new one; `tmp` is removed if anything fails.
 pub(super) fn publish(tmp: &Path, dest: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
@@ -153,11 +164,14 @@ impl Crop {
         function: &dyn Function,
         executor: &dyn Executor,
         batches: &[u64],
-        raise_errors: bool,
-        progress: Option<&(dyn Fn(u64) + Sync)>,
-        cancel: Option<&AtomicBool>,
+        how: How<'_>,
         packer: &pack::Packer<'_>,
     ) -> Result<GrowReport, CropError> {
+        let How {
+            raise_errors,
+            progress,
+            cancel,
+        } = how;
         for &id in batches {
             if !(1..=self.plan.batches()).contains(&id) {
                 return Err(CropError::NoSuchBatch {
@@ -273,9 +287,11 @@ impl<'a> Grow<'a> {
                 self.function,
                 self.executor,
                 batches,
-                self.raise_errors,
-                self.progress,
-                self.cancel,
+                How {
+                    raise_errors: self.raise_errors,
+                    progress: self.progress,
+                    cancel: self.cancel,
+                },
                 packer,
             )
         })

@@ -221,8 +221,11 @@ impl Crop {
             // Their claims are released when the pack holding them is committed.
             let ids: Vec<u64> = claimed.iter().map(|(id, _)| *id).collect();
             lock(held).extend(claimed.drain(..));
-            let grown =
-                self.grow_batches(function, executor, &ids, false, progress, None, packer)?;
+            let how = super::grow::How {
+                progress,
+                ..Default::default()
+            };
+            let grown = self.grow_batches(function, executor, &ids, how, packer)?;
             report.batches += grown.batches;
             report.cases += grown.cases;
             report.failed += grown.failed;
