@@ -112,6 +112,10 @@ fn with_runner<T: Send>(
 /// parts and the run's summary.
 #[pyfunction]
 #[pyo3(signature = (function, spec, base, threads=0, executor=None, progress=None, on_cancel=None))]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the keyword arguments of Runner.run_*"
+)]
 pub fn run(
     py: Python<'_>,
     function: &Function,
