@@ -8,9 +8,10 @@
 #   xyz-aarch64-linux-musl                libc or none (Alpine, distroless containers, nodes
 #                                         older than glibc 2.17), but load no native .so
 #                                         functions (WebAssembly only), which they refuse by name
-#   wheels/xyz_sweeps-*.whl               a Python wheel per architecture (maturin, binary
-#                                         bindings, manylinux2014) whose install puts `xyz` on
-#                                         PATH
+#   wheels/xyz_sweeps-*.whl               a Python wheel per architecture (maturin,
+#                                         manylinux2014, abi3: CPython 3.9 and later): the
+#                                         module `xyz` and the binary above, which its install
+#                                         puts on PATH as `xyz`
 #   completions/xyz.{bash,zsh,fish}       shell completions
 #   man/                                  man pages, one per subcommand
 # Then it checks what each binary claims: the highest glibc symbol version it needs, the demo
@@ -46,9 +47,13 @@ for target in "${TARGETS[@]}"; do
     cp "target/$target/release/xyz" "dist/xyz-$arch-linux"
     echo "built dist/xyz-$arch-linux in $(($(date +%s) - started)) s:" \
         "$(stat -c %s "dist/xyz-$arch-linux") bytes"
+    # The wheel carries this very binary beside the extension module.
+    mkdir -p python/xyz/bin
+    cp "dist/xyz-$arch-linux" python/xyz/bin/xyz
     CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols \
         maturin build --release --locked --zig --compatibility manylinux2014 --target "$target" \
-        -m cli/Cargo.toml -o dist/wheels
+        -m python/Cargo.toml -o dist/wheels
+    rm python/xyz/bin/xyz
 done
 
 for target in "${MUSL_TARGETS[@]}"; do
@@ -146,9 +151,21 @@ echo "compiled modules in the crop's cache: $(find "$work/.xyz-mixed/cache" -typ
 cmp <(cd "$work/x86.zarr" && find . -type f -exec sha256sum {} + | sort) \
     <(cd "$work/mixed.zarr" && find . -type f -exec sha256sum {} + | sort)
 echo "one crop grown by x86_64 and aarch64 reaps to the store xyz run writes, byte for byte"
-# The x86_64 wheel installs a working xyz.
+# The x86_64 wheel installs a working xyz, command and module, into a fresh environment.
 venv=$work/venv
 python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet dist/wheels/*x86_64*.whl
 "$venv/bin/xyz" --version
+( cd "$work" && "$venv/bin/python" -c '
+import sys, xarray as xr, xyz
+r = xyz.Runner(sys.argv[1], constants={"maxiter": 200})
+ds = r.run_combos({"x": {"linspace": [-2, 0.5, 120]}, "y": {"linspace": [-1.25, 1.25, 100]}})
+assert ds.identical(xr.open_zarr("x86.zarr").load())
+print("the x86_64 wheel: import xyz; Runner.run_combos equals xyz run")' "$mandel" )
+# The aarch64 wheel holds an aarch64 extension module and binary; the binary runs under qemu.
+unzip -q -o -d "$work/arm-wheel" dist/wheels/*aarch64*.whl
+for f in "$work/arm-wheel/xyz/_xyz.abi3.so" "$work/arm-wheel/xyz/bin/xyz"; do
+    readelf -h "$f" | grep -q 'AArch64' || { echo "error: $f is not aarch64" >&2; exit 1; }
+done
+$qemu "$work/arm-wheel/xyz/bin/xyz" --version
 ls -l dist dist/completions dist/wheels
