@@ -32,6 +32,9 @@ def _array(values):
 def to_xarray(parts):
     """The ``xarray.Dataset`` of a dataset's parts (from ``xyz._xyz``)."""
     import xarray as xr
+    from xarray.core import indexing
+
+    from ._errors import Errors
 
     shape = tuple(parts["shape"])
     swept = [name for name, _ in parts["dims"]]
@@ -48,8 +51,6 @@ def to_xarray(parts):
     status_name, status = parts["status"]
     data_vars[status_name] = (swept, status.reshape(shape), dict(STATUS_ATTRS))
     error_name, at, messages = parts["errors"]
-    errors = _strings([""]).repeat(int(np.prod(shape, dtype=np.int64)))
-    if len(at):
-        errors[at] = _strings(messages)
-    data_vars[error_name] = (swept, errors.reshape(shape), dict(ERROR_ATTRS))
+    errors = indexing.LazilyIndexedArray(Errors(shape, at, messages))
+    data_vars[error_name] = xr.Variable(swept, errors, dict(ERROR_ATTRS))
     return xr.Dataset(data_vars, coords=coords, attrs=json.loads(parts["attrs"]))
