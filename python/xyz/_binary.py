@@ -8,17 +8,13 @@ from pathlib import Path
 from . import _xyz
 
 
-def worker_binary(required=True):
-    """The path of the ``xyz`` executable inside the installed package (``xyz/bin/xyz``)."""
+def worker_binary():
+    """The path of the ``xyz`` executable inside the installed package (``xyz/bin/xyz``):
+    every function is first loaded in one of its worker processes, bounded in time."""
     path = Path(__file__).parent / "bin" / ("xyz.exe" if os.name == "nt" else "xyz")
     if path.is_file():
         return str(path)
-    if required:
-        raise _xyz.FunctionError(
-            f"{path}: the xyz executable is missing from the installed package; reinstall "
-            "the wheel (or pass isolate=False to run functions in this process)"
-        )
-    return None
+    raise _xyz.FunctionError(f"{path}: the xyz executable is missing from the installed package; reinstall the wheel")
 
 
 def main():

@@ -58,7 +58,7 @@ def evaluate(call, function, sha256, memory, deadline, isolate):
     from ._binary import worker_binary
 
     return _xyz.evaluate(
-        call, function, sha256, worker_binary(required=isolate), memory, deadline, isolate
+        call, function, sha256, worker_binary(), memory, deadline, isolate
     )
 
 

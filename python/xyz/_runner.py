@@ -25,7 +25,7 @@ def _function(fn, memory=None, deadline=None, isolate=True):
             f"not {type(fn).__name__}"
         )
     return _xyz.Function(
-        fn, worker=worker_binary(required=isolate), memory=memory, deadline=deadline, isolate=isolate
+        fn, worker=worker_binary(), memory=memory, deadline=deadline, isolate=isolate
     )
 
 
