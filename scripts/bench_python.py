@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""The Python module against xyzpy and against the command line, in one run.
+
+Usage: bench_python.py XYZ ADD_WASM    (scripts/bench.sh passes both, and runs this with the
+                                        Python of an environment holding the release wheel
+                                        and xyzpy)
+
+- `xyz.Runner.run_combos` of `add` over 10^6 cases (a, b = 0..999, c = 0), one thread, against
+  xyzpy's own `Runner.run_combos` of the same function written in Python (target: >= 25x
+  faster), and against `xyz run` of the same sweep with -j 1, whole process, writing Zarr
+  (target: the module within 1.2x of it). The module's figure includes loading the function.
+- The peak memory of handing a dataset of 10^7 cells (a = 0..9999, b = 0..999) to xarray, in a
+  process of its own: its peak RSS above what it held before the run, over the bytes of the
+  values (8 per cell; target <= 1.5).
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+XYZ, ADD = sys.argv[1], sys.argv[2]
+
+
+def best(f, n=3):
+    times = []
+    for _ in range(n):
+        began = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def add(a, b, c):
+    return a + b
+
+
+def speed():
+    import xyz
+    import xyzpy
+
+    combos = {"a": np.arange(1000.0), "b": np.arange(1000.0)}
+    ours = best(lambda: xyz.Runner(ADD, constants={"c": 0.0}).run_combos(combos, num_workers=1))
+    peer = xyzpy.Runner(add, var_names=["sum"])
+    began = time.perf_counter()
+    theirs = peer.run_combos(combos, constants={"c": 0.0}, progbar=False)
+    xyzpy_s = time.perf_counter() - began
+    assert np.array_equal(theirs["sum"].values, xyz.Runner(ADD, constants={"c": 0.0}).run_combos(combos)["sum"].values)
+    with tempfile.TemporaryDirectory() as cwd:
+        args = [XYZ, "run", "--function", ADD, "--combo", "a={ range = [0, 1000] }",
+                "--combo", "b={ range = [0, 1000] }", "--constant", "c=0", "-j", "1", "-q",
+                "-o", os.path.join(cwd, "out.zarr"), "--force"]
+        cli = best(lambda: subprocess.run(args, check=True))
+    print(f"{'Runner.run_combos, add, 10^6 cases, 1 thread':<50} {ours:>7.3f} s")
+    print(f"{'xyzpy Runner.run_combos, the same in Python':<50} {xyzpy_s:>7.3f} s"
+          f"  {xyzpy_s / ours:>6.1f}x faster  (target >= 25x)")
+    print(f"{'xyz run -j 1, the same sweep, to Zarr':<50} {cli:>7.3f} s"
+          f"  module / cli {ours / cli:>5.2f}x  (target <= 1.2x)")
+
+
+MEMORY = """
+import resource, sys
+import numpy as np
+import xyz
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+r = xyz.Runner(sys.argv[1], constants={"c": 0.0})
+r.run_combos({"a": [0.0], "b": [0.0]})
+before = rss()
+ds = r.run_combos({"a": np.arange(10000.0), "b": np.arange(1000.0)}, parallel=True)
+assert ds["sum"].shape == (10000, 1000)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(before, peak, ds["sum"].nbytes, ds.nbytes)
+"""
+
+
+def memory():
+    out = subprocess.run([sys.executable, "-c", MEMORY, ADD], capture_output=True, text=True, check=True)
+    before, peak, values, held = map(int, out.stdout.split())
+    print(f"{'10^7 cells handed to xarray: peak RSS over values':<50} {(peak - before) / 2**20:>7.1f} MiB"
+          f"  {(peak - before) / values:>5.2f}x of {values / 2**20:.0f} MiB  (target <= 1.5x)")
+    print(f"{'  the dataset as xarray counts it (ds.nbytes)':<50} {held / 2**20:>7.1f} MiB"
+          "  (xyz_error counted, read lazily)")
+
+
+def main():
+    os.environ["XYZ_CACHE_DIR"] = tempfile.mkdtemp(prefix="xyz-bench-cache-")
+    print(f"xyz from Python · {os.cpu_count()} logical cores\n")
+    speed()
+    memory()
+
+
+if __name__ == "__main__":
+    main()
