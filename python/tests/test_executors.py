@@ -131,3 +131,15 @@ def test_an_mpi4py_pool_under_open_mpi(local, tmp_path):
     ds = xr.open_dataset(tmp_path / "out.nc").load()
     np.testing.assert_array_equal(ds["n"].values, local["n"].values)
     np.testing.assert_array_equal(ds.xyz_status.values, local.xyz_status.values)
+
+
+def test_an_ipyparallel_view(local):
+    ipp = pytest.importorskip("ipyparallel")
+    cluster = ipp.Cluster(n=2, log_level=40)
+    client = cluster.start_and_connect_sync(activate=False)
+    try:
+        view = client.load_balanced_view()
+        assert xyz.Runner(guest("mandel")).run_combos(COMBOS, executor=view).identical(local)
+    finally:
+        client.close()
+        cluster.stop_cluster_sync()

@@ -167,3 +167,11 @@ def test_progress_reaches_every_case(capsys):
     r.run_combos({"a": np.arange(300.0), "b": np.arange(300.0)}, progbar=True)
     err = capsys.readouterr().err
     assert "90000" in err
+
+
+def test_a_deadline_fails_the_case_that_runs_past_it():
+    r = xyz.Runner(guest("mandel"), constants={"maxiter": 10**12}, deadline=0.5)
+    ds = r.run_combos({"x": [0.0, 3.0], "y": [0.0]})
+    assert list(ds.xyz_status.values.ravel()) == [1, 0]  # (0, 0) never escapes; (3, 0) at once
+    assert str(ds.xyz_error.values[0, 0]).startswith("deadline: ")
+    assert ds.n.values[1, 0] == 1
