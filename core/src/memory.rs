@@ -3,6 +3,49 @@
 //! allow (`ulimit -d`, `ulimit -v`). Past any of them an allocation fails, and a failed
 //! allocation aborts a Rust program, so what is held whole is checked against this first.
 
+/// A dataset that, held whole, would take more memory than this process may still take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the dataset of {cases} cases takes at least {:.1} GiB held whole, more than the {:.1} GiB \
+     this process may still take",
+    gib(*needed),
+    gib(*available)
+)]
+pub struct TooLarge {
+    /// The cases of the sweep.
+    pub cases: u64,
+    /// The bytes it needs held whole: its values, and room for what runs beside them.
+    pub needed: u64,
+    /// The bytes this process may still take.
+    pub available: u64,
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1u32 << 30)
+}
+
+/// Refuses, before anything runs, the dataset of `space` evaluated by a function of `sig`
+/// held whole (what a run that is not written a window at a time holds), if it would not fit
+/// in the memory this process may still take: running out would end in an abort or the
+/// kernel's OOM killer.
+pub fn check_held_whole(
+    space: &crate::BoundSpace,
+    sig: &xyz_abi::Signature,
+) -> Result<(), TooLarge> {
+    // The values, and room for what runs beside them (chunks of arguments, the writer's
+    // buffers).
+    let values = crate::Dataset::bytes_needed(space, sig);
+    let needed = values.saturating_add(values / 8).saturating_add(64 << 20);
+    match available() {
+        Some(available) if needed > available => Err(TooLarge {
+            cases: space.len(),
+            needed,
+            available,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The bytes this process may still allocate, where any bound is known.
 pub fn available() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -254,25 +254,11 @@ fn say_launched(
 }
 
 /// Refuses, before anything runs, a dataset that would not fit in the memory this process may
-/// still take (the machine's, its control group's, its `ulimit -d` and `-v`): `xyz run` holds
-/// it whole, and running out would end in an abort or the kernel's OOM killer.
+/// still take: `xyz run` holds it whole.
 fn check_memory(bound: &xyz_core::BoundSpace, sig: &xyz_abi::Signature) -> anyhow::Result<()> {
-    // The values, and room for what runs beside them (chunks of arguments, the writer's
-    // buffers).
-    let values = xyz_core::Dataset::bytes_needed(bound, sig);
-    let needed = values.saturating_add(values / 8).saturating_add(64 << 20);
-    let Some(available) = xyz_core::memory::available() else {
-        return Ok(());
-    };
-    let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
-    anyhow::ensure!(
-        needed <= available,
-        "the dataset of {} cases takes at least {:.1} GiB held whole, more than the {:.1} GiB \
-         this process may still take: sow it as a crop and reap it to Parquet (which streams), \
-         or split the sweep",
-        bound.len(),
-        gib(needed),
-        gib(available)
-    );
-    Ok(())
+    xyz_core::memory::check_held_whole(bound, sig).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}: sow it as a crop and reap it to Parquet (which streams), or split the sweep"
+        )
+    })
 }
