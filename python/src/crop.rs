@@ -148,6 +148,14 @@ fn grow(
         .detach(|| settings.loader().load_for_crop(&crop))
         .map_err(|e| raise(Kind::Function, &e))?;
     let control = Arc::new(Control::default());
+    let total = batches
+        .iter()
+        .filter(|&&id| (1..=crop.plan().batches()).contains(&id))
+        .map(|&id| crop.plan().cases_of(id).len() as u64)
+        .sum();
+    control
+        .total
+        .store(total, std::sync::atomic::Ordering::Relaxed);
     let error = Arc::new(Mutex::new(None));
     let remote = executor.map(|(call, task)| ExecutorFunction {
         signature: crop.signature().clone(),

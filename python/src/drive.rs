@@ -17,6 +17,8 @@ pub struct Control {
     pub cancel: AtomicBool,
     /// Cases done so far.
     pub done: AtomicU64,
+    /// Cases the work evaluates in all.
+    pub total: AtomicU64,
 }
 
 impl Control {
@@ -26,7 +28,7 @@ impl Control {
     }
 }
 
-/// Runs `work` in a thread of its own, the GIL released, calling `progress(done)` when the
+/// Runs `work` in a thread of its own, the GIL released, calling `progress(done, total)` when the
 /// count of cases done moves and `on_cancel()` once if a signal handler raises (Ctrl-C): then
 /// `control.cancel` is set, the work is waited for, and the handler's exception raised.
 pub fn drive<T: Send>(
@@ -36,11 +38,13 @@ pub fn drive<T: Send>(
     on_cancel: Option<&Bound<'_, PyAny>>,
     work: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
-    let finished = AtomicBool::new(false);
+    let finished = &AtomicBool::new(false);
     std::thread::scope(|s| {
-        let handle = s.spawn(|| {
+        let driver = std::thread::current();
+        let handle = s.spawn(move || {
             let out = work();
             finished.store(true, Ordering::Release);
+            driver.unpark();
             out
         });
         let mut reported = 0;
@@ -48,8 +52,12 @@ pub fn drive<T: Send>(
         loop {
             py.detach(|| {
                 let until = Instant::now() + TICK;
-                while !finished.load(Ordering::Acquire) && Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(5));
+                while !finished.load(Ordering::Acquire) {
+                    let now = Instant::now();
+                    if now >= until {
+                        break;
+                    }
+                    std::thread::park_timeout(until - now);
                 }
             });
             let done = control.done.load(Ordering::Relaxed);
@@ -58,7 +66,8 @@ pub fn drive<T: Send>(
                 && interrupt.is_none()
             {
                 reported = done;
-                if let Err(e) = p.call1((done,)) {
+                let total = control.total.load(Ordering::Relaxed);
+                if let Err(e) = p.call1((done, total)) {
                     control.cancel.store(true, Ordering::SeqCst);
                     interrupt = Some(e);
                 }

@@ -44,23 +44,12 @@ fn summary<'py>(
 /// The spec's space bound to the function's signature, refused if it would not fit in memory.
 fn bind(spec: &xyz::Spec, sig: &Signature) -> PyResult<BoundSpace> {
     let bound = spec.space.bind(sig).map_err(|e| raise(Kind::Spec, &e))?;
-    let values = Dataset::bytes_needed(&bound, sig);
-    let needed = values.saturating_add(values / 8).saturating_add(64 << 20);
-    if let Some(available) = xyz::memory::available()
-        && needed > available
-    {
-        let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
-        return Err(raise_text(
+    xyz::memory::check_held_whole(&bound, sig).map_err(|e| {
+        raise_text(
             Kind::Spec,
-            format!(
-                "the dataset of {} cases takes at least {:.1} GiB held whole, more than the \
-                 {:.1} GiB this process may still take: sow it as a crop, or split the sweep",
-                bound.len(),
-                gib(needed),
-                gib(available)
-            ),
-        ));
-    }
+            format!("{e}: sow it as a crop (xyz.Crop), or split the sweep"),
+        )
+    })?;
     Ok(bound)
 }
 
@@ -69,11 +58,15 @@ fn bind(spec: &xyz::Spec, sig: &Signature) -> PyResult<BoundSpace> {
 fn with_runner<T: Send>(
     py: Python<'_>,
     target: &Target<'_>,
+    total: u64,
     progress: Option<&Bound<'_, PyAny>>,
     on_cancel: Option<&Bound<'_, PyAny>>,
     job: impl FnOnce(&Runner<'_>) -> Result<T, RunError> + Send,
 ) -> PyResult<T> {
     let control = Arc::new(Control::default());
+    control
+        .total
+        .store(total, std::sync::atomic::Ordering::Relaxed);
     let error = Arc::new(Mutex::new(None));
     let remote = target
         .executor
@@ -142,7 +135,7 @@ pub fn run(
         executor,
         threads,
     };
-    let outcome = with_runner(py, &target, progress, on_cancel, |runner| {
+    let outcome = with_runner(py, &target, bound.len(), progress, on_cancel, |runner| {
         runner.run(&bound)
     })?;
     let (mut dataset, outcome) = outcome.split();
@@ -221,7 +214,7 @@ pub fn harvest(
         .map_err(|e| raise(Kind::Dataset, &e))?
     else {
         // No dataset there yet: the whole sweep, written as the first.
-        let outcome = with_runner(py, &target, progress, on_cancel, |runner| {
+        let outcome = with_runner(py, &target, bound.len(), progress, on_cancel, |runner| {
             runner.run(&bound)
         })?;
         let (mut dataset, outcome) = outcome.split();
@@ -245,10 +238,17 @@ pub fn harvest(
         )
     })?;
     let todo = lacking.todo.clone();
-    let outcome = with_runner(py, &target, progress, on_cancel, |runner| match &todo {
-        None => runner.run_into(&bound, harvest),
-        Some(todo) => runner.run_cases_into(&bound, todo, harvest),
-    })?;
+    let outcome = with_runner(
+        py,
+        &target,
+        lacking.count(bound.len()),
+        progress,
+        on_cancel,
+        |runner| match &todo {
+            None => runner.run_into(&bound, harvest),
+            Some(todo) => runner.run_cases_into(&bound, todo, harvest),
+        },
+    )?;
     let (harvest, outcome) = outcome.split();
     py.detach(|| dest.write_merged(harvest))
         .map_err(|e| raise(Kind::Dataset, &e))?;

@@ -149,7 +149,7 @@ class Crop:
                 threads=_threads(parallel, num_workers, executor),
                 worker=worker_binary(),
                 executor=remote,
-                progress=bar.start(None) if bar is not None else None,
+                progress=bar.start() if bar is not None else None,
                 on_cancel=interrupted.set,
                 raise_errors=raise_errors,
             )

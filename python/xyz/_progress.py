@@ -9,19 +9,20 @@ class _Bar:
         self._bar = None
         self._done = 0
 
-    def start(self, total):
+    def start(self):
+        """The callback a run calls with the cases done and the cases it evaluates in all."""
         try:
             from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=total, unit="case")
         except ImportError:
-            self._bar = None
+            tqdm = None
 
-        def progress(done):
-            if self._bar is not None:
+        def progress(done, total):
+            if tqdm is not None:
+                if self._bar is None:
+                    self._bar = tqdm(total=total, unit="case")
                 self._bar.update(done - self._done)
             else:
-                print(f"\r{done} cases done", end="", file=sys.stderr, flush=True)
+                print(f"\r{done} of {total} cases done", end="", file=sys.stderr, flush=True)
             self._done = done
 
         return progress

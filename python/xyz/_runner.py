@@ -86,10 +86,10 @@ class _Call:
             self.executor = (_executor.call, task)
         self.bar = progress_bar(progbar)
 
-    def kwargs(self, total):
+    def kwargs(self):
         progress = None
         if self.bar is not None:
-            progress = self.bar.start(total)
+            progress = self.bar.start()
         return dict(
             threads=self.threads,
             executor=self.executor,
@@ -145,7 +145,7 @@ class Runner:
         call = _Call(self.function, spec, parallel, num_workers, executor, progbar)
         try:
             parts, summary = _xyz.run(
-                self.function, spec, os.getcwd(), **call.kwargs(_total(spec))
+                self.function, spec, os.getcwd(), **call.kwargs()
             )
         finally:
             call.done()
@@ -212,11 +212,6 @@ class Runner:
         return self._run(spec, parallel, num_workers, executor, progbar)
 
 
-def _total(spec):
-    """How many cases a spec has, for a progress bar: ``None`` when it takes counting."""
-    return None
-
-
 class Harvester:
     """Merges the datasets of a runner's sweeps into one file on disk (``data_name``: a
     ``.zarr``, ``.nc`` or ``.parquet``), evaluating only the cells it lacks, under the same
@@ -249,7 +244,7 @@ class Harvester:
                 overwrite=overwrite,
                 keep_existing=keep_existing,
                 waiting=_say,
-                **call.kwargs(None),
+                **call.kwargs(),
             )
         finally:
             call.done()
