@@ -3,14 +3,12 @@ the ``xyz`` command line grows, watches and reaps too."""
 
 import json
 import os
-import threading
 from pathlib import Path
 
 from . import _xyz
 from ._binary import worker_binary
 from ._dataset import to_xarray
-from ._progress import progress_bar
-from ._runner import Harvester, Runner, _function, _threads
+from ._runner import Harvester, Runner, _Call, _function
 
 
 class Crop:
@@ -130,32 +128,9 @@ class Crop:
         return self._grow(None, parallel, num_workers, executor, progbar, raise_errors)
 
     def _grow(self, batches, parallel, num_workers, executor, progbar, raise_errors):
-        interrupted = threading.Event()
-        remote = None
-        if executor is not None:
-            from . import _executor
-
-            _executor.check(executor)
-            function = self._function()
-            remote = (
-                _executor.call,
-                (executor, function.bytes, function.sha256, None, None, True, interrupted),
-            )
-        bar = progress_bar(progbar)
-        try:
-            return _xyz.grow(
-                self._dir(),
-                batches,
-                threads=_threads(parallel, num_workers, executor),
-                worker=worker_binary(),
-                executor=remote,
-                progress=bar.start() if bar is not None else None,
-                on_cancel=interrupted.set,
-                raise_errors=raise_errors,
-            )
-        finally:
-            if bar is not None:
-                bar.close()
+        function = self._function() if executor is not None else None
+        call = _Call(function, parallel, num_workers, executor, progbar)
+        return call.drive(_xyz.grow, self._dir(), batches, worker=worker_binary(), raise_errors=raise_errors)
 
     def _function(self):
         if self.runner is not None:

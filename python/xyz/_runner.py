@@ -62,11 +62,10 @@ def _threads(parallel, num_workers, executor):
 
 
 class _Call:
-    """What one call of a run asks: the spec's fields and where the cases go."""
+    """Where the cases of one call go (threads here, or an executor evaluating
+    ``function``), its progress bar and its interrupt."""
 
-    def __init__(self, function, spec, parallel, num_workers, executor, progbar):
-        self.function = function
-        self.spec = spec
+    def __init__(self, function, parallel, num_workers, executor, progbar):
         self.threads = _threads(parallel, num_workers, executor)
         self.interrupted = threading.Event()
         self.executor = None
@@ -86,20 +85,22 @@ class _Call:
             self.executor = (_executor.call, task)
         self.bar = progress_bar(progbar)
 
-    def kwargs(self):
-        progress = None
-        if self.bar is not None:
-            progress = self.bar.start()
-        return dict(
-            threads=self.threads,
-            executor=self.executor,
-            progress=progress,
-            on_cancel=self.interrupted.set,
-        )
-
-    def done(self):
-        if self.bar is not None:
-            self.bar.close()
+    def drive(self, native, *args, **kwargs):
+        """Calls ``native`` (a run of ``xyz._xyz``) with where the cases go, progress and
+        the interrupt, and closes the progress bar however it ends."""
+        progress = self.bar.start() if self.bar is not None else None
+        try:
+            return native(
+                *args,
+                threads=self.threads,
+                executor=self.executor,
+                progress=progress,
+                on_cancel=self.interrupted.set,
+                **kwargs,
+            )
+        finally:
+            if self.bar is not None:
+                self.bar.close()
 
 
 class Runner:
@@ -142,13 +143,8 @@ class Runner:
         }
 
     def _run(self, spec, parallel, num_workers, executor, progbar):
-        call = _Call(self.function, spec, parallel, num_workers, executor, progbar)
-        try:
-            parts, summary = _xyz.run(
-                self.function, spec, os.getcwd(), **call.kwargs()
-            )
-        finally:
-            call.done()
+        call = _Call(self.function, parallel, num_workers, executor, progbar)
+        parts, summary = call.drive(_xyz.run, self.function, spec, os.getcwd())
         self.last_run = summary
         return to_xarray(parts)
 
@@ -232,22 +228,19 @@ class Harvester:
 
     def _harvest(self, spec, parallel, num_workers, executor, progbar, overwrite, recompute, retry_failed, keep_existing):
         r = self.runner
-        call = _Call(r.function, spec, parallel, num_workers, executor, progbar)
-        try:
-            summary = _xyz.harvest(
-                r.function,
-                spec,
-                os.getcwd(),
-                str(self.data_name),
-                recompute=recompute,
-                retry_failed=retry_failed,
-                overwrite=overwrite,
-                keep_existing=keep_existing,
-                waiting=_say,
-                **call.kwargs(),
-            )
-        finally:
-            call.done()
+        call = _Call(r.function, parallel, num_workers, executor, progbar)
+        summary = call.drive(
+            _xyz.harvest,
+            r.function,
+            spec,
+            os.getcwd(),
+            str(self.data_name),
+            recompute=recompute,
+            retry_failed=retry_failed,
+            overwrite=overwrite,
+            keep_existing=keep_existing,
+            waiting=_say,
+        )
         self.last_run = summary
         return summary
 
