@@ -2,20 +2,18 @@
 //! command line uses, so either side can grow or reap what the other sowed.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use xyz::Crop;
 use xyz::crop::{Retirement, Sowing};
 use xyz::harvest::Conflicts;
 use xyz::output::{Encoding, Sink};
 use xyz::scheduler::{self, Submission, TaskSpec};
-use xyz::{Crop, executor};
 
-use crate::drive::{Control, drive};
+use crate::drive::Engine;
 use crate::errors::{Kind, interrupted, raise, raise_text};
 use crate::function::{Function, Settings};
-use crate::remote::ExecutorFunction;
 
 fn crop_err(e: &(dyn std::error::Error + 'static)) -> PyErr {
     raise(Kind::Crop, e)
@@ -147,41 +145,24 @@ fn grow(
     let loaded = py
         .detach(|| settings.loader().load_for_crop(&crop))
         .map_err(|e| raise(Kind::Function, &e))?;
-    let control = Arc::new(Control::default());
     let total = batches
         .iter()
         .filter(|&&id| (1..=crop.plan().batches()).contains(&id))
         .map(|&id| crop.plan().cases_of(id).len() as u64)
         .sum();
-    control
-        .total
-        .store(total, std::sync::atomic::Ordering::Relaxed);
-    let error = Arc::new(Mutex::new(None));
-    let remote = executor.map(|(call, task)| ExecutorFunction {
-        signature: crop.signature().clone(),
-        sha256: crop.sha256().to_string(),
-        task,
-        call,
-        control: control.clone(),
-        error: error.clone(),
-    });
-    let function: &dyn xyz::Function = match &remote {
-        Some(r) => r,
-        None => &*loaded.function,
+    let engine = Engine {
+        function: &*loaded.function,
+        executor,
+        threads,
     };
-    let pool = executor::with_threads(threads)
-        .map_err(|e| raise_text(Kind::Spec, format!("num_workers: {e}")))?;
-    let result = drive(py, &control, progress, on_cancel, || {
+    let result = engine.drive(py, total, progress, on_cancel, |function, pool, control| {
         let tick = |n: u64| control.tick(n);
-        crop.growing(function, &*pool)
+        crop.growing(function, pool)
             .raise_errors(raise_errors)
             .progress(&tick)
             .cancel(&control.cancel)
             .batches(&batches)
     });
-    if let Some(e) = error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        return Err(e);
-    }
     match result? {
         Ok(r) => Ok((r.batches, r.cases, r.failed)),
         Err(xyz::CropError::Run(xyz::RunError::Cancelled)) => Err(interrupted()),

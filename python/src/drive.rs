@@ -3,9 +3,13 @@
 //! Ctrl-C (or a notebook's interrupt), which cancels the work and raises once it stopped.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
+
+use crate::errors::{Kind, raise_text};
+use crate::remote::ExecutorFunction;
 
 /// How often the calling thread looks for signals and reports progress.
 const TICK: Duration = Duration::from_millis(100);
@@ -94,4 +98,55 @@ pub fn drive<T: Send>(
             None => Ok(out),
         }
     })
+}
+
+/// Where the cases of a piece of work are evaluated: a loaded function on this process's
+/// threads, or an executor standing for it (`(xyz._executor.call, task)`).
+pub struct Engine<'a> {
+    /// The function, loaded here.
+    pub function: &'a dyn xyz::Function,
+    /// The executor's call and task, when an executor evaluates the cases.
+    pub executor: Option<(Py<PyAny>, Py<PyAny>)>,
+    /// Threads here: each evaluates a chunk at a time, or waits for one an executor evaluates.
+    pub threads: usize,
+}
+
+impl Engine<'_> {
+    /// Runs `job` with the function to evaluate (the loaded one, or the executor's stand-in),
+    /// a pool of threads and the work's [`Control`] (`total` cases in all), driven from Python
+    /// by [`drive`]. An executor that failed a task for good raises its error, a Ctrl-C its
+    /// interrupt; otherwise `job`'s own result is given.
+    pub fn drive<T: Send, E: Send>(
+        &self,
+        py: Python<'_>,
+        total: u64,
+        progress: Option<&Bound<'_, PyAny>>,
+        on_cancel: Option<&Bound<'_, PyAny>>,
+        job: impl FnOnce(&dyn xyz::Function, &dyn xyz::Executor, &Control) -> Result<T, E> + Send,
+    ) -> PyResult<Result<T, E>> {
+        let control = Arc::new(Control::default());
+        control.total.store(total, Ordering::Relaxed);
+        let error = Arc::new(Mutex::new(None));
+        let remote = self.executor.as_ref().map(|(call, task)| ExecutorFunction {
+            signature: self.function.signature().clone(),
+            sha256: self.function.sha256().unwrap_or_default().to_string(),
+            task: task.clone_ref(py),
+            call: call.clone_ref(py),
+            control: control.clone(),
+            error: error.clone(),
+        });
+        let function: &dyn xyz::Function = match &remote {
+            Some(r) => r,
+            None => self.function,
+        };
+        let pool = xyz::executor::with_threads(self.threads)
+            .map_err(|e| raise_text(Kind::Spec, format!("num_workers: {e}")))?;
+        let result = drive(py, &control, progress, on_cancel, || {
+            job(function, &*pool, &control)
+        });
+        if let Some(e) = error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
+        }
+        result
+    }
 }

@@ -3,27 +3,17 @@
 //! into one on disk under the dataset's lock, as `xyz run` and `xyz run --into` do.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use xyz::abi::Signature;
 use xyz::harvest::{Conflicts, Lacking, Policy};
 use xyz::output::{Encoding, Sink};
-use xyz::{BoundSpace, Dataset, RunError, Runner, executor};
+use xyz::{BoundSpace, Dataset, RunError, Runner};
 
-use crate::drive::{Control, drive};
+use crate::drive::Engine;
 use crate::errors::{Kind, interrupted, raise, raise_text};
 use crate::function::Function;
-use crate::remote::ExecutorFunction;
-
-/// Where the cases go: an executor, or this process's threads.
-struct Target<'a> {
-    function: &'a Function,
-    /// `(xyz._executor.call, task)` when an executor evaluates the cases.
-    executor: Option<(Py<PyAny>, Py<PyAny>)>,
-    threads: usize,
-}
 
 /// The summary of a run, for Python: cases evaluated, failures and what was skipped.
 fn summary<'py>(
@@ -53,48 +43,23 @@ fn bind(spec: &xyz::Spec, sig: &Signature) -> PyResult<BoundSpace> {
     Ok(bound)
 }
 
-/// Runs `job` with a runner for `target`, driven from Python (progress, Ctrl-C), and turns a
-/// cancelled run into the interrupt or the executor's error that cancelled it.
+/// Runs `job` with a runner on `engine`, driven from Python (progress, Ctrl-C), `total`
+/// cases in all.
 fn with_runner<T: Send>(
     py: Python<'_>,
-    target: &Target<'_>,
+    engine: &Engine<'_>,
     total: u64,
     progress: Option<&Bound<'_, PyAny>>,
     on_cancel: Option<&Bound<'_, PyAny>>,
     job: impl FnOnce(&Runner<'_>) -> Result<T, RunError> + Send,
 ) -> PyResult<T> {
-    let control = Arc::new(Control::default());
-    control
-        .total
-        .store(total, std::sync::atomic::Ordering::Relaxed);
-    let error = Arc::new(Mutex::new(None));
-    let remote = target
-        .executor
-        .as_ref()
-        .map(|(call, task)| ExecutorFunction {
-            signature: target.function.loaded.function.signature().clone(),
-            sha256: target.function.loaded.sha256.clone(),
-            task: task.clone_ref(py),
-            call: call.clone_ref(py),
-            control: control.clone(),
-            error: error.clone(),
-        });
-    let function: &dyn xyz::Function = match &remote {
-        Some(r) => r,
-        None => &*target.function.loaded.function,
-    };
-    let pool = executor::with_threads(target.threads)
-        .map_err(|e| raise_text(Kind::Spec, format!("num_workers: {e}")))?;
-    let result = drive(py, &control, progress, on_cancel, || {
+    let result = engine.drive(py, total, progress, on_cancel, |function, pool, control| {
         let tick = |n: u64| control.tick(n);
-        let mut runner = Runner::new(function, &*pool);
+        let mut runner = Runner::new(function, pool);
         runner.progress(&tick).cancel(&control.cancel);
         job(&runner)
-    });
-    if let Some(e) = error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        return Err(e);
-    }
-    match result? {
+    })?;
+    match result {
         Ok(out) => Ok(out),
         Err(RunError::Cancelled) => Err(interrupted()),
         Err(e) => Err(raise(Kind::Function, &e)),
@@ -130,12 +95,12 @@ pub fn run(
         &spec.coords,
     )
     .map_err(|e| raise_text(Kind::Spec, format!("coords: {e}")))?;
-    let target = Target {
-        function,
+    let engine = Engine {
+        function: &*function.loaded.function,
         executor,
         threads,
     };
-    let outcome = with_runner(py, &target, bound.len(), progress, on_cancel, |runner| {
+    let outcome = with_runner(py, &engine, bound.len(), progress, on_cancel, |runner| {
         runner.run(&bound)
     })?;
     let (mut dataset, outcome) = outcome.split();
@@ -204,8 +169,8 @@ pub fn harvest(
     }
     dest.check_holds(&layout)
         .map_err(|e| raise(Kind::Dataset, &e))?;
-    let target = Target {
-        function,
+    let engine = Engine {
+        function: &*function.loaded.function,
         executor,
         threads,
     };
@@ -214,7 +179,7 @@ pub fn harvest(
         .map_err(|e| raise(Kind::Dataset, &e))?
     else {
         // No dataset there yet: the whole sweep, written as the first.
-        let outcome = with_runner(py, &target, bound.len(), progress, on_cancel, |runner| {
+        let outcome = with_runner(py, &engine, bound.len(), progress, on_cancel, |runner| {
             runner.run(&bound)
         })?;
         let (mut dataset, outcome) = outcome.split();
@@ -240,7 +205,7 @@ pub fn harvest(
     let todo = lacking.todo.clone();
     let outcome = with_runner(
         py,
-        &target,
+        &engine,
         lacking.count(bound.len()),
         progress,
         on_cancel,
