@@ -4,8 +4,8 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 
 use super::wire;
 
-use crate::function::{Function, Instance, Trap};
-use crate::value::{Column, Columns, EvalOutput, FailureKind};
+use crate::function::{Function, Instance};
+use crate::value::{Column, Columns, EvalOutput};
 
 /// Reads the function's file from `input`: the first message a parent sends a worker it
 /// [launched](super::ProcessFunction::launch). The worker then loads it and [serves](serve) it over
@@ -44,26 +44,9 @@ pub fn serve(
             return Ok(());
         }
         out.reset(&sig.outputs, args.n);
-        let inst = match &mut instance {
-            Some(i) => i,
-            None => match function.instantiate() {
-                Ok(i) => instance.insert(i),
-                Err(e) => {
-                    let trap = Trap {
-                        kind: FailureKind::Trap,
-                        message: e.to_string(),
-                    };
-                    wire::write_trapped(&mut output, &trap)?;
-                    continue;
-                }
-            },
-        };
-        match inst.eval(&args, &mut out) {
+        match super::task::eval_in(function, &mut instance, &args, &mut out) {
             Ok(()) => wire::write_done(&mut output, &out)?,
-            Err(trap) => {
-                instance = None;
-                wire::write_trapped(&mut output, &trap)?;
-            }
+            Err(trap) => wire::write_trapped(&mut output, &trap)?,
         }
     }
 }

@@ -67,26 +67,33 @@ pub fn evaluate(
     let args = decode_call(call, sig)?;
     let mut out = EvalOutput::default();
     out.reset(&sig.outputs, args.n);
-    let inst = match instance {
-        Some(i) => i,
-        None => match function.instantiate() {
-            Ok(i) => instance.insert(i),
-            Err(e) => {
-                let trap = Trap {
-                    kind: FailureKind::Trap,
-                    message: e.to_string(),
-                };
-                return encode_reply(Err(&trap));
-            }
-        },
-    };
-    match inst.eval(&args, &mut out) {
+    match eval_in(function, instance, &args, &mut out) {
         Ok(()) => encode_reply(Ok(&out)),
-        Err(trap) => {
-            *instance = None;
-            encode_reply(Err(&trap))
-        }
+        Err(trap) => encode_reply(Err(&trap)),
     }
+}
+
+/// Evaluates `args` into `out` (shaped for them) with the instance in `slot`, made from
+/// `function` when the slot is empty; a trap (or an instance that could not be made) empties
+/// the slot and is given back.
+pub(crate) fn eval_in(
+    function: &dyn Function,
+    slot: &mut Option<Box<dyn Instance>>,
+    args: &Columns,
+    out: &mut EvalOutput,
+) -> Result<(), Trap> {
+    let instance = match slot {
+        Some(i) => i,
+        None => slot.insert(function.instantiate().map_err(|e| Trap {
+            kind: FailureKind::Trap,
+            message: e.to_string(),
+        })?),
+    };
+    let result = instance.eval(args, out);
+    if result.is_err() {
+        *slot = None;
+    }
+    result
 }
 
 #[cfg(test)]
