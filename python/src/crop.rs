@@ -62,8 +62,7 @@ fn sow(
         .transpose()
         .map_err(|e| raise_text(Kind::Crop, format!("resolving the harvester's file: {e}")))?;
     let cases = spec.space.bind(&sig).map(|b| b.len()).unwrap_or(0);
-    let chosen = (batchsize.is_none() && num_batches.is_none())
-        .then(|| xyz::crop::plan::default_batchsize(cases));
+    let chosen = xyz::crop::plan::chosen_batchsize(batchsize, num_batches, cases);
     let name = name.unwrap_or_else(|| sig.name.clone());
     let (crop, _) = py
         .detach(|| {

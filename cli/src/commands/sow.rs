@@ -160,8 +160,8 @@ impl SowCommand {
         let cases = lacking.count(bound.len());
         // Without a size or a count, about a thousand batches: a batch per case would make a
         // file per case, the cost that dominates a crop on a shared filesystem.
-        let chosen = (self.batchsize.is_none() && self.num_batches.is_none())
-            .then(|| xyz_core::crop::plan::default_batchsize(cases));
+        let chosen =
+            xyz_core::crop::plan::chosen_batchsize(self.batchsize, self.num_batches, cases);
         let name = self
             .name
             .clone()

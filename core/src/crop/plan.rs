@@ -57,6 +57,16 @@ pub fn default_batchsize(cases: u64) -> u64 {
         .min(cases.max(1))
 }
 
+/// The batch size a sowing of `cases` cases takes when it was given neither a batch size nor
+/// a number of batches: [`default_batchsize`]; `None` when it was given either.
+pub fn chosen_batchsize(
+    batchsize: Option<u64>,
+    num_batches: Option<u64>,
+    cases: u64,
+) -> Option<u64> {
+    (batchsize.is_none() && num_batches.is_none()).then(|| default_batchsize(cases))
+}
+
 impl Plan {
     /// The plan for `cases` cases, from the requested batch size and number of batches (see
     /// the [module docs](self)), in space order or shuffled by `shuffle`.
