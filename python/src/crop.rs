@@ -114,7 +114,7 @@ fn missing(py: Python<'_>, dir: PathBuf) -> PyResult<Vec<u64>> {
 /// Grows `batches` (ids; every missing one when `None`) of the crop at `dir`, in this
 /// process or through an executor; gives the batches, cases and failures grown.
 #[pyfunction]
-#[pyo3(signature = (dir, batches=None, threads=0, worker=None, executor=None, progress=None, on_cancel=None, raise_errors=false))]
+#[pyo3(signature = (dir, worker, batches=None, threads=0, executor=None, progress=None, on_cancel=None, raise_errors=false))]
 #[allow(
     clippy::too_many_arguments,
     reason = "the keyword arguments of Crop.grow"
@@ -122,9 +122,9 @@ fn missing(py: Python<'_>, dir: PathBuf) -> PyResult<Vec<u64>> {
 fn grow(
     py: Python<'_>,
     dir: PathBuf,
+    worker: PathBuf,
     batches: Option<Vec<u64>>,
     threads: usize,
-    worker: Option<PathBuf>,
     executor: Option<(Py<PyAny>, Py<PyAny>)>,
     progress: Option<&Bound<'_, PyAny>>,
     on_cancel: Option<&Bound<'_, PyAny>>,

@@ -24,8 +24,9 @@ pub struct Function {
 /// How a function is loaded, in this process or in another (an executor's).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The `xyz` executable that serves functions in worker processes.
-    pub worker: Option<PathBuf>,
+    /// The `xyz` executable the wheel carries: every function is first loaded in one of its
+    /// worker processes (bounded in time), and isolated ones are served by them.
+    pub worker: PathBuf,
     /// The memory limit of an instance, in bytes.
     pub memory: Option<u64>,
     /// The deadline of a call; `None` for the default.
@@ -42,11 +43,9 @@ impl Settings {
         if let Some(d) = self.deadline {
             loader.deadline(Some(d));
         }
-        if let Some(exe) = &self.worker {
-            // A missing executable is reported when workers start, naming it.
-            if let Ok(command) = WorkerCommand::of(exe.clone()) {
-                loader.worker_command(command);
-            }
+        // A missing executable is reported when workers start, naming it.
+        if let Ok(command) = WorkerCommand::of(self.worker.clone()) {
+            loader.worker_command(command);
         }
         loader
     }
@@ -99,11 +98,11 @@ pub fn duration_of(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Opt
 impl Function {
     /// Loads `source` (a path, or the bytes of a module or library).
     #[new]
-    #[pyo3(signature = (source, worker=None, memory=None, deadline=None, isolate=true))]
+    #[pyo3(signature = (source, worker, memory=None, deadline=None, isolate=true))]
     fn new(
         py: Python<'_>,
         source: &Bound<'_, PyAny>,
-        worker: Option<PathBuf>,
+        worker: PathBuf,
         memory: Option<&Bound<'_, PyAny>>,
         deadline: Option<&Bound<'_, PyAny>>,
         isolate: bool,

@@ -166,7 +166,7 @@ fn load(bytes: &[u8], sha256: &str, settings: &Settings) -> PyResult<(String, Ar
 /// `bytes` (whose SHA-256 must be `sha256`), loaded once in this process under the settings
 /// given. Returns the reply's bytes.
 #[pyfunction]
-#[pyo3(signature = (call, bytes, sha256, worker=None, memory=None, deadline=None, isolate=true))]
+#[pyo3(signature = (call, bytes, sha256, worker, memory=None, deadline=None, isolate=true))]
 #[allow(
     clippy::too_many_arguments,
     reason = "the fields of a task, as Python passes them"
@@ -176,7 +176,7 @@ pub fn evaluate<'py>(
     call: &[u8],
     bytes: &[u8],
     sha256: &str,
-    worker: Option<std::path::PathBuf>,
+    worker: std::path::PathBuf,
     memory: Option<u64>,
     deadline: Option<f64>,
     isolate: bool,

@@ -4,11 +4,15 @@ the ``xyz`` command line grows, watches and reaps too."""
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from . import _xyz
 from ._binary import worker_binary
 from ._dataset import to_xarray
 from ._runner import Harvester, Runner, _Call, _function
+
+if TYPE_CHECKING:
+    import xarray
 
 
 class Crop:
@@ -22,7 +26,14 @@ class Crop:
     neither: about a thousand batches.
     """
 
-    def __init__(self, name=None, fn=None, batchsize=None, num_batches=None, parent_dir=None):
+    def __init__(
+        self,
+        name: "str | None" = None,
+        fn: Any = None,
+        batchsize: "int | None" = None,
+        num_batches: "int | None" = None,
+        parent_dir: "str | os.PathLike[str] | None" = None,
+    ) -> None:
         self.name = name
         self.parent_dir = Path(parent_dir) if parent_dir is not None else Path.cwd()
         self.batchsize = batchsize
@@ -41,28 +52,32 @@ class Crop:
             self.name = self.runner.function.name
 
     @property
-    def location(self):
+    def location(self) -> Path:
         """The crop's directory (``parent_dir/.xyz-name``)."""
         return self.parent_dir / f".xyz-{self.name}"
 
     @property
-    def is_prepared(self):
+    def is_prepared(self) -> bool:
         """Whether the crop is sown."""
         return (self.location / "manifest.toml").is_file()
 
     def _dir(self):
         return str(_xyz.locate(self.name, str(self.parent_dir)))
 
-    def sow_combos(self, combos, cases=None, constants=None, fields=None, force=False):
+    def sow_combos(self, combos: "Mapping[str, Any]", cases: "Sequence[Any] | None" = None,
+                   constants: "Mapping[str, Any] | None" = None, fields: "Sequence[str] | None" = None,
+                   force: bool = False) -> "Crop":
         """Sows every combination of ``combos`` (at each of ``cases``) as batches; gives the
         crop. ``force=True`` replaces a crop of that name with other contents."""
         return self._sow(self.runner._spec(combos=combos, cases=cases, constants=constants, fields=fields), force)
 
-    def sow_cases(self, cases, constants=None, fields=None, force=False):
+    def sow_cases(self, cases: "Sequence[Any]", constants: "Mapping[str, Any] | None" = None,
+                  fields: "Sequence[str] | None" = None, force: bool = False) -> "Crop":
         """Sows ``cases`` as batches; gives the crop."""
         return self._sow(self.runner._spec(cases=cases, constants=constants, fields=fields), force)
 
-    def sow_samples(self, samples, combos=None, constants=None, force=False):
+    def sow_samples(self, samples: "Mapping[str, Any]", combos: "Mapping[str, Any] | None" = None,
+                    constants: "Mapping[str, Any] | None" = None, force: bool = False) -> "Crop":
         """Sows the cases ``samples`` draws (see :meth:`Runner.run_samples`); gives the crop."""
         return self._sow(self.runner._spec(combos=combos, samples=samples, constants=constants), force)
 
@@ -84,25 +99,25 @@ class Crop:
         )
         return self
 
-    def status(self):
+    def status(self) -> "dict[str, Any]":
         """The crop's progress, as ``xyz status --json`` reports it."""
         return json.loads(_xyz.status(self._dir()))
 
     @property
-    def num_sown_batches(self):
+    def num_sown_batches(self) -> int:
         """Batches sown (``-1`` when the crop is not sown)."""
         return self.status()["batches"] if self.is_prepared else -1
 
     @property
-    def num_results(self):
+    def num_results(self) -> int:
         """Batches grown."""
         return self.status()["grown"] if self.is_prepared else 0
 
-    def missing_results(self):
+    def missing_results(self) -> "tuple[int, ...]":
         """The ids of the batches not grown yet (counted from 1)."""
         return tuple(_xyz.missing(self._dir()))
 
-    def is_ready_to_reap(self):
+    def is_ready_to_reap(self) -> bool:
         """Whether every batch is grown."""
         return self.is_prepared and not self.missing_results()
 
@@ -115,14 +130,16 @@ class Crop:
             f"{s['cases_grown']}/{s['cases']} cases, {s['failed_cases']} failed>"
         )
 
-    def grow(self, batch_ids, parallel=False, num_workers=None, executor=None, progbar=False, raise_errors=False):
+    def grow(self, batch_ids: "int | Sequence[int]", parallel: bool = False, num_workers: "int | None" = None,
+             executor: Any = None, progbar: bool = False, raise_errors: bool = False) -> "tuple[int, int, int]":
         """Grows the batches ``batch_ids`` (an id or several, counted from 1) here, or
         through ``executor``; gives ``(batches, cases, failed)`` grown."""
         if isinstance(batch_ids, int):
             batch_ids = [batch_ids]
         return self._grow(list(batch_ids), parallel, num_workers, executor, progbar, raise_errors)
 
-    def grow_missing(self, parallel=False, num_workers=None, executor=None, progbar=False, raise_errors=False):
+    def grow_missing(self, parallel: bool = False, num_workers: "int | None" = None, executor: Any = None,
+                     progbar: bool = False, raise_errors: bool = False) -> "tuple[int, int, int]":
         """Grows every batch not grown yet: here (``parallel``, ``num_workers``) or through
         ``executor``; gives ``(batches, cases, failed)`` grown."""
         return self._grow(None, parallel, num_workers, executor, progbar, raise_errors)
@@ -130,15 +147,17 @@ class Crop:
     def _grow(self, batches, parallel, num_workers, executor, progbar, raise_errors):
         function = self._function() if executor is not None else None
         call = _Call(function, parallel, num_workers, executor, progbar)
-        return call.drive(_xyz.grow, self._dir(), batches, worker=worker_binary(), raise_errors=raise_errors)
+        return call.drive(_xyz.grow, self._dir(), worker_binary(), batches, raise_errors=raise_errors)
 
     def _function(self):
         if self.runner is not None:
             return self.runner.function
         return _function(_xyz.function_path(self._dir()))
 
-    def submit(self, scheduler="slurm", time=None, mem=None, cpus=1, throttle=None, workers=None,
-               lease="2m", options=(), setup=(), max_array=None, dry_run=False):
+    def submit(self, scheduler: str = "slurm", time: "str | None" = None, mem: "int | str | None" = None,
+               cpus: int = 1, throttle: "int | None" = None, workers: "int | None" = None, lease: str = "2m",
+               options: "Sequence[str]" = (), setup: "Sequence[str]" = (), max_array: "int | None" = None,
+               dry_run: bool = False) -> "list[dict[str, Any]]":
         """Submits the growth of the missing batches to a batch scheduler (``"slurm"``,
         ``"sge"`` or ``"pbs"``), as ``xyz submit`` does: an array task per batch, or
         ``workers`` tasks that claim batches. Gives the jobs submitted (with ``dry_run``,
@@ -163,7 +182,7 @@ class Crop:
 
     qsub_grow = submit
 
-    def reap(self, allow_incomplete=False, keep=False):
+    def reap(self, allow_incomplete: bool = False, keep: bool = False) -> "xarray.Dataset":
         """The crop's dataset. A crop sown from a :class:`Harvester` merges it into the
         harvester's file too. A complete crop is removed unless ``keep``; an incomplete one
         is refused unless ``allow_incomplete`` (its missing cells are ``not_evaluated``)."""
@@ -171,10 +190,14 @@ class Crop:
         return to_xarray(parts)
 
 
-def grow(batch_number, crop=None, fn=None, num_workers=None, verbosity=0, **kwargs):
-    """Grows batch ``batch_number`` of ``crop`` (a :class:`Crop`, or the name of one in the
-    current directory): what xyzpy's batch scripts run,
-    ``python -c "import xyz; c = xyz.Crop(name='NAME'); xyz.grow(i, crop=c)"``."""
+def grow(batch_number: int, crop: "Crop | str | None" = None, num_workers: "int | None" = None,
+         parent_dir: "str | os.PathLike[str] | None" = None) -> "tuple[int, int, int]":
+    """Grows batch ``batch_number`` of ``crop`` (a :class:`Crop`, or the name of one in
+    ``parent_dir``, the current directory by default) with the function the crop holds: what
+    xyzpy's batch scripts run, ``python -c "import xyz; c = xyz.Crop(name='NAME');
+    xyz.grow(i, crop=c)"``. Gives ``(batches, cases, failed)`` grown."""
     if not isinstance(crop, Crop):
-        crop = Crop(name=crop, **kwargs)
+        if crop is None:
+            raise _xyz.CropError("grow: give crop= (a Crop, or a crop's name)")
+        crop = Crop(name=crop, parent_dir=parent_dir)
     return crop.grow(batch_number, num_workers=num_workers)

@@ -4,11 +4,15 @@ one merged into a dataset on disk."""
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from . import _xyz
 from ._binary import worker_binary
 from ._dataset import to_xarray
 from ._progress import progress_bar
+
+if TYPE_CHECKING:
+    import xarray
 
 
 def _function(fn, memory=None, deadline=None, isolate=True):
@@ -116,7 +120,15 @@ class Runner:
     >>> ds = r.run_combos({"a": [1, 2, 3], "b": [0.5, 1.5]})      # doctest: +SKIP
     """
 
-    def __init__(self, fn, constants=None, attrs=None, memory=None, deadline=None, isolate=True):
+    def __init__(
+        self,
+        fn: "str | os.PathLike[str] | bytes",
+        constants: "Mapping[str, Any] | None" = None,
+        attrs: "Mapping[str, Any] | None" = None,
+        memory: "int | str | None" = None,
+        deadline: "float | str | None" = None,
+        isolate: bool = True,
+    ) -> None:
         self.function = _function(fn, memory, deadline, isolate)
         self.constants = dict(constants or {})
         self.attrs = dict(attrs or {})
@@ -126,7 +138,7 @@ class Runner:
         return f"<xyz.Runner {self.function.signature}>"
 
     @property
-    def signature(self):
+    def signature(self) -> str:
         """The function's signature, as ``xyz inspect`` prints it."""
         return self.function.signature
 
@@ -150,16 +162,16 @@ class Runner:
 
     def run_combos(
         self,
-        combos,
-        cases=None,
-        constants=None,
-        parallel=False,
-        num_workers=None,
-        executor=None,
-        progbar=False,
-        coords=None,
-        fields=None,
-    ):
+        combos: "Mapping[str, Any]",
+        cases: "Sequence[Any] | None" = None,
+        constants: "Mapping[str, Any] | None" = None,
+        parallel: bool = False,
+        num_workers: "int | None" = None,
+        executor: Any = None,
+        progbar: bool = False,
+        coords: "Mapping[str, Any] | None" = None,
+        fields: "Sequence[str] | None" = None,
+    ) -> "xarray.Dataset":
         """Evaluates every combination of ``combos`` (a dict of name to values: a list, a
         numpy array, a range, or one of xyz's generators such as ``{"linspace": [0, 1,
         11]}``), the last varying fastest, at each of ``cases`` if given, and returns the
@@ -176,15 +188,15 @@ class Runner:
 
     def run_cases(
         self,
-        cases,
-        constants=None,
-        fields=None,
-        parallel=False,
-        num_workers=None,
-        executor=None,
-        progbar=False,
-        coords=None,
-    ):
+        cases: "Sequence[Any]",
+        constants: "Mapping[str, Any] | None" = None,
+        fields: "Sequence[str] | None" = None,
+        parallel: bool = False,
+        num_workers: "int | None" = None,
+        executor: Any = None,
+        progbar: bool = False,
+        coords: "Mapping[str, Any] | None" = None,
+    ) -> "xarray.Dataset":
         """Evaluates each of ``cases`` (dicts of name to value, or tuples named by
         ``fields``) and returns the dataset, laid out over the cases' values."""
         spec = self._spec(cases=cases, constants=constants, coords=coords, fields=fields)
@@ -192,15 +204,15 @@ class Runner:
 
     def run_samples(
         self,
-        samples,
-        combos=None,
-        constants=None,
-        parallel=False,
-        num_workers=None,
-        executor=None,
-        progbar=False,
-        coords=None,
-    ):
+        samples: "Mapping[str, Any]",
+        combos: "Mapping[str, Any] | None" = None,
+        constants: "Mapping[str, Any] | None" = None,
+        parallel: bool = False,
+        num_workers: "int | None" = None,
+        executor: Any = None,
+        progbar: bool = False,
+        coords: "Mapping[str, Any] | None" = None,
+    ) -> "xarray.Dataset":
         """Evaluates cases drawn as ``samples`` says (the fields of a spec's ``[samples]``:
         ``n``, ``seed``, ``method`` and a distribution per argument), at each combination of
         ``combos`` if given; the sampled arguments are coordinates along the dim ``sample``."""
@@ -213,7 +225,7 @@ class Harvester:
     ``.zarr``, ``.nc`` or ``.parquet``), evaluating only the cells it lacks, under the same
     lock and rules as ``xyz run --into``."""
 
-    def __init__(self, runner, data_name):
+    def __init__(self, runner: "Runner | str | os.PathLike[str] | bytes", data_name: "str | os.PathLike[str]") -> None:
         self.runner = runner if isinstance(runner, Runner) else Runner(runner)
         self.data_name = Path(data_name)
         self.last_run = None
@@ -222,7 +234,7 @@ class Harvester:
         return f"<xyz.Harvester {self.runner.function.name} into {self.data_name}>"
 
     @property
-    def full_ds(self):
+    def full_ds(self) -> "xarray.Dataset":
         """The whole dataset on disk, read now."""
         return to_xarray(_xyz.read(str(self.data_name)))
 
@@ -246,19 +258,19 @@ class Harvester:
 
     def harvest_combos(
         self,
-        combos,
-        cases=None,
-        constants=None,
-        parallel=False,
-        num_workers=None,
-        executor=None,
-        progbar=False,
-        overwrite=False,
-        recompute=False,
-        retry_failed=False,
-        keep_existing=False,
-        fields=None,
-    ):
+        combos: "Mapping[str, Any]",
+        cases: "Sequence[Any] | None" = None,
+        constants: "Mapping[str, Any] | None" = None,
+        parallel: bool = False,
+        num_workers: "int | None" = None,
+        executor: Any = None,
+        progbar: bool = False,
+        overwrite: bool = False,
+        recompute: bool = False,
+        retry_failed: bool = False,
+        keep_existing: bool = False,
+        fields: "Sequence[str] | None" = None,
+    ) -> "dict[str, Any]":
         """Evaluates the cells of ``combos`` the dataset lacks and merges them into it
         (made if it does not exist). ``overwrite=True`` evaluates every cell again and
         replaces the old values; ``keep_existing=True`` keeps old values that differ;
@@ -269,18 +281,18 @@ class Harvester:
 
     def harvest_cases(
         self,
-        cases,
-        constants=None,
-        fields=None,
-        parallel=False,
-        num_workers=None,
-        executor=None,
-        progbar=False,
-        overwrite=False,
-        recompute=False,
-        retry_failed=False,
-        keep_existing=False,
-    ):
+        cases: "Sequence[Any]",
+        constants: "Mapping[str, Any] | None" = None,
+        fields: "Sequence[str] | None" = None,
+        parallel: bool = False,
+        num_workers: "int | None" = None,
+        executor: Any = None,
+        progbar: bool = False,
+        overwrite: bool = False,
+        recompute: bool = False,
+        retry_failed: bool = False,
+        keep_existing: bool = False,
+    ) -> "dict[str, Any]":
         """As :meth:`harvest_combos`, for explicit cases."""
         spec = self.runner._spec(cases=cases, constants=constants, fields=fields)
         return self._harvest(spec, parallel, num_workers, executor, progbar, overwrite, recompute, retry_failed, keep_existing)

@@ -21,7 +21,7 @@ class Function:
     def __init__(
         self,
         source: Union[_Path, bytes],
-        worker: Optional[_Path] = None,
+        worker: _Path,
         memory: Union[int, str, None] = None,
         deadline: Union[float, str, None] = None,
         isolate: bool = True,
@@ -76,7 +76,7 @@ def evaluate(
     call: bytes,
     bytes: bytes,
     sha256: str,
-    worker: Optional[_Path] = None,
+    worker: _Path,
     memory: Optional[int] = None,
     deadline: Optional[float] = None,
     isolate: bool = True,
@@ -98,9 +98,9 @@ def missing(dir: _Path) -> list[int]: ...
 def function_path(dir: _Path) -> str: ...
 def grow(
     dir: _Path,
+    worker: _Path,
     batches: Optional[Sequence[int]] = None,
     threads: int = 0,
-    worker: Optional[_Path] = None,
     executor: Optional[_Executor] = None,
     progress: Optional[Callable[[int], None]] = None,
     on_cancel: Optional[Callable[[], None]] = None,
