@@ -5,6 +5,8 @@
 #                                      test build's compiled dependencies)
 #   scripts/python-wheel.sh --release  the release profile, as scripts/release.sh ships it
 #   scripts/python-wheel.sh --release --target aarch64-unknown-linux-gnu
+#   scripts/python-wheel.sh --binary target/debug/xyz   with an xyz already built (the test
+#                                      command's, built with the tests' features)
 #
 # The wheel carries the `xyz` executable (it serves functions in worker processes and grows
 # crops in batch jobs) beside the extension module, both stripped of debug information.
@@ -15,17 +17,21 @@ profile=dev
 dir=debug
 target=()
 triple=""
+exe=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --release) profile=release; dir=release ;;
         --target) triple="$2"; target=(--target "$2"); shift ;;
-        *) echo "python-wheel.sh: unknown argument $1 (--release, --target TRIPLE)" >&2; exit 2 ;;
+        --binary) exe="$2"; shift ;;
+        *) echo "python-wheel.sh: unknown argument $1 (--release, --target TRIPLE, --binary PATH)" >&2; exit 2 ;;
     esac
     shift
 done
 
-cargo build --locked --profile "$profile" -p xyz-cli "${target[@]}"
-exe="target/${triple:+$triple/}$dir/xyz"
+if [ -z "$exe" ]; then
+    cargo build --locked --profile "$profile" -p xyz-cli "${target[@]}"
+    exe="target/${triple:+$triple/}$dir/xyz"
+fi
 strip_tool=strip
 if [ -n "$triple" ] && [ "$triple" != "$(rustc -vV | sed -n 's/^host: //p')" ]; then
     strip_tool="${triple%%-unknown*}-linux-gnu-strip"

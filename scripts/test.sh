@@ -21,13 +21,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --document-private-items --locked --quiet
 
-# The Python module: the wheel built in the dev profile (on the test build's compiled
-# dependencies, no release build), installed into a fresh environment that sees the packages
-# above, and its tests run against it.
-./scripts/python-wheel.sh
+# The Python module: the wheel built in the dev profile (no release build) around the xyz the
+# tests above ran, installed into a fresh environment that sees the packages above, and its
+# tests run against it.
+./scripts/python-wheel.sh --binary target/debug/xyz
 venv=target/python-env
 rm -rf "$venv"
 python3 -m venv --system-site-packages "$venv"
 wheel=$(ls -t target/wheels/xyz_sweeps-*.whl | head -1)
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$wheel"
-PATH="$PWD/$venv/bin:$PATH" XYZ_WHEEL="$PWD/$wheel" "$venv/bin/python" -m pytest -q python/tests
+PATH="$PWD/$venv/bin:$PATH" XYZ_WHEEL="$PWD/$wheel" "$venv/bin/python" -m pytest -q --timeout 900 python/tests
