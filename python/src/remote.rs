@@ -181,10 +181,14 @@ pub fn evaluate<'py>(
     deadline: Option<f64>,
     isolate: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
+    let deadline = deadline
+        .map(std::time::Duration::try_from_secs_f64)
+        .transpose()
+        .map_err(|e| raise_text(Kind::Executor, format!("a task's deadline: {e}")))?;
     let settings = Settings {
         worker,
         memory,
-        deadline: deadline.map(std::time::Duration::from_secs_f64),
+        deadline,
         isolate,
     };
     let (key, function) = py.detach(|| load(bytes, sha256, &settings))?;

@@ -55,6 +55,9 @@ def test_damaged_tasks_are_refused_not_trusted():
             _xyz.evaluate(call, module, sha, worker_binary(), None, None, False)
     with pytest.raises(xyz.FunctionError, match="not the 0000 it was sent with"):
         _xyz.evaluate(b"", module, "0000", worker_binary(), None, None, False)
+    for deadline in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(xyz.ExecutorError, match="a task's deadline"):
+            _xyz.evaluate(b"", module, sha, worker_binary(), None, deadline, False)
 
 
 def test_the_lazy_errors_read_as_the_whole_array_does():
