@@ -20,7 +20,8 @@
 # naming both architectures, reaped equal to `xyz run`.
 #
 # Installs what it needs: the Rust targets, zig (the ziglang package from PyPI), maturin,
-# cargo-zigbuild, qemu-user and an aarch64 glibc for qemu (Debian's libc6-arm64-cross).
+# cargo-zigbuild, qemu-user and an aarch64 glibc for qemu (Debian's libc6-arm64-cross); to check
+# the aarch64 wheel, it downloads Debian's aarch64 CPython (scripts/check-wheel-aarch64.sh).
 # Takes about 35 minutes on 2 cores (two release builds of wasmtime, and two more for the
 # wheels).
 set -euo pipefail
@@ -168,4 +169,6 @@ for f in "$work/arm-wheel/xyz/_xyz.abi3.so" "$work/arm-wheel/xyz/bin/xyz"; do
     readelf -h "$f" | grep -q 'AArch64' || { echo "error: $f is not aarch64" >&2; exit 1; }
 done
 $qemu "$work/arm-wheel/xyz/bin/xyz" --version
+# And as an aarch64 node's Python meets it: installed by pip, imported by aarch64 CPython.
+./scripts/check-wheel-aarch64.sh dist/wheels/*aarch64*.whl "$mandel" "$work/x86.zarr"
 ls -l dist dist/completions dist/wheels
