@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
 apt-get update -qq
 mapfile -t packages < <(grep -v '^#' scripts/debian/arm64-python.txt | sed '/^$/d; s/$/:arm64/')
-( cd "$work" && apt-get download -qq "${packages[@]}" 2>/dev/null )
+( cd "$work" && apt-get download -qq "${packages[@]}" )
 mkdir "$work/root"
 for deb in "$work"/*.deb; do
     dpkg -x "$deb" "$work/root"
