@@ -23,7 +23,7 @@ mkdir "$work/root"
 for deb in "$work"/*.deb; do
     dpkg -x "$deb" "$work/root"
 done
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-conflicts \
     --target "$work/site" --only-binary=:all: --implementation cp --python-version 3.11 \
     --platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64 \
     --platform manylinux2014_aarch64 "$wheel" numpy xarray
