@@ -2,35 +2,18 @@
 //! thread, the GIL released, wakes ten times a second to pass on progress and to notice a
 //! Ctrl-C (or a notebook's interrupt), which cancels the work and raises once it stopped.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
+use crate::control::Control;
 use crate::errors::{Kind, raise_text};
 use crate::remote::ExecutorFunction;
 
 /// How often the calling thread looks for signals and reports progress.
 const TICK: Duration = Duration::from_millis(100);
-
-/// What a piece of work shares with the thread that drives it.
-#[derive(Debug, Default)]
-pub struct Control {
-    /// Set to cancel the work (a run checks it before each chunk).
-    pub cancel: AtomicBool,
-    /// Cases done so far.
-    pub done: AtomicU64,
-    /// Cases the work evaluates in all.
-    pub total: AtomicU64,
-}
-
-impl Control {
-    /// Counts `n` more cases done.
-    pub fn tick(&self, n: u64) {
-        self.done.fetch_add(n, Ordering::Relaxed);
-    }
-}
 
 /// Runs `work` in a thread of its own, the GIL released, calling `progress(done, total)` when the
 /// count of cases done moves and `on_cancel()` once if a signal handler raises (Ctrl-C): then

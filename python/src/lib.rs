@@ -8,6 +8,7 @@
 
 use pyo3::prelude::*;
 
+mod control;
 mod crop;
 mod drive;
 mod errors;

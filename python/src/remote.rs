@@ -18,7 +18,7 @@ use xyz::abi::Signature;
 use xyz::process::task;
 use xyz::{Columns, EvalOutput, FailureKind, Instance, InstantiateError, Trap};
 
-use crate::drive::Control;
+use crate::control::Control;
 use crate::errors::{Kind, raise_text};
 use crate::function::Settings;
 
