@@ -4,7 +4,7 @@ writes and xarray reads back."""
 
 import json
 
-import numpy as np
+from ._strings import strings
 
 #: The attributes of ``xyz_status``, as every format stores them.
 STATUS_ATTRS = {
@@ -17,16 +17,8 @@ STATUS_ATTRS = {
 ERROR_ATTRS = {"long_name": "why the cell's case failed: kind and message"}
 
 
-def _strings(values):
-    """A list of str as the array xarray reads strings into (numpy's StringDType)."""
-    dtype = getattr(np.dtypes, "StringDType", None)
-    if dtype is None:
-        return np.array(values, dtype=object)
-    return np.array(values, dtype=dtype())
-
-
 def _array(values):
-    return _strings(values) if isinstance(values, list) else values
+    return strings(values) if isinstance(values, list) else values
 
 
 def to_xarray(parts):

@@ -5,7 +5,7 @@ import numpy as np
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from ._dataset import _strings
+from ._strings import strings
 
 
 class Errors(BackendArray):
@@ -15,9 +15,9 @@ class Errors(BackendArray):
 
     def __init__(self, shape, at, messages):
         self.shape = tuple(shape)
-        self.dtype = _strings([""]).dtype
+        self.dtype = strings([""]).dtype
         self._at = np.unravel_index(np.asarray(at, dtype=np.int64), self.shape)
-        self._messages = _strings(messages)
+        self._messages = strings(messages)
 
     def __getitem__(self, key):
         return indexing.explicit_indexing_adapter(
@@ -27,7 +27,7 @@ class Errors(BackendArray):
     def _basic(self, key):
         """The cells a tuple of ints and slices picks."""
         picked = np.broadcast_to(np.int8(0), self.shape)[key].shape
-        out = _strings([""]).repeat(int(np.prod(picked, dtype=np.int64))).reshape(picked)
+        out = strings([""]).repeat(int(np.prod(picked, dtype=np.int64))).reshape(picked)
         if not len(self._messages):
             return out
         keep = np.ones(len(self._messages), dtype=bool)
