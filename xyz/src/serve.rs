@@ -228,8 +228,9 @@ fn exit_with_parent(parent: Option<u32>) {
     extern "C" fn watch(parent: *mut libc::c_void) -> *mut libc::c_void {
         let parent = parent as usize as libc::pid_t;
         let pause = libc::timespec {
-            tv_sec: PARENT_CHECK.as_secs() as libc::time_t,
-            tv_nsec: PARENT_CHECK.subsec_nanos() as libc::c_long,
+            // `as _`: the field's type is the libc's own (musl's and glibc's time_t differ).
+            tv_sec: PARENT_CHECK.as_secs() as _,
+            tv_nsec: PARENT_CHECK.subsec_nanos() as _,
         };
         loop {
             // SAFETY: getppid, nanosleep and _exit have no preconditions; `pause` is valid.
@@ -242,18 +243,20 @@ fn exit_with_parent(parent: Option<u32>) {
         }
     }
     let parent = parent.unwrap_or_else(std::os::unix::process::parent_id);
-    let mut thread: libc::pthread_t = 0;
+    let mut thread = std::mem::MaybeUninit::<libc::pthread_t>::uninit();
     // SAFETY: `watch` takes the parent's pid as its argument, by value, and touches no memory
-    // of this process; the thread is detached, never joined.
+    // of this process; `thread` is written by a successful pthread_create before it is read;
+    // the thread is detached, never joined. (pthread_t is an integer in glibc, a pointer in
+    // musl: never made up here.)
     unsafe {
         if libc::pthread_create(
-            &mut thread,
+            thread.as_mut_ptr(),
             std::ptr::null(),
             watch,
             parent as usize as *mut libc::c_void,
         ) == 0
         {
-            libc::pthread_detach(thread);
+            libc::pthread_detach(thread.assume_init());
         }
     }
 }
