@@ -56,12 +56,15 @@ fn sow(
     let sig = function.loaded.function.signature().clone();
     let bytes = function.bytes.bind(py).as_bytes().to_vec();
     let sha = function.loaded.sha256.clone();
-    spec.space.bind(&sig).map_err(|e| raise(Kind::Spec, &e))?;
+    let cases = spec
+        .space
+        .bind(&sig)
+        .map_err(|e| raise(Kind::Spec, &e))?
+        .len();
     let into = into
         .map(std::path::absolute)
         .transpose()
         .map_err(|e| raise_text(Kind::Crop, format!("resolving the harvester's file: {e}")))?;
-    let cases = spec.space.bind(&sig).map(|b| b.len()).unwrap_or(0);
     let chosen = xyz::crop::plan::chosen_batchsize(batchsize, num_batches, cases);
     let name = name.unwrap_or_else(|| sig.name.clone());
     let (crop, _) = py
