@@ -38,6 +38,7 @@ mod reap;
 pub(crate) mod result;
 mod select;
 mod sow;
+mod status;
 mod stop;
 mod worker;
 
@@ -54,6 +55,7 @@ pub use reap::Reaped;
 pub use select::{BatchSelection, SelectionError};
 use sow::check_name;
 pub use sow::{Sowing, Sown};
+pub use status::{RECENT_FAILURES, RECENT_MS, Status};
 pub use stop::StopToken;
 pub use worker::{StopReason, WorkReport, WorkerOptions};
 
@@ -163,43 +165,6 @@ impl Listing {
                 .is_some_and(|pid| !crate::shared_fs::pid_alive(pid))
         })
     }
-}
-
-/// Progress of a crop, from its results' names alone.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Status {
-    /// The crop's name.
-    pub name: String,
-    /// Its directory.
-    pub dir: PathBuf,
-    /// The function's signature.
-    pub function: String,
-    /// Batches in all.
-    pub batches: u64,
-    /// Batches grown.
-    pub grown: u64,
-    /// Cases in all.
-    pub cases: u64,
-    /// Cases in grown batches.
-    pub cases_grown: u64,
-    /// Failed cases in grown batches.
-    pub failed_cases: u64,
-    /// Cases per second from the first batch's start to the last one's end, once one is grown.
-    pub cases_per_second: Option<f64>,
-    /// Seconds left at that rate.
-    pub eta_seconds: Option<f64>,
-    /// Temporary files of writers in progress (or dead).
-    pub writing: u64,
-    /// Result files and packs sealed by keys not trusted here: their batches do not count.
-    pub untrusted: u64,
-    /// The claims of workers (`xyz grow --worker`), by batch: live ones, and expired ones
-    /// not yet taken over.
-    pub claims: Vec<ClaimInfo>,
-    /// Jobs submitted to a scheduler for it (`xyz submit`), oldest first.
-    pub jobs: Vec<JobRecord>,
-    /// Who grew the grown batches: each grower with its host and architecture, by the most
-    /// batches first.
-    pub growers: Vec<GrowerInfo>,
 }
 
 impl Crop {
@@ -459,65 +424,6 @@ impl Crop {
                 }
             })
             .collect())
-    }
-
-    /// Progress, from the results' names alone (`check` reads them).
-    pub fn status(&self) -> Result<Status, CropError> {
-        let listing = self.listing()?;
-        let (mut cases_grown, mut failed) = (0u64, 0u64);
-        let (mut first_start, mut last_end) = (u64::MAX, 0u64);
-        let mut by_grower: BTreeMap<Option<&GrowerId>, (u64, u64)> = BTreeMap::new();
-        for info in listing.grown() {
-            let r = self.plan.positions(info.batch);
-            cases_grown += r.end - r.start;
-            let g = by_grower.entry(info.grower.as_ref()).or_default();
-            g.0 += 1;
-            g.1 += r.end - r.start;
-            failed += info.failed;
-            first_start = first_start.min(info.end_ms.saturating_sub(info.took_ms));
-            last_end = last_end.max(info.end_ms);
-        }
-        let rate = (cases_grown > 0).then(|| {
-            let secs = (last_end.saturating_sub(first_start)).max(1) as f64 / 1000.0;
-            cases_grown as f64 / secs
-        });
-        let left = self.plan.cases() - cases_grown;
-        Ok(Status {
-            name: self.manifest.name.clone(),
-            dir: self.dir.clone(),
-            function: self.manifest.signature.to_string(),
-            batches: self.plan.batches(),
-            grown: listing.grown().count() as u64,
-            cases: self.plan.cases(),
-            cases_grown,
-            failed_cases: failed,
-            cases_per_second: rate,
-            eta_seconds: rate.map(|r| left as f64 / r),
-            writing: listing.temps.len() as u64,
-            untrusted: listing
-                .bad_files
-                .iter()
-                .filter(|(_, bad)| matches!(bad, BadResult::Untrusted { .. }))
-                .count() as u64,
-            claims: self.claims()?,
-            jobs: self.jobs()?,
-            growers: self.growers(by_grower),
-        })
-    }
-
-    /// Each grower of `counts` (batches and cases by grower ID) with its record.
-    fn growers(&self, counts: BTreeMap<Option<&GrowerId>, (u64, u64)>) -> Vec<GrowerInfo> {
-        let mut growers: Vec<GrowerInfo> = counts
-            .into_iter()
-            .map(|(id, (batches, cases))| GrowerInfo {
-                id: id.cloned(),
-                grower: id.and_then(|id| grower::read(&self.dir, id)),
-                batches,
-                cases,
-            })
-            .collect();
-        growers.sort_by(|a, b| b.batches.cmp(&a.batches).then_with(|| a.id.cmp(&b.id)));
-        growers
     }
 
     /// Removes the crop directory and everything in it.

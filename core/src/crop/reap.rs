@@ -46,7 +46,7 @@ impl<S> Reaped<S> {
 
 /// What a reap counts besides the values.
 #[derive(Debug, Default)]
-struct Tally {
+pub(super) struct Tally {
     ok: u64,
     pending: u64,
     failures: Vec<CaseFailure>,
@@ -90,7 +90,7 @@ impl Tally {
 
 impl Crop {
     /// Reads and checks batch `id`'s results, first good one first.
-    fn read_batch(
+    pub(super) fn read_batch(
         &self,
         files: &[NameInfo],
         id: u64,
@@ -139,6 +139,14 @@ impl Crop {
             }
         }
         self.reap_into(allow_incomplete, dataset)
+    }
+
+    /// The dataset of the results there so far, for a crop that may still be growing: the
+    /// cells of batches not grown yet are not evaluated ([`Crop::reap`] with
+    /// `allow_incomplete`). It takes no lock, claim or lease and writes nothing, so growers
+    /// never wait on it; each result is whole or absent (results land by rename).
+    pub fn partial(&self) -> Result<Reaped, CropError> {
+        self.reap(true)
     }
 
     /// The layout of the dataset this crop reaps to, without its cells: what a
