@@ -173,15 +173,6 @@ pub(crate) fn format_of(path: &Path, explicit: Option<Format>) -> anyhow::Result
         })
 }
 
-/// Reads any dataset xyz wrote, its format from `explicit` or its extension.
-pub(crate) fn read_dataset(
-    path: &Path,
-    explicit: Option<Format>,
-) -> anyhow::Result<xyz_core::Dataset> {
-    let format = format_of(path, explicit)?;
-    Ok(xyz_core::output::read(path, format)?)
-}
-
 /// `1 case`, `2 cases`.
 pub(crate) fn count_of(n: u64, word: &str) -> String {
     if n == 1 {

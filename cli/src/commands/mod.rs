@@ -14,12 +14,13 @@ mod plot;
 mod reap;
 mod run;
 mod show;
+mod source;
 mod sow;
 mod status;
 mod submit;
 mod worker;
 
-use self::args::{EngineOpts, OutputArgs, SweepArgs, WasmOpts, count, read_dataset};
+use self::args::{EngineOpts, OutputArgs, SweepArgs, WasmOpts, count};
 
 /// A subcommand of `xyz`.
 #[derive(Debug, clap::Subcommand)]

@@ -1,20 +1,35 @@
-//! `xyz plot`: a line plot or a heatmap of one variable of a dataset, to PNG or SVG.
+//! `xyz plot`: a line plot or a heatmap of one variable of a dataset or of a growing crop, to
+//! PNG or SVG or in the terminal, once or as the crop fills in.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use xyz_core::{CellState, Column, Dataset, Format, Value};
+use xyz_core::{CellState, Column, Dataset, Value};
 
+use super::source::{Source, SourceArgs};
 use crate::exit_codes;
 use crate::plot::{Axis, Plot, number, render};
 
-/// Plot one variable of a dataset: a line per combination of the other dims against `--x`, or
-/// a heatmap over `--x` and `--y`, with labelled axes (and a colour bar). Missing values leave
-/// gaps in lines and grey cells in heatmaps.
+const AFTER_HELP: &str = "EXAMPLES:
+  A heatmap of a dataset, to PNG:
+    xyz plot mandel.zarr --x x --y y -o mandel.png
+
+  The same of crop `mandel` while it grows, drawn in the terminal and again as batches land:
+    xyz plot mandel --x x --y y --term --watch
+
+  Kept up to date in an image (open it in a viewer that reloads):
+    xyz plot mandel --x x --y y -o live.png --watch";
+
+/// Plot one variable of a dataset, or of a crop's results so far: a line per combination of
+/// the other dims against `--x`, or a heatmap over `--x` and `--y`, with labelled axes (and a
+/// colour bar). Missing values (and cells not grown yet) leave gaps in lines and grey cells in
+/// heatmaps.
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub(crate) struct PlotCommand {
-    /// The dataset, in any format xyz writes
-    data: PathBuf,
+    #[command(flatten)]
+    source: SourceArgs,
 
     /// The variable to plot [default: the dataset's only variable]
     #[arg(long, value_name = "VAR")]
@@ -36,8 +51,25 @@ pub(crate) struct PlotCommand {
     sel: Vec<String>,
 
     /// The image to write; .png or .svg
-    #[arg(short, long, value_name = "FILE")]
-    output: PathBuf,
+    #[arg(short, long, value_name = "FILE", required_unless_present = "term")]
+    output: Option<PathBuf>,
+
+    /// Draw the plot in the terminal (Unicode half blocks in 24-bit colour), at its size
+    #[arg(long)]
+    term: bool,
+
+    /// For a crop: draw again each time batches land, until it is complete
+    #[arg(long)]
+    watch: bool,
+
+    /// How often --watch looks for new batches
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "2s",
+        requires = "watch"
+    )]
+    interval: String,
 
     /// Colour a heatmap by the logarithm of its values (cells not above zero are grey)
     #[arg(long)]
@@ -51,10 +83,6 @@ pub(crate) struct PlotCommand {
     /// The image's size in pixels
     #[arg(long, value_name = "WxH", default_value = "800x600", value_parser = parse_size)]
     size: (u32, u32),
-
-    /// The dataset's format, whatever its extension: zarr, netcdf, parquet, csv or json
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<Format>,
 
     /// Replace the image if it exists
     #[arg(long)]
@@ -225,47 +253,111 @@ impl Dim {
 
 impl PlotCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        let svg = match self
-            .output
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some("svg") => true,
-            Some("png") => false,
-            _ => bail!(
-                "-o {}: the image must be .png or .svg",
-                self.output.display()
-            ),
+        let svg = match &self.output {
+            None => false,
+            Some(output) => match output
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                Some("svg") => true,
+                Some("png") => false,
+                _ => bail!("-o {}: the image must be .png or .svg", output.display()),
+            },
         };
-        xyz_core::output::check_destination(&self.output, self.force)?;
-        let ds = super::read_dataset(&self.data, self.format)?;
-        let plot = self.plan(&ds)?;
-        xyz_core::output::place_atomically(&self.output, |tmp| {
-            render(&plot, tmp, svg, self.size).map_err(std::io::Error::other)
-        })
-        .with_context(|| format!("could not write {}", self.output.display()))?;
-        eprintln!("wrote {}", self.output.display());
-        Ok(exit_codes::OK)
+        let interval = xyz_core::spec::parse_duration(&self.interval).context("--interval")?;
+        if interval < Duration::from_millis(100) {
+            bail!("--interval {}: at least 100ms", self.interval);
+        }
+        if let Some(output) = &self.output {
+            xyz_core::output::check_destination(output, self.force)?;
+        }
+        let source = self.source.open()?;
+        if self.watch && matches!(source, Source::File(..)) {
+            bail!(
+                "--watch: {} is a dataset file, which does not grow; --watch follows a crop",
+                source.describe()
+            );
+        }
+        let term = console::Term::stdout();
+        let mut drawn = 0;
+        loop {
+            let read = source.read()?;
+            let plot = match self.plan(&read.dataset, &source.describe()) {
+                // A crop with nothing grown yet has nothing to draw: wait for its first batches.
+                Err(e) if self.watch && read.grown.is_some_and(|(g, _)| g == 0) => {
+                    if drawn == 0 {
+                        eprintln!("{e:#}; waiting for the first batches");
+                    }
+                    None
+                }
+                plot => Some(plot?),
+            };
+            if let Some(plot) = &plot {
+                if let Some(output) = &self.output {
+                    // Written whole and renamed into place, so a viewer never reads half of it.
+                    xyz_core::output::place_atomically(output, |tmp| {
+                        render(plot, tmp, svg, self.size).map_err(std::io::Error::other)
+                    })
+                    .with_context(|| format!("could not write {}", output.display()))?;
+                }
+                if self.term {
+                    // The screen less the line the cursor ends on, and a crop's own line.
+                    let (rows, cols) = term.size();
+                    let rows = usize::from(rows) - 1 - usize::from(read.grown.is_some());
+                    let mut lines = crate::plot::term::draw(plot, usize::from(cols), rows);
+                    if let Some((grown, batches)) = read.grown {
+                        lines.push(format!(
+                            "{}: {grown}/{batches} batches grown{}",
+                            source.describe(),
+                            if self.watch && grown < batches {
+                                "; drawn again as batches land (Ctrl-C stops)"
+                            } else {
+                                ""
+                            }
+                        ));
+                    }
+                    if term.is_term() {
+                        term.clear_last_lines(drawn)?;
+                    }
+                    term.write_line(&lines.join("\n"))?;
+                    drawn = lines.len();
+                } else if let Some(output) = &self.output {
+                    match read.grown {
+                        Some((grown, batches)) => eprintln!(
+                            "wrote {} ({grown}/{batches} batches grown)",
+                            output.display()
+                        ),
+                        None => eprintln!("wrote {}", output.display()),
+                    }
+                }
+            }
+            if !self.watch {
+                return Ok(exit_codes::OK);
+            }
+            let grown = read.grown.map_or(0, |(g, _)| g);
+            if source.wait_for_change(grown, interval)?.is_none() {
+                return Ok(exit_codes::OK);
+            }
+        }
     }
 
     /// Picks the variable, the axes, the fixed coordinates and the series out of `ds`.
-    fn plan(&self, ds: &Dataset) -> anyhow::Result<Plot> {
+    fn plan(&self, ds: &Dataset, name: &str) -> anyhow::Result<Plot> {
         let var = match &self.var {
-            Some(name) => ds.vars.iter().find(|v| v.name == *name).with_context(|| {
+            Some(var) => ds.vars.iter().find(|v| v.name == *var).with_context(|| {
                 let names: Vec<&str> = ds.vars.iter().map(|v| v.name.as_str()).collect();
                 format!(
-                    "--var {name}: {} has no such variable; it has {}",
-                    self.data.display(),
+                    "--var {}: {name} has no such variable; it has {}",
+                    self.var.as_deref().unwrap_or_default(),
                     names.join(", ")
                 )
             })?,
             None => match &ds.vars[..] {
                 [only] => only,
                 vars => bail!(
-                    "{} has {} variables; pick one with --var ({})",
-                    self.data.display(),
+                    "{name} has {} variables; pick one with --var ({})",
                     vars.len(),
                     vars.iter()
                         .map(|v| v.name.as_str())

@@ -1,22 +1,28 @@
-//! `xyz show`: a summary of a dataset xyz wrote, like xarray's repr.
-
-use std::path::PathBuf;
+//! `xyz show`: a summary of a dataset xyz wrote, or of a crop's results so far, like xarray's
+//! repr.
 
 use serde_json::json;
-use xyz_core::{CellState, Column, Dataset, Format};
+use xyz_core::{CellState, Column, Dataset};
 
+use super::source::SourceArgs;
 use crate::exit_codes;
 
-/// Summarise a dataset xyz wrote: dims with sizes, coordinates, data variables with types and
-/// missing cells, the cells' states, attributes; or list its failed cases.
-#[derive(Debug, clap::Args)]
-pub(crate) struct ShowCommand {
-    /// The dataset (.zarr, .nc, .parquet, .csv or .json)
-    data: PathBuf,
+const AFTER_HELP: &str = "EXAMPLES:
+  A dataset:
+    xyz show mandel.zarr
 
-    /// Its format, whatever its extension: zarr, netcdf, parquet, csv or json
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<Format>,
+  The results of crop `mandel` so far, while it grows (the cells not grown yet are not
+  evaluated):
+    xyz show mandel";
+
+/// Summarise a dataset xyz wrote, or the results of a crop so far: dims with sizes,
+/// coordinates, data variables with types and missing cells, the cells' states, attributes; or
+/// list its failed cases.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct ShowCommand {
+    #[command(flatten)]
+    source: SourceArgs,
 
     /// Print JSON instead of text
     #[arg(long)]
@@ -29,6 +35,18 @@ pub(crate) struct ShowCommand {
 
 /// A few values of a column, like xarray shows them: the first and last three.
 fn preview(c: &Column) -> String {
+    preview_where(c, |_| true)
+}
+
+/// A few values of a variable, as [`preview`], those of cells without a value as `nan` (as
+/// xarray reads them).
+fn preview_var(ds: &Dataset, v: &xyz_core::DataVar) -> String {
+    let e = v.elements().max(1);
+    preview_where(&v.data, |i| ds.cells.get(i / e) == Some(&CellState::Ok))
+}
+
+/// A few values of a column, the value at `i` shown where `has(i)` and `nan` elsewhere.
+fn preview_where(c: &Column, has: impl Fn(usize) -> bool) -> String {
     let n = c.len();
     // Four decimals, as xarray prints them.
     let short = |x: f64| {
@@ -39,6 +57,7 @@ fn preview(c: &Column) -> String {
         }
     };
     let show = |i: usize| match c.get(i) {
+        _ if !has(i) => "nan".to_string(),
         xyz_core::Value::F64(x) => short(x),
         xyz_core::Value::C128(z) => {
             let im = short(z.im);
@@ -130,15 +149,19 @@ fn dims_of(ds: &Dataset) -> Vec<(String, usize)> {
 
 impl ShowCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        let ds = super::read_dataset(&self.data, self.format)?;
+        let source = self.source.open()?;
+        let read = source.read()?;
+        let ds = read.dataset;
+        let name = source.describe();
         if self.failures {
-            return self.list_failures(&ds);
+            return self.list_failures(&ds, &name);
         }
         let dims = dims_of(&ds);
         let states = states(&ds);
         if self.json {
             let value = json!({
-                "path": self.data,
+                "path": self.source.data,
+                "grown_batches": read.grown.map(|(grown, batches)| json!({"grown": grown, "batches": batches})),
                 "dims": dims.iter().map(|(n, s)| json!({"name": n, "size": s})).collect::<Vec<_>>(),
                 "coords": ds.dims.iter().chain(&ds.extra_coords).map(|d| json!({
                     "name": d.name, "type": d.coords.ty().to_string(), "size": d.coords.len(),
@@ -161,7 +184,13 @@ impl ShowCommand {
             println!("{}", serde_json::to_string_pretty(&value)?);
             return Ok(exit_codes::OK);
         }
-        println!("<xyz dataset> {}", self.data.display());
+        match read.grown {
+            Some((grown, batches)) => println!(
+                "<xyz dataset> {name}: {grown}/{batches} batches grown{}",
+                if grown < batches { " so far" } else { "" }
+            ),
+            None => println!("<xyz dataset> {name}"),
+        }
         let dim_list: Vec<String> = dims.iter().map(|(n, s)| format!("{n}: {s}")).collect();
         println!("Dimensions:  ({})", dim_list.join(", "));
         println!("Coordinates:");
@@ -206,7 +235,7 @@ impl ShowCommand {
                 v.name,
                 vdims.join(", "),
                 v.ty,
-                preview(&v.data)
+                preview_var(&ds, v)
             );
         }
         let counts: Vec<String> = states
@@ -218,7 +247,7 @@ impl ShowCommand {
         if states[1].1 > 0 {
             println!(
                 "  (`xyz show {} --failures` lists the failed cases)",
-                self.data.display()
+                self.source.data.display()
             );
         }
         if !ds.attrs.is_empty() {
@@ -230,7 +259,7 @@ impl ShowCommand {
         Ok(exit_codes::OK)
     }
 
-    fn list_failures(&self, ds: &Dataset) -> anyhow::Result<u8> {
+    fn list_failures(&self, ds: &Dataset, name: &str) -> anyhow::Result<u8> {
         let failures = failures(ds);
         if self.json {
             let list: Vec<serde_json::Value> = failures
@@ -249,7 +278,7 @@ impl ShowCommand {
             return Ok(exit_codes::OK);
         }
         if failures.is_empty() {
-            println!("no case failed in {}", self.data.display());
+            println!("no case failed in {name}");
         }
         for (args, error) in &failures {
             let args: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -1,5 +1,5 @@
 //! Drawing a line plot or a heatmap to PNG or SVG with plotters, text in an embedded DejaVu
-//! Sans so no system font is needed.
+//! Sans so no system font is needed; or in a terminal (see [`term`]).
 
 use std::path::Path;
 use std::sync::Once;
@@ -7,6 +7,8 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
+
+pub(crate) mod term;
 
 /// One axis of a plot: a dim's name and its coordinates, as numbers where they are numbers and
 /// as labels otherwise.

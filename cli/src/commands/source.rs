@@ -1,0 +1,134 @@
+//! What `show` and `plot` read: a dataset file, or a crop, grown or still growing, whose results
+//! so far make the dataset.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use xyz_core::{Crop, Dataset, Format};
+
+use super::args::format_of;
+
+/// Where the dataset of `show` or `plot` comes from.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct SourceArgs {
+    /// The dataset (.zarr, .nc, .parquet, .csv or .json), or the name of a crop (or the path
+    /// of its .xyz-NAME directory): the results there so far, even while it grows
+    #[arg(value_name = "DATA|CROP")]
+    pub(crate) data: PathBuf,
+
+    /// The dataset's format, whatever its extension: zarr, netcdf, parquet, csv or json
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Option<Format>,
+
+    /// The directory holding the crop named [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub(crate) parent_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) trust: super::key::TrustArgs,
+}
+
+/// A dataset file, or a crop.
+pub(crate) enum Source {
+    /// A dataset file, in `format`.
+    File(PathBuf, Format),
+    /// A crop: its dataset is what its results hold so far.
+    Crop(Box<Crop>),
+}
+
+/// A dataset as read, with how far it has grown when it comes from a crop.
+pub(crate) struct Read {
+    /// The dataset: for a crop, the cells of batches not grown yet are not evaluated.
+    pub(crate) dataset: Dataset,
+    /// For a crop: batches grown and in all.
+    pub(crate) grown: Option<(u64, u64)>,
+}
+
+impl SourceArgs {
+    /// The file or crop `data` names. A path that exists and is no crop's directory is a
+    /// dataset file; a name of a crop found in `--parent-dir` (or here) is that crop; a name
+    /// that is neither is refused saying both were looked for.
+    pub(crate) fn open(&self) -> anyhow::Result<Source> {
+        let data = &self.data;
+        let is_crop_dir = xyz_core::crop::CropDir::new(data).manifest().is_file();
+        if self.parent_dir.is_none() && data.exists() && !is_crop_dir {
+            return Ok(Source::File(data.clone(), format_of(data, self.format)?));
+        }
+        let name = data.to_string_lossy();
+        match Crop::locate(&name, self.parent_dir.as_deref()) {
+            Ok(crop) => Ok(Source::Crop(Box::new(self.trust.apply(crop)?))),
+            // A name with a dataset's extension, or a path, names a file that is not there.
+            Err(_) if self.parent_dir.is_none() && looks_like_file(data, self.format) => {
+                anyhow::bail!("{}: no such dataset", data.display())
+            }
+            Err(e) => Err(anyhow::Error::new(e).context(format!(
+                "{}: no dataset of that name, and no crop either",
+                data.display()
+            ))),
+        }
+    }
+}
+
+/// Whether `data` reads as the path of a dataset file rather than a crop's name.
+fn looks_like_file(data: &Path, format: Option<Format>) -> bool {
+    format.is_some() || Format::from_path(data).is_some() || data.components().count() > 1
+}
+
+impl Source {
+    /// Reads the dataset: a file whole, or a crop's results there so far (taking no lock, so
+    /// its growers never wait on it).
+    pub(crate) fn read(&self) -> anyhow::Result<Read> {
+        match self {
+            Source::File(path, format) => Ok(Read {
+                dataset: xyz_core::output::read(path, *format)?,
+                grown: None,
+            }),
+            Source::Crop(crop) => {
+                let reaped = crop.partial()?;
+                let batches = crop.plan().batches();
+                let grown = batches - reaped.missing.len() as u64;
+                Ok(Read {
+                    dataset: reaped.dataset,
+                    grown: Some((grown, batches)),
+                })
+            }
+        }
+    }
+
+    /// What the dataset is called in messages: the file's path, or `crop NAME`.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Source::File(path, _) => path.display().to_string(),
+            Source::Crop(crop) => format!("crop {}", crop.name()),
+        }
+    }
+
+    /// Waits until the crop has more (or fewer) batches grown than `grown`, looking every
+    /// `interval`, and gives the new count; `None` once it is complete with `grown` batches,
+    /// or for a file (which does not grow).
+    pub(crate) fn wait_for_change(
+        &self,
+        grown: u64,
+        interval: Duration,
+    ) -> anyhow::Result<Option<u64>> {
+        let Source::Crop(crop) = self else {
+            return Ok(None);
+        };
+        let batches = crop.plan().batches();
+        if grown >= batches {
+            return Ok(None);
+        }
+        loop {
+            std::thread::sleep(interval);
+            crop.check_still_sown()?;
+            let missing = crop
+                .missing()
+                .with_context(|| format!("watching crop {}", crop.name()))?;
+            let now = batches - missing.len() as u64;
+            if now != grown {
+                return Ok(Some(now));
+            }
+        }
+    }
+}
