@@ -1,7 +1,11 @@
 //! `xyz status`: how far crops have grown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
 
 use xyz_core::Crop;
 use xyz_core::crop::JobRecord;
@@ -15,7 +19,10 @@ const AFTER_HELP: &str = "EXAMPLES:
     xyz status
 
   One crop, as JSON:
-    xyz status mandel --json";
+    xyz status mandel --json
+
+  Watch a crop fill in, redrawn every 5 seconds until it is complete:
+    xyz status mandel --watch --interval 5s";
 
 /// Show how far crops have grown: batches and cases done, failures, throughput and ETA, the
 /// workers at work, and the jobs submitted with what their scheduler's queue holds of them.
@@ -36,6 +43,20 @@ pub(crate) struct StatusCommand {
     /// Print JSON instead of text
     #[arg(long)]
     json: bool,
+
+    /// Redraw the status in place every --interval until the crops are complete (on a
+    /// terminal; into a pipe or a file, a line per crop and interval, and one per new failure)
+    #[arg(long)]
+    watch: bool,
+
+    /// How often --watch looks at the crops
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "2s",
+        requires = "watch"
+    )]
+    interval: String,
 }
 
 /// A bar of `width` cells, `done` of `total` full.
@@ -80,28 +101,46 @@ impl Queues {
     }
 }
 
-fn print(st: &Status, queues: &Queues) {
+/// Writes the status of one crop, as `xyz status` shows it.
+fn render(st: &Status, queues: &Queues, out: &mut impl Write) -> std::fmt::Result {
     let pct = 100.0 * st.grown as f64 / st.batches.max(1) as f64;
-    println!("{} ({})", st.name, st.dir.display());
-    println!("  function  {}", st.function);
-    println!(
+    writeln!(out, "{} ({})", st.name, st.dir.display())?;
+    writeln!(out, "  function  {}", st.function)?;
+    writeln!(
+        out,
         "  batches   {} {}/{} ({pct:.1}%)",
         bar(st.grown, st.batches, 30),
         st.grown,
         st.batches
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  cases     {}/{} grown, {} failed",
         st.cases_grown, st.cases, st.failed_cases
-    );
-    match (st.cases_per_second, st.eta_seconds) {
+    )?;
+    for (i, f) in st.recent_failures.iter().enumerate() {
+        let args: Vec<String> = f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let message = f.message.lines().next().unwrap_or_default();
+        writeln!(
+            out,
+            "  {:<9} {}: {message}",
+            if i == 0 { "failures" } else { "" },
+            args.join(", ")
+        )?;
+    }
+    // The recent rate where there is one: it follows growers joining and leaving.
+    match (
+        st.recent_cases_per_second.or(st.cases_per_second),
+        st.eta_seconds,
+    ) {
         (Some(rate), Some(eta)) if st.grown < st.batches => {
-            println!(
+            writeln!(
+                out,
                 "  rate      {rate:.0} cases/s, about {} to go",
                 duration(eta)
-            );
+            )?;
         }
-        (Some(rate), _) => println!("  rate      {rate:.0} cases/s"),
+        (Some(rate), _) => writeln!(out, "  rate      {rate:.0} cases/s")?,
         _ => {}
     }
     for (i, g) in st.growers.iter().take(8).enumerate() {
@@ -113,41 +152,44 @@ fn print(st: &Status, queues: &Queues) {
             (None, Some(id)) => format!("grower {id} (its record is missing)"),
             (None, None) => "growers that name themselves in no result".to_string(),
         };
-        println!(
+        writeln!(
+            out,
             "  {:<9} {who}: {} batch{}, {}",
             if i == 0 { "grown by" } else { "" },
             g.batches,
             if g.batches == 1 { "" } else { "es" },
             super::args::count_of(g.cases, "case")
-        );
+        )?;
     }
     if st.growers.len() > 8 {
-        println!("            and {} more growers", st.growers.len() - 8);
+        writeln!(out, "            and {} more growers", st.growers.len() - 8)?;
     }
     let live: Vec<_> = st.claims.iter().filter(|c| !c.expired()).collect();
     if !live.is_empty() {
         let mut hosts: Vec<&str> = live.iter().map(|c| c.host.as_str()).collect();
         hosts.sort_unstable();
         hosts.dedup();
-        println!(
+        writeln!(
+            out,
             "  workers   {} batches claimed on {} host{}: {}",
             live.len(),
             hosts.len(),
             if hosts.len() == 1 { "" } else { "s" },
             hosts.join(", ")
-        );
+        )?;
         for c in live.iter().take(8) {
-            println!(
+            writeln!(
+                out,
                 "            batch {} by {} pid {}, lease renewed {} ago (lease {})",
                 c.batch,
                 c.host,
                 c.pid,
                 duration(c.lease_age_ms as f64 / 1000.0),
                 duration(c.lease_ms as f64 / 1000.0)
-            );
+            )?;
         }
         if live.len() > 8 {
-            println!("            and {} more", live.len() - 8);
+            writeln!(out, "            and {} more", live.len() - 8)?;
         }
     }
     if !st.jobs.is_empty() {
@@ -161,63 +203,64 @@ fn print(st: &Status, queues: &Queues) {
                 Some(tasks) => format!("; queued: {}", scheduler::words(&tasks)),
                 None => String::new(),
             };
-            println!(
+            writeln!(
+                out,
                 "  {:<9} {} job {}: {}, submitted {} ago{queued}",
                 if i == 0 { "jobs" } else { "" },
                 j.scheduler,
                 j.job_id,
                 j.tasks_text(),
                 duration(now.saturating_sub(j.submitted_ms) as f64 / 1000.0)
-            );
+            )?;
         }
         if st.jobs.len() > shown.len() {
-            println!(
+            writeln!(
+                out,
                 "            and {} earlier jobs",
                 st.jobs.len() - shown.len()
-            );
+            )?;
         }
     }
     let expired = st.claims.len() - live.len();
     if expired > 0 {
-        println!(
+        writeln!(
+            out,
             "  expired   {expired} claims whose workers stopped renewing; the next worker takes \
              their batches over"
-        );
+        )?;
     }
     if st.writing > 0 {
-        println!(
+        writeln!(
+            out,
             "  writing   {} results in progress (or left by dead growers)",
             st.writing
-        );
+        )?;
     }
     if st.untrusted > 0 {
-        println!(
+        writeln!(
+            out,
             "  untrusted {} result files sealed by keys not trusted here, not counted (their \
              batches grow again; a colleague's key is trusted with --trust-key FILE)",
             st.untrusted
-        );
+        )?;
     }
+    Ok(())
 }
 
 impl StatusCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        let statuses: Vec<Status> = match &self.name {
-            Some(name) => vec![
-                self.trust
-                    .apply(Crop::locate(name, self.parent_dir.as_deref())?)?
-                    .status()?,
-            ],
-            None => {
-                let parent = self
-                    .parent_dir
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("."));
-                Crop::list(&parent)?
-                    .iter()
-                    .map(|dir| Ok(self.trust.apply(Crop::open(dir)?)?.status()?))
-                    .collect::<anyhow::Result<_>>()?
-            }
-        };
+        if self.watch && self.json {
+            bail!("--watch redraws the text view, --json prints once: give one or the other");
+        }
+        let interval = xyz_core::spec::parse_duration(&self.interval).context("--interval")?;
+        if interval < MIN_INTERVAL {
+            bail!("--interval {}: at least 100ms", self.interval);
+        }
+        let crops = self.crops()?;
+        if self.watch {
+            return self.watch(&crops, interval);
+        }
+        let statuses: Vec<Status> = crops.iter().map(Crop::status).collect::<Result<_, _>>()?;
         let queues = Queues::ask(&statuses);
         if self.json {
             // Each job with its tasks in the queue by state: `{}` once it has left it, `null`
@@ -238,19 +281,125 @@ impl StatusCommand {
             };
             println!("{}", serde_json::to_string_pretty(&value)?);
         } else if statuses.is_empty() {
-            let parent = self
-                .parent_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("."));
-            println!("no crops in {}", parent.display());
+            println!("no crops in {}", self.parent().display());
         } else {
+            let mut text = String::new();
             for (i, st) in statuses.iter().enumerate() {
                 if i > 0 {
-                    println!();
+                    text.push('\n');
                 }
-                print(st, &queues);
+                render(st, &queues, &mut text)?;
             }
+            print!("{text}");
         }
         Ok(exit_codes::OK)
     }
+
+    fn parent(&self) -> PathBuf {
+        self.parent_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// The crop named, or every crop in the directory.
+    fn crops(&self) -> anyhow::Result<Vec<Crop>> {
+        match &self.name {
+            Some(name) => Ok(vec![
+                self.trust
+                    .apply(Crop::locate(name, self.parent_dir.as_deref())?)?,
+            ]),
+            None => Crop::list(&self.parent())?
+                .iter()
+                .map(|dir| self.trust.apply(Crop::open(dir)?))
+                .collect(),
+        }
+    }
+
+    /// Shows the status of `crops` every `interval` until all are complete: redrawn in place
+    /// on a terminal, a line per crop and interval (and one per new failure) otherwise.
+    fn watch(&self, crops: &[Crop], interval: Duration) -> anyhow::Result<u8> {
+        if crops.is_empty() {
+            bail!("no crops in {} to watch", self.parent().display());
+        }
+        let term = console::Term::stdout();
+        let live = term.is_term();
+        let started = Instant::now();
+        let mut drawn = 0;
+        let mut seen = HashSet::new();
+        loop {
+            let statuses: Vec<Status> = crops.iter().map(Crop::status).collect::<Result<_, _>>()?;
+            let done = statuses.iter().all(|st| st.grown >= st.batches);
+            let elapsed = duration(started.elapsed().as_secs_f64());
+            if live {
+                let queues = Queues::ask(&statuses);
+                let mut text = String::new();
+                for (i, st) in statuses.iter().enumerate() {
+                    if i > 0 {
+                        text.push('\n');
+                    }
+                    render(st, &queues, &mut text)?;
+                }
+                if done {
+                    writeln!(text, "  complete; watched for {elapsed}")?;
+                } else {
+                    writeln!(
+                        text,
+                        "  watching every {}, for {elapsed}; Ctrl-C stops watching (the growers go on)",
+                        self.interval
+                    )?;
+                }
+                // Only what fits, so that the next redraw finds its first line.
+                let (rows, cols) = term.size();
+                let lines: Vec<String> = text
+                    .lines()
+                    .take(usize::from(rows.max(2)) - 1)
+                    .map(|l| console::truncate_str(l, usize::from(cols), "").into_owned())
+                    .collect();
+                term.clear_last_lines(drawn)?;
+                term.write_line(&lines.join("\n"))?;
+                drawn = lines.len();
+            } else {
+                for st in &statuses {
+                    println!("{elapsed} {}", line(st));
+                    // The new ones, oldest first.
+                    for f in st.recent_failures.iter().rev() {
+                        if seen.insert((st.name.clone(), f.case)) {
+                            let args: Vec<String> =
+                                f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                            let message = f.message.lines().next().unwrap_or_default();
+                            println!(
+                                "{elapsed} {}: failed at {}: {message}",
+                                st.name,
+                                args.join(", ")
+                            );
+                        }
+                    }
+                }
+            }
+            if done {
+                return Ok(exit_codes::OK);
+            }
+            std::thread::sleep(interval);
+        }
+    }
+}
+
+/// The shortest interval `--watch` redraws at.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// One crop's progress on one line, for `--watch` into a pipe or a file.
+fn line(st: &Status) -> String {
+    let mut text = format!(
+        "{}: {}/{} batches, {}/{} cases, {} failed",
+        st.name, st.grown, st.batches, st.cases_grown, st.cases, st.failed_cases
+    );
+    if let Some(rate) = st.recent_cases_per_second.or(st.cases_per_second) {
+        text += &format!(", {rate:.0} cases/s");
+    }
+    match st.eta_seconds {
+        _ if st.grown >= st.batches => text += ", complete",
+        Some(eta) => text += &format!(", about {} to go", duration(eta)),
+        None => {}
+    }
+    text
 }
