@@ -213,6 +213,25 @@ fn reap(
     Ok((crate::frame::to_python(py, dataset)?, complete))
 }
 
+/// The dataset of the crop at `dir` as it stands, read without reaping: nothing is merged,
+/// removed or locked, so growers go on undisturbed. Refuses a crop that is not complete unless
+/// `partial`, which leaves the cells of batches not grown yet not evaluated.
+#[pyfunction]
+#[pyo3(signature = (dir, partial=false))]
+fn dataset(py: Python<'_>, dir: PathBuf, partial: bool) -> PyResult<Py<PyDict>> {
+    let crop = open(&dir)?;
+    let reaped = py
+        .detach(|| {
+            if partial {
+                crop.partial()
+            } else {
+                crop.reap(false)
+            }
+        })
+        .map_err(|e| crop_err(&e))?;
+    crate::frame::to_python(py, reaped.dataset)
+}
+
 /// Submits the growth of the crop at `dir` to a batch scheduler; gives the jobs submitted as
 /// JSON (`dry_run`: the scripts that would be submitted, nothing written).
 #[pyfunction]
@@ -301,6 +320,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(function_path, m)?)?;
     m.add_function(wrap_pyfunction!(grow, m)?)?;
     m.add_function(wrap_pyfunction!(reap, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset, m)?)?;
     m.add_function(wrap_pyfunction!(submit, m)?)?;
     Ok(())
 }

@@ -182,6 +182,14 @@ class Crop:
 
     qsub_grow = submit
 
+    def dataset(self, partial: bool = False) -> "xarray.Dataset":
+        """The crop's dataset as it stands, without reaping it: nothing is merged or removed,
+        and no lock is taken, so it may be read as often as wanted while growers run (on this
+        machine or any other). A crop that is not complete is refused unless ``partial``, which
+        gives the results so far, the cells not grown yet ``not_evaluated`` in ``xyz_status``
+        (and NaN, or the integer fill value, in the outputs)."""
+        return to_xarray(_xyz.dataset(self._dir(), partial=partial))
+
     def reap(self, allow_incomplete: bool = False, keep: bool = False) -> "xarray.Dataset":
         """The crop's dataset. A crop sown from a :class:`Harvester` merges it into the
         harvester's file too. A complete crop is removed unless ``keep``; an incomplete one
