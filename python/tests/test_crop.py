@@ -99,3 +99,37 @@ def test_submit_writes_the_scripts_a_scheduler_runs(tmp_path, exe):
     assert exe in job["script"]
     with pytest.raises(xyz.SchedulerError, match="slurm, sge, pbs"):
         c.submit("condor", dry_run=True)
+
+
+def test_a_growing_crop_reads_as_it_stands_without_reaping(cli, exe, tmp_path):
+    exp = expected(cli, tmp_path)
+    r = xyz.Runner(guest("mandel"), constants={"maxiter": 40})
+    c = xyz.Crop(name="m", fn=r, batchsize=10, parent_dir=tmp_path).sow_combos(COMBOS)
+    assert (c.dataset(partial=True).xyz_status == 2).all()  # nothing grown: not evaluated
+    with pytest.raises(xyz.CropError, match="not grown"):
+        c.dataset()
+    c.grow([1, 2, 3])
+    ds = c.dataset(partial=True)
+    done = ds.xyz_status == 0
+    assert int(done.sum()) == 30
+    xr.testing.assert_equal(ds.n.where(done, drop=True), exp.n.where(done, drop=True))
+
+    # Read again and again while a worker grows the rest: never less than before, and what
+    # is there is right.
+    worker = subprocess.Popen([exe, "grow", "m", "--worker", "-q"], cwd=tmp_path,
+                              stderr=subprocess.PIPE, text=True)
+    seen = 30
+    while True:
+        finished = worker.poll() is not None
+        ds = c.dataset(partial=True)
+        done = ds.xyz_status == 0
+        assert int(done.sum()) >= seen
+        seen = int(done.sum())
+        assert (ds.n.values[done.values] == exp.n.values[done.values]).all()
+        if finished:
+            break
+    assert worker.returncode == 0, worker.stderr.read()
+    assert seen == 108
+    assert c.dataset().identical(exp)
+    assert c.is_prepared  # read, not reaped
+    assert c.reap().identical(exp)

@@ -23,4 +23,5 @@ mod show;
 mod trust;
 mod util;
 mod wasi;
+mod watch;
 mod workers;

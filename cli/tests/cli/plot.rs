@@ -4,7 +4,7 @@
 use crate::util::{Dir, guest, mandel_spec, stdout};
 
 /// Decodes a PNG: its size and RGB pixels.
-fn decode_png(path: &std::path::Path) -> (u32, u32, Vec<[u8; 3]>) {
+pub(crate) fn decode_png(path: &std::path::Path) -> (u32, u32, Vec<[u8; 3]>) {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
