@@ -340,30 +340,68 @@ pub(crate) fn read_index(
 }
 
 /// Packs opened for reading, one at a time: reading batches in id order opens each pack about
-/// once.
+/// once, and reads it ahead a window of [`READ_AHEAD`] bytes at a time, so a pack of many small
+/// batches costs a few reads, not one per batch.
 #[derive(Debug, Default)]
 pub(crate) struct Reader {
-    open: Option<(Arc<str>, File)>,
+    open: Option<OpenPack>,
 }
+
+/// The pack being read, and the window of it read last.
+#[derive(Debug)]
+struct OpenPack {
+    name: Arc<str>,
+    file: File,
+    /// The pack's length.
+    len: u64,
+    /// Bytes of the pack from `at`.
+    window: Vec<u8>,
+    at: u64,
+}
+
+/// How much of a pack a read takes at once (more when a payload is larger).
+const READ_AHEAD: u64 = 1 << 20;
 
 impl Reader {
     /// The payload of the result `packed`, checked against its checksum.
     fn payload(&mut self, dir: &Path, packed: &Packed) -> Result<Vec<u8>, BadResult> {
-        let file = match &self.open {
-            Some((name, file)) if *name == packed.name => file,
+        let open = match &mut self.open {
+            Some(open) if open.name == packed.name => open,
             _ => {
                 let file = crate::shared_fs::open_regular(&dir.join(&*packed.name))
                     .map_err(|e| BadResult::Read(e.to_string()))?;
-                &self.open.insert((packed.name.clone(), file)).1
+                let len = file.metadata().map_err(read_error)?.len();
+                self.open.insert(OpenPack {
+                    name: packed.name.clone(),
+                    file,
+                    len,
+                    window: Vec::new(),
+                    at: 0,
+                })
             }
         };
-        let mut payload = result::payload_buffer(packed.len)?;
-        file.read_exact_at(&mut payload, packed.offset)
-            .map_err(read_error)?;
-        if Sha256::digest(&payload).as_slice() != packed.checksum {
+        let end = packed
+            .offset
+            .checked_add(packed.len)
+            .ok_or(BadResult::Corrupt)?;
+        if end > open.len {
+            return Err(read_error(io::ErrorKind::UnexpectedEof.into()));
+        }
+        let held = open.at + open.window.len() as u64;
+        if packed.offset < open.at || end > held {
+            let want = packed.len.max(READ_AHEAD.min(open.len - packed.offset));
+            open.window = result::payload_buffer(want)?;
+            open.at = packed.offset;
+            open.file
+                .read_exact_at(&mut open.window, packed.offset)
+                .map_err(read_error)?;
+        }
+        let from = (packed.offset - open.at) as usize;
+        let payload = &open.window[from..from + packed.len as usize];
+        if Sha256::digest(payload).as_slice() != packed.checksum {
             return Err(BadResult::Corrupt);
         }
-        Ok(payload)
+        Ok(payload.to_vec())
     }
 
     /// Reads and checks the result `info` (in a pack of `dir`), which must be a batch of
@@ -494,6 +532,61 @@ mod tests {
             })
             .collect();
         assert_eq!(read, [true, true, false]);
+    }
+
+    #[test]
+    fn a_pack_larger_than_a_read_ahead_reads_right_in_any_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // Batches of about 100 kB each: a pack of 40 spans more than two read-ahead windows.
+        let big = |id: u64| {
+            let n = 6000 + id as usize;
+            BatchOutput {
+                n,
+                cols: vec![
+                    Column::F64((0..n).map(|i| (id as usize * n + i) as f64).collect()),
+                    Column::Str((0..n).map(|i| format!("{id}.{i}")).collect()),
+                ],
+                failures: Vec::new(),
+                took: Duration::from_millis(id),
+            }
+        };
+        let mut pack = Pack::default();
+        for id in 1..=40 {
+            pack.push(result::encode(id, &big(id)).unwrap());
+        }
+        let path = pack.write(dir.path(), &SHA, &key()).unwrap().unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 2 * READ_AHEAD);
+        let infos = read_index(dir.path(), name(&path), &SHA, &trust(), 40).unwrap();
+        let mut order: Vec<&NameInfo> = infos.iter().collect();
+        let forwards = order.clone();
+        order.reverse();
+        let backwards = order.clone();
+        order.sort_by_key(|i| (i.batch * 7) % 40);
+        for order in [forwards, backwards, order] {
+            let mut reader = Reader::default();
+            for info in order {
+                let n = 6000 + info.batch as usize;
+                let back = reader.read(dir.path(), info, n, &outputs()).unwrap();
+                assert_eq!(back.output.cols, big(info.batch).cols);
+            }
+        }
+        // A pack cut short: the batches past its end are refused, those before it read.
+        let len = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap();
+        let mut reader = Reader::default();
+        let read: Vec<bool> = infos
+            .iter()
+            .map(|i| {
+                let n = 6000 + i.batch as usize;
+                reader.read(dir.path(), i, n, &outputs()).is_ok()
+            })
+            .collect();
+        assert!(read[0] && !read[39], "{read:?}");
     }
 
     #[test]
