@@ -6,7 +6,8 @@ Usage: bench_crops.py XYZ ADD_WASM [MANDEL_WASM]    (scripts/bench.sh passes all
 
 Then crops of 10^7 cases in 10^3 to 10^5 batches: their time, and the files their results take.
 The last rows start 16 and 64 worker processes over crops of 10^4 and 10^5 one-case batches:
-the cost per batch, and its ratio between the two sizes.
+the cost per batch, and its ratio between the two sizes. Last, what watching a crop costs: its
+partial dataset of 10^6 cells in 10^3 packs, and growers watched against growers alone.
 """
 
 import json
@@ -29,8 +30,8 @@ def run(args, cwd):
     return time.perf_counter() - began
 
 
-def row(what, value, unit, target):
-    print(f"{what:<64} {value:>9.1f} {unit:<3} {target}")
+def row(what, value, unit, target, digits=1):
+    print(f"{what:<64} {value:>9.{digits}f} {unit:<3} {target}")
 
 
 def spec(cwd, a, b):
@@ -127,6 +128,7 @@ def main():
 
     crop_scaling()
     worker_scaling()
+    watch_costs()
 
 
 def crop_scaling():
@@ -194,6 +196,62 @@ def worker_scaling():
             "ms", "reported")
         row(f"{workers} workers, per batch at 10^5 vs at 10^4: ratio",
             per_batch[100_000] / per_batch[10_000], "x", "<= 1.5")
+
+
+def watch_costs():
+    # Reading a growing crop: its partial dataset (what `show`, `plot` and
+    # `Crop.dataset(partial=True)` read) of 10^6 one-case batches held in 10^3 packs, and the
+    # growers' time with and without watchers (`status --watch` and `plot --watch -o`, reading
+    # the crop every interval) beside them.
+    with tempfile.TemporaryDirectory() as cwd:
+        s = spec(cwd, 1000, 1000)
+        run(["sow", s, "--batchsize", "1", "-q"], cwd)
+        run(["grow", "add", "--batches", "1-500000", "-q"], cwd)
+        half = min(run(["show", "add"], cwd) for _ in range(3))
+        run(["grow", "add", "-q"], cwd)
+        packs = len(os.listdir(os.path.join(cwd, ".xyz-add", "results")))
+        whole = min(run(["show", "add"], cwd) for _ in range(3))
+        row(f"partial dataset of a crop of 10^6 cells in {packs // 2} packs, half grown",
+            half * 1e3, "ms", "reported")
+        row(f"partial dataset of a crop of 10^6 cells in {packs} packs, all grown", whole * 1e3,
+            "ms", "<= 1000 ms")
+    if not MANDEL:
+        return
+
+    def grow_mandel(interval):
+        best = float("inf")
+        for _ in range(3):
+            with tempfile.TemporaryDirectory() as cwd:
+                path = os.path.join(cwd, "m.toml")
+                with open(path, "w") as f:
+                    f.write(
+                        f'function = "{MANDEL}"\n[combos]\n'
+                        "y = { linspace = [-1.25, 1.25, 800] }\n"
+                        "x = { linspace = [-2.0, 0.5, 800] }\n[constants]\nmaxiter = 3000\n"
+                    )
+                run(["sow", path, "--batchsize", "400", "-q"], cwd)
+                watchers = []
+                if interval:
+                    for args in (["status", "m", "--watch"],
+                                 ["plot", "m", "--x", "x", "--y", "y", "-o", "live.png", "--watch"]):
+                        watchers.append(subprocess.Popen(
+                            [XYZ, *args, "--interval", interval], cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                # Workers, so results land batch by batch as the watchers read them.
+                t = run(["grow", "m", "--worker", "-q"], cwd)
+                for w in watchers:
+                    if w.wait(timeout=120) != 0:
+                        sys.exit("a watcher failed")
+                best = min(best, t)
+        return best
+
+    alone = grow_mandel(None)
+    row("growing a mandel crop (800 x 800, maxiter 3000) by a worker, alone", alone * 1e3, "ms",
+        "reported")
+    for interval in ("2s", "0.2s"):
+        watched = grow_mandel(interval)
+        row(f"  watched every {interval} (status and plot --watch) vs alone", watched / alone,
+            "x", "<= 1.05" if interval == "2s" else "reported", digits=2)
 
 
 if __name__ == "__main__":
