@@ -38,14 +38,13 @@ fn preview(c: &Column) -> String {
     preview_where(c, |_| true)
 }
 
-/// A few values of a variable, as [`preview`], those of cells without a value as `nan` (as
-/// xarray reads them).
+/// A few values of a variable, as [`preview`], those of cells without a value as `NaN`.
 fn preview_var(ds: &Dataset, v: &xyz_core::DataVar) -> String {
     let e = v.elements().max(1);
     preview_where(&v.data, |i| ds.cells.get(i / e) == Some(&CellState::Ok))
 }
 
-/// A few values of a column, the value at `i` shown where `has(i)` and `nan` elsewhere.
+/// A few values of a column, the value at `i` shown where `has(i)` and `NaN` elsewhere.
 fn preview_where(c: &Column, has: impl Fn(usize) -> bool) -> String {
     let n = c.len();
     // Four decimals, as xarray prints them.
@@ -57,7 +56,7 @@ fn preview_where(c: &Column, has: impl Fn(usize) -> bool) -> String {
         }
     };
     let show = |i: usize| match c.get(i) {
-        _ if !has(i) => "nan".to_string(),
+        _ if !has(i) => "NaN".to_string(),
         xyz_core::Value::F64(x) => short(x),
         xyz_core::Value::C128(z) => {
             let im = short(z.im);

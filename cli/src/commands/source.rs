@@ -58,9 +58,10 @@ impl SourceArgs {
         let name = data.to_string_lossy();
         match Crop::locate(&name, self.parent_dir.as_deref()) {
             Ok(crop) => Ok(Source::Crop(Box::new(self.trust.apply(crop)?))),
-            // A name with a dataset's extension, or a path, names a file that is not there.
+            // A name with a dataset's extension, or a path, names a file: reading it says what
+            // is wrong with it.
             Err(_) if self.parent_dir.is_none() && looks_like_file(data, self.format) => {
-                anyhow::bail!("{}: no such dataset", data.display())
+                Ok(Source::File(data.clone(), format_of(data, self.format)?))
             }
             Err(e) => Err(anyhow::Error::new(e).context(format!(
                 "{}: no dataset of that name, and no crop either",

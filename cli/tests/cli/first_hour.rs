@@ -343,9 +343,13 @@ fn the_readmes_command_line_and_crop_examples_run_as_written() {
     );
     let mut crop = readme_lines("xyz sow mandel.toml");
     crop.extend(readme_lines("xyz grow mandel"));
+    // `status` and `status --watch`, then the views of a crop (each ends at once: the crop
+    // is complete).
     crop.extend(readme_lines("xyz status"));
+    crop.extend(readme_lines("xyz show mandel"));
+    crop.extend(readme_lines("xyz plot mandel "));
     crop.extend(readme_lines("xyz reap mandel -o mandel.zarr"));
-    assert_eq!(crop.len(), 5, "{crop:?}");
+    assert_eq!(crop.len(), 9, "{crop:?}");
     for line in &crop {
         let out = dir.sh(line);
         assert!(
@@ -354,6 +358,7 @@ fn the_readmes_command_line_and_crop_examples_run_as_written() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    assert!(dir.path("live.png").is_file());
     assert!(dir.path("mandel.zarr/zarr.json").is_file());
     assert!(!dir.path(".xyz-mandel").exists(), "reaped and removed");
 }

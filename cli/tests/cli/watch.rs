@@ -469,8 +469,8 @@ fn watching_what_cannot_be_watched_is_refused() {
             && err.contains("crops here: m"),
         "{err}"
     );
-    let err = dir.xyz_err(&["show", "nothing.nc"]);
-    assert!(err.contains("nothing.nc: no such dataset"), "{err}");
+    let err = dir.xyz_err(&["show", "nothing.zarr"]);
+    assert!(err.contains("nothing.zarr: does not exist"), "{err}");
     let out = dir.xyz_ok(&["plot", "m", "--x", "x"], 2);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--output"),
