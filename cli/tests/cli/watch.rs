@@ -483,3 +483,26 @@ fn watching_what_cannot_be_watched_is_refused() {
     );
     assert!(stdout(&out).contains("4/4 batches grown"), "{out:?}");
 }
+
+#[test]
+fn plot_term_draws_lines_too() {
+    let dir = Dir::new();
+    sow(&dir);
+    grow(&dir, "1-4");
+    // Into a pipe: the terminal's size is not known, so 80 x 24.
+    let out = dir.xyz_ok(&["plot", "m", "--x", "x", "--sel", "y=0.4", "--term"], 0);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 24 - 1, "{text}");
+    assert!(lines[0].contains("n at y=0.4167"), "{text}");
+    let drawn = lines.iter().filter(|l| l.contains('▀') || l.contains('▄'));
+    assert!(drawn.count() > 5, "a line through the rows: {text}");
+    assert!(
+        text.contains("\x1b[38;2;0;114;178m"),
+        "the first series' colour: {text:?}"
+    );
+    assert!(
+        lines.last().unwrap().contains("4/4 batches grown"),
+        "{text}"
+    );
+}
