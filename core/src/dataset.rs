@@ -245,6 +245,139 @@ impl Store for Window {
     }
 }
 
+/// The windows of a dataset's grid that a run fills ([`Runner::run_windows`]): each is handed on
+/// through `send`, in grid order, once every case in it is stored. The cases stored must come
+/// from a space [in grid order](BoundSpace::in_grid_order).
+///
+/// [`Runner::run_windows`]: crate::Runner::run_windows
+pub(crate) struct Windows<'a> {
+    space: &'a BoundSpace,
+    layout: &'a Dataset,
+    /// Cells a window.
+    size: u64,
+    /// The windows open, from the first not handed on, each with how many of its cases are
+    /// still to come.
+    open: std::collections::VecDeque<(Window, u64)>,
+    /// The first cell of the first window open (or of the next to open).
+    front: u64,
+    /// Where finished windows go; `None` once no one takes them.
+    send: Option<std::sync::mpsc::SyncSender<Window>>,
+}
+
+impl<'a> Windows<'a> {
+    /// The windows of `size` cells of the dataset of `space` laid out as `layout`.
+    pub(crate) fn new(
+        space: &'a BoundSpace,
+        layout: &'a Dataset,
+        size: u64,
+        send: std::sync::mpsc::SyncSender<Window>,
+    ) -> Windows<'a> {
+        Windows {
+            space,
+            layout,
+            size: size.max(1),
+            open: std::collections::VecDeque::new(),
+            front: 0,
+            send: Some(send),
+        }
+    }
+
+    /// Opens the windows up to the one that holds cell `cell`.
+    fn open_through(&mut self, cell: u64) {
+        let total = self.space.cells();
+        let mut next = self.front
+            + self
+                .open
+                .iter()
+                .map(|(w, _)| w.cells.len() as u64)
+                .sum::<u64>();
+        while next <= cell && next < total {
+            let end = (next + self.size).min(total);
+            let (a, b) = self.space.cases_in(next, end);
+            let window = Window::new(self.layout, next as usize, (end - next) as usize);
+            self.open.push_back((window, b - a));
+            next = end;
+        }
+    }
+
+    /// Hands on the windows at the front that have all their cases.
+    fn hand_on(&mut self) {
+        while self.open.front().is_some_and(|(_, left)| *left == 0) {
+            let Some((window, _)) = self.open.pop_front() else {
+                break;
+            };
+            self.front = window.end() as u64;
+            if let Some(send) = &self.send
+                && send.send(window).is_err()
+            {
+                self.send = None;
+            }
+        }
+    }
+
+    /// Hands on every window left, those no case reaches included: the run is complete.
+    pub(crate) fn finish(&mut self) {
+        if let Some(last) = self.space.cells().checked_sub(1) {
+            self.open_through(last);
+        }
+        self.hand_on();
+    }
+
+    /// Hands on nothing more: the windows open are dropped.
+    pub(crate) fn close(&mut self) {
+        self.send = None;
+        self.open.clear();
+    }
+}
+
+impl Store for Windows<'_> {
+    fn store_cases(
+        &mut self,
+        space: &BoundSpace,
+        cases: CaseSet<'_>,
+        cols: &[Column],
+        failed: &[Failed],
+    ) {
+        let Some(last) = cases.len().checked_sub(1) else {
+            return;
+        };
+        let (low, high) = (
+            space.cell_of(cases.case(0)),
+            space.cell_of(cases.case(last)),
+        );
+        self.open_through(high);
+        for (window, left) in &mut self.open {
+            let (first, end) = (window.first as u64, window.end() as u64);
+            if end <= low || first > high {
+                continue;
+            }
+            window.store_cases(space, cases, cols, failed);
+            let inside = match cases {
+                CaseSet::Range(a, b) => {
+                    let (wa, wb) = space.cases_in(first, end);
+                    b.min(wb).saturating_sub(a.max(wa))
+                }
+                CaseSet::List(list) => list
+                    .iter()
+                    .filter(|c| (first..end).contains(&space.cell_of(**c)))
+                    .count() as u64,
+            };
+            *left = left.saturating_sub(inside);
+        }
+        self.hand_on();
+    }
+}
+
+/// The bytes a value of type `ty` takes held in memory (a string's handle, its text aside).
+fn item_bytes(ty: ScalarType) -> u64 {
+    match ty {
+        ScalarType::F64 | ScalarType::I64 => 8,
+        ScalarType::C128 => 16,
+        ScalarType::Bool => 1,
+        ScalarType::Str => std::mem::size_of::<String>() as u64,
+    }
+}
+
 /// The row-major strides of a grid of `shape`: how far apart, in cells, neighbours along each
 /// dim lie.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
@@ -395,17 +528,19 @@ impl Dataset {
         let per_cell: u64 = 1 + sig
             .outputs
             .iter()
-            .map(|o| {
-                let each = match o.ty {
-                    ScalarType::F64 | ScalarType::I64 => 8,
-                    ScalarType::C128 => 16,
-                    ScalarType::Bool => 1,
-                    ScalarType::Str => std::mem::size_of::<String>() as u64,
-                };
-                each * o.elements() as u64
-            })
+            .map(|o| item_bytes(o.ty) * o.elements() as u64)
             .sum::<u64>();
         space.cells().saturating_mul(per_cell)
+    }
+
+    /// The bytes a cell of this dataset takes held in memory: its state and its values (a
+    /// string counted as its handle, its text aside).
+    pub fn bytes_per_cell(&self) -> u64 {
+        1 + self
+            .vars
+            .iter()
+            .map(|v| item_bytes(v.ty) * v.elements() as u64)
+            .sum::<u64>()
     }
 
     /// The layout of the dataset of `space` and `sig`, holding no cells or values: what a

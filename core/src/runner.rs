@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::dataset::{Dataset, Store, error_text};
+use crate::dataset::{Dataset, Store, Window, error_text};
 use crate::executor::{Executor, Flow, TaskWorker};
 use crate::function::{Function, Instance, InstantiateError};
 use crate::space::{BoundSpace, CaseSet};
@@ -227,7 +227,7 @@ impl<'a> Runner<'a> {
         space: &BoundSpace,
         store: S,
     ) -> Result<RunOutcome<S>, RunError> {
-        self.run_some_into(space, None, store)
+        self.run_some_into(space, CaseSet::Range(0, space.len()), store)
     }
 
     /// Like [`run_into`](Self::run_into), for the cases `cases` of `space` only (ascending):
@@ -238,17 +238,102 @@ impl<'a> Runner<'a> {
         cases: &[u64],
         store: S,
     ) -> Result<RunOutcome<S>, RunError> {
-        self.run_some_into(space, Some(cases), store)
+        self.run_some_into(space, CaseSet::List(cases), store)
+    }
+
+    /// Evaluates every case of `space` and hands the dataset, laid out as `layout`, to `sink`
+    /// a window of (at most) `window` cells of its grid at a time, in grid order, each as soon
+    /// as all its cases are done: the dataset is never held whole, only the few windows the
+    /// workers are filling and the one `sink` is writing. The cells no case reaches are
+    /// `Absent`. `sink` is called on this thread while the workers go on. A space not [in grid
+    /// order](BoundSpace::in_grid_order) is evaluated whole first. The first error of `sink`
+    /// stops the run and is returned.
+    pub fn run_windows<E: From<RunError>>(
+        &self,
+        space: &BoundSpace,
+        layout: &Dataset,
+        window: usize,
+        mut sink: impl FnMut(&Window) -> Result<(), E>,
+    ) -> Result<RunOutcome<()>, E> {
+        let window = window.max(1) as u64;
+        if !space.in_grid_order() {
+            let (dataset, outcome) = self.run(space)?.split();
+            let total = space.cells();
+            for first in (0..total).step_by(window as usize) {
+                sink(&dataset.window(first as usize, window.min(total - first) as usize))?;
+            }
+            return Ok(outcome);
+        }
+        let started = Instant::now();
+        let n = space.len();
+        let workers = self.executor.workers().max(1) as u64;
+        // No task larger than a window, so the windows open at once are about as many as the
+        // workers.
+        let task_size = (n / (workers * 16)).clamp(1, 1 << 16).min(window);
+        let tasks = n.div_ceil(task_size) as usize;
+        let shared = Shared::new(self, space);
+        // Two windows may wait for the sink: the workers fill the next meanwhile.
+        let (send, windows) = std::sync::mpsc::sync_channel(2);
+        let filling = Mutex::new(crate::dataset::Windows::new(space, layout, window, send));
+        let failures = Mutex::new(Vec::new());
+        let sunk = std::thread::scope(|scope| {
+            let workers = scope.spawn(|| {
+                let make = || {
+                    Box::new(RunWorker {
+                        eval: ChunkEval::new(&shared),
+                        task_size,
+                        todo: CaseSet::Range(0, n),
+                        dataset: &filling,
+                        failures: &failures,
+                    }) as Box<dyn TaskWorker + '_>
+                };
+                self.executor.execute(tasks, &make);
+                let mut filling = filling.lock().unwrap_or_else(|e| e.into_inner());
+                let complete = shared
+                    .error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_none();
+                if complete && !shared.halt.load(Ordering::Relaxed) {
+                    filling.finish();
+                }
+                filling.close();
+            });
+            let mut sunk = Ok(());
+            for part in &windows {
+                if let Err(e) = sink(&part) {
+                    // The workers stop at their next chunk; a window they hand on meanwhile
+                    // finds no one to take it.
+                    shared.halt.store(true, Ordering::Relaxed);
+                    sunk = Err(e);
+                    break;
+                }
+            }
+            drop(windows);
+            let _ = workers.join();
+            sunk
+        });
+        if let Some(err) = shared.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(err.into());
+        }
+        sunk?;
+        let mut failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+        failures.sort_by_key(|f| f.case);
+        Ok(RunOutcome {
+            dataset: (),
+            failures,
+            elapsed: started.elapsed(),
+        })
     }
 
     fn run_some_into<S: Store + Send>(
         &self,
         space: &BoundSpace,
-        subset: Option<&[u64]>,
+        todo: CaseSet<'_>,
         store: S,
     ) -> Result<RunOutcome<S>, RunError> {
         let started = Instant::now();
-        let n = subset.map_or(space.len(), |s| s.len() as u64);
+        let n = todo.len() as u64;
         let workers = self.executor.workers().max(1) as u64;
         let task_size = (n / (workers * 16)).clamp(1, 1 << 16);
         let tasks = n.div_ceil(task_size) as usize;
@@ -259,7 +344,7 @@ impl<'a> Runner<'a> {
             Box::new(RunWorker {
                 eval: ChunkEval::new(&shared),
                 task_size,
-                subset,
+                todo,
                 dataset: &dataset,
                 failures: &failures,
             }) as Box<dyn TaskWorker + '_>
@@ -341,6 +426,9 @@ struct Shared<'a> {
     progress: Option<&'a (dyn Fn(u64) + Sync)>,
     stop_on_failure: bool,
     cancel: Option<&'a AtomicBool>,
+    /// Set when what the results go to can take no more ([`Runner::run_windows`]'s sink
+    /// failed): the workers stop at their next chunk.
+    halt: AtomicBool,
 }
 
 impl<'a> Shared<'a> {
@@ -352,6 +440,7 @@ impl<'a> Shared<'a> {
             progress: runner.progress,
             stop_on_failure: runner.stop_on_failure,
             cancel: runner.cancel,
+            halt: AtomicBool::new(false),
         }
     }
 }
@@ -426,6 +515,9 @@ impl<'a> ChunkEval<'a> {
         n: usize,
         commit: &mut dyn FnMut(usize, &EvalOutput, FailureKind),
     ) -> Result<(), Stop> {
+        if self.shared.halt.load(Ordering::Relaxed) {
+            return Err(Stop);
+        }
         if self
             .shared
             .cancel
@@ -476,8 +568,8 @@ impl<'a> ChunkEval<'a> {
 struct RunWorker<'a, S> {
     eval: ChunkEval<'a>,
     task_size: u64,
-    /// The cases to evaluate, if not all of the space's.
-    subset: Option<&'a [u64]>,
+    /// The cases to evaluate.
+    todo: CaseSet<'a>,
     dataset: &'a Mutex<S>,
     failures: &'a Mutex<Vec<CaseFailure>>,
 }
@@ -486,13 +578,13 @@ impl<S: Store + Send> TaskWorker for RunWorker<'_, S> {
     fn run(&mut self, task: usize) -> Flow {
         let shared = self.eval.shared;
         let start = task as u64 * self.task_size;
-        let total = self.subset.map_or(shared.space.len(), |s| s.len() as u64);
+        let total = self.todo.len() as u64;
         let end = (start + self.task_size).min(total);
-        // Positions `a..b` of this task's cases, as a case set.
-        let subset = self.subset;
-        let part = |a: u64, b: u64| match subset {
-            Some(list) => CaseSet::List(&list[a as usize..b as usize]),
-            None => CaseSet::Range(a, b),
+        // Positions `a..b` of the cases to evaluate, as a case set.
+        let todo = self.todo;
+        let part = |a: u64, b: u64| match todo {
+            CaseSet::List(list) => CaseSet::List(&list[a as usize..b as usize]),
+            CaseSet::Range(first, _) => CaseSet::Range(first + a, first + b),
         };
         let cases = part(start, end);
         let (dataset, failures) = (self.dataset, self.failures);
@@ -745,6 +837,105 @@ mod tests {
         };
         assert_eq!(y[6], 60);
         assert_eq!(out.dataset.attrs.last().unwrap().1, Value::Str("00".into()));
+    }
+
+    /// The windows `run_windows` hands on, put together, against `run`'s dataset.
+    fn windows_of(bound: &BoundSpace, exec: &dyn Executor, size: usize) -> (Dataset, usize) {
+        let f = div();
+        let layout = Dataset::layout(bound, f.signature(), f.sha256());
+        let mut whole = Dataset::empty(bound, f.signature(), f.sha256());
+        whole.cells.fill(CellState::Absent);
+        let mut seen = 0;
+        let mut next = 0;
+        let outcome = Runner::new(&f, exec)
+            .run_windows(bound, &layout, size, |w: &Window| {
+                assert_eq!(w.first, next, "in grid order");
+                assert!(w.cells.len() <= size);
+                next = w.end();
+                seen += 1;
+                for (i, cell) in w.cells.iter().enumerate() {
+                    whole.cells[w.first + i] = *cell;
+                }
+                for (var, data) in whole.vars.iter_mut().zip(&w.data) {
+                    var.data.copy_run(w.first, data, 0, w.cells.len());
+                }
+                for (at, e) in &w.errors {
+                    whole.errors.insert(w.first + at, e.clone());
+                }
+                Ok::<(), RunError>(())
+            })
+            .unwrap();
+        assert_eq!(next, bound.cells() as usize, "every cell handed on");
+        assert_eq!(outcome.failures.len(), whole.counts().1 as usize);
+        (whole, seen)
+    }
+
+    #[test]
+    fn windows_put_together_are_the_dataset_run_gives() {
+        let f = div();
+        let pool = RayonPool::new(2).unwrap();
+        // A grid, and explicit cases in grid order that leave cells unreached.
+        let mut grid = ParamSpace::new();
+        grid.combo("a", ints(0..300)).combo("b", ints(-2..3));
+        let mut cases = ParamSpace::new();
+        for a in [1, 5, 6, 40, 41, 299] {
+            cases.case(vec![("a".into(), Value::I64(a))]);
+        }
+        cases.combo("b", ints(-2..3));
+        for space in [grid, cases] {
+            let bound = space.bind(f.signature()).unwrap();
+            let run = Runner::new(&f, &pool).run(&bound).unwrap().dataset;
+            for size in [1, 7, 64, 1500, 1 << 20] {
+                for exec in [&Sequential as &dyn Executor, &pool] {
+                    let (whole, seen) = windows_of(&bound, exec, size);
+                    assert_eq!(seen, (bound.cells() as usize).div_ceil(size));
+                    assert_eq!(whole.cells, run.cells, "window of {size}");
+                    // Through Debug, where the NaNs of missing values compare equal.
+                    let same = format!("{:?}", whole.vars) == format!("{:?}", run.vars);
+                    assert!(same, "the values of windows of {size} differ");
+                    assert_eq!(whole.errors, run.errors, "window of {size}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_sink_that_fails_stops_the_run() {
+        let f = div();
+        let mut space = ParamSpace::new();
+        space.combo("a", ints(0..200_000)).combo("b", ints(1..3));
+        let bound = space.bind(f.signature()).unwrap();
+        let layout = Dataset::layout(&bound, f.signature(), f.sha256());
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let count = |n: u64| {
+            done.fetch_add(n, Ordering::Relaxed);
+        };
+        let mut runner = Runner::new(&f, &Sequential);
+        runner.progress(&count);
+        #[derive(Debug)]
+        enum Sunk {
+            Run,
+            Full,
+        }
+        impl From<RunError> for Sunk {
+            fn from(_: RunError) -> Sunk {
+                Sunk::Run
+            }
+        }
+        let mut calls = 0;
+        let err = runner
+            .run_windows(&bound, &layout, 1000, |_: &Window| {
+                calls += 1;
+                if calls == 3 {
+                    return Err(Sunk::Full);
+                }
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(matches!(err, Sunk::Full), "{err:?}");
+        assert_eq!(calls, 3);
+        // A few windows ahead at most, not the 400 000 cases.
+        assert!(done.load(Ordering::Relaxed) < 100_000, "{done:?}");
     }
 
     #[test]

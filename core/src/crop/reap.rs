@@ -186,10 +186,7 @@ impl Crop {
     /// [`Crop::reap_windows`] reads each result once and holds one window and one batch: true
     /// unless the plan is shuffled or the space's cases are listed out of grid order.
     pub fn reaps_in_grid_order(&self) -> bool {
-        let space = &self.space;
-        self.plan.shuffle().is_none()
-            && (space.len() == space.cells()
-                || (1..space.len()).all(|c| space.cell_of(c - 1) < space.cell_of(c)))
+        self.plan.shuffle().is_none() && self.space.in_grid_order()
     }
 
     /// As [`Crop::reap`], but hands the dataset to `sink` a [`Window`] of (at most) `window`

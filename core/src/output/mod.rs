@@ -58,7 +58,7 @@ pub use place::{
     resolve_destination,
 };
 pub use sink::{Sink, SinkError};
-pub use window::{WINDOW_CELLS, WindowWriter};
+pub use window::{WINDOW_BYTES, WINDOW_CELLS, WindowWriter, window_cells};
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -155,6 +155,15 @@ impl Sink {
         super::is_stdout(&self.path)
     }
 
+    /// Whether a new output is written a window of the grid at a time
+    /// ([`Sink::write_windows`]): not a merge into a dataset that exists, to a file (not
+    /// standard output) in a format that [writes windows](Format::writes_windows).
+    pub fn streams(&self) -> bool {
+        self.format.writes_windows()
+            && !self.is_stdout()
+            && !(self.merge.is_some() && self.path.exists())
+    }
+
     /// Whether a merge replaces the cells it evaluates ([`Conflicts::Overwrite`]).
     pub fn overwrites(&self) -> bool {
         self.merge == Some(Conflicts::Overwrite)

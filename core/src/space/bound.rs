@@ -115,6 +115,33 @@ impl BoundSpace {
         self.dims.iter().map(|d| d.coords.len() as u64).product()
     }
 
+    /// Whether the cells of the cases rise with the cases (always, unless explicit cases are
+    /// listed out of grid order): then the cases of a range of cells are a range of cases
+    /// ([`BoundSpace::cases_in`]), and the dataset can be made a window of its grid at a time.
+    pub fn in_grid_order(&self) -> bool {
+        self.case_cells.windows(2).all(|w| w[0] < w[1])
+    }
+
+    /// The cases whose cells lie in `first..end`, for a space [in grid
+    /// order](BoundSpace::in_grid_order).
+    pub fn cases_in(&self, first: u64, end: u64) -> (u64, u64) {
+        debug_assert!(self.in_grid_order());
+        // The first case whose cell is at least `cell`.
+        let from = |cell: u64| {
+            let (mut lo, mut hi) = (0, self.len);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if self.cell_of(mid) < cell {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
+        (from(first), from(end))
+    }
+
     /// The grid cell of case `case`.
     #[inline]
     pub fn cell_of(&self, case: u64) -> u64 {
