@@ -10,6 +10,7 @@ use clap::Parser;
 
 mod commands;
 mod guest_kit;
+mod interrupt;
 mod plot;
 mod progress;
 

@@ -116,8 +116,9 @@ impl ReapCommand {
             // Zarr and Parquet take the grid a window at a time, so the dataset is never held
             // whole.
             None if dest.format().writes_windows() => {
-                let reaped = dest.write_windows::<_, anyhow::Error>(&crop.layout(), |write| {
-                    let cells = xyz_core::output::WINDOW_CELLS;
+                let layout = crop.layout();
+                let reaped = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
+                    let cells = xyz_core::output::window_cells(dest.format(), &layout);
                     crop.reap_windows(self.allow_incomplete, cells, write)
                 })?;
                 (reaped, "wrote")

@@ -55,6 +55,27 @@ pub(crate) struct RunCommand {
 
 impl RunCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
+        // Before any thread starts: a Ctrl-C or SIGTERM stops the run, and the output being
+        // written is removed, the one that was there left.
+        let interrupted = crate::interrupt::on_interrupt();
+        match self.sweep(interrupted) {
+            Err(e) if interrupted.load(std::sync::atomic::Ordering::Relaxed) => {
+                match crate::interrupt::stopped_by() {
+                    Some((signal, code)) => {
+                        eprintln!(
+                            "stopped by {signal}: nothing was written, what was there is left"
+                        );
+                        Ok(code)
+                    }
+                    None => Err(e),
+                }
+            }
+            done => done,
+        }
+    }
+
+    /// Runs the sweep, stopping when `interrupted` is set.
+    fn sweep(self, interrupted: &'static std::sync::atomic::AtomicBool) -> anyhow::Result<u8> {
         let (spec, module) = self.sweep.load()?;
         let launcher = self.launcher.launcher(self.jobs)?;
         let loaded = self
@@ -65,17 +86,20 @@ impl RunCommand {
         let function = &*loaded.function;
         let sig = function.signature().clone();
         let bound = self.sweep.bind(&spec, &sig)?;
-        check_memory(&bound, &sig)?;
 
         let dest = self.out.resolve(spec.output.as_deref(), || {
             PathBuf::from(format!("{}.zarr", self.sweep.name(&sig.name)))
         })?;
+        // A dataset written a window at a time is never held whole; others are.
+        if !dest.streams() {
+            check_memory(&bound, &sig)?;
+        }
 
         let pool = executor::with_threads(self.jobs)?;
         let bar = crate::progress::cases_bar(bound.len(), !self.quiet && !self.json);
         let tick = |n: u64| bar.inc(n);
         let mut runner = Runner::new(function, &*pool);
-        runner.progress(&tick);
+        runner.progress(&tick).cancel(interrupted);
         // Merging into an existing dataset takes the results chunk by chunk, so only the merged
         // dataset is held.
         let layout =
@@ -121,6 +145,17 @@ impl RunCommand {
                     .map(|d| (d.name.clone(), d.coords.len()))
                     .collect();
                 (outcome, "merged into", dims)
+            }
+            // Zarr and Parquet take the grid a window at a time, written as soon as its cases
+            // are done, so the dataset is never held whole.
+            None if dest.streams() => {
+                let outcome = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
+                    let cells = xyz_core::output::window_cells(dest.format(), &layout);
+                    runner.run_windows(&bound, &layout, cells, write)
+                });
+                bar.finish_and_clear();
+                let outcome = outcome?;
+                (outcome, "wrote", run_dims)
             }
             None => {
                 let outcome = runner.run(&bound);
@@ -254,7 +289,8 @@ fn say_launched(
 }
 
 /// Refuses, before anything runs, a dataset that would not fit in the memory this process may
-/// still take: `xyz run` holds it whole.
+/// still take, for an output that holds it whole (a merge, or a format not written a window at
+/// a time).
 fn check_memory(bound: &xyz_core::BoundSpace, sig: &xyz_abi::Signature) -> anyhow::Result<()> {
     xyz_core::memory::check_held_whole(bound, sig).map_err(|e| {
         anyhow::anyhow!(

@@ -3,6 +3,7 @@
 
 mod attrs;
 mod bad_input;
+mod bigger_than_memory;
 mod clusters;
 mod complex;
 mod crops;

@@ -1,0 +1,165 @@
+//! `xyz run` of a sweep bigger than the memory it takes: written to Zarr a window at a time as
+//! the cases are done, read back by xarray; and interrupted, it leaves the output that was
+//! there.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{Dir, cache_dir, guest, stdout, tree};
+
+/// `xyz ARGS` in `dir`, run by Python so that the peak resident memory of xyz alone can be
+/// read (`RUSAGE_CHILDREN` of a process whose only child it is); gives it in bytes.
+fn peak_rss_of(dir: &Dir, args: &[&str]) -> u64 {
+    let script = "import resource, subprocess, sys\n\
+                  subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n\
+                  print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_xyz"))
+        .args(args)
+        .current_dir(dir.tmp.path())
+        .env("XYZ_CACHE_DIR", cache_dir())
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "xyz {args:?}: {out:?}");
+    let kib: u64 = stdout(&out).trim().parse().expect("a number of KiB");
+    kib * 1024
+}
+
+#[test]
+fn a_run_streams_values_four_times_its_peak_memory_to_zarr() {
+    let dir = Dir::new();
+    let ramp = guest("ramp");
+    // 10^7 cells of five f64 each: 400 MB of values.
+    let values: u64 = 10_000 * 1_000 * 5 * 8;
+    let peak = peak_rss_of(
+        &dir,
+        &[
+            "run",
+            "--function",
+            &ramp,
+            "--combo",
+            "a={ range = [0, 10000] }",
+            "--combo",
+            "b={ range = [0, 1000] }",
+            "-o",
+            "r.zarr",
+            "-q",
+        ],
+    );
+    assert!(
+        values >= 4 * peak,
+        "{values} bytes of values, peak RSS {peak} bytes: {:.1}x",
+        values as f64 / peak as f64
+    );
+    // What was written is the whole dataset, every cell there and right: read by xarray a
+    // chunk at a time (dask).
+    let check = "import xarray as xr\n\
+                 ds = xr.open_zarr('r.zarr')\n\
+                 assert dict(ds.sizes) == {'a': 10000, 'b': 1000, 't': 5}, ds.sizes\n\
+                 assert int((ds.xyz_status != 0).sum()) == 0\n\
+                 assert bool((ds.y == ds.a * ds.t + ds.b).all())\n\
+                 print('ok')";
+    let out = Command::new("python3")
+        .args(["-c", check])
+        .current_dir(dir.tmp.path())
+        .output()
+        .expect("python3 runs");
+    assert_eq!(stdout(&out).trim(), "ok", "{out:?}");
+}
+
+#[test]
+fn an_interrupted_run_leaves_the_output_that_was_there() {
+    let dir = Dir::new();
+    let add = guest("add");
+    dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            &add,
+            "--combo",
+            "a=1,2",
+            "--combo",
+            "b=3",
+            "--constant",
+            "c=0",
+            "-o",
+            "o.zarr",
+            "-q",
+        ],
+        0,
+    );
+    let before = tree(&dir.path("o.zarr"));
+    for signal in ["TERM", "INT"] {
+        // A long run over it, stopped once it has written part of the new store.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xyz"))
+            .args([
+                "run",
+                "--function",
+                &add,
+                "--combo",
+                "a={ range = [0, 100000] }",
+                "--combo",
+                "b={ range = [0, 10000] }",
+                "--constant",
+                "c=0",
+                "-o",
+                "o.zarr",
+                "--force",
+                "-q",
+            ])
+            .current_dir(dir.tmp.path())
+            .env("XYZ_CACHE_DIR", cache_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        // The new store takes shape beside the old one.
+        while !std::fs::read_dir(dir.tmp.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("xyz-tmp"))
+        {
+            assert!(start.elapsed() < Duration::from_secs(60), "never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "SIG{signal} did not stop the run"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let code = if signal == "TERM" { 143 } else { 130 };
+        assert_eq!(out.status.code(), Some(code), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!(
+                "stopped by SIG{signal}: nothing was written, what was there is left"
+            )),
+            "{out:?}"
+        );
+        assert_eq!(
+            tree(&dir.path("o.zarr")),
+            before,
+            "SIG{signal}: the old store changed"
+        );
+        // Nothing half-written is left beside it.
+        let left: Vec<String> = std::fs::read_dir(dir.tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("xyz-tmp"))
+            .collect();
+        assert!(left.is_empty(), "SIG{signal} left {left:?}");
+    }
+}
