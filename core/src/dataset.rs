@@ -213,6 +213,32 @@ impl Window {
     }
 }
 
+impl Window {
+    /// Stores positions `from..to` of the cases `start..` (cells `start..` of a full grid), all
+    /// successful, as one run.
+    fn store_run(&mut self, start: u64, from: usize, to: usize, n: usize, cols: &[Column]) {
+        if from >= to {
+            return;
+        }
+        let at = (start + from as u64) as usize - self.first;
+        for (data, col) in self.data.iter_mut().zip(cols) {
+            let e = col.len() / n;
+            data.copy_run(at * e, col, from * e, (to - from) * e);
+        }
+        self.cells[at..at + (to - from)].fill(CellState::Ok);
+        if !self.errors.is_empty() {
+            let stale: Vec<usize> = self
+                .errors
+                .range(at..at + (to - from))
+                .map(|(k, _)| *k)
+                .collect();
+            for k in stale {
+                self.errors.remove(&k);
+            }
+        }
+    }
+}
+
 impl Store for Window {
     /// Stores the cases that lie in the window and passes over the rest.
     fn store_cases(
@@ -222,6 +248,24 @@ impl Store for Window {
         cols: &[Column],
         failed: &[Failed],
     ) {
+        let n = cases.len();
+        if let (CaseSet::Range(start, _), true) = (cases, space.len() == space.cells()) {
+            // A full grid: case `c` is cell `c`, so the cases in the window are one run of
+            // positions, stored a run of successes at a time.
+            let (lo, hi) = (self.first as u64, self.end() as u64);
+            let from = lo.saturating_sub(start).min(n as u64) as usize;
+            let to = hi.saturating_sub(start).min(n as u64) as usize;
+            let mut ok_from = from;
+            for (j, error) in failed.iter().filter(|(j, _)| (from..to).contains(j)) {
+                self.store_run(start, ok_from, *j, n, cols);
+                let at = (start + *j as u64) as usize - self.first;
+                self.cells[at] = CellState::Failed;
+                self.errors.insert(at, error.clone());
+                ok_from = j + 1;
+            }
+            self.store_run(start, ok_from.max(from), to, n, cols);
+            return;
+        }
         let mut failed = failed.iter().peekable();
         for j in 0..cases.len() {
             let fails = failed.next_if(|(at, _)| *at == j);
