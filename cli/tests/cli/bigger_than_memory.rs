@@ -163,3 +163,90 @@ fn an_interrupted_run_leaves_the_output_that_was_there() {
         assert!(left.is_empty(), "SIG{signal} left {left:?}");
     }
 }
+
+#[test]
+fn a_crop_with_long_dims_packs_them_in_its_manifest_bit_for_bit() {
+    let dir = Dir::new();
+    let add = guest("add");
+    // 5000 floats that are not short decimals, then 5000 integers: packed; each beside a
+    // short list, before or after it, whose place among the dims must be kept.
+    let sweeps: [(&str, [&str; 6]); 2] = [
+        (
+            "floats",
+            [
+                "--combo",
+                "a={ linspace = [0, 0.3, 5000] }",
+                "--constant",
+                "b=1",
+                "--combo",
+                "c=0.1,0.2",
+            ],
+        ),
+        (
+            "ints",
+            [
+                "--combo",
+                "c=0.1,0.2",
+                "--combo",
+                "b={ range = [-2500, 2500] }",
+                "--constant",
+                "a=1",
+            ],
+        ),
+    ];
+    for (name, sweep) in sweeps {
+        let mut sow = vec!["sow", "--function", &add, "--name", name, "-q"];
+        sow.extend(sweep);
+        dir.xyz_ok(&sow, 0);
+        let path = dir.path(&format!(".xyz-{name}/manifest.toml"));
+        let manifest = std::fs::read_to_string(&path).unwrap();
+        assert!(manifest.contains("format = 2"), "{}", &manifest[..400]);
+        let key = if name == "floats" {
+            "a]\nf64le"
+        } else {
+            "b]\ni64le"
+        };
+        assert!(
+            manifest.contains(&format!("[space.combos.{key} = \"")),
+            "{name} packed"
+        );
+        assert!(manifest.contains("c = [0.1, 0.2]"), "c listed");
+        assert!(manifest.len() < 100_000, "{} bytes", manifest.len());
+        dir.xyz_ok(&["grow", name, "-q"], 0);
+        let crop = format!("{name}-crop.zarr");
+        dir.xyz_ok(&["reap", name, "--keep", "-o", &crop, "-q"], 0);
+        let run_out = format!("{name}-run.zarr");
+        let mut run = vec!["run", "--function", &add, "-o", &run_out, "-q"];
+        run.extend(sweep);
+        dir.xyz_ok(&run, 0);
+        assert!(
+            tree(&dir.path(&crop)) == tree(&dir.path(&run_out)),
+            "{name}: the crop's dataset is not the run's, bit for bit"
+        );
+        // A packed list edited by hand is caught, as any edit is.
+        let edited = manifest.replacen("le = \"", "le = \"AAAAAAAAAAA", 1);
+        std::fs::write(&path, edited).unwrap();
+        let err = dir.xyz_err(&["status", name]);
+        assert!(err.contains("edited after sow"), "{err}");
+    }
+    // A crop of short lists keeps format 1, which xyz of before packing reads.
+    dir.xyz_ok(
+        &[
+            "sow",
+            "--function",
+            &add,
+            "--name",
+            "short",
+            "-q",
+            "--combo",
+            "a=1,2",
+            "--combo",
+            "b=3",
+            "--constant",
+            "c=0",
+        ],
+        0,
+    );
+    let manifest = std::fs::read_to_string(dir.path(".xyz-short/manifest.toml")).unwrap();
+    assert!(manifest.contains("format = 1") && !manifest.contains("combo_order"));
+}

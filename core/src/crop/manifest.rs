@@ -29,6 +29,10 @@
 //! [space]                     # the spec's combos, constants, cases and samples, generators
 //!                             # expanded (samples are drawn again from their seed)
 //! combos = { y = [ … ], x = [ … ] }
+//!                             # a combo of more than 4096 numbers is packed, its values'
+//!                             # little-endian bytes in base64: x = { f64le = "…" } (or
+//!                             # i64le), and the format is 2: parsed, a long list of TOML
+//!                             # numbers costs about 200 bytes a value
 //! constants = { maxiter = 1000 }
 //!
 //! [attrs]                     # the spec's free attributes, for the dataset (optional)
@@ -51,8 +55,18 @@ use crate::space::ParamSpace;
 use crate::spec::{Limits, Spec};
 use crate::value::Value;
 
-/// The manifest format this version writes and reads.
+/// The manifest format this version writes when no combo is packed; it reads it and
+/// [`FORMAT_PACKED`].
 pub const FORMAT: i64 = 1;
+
+/// The manifest format of a manifest with packed combos (see the module's doc).
+pub const FORMAT_PACKED: i64 = 2;
+
+/// Combos of more numbers than this are packed.
+const PACK_ABOVE: usize = 4096;
+
+/// The key of `[space]` that lists the combos in order when some are packed.
+const ORDER: &str = "combo_order";
 
 /// The file name of the manifest in a crop directory.
 pub const FILE: &str = super::dir::MANIFEST;
@@ -98,10 +112,11 @@ fn space_table(space: &ParamSpace) -> Result<toml::Table, String> {
         let values = values
             .values()
             .map_err(|e| format!("combo `{name}`: {e}"))?;
-        combos.insert(
-            name.clone(),
-            toml::Value::Array(values.iter().map(Value::to_toml).collect()),
-        );
+        let value = match packed(&values) {
+            Some(packed) => packed,
+            None => toml::Value::Array(values.iter().map(Value::to_toml).collect()),
+        };
+        combos.insert(name.clone(), value);
     }
     let constants = table(
         space
@@ -115,6 +130,16 @@ fn space_table(space: &ParamSpace) -> Result<toml::Table, String> {
         .map(|c| toml::Value::Table(table(c.iter().map(|(k, v)| (k.clone(), v.to_toml())))))
         .collect();
     let mut t = toml::Table::new();
+    if combos.values().any(toml::Value::is_table) {
+        // Packed combos are written as tables after the others: their order, which is the
+        // dims' order, is kept beside them.
+        let order = space
+            .combos
+            .iter()
+            .map(|(name, _)| toml::Value::String(name.clone()))
+            .collect();
+        t.insert(ORDER.into(), toml::Value::Array(order));
+    }
     t.insert("combos".into(), toml::Value::Table(combos));
     t.insert("constants".into(), toml::Value::Table(constants));
     if !cases.is_empty() {
@@ -124,6 +149,62 @@ fn space_table(space: &ParamSpace) -> Result<toml::Table, String> {
         t.insert("samples".into(), toml::Value::Table(samples.to_toml()));
     }
     Ok(t)
+}
+
+/// `values` packed, if there are more than [`PACK_ABOVE`] and all are floats or all integers:
+/// `{ f64le = "…" }` or `{ i64le = "…" }`, their little-endian bytes in base64.
+fn packed(values: &[Value]) -> Option<toml::Value> {
+    use base64::Engine as _;
+    if values.len() <= PACK_ABOVE {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(values.len() * 8);
+    let key = match values.first()? {
+        Value::F64(_) => "f64le",
+        Value::I64(_) => "i64le",
+        _ => return None,
+    };
+    for v in values {
+        match (key, v) {
+            ("f64le", Value::F64(x)) => bytes.extend_from_slice(&x.to_le_bytes()),
+            ("i64le", Value::I64(x)) => bytes.extend_from_slice(&x.to_le_bytes()),
+            _ => return None,
+        }
+    }
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    Some(toml::Value::Table(table([(
+        key.to_string(),
+        toml::Value::String(text),
+    )])))
+}
+
+/// The values of combo `name` if `value` is packed (see [`packed`]); `Ok(None)` if it is
+/// not.
+fn unpacked(name: &str, value: &toml::Value) -> Result<Option<Vec<Value>>, String> {
+    use base64::Engine as _;
+    let Some(t) = value.as_table().filter(|t| t.len() == 1) else {
+        return Ok(None);
+    };
+    let (key, text) = t.iter().next().expect("one entry");
+    let of: fn([u8; 8]) -> Value = match key.as_str() {
+        "f64le" => |b| Value::F64(f64::from_le_bytes(b)),
+        "i64le" => |b| Value::I64(i64::from_le_bytes(b)),
+        _ => return Ok(None),
+    };
+    let bad = |why: &str| format!("`space.combos.{name}.{key}`: {why}");
+    let text = text.as_str().ok_or_else(|| bad("must be a string"))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| bad(&format!("not base64: {e}")))?;
+    if bytes.is_empty() || bytes.len() % 8 != 0 {
+        return Err(bad("not a whole number of 8-byte values"));
+    }
+    Ok(Some(
+        bytes
+            .chunks_exact(8)
+            .map(|c| of(c.try_into().expect("8 bytes")))
+            .collect(),
+    ))
 }
 
 fn identity_of(function: &toml::Value, plan: &toml::Value, space: &toml::Value) -> [u8; 32] {
@@ -190,8 +271,13 @@ impl NewManifest<'_> {
         let plan = toml::Value::Table(plan);
         let space = toml::Value::Table(space_table(self.space)?);
         let identity = identity_of(&function, &plan, &space);
+        let is_packed = space
+            .get("combos")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|c| c.values().any(toml::Value::is_table));
         let mut doc = toml::Table::new();
-        doc.insert("format".into(), toml::Value::Integer(FORMAT));
+        let format = if is_packed { FORMAT_PACKED } else { FORMAT };
+        doc.insert("format".into(), toml::Value::Integer(format));
         doc.insert("name".into(), toml::Value::String(self.name.into()));
         doc.insert(
             "xyz_version".into(),
@@ -298,11 +384,11 @@ impl Manifest {
     pub(crate) fn parse(text: &str) -> Result<Manifest, String> {
         let doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         match doc.get("format").and_then(toml::Value::as_integer) {
-            Some(FORMAT) => {}
+            Some(FORMAT | FORMAT_PACKED) => {}
             Some(other) => {
                 return Err(format!(
-                    "format {other}, but this xyz reads format {FORMAT}: use the xyz that \
-                     sowed it, or sow again"
+                    "format {other}, but this xyz reads formats {FORMAT} and {FORMAT_PACKED}: \
+                     use the xyz that sowed it, or sow again"
                 ));
             }
             None => return Err("`format` is missing".into()),
@@ -326,6 +412,25 @@ impl Manifest {
             .parse()
             .map_err(|e| format!("`function.signature`: {e}"))?;
         let mut spec_doc = space.clone();
+        let order: Option<Vec<String>> = spec_doc
+            .remove(ORDER)
+            .map(|v| {
+                v.as_array()
+                    .and_then(|a| a.iter().map(|n| n.as_str().map(String::from)).collect())
+                    .ok_or_else(|| format!("`space.{ORDER}` must be a list of names"))
+            })
+            .transpose()?;
+        // Packed combos stand in the spec as one value of their type, and take their values
+        // once it is read.
+        let mut long = Vec::new();
+        if let Some(toml::Value::Table(combos)) = spec_doc.get_mut("combos") {
+            for (name, value) in combos.iter_mut() {
+                if let Some(values) = unpacked(name, value)? {
+                    *value = toml::Value::Array(vec![values[0].to_toml()]);
+                    long.push((name.clone(), values));
+                }
+            }
+        }
         if let Some(limits) = doc.get("limits") {
             spec_doc.insert("limits".into(), limits.clone());
         }
@@ -334,7 +439,26 @@ impl Manifest {
                 spec_doc.insert(key.into(), v.clone());
             }
         }
-        let spec = Spec::from_table(spec_doc, Path::new("")).map_err(|e| e.to_string())?;
+        let mut spec = Spec::from_table(spec_doc, Path::new("")).map_err(|e| e.to_string())?;
+        for (name, values) in long {
+            if let Some((_, combo)) = spec.space.combos.iter_mut().find(|(n, _)| *n == name) {
+                *combo = crate::combo::ComboValues::List(values);
+            }
+        }
+        if let Some(order) = order {
+            let combos = &mut spec.space.combos;
+            let mut sorted = Vec::with_capacity(combos.len());
+            for name in &order {
+                let at = combos.iter().position(|(n, _)| n == name).ok_or_else(|| {
+                    format!("`space.{ORDER}` names `{name}`, which is not a combo")
+                })?;
+                sorted.push(combos.swap_remove(at));
+            }
+            if !combos.is_empty() {
+                return Err(format!("`space.{ORDER}` leaves out combos"));
+            }
+            *combos = sorted;
+        }
         let need = |v: Option<u64>, path: &str| v.ok_or_else(|| format!("`{path}` is missing"));
         Ok(Manifest {
             name: get_str(&doc, "name", "name")?,
