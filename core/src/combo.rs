@@ -156,6 +156,22 @@ impl ComboValues {
 
     /// The values, checked: at least one, all of one type (integers mixed with floats become
     /// floats), none twice.
+    pub fn values_cow(&self) -> Result<std::borrow::Cow<'_, [Value]>, ComboError> {
+        // A list of numbers of one type is its own values: no copy of a long one.
+        if let ComboValues::List(list) = self {
+            let one_type = |f: fn(&Value) -> bool| list.iter().all(f);
+            if !list.is_empty()
+                && (one_type(|v| matches!(v, Value::F64(_)))
+                    || one_type(|v| matches!(v, Value::I64(_))))
+            {
+                check_unique(list)?;
+                return Ok(std::borrow::Cow::Borrowed(list));
+            }
+        }
+        self.values().map(std::borrow::Cow::Owned)
+    }
+
+    /// The values, expanded and checked: what [`ComboValues::values_cow`] gives, owned.
     pub fn values(&self) -> Result<Vec<Value>, ComboError> {
         let values = match self {
             ComboValues::List(values) => unify(values.clone())?,

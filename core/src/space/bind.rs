@@ -240,14 +240,16 @@ impl ParamSpace {
         // Combos.
         let mut combo_dims = Vec::with_capacity(self.combos.len());
         for (name, spec) in &self.combos {
-            let values = spec.values().map_err(|source| SpaceError::BadCombo {
+            // Borrowed where the combo is a list already (a long one is not copied).
+            let values = spec.values_cow().map_err(|source| SpaceError::BadCombo {
                 name: name.clone(),
                 source,
             })?;
             let ty = ty_of(name);
             let mut col = Column::new(ty);
-            let mut coerced = Vec::with_capacity(values.len());
-            for v in &values {
+            col.reserve(values.len());
+            let mut retyped = false;
+            for v in values.iter() {
                 let c = coerce(v, ty).ok_or_else(|| SpaceError::WrongType {
                     name: name.clone(),
                     place: Place::Combos,
@@ -256,12 +258,13 @@ impl ParamSpace {
                     found_ty: v.ty(),
                 })?;
                 check_finite(name, Place::Combos, &c)?;
+                retyped |= v.ty() != c.ty();
                 col.push(&c);
-                coerced.push(c);
             }
             // Values unique as given may be one coordinate as the argument's type: "0j" and
             // "-0j" as complex numbers.
-            if values.iter().zip(&coerced).any(|(v, c)| v.ty() != c.ty()) {
+            if retyped {
+                let coerced: Vec<Value> = (0..col.len()).map(|i| col.get(i)).collect();
                 crate::combo::check_unique(&coerced).map_err(|source| SpaceError::BadCombo {
                     name: name.clone(),
                     source,
