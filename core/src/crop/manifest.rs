@@ -382,7 +382,7 @@ fn get_table<'a>(t: &'a toml::Table, key: &str) -> Result<&'a toml::Table, Strin
 impl Manifest {
     /// Parses manifest text; the error says which field is wrong.
     pub(crate) fn parse(text: &str) -> Result<Manifest, String> {
-        let doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         match doc.get("format").and_then(toml::Value::as_integer) {
             Some(FORMAT | FORMAT_PACKED) => {}
             Some(other) => {
@@ -393,13 +393,15 @@ impl Manifest {
             }
             None => return Err("`format` is missing".into()),
         }
+        get_table(&doc, "space")?;
+        // Taken out of the document, not copied: it holds the combos' values.
+        let space = doc.remove("space").ok_or("`space` is missing")?;
         let function = get_table(&doc, "function")?;
         let plan = get_table(&doc, "plan")?;
-        let space = get_table(&doc, "space")?;
         let identity = identity_of(
             &toml::Value::Table(function.clone()),
             &toml::Value::Table(plan.clone()),
-            &toml::Value::Table(space.clone()),
+            &space,
         );
         if get_str(&doc, "identity", "identity")? != hex(&identity) {
             return Err(
@@ -411,7 +413,9 @@ impl Manifest {
         let signature: Signature = get_str(function, "signature", "function.signature")?
             .parse()
             .map_err(|e| format!("`function.signature`: {e}"))?;
-        let mut spec_doc = space.clone();
+        let toml::Value::Table(mut spec_doc) = space else {
+            return Err("`space` must be a table".into());
+        };
         let order: Option<Vec<String>> = spec_doc
             .remove(ORDER)
             .map(|v| {
