@@ -5,7 +5,8 @@
 # threads over one, and the per-evaluation overhead of `add` through the whole in-process path;
 # then crops (scripts/bench_crops.py): sow + grow + reap of a million cases, one small grow in a
 # fresh process, and status on a crop of 10^5 batches; then the peak memory of reaping and
-# merging 10^7 cases against the size of the output (scripts/bench_harvest.py); dataset sizes
+# merging 10^7 cases against the size of the output (scripts/bench_harvest.py), and of `run`
+# and `reap` as sweeps grow to 10^9 cells and in three shapes (scripts/bench_memory.py); dataset sizes
 # against xarray's and pandas' and the cost of compression (scripts/bench_formats.py); what a worker
 # costs through `ssh` and `srun` against a local one (scripts/bench_launchers.py, which starts an
 # sshd and the one-node Slurm cluster, so needs root); the Python module against xyzpy and
@@ -23,6 +24,8 @@ cargo build --locked --release -p xyz-cli
 python3 scripts/bench_crops.py "$PWD/target/release/xyz" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_mandel.wasm"
+python3 scripts/bench_memory.py "$PWD/target/release/xyz" \
+    "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
 python3 scripts/bench_harvest.py "$PWD/target/release/xyz" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
 python3 scripts/bench_formats.py "$PWD/target/release/xyz" \

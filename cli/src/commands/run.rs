@@ -294,7 +294,8 @@ fn say_launched(
 fn check_memory(bound: &xyz_core::BoundSpace, sig: &xyz_abi::Signature) -> anyhow::Result<()> {
     xyz_core::memory::check_held_whole(bound, sig).map_err(|e| {
         anyhow::anyhow!(
-            "{e}: sow it as a crop and reap it to Parquet (which streams), or split the sweep"
+            "{e}: write it to Zarr or Parquet (written a window at a time, never held whole), \
+             or split the sweep"
         )
     })
 }
