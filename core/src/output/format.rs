@@ -90,7 +90,7 @@ pub(crate) const TABLE: [Row; 5] = [
         aliases: &[],
         title: "CSV",
         self_describing: false,
-        windows: false,
+        windows: true,
         streams: true,
         backend: &super::csv::Csv,
     },
@@ -101,7 +101,7 @@ pub(crate) const TABLE: [Row; 5] = [
         aliases: &[],
         title: "JSON",
         self_describing: false,
-        windows: false,
+        windows: true,
         streams: true,
         backend: &super::json::Records,
     },
@@ -130,7 +130,7 @@ impl Format {
     }
 
     /// Whether a dataset can be written in this format a [`Window`](crate::dataset::Window) of its grid at a time
-    /// ([`WindowWriter`](super::WindowWriter)): Zarr and Parquet.
+    /// ([`WindowWriter`](super::WindowWriter)): all but netCDF.
     pub fn writes_windows(self) -> bool {
         self.row().windows
     }

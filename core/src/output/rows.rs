@@ -16,40 +16,89 @@ use std::path::Path;
 
 use xyz_abi::ScalarType;
 
-use crate::dataset::{CellState, DataVar, Dataset};
-use crate::value::Value;
+use std::collections::BTreeMap;
 
-/// The rows of a dataset: grid cells that belong to the space, with their coordinates (one
-/// per swept dim, then one per [coordinate along a dim](Dataset::aux_coords)).
-pub(super) fn rows(ds: &Dataset) -> impl Iterator<Item = (usize, Vec<Value>)> + '_ {
-    let shape = ds.shape();
-    let along: Vec<usize> = ds
-        .aux_coords
-        .iter()
-        .map(|a| ds.dims.iter().position(|d| d.name == a.dim).unwrap_or(0))
-        .collect();
-    ds.cells
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| **s != CellState::Absent)
-        .map(move |(cell, _)| {
-            let mut rest = cell;
-            let mut index = vec![0; shape.len()];
-            for d in (0..shape.len()).rev() {
-                index[d] = rest % shape[d];
-                rest /= shape[d];
-            }
-            let mut coords: Vec<Value> = (0..shape.len())
-                .map(|d| ds.dims[d].coords.get(index[d]))
-                .collect();
-            for (aux, d) in ds.aux_coords.iter().zip(&along) {
-                coords.push(aux.values.get(index[*d]));
-            }
-            (cell, coords)
-        })
+use crate::dataset::{CellState, DataVar, Dataset, Window};
+use crate::value::{Column, Value};
+
+/// Cells `first..first + cells.len()` of a dataset laid out as `layout`, with their states,
+/// failures (by position among them) and values: a whole dataset, or a window of one, as the
+/// row writers take them.
+pub(super) struct Part<'a> {
+    /// The dataset's dims, coordinates, variables and attributes.
+    pub(super) layout: &'a Dataset,
+    pub(super) first: usize,
+    pub(super) cells: &'a [CellState],
+    pub(super) errors: &'a BTreeMap<usize, String>,
+    /// One column per variable of `layout`, `elements()` values a cell.
+    pub(super) data: Vec<&'a Column>,
 }
 
-/// The names of the coordinate columns of [`rows`].
+impl<'a> Part<'a> {
+    /// All of `ds`.
+    pub(super) fn whole(ds: &'a Dataset) -> Part<'a> {
+        Part {
+            layout: ds,
+            first: 0,
+            cells: &ds.cells,
+            errors: &ds.errors,
+            data: ds.vars.iter().map(|v| &v.data).collect(),
+        }
+    }
+
+    /// `window` of a dataset laid out as `layout`.
+    pub(super) fn window(layout: &'a Dataset, window: &'a Window) -> Part<'a> {
+        Part {
+            layout,
+            first: window.first,
+            cells: &window.cells,
+            errors: &window.errors,
+            data: window.data.iter().collect(),
+        }
+    }
+
+    /// The rows of the part: the positions of its cells that belong to the space, with
+    /// their coordinates (one per swept dim, then one per [coordinate along a
+    /// dim](Dataset::aux_coords)).
+    pub(super) fn rows(&self) -> impl Iterator<Item = (usize, Vec<Value>)> + '_ {
+        let ds = self.layout;
+        let shape = ds.shape();
+        let along: Vec<usize> = ds
+            .aux_coords
+            .iter()
+            .map(|a| ds.dims.iter().position(|d| d.name == a.dim).unwrap_or(0))
+            .collect();
+        self.cells
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s != CellState::Absent)
+            .map(move |(pos, _)| {
+                let mut rest = self.first + pos;
+                let mut index = vec![0; shape.len()];
+                for d in (0..shape.len()).rev() {
+                    index[d] = rest % shape[d];
+                    rest /= shape[d];
+                }
+                let mut coords: Vec<Value> = (0..shape.len())
+                    .map(|d| ds.dims[d].coords.get(index[d]))
+                    .collect();
+                for (aux, d) in ds.aux_coords.iter().zip(&along) {
+                    coords.push(aux.values.get(index[*d]));
+                }
+                (pos, coords)
+            })
+    }
+
+    /// The values of `xyz_status` and `xyz_error` in the row of position `pos`.
+    pub(super) fn own_columns(&self, pos: usize) -> [Value; 2] {
+        [
+            Value::I64(i64::from(self.cells[pos].status())),
+            Value::Str(self.errors.get(&pos).cloned().unwrap_or_default()),
+        ]
+    }
+}
+
+/// The names of the coordinate columns of [`Part::rows`].
 pub(super) fn coord_names(ds: &Dataset) -> impl Iterator<Item = &String> {
     ds.dims
         .iter()
@@ -110,6 +159,18 @@ pub(super) fn to_file(
     file.sync_all()
 }
 
+/// A file at `path` being written a window at a time, buffered; [`finish_file`] flushes and
+/// syncs it.
+pub(super) fn create_file(path: &Path) -> io::Result<BufWriter<fs::File>> {
+    Ok(BufWriter::new(fs::File::create(path)?))
+}
+
+/// Flushes and syncs a file made by [`create_file`].
+pub(super) fn finish_file(out: BufWriter<fs::File>) -> io::Result<()> {
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+}
+
 /// Writes to the stream `out` with `write`, buffered here so that the many small writes of a
 /// row are not calls through `dyn`, and flushes it.
 pub(super) fn to_stream(
@@ -121,15 +182,7 @@ pub(super) fn to_stream(
     io::Write::flush(&mut out)
 }
 
-/// The values of `xyz_status` and `xyz_error` in the row of `cell`.
-pub(super) fn own_columns(ds: &Dataset, cell: usize) -> [Value; 2] {
-    [
-        Value::I64(i64::from(ds.cells[cell].status())),
-        Value::Str(ds.errors.get(&cell).cloned().unwrap_or_default()),
-    ]
-}
-
-/// The types of the coordinate columns of [`rows`].
+/// The types of the coordinate columns of [`Part::rows`].
 pub(super) fn coord_types(ds: &Dataset) -> impl Iterator<Item = ScalarType> + '_ {
     ds.dims
         .iter()

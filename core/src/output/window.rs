@@ -12,16 +12,16 @@ use crate::dataset::{Dataset, Window};
 /// dataset written a window at a time gives the same file as written whole.
 pub const WINDOW_CELLS: usize = super::parquet::ROW_GROUP;
 
-/// The bytes of values a window of a Zarr store holds at most (but for one cell).
+/// The bytes of values a window holds at most (but for one cell), but for Parquet's.
 pub const WINDOW_BYTES: u64 = 2 << 20;
 
 /// The cells of the windows to write a dataset laid out as `layout` in `format` with: for
-/// Parquet, a row group's ([`WINDOW_CELLS`]); for Zarr, as many as hold about
+/// Parquet, a row group's ([`WINDOW_CELLS`]); for the others, as many as hold about
 /// [`WINDOW_BYTES`] (at most [`WINDOW_CELLS`]), so that a window stays small however many
 /// values a cell has.
 pub fn window_cells(format: Format, layout: &Dataset) -> usize {
     match format {
-        Format::Zarr => {
+        Format::Zarr | Format::Csv | Format::Json => {
             let cells = WINDOW_BYTES / layout.bytes_per_cell().max(1);
             (cells as usize).clamp(1, WINDOW_CELLS)
         }

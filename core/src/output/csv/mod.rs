@@ -10,14 +10,15 @@ use std::path::Path;
 
 use xyz_abi::ScalarType;
 
-use super::backend::Backend;
+use super::backend::{Backend, WindowSink};
 use super::conventions::constants;
 use super::infer::{Table, infer, to_dataset, transpose};
 use super::rows::{
-    column_names, coord_names, coord_types, own_columns, parts, rows, to_file, to_stream,
+    Part, column_names, coord_names, coord_types, create_file, finish_file, parts, to_file,
+    to_stream,
 };
 use super::{Encoding, ReadError};
-use crate::dataset::{CellState, Dataset, ERROR_VAR, MISSING_C128, STATUS_VAR};
+use crate::dataset::{CellState, Dataset, ERROR_VAR, MISSING_C128, STATUS_VAR, Window};
 use crate::value::Value;
 
 /// The CSV backend.
@@ -35,14 +36,54 @@ impl Backend for Csv {
     fn read(&self, path: &Path) -> Result<Dataset, ReadError> {
         read(path)
     }
+
+    fn windows<'a>(
+        &self,
+        layout: &'a Dataset,
+        path: &Path,
+        _: Encoding,
+    ) -> io::Result<Box<dyn WindowSink + 'a>> {
+        let mut out = writer(create_file(path)?);
+        write_header(layout, &mut out)?;
+        Ok(Box::new(CsvWindows { layout, out }))
+    }
+}
+
+/// A CSV file written a window at a time: its rows are the same, in the same order, as
+/// written whole.
+struct CsvWindows<'a> {
+    layout: &'a Dataset,
+    out: csv::Writer<std::io::BufWriter<std::fs::File>>,
+}
+
+impl WindowSink for CsvWindows<'_> {
+    fn write(&mut self, window: &Window) -> io::Result<()> {
+        write_rows(&Part::window(self.layout, window), &mut self.out)
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        let out = self.out.into_inner().map_err(|e| e.into_error())?;
+        finish_file(out)
+    }
+}
+
+fn writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out)
 }
 
 /// Writes `ds` as CSV to `out`.
 fn write_to<W: Write>(ds: &Dataset, out: &mut W) -> io::Result<()> {
-    let mut out = csv::WriterBuilder::new()
-        .has_headers(false)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(out);
+    let mut out = writer(out);
+    write_header(ds, &mut out)?;
+    write_rows(&Part::whole(ds), &mut out)?;
+    out.flush()
+}
+
+/// Writes the header row of a dataset laid out as `ds`.
+fn write_header<W: Write>(ds: &Dataset, out: &mut csv::Writer<W>) -> io::Result<()> {
     let consts = constants(ds);
     let mut header: Vec<(String, ScalarType)> = coord_names(ds)
         .zip(coord_types(ds))
@@ -63,27 +104,33 @@ fn write_to<W: Write>(ds: &Dataset, out: &mut W) -> io::Result<()> {
         .flat_map(|(n, ty)| parts(n, *ty))
         .map(|(n, _)| Value::Str(n))
         .collect();
-    write_row(&mut out, &header)?;
+    write_row(out, &header)
+}
+
+/// Writes the rows of `part`.
+fn write_rows<W: Write>(part: &Part<'_>, out: &mut csv::Writer<W>) -> io::Result<()> {
+    let ds = part.layout;
+    let consts = constants(ds);
     let mut row = Vec::new();
-    for (cell, coords) in rows(ds) {
+    for (pos, coords) in part.rows() {
         row.clear();
         row.extend(coords);
         row.extend(consts.iter().map(|(_, v)| v.clone()));
-        let ok = ds.cells[cell] == CellState::Ok;
-        for var in &ds.vars {
+        let ok = part.cells[pos] == CellState::Ok;
+        for (var, data) in ds.vars.iter().zip(&part.data) {
             let e = var.elements();
-            for k in cell * e..(cell + 1) * e {
+            for k in pos * e..(pos + 1) * e {
                 row.push(match (ok, var.ty) {
-                    (true, _) => var.data.get(k),
+                    (true, _) => data.get(k),
                     (false, ScalarType::C128) => Value::C128(MISSING_C128),
                     (false, _) => Value::F64(f64::NAN),
                 });
             }
         }
-        row.extend(own_columns(ds, cell));
-        write_row(&mut out, &row)?;
+        row.extend(part.own_columns(pos));
+        write_row(out, &row)?;
     }
-    out.flush()
+    Ok(())
 }
 
 /// Writes a row of fields, a complex value as two (its real and imaginary parts), a NaN as

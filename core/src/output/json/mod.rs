@@ -10,12 +10,12 @@ use std::path::Path;
 use serde_json::Value as Json;
 use xyz_abi::{ExtraDim, ScalarType};
 
-use super::backend::Backend;
+use super::backend::{Backend, WindowSink};
 use super::conventions::constants;
 use super::infer::{Table, infer, to_dataset, transpose};
-use super::rows::{coord_names, own_columns, rows, to_file, to_stream};
+use super::rows::{Part, coord_names, create_file, finish_file, to_file, to_stream};
 use super::{Encoding, ReadError};
-use crate::dataset::{CellState, Dataset, ERROR_VAR, STATUS_VAR};
+use crate::dataset::{CellState, Dataset, ERROR_VAR, STATUS_VAR, Window};
 use crate::value::{Column, Value};
 
 /// The JSON backend: records, as pandas' `orient="records"`.
@@ -32,6 +32,45 @@ impl Backend for Records {
 
     fn read(&self, path: &Path) -> Result<Dataset, ReadError> {
         read(path)
+    }
+
+    fn windows<'a>(
+        &self,
+        layout: &'a Dataset,
+        path: &Path,
+        _: Encoding,
+    ) -> io::Result<Box<dyn WindowSink + 'a>> {
+        let mut out = create_file(path)?;
+        out.write_all(b"[")?;
+        Ok(Box::new(JsonWindows {
+            layout,
+            out,
+            rows: 0,
+        }))
+    }
+}
+
+/// A JSON file written a window at a time: the same records, in the same order, as written
+/// whole.
+struct JsonWindows<'a> {
+    layout: &'a Dataset,
+    out: std::io::BufWriter<std::fs::File>,
+    /// Records written so far.
+    rows: usize,
+}
+
+impl WindowSink for JsonWindows<'_> {
+    fn write(&mut self, window: &Window) -> io::Result<()> {
+        write_records(
+            &Part::window(self.layout, window),
+            &mut self.out,
+            &mut self.rows,
+        )
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.out.write_all(b"\n]\n")?;
+        finish_file(self.out)
     }
 }
 
@@ -71,9 +110,17 @@ fn complex_part(col: &Column, k: usize) -> (Json, Json) {
 
 /// Writes `ds` as JSON to `out`.
 fn write_to<W: Write>(ds: &Dataset, out: &mut W) -> io::Result<()> {
-    let consts = constants(ds);
     out.write_all(b"[")?;
-    for (r, (cell, coords)) in rows(ds).enumerate() {
+    write_records(&Part::whole(ds), out, &mut 0)?;
+    out.write_all(b"\n]\n")?;
+    out.flush()
+}
+
+/// Writes the records of `part`, each after a comma but the first of all (`rows` counts them).
+fn write_records<W: Write>(part: &Part<'_>, out: &mut W, rows: &mut usize) -> io::Result<()> {
+    let ds = part.layout;
+    let consts = constants(ds);
+    for (pos, coords) in part.rows() {
         let mut obj = serde_json::Map::new();
         for (name, v) in coord_names(ds).zip(coords) {
             insert_json(&mut obj, name, &v);
@@ -81,20 +128,18 @@ fn write_to<W: Write>(ds: &Dataset, out: &mut W) -> io::Result<()> {
         for (k, v) in consts {
             insert_json(&mut obj, k, v);
         }
-        let ok = ds.cells[cell] == CellState::Ok;
-        for var in &ds.vars {
+        let ok = part.cells[pos] == CellState::Ok;
+        for (var, data) in ds.vars.iter().zip(&part.data) {
             let e = var.elements();
             let sizes: Vec<usize> = var.extra_dims.iter().map(|d| d.size as usize).collect();
             let value = |part: fn(&Column, usize) -> Json| {
                 if !ok {
                     return Json::Null;
                 }
-                let values: Vec<Json> = (cell * e..(cell + 1) * e)
-                    .map(|k| part(&var.data, k))
-                    .collect();
+                let values: Vec<Json> = (pos * e..(pos + 1) * e).map(|k| part(data, k)).collect();
                 nest(&values, &sizes)
             };
-            match &var.data {
+            match data {
                 Column::C128(_) => {
                     obj.insert(
                         format!("{}.re", var.name),
@@ -110,14 +155,14 @@ fn write_to<W: Write>(ds: &Dataset, out: &mut W) -> io::Result<()> {
                 }
             }
         }
-        let [status, error] = own_columns(ds, cell);
+        let [status, error] = part.own_columns(pos);
         obj.insert(STATUS_VAR.into(), status.to_json());
         obj.insert(ERROR_VAR.into(), error.to_json());
-        out.write_all(if r == 0 { b"\n" } else { b",\n" })?;
+        out.write_all(if *rows == 0 { b"\n" } else { b",\n" })?;
         serde_json::to_writer(&mut *out, &Json::Object(obj))?;
+        *rows += 1;
     }
-    out.write_all(b"\n]\n")?;
-    out.flush()
+    Ok(())
 }
 
 /// The shape of a nested JSON array, and its leaves in row-major order.

@@ -300,9 +300,7 @@ impl Streamed {
                 ),
                 // A chunk of no failure is left out without being built (the store is new,
                 // so there is no old chunk to replace).
-                (Held::Sparse(texts), _) if texts.range(at(lo)..at(hi)).next().is_none() => {
-                    Ok(())
-                }
+                (Held::Sparse(texts), _) if texts.range(at(lo)..at(hi)).next().is_none() => Ok(()),
                 (Held::Sparse(texts), _) => {
                     let mut v = vec![""; len];
                     for_each_run(shape, chunk, &origin, |c, a, n| {
