@@ -113,9 +113,9 @@ impl ReapCommand {
                     .with_context(|| format!("writing the dataset of {}", crop.name()))?;
                 (reaped, "merged into")
             }
-            // Zarr and Parquet take the grid a window at a time, so the dataset is never held
-            // whole.
-            None if dest.format().writes_windows() => {
+            // Every format but netCDF takes the grid a window at a time, so the dataset is
+            // never held whole.
+            None if dest.streams() => {
                 let layout = crop.layout();
                 let reaped = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
                     let cells = xyz_core::output::window_cells(dest.format(), &layout);

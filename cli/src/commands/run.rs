@@ -146,7 +146,7 @@ impl RunCommand {
                     .collect();
                 (outcome, "merged into", dims)
             }
-            // Zarr and Parquet take the grid a window at a time, written as soon as its cases
+            // Every format but netCDF takes the grid a window at a time, written as soon as its cases
             // are done, so the dataset is never held whole.
             None if dest.streams() => {
                 let outcome = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
@@ -294,8 +294,8 @@ fn say_launched(
 fn check_memory(bound: &xyz_core::BoundSpace, sig: &xyz_abi::Signature) -> anyhow::Result<()> {
     xyz_core::memory::check_held_whole(bound, sig).map_err(|e| {
         anyhow::anyhow!(
-            "{e}: write it to Zarr or Parquet (written a window at a time, never held whole), \
-             or split the sweep"
+            "{e}: write it to Zarr, Parquet, CSV or JSON (written a window at a time, never \
+             held whole), or split the sweep"
         )
     })
 }

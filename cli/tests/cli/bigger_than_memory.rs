@@ -250,3 +250,46 @@ fn a_crop_with_long_dims_packs_them_in_its_manifest_bit_for_bit() {
     let manifest = std::fs::read_to_string(dir.path(".xyz-short/manifest.toml")).unwrap();
     assert!(manifest.contains("format = 1") && !manifest.contains("combo_order"));
 }
+
+#[test]
+fn csv_and_json_written_a_window_at_a_time_are_those_written_whole() {
+    let dir = Dir::new();
+    let (ramp, faulty) = (guest("ramp"), guest("faulty"));
+    // 200 000 cells of five values: several windows; and failed cases.
+    let sweeps: [Vec<&str>; 2] = [
+        vec![
+            "--function",
+            &ramp,
+            "--combo",
+            "a={ range = [0, 400] }",
+            "--combo",
+            "b={ linspace = [0, 1, 500] }",
+        ],
+        vec![
+            "--function",
+            &faulty,
+            "--combo",
+            "mode=ok,err",
+            "--combo",
+            "x={ linspace = [0, 1, 7] }",
+        ],
+    ];
+    for (i, sweep) in sweeps.iter().enumerate() {
+        for format in ["csv", "json"] {
+            let file = format!("{i}.{format}");
+            let mut to_file = vec!["run", "-q", "-o", &file];
+            to_file.extend(sweep);
+            let code = if i == 1 { 3 } else { 0 };
+            dir.xyz_ok(&to_file, code);
+            // To standard output a dataset is written whole.
+            let mut to_stdout = vec!["run", "-q", "-o", "-", "--format", format];
+            to_stdout.extend(sweep);
+            let whole = dir.xyz_ok(&to_stdout, code).stdout;
+            let windowed = std::fs::read(dir.path(&file)).unwrap();
+            assert!(
+                windowed == whole,
+                "{file} differs from the same written whole"
+            );
+        }
+    }
+}
