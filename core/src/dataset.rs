@@ -217,25 +217,18 @@ impl Window {
     /// Stores positions `from..to` of the cases `start..` (cells `start..` of a full grid), all
     /// successful, as one run.
     fn store_run(&mut self, start: u64, from: usize, to: usize, n: usize, cols: &[Column]) {
-        if from >= to {
+        let at = (start + from as u64) as usize;
+        let Some(at) = at.checked_sub(self.first).filter(|_| from < to) else {
             return;
-        }
-        let at = (start + from as u64) as usize - self.first;
-        for (data, col) in self.data.iter_mut().zip(cols) {
-            let e = col.len() / n;
-            data.copy_run(at * e, col, from * e, (to - from) * e);
-        }
-        self.cells[at..at + (to - from)].fill(CellState::Ok);
-        if !self.errors.is_empty() {
-            let stale: Vec<usize> = self
-                .errors
-                .range(at..at + (to - from))
-                .map(|(k, _)| *k)
-                .collect();
-            for k in stale {
-                self.errors.remove(&k);
-            }
-        }
+        };
+        let run = OkRun {
+            at,
+            cols,
+            from,
+            to,
+            n,
+        };
+        run.store(&mut self.cells, &mut self.errors, self.data.iter_mut());
     }
 }
 
@@ -284,6 +277,40 @@ impl Store for Window {
             for (data, col) in self.data.iter_mut().zip(cols) {
                 let e = col.len() / cases.len();
                 data.copy_run(at * e, col, j * e, e);
+            }
+        }
+    }
+}
+
+/// Positions `from..to` of a chunk of `n` cases, all successful, whose cells are one run from
+/// cell `at`: stored as one copy per column.
+struct OkRun<'c> {
+    at: usize,
+    cols: &'c [Column],
+    from: usize,
+    to: usize,
+    n: usize,
+}
+
+impl OkRun<'_> {
+    /// Stores the run in `cells`, `data` (a column per output) and `errors` (the failures on
+    /// record there are dropped).
+    fn store<'d>(
+        &self,
+        cells: &mut [CellState],
+        errors: &mut BTreeMap<usize, String>,
+        data: impl Iterator<Item = &'d mut Column>,
+    ) {
+        let (at, len) = (self.at, self.to - self.from);
+        for (data, col) in data.zip(self.cols) {
+            let e = col.len() / self.n;
+            data.copy_run(at * e, col, self.from * e, len * e);
+        }
+        cells[at..at + len].fill(CellState::Ok);
+        if !errors.is_empty() {
+            let stale: Vec<usize> = errors.range(at..at + len).map(|(k, _)| *k).collect();
+            for k in stale {
+                errors.remove(&k);
             }
         }
     }
@@ -700,22 +727,20 @@ impl Dataset {
                 return;
             }
             if let (true, CaseSet::Range(start, _)) = (contiguous, cases) {
-                let cell = (start + from as u64) as usize;
-                for (var, col) in ds.vars.iter_mut().zip(cols) {
-                    let e = var.elements();
-                    var.data.copy_run(cell * e, col, from * e, (to - from) * e);
-                }
-                ds.cells[cell..cell + (to - from)].fill(CellState::Ok);
-                if !ds.errors.is_empty() {
-                    let stale: Vec<usize> = ds
-                        .errors
-                        .range(cell..cell + (to - from))
-                        .map(|(k, _)| *k)
-                        .collect();
-                    for k in stale {
-                        ds.errors.remove(&k);
-                    }
-                }
+                let at = (start + from as u64) as usize;
+                let n = cases.len();
+                let run = OkRun {
+                    at,
+                    cols,
+                    from,
+                    to,
+                    n,
+                };
+                run.store(
+                    &mut ds.cells,
+                    &mut ds.errors,
+                    ds.vars.iter_mut().map(|v| &mut v.data),
+                );
             } else {
                 for j in from..to {
                     let cell = space.cell_of(cases.case(j)) as usize;

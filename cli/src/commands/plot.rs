@@ -2,12 +2,11 @@
 //! PNG or SVG or in the terminal, once or as the crop fills in.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use xyz_core::{CellState, Column, Dataset, Value};
 
-use super::source::{Source, SourceArgs};
+use super::source::{Source, SourceArgs, WatchArgs};
 use crate::exit_codes;
 use crate::plot::{Axis, Plot, number, render};
 
@@ -58,18 +57,8 @@ pub(crate) struct PlotCommand {
     #[arg(long)]
     term: bool,
 
-    /// For a crop: draw again each time batches land, until it is complete
-    #[arg(long)]
-    watch: bool,
-
-    /// How often --watch looks for new batches
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "2s",
-        requires = "watch"
-    )]
-    interval: String,
+    #[command(flatten)]
+    watch: WatchArgs,
 
     /// Colour a heatmap by the logarithm of its values (cells not above zero are grey)
     #[arg(long)]
@@ -266,15 +255,12 @@ impl PlotCommand {
                 _ => bail!("-o {}: the image must be .png or .svg", output.display()),
             },
         };
-        let interval = xyz_core::spec::parse_duration(&self.interval).context("--interval")?;
-        if interval < Duration::from_millis(100) {
-            bail!("--interval {}: at least 100ms", self.interval);
-        }
+        let interval = self.watch.interval()?;
         if let Some(output) = &self.output {
             xyz_core::output::check_destination(output, self.force)?;
         }
         let source = self.source.open()?;
-        if self.watch && matches!(source, Source::File(..)) {
+        if self.watch.watch && matches!(source, Source::File(..)) {
             bail!(
                 "--watch: {} is a dataset file, which does not grow; --watch follows a crop",
                 source.describe()
@@ -286,7 +272,7 @@ impl PlotCommand {
             let read = source.read()?;
             let plot = match self.plan(&read.dataset, &source.describe()) {
                 // A crop with nothing grown yet has nothing to draw: wait for its first batches.
-                Err(e) if self.watch && read.grown.is_some_and(|(g, _)| g == 0) => {
+                Err(e) if self.watch.watch && read.grown.is_some_and(|(g, _)| g == 0) => {
                     if drawn == 0 {
                         eprintln!("{e:#}; waiting for the first batches");
                     }
@@ -311,7 +297,7 @@ impl PlotCommand {
                         lines.push(format!(
                             "{}: {grown}/{batches} batches grown{}",
                             source.describe(),
-                            if self.watch && grown < batches {
+                            if self.watch.watch && grown < batches {
                                 "; drawn again as batches land (Ctrl-C stops)"
                             } else {
                                 ""
@@ -333,7 +319,7 @@ impl PlotCommand {
                     }
                 }
             }
-            if !self.watch {
+            if !self.watch.watch {
                 return Ok(exit_codes::OK);
             }
             let grown = read.grown.map_or(0, |(g, _)| g);

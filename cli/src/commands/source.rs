@@ -133,3 +133,32 @@ impl Source {
         }
     }
 }
+
+/// `--watch` and `--interval`, for the commands that show a crop as it grows.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct WatchArgs {
+    /// Show it again as batches land, until the crop is complete: redrawn in place on a
+    /// terminal (`status` into a pipe or a file: a line per crop and interval)
+    #[arg(long)]
+    pub(crate) watch: bool,
+
+    /// How often --watch looks at the crop
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "2s",
+        requires = "watch"
+    )]
+    pub(crate) interval: String,
+}
+
+impl WatchArgs {
+    /// The interval, checked: a duration of at least 100 ms.
+    pub(crate) fn interval(&self) -> anyhow::Result<Duration> {
+        let interval = xyz_core::spec::parse_duration(&self.interval).context("--interval")?;
+        if interval < Duration::from_millis(100) {
+            anyhow::bail!("--interval {}: at least 100ms", self.interval);
+        }
+        Ok(interval)
+    }
+}

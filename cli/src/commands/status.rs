@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 
 use xyz_core::Crop;
 use xyz_core::crop::JobRecord;
@@ -44,19 +44,8 @@ pub(crate) struct StatusCommand {
     #[arg(long)]
     json: bool,
 
-    /// Redraw the status in place every --interval until the crops are complete (on a
-    /// terminal; into a pipe or a file, a line per crop and interval, and one per new failure)
-    #[arg(long)]
-    watch: bool,
-
-    /// How often --watch looks at the crops
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "2s",
-        requires = "watch"
-    )]
-    interval: String,
+    #[command(flatten)]
+    watch: super::source::WatchArgs,
 }
 
 /// A bar of `width` cells, `done` of `total` full.
@@ -249,15 +238,12 @@ fn render(st: &Status, queues: &Queues, out: &mut impl Write) -> std::fmt::Resul
 
 impl StatusCommand {
     pub(crate) fn execute(self) -> anyhow::Result<u8> {
-        if self.watch && self.json {
+        if self.watch.watch && self.json {
             bail!("--watch redraws the text view, --json prints once: give one or the other");
         }
-        let interval = xyz_core::spec::parse_duration(&self.interval).context("--interval")?;
-        if interval < MIN_INTERVAL {
-            bail!("--interval {}: at least 100ms", self.interval);
-        }
+        let interval = self.watch.interval()?;
         let crops = self.crops()?;
-        if self.watch {
+        if self.watch.watch {
             return self.watch(&crops, interval);
         }
         let statuses: Vec<Status> = crops.iter().map(Crop::status).collect::<Result<_, _>>()?;
@@ -345,7 +331,7 @@ impl StatusCommand {
                     writeln!(
                         text,
                         "  watching every {}, for {elapsed}; Ctrl-C stops watching (the growers go on)",
-                        self.interval
+                        self.watch.interval
                     )?;
                 }
                 // Only what fits, so that the next redraw finds its first line.
@@ -383,9 +369,6 @@ impl StatusCommand {
         }
     }
 }
-
-/// The shortest interval `--watch` redraws at.
-const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// One crop's progress on one line, for `--watch` into a pipe or a file.
 fn line(st: &Status) -> String {

@@ -387,6 +387,19 @@ fn draw_lines<DB: DrawingBackend>(
     Ok(())
 }
 
+/// What a heatmap's colours follow: its values, or on a log scale their log10 (what is not
+/// positive then NaN, drawn grey).
+fn coloured_by(values: &[f64], log: bool) -> std::borrow::Cow<'_, [f64]> {
+    if log {
+        values
+            .iter()
+            .map(|v| if *v > 0.0 { v.log10() } else { f64::NAN })
+            .collect()
+    } else {
+        values.into()
+    }
+}
+
 fn draw_heatmap<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -397,17 +410,7 @@ fn draw_heatmap<DB: DrawingBackend>(
     log: bool,
 ) -> DrawResult<DB> {
     let (nx, ny) = (x.labels.len(), y.labels.len());
-    // On a log scale, colours follow log10 of the values; what is not positive is grey.
-    let logs: Vec<f64>;
-    let values = if log {
-        logs = values
-            .iter()
-            .map(|v| if *v > 0.0 { v.log10() } else { f64::NAN })
-            .collect();
-        &logs[..]
-    } else {
-        values
-    };
+    let values = &coloured_by(values, log)[..];
     let (z0, z1) = range(values.iter().copied()).unwrap_or((0.0, 1.0));
     let (width, _) = root.dim_in_pixel();
     let (main, bar) = root.split_horizontally(width.saturating_sub(140));

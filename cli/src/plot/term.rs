@@ -204,14 +204,7 @@ fn heatmap(
     rows: usize,
 ) -> Vec<String> {
     let (nx, ny) = (x.labels.len().max(1), y.labels.len().max(1));
-    let shown: Vec<f64> = if log {
-        values
-            .iter()
-            .map(|v| if *v > 0.0 { v.log10() } else { f64::NAN })
-            .collect()
-    } else {
-        values.to_vec()
-    };
+    let shown = super::coloured_by(values, log);
     let (z0, z1) = range(shown.iter().copied()).unwrap_or((0.0, 1.0));
     let (y_first, y_last) = ends(y);
     // Title, x labels, x name and colour bar take four lines.
