@@ -365,7 +365,13 @@ impl<'a> Windows<'a> {
         while next <= cell && next < total {
             let end = (next + self.size).min(total);
             let (a, b) = self.space.cases_in(next, end);
-            let window = Window::new(self.layout, next as usize, (end - next) as usize);
+            let mut window = Window::new(self.layout, next as usize, (end - next) as usize);
+            // The cells of cases are not evaluated until their cases are stored.
+            if self.space.len() == self.space.cells() {
+                window.cells.fill(CellState::Pending);
+            } else {
+                window.store_pending(self.space, CaseSet::Range(a, b));
+            }
             self.open.push_back((window, b - a));
             next = end;
         }
@@ -386,10 +392,14 @@ impl<'a> Windows<'a> {
         }
     }
 
-    /// Hands on every window left, those no case reaches included: the run is complete.
+    /// Hands on every window left, those no case reaches included, and those whose cases were
+    /// not all evaluated (a run stopped at a failure): the run is over.
     pub(crate) fn finish(&mut self) {
         if let Some(last) = self.space.cells().checked_sub(1) {
             self.open_through(last);
+        }
+        for (_, left) in &mut self.open {
+            *left = 0;
         }
         self.hand_on();
     }

@@ -310,7 +310,9 @@ impl<'a> Runner<'a> {
                 }
             }
             drop(windows);
-            let _ = workers.join();
+            if let Err(panic) = workers.join() {
+                std::panic::resume_unwind(panic);
+            }
             sunk
         });
         if let Some(err) = shared.error.into_inner().unwrap_or_else(|e| e.into_inner()) {
@@ -936,6 +938,33 @@ mod tests {
         assert_eq!(calls, 3);
         // A few windows ahead at most, not the 400 000 cases.
         assert!(done.load(Ordering::Relaxed) < 100_000, "{done:?}");
+    }
+
+    #[test]
+    fn windows_of_a_run_stopped_at_a_failure_hand_on_every_cell() {
+        let f = div();
+        let mut space = ParamSpace::new();
+        space.combo("b", ints([0, 1])).combo("a", ints(0..100_000));
+        let bound = space.bind(f.signature()).unwrap();
+        let layout = Dataset::layout(&bound, f.signature(), f.sha256());
+        let mut runner = Runner::new(&f, &Sequential);
+        runner.stop_on_failure(true);
+        let (mut cells, mut states) = (0, [0u64; 4]);
+        runner
+            .run_windows(&bound, &layout, 4096, |w: &Window| {
+                assert_eq!(w.first, cells, "in order");
+                cells += w.cells.len();
+                for c in &w.cells {
+                    states[c.status() as usize] += 1;
+                }
+                Ok::<(), RunError>(())
+            })
+            .unwrap();
+        assert_eq!(cells, 200_000, "every cell handed on");
+        // Ok, failed, not evaluated: the cases after the stop are not evaluated, and no cell
+        // of the space is marked not reached.
+        assert!(states[1] > 0 && states[2] > 0, "{states:?}");
+        assert_eq!(states[3], 0, "{states:?}");
     }
 
     #[test]
