@@ -291,7 +291,8 @@ impl PlotCommand {
                 if self.term {
                     // The screen less the line the cursor ends on, and a crop's own line.
                     let (rows, cols) = term.size();
-                    let rows = usize::from(rows) - 1 - usize::from(read.grown.is_some());
+                    let rows =
+                        usize::from(rows).saturating_sub(1 + usize::from(read.grown.is_some()));
                     let mut lines = crate::plot::term::draw(plot, usize::from(cols), rows);
                     if let Some((grown, batches)) = read.grown {
                         lines.push(format!(
