@@ -329,8 +329,8 @@ pub(crate) struct Windows<'a> {
     /// The windows open, from the first not handed on, each with how many of its cases are
     /// still to come.
     open: std::collections::VecDeque<(Window, u64)>,
-    /// The first cell of the first window open (or of the next to open).
-    front: u64,
+    /// The first cell of the next window to open.
+    opened: u64,
     /// Where finished windows go; `None` once no one takes them.
     send: Option<std::sync::mpsc::SyncSender<Window>>,
 }
@@ -348,7 +348,7 @@ impl<'a> Windows<'a> {
             layout,
             size: size.max(1),
             open: std::collections::VecDeque::new(),
-            front: 0,
+            opened: 0,
             send: Some(send),
         }
     }
@@ -356,13 +356,8 @@ impl<'a> Windows<'a> {
     /// Opens the windows up to the one that holds cell `cell`.
     fn open_through(&mut self, cell: u64) {
         let total = self.space.cells();
-        let mut next = self.front
-            + self
-                .open
-                .iter()
-                .map(|(w, _)| w.cells.len() as u64)
-                .sum::<u64>();
-        while next <= cell && next < total {
+        while self.opened <= cell && self.opened < total {
+            let next = self.opened;
             let end = (next + self.size).min(total);
             let (a, b) = self.space.cases_in(next, end);
             let mut window = Window::new(self.layout, next as usize, (end - next) as usize);
@@ -373,7 +368,7 @@ impl<'a> Windows<'a> {
                 window.store_pending(self.space, CaseSet::Range(a, b));
             }
             self.open.push_back((window, b - a));
-            next = end;
+            self.opened = end;
         }
     }
 
@@ -383,7 +378,6 @@ impl<'a> Windows<'a> {
             let Some((window, _)) = self.open.pop_front() else {
                 break;
             };
-            self.front = window.end() as u64;
             if let Some(send) = &self.send
                 && send.send(window).is_err()
             {
