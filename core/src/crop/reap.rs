@@ -273,15 +273,26 @@ impl Crop {
         };
         tally.ok += (cases.len() - out.failures.len()) as u64;
         for (pos, kind, message) in &out.failures {
-            let case = cases.case(*pos);
-            tally.failures.push(CaseFailure {
-                case,
-                kind: *kind,
-                message: message.clone(),
-                args: self.space.case_args(case, &self.manifest.signature),
-            });
+            tally
+                .failures
+                .push(self.case_failure(cases.case(*pos), *kind, message));
         }
         Some(out)
+    }
+
+    /// Case `case`'s failure, with its arguments.
+    pub(super) fn case_failure(
+        &self,
+        case: u64,
+        kind: crate::value::FailureKind,
+        message: &str,
+    ) -> CaseFailure {
+        CaseFailure {
+            case,
+            kind,
+            message: message.to_string(),
+            args: self.space.case_args(case, &self.manifest.signature),
+        }
     }
 
     /// The error for a reap that misses the batches `missing`, `damaged` among them.

@@ -157,13 +157,7 @@ impl Crop {
             };
             let cases = self.plan.cases_of(info.batch);
             for (pos, kind, message) in out.failures.iter().rev().take(n - found.len()) {
-                let case = cases.case(*pos);
-                found.push(CaseFailure {
-                    case,
-                    kind: *kind,
-                    message: message.clone(),
-                    args: self.space.case_args(case, &self.manifest.signature),
-                });
+                found.push(self.case_failure(cases.case(*pos), *kind, message));
             }
         }
         found
