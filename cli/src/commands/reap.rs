@@ -115,7 +115,7 @@ impl ReapCommand {
             }
             // Every format but netCDF takes the grid a window at a time, so the dataset is
             // never held whole.
-            None if dest.streams() => {
+            None if dest.writes_windows() => {
                 let layout = crop.layout();
                 let reaped = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
                     let cells = xyz_core::output::window_cells(dest.format(), &layout);

@@ -91,7 +91,7 @@ impl RunCommand {
             PathBuf::from(format!("{}.zarr", self.sweep.name(&sig.name)))
         })?;
         // A dataset written a window at a time is never held whole; others are.
-        if !dest.streams() {
+        if !dest.writes_windows() {
             check_memory(&bound, &sig)?;
         }
 
@@ -148,7 +148,7 @@ impl RunCommand {
             }
             // Every format but netCDF takes the grid a window at a time, written as soon as its cases
             // are done, so the dataset is never held whole.
-            None if dest.streams() => {
+            None if dest.writes_windows() => {
                 let outcome = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
                     let cells = xyz_core::output::window_cells(dest.format(), &layout);
                     runner.run_windows(&bound, &layout, cells, write)

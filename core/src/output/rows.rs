@@ -153,10 +153,9 @@ pub(super) fn to_file(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<fs::File>) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut out = BufWriter::new(fs::File::create(path)?);
+    let mut out = create_file(path)?;
     write(&mut out)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
+    finish_file(out)
 }
 
 /// A file at `path` being written a window at a time, buffered; [`finish_file`] flushes and

@@ -158,7 +158,7 @@ impl Sink {
     /// Whether a new output is written a window of the grid at a time
     /// ([`Sink::write_windows`]): not a merge into a dataset that exists, to a file (not
     /// standard output) in a format that [writes windows](Format::writes_windows).
-    pub fn streams(&self) -> bool {
+    pub fn writes_windows(&self) -> bool {
         self.format.writes_windows()
             && !self.is_stdout()
             && !(self.merge.is_some() && self.path.exists())
