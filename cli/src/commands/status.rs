@@ -90,6 +90,25 @@ impl Queues {
     }
 }
 
+/// The statuses of `statuses`, a blank line between two crops.
+fn render_all(statuses: &[Status], queues: &Queues) -> Result<String, std::fmt::Error> {
+    let mut text = String::new();
+    for (i, st) in statuses.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        render(st, queues, &mut text)?;
+    }
+    Ok(text)
+}
+
+/// A failure on one line: the case's arguments and the first line of its message.
+fn failure(f: &xyz_core::CaseFailure) -> String {
+    let args: Vec<String> = f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let message = f.message.lines().next().unwrap_or_default();
+    format!("{}: {message}", args.join(", "))
+}
+
 /// Writes the status of one crop, as `xyz status` shows it.
 fn render(st: &Status, queues: &Queues, out: &mut impl Write) -> std::fmt::Result {
     let pct = 100.0 * st.grown as f64 / st.batches.max(1) as f64;
@@ -108,13 +127,11 @@ fn render(st: &Status, queues: &Queues, out: &mut impl Write) -> std::fmt::Resul
         st.cases_grown, st.cases, st.failed_cases
     )?;
     for (i, f) in st.recent_failures.iter().enumerate() {
-        let args: Vec<String> = f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let message = f.message.lines().next().unwrap_or_default();
         writeln!(
             out,
-            "  {:<9} {}: {message}",
+            "  {:<9} {}",
             if i == 0 { "failures" } else { "" },
-            args.join(", ")
+            failure(f)
         )?;
     }
     // The recent rate where there is one: it follows growers joining and leaving.
@@ -269,14 +286,7 @@ impl StatusCommand {
         } else if statuses.is_empty() {
             println!("no crops in {}", self.parent().display());
         } else {
-            let mut text = String::new();
-            for (i, st) in statuses.iter().enumerate() {
-                if i > 0 {
-                    text.push('\n');
-                }
-                render(st, &queues, &mut text)?;
-            }
-            print!("{text}");
+            print!("{}", render_all(&statuses, &queues)?);
         }
         Ok(exit_codes::OK)
     }
@@ -317,14 +327,7 @@ impl StatusCommand {
             let done = statuses.iter().all(|st| st.grown >= st.batches);
             let elapsed = duration(started.elapsed().as_secs_f64());
             if live {
-                let queues = Queues::ask(&statuses);
-                let mut text = String::new();
-                for (i, st) in statuses.iter().enumerate() {
-                    if i > 0 {
-                        text.push('\n');
-                    }
-                    render(st, &queues, &mut text)?;
-                }
+                let mut text = render_all(&statuses, &Queues::ask(&statuses))?;
                 if done {
                     writeln!(text, "  complete; watched for {elapsed}")?;
                 } else {
@@ -350,14 +353,7 @@ impl StatusCommand {
                     // The new ones, oldest first.
                     for f in st.recent_failures.iter().rev() {
                         if seen.insert((st.name.clone(), f.case)) {
-                            let args: Vec<String> =
-                                f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                            let message = f.message.lines().next().unwrap_or_default();
-                            println!(
-                                "{elapsed} {}: failed at {}: {message}",
-                                st.name,
-                                args.join(", ")
-                            );
+                            println!("{elapsed} {}: failed at {}", st.name, failure(f));
                         }
                     }
                 }
