@@ -44,6 +44,18 @@ def spec(cwd, a, b):
     return path
 
 
+def mandel_spec(cwd, n, maxiter):
+    """Writes m.toml in CWD: mandel over n x n points, up to maxiter; gives its path."""
+    path = os.path.join(cwd, "m.toml")
+    with open(path, "w") as f:
+        f.write(
+            f'function = "{MANDEL}"\n[combos]\n'
+            f"y = {{ linspace = [-1.25, 1.25, {n}] }}\n"
+            f"x = {{ linspace = [-2.0, 0.5, {n}] }}\n[constants]\nmaxiter = {maxiter}\n"
+        )
+    return path
+
+
 def main():
     env_cache = tempfile.mkdtemp(prefix="xyz-bench-cache-")
     os.environ["XYZ_CACHE_DIR"] = env_cache
@@ -81,13 +93,7 @@ def main():
             best = float("inf")
             for _ in range(3):
                 with tempfile.TemporaryDirectory() as cwd:
-                    path = os.path.join(cwd, "m.toml")
-                    with open(path, "w") as f:
-                        f.write(
-                            f'function = "{MANDEL}"\n[combos]\n'
-                            "y = { linspace = [-1.25, 1.25, 400] }\n"
-                            "x = { linspace = [-2.0, 0.5, 400] }\n[constants]\nmaxiter = 1000\n"
-                        )
+                    path = mandel_spec(cwd, 400, 1000)
                     t = run(["sow", path, "-q", *extra], cwd)
                     t += run(["grow", "m", "-q"], cwd)
                     t += run(["reap", "m", "-o", "m.zarr", "-q"], cwd)
@@ -222,13 +228,7 @@ def watch_costs():
         best = float("inf")
         for _ in range(3):
             with tempfile.TemporaryDirectory() as cwd:
-                path = os.path.join(cwd, "m.toml")
-                with open(path, "w") as f:
-                    f.write(
-                        f'function = "{MANDEL}"\n[combos]\n'
-                        "y = { linspace = [-1.25, 1.25, 800] }\n"
-                        "x = { linspace = [-2.0, 0.5, 800] }\n[constants]\nmaxiter = 3000\n"
-                    )
+                path = mandel_spec(cwd, 800, 3000)
                 run(["sow", path, "--batchsize", "400", "-q"], cwd)
                 watchers = []
                 if interval:
