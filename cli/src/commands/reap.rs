@@ -113,8 +113,8 @@ impl ReapCommand {
                     .with_context(|| format!("writing the dataset of {}", crop.name()))?;
                 (reaped, "merged into")
             }
-            // Every format but netCDF takes the grid a window at a time, so the dataset is
-            // never held whole.
+            // Every format takes the grid a window at a time (netCDF through a spill), so the
+            // dataset is never held whole.
             None if dest.writes_windows() => {
                 let layout = crop.layout();
                 let reaped = dest.write_windows::<_, anyhow::Error>(&layout, |write| {

@@ -146,8 +146,8 @@ impl RunCommand {
                     .collect();
                 (outcome, "merged into", dims)
             }
-            // Every format but netCDF takes the grid a window at a time, written as soon as its cases
-            // are done, so the dataset is never held whole.
+            // Every format takes the grid a window at a time (netCDF through a spill), written
+            // as soon as its cases are done, so the dataset is never held whole.
             None if dest.writes_windows() => {
                 let outcome = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
                     let cells = xyz_core::output::window_cells(dest.format(), &layout);

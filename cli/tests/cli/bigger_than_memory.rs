@@ -28,49 +28,74 @@ fn peak_rss_of(dir: &Dir, args: &[&str]) -> u64 {
 }
 
 #[test]
-fn a_run_streams_values_four_times_its_peak_memory_to_zarr() {
+fn a_run_streams_values_four_times_its_peak_memory_to_zarr_and_netcdf() {
     let dir = Dir::new();
     let ramp = guest("ramp");
     // 10^7 cells of five f64 each: 400 MB of values.
     let values: u64 = 10_000 * 1_000 * 5 * 8;
-    let peak = peak_rss_of(
-        &dir,
-        &[
-            "run",
-            "--function",
-            &ramp,
-            "--combo",
-            "a={ range = [0, 10000] }",
-            "--combo",
-            "b={ range = [0, 1000] }",
-            "-o",
-            "r.zarr",
-            "-q",
-        ],
-    );
-    assert!(
-        values >= 4 * peak,
-        "{values} bytes of values, peak RSS {peak} bytes: {:.1}x",
-        values as f64 / peak as f64
-    );
-    // What was written is the whole dataset, every cell there and right: read by xarray a
-    // chunk at a time (dask).
-    let check = "import xarray as xr\n\
-                 ds = xr.open_zarr('r.zarr')\n\
-                 assert dict(ds.sizes) == {'a': 10000, 'b': 1000, 't': 5}, ds.sizes\n\
-                 assert int((ds.xyz_status != 0).sum()) == 0\n\
-                 assert bool((ds.y == ds.a * ds.t + ds.b).all())\n\
-                 print('ok')";
-    let out = Command::new("python3")
-        .args(["-c", check])
-        .current_dir(dir.tmp.path())
-        .output()
-        .expect("python3 runs");
-    assert_eq!(stdout(&out).trim(), "ok", "{out:?}");
+    for (out, open) in [
+        ("r.zarr", "xr.open_zarr('r.zarr')"),
+        // netCDF goes through a spill beside the file, which is gone after.
+        (
+            "r.nc",
+            "xr.open_dataset('r.nc', engine='netcdf4', chunks={'a': 1000})",
+        ),
+    ] {
+        let peak = peak_rss_of(
+            &dir,
+            &[
+                "run",
+                "--function",
+                &ramp,
+                "--combo",
+                "a={ range = [0, 10000] }",
+                "--combo",
+                "b={ range = [0, 1000] }",
+                "-o",
+                out,
+                "-q",
+            ],
+        );
+        assert!(
+            values >= 4 * peak,
+            "{out}: {values} bytes of values, peak RSS {peak} bytes: {:.1}x",
+            values as f64 / peak as f64
+        );
+        let left: Vec<String> = std::fs::read_dir(dir.tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "{out} left {left:?}");
+        // What was written is the whole dataset, every cell there and right: read by xarray a
+        // chunk at a time (dask).
+        let check = format!(
+            "import xarray as xr\n\
+             ds = {open}\n\
+             assert dict(ds.sizes) == {{'a': 10000, 'b': 1000, 't': 5}}, ds.sizes\n\
+             assert int((ds.xyz_status != 0).sum()) == 0\n\
+             assert bool((ds.y == ds.a * ds.t + ds.b).all())\n\
+             print('ok')"
+        );
+        let out = Command::new("python3")
+            .args(["-c", &check])
+            .current_dir(dir.tmp.path())
+            .output()
+            .expect("python3 runs");
+        assert_eq!(stdout(&out).trim(), "ok", "{out:?}");
+    }
 }
 
 #[test]
 fn an_interrupted_run_leaves_the_output_that_was_there() {
+    for out in ["o.zarr", "o.nc"] {
+        interrupted_run_leaves_the_output_that_was_there(out);
+    }
+}
+
+/// A run to `out` over what is there, stopped by a signal partway.
+fn interrupted_run_leaves_the_output_that_was_there(out: &str) {
     let dir = Dir::new();
     let add = guest("add");
     dir.xyz_ok(
@@ -85,12 +110,12 @@ fn an_interrupted_run_leaves_the_output_that_was_there() {
             "--constant",
             "c=0",
             "-o",
-            "o.zarr",
+            out,
             "-q",
         ],
         0,
     );
-    let before = tree(&dir.path("o.zarr"));
+    let before = tree(&dir.path(out));
     for signal in ["TERM", "INT"] {
         // A long run over it, stopped once it has written part of the new store.
         let mut child = Command::new(env!("CARGO_BIN_EXE_xyz"))
@@ -105,7 +130,7 @@ fn an_interrupted_run_leaves_the_output_that_was_there() {
                 "--constant",
                 "c=0",
                 "-o",
-                "o.zarr",
+                out,
                 "--force",
                 "-q",
             ])
@@ -139,19 +164,19 @@ fn an_interrupted_run_leaves_the_output_that_was_there() {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        let out = child.wait_with_output().unwrap();
+        let stopped = child.wait_with_output().unwrap();
         let code = if signal == "TERM" { 143 } else { 130 };
-        assert_eq!(out.status.code(), Some(code), "{out:?}");
+        assert_eq!(stopped.status.code(), Some(code), "{stopped:?}");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains(&format!(
+            String::from_utf8_lossy(&stopped.stderr).contains(&format!(
                 "stopped by SIG{signal}: nothing was written, what was there is left"
             )),
-            "{out:?}"
+            "{stopped:?}"
         );
         assert_eq!(
-            tree(&dir.path("o.zarr")),
+            tree(&dir.path(out)),
             before,
-            "SIG{signal}: the old store changed"
+            "SIG{signal}: the old {out} changed"
         );
         // Nothing half-written is left beside it.
         let left: Vec<String> = std::fs::read_dir(dir.tmp.path())
@@ -160,7 +185,7 @@ fn an_interrupted_run_leaves_the_output_that_was_there() {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.contains("xyz-tmp"))
             .collect();
-        assert!(left.is_empty(), "SIG{signal} left {left:?}");
+        assert!(left.is_empty(), "SIG{signal} left {left:?} beside {out}");
     }
 }
 

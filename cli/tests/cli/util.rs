@@ -220,7 +220,7 @@ pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Every file under `dir`, relative path and contents, sorted.
+/// Every file under `dir`, relative path and contents, sorted; a file alone, with an empty path.
 pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
         for entry in std::fs::read_dir(dir).expect("readable") {
@@ -232,6 +232,9 @@ pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
                 out.push((rel, std::fs::read(&p).expect("readable")));
             }
         }
+    }
+    if dir.is_file() {
+        return vec![(PathBuf::new(), std::fs::read(dir).expect("readable"))];
     }
     let mut out = Vec::new();
     walk(dir, dir, &mut out);

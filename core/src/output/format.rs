@@ -68,7 +68,7 @@ pub(crate) const TABLE: [Row; 5] = [
         aliases: &["nc4", "cdf"],
         title: "netCDF",
         self_describing: true,
-        windows: false,
+        windows: true,
         streams: false,
         backend: &super::netcdf::Netcdf,
     },
@@ -130,7 +130,7 @@ impl Format {
     }
 
     /// Whether a dataset can be written in this format a [`Window`](crate::dataset::Window) of its grid at a time
-    /// ([`WindowWriter`](super::WindowWriter)): all but netCDF.
+    /// ([`WindowWriter`](super::WindowWriter)): all of them (netCDF through a spill).
     pub fn writes_windows(self) -> bool {
         self.row().windows
     }

@@ -21,7 +21,7 @@ pub const WINDOW_BYTES: u64 = 2 << 20;
 /// values a cell has.
 pub fn window_cells(format: Format, layout: &Dataset) -> usize {
     match format {
-        Format::Zarr | Format::Csv | Format::Json => {
+        Format::Zarr | Format::Netcdf | Format::Csv | Format::Json => {
             let cells = WINDOW_BYTES / layout.bytes_per_cell().max(1);
             (cells as usize).clamp(1, WINDOW_CELLS)
         }

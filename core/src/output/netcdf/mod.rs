@@ -20,7 +20,8 @@
 //! `flag_meanings`) and each failure the `char` variable `xyz_error`, over the swept dims.
 //!
 //! The reader takes back what the writer writes, from any of the three classic variants
-//! (CDF-1, CDF-2 and CDF-5).
+//! (CDF-1, CDF-2 and CDF-5). A dataset written a window at a time goes through a spill beside
+//! the file (see [`write`]), so it is never held whole either.
 
 mod header;
 mod read;
@@ -29,13 +30,23 @@ mod write;
 use std::io;
 use std::path::Path;
 
-use super::backend::Backend;
+use super::backend::{Backend, WindowSink};
 use super::{Encoding, ReadError};
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Window};
 use crate::value::Value;
 
 /// The netCDF (classic) backend.
 pub(super) struct Netcdf;
+
+impl WindowSink for write::StreamWriter<'_> {
+    fn write(&mut self, window: &Window) -> io::Result<()> {
+        write::StreamWriter::write(self, window)
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        write::StreamWriter::finish(*self)
+    }
+}
 
 impl Backend for Netcdf {
     fn write(&self, dataset: &Dataset, path: &Path, _: Encoding) -> io::Result<()> {
@@ -48,6 +59,15 @@ impl Backend for Netcdf {
 
     fn probe(&self, path: &Path) -> Result<(), ReadError> {
         read::probe(path)
+    }
+
+    fn windows<'a>(
+        &self,
+        layout: &'a Dataset,
+        path: &Path,
+        _: Encoding,
+    ) -> io::Result<Box<dyn WindowSink + 'a>> {
+        Ok(Box::new(write::StreamWriter::create(layout, path)?))
     }
 
     /// The classic formats have no complex type: complex variables and coordinates are
@@ -212,6 +232,114 @@ mod tests {
         // Counts that claim more than there is stop at the end of the header, whatever they say.
         let huge = cdf1(&[NC_DIMENSION, u32::MAX]);
         assert_eq!(err(&huge), "the header ends early");
+    }
+
+    /// The bytes of `ds` written a window of `size` cells at a time; the spill is gone after.
+    fn written_in_windows(ds: &Dataset, size: usize) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.nc");
+        let mut writer = write::StreamWriter::create(ds, &path).unwrap();
+        let n = ds.cells.len();
+        for first in (0..n).step_by(size) {
+            writer
+                .write(&ds.window(first, size.min(n - first)))
+                .unwrap();
+        }
+        writer.finish().unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn a_file_written_a_window_at_a_time_is_the_one_written_whole() {
+        let ds = crate::output::tests::sample();
+        let whole = written(&ds);
+        for size in [1, 2, 3, 5, 8] {
+            assert!(written_in_windows(&ds, size) == whole, "windows of {size}");
+        }
+    }
+
+    #[test]
+    fn a_spill_is_removed_however_the_writing_ends_and_windows_come_in_order() {
+        let ds = crate::output::tests::sample();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.nc");
+        let empty = |dir: &Path| std::fs::read_dir(dir).unwrap().next().is_none();
+
+        let mut writer = write::StreamWriter::create(&ds, &path).unwrap();
+        writer.write(&ds.window(0, 3)).unwrap();
+        let err = writer.write(&ds.window(4, 2)).unwrap_err().to_string();
+        assert!(
+            err.contains("cells 4..6 where cell 3 of 8 was next"),
+            "{err}"
+        );
+        drop(writer);
+        assert!(empty(dir.path()));
+
+        let mut writer = write::StreamWriter::create(&ds, &path).unwrap();
+        writer.write(&ds.window(0, 3)).unwrap();
+        let err = writer.finish().unwrap_err().to_string();
+        assert!(err.contains("ended at cell 3 of 8"), "{err}");
+        assert!(empty(dir.path()));
+
+        let mut complex = ds.clone();
+        complex.vars[0].data = Column::C128(Vec::new());
+        assert!(write::StreamWriter::create(&complex, &path).is_err());
+        assert!(empty(dir.path()));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Strings of any length, failures anywhere and windows of any size give the file
+        /// written whole.
+        #[test]
+        fn windows_of_any_size_give_the_file_written_whole(
+            cells in proptest::collection::vec(
+                proptest::option::of("[a-zé]{0,12}"), 1..40
+            ),
+            size in 1usize..50,
+        ) {
+            use crate::dataset::{CellState, DataVar};
+            let n = cells.len();
+            let ds = Dataset {
+                dims: vec![crate::space::SweptDim {
+                    name: "a".into(),
+                    coords: Column::I64((0..n as i64).collect()),
+                }],
+                vars: vec![
+                    DataVar {
+                        name: "s".into(),
+                        ty: xyz_abi::ScalarType::Str,
+                        extra_dims: Vec::new(),
+                        data: Column::Str(
+                            cells.iter().map(|c| c.clone().unwrap_or_default()).collect(),
+                        ),
+                    },
+                    DataVar {
+                        name: "x".into(),
+                        ty: xyz_abi::ScalarType::F64,
+                        extra_dims: Vec::new(),
+                        data: Column::F64((0..n).map(|i| i as f64 / 3.0).collect()),
+                    },
+                ],
+                cells: cells
+                    .iter()
+                    .map(|c| if c.is_some() { CellState::Ok } else { CellState::Failed })
+                    .collect(),
+                errors: cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.is_none())
+                    .map(|(i, _)| (i, format!("error: {}", "x".repeat(i % 7))))
+                    .collect(),
+                extra_coords: Vec::new(),
+                aux_coords: Vec::new(),
+                attrs: Vec::new(),
+            };
+            proptest::prop_assert!(written_in_windows(&ds, size) == written(&ds));
+        }
     }
 
     #[test]

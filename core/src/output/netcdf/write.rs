@@ -1,15 +1,23 @@
-//! Writing a dataset as a classic netCDF file (CDF-2 or CDF-5).
+//! Writing a dataset as a classic netCDF file (CDF-2 or CDF-5), whole or a window at a time.
+//!
+//! A classic file gives every variable's size in its header, before the values, and a string
+//! variable's size depends on its longest string, known only once every cell is. So a dataset
+//! written a window at a time ([`StreamWriter`]) goes first to a spill: one file per variable
+//! in a directory beside the output, values appended as they come, as they go to disk. When
+//! the last window is in, the header is written and the spills are copied after it, a buffer
+//! at a time: the dataset is never held whole, at the cost of writing it twice.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
 use super::header::Header;
 use super::{Attr, NC_BYTE, NC_CHAR, NC_DIMENSION, NC_DOUBLE, NC_INT64, NC_VARIABLE, pad4};
-use crate::dataset::{Dataset, ERROR_VAR, STATUS_MEANINGS, STATUS_VAR};
+use crate::dataset::{Dataset, ERROR_VAR, STATUS_MEANINGS, STATUS_VAR, Window};
 use crate::output::Format;
 use crate::value::Column;
+use xyz_abi::ScalarType;
 
 /// The values of one variable, as they go to disk.
 enum Data<'a> {
@@ -21,6 +29,13 @@ enum Data<'a> {
     /// The failures of `n` cells, padded with NULs to `width` bytes; empty for the cells not
     /// listed.
     Errors(&'a BTreeMap<usize, String>, usize, usize),
+    /// `bytes` bytes of `nc_type` values in a spill, as they go to disk.
+    Spilled(u32, usize, &'a Path),
+    /// `n` strings in a spill ([`Strings`]), padded with NULs to `width` bytes.
+    SpilledChars(&'a Path, usize, usize),
+    /// The failures of `n` cells in a spill ([`Strings`], each after its cell), padded with
+    /// NULs to `width` bytes.
+    SpilledErrors(&'a Path, usize, usize),
 }
 
 impl Data<'_> {
@@ -29,7 +44,11 @@ impl Data<'_> {
             Data::F64(_) => NC_DOUBLE,
             Data::I64(_) => NC_INT64,
             Data::I8(_) => NC_BYTE,
-            Data::Chars(..) | Data::Errors(..) => NC_CHAR,
+            Data::Chars(..)
+            | Data::Errors(..)
+            | Data::SpilledChars(..)
+            | Data::SpilledErrors(..) => NC_CHAR,
+            Data::Spilled(nc_type, ..) => *nc_type,
         }
     }
 
@@ -39,7 +58,10 @@ impl Data<'_> {
             Data::I64(v) => v.len() * 8,
             Data::I8(v) => v.len(),
             Data::Chars(v, w) => v.len() * w,
-            Data::Errors(_, n, w) => n * w,
+            Data::Errors(_, n, w) | Data::SpilledChars(_, n, w) | Data::SpilledErrors(_, n, w) => {
+                n * w
+            }
+            Data::Spilled(_, bytes, _) => *bytes,
         }
     }
 
@@ -58,6 +80,37 @@ impl Data<'_> {
                 for (k, e) in errors.range(..*n) {
                     (next..*k).try_for_each(|_| out.write_all(&blank))?;
                     out.write_all(e.as_bytes())?;
+                    out.write_all(&blank[e.len()..])?;
+                    next = k + 1;
+                }
+                (next..*n).try_for_each(|_| out.write_all(&blank))
+            }
+            Data::Spilled(_, bytes, path) => {
+                let copied = io::copy(&mut File::open(path)?, out)?;
+                if copied != *bytes as u64 {
+                    return Err(io::Error::other(format!(
+                        "the spill {} holds {copied} bytes, not {bytes}",
+                        path.display()
+                    )));
+                }
+                Ok(())
+            }
+            Data::SpilledChars(path, n, w) => {
+                let mut strings = Strings::open(path)?;
+                (0..*n).try_for_each(|_| {
+                    let s = strings.next_string()?;
+                    out.write_all(s)?;
+                    out.write_all(&vec![0; w - s.len()])
+                })
+            }
+            Data::SpilledErrors(path, n, w) => {
+                let mut strings = Strings::open(path)?;
+                let blank = vec![0; *w];
+                let mut next = 0;
+                while let Some(k) = strings.next_cell()? {
+                    let e = strings.next_string()?;
+                    (next..k).try_for_each(|_| out.write_all(&blank))?;
+                    out.write_all(e)?;
                     out.write_all(&blank[e.len()..])?;
                     next = k + 1;
                 }
@@ -123,7 +176,21 @@ fn plain<'a>(
     })
 }
 
+/// Where the values of a dataset's variables come from.
+#[derive(Clone, Copy)]
+enum Values<'a> {
+    /// The dataset, held whole.
+    Held,
+    /// The spills of a [`StreamWriter`]; the dataset gives the layout only.
+    Spilled(&'a Spills),
+}
+
+/// Writes `ds`, held whole, at `path`.
 pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
+    write_with(ds, Values::Held, path)
+}
+
+fn write_with(ds: &Dataset, values: Values<'_>, path: &Path) -> io::Result<()> {
     if let Some(why) = Format::Netcdf.refuses(ds) {
         return Err(invalid(why));
     }
@@ -159,18 +226,21 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
             attrs.push(("coordinates".into(), Attr::Text(names.join(" "))));
         }
     };
-    for var in &ds.vars {
+    for (i, var) in ds.vars.iter().enumerate() {
         let mut ids: Vec<usize> = (0..ds.dims.len()).collect();
         for d in &var.extra_dims {
             ids.push(dim_id(&mut dims, &d.name, d.size as usize)?);
         }
         let mut attrs = Vec::new();
-        let data = match &var.data {
-            Column::F64(v) => {
-                attrs.push(("_FillValue".into(), Attr::Doubles(vec![f64::NAN])));
-                Data::F64(v)
+        if var.ty == ScalarType::F64 {
+            attrs.push(("_FillValue".into(), Attr::Doubles(vec![f64::NAN])));
+        }
+        let data = match (values, &var.data) {
+            (Values::Held, Column::F64(v)) => Data::F64(v),
+            (Values::Held, col) => plain(col, &mut ids, &mut attrs, &mut dims)?,
+            (Values::Spilled(spills), _) => {
+                spills.data(i, var.ty, &mut ids, &mut attrs, &mut dims)?
             }
-            col => plain(col, &mut ids, &mut attrs, &mut dims)?,
         };
         coordinates(&mut attrs);
         if vars.iter().any(|v| v.name == var.name) {
@@ -200,15 +270,16 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
         name: STATUS_VAR.into(),
         dims: swept.clone(),
         attrs: status_attrs,
-        data: Data::I8(ds.cells.iter().map(|c| c.status()).collect()),
+        data: match values {
+            Values::Held => Data::I8(ds.cells.iter().map(|c| c.status()).collect()),
+            Values::Spilled(spills) => Data::Spilled(NC_BYTE, spills.cells, &spills.status.path),
+        },
     });
-    let width = ds
-        .errors
-        .values()
-        .map(String::len)
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let width = match values {
+        Values::Held => ds.errors.values().map(String::len).max().unwrap_or(0),
+        Values::Spilled(spills) => spills.errors.width,
+    }
+    .max(1);
     let mut ids = swept;
     ids.push(dim_id(&mut dims, &format!("string{width}"), width)?);
     vars.push(Var {
@@ -221,7 +292,12 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
             ),
             ("_Encoding".into(), Attr::Text("utf-8".into())),
         ],
-        data: Data::Errors(&ds.errors, ds.cells.len(), width),
+        data: match values {
+            Values::Held => Data::Errors(&ds.errors, ds.cells.len(), width),
+            Values::Spilled(spills) => {
+                Data::SpilledErrors(&spills.errors.path, spills.cells, width)
+            }
+        },
     });
     let globals: Vec<(String, Attr)> = ds
         .attrs
@@ -290,4 +366,227 @@ pub(super) fn write(ds: &Dataset, path: &Path) -> io::Result<()> {
     }
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()
+}
+
+/// A spill of strings: each a `u32` length (little-endian) and its bytes; failures have
+/// their cell (a `u64`) before each.
+struct Strings {
+    input: BufReader<File>,
+    buf: Vec<u8>,
+}
+
+impl Strings {
+    fn open(path: &Path) -> io::Result<Strings> {
+        Ok(Strings {
+            input: BufReader::with_capacity(SPILL_BUFFER, File::open(path)?),
+            buf: Vec::new(),
+        })
+    }
+
+    /// The cell of the next failure, or `None` at the end.
+    fn next_cell(&mut self) -> io::Result<Option<usize>> {
+        let mut cell = [0; 8];
+        match self.input.read_exact(&mut cell) {
+            Ok(()) => Ok(Some(u64::from_le_bytes(cell) as usize)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn next_string(&mut self) -> io::Result<&[u8]> {
+        let mut len = [0; 4];
+        self.input.read_exact(&mut len)?;
+        self.buf.resize(u32::from_le_bytes(len) as usize, 0);
+        self.input.read_exact(&mut self.buf)?;
+        Ok(&self.buf)
+    }
+}
+
+/// The buffer of each spill file, written and read.
+const SPILL_BUFFER: usize = 64 << 10;
+
+/// One spill file being written.
+struct SpillFile {
+    path: PathBuf,
+    out: BufWriter<File>,
+    /// The longest string in it, for strings.
+    width: usize,
+}
+
+impl SpillFile {
+    fn create(path: PathBuf) -> io::Result<SpillFile> {
+        let out = BufWriter::with_capacity(SPILL_BUFFER, File::create(&path)?);
+        Ok(SpillFile {
+            path,
+            out,
+            width: 0,
+        })
+    }
+
+    fn string(&mut self, s: &str) -> io::Result<()> {
+        let len = u32::try_from(s.len())
+            .map_err(|_| invalid(format!("a string of {} bytes", s.len())))?;
+        self.width = self.width.max(s.len());
+        self.out.write_all(&len.to_le_bytes())?;
+        self.out.write_all(s.as_bytes())
+    }
+
+    fn column(&mut self, col: &Column) -> io::Result<()> {
+        let out = &mut self.out;
+        match col {
+            Column::F64(v) => v.iter().try_for_each(|x| out.write_all(&x.to_be_bytes())),
+            Column::I64(v) => v.iter().try_for_each(|x| out.write_all(&x.to_be_bytes())),
+            Column::Bool(v) => v.iter().try_for_each(|b| out.write_all(&[u8::from(*b)])),
+            Column::Str(v) => v.iter().try_for_each(|s| self.string(s)),
+            Column::C128(_) => Err(invalid(
+                "complex values, which netCDF's classic formats cannot hold".into(),
+            )),
+        }
+    }
+}
+
+/// What a [`StreamWriter`] spilled, complete: the values of each variable, the cells' states
+/// and their failures.
+struct Spills {
+    /// The cells of the grid.
+    cells: usize,
+    vars: Vec<SpillFile>,
+    status: SpillFile,
+    errors: SpillFile,
+}
+
+impl Spills {
+    /// The values of variable `i`, of type `ty`, as [`plain`] lays out a column of it.
+    fn data(
+        &self,
+        i: usize,
+        ty: ScalarType,
+        ids: &mut Vec<usize>,
+        attrs: &mut Vec<(String, Attr)>,
+        dims: &mut Vec<(String, usize)>,
+    ) -> io::Result<Data<'_>> {
+        let spill = &self.vars[i];
+        let values: usize = ids.iter().map(|&d| dims[d].1).product();
+        Ok(match ty {
+            ScalarType::F64 => Data::Spilled(NC_DOUBLE, values * 8, &spill.path),
+            ScalarType::I64 => Data::Spilled(NC_INT64, values * 8, &spill.path),
+            ScalarType::Bool => {
+                attrs.push(("dtype".into(), Attr::Text("bool".into())));
+                Data::Spilled(NC_BYTE, values, &spill.path)
+            }
+            ScalarType::Str => {
+                let w = spill.width.max(1);
+                ids.push(dim_id(dims, &format!("string{w}"), w)?);
+                attrs.push(("_Encoding".into(), Attr::Text("utf-8".into())));
+                Data::SpilledChars(&spill.path, values, w)
+            }
+            ScalarType::C128 => {
+                return Err(invalid(
+                    "complex values, which netCDF's classic formats cannot hold".into(),
+                ));
+            }
+        })
+    }
+}
+
+/// A classic netCDF file written a [`Window`] of the grid at a time: the windows go to a
+/// spill beside the file, and the file is written from it when the last is in (see the
+/// module's documentation). The spill is removed however the writing ends.
+pub(crate) struct StreamWriter<'a> {
+    layout: &'a Dataset,
+    path: PathBuf,
+    dir: PathBuf,
+    spills: Spills,
+    /// The first cell of the next window.
+    next: usize,
+}
+
+impl<'a> StreamWriter<'a> {
+    /// Starts writing a dataset laid out as `layout` at `path`, spilling into a new directory
+    /// `PATH.spill`.
+    pub(super) fn create(layout: &'a Dataset, path: &Path) -> io::Result<StreamWriter<'a>> {
+        if let Some(why) = Format::Netcdf.refuses(layout) {
+            return Err(invalid(why));
+        }
+        let mut dir = path.as_os_str().to_owned();
+        dir.push(".spill");
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir(&dir)?;
+        let spill = |name: String| SpillFile::create(dir.join(name));
+        let spills = (|| {
+            Ok(Spills {
+                cells: layout.shape().iter().product(),
+                vars: (0..layout.vars.len())
+                    .map(|i| spill(format!("var{i}")))
+                    .collect::<io::Result<_>>()?,
+                status: spill("status".into())?,
+                errors: spill("errors".into())?,
+            })
+        })();
+        match spills {
+            Ok(spills) => Ok(StreamWriter {
+                layout,
+                path: path.to_path_buf(),
+                dir,
+                spills,
+                next: 0,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Spills the next window, which begins where the last one ended.
+    pub(super) fn write(&mut self, window: &Window) -> io::Result<()> {
+        if window.first != self.next || window.end() > self.spills.cells {
+            return Err(io::Error::other(format!(
+                "a window of cells {}..{} where cell {} of {} was next",
+                window.first,
+                window.end(),
+                self.next,
+                self.spills.cells
+            )));
+        }
+        for (spill, col) in self.spills.vars.iter_mut().zip(&window.data) {
+            spill.column(col)?;
+        }
+        let states: Vec<u8> = window.cells.iter().map(|c| c.status() as u8).collect();
+        self.spills.status.out.write_all(&states)?;
+        let errors = &mut self.spills.errors;
+        for (k, e) in &window.errors {
+            errors
+                .out
+                .write_all(&((window.first + k) as u64).to_le_bytes())?;
+            errors.string(e)?;
+        }
+        self.next = window.end();
+        Ok(())
+    }
+
+    /// Writes the file from the spill, once every window is in, and removes the spill.
+    pub(super) fn finish(mut self) -> io::Result<()> {
+        if self.next != self.spills.cells {
+            return Err(io::Error::other(format!(
+                "the dataset ended at cell {} of {}",
+                self.next, self.spills.cells
+            )));
+        }
+        let spills = &mut self.spills;
+        for spill in spills
+            .vars
+            .iter_mut()
+            .chain([&mut spills.status, &mut spills.errors])
+        {
+            spill.out.flush()?;
+        }
+        write_with(self.layout, Values::Spilled(&self.spills), &self.path)
+    }
+}
+
+impl Drop for StreamWriter<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
