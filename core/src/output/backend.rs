@@ -1,5 +1,6 @@
 //! The traits a format implements: [`Backend`], which writes and reads a dataset, and
-//! [`WindowSink`], for the formats written a window of the grid at a time. A format's folder
+//! [`WindowSink`] and [`WindowSource`], for the formats written and read a window of the grid
+//! at a time. A format's folder
 //! implements them and a row of the [format table](super::format) registers it.
 
 use std::io::{self, Write};
@@ -48,6 +49,21 @@ pub(crate) trait Backend: Sync {
             "this format is not written a part at a time",
         ))
     }
+
+    /// Opens the dataset at `path` to be read a window of its grid at a time, where the
+    /// format allows it and the dataset keeps its cells' states; `None` where it is read whole.
+    fn window_source(&self, _path: &Path) -> Result<Option<Box<dyn WindowSource>>, ReadError> {
+        Ok(None)
+    }
+}
+
+/// A dataset read a window of its grid at a time, so that it is never held whole.
+pub trait WindowSource: Send {
+    /// Its dims, coordinates, variables and attributes; no cells and no values.
+    fn layout(&self) -> &Dataset;
+
+    /// Its cells `first..first + len`, with their states, failures and values.
+    fn window(&self, first: usize, len: usize) -> Result<Window, ReadError>;
 }
 
 /// An output written a window of the grid at a time, in order.

@@ -50,6 +50,7 @@ mod sink;
 mod window;
 mod zarr;
 
+pub(crate) use backend::WindowSource;
 pub use compression::{Compression, DEFAULT_ZSTD_LEVEL, Encoding};
 pub use format::Format;
 pub use lock::{DatasetLock, LockHolder, lock_path};

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use zarrs::array::{Array, data_type};
+use zarrs::array::{Array, ArraySubset, data_type};
 use zarrs::filesystem::FilesystemStore;
 
 use super::chunks::{chunk_indices, for_each_run};
@@ -42,6 +42,49 @@ pub(super) enum Items {
 }
 
 impl Items {
+    /// Its values' count.
+    fn len(&self) -> usize {
+        match self {
+            Items::F64(v) => v.len(),
+            Items::C128(v) => v.len(),
+            Items::I64(v) => v.len(),
+            Items::I8(v) => v.len(),
+            Items::Bool(v) => v.len(),
+            Items::Str(v) => v.len(),
+        }
+    }
+
+    /// `len` values of the kind of `like`, each that kind's default.
+    fn like(like: &Items, len: usize) -> Items {
+        match like {
+            Items::F64(_) => Items::F64(vec![f64::NAN; len]),
+            Items::C128(_) => Items::C128(vec![MISSING_C128; len]),
+            Items::I64(_) => Items::I64(vec![MISSING_I64; len]),
+            Items::I8(_) => Items::I8(vec![0; len]),
+            Items::Bool(_) => Items::Bool(vec![false; len]),
+            Items::Str(_) => Items::Str(vec![String::new(); len]),
+        }
+    }
+
+    /// Copies `len` values of `src` from `from` to `at`; `src` is of the same kind.
+    fn copy_run(&mut self, at: usize, src: &Items, from: usize, len: usize) {
+        match (self, src) {
+            (Items::F64(d), Items::F64(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
+            (Items::C128(d), Items::C128(s)) => {
+                d[at..at + len].copy_from_slice(&s[from..from + len]);
+            }
+            (Items::I64(d), Items::I64(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
+            (Items::I8(d), Items::I8(s)) => d[at..at + len].copy_from_slice(&s[from..from + len]),
+            (Items::Bool(d), Items::Bool(s)) => {
+                d[at..at + len].copy_from_slice(&s[from..from + len]);
+            }
+            (Items::Str(d), Items::Str(s)) => {
+                d[at..at + len].clone_from_slice(&s[from..from + len])
+            }
+            _ => unreachable!("the chunks of one array decode to one kind"),
+        }
+    }
+
     /// The values as a column; `int8` booleans are `true` where 1.
     pub(super) fn into_column(self) -> Column {
         match self {
@@ -55,8 +98,140 @@ impl Items {
     }
 }
 
-/// Opens array `name` of the store at `dir`.
-pub(super) fn open(store: &Store, dir: &Path, name: &str) -> Result<Meta, ReadError> {
+/// An array read a region at a time, put together from its chunks: the last few chunks
+/// decoded are kept, so that regions read in turn that cut a chunk decode it once.
+pub(super) struct ChunkReader {
+    pub(super) meta: Meta,
+    /// How many chunks are kept.
+    keep: usize,
+    kept: std::sync::Mutex<std::collections::VecDeque<(Vec<u64>, Arc<Items>)>>,
+}
+
+impl ChunkReader {
+    /// Reads `meta` keeping its last `keep` chunks decoded.
+    pub(super) fn new(meta: Meta, keep: usize) -> ChunkReader {
+        ChunkReader {
+            meta,
+            keep: keep.max(1),
+            kept: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// The values of the region of `size` at `start` (every dim of the array), row-major.
+    pub(super) fn region(
+        &self,
+        dir: &Path,
+        start: &[usize],
+        size: &[usize],
+    ) -> Result<Items, ReadError> {
+        let m = &self.meta;
+        let at = dir.join(&m.name);
+        let ranges: Vec<std::ops::Range<u64>> = start
+            .iter()
+            .zip(size)
+            .map(|(s, n)| *s as u64..(s + n) as u64)
+            .collect();
+        let chunks = m
+            .array
+            .chunks_in_array_subset(&ArraySubset::new_with_ranges(&ranges))
+            .map_err(|e| err(&at, e.to_string()))?;
+        let mut out: Option<Items> = None;
+        for index in chunks.iter().flat_map(|c| c.indices().into_iter()) {
+            let part = m
+                .array
+                .chunk_subset_bounded(&index)
+                .map_err(|e| err(&at, format!("cannot be read: {e}")))?;
+            let values = self.chunk(dir, &index, &part)?;
+            let origin: Vec<usize> = part.start().iter().map(|s| *s as usize).collect();
+            let shape: Vec<usize> = part.shape().iter().map(|s| *s as usize).collect();
+            if values.len() != shape.iter().product::<usize>() {
+                return Err(err(&at, "has a chunk of the wrong size (damaged)"));
+            }
+            let out = out.get_or_insert_with(|| Items::like(&values, size.iter().product()));
+            for_each_shared_run(&origin, &shape, start, size, |from, to, n| {
+                out.copy_run(to, &values, from, n);
+            });
+        }
+        out.ok_or_else(|| err(&at, "has no chunk where a region was asked for"))
+    }
+
+    /// Chunk `index` (the region `part`), decoded, or kept from before.
+    fn chunk(
+        &self,
+        dir: &Path,
+        index: &[u64],
+        part: &ArraySubset,
+    ) -> Result<Arc<Items>, ReadError> {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, values)) = kept.iter().find(|(i, _)| i == index) {
+            return Ok(values.clone());
+        }
+        let values = Arc::new(read_region(dir, &self.meta, part)?);
+        if kept.len() == self.keep {
+            kept.pop_front();
+        }
+        kept.push_back((index.to_vec(), values.clone()));
+        Ok(values)
+    }
+}
+
+/// Calls `f(in_a, in_b, len)` for each run, along the last dim, of the cells two row-major
+/// blocks of one array share: the block of `a_size` at `a_origin` and that of `b_size` at
+/// `b_origin`; `len` cells from offset `in_a` of the first and `in_b` of the second.
+pub(super) fn for_each_shared_run(
+    a_origin: &[usize],
+    a_size: &[usize],
+    b_origin: &[usize],
+    b_size: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let nd = a_origin.len();
+    if nd == 0 {
+        f(0, 0, 1);
+        return;
+    }
+    let lo: Vec<usize> = (0..nd).map(|d| a_origin[d].max(b_origin[d])).collect();
+    let hi: Vec<usize> = (0..nd)
+        .map(|d| (a_origin[d] + a_size[d]).min(b_origin[d] + b_size[d]))
+        .collect();
+    if (0..nd).any(|d| lo[d] >= hi[d]) {
+        return;
+    }
+    let (a_strides, b_strides) = (
+        crate::dataset::strides(a_size),
+        crate::dataset::strides(b_size),
+    );
+    let last = nd - 1;
+    let run = hi[last] - lo[last];
+    let mut idx = lo.clone();
+    loop {
+        let in_a = (0..nd).map(|d| (idx[d] - a_origin[d]) * a_strides[d]).sum();
+        let in_b = (0..nd).map(|d| (idx[d] - b_origin[d]) * b_strides[d]).sum();
+        f(in_a, in_b, run);
+        // The next row: all dims but the last, the one before it fastest.
+        let mut d = last;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < hi[d] {
+                break;
+            }
+            idx[d] = lo[d];
+        }
+    }
+}
+
+/// Opens array `name` of the store at `dir`; to be read whole if `whole`, else a region at a
+/// time.
+pub(super) fn open_meta(
+    store: &Store,
+    dir: &Path,
+    name: &str,
+    whole: bool,
+) -> Result<Meta, ReadError> {
     let at = dir.join(name);
     let array =
         Array::open(store.clone(), &format!("/{name}")).or_else(
@@ -87,7 +262,7 @@ pub(super) fn open(store: &Store, dir: &Path, name: &str) -> Result<Meta, ReadEr
     };
     let held = elements.and_then(|n| n.checked_mul(each));
     let available = crate::memory::available().unwrap_or(u64::MAX);
-    if held.is_none_or(|b| b > available || b > isize::MAX as u64) {
+    if held.is_none_or(|b| (whole && b > available) || b > isize::MAX as u64) {
         return Err(err(
             &at,
             format!(
@@ -375,16 +550,41 @@ pub(super) fn guarded_chunks(
         .map_err(|e| err(at, format!("cannot be read: {e} (damaged)")))
 }
 
-pub(super) fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
+/// Reads the `region` of `m` (every dim of it), as the closest of xyz's types. A chunk that
+/// does not decode is an error naming the array.
+pub(super) fn read_region(dir: &Path, m: &Meta, region: &ArraySubset) -> Result<Items, ReadError> {
     let at = dir.join(&m.name);
-    let all = m.array.subset_all();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode(dir, m, Some(region))
+    }))
+    .unwrap_or_else(|_| Err(err(&at, "has a chunk that does not decode (damaged)")))
+}
+
+pub(super) fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
+    decode(dir, m, None)
+}
+
+/// Decodes `region` of `m`, or the whole of it (a chunk at a time, with no second copy).
+fn decode(dir: &Path, m: &Meta, region: Option<&ArraySubset>) -> Result<Items, ReadError> {
+    let at = dir.join(&m.name);
+    let whole = m.array.subset_all();
+    let all = region.unwrap_or(&whole);
+    // The whole array is read a chunk at a time into one vector; a region at once.
+    macro_rules! chunked {
+        ($t:ty, $fill:expr) => {
+            match region {
+                None => by_chunks::<$t>(&m.array, &m.shape, $fill),
+                Some(r) => m.array.retrieve_array_subset::<Vec<$t>>(r),
+            }
+        };
+    }
     let fail = |e: zarrs::array::ArrayError| err(&at, format!("cannot be read: {e}"));
     let dt = m.array.data_type();
     macro_rules! as_i64 {
         ($t:ty) => {
             Items::I64(
                 m.array
-                    .retrieve_array_subset::<Vec<$t>>(&all)
+                    .retrieve_array_subset::<Vec<$t>>(all)
                     .map_err(fail)?
                     .into_iter()
                     .map(|x| x as i64)
@@ -393,33 +593,33 @@ pub(super) fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
         };
     }
     Ok(if *dt == data_type::float64() {
-        Items::F64(by_chunks(&m.array, &m.shape, f64::NAN).map_err(fail)?)
+        Items::F64(chunked!(f64, f64::NAN).map_err(fail)?)
     } else if *dt == data_type::float32() {
         Items::F64(
             m.array
-                .retrieve_array_subset::<Vec<f32>>(&all)
+                .retrieve_array_subset::<Vec<f32>>(all)
                 .map_err(fail)?
                 .into_iter()
                 .map(f64::from)
                 .collect(),
         )
     } else if *dt == data_type::complex128() {
-        Items::C128(by_chunks(&m.array, &m.shape, MISSING_C128).map_err(fail)?)
+        Items::C128(chunked!(Complex64, MISSING_C128).map_err(fail)?)
     } else if *dt == data_type::complex64() {
         Items::C128(
             m.array
-                .retrieve_array_subset::<Vec<num_complex::Complex32>>(&all)
+                .retrieve_array_subset::<Vec<num_complex::Complex32>>(all)
                 .map_err(fail)?
                 .into_iter()
                 .map(|z| Complex64::new(f64::from(z.re), f64::from(z.im)))
                 .collect(),
         )
     } else if *dt == data_type::int64() {
-        Items::I64(by_chunks(&m.array, &m.shape, MISSING_I64).map_err(fail)?)
+        Items::I64(chunked!(i64, MISSING_I64).map_err(fail)?)
     } else if *dt == data_type::int8() {
         Items::I8(
             m.array
-                .retrieve_array_subset::<Vec<i8>>(&all)
+                .retrieve_array_subset::<Vec<i8>>(all)
                 .map_err(fail)?,
         )
     } else if *dt == data_type::int32() {
@@ -435,13 +635,13 @@ pub(super) fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
     } else if *dt == data_type::bool() {
         Items::Bool(
             m.array
-                .retrieve_array_subset::<Vec<bool>>(&all)
+                .retrieve_array_subset::<Vec<bool>>(all)
                 .map_err(fail)?,
         )
     } else if *dt == data_type::string() {
         Items::Str(
             m.array
-                .retrieve_array_subset::<Vec<String>>(&all)
+                .retrieve_array_subset::<Vec<String>>(all)
                 .map_err(fail)?,
         )
     } else if dt.name_v3().as_deref() == Some("fixed_length_utf32") {
@@ -449,7 +649,7 @@ pub(super) fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
         // with NULs.
         Items::Str(
             m.array
-                .retrieve_array_subset::<Vec<Vec<char>>>(&all)
+                .retrieve_array_subset::<Vec<Vec<char>>>(all)
                 .map_err(fail)?
                 .into_iter()
                 .map(|c| c.into_iter().take_while(|c| *c != '\0').collect())
@@ -465,4 +665,47 @@ pub(super) fn decode_array(dir: &Path, m: &Meta) -> Result<Items, ReadError> {
             ),
         ));
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_each_shared_run;
+
+    proptest::proptest! {
+        /// The runs two blocks share are their common cells, each once, at the offsets each
+        /// block gives them.
+        #[test]
+        fn shared_runs_are_the_common_cells(
+            dims in proptest::collection::vec((0usize..5, 1usize..5, 0usize..5, 1usize..5), 1..4),
+        ) {
+            let (a_origin, a_size): (Vec<usize>, Vec<usize>) =
+                dims.iter().map(|(o, s, _, _)| (*o, *s)).unzip();
+            let (b_origin, b_size): (Vec<usize>, Vec<usize>) =
+                dims.iter().map(|(_, _, o, s)| (*o, *s)).unzip();
+            let mut found = Vec::new();
+            for_each_shared_run(&a_origin, &a_size, &b_origin, &b_size, |a, b, n| {
+                found.extend((0..n).map(|k| (a + k, b + k)));
+            });
+            // Every cell of the first block, where it lies in the second, by brute force.
+            let a_strides = crate::dataset::strides(&a_size);
+            let b_strides = crate::dataset::strides(&b_size);
+            let mut expected = Vec::new();
+            for k in 0..a_size.iter().product::<usize>() {
+                let mut rest = k;
+                let mut idx = vec![0; a_size.len()];
+                for d in (0..a_size.len()).rev() {
+                    idx[d] = a_origin[d] + rest % a_size[d];
+                    rest /= a_size[d];
+                }
+                let inside = (0..idx.len())
+                    .all(|d| idx[d] >= b_origin[d] && idx[d] < b_origin[d] + b_size[d]);
+                if inside {
+                    let in_a: usize = (0..idx.len()).map(|d| (idx[d] - a_origin[d]) * a_strides[d]).sum();
+                    let in_b: usize = (0..idx.len()).map(|d| (idx[d] - b_origin[d]) * b_strides[d]).sum();
+                    expected.push((in_a, in_b));
+                }
+            }
+            proptest::prop_assert_eq!(found, expected);
+        }
+    }
 }

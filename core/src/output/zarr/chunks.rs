@@ -64,6 +64,38 @@ pub(super) fn chunk_indices(grid: &[u64]) -> impl Iterator<Item = Vec<u64>> + '_
     (0..grid.iter().product::<u64>()).map(move |k| chunk_index(grid, k))
 }
 
+/// The boxes (start and size along each dim) that make up cells `first..end` of a row-major
+/// grid of `shape`, in order: each box's cells are consecutive in the grid, and there are at
+/// most two a dim.
+pub(super) fn boxes(shape: &[usize], first: usize, end: usize) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let strides = crate::dataset::strides(shape);
+    let mut out = Vec::new();
+    let mut at = first;
+    while at < end {
+        if shape.is_empty() {
+            out.push((Vec::new(), Vec::new()));
+            break;
+        }
+        let mut start = vec![0; shape.len()];
+        let mut rest = at;
+        for d in (0..shape.len()).rev() {
+            start[d] = rest % shape[d];
+            rest /= shape[d];
+        }
+        // The outermost dim from which on the box holds whole blocks: the last always does.
+        let k = (0..shape.len())
+            .find(|&k| at.is_multiple_of(strides[k]) && end - at >= strides[k])
+            .unwrap_or(shape.len() - 1);
+        let count = ((end - at) / strides[k]).min(shape[k] - start[k]).max(1);
+        let mut size = vec![1; shape.len()];
+        size[k] = count;
+        size[k + 1..].copy_from_slice(&shape[k + 1..]);
+        out.push((start, size));
+        at += count * strides[k];
+    }
+    out
+}
+
 /// Calls `f(in_chunk, in_array, len)` for each run of the chunk at `origin` (size `chunk`)
 /// that lies inside a row-major array of `shape`: `len` elements along the last dim, at offset
 /// `in_chunk` of the chunk (row-major, padded to full size) and `in_array` of the array.
@@ -190,5 +222,38 @@ mod tests {
             vec![8, -1, -1, -1]
         );
         assert_eq!(gather_from(&[5i64], |a| a, &[], &[], &[], -1), vec![5]);
+    }
+
+    proptest::proptest! {
+        /// The boxes of a range hold its cells, each once, in order, and are few.
+        #[test]
+        fn boxes_cover_a_range_in_order(
+            shape in proptest::collection::vec(1usize..6, 0..4),
+            a in 0usize..1000,
+            b in 0usize..1000,
+        ) {
+            let total: usize = shape.iter().product();
+            let (first, end) = (a.min(b) % (total + 1), a.max(b) % (total + 1));
+            let (first, end) = (first.min(end), first.max(end));
+            let strides = crate::dataset::strides(&shape);
+            let mut cells = Vec::new();
+            let found = boxes(&shape, first, end);
+            proptest::prop_assert!(found.len() <= 2 * shape.len().max(1));
+            for (start, size) in &found {
+                let n: usize = size.iter().product();
+                let origin: usize = start.iter().zip(&strides).map(|(s, t)| s * t).sum();
+                for k in 0..n {
+                    let mut rest = k;
+                    let mut flat = 0;
+                    for d in (0..shape.len()).rev() {
+                        flat += (start[d] + rest % size[d]) * strides[d];
+                        rest /= size[d];
+                    }
+                    proptest::prop_assert!(flat >= origin);
+                    cells.push(flat);
+                }
+            }
+            proptest::prop_assert_eq!(cells, (first..end).collect::<Vec<_>>());
+        }
     }
 }

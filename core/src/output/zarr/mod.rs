@@ -26,7 +26,7 @@ pub(super) use write::StreamWriter;
 use std::io;
 use std::path::Path;
 
-use super::backend::{Backend, WindowSink};
+use super::backend::{Backend, WindowSink, WindowSource};
 use super::{Encoding, ReadError};
 use crate::dataset::{Dataset, Window};
 
@@ -53,6 +53,20 @@ impl Backend for Zarr {
         encoding: Encoding,
     ) -> io::Result<Box<dyn WindowSink + 'a>> {
         Ok(Box::new(StreamWriter::create(layout, path, encoding)?))
+    }
+
+    fn window_source(&self, path: &Path) -> Result<Option<Box<dyn WindowSource>>, ReadError> {
+        Ok(read::Reader::open(path)?.map(|r| Box::new(r) as Box<dyn WindowSource>))
+    }
+}
+
+impl WindowSource for read::Reader {
+    fn layout(&self) -> &Dataset {
+        read::Reader::layout(self)
+    }
+
+    fn window(&self, first: usize, len: usize) -> Result<Window, ReadError> {
+        read::Reader::window(self, first, len)
     }
 }
 
