@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Peak resident memory of `xyz run` and `xyz reap` to Zarr as sweeps grow, against the targets
-they are held to: flat from 10^7 to 10^9 cells for a run (a window of the grid at a time), from 10^7 to 10^8 to
-netCDF (through a spill), and
-flat from 10^7 to 4*10^7 cells for a long first dim, a long last dim and a 3-D space, for runs
-and for reaps.
+"""Peak resident memory of `xyz run` and `xyz reap` as sweeps grow, against the targets they are
+held to: flat from 10^7 to 10^9 cells for a run to Zarr (a window of the grid at a time); flat
+from 10^7 to 10^8 cells for a run to netCDF (through a spill) and for a merge of as many cells
+into a Zarr store of as many; and flat from 10^7 to 4*10^7 cells for a long first dim, a long
+last dim and a 3-D space, for runs and for reaps.
 
 Usage: bench_memory.py XYZ ADD_WASM    (scripts/bench.sh passes both)
 
@@ -56,6 +56,17 @@ def run_peak(sizes, out="out.zarr"):
         return rss, took
 
 
+def run_merge(sizes):
+    """Merges add over a = [A, 2A) x b = [0, B) into a Zarr store of a = [0, A) x b = [0, B)."""
+    (n_a, n_b) = sizes
+    with tempfile.TemporaryDirectory() as cwd:
+        b = ["--combo", f"b={{ range = [0, {n_b}] }}", "--constant", "c=0"]
+        subprocess.run([XYZ, "run", "--function", ADD, "--combo", f"a={{ range = [0, {n_a}] }}",
+                        *b, "-o", "out.zarr", "-q"], cwd=cwd, check=True)
+        return peak(["run", "--function", ADD, "--combo",
+                     f"a={{ range = [{n_a}, {2 * n_a}] }}", *b, "--into", "out.zarr", "-q"], cwd)
+
+
 def reap_peak(sizes):
     with tempfile.TemporaryDirectory() as cwd:
         const = ["--constant", "c=0"] if len(sizes) == 2 else []
@@ -82,6 +93,15 @@ def main():
     row("xyz run add, 10^7 cells to netCDF: peak RSS", small / MIB, "MiB", "reported")
     row(f"xyz run add, 10^8 cells to netCDF: peak RSS ({took:.1f} s)", big / MIB, "MiB",
         "< 256 MiB")
+    row("  10^8 vs 10^7: ratio", big / small, "x", "<= 1.3")
+
+    # A merge into a Zarr store reads it and writes the merged one a window at a time.
+    small, _ = run_merge((10_000, 1_000))
+    big, took = run_merge((10_000, 10_000))
+    row("xyz run --into, 10^7 cells into a Zarr store of 10^7: peak RSS", small / MIB, "MiB",
+        "reported")
+    row(f"xyz run --into, 10^8 cells into a Zarr store of 10^8: peak RSS ({took:.1f} s)",
+        big / MIB, "MiB", "< 256 MiB")
     row("  10^8 vs 10^7: ratio", big / small, "x", "<= 1.3")
 
     shapes = {

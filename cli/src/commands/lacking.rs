@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use xyz_core::BoundSpace;
-use xyz_core::harvest::{Harvest, Lacking, Policy};
+use xyz_core::harvest::{Harvest, Lacking, OtherFunction, Policy, WindowMerge};
 
 /// How `--into` picks the cases to evaluate.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
@@ -58,11 +58,28 @@ pub(crate) fn lacking(
     into: &Path,
     args: LackingArgs,
 ) -> anyhow::Result<Lacking> {
-    harvest.lacking(space, sha256, args.policy()).map_err(|e| {
-        anyhow::anyhow!(
-            "{} {e}; --recompute evaluates every case (cells that then differ need \
-                 --overwrite or --keep-existing)",
-            into.display()
-        )
-    })
+    harvest
+        .lacking(space, sha256, args.policy())
+        .map_err(|e| other_function(e, into))
+}
+
+/// As [`lacking`], for a merge written a window at a time; `None` where the dataset may hold
+/// some of the cases, which is then merged whole.
+pub(crate) fn lacking_of_windows(
+    merge: &WindowMerge,
+    sha256: Option<&str>,
+    into: &Path,
+    args: LackingArgs,
+) -> anyhow::Result<Option<Lacking>> {
+    merge
+        .lacking(sha256, args.policy())
+        .map_err(|e| other_function(e, into))
+}
+
+fn other_function(e: OtherFunction, into: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} {e}; --recompute evaluates every case (cells that then differ need --overwrite or \
+         --keep-existing)",
+        into.display()
+    )
 }

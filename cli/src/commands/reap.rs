@@ -103,10 +103,23 @@ impl ReapCommand {
                 std::thread::sleep(POLL);
             }
         }
-        // Merging into an existing dataset takes the results batch by batch, so only the merged
-        // dataset is held.
-        let (reaped, how) = match dest.harvest(&crop.layout())? {
-            Some(harvest) => {
+        // Merging into a store read a window at a time (a Zarr store xyz wrote) takes the
+        // results a window at a time too, so neither is held whole; into another dataset,
+        // batch by batch, so only the merged dataset is held.
+        let layout = crop.layout();
+        let (windowed, harvest) = match dest.merge_windows(&layout)? {
+            Some(merge) => (Some(merge), None),
+            None => (None, dest.harvest(&layout)?),
+        };
+        let (reaped, how) = match (windowed, harvest) {
+            (Some(merge), _) => {
+                let reaped = dest.write_merge_windows::<_, anyhow::Error>(merge, |put| {
+                    let cells = xyz_core::output::window_cells(dest.format(), &layout);
+                    crop.reap_windows(self.allow_incomplete, cells, put)
+                })?;
+                (reaped, "merged into")
+            }
+            (None, Some(harvest)) => {
                 let reaped = crop.reap_into(self.allow_incomplete, harvest)?;
                 let (harvest, reaped) = reaped.split();
                 dest.write_merged(harvest)
@@ -115,15 +128,14 @@ impl ReapCommand {
             }
             // Every format takes the grid a window at a time (netCDF through a spill), so the
             // dataset is never held whole.
-            None if dest.writes_windows() => {
-                let layout = crop.layout();
+            (None, None) if dest.writes_windows() => {
                 let reaped = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
                     let cells = xyz_core::output::window_cells(dest.format(), &layout);
                     crop.reap_windows(self.allow_incomplete, cells, write)
                 })?;
                 (reaped, "wrote")
             }
-            None => {
+            (None, None) => {
                 let reaped = crop.reap(self.allow_incomplete)?;
                 let (dataset, reaped) = reaped.split();
                 dest.write(&dataset)

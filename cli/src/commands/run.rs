@@ -90,10 +90,6 @@ impl RunCommand {
         let dest = self.out.resolve(spec.output.as_deref(), || {
             PathBuf::from(format!("{}.zarr", self.sweep.name(&sig.name)))
         })?;
-        // A dataset written a window at a time is never held whole; others are.
-        if !dest.writes_windows() {
-            check_memory(&bound, &sig)?;
-        }
 
         let pool = executor::with_threads(self.jobs)?;
         let bar = crate::progress::cases_bar(bound.len(), !self.quiet && !self.json);
@@ -111,15 +107,47 @@ impl RunCommand {
             .map(|d| (d.name.clone(), d.coords.len()))
             .collect();
         dest.check_holds(&layout)?;
+        // Only what the dataset lacks is evaluated, unless --recompute: the same function (by
+        // SHA-256) and, as the merge checks, the same constants. With --overwrite every cell
+        // of the sweep is evaluated again and replaces what the dataset holds (xyzpy's
+        // `overwrite=True`).
+        let mut args = self.lacking;
+        args.recompute |= dest.overwrites();
+        // A merge into a store read a window at a time, where none of the new cases can be
+        // held there (or all are evaluated again), is written a window at a time too.
+        let windowed = match dest.merge_windows(&layout)? {
+            Some(merge) => {
+                super::lacking::lacking_of_windows(&merge, function.sha256(), dest.path(), args)?
+                    .map(|lacking| (merge, lacking))
+            }
+            None => None,
+        };
+        // A dataset written a window at a time is never held whole; others are.
+        if !dest.writes_windows() && windowed.is_none() {
+            check_memory(&bound, &sig)?;
+        }
         let mut lacking = xyz_core::harvest::Lacking::all();
-        let (outcome, how, dims) = match dest.harvest(&layout)? {
-            Some(harvest) => {
-                // Only what the dataset lacks is evaluated, unless --recompute: the same
-                // function (by SHA-256) and, as the merge checks, the same constants. With
-                // --overwrite every cell of the sweep is evaluated again and replaces what the
-                // dataset holds (xyzpy's `overwrite=True`).
-                let mut args = self.lacking;
-                args.recompute |= dest.overwrites();
+        let harvest = match windowed {
+            Some(_) => None,
+            None => dest.harvest(&layout)?,
+        };
+        let (outcome, how, dims) = match (windowed, harvest) {
+            (Some((merge, todo)), _) => {
+                lacking = todo;
+                let dims = merge
+                    .layout()
+                    .dims
+                    .iter()
+                    .map(|d| (d.name.clone(), d.coords.len()))
+                    .collect();
+                let outcome = dest.write_merge_windows::<_, anyhow::Error>(merge, |put| {
+                    let cells = xyz_core::output::window_cells(dest.format(), &layout);
+                    runner.run_windows(&bound, &layout, cells, put)
+                });
+                bar.finish_and_clear();
+                (outcome?, "merged into", dims)
+            }
+            (None, Some(harvest)) => {
                 lacking = super::lacking::lacking(
                     &harvest,
                     &bound,
@@ -148,7 +176,7 @@ impl RunCommand {
             }
             // Every format takes the grid a window at a time (netCDF through a spill), written
             // as soon as its cases are done, so the dataset is never held whole.
-            None if dest.writes_windows() => {
+            (None, None) if dest.writes_windows() => {
                 let outcome = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
                     let cells = xyz_core::output::window_cells(dest.format(), &layout);
                     runner.run_windows(&bound, &layout, cells, write)
@@ -157,7 +185,7 @@ impl RunCommand {
                 let outcome = outcome?;
                 (outcome, "wrote", run_dims)
             }
-            None => {
+            (None, None) => {
                 let outcome = runner.run(&bound);
                 bar.finish_and_clear();
                 let (mut dataset, outcome) = outcome?.split();

@@ -88,14 +88,66 @@ fn a_run_streams_values_four_times_its_peak_memory_to_zarr_and_netcdf() {
 }
 
 #[test]
+fn a_merge_into_a_store_streams_values_four_times_its_peak_memory() {
+    let dir = Dir::new();
+    let ramp = guest("ramp");
+    let sweep = |a: &str| {
+        vec![
+            "run".to_string(),
+            "--function".into(),
+            ramp.clone(),
+            "--combo".into(),
+            format!("a={{ range = {a} }}"),
+            "--combo".into(),
+            "b={ range = [0, 1000] }".into(),
+            "-q".into(),
+        ]
+    };
+    let mut first = sweep("[0, 10000]");
+    first.extend(["-o".into(), "r.zarr".into()]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    dir.xyz_ok(&first, 0);
+    // 10^7 more cells, interleaved with those there along `a`: 800 MB of values merged.
+    let mut more = sweep("[5000, 15000]");
+    more.extend(["--into".into(), "r.zarr".into(), "--recompute".into()]);
+    let more: Vec<&str> = more.iter().map(String::as_str).collect();
+    let peak = peak_rss_of(&dir, &more);
+    let values: u64 = 15_000 * 1_000 * 5 * 8;
+    assert!(
+        values >= 4 * peak,
+        "{values} bytes of values, peak RSS {peak} bytes: {:.1}x",
+        values as f64 / peak as f64
+    );
+    let check = "import xarray as xr\n\
+                 ds = xr.open_zarr('r.zarr')\n\
+                 assert dict(ds.sizes) == {'a': 15000, 'b': 1000, 't': 5}, ds.sizes\n\
+                 assert int((ds.xyz_status != 0).sum()) == 0\n\
+                 assert bool((ds.y == ds.a * ds.t + ds.b).all())\n\
+                 assert list(ds.a.values[:3]) == [0, 1, 2] and int(ds.a[-1]) == 14999\n\
+                 print('ok')";
+    let out = Command::new("python3")
+        .args(["-c", check])
+        .current_dir(dir.tmp.path())
+        .output()
+        .expect("python3 runs");
+    assert_eq!(stdout(&out).trim(), "ok", "{out:?}");
+}
+
+#[test]
 fn an_interrupted_run_leaves_the_output_that_was_there() {
-    for out in ["o.zarr", "o.nc"] {
-        interrupted_run_leaves_the_output_that_was_there(out);
+    for (out, over) in [
+        ("o.zarr", ["-o", "--force"]),
+        ("o.nc", ["-o", "--force"]),
+        // A merge written a window at a time.
+        ("o.zarr", ["--into", "--recompute"]),
+    ] {
+        interrupted_run_leaves_the_output_that_was_there(out, over);
     }
 }
 
-/// A run to `out` over what is there, stopped by a signal partway.
-fn interrupted_run_leaves_the_output_that_was_there(out: &str) {
+/// A run to `out` over what is there (`OPTION out FLAG`, as `over` says), stopped by a signal
+/// partway.
+fn interrupted_run_leaves_the_output_that_was_there(out: &str, over: [&str; 2]) {
     let dir = Dir::new();
     let add = guest("add");
     dir.xyz_ok(
@@ -129,9 +181,9 @@ fn interrupted_run_leaves_the_output_that_was_there(out: &str) {
                 "b={ range = [0, 10000] }",
                 "--constant",
                 "c=0",
-                "-o",
+                over[0],
                 out,
-                "--force",
+                over[1],
                 "-q",
             ])
             .current_dir(dir.tmp.path())

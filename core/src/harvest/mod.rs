@@ -12,8 +12,10 @@
 //! (a crop's, batch by batch), so that only the merged dataset is held.
 
 mod lacking;
+mod windows;
 
 pub use lacking::{Lacking, OtherFunction, Policy};
+pub use windows::WindowMerge;
 
 use std::collections::{HashMap, HashSet};
 
@@ -293,6 +295,184 @@ fn relayout(ds: &mut Dataset, dims: Vec<SweptDim>, maps: &[Vec<usize>]) {
     }
 }
 
+/// How a dataset and results laid out as another unite, once checked that they match: the
+/// merged layout and where each side's coordinates land in it.
+pub(crate) struct Union {
+    /// The merged dims, the existing variables (no values), the extra and sampled coordinates
+    /// of both, and the attributes kept before the new run's provenance.
+    pub(crate) layout: Dataset,
+    /// For each dim, the merged index of each existing coordinate; rising.
+    pub(crate) old_maps: Vec<Vec<usize>>,
+    /// For each dim, the merged index of each new coordinate.
+    pub(crate) new_maps: Vec<Vec<usize>>,
+    /// For each new variable, its index among the merged ones.
+    pub(crate) var_at: Vec<usize>,
+    /// The new run's provenance, which the merged dataset takes last.
+    pub(crate) provenance: Vec<(String, Value)>,
+    /// The SHA-256 of the function that made the existing dataset, as it says.
+    pub(crate) existing_function: Option<String>,
+}
+
+impl Union {
+    /// How `existing` and results laid out as `new` unite (the values of neither are read),
+    /// once checked that they match.
+    pub(crate) fn new(existing: &Dataset, new: &Dataset) -> Result<Union, MergeError> {
+        let names = |ds: &Dataset| ds.dims.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
+        if names(existing) != names(new) {
+            return Err(MergeError::Dims {
+                existing: names(existing),
+                new: names(new),
+            });
+        }
+        // Variables match by name (a store may list them in its own order), type and extra
+        // dims.
+        let var_at: Option<Vec<usize>> = new
+            .vars
+            .iter()
+            .map(|nv| {
+                existing.vars.iter().position(|v| {
+                    v.name == nv.name && v.ty == nv.ty && v.extra_dims == nv.extra_dims
+                })
+            })
+            .collect();
+        let var_at = match var_at {
+            Some(v) if existing.vars.len() == new.vars.len() => v,
+            _ => {
+                return Err(MergeError::Vars {
+                    existing: describe_vars(existing),
+                    new: describe_vars(new),
+                });
+            }
+        };
+        // Coordinates of extra dims must agree where both have them; either gives them.
+        let mut extra_coords = existing.extra_coords.clone();
+        for dim in &new.extra_coords {
+            match existing.extra_coords.iter().find(|d| d.name == dim.name) {
+                Some(old) if !same_column(&old.coords, &dim.coords) => {
+                    let words = |c: &Column| {
+                        (0..c.len())
+                            .map(|i| c.get(i).to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    return Err(MergeError::ExtraCoords {
+                        dim: dim.name.clone(),
+                        existing: format!("[{}]", words(&old.coords)),
+                        new: format!("[{}]", words(&dim.coords)),
+                    });
+                }
+                Some(_) => {}
+                None => extra_coords.push(dim.clone()),
+            }
+        }
+        // Free attributes (a spec's `[attrs]`) describe; they are not constants to agree on.
+        let free: Vec<String> = existing
+            .free_attr_names()
+            .into_iter()
+            .chain(new.free_attr_names())
+            .collect();
+        let constants = |ds: &Dataset| -> Vec<(String, Value)> {
+            let mut c: Vec<(String, Value)> = ds
+                .attrs
+                .iter()
+                .filter(|(k, _)| !is_provenance(k) && !free.contains(k))
+                .cloned()
+                .collect();
+            c.sort_by(|a, b| a.0.cmp(&b.0));
+            c
+        };
+        let (old_c, new_c) = (constants(existing), constants(new));
+        for (name, _) in old_c.iter().chain(&new_c) {
+            let find =
+                |c: &[(String, Value)]| c.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            let (a, b) = (find(&old_c), find(&new_c));
+            let same = matches!((&a, &b), (Some(a), Some(b)) if a.same(b));
+            if !same {
+                let show = |v: Option<Value>| v.map_or("absent".to_string(), |v| v.to_string());
+                return Err(MergeError::Constant {
+                    name: name.clone(),
+                    existing: show(a),
+                    new: show(b),
+                });
+            }
+        }
+        let mut dims = Vec::with_capacity(existing.dims.len());
+        let (mut old_maps, mut new_maps) = (Vec::new(), Vec::new());
+        for (a, b) in existing.dims.iter().zip(&new.dims) {
+            let (d, om, nm) = union(a, b)?;
+            dims.push(d);
+            old_maps.push(om);
+            new_maps.push(nm);
+        }
+        let existing_function = existing
+            .attrs
+            .iter()
+            .find(|(k, _)| k == "xyz_function_sha256")
+            .and_then(|(_, v)| match v {
+                Value::Str(s) => Some(s.clone()),
+                _ => None,
+            });
+        let aux_coords = merge_aux(existing, new, &dims, &old_maps, &new_maps)?;
+        // The existing free attributes stay; the new run's are added, and win where both
+        // give one.
+        let new_free: Vec<(String, Value)> = new
+            .attrs
+            .iter()
+            .filter(|(k, _)| new.free_attr_names().contains(k))
+            .cloned()
+            .collect();
+        let mut layout = Dataset {
+            dims,
+            vars: existing
+                .vars
+                .iter()
+                .map(|v| crate::dataset::DataVar {
+                    name: v.name.clone(),
+                    ty: v.ty,
+                    extra_dims: v.extra_dims.clone(),
+                    data: Column::new(v.ty),
+                })
+                .collect(),
+            cells: Vec::new(),
+            errors: std::collections::BTreeMap::new(),
+            extra_coords,
+            aux_coords,
+            attrs: existing.attrs.clone(),
+        };
+        let kept_names = layout.free_attr_names();
+        layout.attrs.retain(|(k, _)| !is_provenance(k));
+        if !kept_names.is_empty() {
+            layout.attrs.push((
+                crate::dataset::FREE_ATTRS.into(),
+                Value::Str(kept_names.join(",")),
+            ));
+        }
+        layout.set_free_attrs(&new_free);
+        let free_list = layout
+            .attrs
+            .iter()
+            .find(|(k, _)| k == crate::dataset::FREE_ATTRS)
+            .cloned();
+        layout
+            .attrs
+            .retain(|(k, _)| k != crate::dataset::FREE_ATTRS);
+        Ok(Union {
+            layout,
+            old_maps,
+            new_maps,
+            var_at,
+            existing_function,
+            provenance: new
+                .attrs
+                .iter()
+                .filter(|(k, _)| is_provenance(k) && k != crate::dataset::FREE_ATTRS)
+                .cloned()
+                .chain(free_list)
+                .collect(),
+        })
+    }
+}
+
 /// A merge under way: the existing dataset, laid out on the united coordinates, taking the
 /// new results cell by cell. Only the merged dataset is held, so merging a crop's results
 /// batch by batch (see [`Crop::reap_into`](crate::Crop::reap_into)) takes little more memory
@@ -342,128 +522,18 @@ impl Harvest {
         new: &Dataset,
         conflicts: Conflicts,
     ) -> Result<Harvest, MergeError> {
-        let names = |ds: &Dataset| ds.dims.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
-        if names(&existing) != names(new) {
-            return Err(MergeError::Dims {
-                existing: names(&existing),
-                new: names(new),
-            });
-        }
-        // Variables match by name (a store may list them in its own order), type and extra
-        // dims.
-        let var_at: Option<Vec<usize>> = new
-            .vars
-            .iter()
-            .map(|nv| {
-                existing.vars.iter().position(|v| {
-                    v.name == nv.name && v.ty == nv.ty && v.extra_dims == nv.extra_dims
-                })
-            })
-            .collect();
-        let var_at = match var_at {
-            Some(v) if existing.vars.len() == new.vars.len() => v,
-            _ => {
-                return Err(MergeError::Vars {
-                    existing: describe_vars(&existing),
-                    new: describe_vars(new),
-                });
-            }
-        };
-        // Coordinates of extra dims must agree where both have them; either gives them.
-        for dim in &new.extra_coords {
-            match existing.extra_coords.iter().find(|d| d.name == dim.name) {
-                Some(old) if !same_column(&old.coords, &dim.coords) => {
-                    let words = |c: &Column| {
-                        (0..c.len())
-                            .map(|i| c.get(i).to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    return Err(MergeError::ExtraCoords {
-                        dim: dim.name.clone(),
-                        existing: format!("[{}]", words(&old.coords)),
-                        new: format!("[{}]", words(&dim.coords)),
-                    });
-                }
-                Some(_) => {}
-                None => existing.extra_coords.push(dim.clone()),
-            }
-        }
-        // Free attributes (a spec's `[attrs]`) describe; they are not constants to agree on.
-        let free: Vec<String> = existing
-            .free_attr_names()
-            .into_iter()
-            .chain(new.free_attr_names())
-            .collect();
-        let constants = |ds: &Dataset| -> Vec<(String, Value)> {
-            let mut c: Vec<(String, Value)> = ds
-                .attrs
-                .iter()
-                .filter(|(k, _)| !is_provenance(k) && !free.contains(k))
-                .cloned()
-                .collect();
-            c.sort_by(|a, b| a.0.cmp(&b.0));
-            c
-        };
-        let (old_c, new_c) = (constants(&existing), constants(new));
-        for (name, _) in old_c.iter().chain(&new_c) {
-            let find =
-                |c: &[(String, Value)]| c.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-            let (a, b) = (find(&old_c), find(&new_c));
-            let same = matches!((&a, &b), (Some(a), Some(b)) if a.same(b));
-            if !same {
-                let show = |v: Option<Value>| v.map_or("absent".to_string(), |v| v.to_string());
-                return Err(MergeError::Constant {
-                    name: name.clone(),
-                    existing: show(a),
-                    new: show(b),
-                });
-            }
-        }
-        let mut dims = Vec::with_capacity(existing.dims.len());
-        let (mut old_maps, mut new_maps) = (Vec::new(), Vec::new());
-        for (a, b) in existing.dims.iter().zip(&new.dims) {
-            let (d, om, nm) = union(a, b)?;
-            dims.push(d);
-            old_maps.push(om);
-            new_maps.push(nm);
-        }
-        let existing_function = existing
-            .attrs
-            .iter()
-            .find(|(k, _)| k == "xyz_function_sha256")
-            .and_then(|(_, v)| match v {
-                Value::Str(s) => Some(s.clone()),
-                _ => None,
-            });
-        let aux = merge_aux(&existing, new, &dims, &old_maps, &new_maps)?;
-        relayout(&mut existing, dims, &old_maps);
-        existing.aux_coords = aux;
-        // The existing free attributes stay; the new run's are added, and win where both
-        // give one.
-        let new_free: Vec<(String, Value)> = new
-            .attrs
-            .iter()
-            .filter(|(k, _)| new.free_attr_names().contains(k))
-            .cloned()
-            .collect();
-        let kept_names = existing.free_attr_names();
-        existing.attrs.retain(|(k, _)| !is_provenance(k));
-        if !kept_names.is_empty() {
-            existing.attrs.push((
-                crate::dataset::FREE_ATTRS.into(),
-                Value::Str(kept_names.join(",")),
-            ));
-        }
-        existing.set_free_attrs(&new_free);
-        let free_list = existing
-            .attrs
-            .iter()
-            .find(|(k, _)| k == crate::dataset::FREE_ATTRS)
-            .cloned();
-        existing
-            .attrs
-            .retain(|(k, _)| k != crate::dataset::FREE_ATTRS);
+        let Union {
+            layout,
+            old_maps,
+            new_maps,
+            var_at,
+            provenance,
+            existing_function,
+        } = Union::new(&existing, new)?;
+        relayout(&mut existing, layout.dims, &old_maps);
+        existing.extra_coords = layout.extra_coords;
+        existing.aux_coords = layout.aux_coords;
+        existing.attrs = layout.attrs;
         Ok(Harvest {
             strides: crate::dataset::strides(&existing.shape()),
             ds: existing,
@@ -474,13 +544,7 @@ impl Harvest {
             count: 0,
             examples: Vec::new(),
             existing_function,
-            provenance: new
-                .attrs
-                .iter()
-                .filter(|(k, _)| is_provenance(k) && k != crate::dataset::FREE_ATTRS)
-                .cloned()
-                .chain(free_list)
-                .collect(),
+            provenance,
         })
     }
 

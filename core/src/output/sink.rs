@@ -10,7 +10,7 @@ use super::{
     DatasetLock, Encoding, Format, LockHolder, ReadError, Staged, WindowWriter, WriteError,
 };
 use crate::dataset::{Dataset, Window};
-use crate::harvest::{Conflicts, Harvest, MergeError};
+use crate::harvest::{Conflicts, Harvest, MergeError, WindowMerge};
 
 /// A dataset's destination that cannot take it.
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +227,65 @@ impl Sink {
                 source: Box::new(source),
             })?;
         Ok(Some(harvest))
+    }
+
+    /// For a merge into a dataset that exists and can be read a window at a time (a Zarr
+    /// store xyz wrote), of results laid out as `layout` whose coordinates land in order among
+    /// its own: the merge, to be written a window at a time ([`Sink::write_merge_windows`]),
+    /// so that neither is held whole. `None` otherwise: the merge is then made whole
+    /// ([`Sink::harvest`]).
+    pub fn merge_windows(&self, layout: &Dataset) -> Result<Option<WindowMerge>, SinkError> {
+        let Some(conflicts) = self.merge.filter(|_| self.path.exists()) else {
+            return Ok(None);
+        };
+        let Some(source) = self.format.backend().window_source(&self.path)? else {
+            return Ok(None);
+        };
+        let window = super::window_cells(self.format, layout);
+        WindowMerge::new(source, layout, conflicts, window).map_err(|source| SinkError::Merge {
+            path: self.path.clone(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Writes `merge` a window of the merged grid at a time, the new results' windows coming
+    /// from `fill`, which is handed the function that takes each, in order; gives what `fill`
+    /// gives. The dataset is replaced only once the merged one is complete; where cells
+    /// conflict it is refused, and the dataset is left as it was.
+    pub fn write_merge_windows<T, E: From<SinkError>>(
+        &self,
+        mut merge: WindowMerge,
+        fill: impl FnOnce(&mut dyn FnMut(&Window) -> Result<(), E>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let staged = Staged::new(&self.path, true).map_err(SinkError::from)?;
+        let layout = merge.layout().clone();
+        let mut writer = WindowWriter::create(&layout, &staged, self.format, self.encoding)
+            .map_err(SinkError::from)?;
+        let drain = |merge: &mut WindowMerge, writer: &mut WindowWriter<'_>| {
+            while let Some(window) = merge.next_ready()? {
+                writer.write(&window)?;
+            }
+            Ok::<_, SinkError>(())
+        };
+        let filled = fill(&mut |window| {
+            merge.put(window);
+            Ok(drain(&mut merge, &mut writer)?)
+        })?;
+        merge.end();
+        drain(&mut merge, &mut writer)?;
+        merge.finish().map_err(|source| SinkError::Merge {
+            path: self.path.clone(),
+            source: Box::new(source),
+        })?;
+        writer.finish().map_err(SinkError::from)?;
+        self.still_held().map_err(|source| {
+            SinkError::from(WriteError::Io {
+                path: self.path.clone(),
+                source,
+            })
+        })?;
+        staged.commit().map_err(SinkError::from)?;
+        Ok(filled)
     }
 
     /// Finishes a merge and replaces the dataset with its result; gives the merged dataset.

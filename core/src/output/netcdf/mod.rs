@@ -21,7 +21,7 @@
 //!
 //! The reader takes back what the writer writes, from any of the three classic variants
 //! (CDF-1, CDF-2 and CDF-5). A dataset written a window at a time goes through a spill beside
-//! the file (see [`write`]), so it is never held whole either.
+//! the file (see [`write`](mod@write)), so it is never held whole either.
 
 mod header;
 mod read;
