@@ -4,7 +4,8 @@
 //! The worker opens with 8 bytes of magic, naming the protocol and its version. Every message
 //! after that is a frame: a `u32` length (little endian, at most 1 GiB) and that many bytes of
 //! a postcard-encoded message ([`FromWorker`] or [`ToWorker`]), whose columns are
-//! [`ColumnBytes`]: numeric columns one contiguous block of little-endian bytes.
+//! [`ColumnBytes`]: numeric columns one contiguous block of little-endian bytes, and the
+//! arguments of a call that repeat as runs of equal values.
 //!
 //! ```text
 //! parent → worker, once:  Module { bytes }                          (only to a worker told to
@@ -24,12 +25,12 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::encoding::ColumnBytes;
+use crate::encoding::{ColumnBytes, Runs};
 use crate::function::Trap;
 use crate::value::{Columns, EvalOutput, FailureKind};
 
 /// Opens a worker's first message; names the protocol and its version.
-pub(crate) const MAGIC: &[u8; 8] = b"xyzwrk02";
+pub(crate) const MAGIC: &[u8; 8] = b"xyzwrk03";
 
 /// Longest frame either side accepts: a bound on what a broken peer can make us allocate.
 const MAX_FRAME: usize = 1 << 30;
@@ -225,12 +226,23 @@ pub(crate) fn read_module(r: &mut impl Read) -> io::Result<Vec<u8>> {
     }
 }
 
+/// Writes a call of the cases in `args`: a column whose values repeat (a constant, a dim
+/// other than the last of a grid) goes as runs.
 pub(crate) fn write_eval(w: &mut impl Write, args: &Columns) -> io::Result<()> {
+    let runs: Vec<Option<Runs>> = args.cols.iter().map(Runs::of).collect();
     write_frame(
         w,
         &ToWorker::Eval {
             n: len32(args.n)?,
-            cols: args.cols.iter().map(ColumnBytes::of).collect(),
+            cols: args
+                .cols
+                .iter()
+                .zip(&runs)
+                .map(|(col, runs)| match runs {
+                    Some(runs) => ColumnBytes::runs(runs),
+                    None => ColumnBytes::of(col),
+                })
+                .collect(),
         },
     )
 }
