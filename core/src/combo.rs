@@ -349,16 +349,41 @@ fn unify(values: Vec<Value>) -> Result<Vec<Value>, ComboError> {
 }
 
 pub(crate) fn check_unique(values: &[Value]) -> Result<(), ComboError> {
+    let twice = |i: usize, j: usize| {
+        let (i, j) = (i.min(j), i.max(j));
+        Err(ComboError::new(format!(
+            "the value {} appears twice (at positions {i} and {j}); each value must be unique",
+            values[i]
+        )))
+    };
+    // Numbers of one type (as long generated or packed lists are) sort as 8-byte keys, found
+    // again only when two are equal: no copy of the values is made.
+    let number = |v: &Value| match v {
+        Value::I64(i) => Some((0u8, *i as u64)),
+        Value::F64(f) => Some((1, crate::value::float_key(*f))),
+        _ => None,
+    };
+    if let Some(kind) = values.first().and_then(number).map(|(k, _)| k)
+        && values
+            .iter()
+            .all(|v| number(v).is_some_and(|(k, _)| k == kind))
+    {
+        let key = |v: &Value| number(v).map_or(0, |(_, key)| key);
+        let mut keys: Vec<u64> = values.iter().map(key).collect();
+        keys.sort_unstable();
+        if let Some(pair) = keys.windows(2).find(|p| p[0] == p[1]) {
+            let mut at = values.iter().enumerate().filter(|(_, v)| key(v) == pair[0]);
+            let (i, j) = (at.next().map_or(0, |p| p.0), at.next().map_or(0, |p| p.0));
+            return twice(i, j);
+        }
+        return Ok(());
+    }
     // Sorting keys finds duplicates in O(n log n) for large generated lists.
     let mut keys: Vec<(ValueKey, usize)> = values.iter().map(ValueKey::of).zip(0..).collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     for pair in keys.windows(2) {
         if pair[0].0 == pair[1].0 {
-            let (i, j) = (pair[0].1.min(pair[1].1), pair[0].1.max(pair[1].1));
-            return Err(ComboError::new(format!(
-                "the value {} appears twice (at positions {i} and {j}); each value must be unique",
-                values[i]
-            )));
+            return twice(pair[0].1, pair[1].1);
         }
     }
     Ok(())

@@ -420,7 +420,8 @@ impl ValueKey {
     }
 }
 
-fn float_key(f: f64) -> u64 {
+/// The key of a float among others: its bits, both zeros one key.
+pub(crate) fn float_key(f: f64) -> u64 {
     if f == 0.0 { 0 } else { f.to_bits() }
 }
 

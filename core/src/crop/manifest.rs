@@ -94,6 +94,7 @@ pub(crate) struct Manifest {
     pub(crate) attrs: Vec<(String, Value)>,
     /// Coordinates of the outputs' extra dims, for the reaped dataset.
     pub(crate) coords: Vec<(String, Vec<Value>)>,
+    /// The space as sown; taken (left empty) when the crop opens and binds it.
     pub(crate) space: ParamSpace,
 }
 

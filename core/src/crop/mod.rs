@@ -190,10 +190,11 @@ impl Crop {
             path: path.clone(),
             message,
         };
-        let manifest = Manifest::parse(&text).map_err(bad)?;
+        let mut manifest = Manifest::parse(&text).map_err(bad)?;
         check_own_dirs(dir)?;
-        let space = manifest
-            .space
+        // The space as declared is bound once and not kept: a long combo's values are held
+        // as one column, not as a list of values beside it.
+        let space = std::mem::take(&mut manifest.space)
             .bind(&manifest.signature)
             .map_err(|e| bad(e.to_string()))?;
         let plan = match &manifest.subset_sha256 {

@@ -224,6 +224,46 @@ pub(super) fn for_each_shared_run(
     }
 }
 
+/// Refuses, from its metadata and before anything is allocated for it, an array larger than
+/// this process can address, or, to be `whole`, than it can hold.
+fn check_held(at: &Path, array: &Array<FilesystemStore>, whole: bool) -> Result<(), ReadError> {
+    let elements = array
+        .shape()
+        .iter()
+        .try_fold(1u64, |n, s| n.checked_mul(*s));
+    let each = if *array.data_type() == data_type::string() {
+        std::mem::size_of::<String>() as u64
+    } else if *array.data_type() == data_type::complex128()
+        || *array.data_type() == data_type::complex64()
+    {
+        16
+    } else {
+        8
+    };
+    let held = elements.and_then(|n| n.checked_mul(each));
+    let available = crate::memory::available().unwrap_or(u64::MAX);
+    if held.is_none_or(|b| (whole && b > available) || b > isize::MAX as u64) {
+        return Err(err(
+            at,
+            format!(
+                "has shape {:?}: {} values, more than this process can hold ({:.1} GiB \
+                 available)",
+                array.shape(),
+                elements.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()),
+                available as f64 / f64::from(1u32 << 30)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Meta {
+    /// Refuses, from its metadata, an array too large to read whole (see [`open_meta`]).
+    pub(super) fn check_whole(&self, dir: &Path) -> Result<(), ReadError> {
+        check_held(&dir.join(&self.name), &self.array, true)
+    }
+}
+
 /// Opens array `name` of the store at `dir`; to be read whole if `whole`, else a region at a
 /// time.
 pub(super) fn open_meta(
@@ -245,35 +285,7 @@ pub(super) fn open_meta(
                 None => Err(err(&at, format!("cannot be read: {e}"))),
             },
         )?;
-    // The array is read whole: a shape larger than this process can hold (or whose size
-    // overflows) is refused from the metadata, before anything is allocated for it.
-    let elements = array
-        .shape()
-        .iter()
-        .try_fold(1u64, |n, s| n.checked_mul(*s));
-    let each = if *array.data_type() == data_type::string() {
-        std::mem::size_of::<String>() as u64
-    } else if *array.data_type() == data_type::complex128()
-        || *array.data_type() == data_type::complex64()
-    {
-        16
-    } else {
-        8
-    };
-    let held = elements.and_then(|n| n.checked_mul(each));
-    let available = crate::memory::available().unwrap_or(u64::MAX);
-    if held.is_none_or(|b| (whole && b > available) || b > isize::MAX as u64) {
-        return Err(err(
-            &at,
-            format!(
-                "has shape {:?}: {} values, more than this process can hold ({:.1} GiB \
-                 available)",
-                array.shape(),
-                elements.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()),
-                available as f64 / f64::from(1u32 << 30)
-            ),
-        ));
-    }
+    check_held(&at, &array, whole)?;
     let shape: Vec<usize> = array.shape().iter().map(|s| *s as usize).collect();
     let dims: Vec<String> = match array.dimension_names() {
         Some(names) => names

@@ -204,6 +204,10 @@ fn coordinates(
     extra: &[Meta],
     aux: &[Meta],
 ) -> Result<Coordinates, ReadError> {
+    // Coordinates are read whole, however the rest of the store is.
+    for m in coords.iter().chain(extra).chain(aux) {
+        m.check_whole(dir)?;
+    }
     let read = |metas: &[Meta]| -> Result<Vec<SweptDim>, ReadError> {
         metas
             .iter()
