@@ -98,10 +98,10 @@ def main():
     # A merge into a Zarr store reads it and writes the merged one a window at a time.
     small, _ = run_merge((10_000, 1_000))
     big, took = run_merge((10_000, 10_000))
-    row("xyz run --into, 10^7 cells into a Zarr store of 10^7: peak RSS", small / MIB, "MiB",
+    row("xyz run --into, 10^7 cells into Zarr of 10^7: peak RSS", small / MIB, "MiB",
         "reported")
-    row(f"xyz run --into, 10^8 cells into a Zarr store of 10^8: peak RSS ({took:.1f} s)",
-        big / MIB, "MiB", "< 256 MiB")
+    row(f"xyz run --into, 10^8 cells into Zarr of 10^8: peak RSS ({took:.1f} s)", big / MIB,
+        "MiB", "< 256 MiB")
     row("  10^8 vs 10^7: ratio", big / small, "x", "<= 1.3")
 
     shapes = {
