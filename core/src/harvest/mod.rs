@@ -569,21 +569,13 @@ impl Harvest {
                 Conflicts::Refuse => {
                     self.count += 1;
                     if self.examples.len() < 3 {
-                        let shape = self.ds.shape();
-                        let place: Vec<String> = self
-                            .ds
-                            .dims
-                            .iter()
-                            .zip(cell_index(to, &shape))
-                            .map(|(d, i)| format!("{}={}", d.name, d.coords.get(i)))
-                            .collect();
                         let var = &self.ds.vars[v];
-                        self.examples.push(format!(
-                            "{} at {}: {} before, {} now",
-                            var.name,
-                            place.join(", "),
+                        self.examples.push(conflict(
+                            &self.ds.dims,
+                            to,
+                            &var.name,
                             var.data.get(i),
-                            col.get(j)
+                            col.get(j),
                         ));
                     }
                     return;
@@ -753,6 +745,18 @@ fn merge_aux(
 
 fn same_column(a: &Column, b: &Column) -> bool {
     a.len() == b.len() && (0..a.len()).all(|i| a.get(i).same(&b.get(i)))
+}
+
+/// A cell both datasets hold with different values, described: the variable, the cell's
+/// coordinates on `dims` (the merged ones), the value before and now.
+fn conflict(dims: &[SweptDim], cell: usize, var: &str, before: Value, now: Value) -> String {
+    let shape: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
+    let place: Vec<String> = dims
+        .iter()
+        .zip(cell_index(cell, &shape))
+        .map(|(d, i)| format!("{}={}", d.name, d.coords.get(i)))
+        .collect();
+    format!("{var} at {}: {before} before, {now} now", place.join(", "))
 }
 
 /// The multi-index of flat cell `flat` in `shape`.

@@ -10,9 +10,10 @@
 use std::collections::VecDeque;
 
 use super::lacking::{Lacking, OtherFunction, Policy};
-use super::{Conflicts, MergeError, Union, cell_index, same_element, target};
+use super::{Conflicts, MergeError, Union, same_element, target};
 use crate::dataset::{CellState, Dataset, Window};
 use crate::output::{ReadError, WindowSource};
+use crate::value::Value;
 
 /// A merge into a dataset read a window at a time, of new results taken a window of their
 /// grid at a time, in order; it hands on the merged dataset a window of its grid at a time.
@@ -309,22 +310,13 @@ impl WindowMerge {
                 Conflicts::Refuse => {
                     conflicted.count += 1;
                     if conflicted.examples.len() < 3 {
-                        let shape = self.merged.shape();
-                        let place: Vec<String> = self
-                            .merged
-                            .dims
-                            .iter()
-                            .zip(cell_index(out.first + to, &shape))
-                            .map(|(d, i)| format!("{}={}", d.name, d.coords.get(i)))
-                            .collect();
                         let new_var = self.union.var_at.iter().position(|&w| w == v);
-                        let now =
-                            new_var.map_or_else(String::new, |n| new.data[n].get(j).to_string());
-                        conflicted.examples.push(format!(
-                            "{} at {}: {} before, {now} now",
-                            self.merged.vars[v].name,
-                            place.join(", "),
+                        conflicted.examples.push(super::conflict(
+                            &self.merged.dims,
+                            out.first + to,
+                            &self.merged.vars[v].name,
                             out.data[v].get(i),
+                            new_var.map_or(Value::Str(String::new()), |n| new.data[n].get(j)),
                         ));
                     }
                     return;

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use zarrs::array::{Array, ArraySubset, data_type};
 use zarrs::filesystem::FilesystemStore;
 
-use super::chunks::{chunk_indices, for_each_run};
+use super::chunks::{chunk_indices, for_each_run, for_each_shared_run};
 use crate::dataset::{CellState, MISSING_C128, MISSING_I64};
 use crate::output::ReadError;
 use crate::value::{Column, Complex64};
@@ -172,55 +172,6 @@ impl ChunkReader {
         }
         kept.push_back((index.to_vec(), values.clone()));
         Ok(values)
-    }
-}
-
-/// Calls `f(in_a, in_b, len)` for each run, along the last dim, of the cells two row-major
-/// blocks of one array share: the block of `a_size` at `a_origin` and that of `b_size` at
-/// `b_origin`; `len` cells from offset `in_a` of the first and `in_b` of the second.
-pub(super) fn for_each_shared_run(
-    a_origin: &[usize],
-    a_size: &[usize],
-    b_origin: &[usize],
-    b_size: &[usize],
-    mut f: impl FnMut(usize, usize, usize),
-) {
-    let nd = a_origin.len();
-    if nd == 0 {
-        f(0, 0, 1);
-        return;
-    }
-    let lo: Vec<usize> = (0..nd).map(|d| a_origin[d].max(b_origin[d])).collect();
-    let hi: Vec<usize> = (0..nd)
-        .map(|d| (a_origin[d] + a_size[d]).min(b_origin[d] + b_size[d]))
-        .collect();
-    if (0..nd).any(|d| lo[d] >= hi[d]) {
-        return;
-    }
-    let (a_strides, b_strides) = (
-        crate::dataset::strides(a_size),
-        crate::dataset::strides(b_size),
-    );
-    let last = nd - 1;
-    let run = hi[last] - lo[last];
-    let mut idx = lo.clone();
-    loop {
-        let in_a = (0..nd).map(|d| (idx[d] - a_origin[d]) * a_strides[d]).sum();
-        let in_b = (0..nd).map(|d| (idx[d] - b_origin[d]) * b_strides[d]).sum();
-        f(in_a, in_b, run);
-        // The next row: all dims but the last, the one before it fastest.
-        let mut d = last;
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < hi[d] {
-                break;
-            }
-            idx[d] = lo[d];
-        }
     }
 }
 
@@ -677,47 +628,4 @@ fn decode(dir: &Path, m: &Meta, region: Option<&ArraySubset>) -> Result<Items, R
             ),
         ));
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::for_each_shared_run;
-
-    proptest::proptest! {
-        /// The runs two blocks share are their common cells, each once, at the offsets each
-        /// block gives them.
-        #[test]
-        fn shared_runs_are_the_common_cells(
-            dims in proptest::collection::vec((0usize..5, 1usize..5, 0usize..5, 1usize..5), 1..4),
-        ) {
-            let (a_origin, a_size): (Vec<usize>, Vec<usize>) =
-                dims.iter().map(|(o, s, _, _)| (*o, *s)).unzip();
-            let (b_origin, b_size): (Vec<usize>, Vec<usize>) =
-                dims.iter().map(|(_, _, o, s)| (*o, *s)).unzip();
-            let mut found = Vec::new();
-            for_each_shared_run(&a_origin, &a_size, &b_origin, &b_size, |a, b, n| {
-                found.extend((0..n).map(|k| (a + k, b + k)));
-            });
-            // Every cell of the first block, where it lies in the second, by brute force.
-            let a_strides = crate::dataset::strides(&a_size);
-            let b_strides = crate::dataset::strides(&b_size);
-            let mut expected = Vec::new();
-            for k in 0..a_size.iter().product::<usize>() {
-                let mut rest = k;
-                let mut idx = vec![0; a_size.len()];
-                for d in (0..a_size.len()).rev() {
-                    idx[d] = a_origin[d] + rest % a_size[d];
-                    rest /= a_size[d];
-                }
-                let inside = (0..idx.len())
-                    .all(|d| idx[d] >= b_origin[d] && idx[d] < b_origin[d] + b_size[d]);
-                if inside {
-                    let in_a: usize = (0..idx.len()).map(|d| (idx[d] - a_origin[d]) * a_strides[d]).sum();
-                    let in_b: usize = (0..idx.len()).map(|d| (idx[d] - b_origin[d]) * b_strides[d]).sum();
-                    expected.push((in_a, in_b));
-                }
-            }
-            proptest::prop_assert_eq!(found, expected);
-        }
-    }
 }
