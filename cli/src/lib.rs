@@ -25,6 +25,8 @@ pub mod exit_codes {
     /// The dataset (for `grow`, the results) was written, but some cases failed or, after
     /// `reap --allow-incomplete`, were not grown: their cells are missing.
     pub const CASES_FAILED: u8 = 3;
+    /// `verify`: cells evaluated again differ from those on record.
+    pub const CELLS_DIFFER: u8 = 4;
 
     /// [`CASES_FAILED`] when any cell is missing (cases failed or not grown), else [`OK`].
     pub fn for_missing(missing: bool) -> u8 {

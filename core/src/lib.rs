@@ -61,6 +61,7 @@ pub mod shared_fs;
 pub mod space;
 pub mod spec;
 pub mod value;
+pub mod verify;
 
 pub use combo::ComboValues;
 pub use crop::{Crop, CropError};

@@ -451,7 +451,7 @@ fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
 }
 
 /// A uniform permutation of `0..n` (Fisher and Yates).
-fn permutation(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
+pub(crate) fn permutation(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
     let mut p: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         let j = below(rng, i as u64 + 1) as usize;

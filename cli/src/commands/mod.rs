@@ -18,6 +18,7 @@ mod source;
 mod sow;
 mod status;
 mod submit;
+mod verify;
 mod worker;
 
 use self::args::{EngineOpts, OutputArgs, SweepArgs, WasmOpts, count};
@@ -32,6 +33,7 @@ pub(crate) enum Command {
     Submit(submit::SubmitCommand),
     Reap(reap::ReapCommand),
     Check(check::CheckCommand),
+    Verify(verify::VerifyCommand),
     Show(show::ShowCommand),
     Plot(plot::PlotCommand),
     Inspect(inspect::InspectCommand),
@@ -55,6 +57,7 @@ impl Command {
             Command::Submit(c) => c.execute(),
             Command::Reap(c) => c.execute(),
             Command::Check(c) => c.execute(),
+            Command::Verify(c) => c.execute(),
             Command::Show(c) => c.execute(),
             Command::Plot(c) => c.execute(),
             Command::Inspect(c) => c.execute(),

@@ -23,6 +23,7 @@ mod samples;
 mod show;
 mod trust;
 mod util;
+mod verify;
 mod wasi;
 mod watch;
 mod workers;
