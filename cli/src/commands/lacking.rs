@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use xyz_core::BoundSpace;
-use xyz_core::harvest::{Harvest, Lacking, OtherFunction, Policy, WindowMerge};
+use xyz_core::harvest::{Harvest, Lacking, OtherFunction, Policy};
+use xyz_core::output::WindowMerge;
 
 /// How `--into` picks the cases to evaluate.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]

@@ -12,10 +12,8 @@
 //! (a crop's, batch by batch), so that only the merged dataset is held.
 
 mod lacking;
-mod windows;
 
 pub use lacking::{Lacking, OtherFunction, Policy};
-pub use windows::WindowMerge;
 
 use std::collections::{HashMap, HashSet};
 
@@ -217,7 +215,7 @@ fn describe_vars(ds: &Dataset) -> String {
     vars.join(", ")
 }
 
-fn same_element(a: &Column, b: &Column, i: usize, j: usize) -> bool {
+pub(crate) fn same_element(a: &Column, b: &Column, i: usize, j: usize) -> bool {
     match (a, b) {
         (Column::F64(a), Column::F64(b)) => a[i].to_bits() == b[j].to_bits() || a[i] == b[j],
         (Column::C128(a), Column::C128(b)) => Value::C128(a[i]).same(&Value::C128(b[j])),
@@ -230,7 +228,12 @@ fn same_element(a: &Column, b: &Column, i: usize, j: usize) -> bool {
 
 /// Where cell `flat` of a grid of `shape` lands in the merged grid, through `maps` (a merged
 /// index per coordinate of each dim) and the merged grid's `strides`.
-fn target(mut flat: usize, shape: &[usize], maps: &[Vec<usize>], strides: &[usize]) -> usize {
+pub(crate) fn target(
+    mut flat: usize,
+    shape: &[usize],
+    maps: &[Vec<usize>],
+    strides: &[usize],
+) -> usize {
     let mut to = 0;
     for d in (0..shape.len()).rev() {
         to += maps[d][flat % shape[d]] * strides[d];
@@ -749,7 +752,13 @@ fn same_column(a: &Column, b: &Column) -> bool {
 
 /// A cell both datasets hold with different values, described: the variable, the cell's
 /// coordinates on `dims` (the merged ones), the value before and now.
-fn conflict(dims: &[SweptDim], cell: usize, var: &str, before: Value, now: Value) -> String {
+pub(crate) fn conflict(
+    dims: &[SweptDim],
+    cell: usize,
+    var: &str,
+    before: Value,
+    now: Value,
+) -> String {
     let shape: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
     let place: Vec<String> = dims
         .iter()

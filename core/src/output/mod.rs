@@ -42,6 +42,7 @@ mod format;
 mod infer;
 mod json;
 mod lock;
+mod merge;
 mod netcdf;
 mod parquet;
 mod place;
@@ -54,6 +55,7 @@ pub(crate) use backend::WindowSource;
 pub use compression::{Compression, DEFAULT_ZSTD_LEVEL, Encoding};
 pub use format::Format;
 pub use lock::{DatasetLock, LockHolder, lock_path};
+pub use merge::WindowMerge;
 pub use place::{
     STDOUT, Staged, check_destination, check_parent, is_stdout, place_atomically,
     resolve_destination,

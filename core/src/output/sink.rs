@@ -6,11 +6,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::WindowMerge;
 use super::{
     DatasetLock, Encoding, Format, LockHolder, ReadError, Staged, WindowWriter, WriteError,
 };
 use crate::dataset::{Dataset, Window};
-use crate::harvest::{Conflicts, Harvest, MergeError, WindowMerge};
+use crate::harvest::{Conflicts, Harvest, MergeError};
 
 /// A dataset's destination that cannot take it.
 #[derive(Debug, thiserror::Error)]

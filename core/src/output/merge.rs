@@ -9,10 +9,11 @@
 
 use std::collections::VecDeque;
 
-use super::lacking::{Lacking, OtherFunction, Policy};
-use super::{Conflicts, MergeError, Union, same_element, target};
+use super::{ReadError, WindowSource};
 use crate::dataset::{CellState, Dataset, Window};
-use crate::output::{ReadError, WindowSource};
+use crate::harvest::{
+    Conflicts, Lacking, MergeError, OtherFunction, Policy, Union, conflict, same_element, target,
+};
 use crate::value::Value;
 
 /// A merge into a dataset read a window at a time, of new results taken a window of their
@@ -98,7 +99,7 @@ impl WindowMerge {
     /// The cases of `space` to evaluate, as `policy` asks: every one, for a merge where no new
     /// cell lands on an existing one or that recomputes. `None` where the existing dataset
     /// may hold some of them: telling which takes reading it (see
-    /// [`Harvest::lacking`](super::Harvest::lacking)). A dataset made by another function
+    /// [`Harvest::lacking`](crate::harvest::Harvest::lacking)). A dataset made by another function
     /// than `sha256` is refused, unless `policy` recomputes every case.
     pub fn lacking(
         &self,
@@ -311,7 +312,7 @@ impl WindowMerge {
                     conflicted.count += 1;
                     if conflicted.examples.len() < 3 {
                         let new_var = self.union.var_at.iter().position(|&w| w == v);
-                        conflicted.examples.push(super::conflict(
+                        conflicted.examples.push(conflict(
                             &self.merged.dims,
                             out.first + to,
                             &self.merged.vars[v].name,
@@ -493,7 +494,7 @@ mod tests {
             (vec![0, 1, 2, 3, 4, 5], vec![0.25, 0.5, 0.75, 1.5]),
         ] {
             let new = dataset(&a, &b, &[0, 1, 0, 0, 2, 0, 0], 0.0);
-            let whole = super::super::merge(existing.clone(), &new, Conflicts::Refuse).unwrap();
+            let whole = crate::harvest::merge(existing.clone(), &new, Conflicts::Refuse).unwrap();
             for (window, new_window) in [(1, 1), (2, 5), (3, 2), (7, 3), (100, 100)] {
                 let got = merged_in_windows(&existing, &new, Conflicts::Refuse, window, new_window)
                     .unwrap();
@@ -515,12 +516,12 @@ mod tests {
         let existing = dataset(&[0, 1, 2], &[0.5, 1.5], &[0], 0.0);
         let new = dataset(&[1, 2, 3], &[0.5, 1.5], &[0, 0, 1], 1.0);
         for conflicts in [Conflicts::Overwrite, Conflicts::KeepExisting] {
-            let whole = super::super::merge(existing.clone(), &new, conflicts).unwrap();
+            let whole = crate::harvest::merge(existing.clone(), &new, conflicts).unwrap();
             let got = merged_in_windows(&existing, &new, conflicts, 3, 2).unwrap();
             assert_eq!(got.cells, whole.cells, "{conflicts:?}");
             assert_eq!(format!("{:?}", got.vars), format!("{:?}", whole.vars));
         }
-        let whole = super::super::merge(existing.clone(), &new, Conflicts::Refuse).unwrap_err();
+        let whole = crate::harvest::merge(existing.clone(), &new, Conflicts::Refuse).unwrap_err();
         let got = merged_in_windows(&existing, &new, Conflicts::Refuse, 3, 2).unwrap_err();
         assert_eq!(got, whole);
     }
@@ -547,7 +548,7 @@ mod tests {
             let new_a: Vec<i64> = new_a.into_iter().collect();
             let existing = dataset(&old_a, &floats(&old_b), &old_states, 0.0);
             let new = dataset(&new_a, &floats(&new_b), &new_states, 0.0);
-            let whole = super::super::merge(existing.clone(), &new, Conflicts::Refuse).unwrap();
+            let whole = crate::harvest::merge(existing.clone(), &new, Conflicts::Refuse).unwrap();
             let got = merged_in_windows(&existing, &new, Conflicts::Refuse, window, new_window)
                 .unwrap();
             proptest::prop_assert_eq!(&got.cells, &whole.cells);
