@@ -18,7 +18,7 @@ use zarrs::filesystem::FilesystemStore;
 
 use crate::dataset::{CellState, DataVar, Dataset, ERROR_VAR, MISSING_I64, STATUS_VAR, Window};
 use crate::output::ReadError;
-use crate::output::conventions::{cells_of, extra_dim_names};
+use crate::output::conventions::{cells_of, extra_dim_names, typed_constants};
 use crate::space::{AuxCoord, SweptDim};
 use crate::value::{Column, Value};
 
@@ -445,7 +445,8 @@ impl Reader {
         lost.sort_unstable();
         Ok(Some(Reader {
             dir: dir.to_path_buf(),
-            layout: Dataset {
+            // Constants as `read` gives them (complex ones are kept as text).
+            layout: typed_constants(Dataset {
                 dims,
                 vars: layout_vars,
                 cells: Vec::new(),
@@ -453,7 +454,7 @@ impl Reader {
                 extra_coords,
                 aux_coords,
                 attrs: attributes(&attrs),
-            },
+            }),
             shape,
             status: ChunkReader::new(status, KEPT_CHUNKS),
             error,
