@@ -133,8 +133,8 @@ fn sampled_datasets_verify_through_a_launcher() {
         ),
     );
     dir.xyz_ok(&["run", spec.to_str().unwrap(), "-o", "s.zarr", "-q"], 0);
-    // Each worker is started by a script that leaves a mark, as ssh or srun would start it
-    // on another node.
+    // The worker is started by a script that leaves a mark, as ssh or srun would start it on
+    // another node.
     dir.write(
         "launch.sh",
         "#!/bin/sh\ntouch \"launched-$1\"\nshift\nexec \"$@\"\n",
@@ -147,7 +147,7 @@ fn sampled_datasets_verify_through_a_launcher() {
             &guest("mandel"),
             "--all",
             "-j",
-            "2",
+            "1",
             "--launcher",
             "sh launch.sh {i}",
         ],
@@ -157,5 +157,5 @@ fn sampled_datasets_verify_through_a_launcher() {
         stdout(&out).trim(),
         "s.zarr: 64 cells evaluated again (0 of them failures), all as on record"
     );
-    assert!(dir.path("launched-0").exists() && dir.path("launched-1").exists());
+    assert!(dir.path("launched-0").exists());
 }
