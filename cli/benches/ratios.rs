@@ -39,6 +39,24 @@ fn mandel(f: &dyn Function, exec: &dyn Executor, expect: &[i64]) -> (Duration, D
     })
 }
 
+/// Checks that xyz's output `written` holds the data of the floor's store at `floor_out`.
+fn same_data(written: &Dataset, floor_out: &std::path::Path) {
+    let floor = xyz_core::output::read_zarr(floor_out).expect("the floor reads back");
+    assert!(
+        written.vars == floor.vars && written.cells == floor.cells,
+        "xyz and the floor wrote different data"
+    );
+}
+
+/// The header of a table of `xyz run` against its native floor, and the floor's row.
+fn floor_header(title: &str, floor: (Duration, Duration)) {
+    println!(
+        "{title:<46} {:>12} {:>12}  ratio    target",
+        "best", "median"
+    );
+    row("floor: native loop, same writer, synced", floor, None);
+}
+
 fn row(what: &str, (best, median): (Duration, Duration), ratio: Option<(f64, &str)>) {
     let ratio = match ratio {
         Some((r, target)) => format!("{r:>7.3}  {target}"),
@@ -269,20 +287,13 @@ fn run_path(add: &dyn Function) {
         xyz_core::output::write(&dataset, &floor_out, Format::Zarr, true)
             .expect("the floor writes");
     });
-    let floor_data = xyz_core::output::read_zarr(&floor_out).expect("the floor reads back");
-    assert!(
-        written.vars == floor_data.vars && written.cells == floor_data.cells,
-        "xyz and the floor wrote different data"
-    );
+    same_data(&written, &floor_out);
 
     println!();
-    println!(
-        "{:<46} {:>12} {:>12}  ratio    target",
-        format!("xyz run add, {} cases, to Zarr", space.len()),
-        "best",
-        "median"
+    floor_header(
+        &format!("xyz run add, {} cases, to Zarr", space.len()),
+        floor,
     );
-    row("floor: native loop, same writer, synced", floor, None);
     let vs_floor = |t: (Duration, Duration)| t.0.as_secs_f64() / floor.0.as_secs_f64();
     row(
         "xyz run (worker processes, default deadline)",
@@ -375,19 +386,12 @@ fn mandel_run_path() {
         xyz_core::output::write(&dataset, &floor_out, Format::Zarr, true)
             .expect("the floor writes");
     });
-    let floor_data = xyz_core::output::read_zarr(&floor_out).expect("the floor reads back");
-    assert!(
-        written.vars == floor_data.vars && written.cells == floor_data.cells,
-        "xyz and the floor wrote different data"
-    );
+    same_data(&written, &floor_out);
     println!();
-    println!(
-        "{:<46} {:>12} {:>12}  ratio    target",
-        format!("xyz run mandel {ny}x{nx}, to Zarr, {threads} threads"),
-        "best",
-        "median"
+    floor_header(
+        &format!("xyz run mandel {ny}x{nx}, to Zarr, {threads} threads"),
+        floor,
     );
-    row("floor: native loop, same writer, synced", floor, None);
     row(
         "xyz run (worker processes, default deadline)",
         xyz,
