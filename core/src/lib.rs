@@ -42,6 +42,7 @@
 
 #![deny(missing_docs)]
 
+pub mod adaptive;
 pub mod combo;
 pub mod crop;
 pub mod dataset;

@@ -433,6 +433,48 @@ def check_samples(prefix):
             expect(r["n"] == ds.n.values[i, j], f"{name}: n at sample {i}")
 
 
+def peak(x, a):
+    return x + a * a / (a * a + x * x)
+
+
+def check_adaptive(prefix):
+    """A 1D adaptive study of `peak` (a = 0.01, 300 points over x in [-1, 1]): a `point` dim
+    numbered from 0 with x a coordinate along it, every value the function's, the points
+    gathered at the peak, in every format."""
+    ds = xr.open_zarr(prefix + ".zarr")
+    print(ds)
+    expect(list(ds.y.dims) == ["point"], f"dims {ds.y.dims}")
+    expect("x" in ds.coords and ds.x.dims == ("point",), "x is a coordinate along point")
+    n = ds.sizes["point"]
+    expect(n == 300, f"{n} points")
+    np.testing.assert_array_equal(ds.point.values, np.arange(n))
+    x, y = ds.x.values, ds.y.values
+    expect(x[0] == -1.0 and 1.0 in x, "the bounds are evaluated")
+    expect(len(set(x.tolist())) == n, "no point is evaluated twice")
+    expect(((-1.0 <= x) & (x <= 1.0)).all(), "within the bounds")
+    for xi, yi in zip(x, y):
+        expect(yi == peak(float(xi), 0.01), f"peak at {xi}")
+    expect((ds.xyz_status.values == 0).all(), "every point a value")
+    near = int((np.abs(x) < 0.05).sum())
+    expect(near > n // 4, f"{near} of {n} points within 0.05 of the peak")
+    expect("xyz_adaptive" in ds.attrs and ds.attrs["xyz_adaptive_loss"] > 0, "provenance")
+    nc = xr.open_dataset(prefix + ".nc")
+    expect(nc.x.dims == ("point",) and "x" in nc.coords, "netCDF: x a coordinate")
+    np.testing.assert_array_equal(nc.x.values, x)
+    np.testing.assert_array_equal(nc.y.values, y)
+    rows = [
+        ("parquet", pd.read_parquet(prefix + ".parquet")),
+        ("csv", pd.read_csv(prefix + ".csv")),
+        ("json", pd.DataFrame(json.load(open(prefix + ".json")))),
+    ]
+    for name, df in rows:
+        expect(list(df.columns[:2]) == ["point", "x"], f"{name}: {df.columns}")
+        expect(len(df) == n, f"{name}: one row per point")
+        expect((df["a"] == 0.01).all(), f"{name}: the constant a on every row")
+        np.testing.assert_array_equal(df["x"].to_numpy(), x)
+        np.testing.assert_array_equal(df["y"].to_numpy(), y)
+
+
 def check_samples_marginals(path):
     """`stats` sampled by a Latin hypercube: x ~ normal(1, 2), n ~ integers [1, 10]."""
     ds = open_zarr(path)
@@ -541,6 +583,7 @@ CHECKS = {
     "harvest-affine": check_harvest_affine,
     "formats": check_formats,
     "samples": check_samples,
+    "adaptive": check_adaptive,
     "samples-marginals": check_samples_marginals,
     "list-recipes": check_list_recipes,
 }

@@ -76,6 +76,11 @@ pub(crate) struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// Whether the results are merged into a dataset (`--into`).
+    pub(crate) fn merges(&self) -> bool {
+        self.into.is_some()
+    }
+
     /// Merges into `into` when neither an output nor a dataset to merge into is given.
     pub(crate) fn default_into(&mut self, into: Option<&Path>) {
         if self.output.is_none() && self.into.is_none() {

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `xyz` binary on example guests built from source, with the
 //! outputs read back by Python's xarray and pandas.
 
+mod adaptive;
 mod attrs;
 mod bad_input;
 mod bigger_than_memory;

@@ -26,32 +26,52 @@ impl ParamSpace {
         if self.samples.is_some() && !self.cases.is_empty() {
             return Err(SpaceError::SamplesWithCases);
         }
-        if self.samples.is_some() {
-            let sampled = |s: &crate::sample::Samples| s.args.iter().any(|(n, _)| n == SAMPLE_DIM);
-            let taken = if self.combos.iter().any(|(n, _)| n == SAMPLE_DIM) {
+        if self.points.is_some() && (self.samples.is_some() || !self.cases.is_empty()) {
+            return Err(SpaceError::PointsWithCases);
+        }
+        // Samples or points: rows along a dim of their own.
+        let (line_dim, line_place, lined): (&str, Place, Vec<&str>) =
+            match (&self.samples, &self.points) {
+                (Some(s), _) => (
+                    SAMPLE_DIM,
+                    Place::Samples,
+                    s.args.iter().map(|(n, _)| n.as_str()).collect(),
+                ),
+                (None, Some(p)) => (
+                    p.dim.as_str(),
+                    Place::Adaptive,
+                    p.args.iter().map(String::as_str).collect(),
+                ),
+                (None, None) => ("", Place::Samples, Vec::new()),
+            };
+        if !line_dim.is_empty() {
+            let taken = if self.combos.iter().any(|(n, _)| n == line_dim) {
                 Some("combo")
-            } else if self.samples.as_ref().is_some_and(sampled) {
-                Some("sampled argument")
-            } else if sig.outputs.iter().any(|o| o.name == SAMPLE_DIM) {
+            } else if lined.contains(&line_dim) {
+                Some(if line_place == Place::Samples {
+                    "sampled argument"
+                } else {
+                    "adaptive argument"
+                })
+            } else if sig.outputs.iter().any(|o| o.name == line_dim) {
                 Some("output")
             } else if sig
                 .outputs
                 .iter()
-                .any(|o| o.dims.iter().any(|d| d.name == SAMPLE_DIM))
+                .any(|o| o.dims.iter().any(|d| d.name == line_dim))
             {
                 Some("extra dim of an output")
             } else {
                 None
             };
             if let Some(what) = taken {
-                return Err(SpaceError::SampleDimTaken { what });
+                return Err(SpaceError::SampleDimTaken {
+                    dim: line_dim.to_string(),
+                    what,
+                });
             }
         }
-        let sampled: Vec<&str> = self
-            .samples
-            .iter()
-            .flat_map(|s| s.args.iter().map(|(n, _)| n.as_str()))
-            .collect();
+        let sampled = lined;
         let case_names: Vec<&str> = self
             .cases
             .first()
@@ -62,7 +82,7 @@ impl ParamSpace {
             .iter()
             .map(|(n, _)| (n.as_str(), Place::Combos))
             .chain(case_names.iter().map(|n| (*n, Place::Cases)))
-            .chain(sampled.iter().map(|n| (*n, Place::Samples)))
+            .chain(sampled.iter().map(|n| (*n, line_place)))
             .chain(
                 self.constants
                     .iter()
@@ -163,9 +183,44 @@ impl ParamSpace {
         }
         // Samples: the rows drawn, along one dim numbered from 0.
         let mut aux_coords = Vec::new();
-        let case_names = match &self.samples {
-            None => case_names,
-            Some(samples) => {
+        let case_names = match (&self.samples, &self.points) {
+            (None, None) => case_names,
+            (None, Some(points)) => {
+                case_rows = Vec::with_capacity(points.rows.len());
+                for row in &points.rows {
+                    let mut typed = Vec::with_capacity(row.len());
+                    for (v, name) in row.iter().zip(&points.args) {
+                        let expected = ty_of(name);
+                        let c = coerce(v, expected).ok_or_else(|| SpaceError::WrongType {
+                            name: name.clone(),
+                            place: Place::Adaptive,
+                            expected,
+                            found: v.clone(),
+                            found_ty: v.ty(),
+                        })?;
+                        check_finite(name, Place::Adaptive, &c)?;
+                        typed.push(c);
+                    }
+                    case_rows.push(typed);
+                }
+                let n = case_rows.len();
+                case_cells = (0..n as u64).collect();
+                case_dims = vec![(points.dim.clone(), Column::I64((0..n as i64).collect()))];
+                for (j, name) in points.args.iter().enumerate() {
+                    let mut values = Column::new(ty_of(name));
+                    values.reserve(n);
+                    for row in &case_rows {
+                        values.push(&row[j]);
+                    }
+                    aux_coords.push(AuxCoord {
+                        name: name.clone(),
+                        dim: points.dim.clone(),
+                        values,
+                    });
+                }
+                sampled
+            }
+            (Some(samples), _) => {
                 // A choice of values that convert to the argument's type (complex numbers as
                 // text) is drawn, then converted.
                 let mut convert = Vec::new();

@@ -21,6 +21,8 @@ pub enum Place {
     Constants,
     /// Under `[samples]`.
     Samples,
+    /// Under `[adaptive]`.
+    Adaptive,
 }
 
 impl fmt::Display for Place {
@@ -30,6 +32,7 @@ impl fmt::Display for Place {
             Place::Cases => "cases",
             Place::Constants => "constants",
             Place::Samples => "samples",
+            Place::Adaptive => "adaptive",
         })
     }
 }
@@ -124,9 +127,14 @@ pub enum SpaceError {
          are listed; use one of them"
     )]
     SamplesWithCases,
-    /// A name taken by the dim of samples.
-    #[error("`{SAMPLE_DIM}` names the dim of the samples, so no {what} may be called so")]
+    /// Points and explicit cases or samples together.
+    #[error("[adaptive] goes with [constants] only, not with [[cases]] or [samples]")]
+    PointsWithCases,
+    /// A name taken by the dim of samples or points.
+    #[error("`{dim}` names the dim of the {}, so no {what} may be called so", if dim == SAMPLE_DIM { "samples" } else { "points" })]
     SampleDimTaken {
+        /// The dim.
+        dim: String,
         /// What has that name: a combo, an output or an output's extra dim.
         what: &'static str,
     },

@@ -41,6 +41,20 @@ pub struct ParamSpace {
     pub constants: Vec<(String, Value)>,
     /// Cases drawn from distributions, each at every combo; `None` for none.
     pub samples: Option<crate::sample::Samples>,
+    /// Cases given as points along a dim of their own, each at every combo; `None` for none.
+    pub points: Option<Points>,
+}
+
+/// Cases given as points along a dim of their own (numbered from 0), each argument of the
+/// points a coordinate along it: an adaptive study's points.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Points {
+    /// The dim's name.
+    pub dim: String,
+    /// The arguments each point gives, in order.
+    pub args: Vec<String>,
+    /// The points, each a value per argument.
+    pub rows: Vec<Vec<Value>>,
 }
 
 impl ParamSpace {
@@ -142,12 +156,12 @@ mod tests {
         taken.combo(SAMPLE_DIM, list(&[1]));
         assert!(matches!(
             taken.bind(&sig("f(x: f64, k: i64, m: i64, sample: i64) -> (y: f64)")),
-            Err(SpaceError::SampleDimTaken { what: "combo" })
+            Err(SpaceError::SampleDimTaken { what: "combo", .. })
         ));
         let out = sig("f(x: f64, k: i64, m: i64) -> (sample: f64)");
         assert!(matches!(
             space.bind(&out),
-            Err(SpaceError::SampleDimTaken { what: "output" })
+            Err(SpaceError::SampleDimTaken { what: "output", .. })
         ));
         let mut wrong = space.clone();
         if let Some(s) = &mut wrong.samples {

@@ -20,6 +20,10 @@
 //! # method = "sobol"
 //! # x = { uniform = [0.0, 1.0] }
 //!
+//! [adaptive]                        # optional: points chosen where the function changes
+//! # x = [-1.0, 1.0]                 # (see the `adaptive` module)
+//! # n = 2000
+//!
 //! [coords]                          # optional coordinates of the outputs' extra dims
 //! # t = { range = [0, 5] }          # as many values as the dim's size, like a combo's
 //!
@@ -100,6 +104,8 @@ pub struct Spec {
     pub attrs: Vec<(String, Value)>,
     /// Coordinates of the outputs' extra dims (`[coords]`), each a dim's name and its values.
     pub coords: Vec<(String, Vec<Value>)>,
+    /// An adaptive study (`[adaptive]`): its points are chosen as the results come in.
+    pub adaptive: Option<crate::adaptive::Adaptive>,
 }
 
 #[derive(serde::Deserialize)]
@@ -120,6 +126,7 @@ struct RawSpec {
     #[serde(default)]
     coords: toml::Table,
     samples: Option<toml::Table>,
+    adaptive: Option<toml::Table>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -183,6 +190,13 @@ impl Spec {
                 .map_err(|(f, message)| field(f, message))?;
             space.samples = Some(samples);
         }
+        let adaptive = raw
+            .adaptive
+            .as_ref()
+            .map(|t| {
+                crate::adaptive::Adaptive::from_toml(t).map_err(|(f, message)| field(f, message))
+            })
+            .transpose()?;
         let limits = Limits {
             memory: raw
                 .limits
@@ -244,6 +258,7 @@ impl Spec {
             coords,
             space,
             limits,
+            adaptive,
         })
     }
 }

@@ -11,6 +11,8 @@ use xyz_core::{Runner, executor};
 use super::{OutputArgs, SweepArgs, WasmOpts};
 use crate::exit_codes;
 
+mod adaptive;
+
 const AFTER_HELP: &str = "EXAMPLES:
   Sweep the function a spec names and write SPEC.zarr:
     xyz run mandel.toml
@@ -85,6 +87,9 @@ impl RunCommand {
             .load(&module, &spec.limits)?;
         let function = &*loaded.function;
         let sig = function.signature().clone();
+        if let Some(study) = &spec.adaptive {
+            return self.adaptive(&spec, study, &loaded, interrupted);
+        }
         let bound = self.sweep.bind(&spec, &sig)?;
 
         let dest = self.out.resolve(spec.output.as_deref(), || {

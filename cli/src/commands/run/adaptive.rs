@@ -1,0 +1,144 @@
+//! `xyz run` of a spec with `[adaptive]`: rounds of points chosen where the function changes.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context as _;
+use serde_json::json;
+use xyz::load::Loaded;
+use xyz_core::adaptive::{Adaptive, Round};
+use xyz_core::{Runner, executor};
+
+use super::RunCommand;
+use crate::exit_codes;
+
+impl RunCommand {
+    /// Runs the adaptive study `study` of `spec` and writes its dataset.
+    pub(super) fn adaptive(
+        &self,
+        spec: &xyz_core::Spec,
+        study: &Adaptive,
+        loaded: &Loaded,
+        interrupted: &'static AtomicBool,
+    ) -> anyhow::Result<u8> {
+        let function = &*loaded.function;
+        let sig = function.signature().clone();
+        if self.out.merges() {
+            anyhow::bail!(
+                "--into: an adaptive study is written to a new output (-o); its points are \
+                 chosen afresh"
+            );
+        }
+        let dest = self.out.resolve(spec.output.as_deref(), || {
+            PathBuf::from(format!("{}.zarr", self.sweep.name(&sig.name)))
+        })?;
+        let pool = executor::with_threads(self.jobs)?;
+        let show = !self.quiet && !self.json;
+        let bar = crate::progress::bar(study.n.unwrap_or(0), "points", show);
+        let mut runner = Runner::new(function, &*pool);
+        runner.cancel(interrupted);
+        let (mut rounds, mut planning) = (0, 0.0);
+        let outcome = xyz_core::adaptive::run(&runner, &sig, &spec.space, study, |r: &Round| {
+            rounds = r.number;
+            planning = r.planning.as_secs_f64();
+            bar.set_position(r.evaluated as u64);
+        });
+        bar.finish_and_clear();
+        let (mut dataset, outcome) = outcome
+            .map_err(|e| match (&e, &self.sweep.spec) {
+                (xyz_core::adaptive::AdaptiveError::Run(_), _) | (_, None) => anyhow::Error::new(e),
+                (_, Some(path)) => anyhow::anyhow!("{}: {e}", path.display()),
+            })?
+            .split();
+        dataset.set_free_attrs(&spec.attrs);
+        dataset
+            .set_extra_coords(&spec.coords)
+            .context("the spec's [coords]")?;
+        dest.check_holds(&dataset)?;
+        dest.write(&dataset)
+            .with_context(|| format!("writing the dataset of {}", sig.name))?;
+
+        let loss = dataset
+            .attrs
+            .iter()
+            .find(|(n, _)| n == xyz_core::adaptive::LOSS_ATTR)
+            .and_then(|(_, v)| match v {
+                xyz_core::Value::F64(l) => Some(*l),
+                _ => None,
+            })
+            .unwrap_or(f64::INFINITY);
+        let points = dataset.cells.len() as u64;
+        let failed = outcome.failures.len() as u64;
+        let secs = outcome.elapsed.as_secs_f64();
+        let (out, format) = (dest.path(), dest.format());
+        let mut say = super::super::args::summary_out(&dest);
+        if self.json {
+            let summary = json!({
+                "function": sig.to_string(),
+                "sha256": loaded.sha256,
+                "output": out,
+                "format": format.to_string(),
+                "points": points,
+                "rounds": rounds,
+                "loss": if loss.is_finite() { json!(loss) } else { json!(null) },
+                "ok": points - failed,
+                "failed": failed,
+                "threads": pool.workers(),
+                "elapsed_seconds": secs,
+                "planning_seconds": planning,
+                "dims": [{"name": xyz_core::adaptive::POINT_DIM, "size": points}],
+                "failures": outcome.failures,
+                "launched": loaded.launched.as_ref().map(|w| w.slot_reports()),
+            });
+            writeln!(say, "{}", serde_json::to_string_pretty(&summary)?)?;
+        } else if !self.quiet {
+            use super::super::args::count_of;
+            writeln!(
+                say,
+                "{}: {} in {} in {secs:.3} s ({}), loss {loss:.6}",
+                sig.name,
+                count_of(points, "point"),
+                count_of(rounds as u64, "round"),
+                count_of(pool.workers() as u64, "thread")
+            )?;
+            writeln!(
+                say,
+                "wrote {} ({format}): dims {}={points}",
+                out.display(),
+                xyz_core::adaptive::POINT_DIM
+            )?;
+            if let Some(workers) = &loaded.launched {
+                super::say_launched(&mut say, &workers.slot_reports())?;
+            }
+            if failed > 0 {
+                let mut say = std::io::stderr();
+                writeln!(
+                    say,
+                    "{} failed (their cells are missing; points are counted from 0):",
+                    count_of(failed, "point")
+                )?;
+                for f in outcome.failures.iter().take(10) {
+                    let args: Vec<String> =
+                        f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    writeln!(
+                        say,
+                        "  point {} ({}): {}: {}",
+                        f.case,
+                        args.join(", "),
+                        f.kind,
+                        f.message
+                    )?;
+                }
+                if outcome.failures.len() > 10 {
+                    writeln!(
+                        say,
+                        "  ... and {} more (--json lists all)",
+                        outcome.failures.len() - 10
+                    )?;
+                }
+            }
+        }
+        Ok(exit_codes::for_missing(failed > 0))
+    }
+}

@@ -1,0 +1,328 @@
+//! Running an adaptive study: rounds of points asked of a learner, evaluated by a runner,
+//! told back, until the study has its evaluations or its loss.
+
+use xyz_abi::{ScalarType, Signature};
+
+use crate::dataset::{CellState, Dataset};
+use crate::runner::{CaseFailure, RunError, RunOutcome, Runner};
+use crate::space::{ParamSpace, Points, SpaceError};
+use crate::value::{Column, Value};
+
+use super::{Adaptive, Learner, POINT_DIM};
+
+/// The attribute that records a study's `[adaptive]` section, as TOML.
+pub const ADAPTIVE_ATTR: &str = "xyz_adaptive";
+/// The attribute that records the loss a study ended at.
+pub const LOSS_ATTR: &str = "xyz_adaptive_loss";
+
+/// An adaptive study that cannot run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdaptiveError {
+    /// The space around the adaptive arguments is not one a learner can sweep.
+    #[error(
+        "[adaptive] goes with [constants] only; [combos], [[cases]] and [samples] cannot be \
+         combined with it"
+    )]
+    Combined,
+    /// An adaptive argument that is not a float.
+    #[error("`{name}` in adaptive: an adaptive argument must be a float (f64), but it is {ty}")]
+    NotFloat {
+        /// The argument.
+        name: String,
+        /// Its type in the signature.
+        ty: ScalarType,
+    },
+    /// The output to learn from is not one the function has, or not a number.
+    #[error("`adaptive.output`: {0}")]
+    Output(String),
+    /// The space does not fit the function.
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    /// A round could not be evaluated.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// What a round did, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Round {
+    /// The round's number, from 1.
+    pub number: usize,
+    /// Points it evaluated.
+    pub points: usize,
+    /// Points evaluated in all, this round's included.
+    pub evaluated: usize,
+    /// Failed cases in all.
+    pub failed: usize,
+    /// The learner's loss after it.
+    pub loss: f64,
+    /// Time spent choosing points and learning from them, in all: the planner's own cost.
+    pub planning: std::time::Duration,
+}
+
+/// The output a study learns from: its index among the signature's outputs.
+fn learnt_output(adaptive: &Adaptive, sig: &Signature) -> Result<usize, AdaptiveError> {
+    let numeric = |i: usize| {
+        let o = &sig.outputs[i];
+        matches!(o.ty, ScalarType::F64 | ScalarType::I64) && o.elements() == 1
+    };
+    match &adaptive.output {
+        Some(name) => {
+            let i = sig
+                .outputs
+                .iter()
+                .position(|o| o.name == *name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = sig.outputs.iter().map(|o| o.name.as_str()).collect();
+                    AdaptiveError::Output(format!(
+                        "`{name}` is not an output of {}; its outputs are: {}",
+                        sig.name,
+                        names.join(", ")
+                    ))
+                })?;
+            if !numeric(i) {
+                return Err(AdaptiveError::Output(format!(
+                    "`{name}` is not one number per case (an f64 or i64 without dims), so it \
+                     cannot be learnt from"
+                )));
+            }
+            Ok(i)
+        }
+        None => (0..sig.outputs.len()).find(|&i| numeric(i)).ok_or_else(|| {
+            AdaptiveError::Output(format!(
+                "{} has no output that is one number per case (an f64 or i64 without dims) to \
+                 learn from",
+                sig.name
+            ))
+        }),
+    }
+}
+
+/// Runs the adaptive study `adaptive` over `space` (its constants) with `runner`, whose
+/// function has signature `sig`: rounds of `adaptive.rounds` points, each evaluated whole and
+/// told back before the next is asked, until `adaptive.n` points are evaluated, the loss is at
+/// most `adaptive.loss_goal`, or no point is left to ask. `on_round` hears of each round.
+///
+/// The dataset has the points along [`POINT_DIM`] in the order they were asked, each adaptive
+/// argument a coordinate along it, and records the section ([`ADAPTIVE_ATTR`]) and the loss
+/// reached ([`LOSS_ATTR`]).
+pub fn run(
+    runner: &Runner<'_>,
+    sig: &Signature,
+    space: &ParamSpace,
+    adaptive: &Adaptive,
+    mut on_round: impl FnMut(&Round),
+) -> Result<RunOutcome, AdaptiveError> {
+    if !space.combos.is_empty() || !space.cases.is_empty() || space.samples.is_some() {
+        return Err(AdaptiveError::Combined);
+    }
+    for (name, _) in &adaptive.args {
+        if let Some((_, arg)) = sig.arg(name)
+            && arg.ty != ScalarType::F64
+        {
+            return Err(AdaptiveError::NotFloat {
+                name: name.clone(),
+                ty: arg.ty,
+            });
+        }
+    }
+    let output = learnt_output(adaptive, sig)?;
+    let names: Vec<String> = adaptive.args.iter().map(|(n, _)| n.clone()).collect();
+    let with = |rows: Vec<Vec<Value>>| {
+        let mut s = space.clone();
+        s.points = Some(Points {
+            dim: POINT_DIM.into(),
+            args: names.clone(),
+            rows,
+        });
+        s
+    };
+    // The whole space is checked before anything runs.
+    let first = vec![
+        adaptive
+            .args
+            .iter()
+            .map(|(_, [lo, _])| Value::F64(*lo))
+            .collect(),
+    ];
+    with(first).bind(sig)?;
+
+    let started = std::time::Instant::now();
+    let mut learner = Learner::new(adaptive);
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    let mut rounds: Vec<Dataset> = Vec::new();
+    let mut failures: Vec<CaseFailure> = Vec::new();
+    let budget = adaptive.n.unwrap_or(super::MAX_POINTS) as usize;
+    let mut planning = std::time::Duration::ZERO;
+    let mut loss = f64::INFINITY;
+    loop {
+        if rows.len() >= budget || adaptive.loss_goal.is_some_and(|goal| loss <= goal) {
+            break;
+        }
+        let asking = std::time::Instant::now();
+        let points = learner.ask(adaptive.rounds.min(budget - rows.len()));
+        planning += asking.elapsed();
+        if points.is_empty() {
+            break;
+        }
+        let round: Vec<Vec<Value>> = points
+            .iter()
+            .map(|p| p.iter().map(|x| Value::F64(*x)).collect())
+            .collect();
+        let bound = with(round.clone()).bind(sig)?;
+        let outcome = runner.run(&bound)?;
+        let ds = outcome.dataset;
+        let telling = std::time::Instant::now();
+        let values = &ds.vars[output].data;
+        for (j, p) in points.iter().enumerate() {
+            let value = match (ds.cells[j], values) {
+                (CellState::Ok, Column::F64(v)) => Some(v[j]).filter(|y| y.is_finite()),
+                (CellState::Ok, Column::I64(v)) => Some(v[j] as f64),
+                _ => None,
+            };
+            learner.tell(p, value);
+        }
+        loss = learner.loss();
+        planning += telling.elapsed();
+        let offset = rows.len() as u64;
+        failures.extend(outcome.failures.into_iter().map(|mut f| {
+            f.case += offset;
+            f
+        }));
+        rows.extend(round);
+        rounds.push(ds);
+        on_round(&Round {
+            number: rounds.len(),
+            points: points.len(),
+            evaluated: rows.len(),
+            failed: failures.len(),
+            loss,
+            planning,
+        });
+    }
+
+    let bound = with(rows).bind(sig)?;
+    let mut dataset = Dataset::empty(&bound, sig, None);
+    if let Some(last) = rounds.last() {
+        dataset.attrs = last.attrs.clone();
+    }
+    let mut at = 0usize;
+    for round in &rounds {
+        let n = round.cells.len();
+        dataset.cells[at..at + n].copy_from_slice(&round.cells);
+        for (cell, error) in &round.errors {
+            dataset.errors.insert(at + cell, error.clone());
+        }
+        for (var, part) in dataset.vars.iter_mut().zip(&round.vars) {
+            let e = var.elements();
+            var.data.copy_run(at * e, &part.data, 0, n * e);
+        }
+        at += n;
+    }
+    let section = toml::to_string(&adaptive.to_toml()).unwrap_or_default();
+    dataset
+        .attrs
+        .push((ADAPTIVE_ATTR.into(), Value::Str(section)));
+    dataset.attrs.push((LOSS_ATTR.into(), Value::F64(loss)));
+    Ok(RunOutcome {
+        dataset,
+        failures,
+        elapsed: started.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClosureFunction, Function, Sequential};
+
+    fn peak() -> ClosureFunction {
+        let sig = "peak(x: f64, a: f64) -> (y: f64, label: str)"
+            .parse()
+            .unwrap();
+        ClosureFunction::new(sig, |args| match args {
+            [Value::F64(x), Value::F64(a)] if *x > 0.9 => Err(format!("x = {x} > {a}")),
+            [Value::F64(x), Value::F64(a)] => Ok(vec![
+                Value::F64(x + a * a / (a * a + x * x)),
+                Value::Str("p".into()),
+            ]),
+            _ => unreachable!(),
+        })
+    }
+
+    fn study(text: &str) -> Adaptive {
+        Adaptive::from_toml(&toml::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn points_lie_along_their_dim_with_failures_kept() {
+        let f = peak();
+        let mut space = ParamSpace::new();
+        space.constant("a", Value::F64(0.01));
+        let adaptive = study("x = [-1.0, 1.0]\nn = 50\nrounds = 7");
+        let mut seen = Vec::new();
+        let outcome = run(
+            &Runner::new(&f, &Sequential),
+            f.signature(),
+            &space,
+            &adaptive,
+            |r| seen.push(*r),
+        )
+        .unwrap();
+        let ds = outcome.dataset;
+        assert_eq!(ds.dims[0].name, POINT_DIM);
+        assert_eq!(ds.shape(), vec![50]);
+        assert_eq!(seen.len(), 8);
+        assert_eq!(seen.last().unwrap().evaluated, 50);
+        let xs = match &ds.aux_coords[0].values {
+            Column::F64(v) => v.clone(),
+            _ => panic!(),
+        };
+        assert_eq!((xs[0], xs[6]), (-1.0, 1.0));
+        let failed: Vec<usize> = (0..50)
+            .filter(|&i| ds.cells[i] == CellState::Failed)
+            .collect();
+        assert!(!failed.is_empty());
+        assert!(failed.iter().all(|&i| xs[i] > 0.9));
+        assert_eq!(failed.len(), outcome.failures.len());
+        assert!(xs.iter().filter(|x| x.abs() < 0.1).count() > 15);
+        // The same points again.
+        let again = run(
+            &Runner::new(&f, &Sequential),
+            f.signature(),
+            &space,
+            &adaptive,
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(again.dataset.aux_coords, ds.aux_coords);
+        assert!(ds.attrs.iter().any(|(n, _)| n == LOSS_ATTR));
+    }
+
+    #[test]
+    fn what_cannot_be_learnt_is_refused() {
+        let f = peak();
+        let mut space = ParamSpace::new();
+        space.constant("a", Value::F64(0.01));
+        let go = |text: &str, space: &ParamSpace| {
+            run(
+                &Runner::new(&f, &Sequential),
+                f.signature(),
+                space,
+                &study(text),
+                |_| {},
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(go("x = [0.0, 1.0]\nn = 5\noutput = 'label'", &space).contains("not one number"));
+        assert!(
+            go("x = [0.0, 1.0]\nn = 5\noutput = 'z'", &space).contains("outputs are: y, label")
+        );
+        assert!(go("q = [0.0, 1.0]\nn = 5", &space).contains("`q` in adaptive"));
+        let mut combos = space.clone();
+        combos.combo("a", crate::ComboValues::List(vec![Value::F64(1.0)]));
+        assert!(go("x = [0.0, 1.0]\nn = 5", &combos).contains("[constants] only"));
+    }
+}
