@@ -76,6 +76,29 @@ pub(crate) struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// Where a dataset made beside `dest` goes: `STEM-TAG.EXT` in its directory, in its
+    /// format, checked as `dest` was.
+    pub(crate) fn beside(&self, dest: &Sink, tag: &str) -> anyhow::Result<Sink> {
+        if dest.is_stdout() {
+            anyhow::bail!("-o -: a second dataset ({tag}) cannot go to standard output too");
+        }
+        let path = dest.path();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = match path.extension() {
+            Some(ext) => format!("{stem}-{tag}.{}", ext.to_string_lossy()),
+            None => format!("{stem}-{tag}"),
+        };
+        Ok(Sink::output(
+            &path.with_file_name(name),
+            dest.format(),
+            self.force,
+            self.encoding(),
+        )?)
+    }
+
     /// Whether the results are merged into a dataset (`--into`).
     pub(crate) fn merges(&self) -> bool {
         self.into.is_some()

@@ -408,12 +408,22 @@ impl PlotCommand {
             .aux_coords
             .iter()
             .find(|a| a.name == self.x && !dims.iter().any(|d| d.name == a.name));
+        if let (Some(ax), Some(y)) = (along, &self.y)
+            && let Some(ay) = ds
+                .aux_coords
+                .iter()
+                .find(|a| a.name == *y && a.dim == ax.dim && a.name != ax.name)
+        {
+            return self.triangulated(ds, var, ax, ay, &shown, &value_of(var, part));
+        }
         if let Some(aux) = along {
             if self.y.is_some() {
                 bail!(
-                    "--x {}: a coordinate along {} is drawn as points against --x alone; a \
-                     heatmap needs two dims",
+                    "--x {}: a coordinate along {} is drawn as points against --x alone, or as \
+                     a heatmap with another coordinate along {} as --y; a heatmap of dims \
+                     needs two dims",
                     aux.name,
+                    aux.dim,
                     aux.dim
                 );
             }
@@ -470,24 +480,32 @@ impl PlotCommand {
         let free: Vec<usize> = (0..dims.len())
             .filter(|d| *d != x && Some(*d) != y && fixed[*d].is_none())
             .collect();
+        // The points of an adaptive study are drawn as a line through them, in order along
+        // the coordinate.
+        let adaptive = ds
+            .attrs
+            .iter()
+            .any(|(n, _)| n == xyz_core::adaptive::ADAPTIVE_ATTR);
+        if let (Some(aux), true) = (along, adaptive) {
+            let at = |i: usize| match &aux.values {
+                Column::F64(v) => v[i],
+                Column::I64(v) => v[i] as f64,
+                _ => f64::NAN,
+            };
+            picked[x].sort_by(|a, b| at(*a).total_cmp(&at(*b)));
+        }
 
         // Strides of the variable's values: swept dims, then extra dims.
         let sizes: Vec<usize> = dims.iter().map(|d| d.coords.len()).collect();
         let strides = xyz_core::dataset::strides(&sizes);
         let e = var.elements();
+        let of = value_of(var, part);
         let value_at = |idx: &[usize]| -> f64 {
             let flat: usize = idx.iter().zip(&strides).map(|(i, s)| i * s).sum();
             if ds.cells[flat / e] != CellState::Ok {
                 return f64::NAN;
             }
-            match &var.data {
-                Column::F64(v) => v[flat],
-                Column::C128(v) => part.of(v[flat]),
-                Column::I64(v) if v[flat] == xyz_core::dataset::MISSING_I64 => f64::NAN,
-                Column::I64(v) => v[flat] as f64,
-                Column::Bool(v) => f64::from(u8::from(v[flat])),
-                Column::Str(_) => f64::NAN,
-            }
+            of(flat)
         };
         let mut base: Vec<usize> = fixed.iter().map(|f| f.unwrap_or(0)).collect();
         let mut title = shown.clone();
@@ -601,8 +619,97 @@ impl PlotCommand {
             x: axis,
             value: shown,
             series,
-            points: along.is_some(),
+            points: along.is_some() && !adaptive,
         })
+    }
+
+    /// A heatmap of `var` over two coordinates along one dim (an adaptive study's points):
+    /// the values read off linearly over the points' Delaunay triangles, on a grid fine
+    /// enough for the image.
+    fn triangulated(
+        &self,
+        ds: &Dataset,
+        var: &xyz_core::DataVar,
+        ax: &xyz_core::space::AuxCoord,
+        ay: &xyz_core::space::AuxCoord,
+        shown: &str,
+        of: &dyn Fn(usize) -> f64,
+    ) -> anyhow::Result<Plot> {
+        if ds.dims.len() != 1 || var.elements() != 1 {
+            bail!(
+                "--x {} --y {}: a heatmap of points is drawn for a variable along {} alone",
+                ax.name,
+                ay.name,
+                ax.dim
+            );
+        }
+        if self.log {
+            bail!("--log: a heatmap of points is coloured by its values");
+        }
+        let numbers = |c: &Column| -> anyhow::Result<Vec<f64>> {
+            match c {
+                Column::F64(v) => Ok(v.clone()),
+                Column::I64(v) => Ok(v.iter().map(|x| *x as f64).collect()),
+                other => bail!("a coordinate of {} values cannot be an axis", other.ty()),
+            }
+        };
+        let (xs, ys) = (numbers(&ax.values)?, numbers(&ay.values)?);
+        let points: Vec<[f64; 2]> = xs.iter().zip(&ys).map(|(x, y)| [*x, *y]).collect();
+        let values: Vec<f64> = (0..points.len())
+            .map(|i| {
+                if ds.cells[i] == CellState::Ok {
+                    of(i)
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
+        let ip = xyz_core::adaptive::Interpolant::new(&points, &values);
+        let span = |v: &[f64]| {
+            v.iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                    (a.min(*x), b.max(*x))
+                })
+        };
+        let ((x0, x1), (y0, y1)) = (span(&xs), span(&ys));
+        let (nx, ny) = (
+            (self.size.0 as usize / 3).clamp(40, 400),
+            (self.size.1 as usize / 3).clamp(40, 400),
+        );
+        let gx = xyz_core::adaptive::linspace(x0, x1, nx);
+        let gy = xyz_core::adaptive::linspace(y0, y1, ny);
+        let mut grid = Vec::with_capacity(nx * ny);
+        for &y in &gy {
+            for &x in &gx {
+                grid.push(ip.at([x, y]).unwrap_or(f64::NAN));
+            }
+        }
+        if grid.iter().all(|v| !v.is_finite()) {
+            bail!("`{}` has no values there to plot", var.name);
+        }
+        let axis = |name: &str, v: Vec<f64>| {
+            Axis::numeric(name.to_string(), v.iter().map(|x| number(*x)).collect(), v)
+        };
+        Ok(Plot::Heatmap {
+            title: format!("{shown}, {} points", points.len()),
+            x: axis(&ax.name, gx),
+            y: axis(&ay.name, gy),
+            value: shown.to_string(),
+            values: grid,
+            log: false,
+        })
+    }
+}
+
+/// Element `flat` of `var`'s values as a number to plot (a complex one's `part`).
+fn value_of(var: &xyz_core::DataVar, part: Part) -> impl Fn(usize) -> f64 + '_ {
+    move |flat| match &var.data {
+        Column::F64(v) => v[flat],
+        Column::C128(v) => part.of(v[flat]),
+        Column::I64(v) if v[flat] == xyz_core::dataset::MISSING_I64 => f64::NAN,
+        Column::I64(v) => v[flat] as f64,
+        Column::Bool(v) => f64::from(u8::from(v[flat])),
+        Column::Str(_) => f64::NAN,
     }
 }
 

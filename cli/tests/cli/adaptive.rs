@@ -215,3 +215,100 @@ fn what_cannot_be_learnt_is_refused_naming_it() {
     // Nothing was written by the refusals, and the dataset there is untouched.
     assert!(!dir.path("bad.zarr").exists());
 }
+
+#[test]
+fn plots_draw_a_line_through_1d_points_and_a_heatmap_of_2d_ones() {
+    let dir = Dir::new();
+    let spec = peak_spec(&dir, "p", "n = 200\n");
+    dir.xyz_ok(&["run", &spec, "-o", "p.zarr", "-q"], 0);
+    dir.xyz_ok(&["plot", "p.zarr", "--x", "x", "-o", "p.svg"], 0);
+    let svg = std::fs::read_to_string(dir.path("p.svg")).unwrap();
+    // One line through the 200 points, in order along x: its x positions rise.
+    let line = svg
+        .split("<polyline")
+        .skip(1)
+        .map(|p| &p[..p.find("/>").unwrap_or(p.len())])
+        .max_by_key(|p| p.len())
+        .unwrap();
+    let points = line.split("points=\"").nth(1).unwrap();
+    let xs: Vec<f64> = points
+        .split_whitespace()
+        .filter_map(|p| p.split(',').next()?.trim_matches('"').parse().ok())
+        .collect();
+    assert!(xs.len() >= 150, "{} points on the line", xs.len());
+    assert!(xs.windows(2).all(|w| w[0] <= w[1]), "the line runs along x");
+
+    let spec = ring_spec(&dir, "r", "n = 800\n");
+    dir.xyz_ok(&["run", &spec, "-o", "r.zarr", "-q"], 0);
+    dir.xyz_ok(
+        &[
+            "plot", "r.zarr", "--x", "x", "--y", "y", "-o", "r.png", "--size", "400x400",
+        ],
+        0,
+    );
+    let (w, h, pixels) = crate::plot::decode_png(&dir.path("r.png"));
+    assert_eq!((w, h), (400, 400));
+    // viridis' yellow where the ring is highest (x + 1 at x = 0.75), its purple at x = -1.
+    let near = |p: &[u8; 3], c: [u8; 3]| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 30);
+    assert!(pixels.iter().any(|p| near(p, [253, 231, 37])), "no yellow");
+    assert!(pixels.iter().any(|p| near(p, [68, 1, 84])), "no purple");
+}
+
+#[test]
+fn a_grid_is_read_off_the_points_beside_the_output() {
+    let dir = Dir::new();
+    let spec = ring_spec(&dir, "r", "n = 1500\n");
+    let run = dir.xyz_ok(&["run", &spec, "-o", "r.nc", "--grid", "41x31"], 0);
+    assert!(
+        stdout(&run)
+            .contains("wrote r-grid.nc (netcdf): the points read off on a grid, dims x=41, y=31"),
+        "{}",
+        stdout(&run)
+    );
+    // Against the function itself: close on the smooth slope, and everywhere within the ring's
+    // height.
+    let check = "import numpy as np, xarray as xr\n\
+                 g = xr.open_dataset('r-grid.nc')\n\
+                 assert g.z.dims == ('x', 'y') and g.sizes == {'x': 41, 'y': 31}\n\
+                 x, y = np.meshgrid(g.x.values, g.y.values, indexing='ij')\n\
+                 f = x + np.exp(-((x**2 + y**2 - 0.75**2) ** 2) / 0.2**4)\n\
+                 err = np.abs(g.z.values - f)\n\
+                 assert np.nanmax(err[np.abs(np.hypot(x, y) - 0.75) > 0.3]) < 0.02, err.max()\n\
+                 assert np.nanmean(err) < 0.02, np.nanmean(err)\n\
+                 assert (g.xyz_status.values == 0).all()\n\
+                 assert g.attrs['xyz_grid_of'] == 'r.nc'\n";
+    let out = dir.sh(&format!("python3 -c \"{check}\""));
+    assert!(out.status.success(), "{out:?}");
+    let spec = peak_spec(&dir, "p", "n = 100\n");
+    let usage = |args: &[&str]| String::from_utf8_lossy(&dir.xyz_ok(args, 2).stderr).to_string();
+    let err = usage(&["run", &spec, "-o", "p.zarr", "--grid", "10x10"]);
+    assert!(
+        err.contains("--grid: 2 values for 1 adaptive argument; give N"),
+        "{err}"
+    );
+    let err = usage(&["run", &spec, "-o", "p.zarr", "--grid", "1"]);
+    assert!(err.contains("`1` is not a grid"), "{err}");
+    dir.xyz_ok(&["run", &spec, "-o", "p.zarr", "--grid", "11", "-q"], 0);
+    // A grid there already is refused before anything runs.
+    std::fs::remove_dir_all(dir.path("p.zarr")).unwrap();
+    let err = dir.xyz_err(&["run", &spec, "-o", "p.zarr", "--grid", "11"]);
+    assert!(
+        err.contains("p-grid.zarr already exists; pass --force"),
+        "{err}"
+    );
+    assert!(!dir.path("p.zarr").exists());
+    let err = usage(&[
+        "run",
+        "--function",
+        &guest("add"),
+        "--constant",
+        "a=1",
+        "--constant",
+        "b=1",
+        "--constant",
+        "c=1",
+        "--grid",
+        "4",
+    ]);
+    assert!(err.contains("this spec has no [adaptive] section"), "{err}");
+}

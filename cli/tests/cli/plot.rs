@@ -446,10 +446,21 @@ fn a_sampled_coordinate_plots_as_points() {
         .max()
         .unwrap_or(0);
     assert!(longest < 500, "no line through the points: {longest}");
+    // Two sampled arguments: a heatmap read off the samples' triangles.
+    dir.xyz_ok(
+        &[
+            "plot", "s.zarr", "--var", "prod", "--x", "x", "--y", "n", "-o", "xn.png",
+        ],
+        0,
+    );
+    let (_, _, pixels) = decode_png(&dir.path("xn.png"));
+    let distinct: std::collections::HashSet<_> = pixels.iter().collect();
+    assert!(distinct.len() > 50, "{} colours", distinct.len());
     for (args, expected) in [
         (
-            vec!["--x", "x", "--y", "n"],
-            "--x x: a coordinate along sample is drawn as points against --x alone",
+            vec!["--x", "x", "--y", "sample"],
+            "--x x: a coordinate along sample is drawn as points against --x alone, or as a \
+             heatmap with another coordinate along sample as --y",
         ),
         (
             vec!["--x", "z"],

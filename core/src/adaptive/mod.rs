@@ -12,10 +12,12 @@
 //! machine. The evaluated points lie along a [`POINT_DIM`] dim, numbered in the order they
 //! were asked, each adaptive argument a coordinate along it.
 
+mod interpolate;
 mod learner1d;
 mod learner2d;
 mod run;
 
+pub use interpolate::{GRID_ATTR, Interpolant, grid, interpolate_1d, linspace};
 pub use learner1d::Learner1D;
 pub use learner2d::Learner2D;
 pub use run::{ADAPTIVE_ATTR, AdaptiveError, LOSS_ATTR, Round, run};

@@ -33,6 +33,20 @@ impl RunCommand {
         let dest = self.out.resolve(spec.output.as_deref(), || {
             PathBuf::from(format!("{}.zarr", self.sweep.name(&sig.name)))
         })?;
+        let grid = match self.grid.as_ref().map(|g| &g.0) {
+            Some(sizes) if sizes.len() != study.args.len() => {
+                return Err(crate::UsageError(format!(
+                    "--grid: {} values for {} adaptive argument{}; give {}",
+                    sizes.len(),
+                    study.args.len(),
+                    if study.args.len() == 1 { "" } else { "s" },
+                    if study.args.len() == 1 { "N" } else { "NxM" }
+                ))
+                .into());
+            }
+            Some(sizes) => Some((sizes, self.out.beside(&dest, "grid")?)),
+            None => None,
+        };
         let pool = executor::with_threads(self.jobs)?;
         let show = !self.quiet && !self.json;
         let bar = crate::progress::bar(study.n.unwrap_or(0), "points", show);
@@ -58,6 +72,16 @@ impl RunCommand {
         dest.check_holds(&dataset)?;
         dest.write(&dataset)
             .with_context(|| format!("writing the dataset of {}", sig.name))?;
+        if let Some((sizes, sink)) = &grid {
+            let name = dest
+                .path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let on_grid = xyz_core::adaptive::grid(&dataset, study, sizes, &name);
+            sink.write(&on_grid)
+                .with_context(|| format!("writing the grid of {}", sig.name))?;
+        }
 
         let loss = dataset
             .attrs
@@ -90,6 +114,7 @@ impl RunCommand {
                 "dims": [{"name": xyz_core::adaptive::POINT_DIM, "size": points}],
                 "failures": outcome.failures,
                 "launched": loaded.launched.as_ref().map(|w| w.slot_reports()),
+                "grid": grid.as_ref().map(|(_, sink)| sink.path()),
             });
             writeln!(say, "{}", serde_json::to_string_pretty(&summary)?)?;
         } else if !self.quiet {
@@ -108,6 +133,20 @@ impl RunCommand {
                 out.display(),
                 xyz_core::adaptive::POINT_DIM
             )?;
+            if let Some((sizes, sink)) = &grid {
+                let dims: Vec<String> = study
+                    .args
+                    .iter()
+                    .zip(sizes.iter())
+                    .map(|((n, _), s)| format!("{n}={s}"))
+                    .collect();
+                writeln!(
+                    say,
+                    "wrote {} ({format}): the points read off on a grid, dims {}",
+                    sink.path().display(),
+                    dims.join(", ")
+                )?;
+            }
             if let Some(workers) = &loaded.launched {
                 super::say_launched(&mut say, &workers.slot_reports())?;
             }

@@ -40,6 +40,12 @@ pub(crate) struct RunCommand {
     #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
     jobs: usize,
 
+    /// For an [adaptive] study: also write its values read off on a grid of N (one argument)
+    /// or NxM (two) values evenly over the bounds, linear between the points, as STEM-grid.EXT
+    /// beside the output
+    #[arg(long, value_name = "N|NxM", value_parser = parse_grid)]
+    grid: Option<GridSize>,
+
     /// Print nothing but errors
     #[arg(short, long)]
     quiet: bool,
@@ -89,6 +95,14 @@ impl RunCommand {
         let sig = function.signature().clone();
         if let Some(study) = &spec.adaptive {
             return self.adaptive(&spec, study, &loaded, interrupted);
+        }
+        if self.grid.is_some() {
+            return Err(crate::UsageError(
+                "--grid reads an [adaptive] study's points off on a grid; this spec has no \
+                 [adaptive] section"
+                    .into(),
+            )
+            .into());
         }
         let bound = self.sweep.bind(&spec, &sig)?;
 
@@ -286,6 +300,29 @@ impl RunCommand {
             }
         }
         Ok(exit_codes::for_missing(failed > 0))
+    }
+}
+
+/// The values per argument of `--grid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GridSize(Vec<usize>);
+
+/// `N` or `NxM`: the values per argument of a grid, each 2 to 100000.
+fn parse_grid(s: &str) -> Result<GridSize, String> {
+    let sizes: Option<Vec<usize>> = s
+        .split(['x', 'X'])
+        .map(|t| {
+            t.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (2..=100_000).contains(n))
+        })
+        .collect();
+    match sizes {
+        Some(sizes) if (1..=2).contains(&sizes.len()) => Ok(GridSize(sizes)),
+        _ => Err(format!(
+            "`{s}` is not a grid: N for one argument or NxM for two, each 2 to 100000"
+        )),
     }
 }
 
