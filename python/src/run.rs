@@ -86,6 +86,14 @@ pub fn run(
 ) -> PyResult<(Py<PyDict>, Py<PyDict>)> {
     let spec = crate::spec::spec_of(spec, &base)?;
     let sig = function.loaded.function.signature().clone();
+    let engine = Engine {
+        function: &*function.loaded.function,
+        executor,
+        threads,
+    };
+    if let Some(study) = &spec.adaptive {
+        return run_adaptive(py, &engine, &spec, study, progress, on_cancel);
+    }
     let bound = bind(&spec, &sig)?;
     let layout = Dataset::sweep(
         &bound,
@@ -95,11 +103,6 @@ pub fn run(
         &spec.coords,
     )
     .map_err(|e| raise_text(Kind::Spec, format!("coords: {e}")))?;
-    let engine = Engine {
-        function: &*function.loaded.function,
-        executor,
-        threads,
-    };
     let outcome = with_runner(py, &engine, bound.len(), progress, on_cancel, |runner| {
         runner.run(&bound)
     })?;
@@ -107,6 +110,55 @@ pub fn run(
     dataset.dress_as(&layout);
     let summary = summary(py, bound.len(), &outcome, &Lacking::all())?.unbind();
     Ok((crate::frame::to_python(py, dataset)?, summary))
+}
+
+/// The adaptive study `study` of `spec` on `engine`: its dataset's parts and the summary,
+/// with the rounds and the loss reached.
+fn run_adaptive(
+    py: Python<'_>,
+    engine: &Engine<'_>,
+    spec: &xyz::Spec,
+    study: &xyz::adaptive::Adaptive,
+    progress: Option<&Bound<'_, PyAny>>,
+    on_cancel: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Py<PyDict>, Py<PyDict>)> {
+    use xyz::adaptive::{AdaptiveError, Round};
+    let sig = engine.function.signature().clone();
+    let total = study.n.unwrap_or(0);
+    let mut last = None;
+    let result = engine.drive(py, total, progress, on_cancel, |function, pool, control| {
+        let tick = |n: u64| control.tick(n);
+        let mut runner = Runner::new(function, pool);
+        runner.progress(&tick).cancel(&control.cancel);
+        xyz::adaptive::run(&runner, &sig, &spec.space, study, |r: &Round| {
+            last = Some(*r)
+        })
+    })?;
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(AdaptiveError::Run(RunError::Cancelled)) => return Err(interrupted()),
+        Err(e @ AdaptiveError::Run(_)) => return Err(raise(Kind::Function, &e)),
+        Err(e) => return Err(raise(Kind::Spec, &e)),
+    };
+    let (mut dataset, outcome) = outcome.split();
+    dataset.set_free_attrs(&spec.attrs);
+    dataset
+        .set_extra_coords(&spec.coords)
+        .map_err(|e| raise_text(Kind::Spec, format!("coords: {e}")))?;
+    let points = dataset.cells.len() as u64;
+    let d = summary(py, points, &outcome, &Lacking::all())?;
+    let last = last.unwrap_or(Round {
+        number: 0,
+        points: 0,
+        evaluated: 0,
+        failed: 0,
+        loss: f64::INFINITY,
+        planning: std::time::Duration::ZERO,
+    });
+    d.set_item("rounds", last.number)?;
+    d.set_item("loss", last.loss)?;
+    d.set_item("planning_seconds", last.planning.as_secs_f64())?;
+    Ok((crate::frame::to_python(py, dataset)?, d.unbind()))
 }
 
 /// Merges the sweep `spec` of `function` into the dataset at `into` (made if missing),

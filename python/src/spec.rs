@@ -9,7 +9,7 @@ use pyo3::types::{PyBool, PyComplex, PyDict, PyFloat, PyInt, PyList, PyString, P
 
 use crate::errors::{Kind, raise_text};
 
-/// The spec of `fields` (a dict with any of `combos`, `cases`, `constants`, `samples`,
+/// The spec of `fields` (a dict with any of `combos`, `cases`, `constants`, `samples`, `adaptive`,
 /// `attrs`, `coords` and `limits`, holding what their TOML tables hold), with relative paths
 /// resolved against `base`.
 pub fn spec_of(fields: &Bound<'_, PyDict>, base: &Path) -> PyResult<xyz::Spec> {

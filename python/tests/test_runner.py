@@ -93,6 +93,35 @@ def test_samples_are_identical_to_the_cli(cli, tmp_path):
     np.testing.assert_allclose(ds["sum"].values, ds.a.values + ds.b.values)
 
 
+def test_an_adaptive_study_is_identical_to_the_cli_and_learns_where_the_function_changes(cli, tmp_path):
+    r = xyz.Runner(guest("ring"), constants={"a": 0.2, "spins": 0})
+    study = {"x": [-1.0, 1.0], "y": [-1.0, 1.0], "n": 400, "rounds": 8}
+    ds = r.run_adaptive(study, parallel=True)
+    spec = tmp_path / "r.toml"
+    spec.write_text(
+        f'function = "{guest("ring")}"\n[constants]\na = 0.2\nspins = 0\n'
+        "[adaptive]\nx = [-1.0, 1.0]\ny = [-1.0, 1.0]\nn = 400\nrounds = 8\n"
+    )
+    cli("run", spec, "-o", tmp_path / "r.zarr", "-j", "1", "-q")
+    import xarray as xr
+
+    assert ds.identical(xr.open_zarr(tmp_path / "r.zarr").load())
+    assert ds.z.dims == ("point",) and ds.x.dims == ("point",)
+    x, y = ds.x.values, ds.y.values
+    np.testing.assert_allclose(ds.z.values, x + np.exp(-((x**2 + y**2 - 0.75**2) ** 2) / 0.2**4), rtol=1e-12, atol=1e-15)
+    on_ring = np.abs(np.hypot(x, y) - 0.75) < 0.15
+    assert on_ring.sum() > 0.4 * len(x), "points gather on the ring"
+    assert r.last_run["rounds"] == 50 and r.last_run["evaluated"] == 400
+    assert 0 < r.last_run["loss"] < 1
+    # The goal alone ends it, and a study that cannot be learnt is refused naming the field.
+    ds = r.run_adaptive({"x": [-1.0, 1.0], "y": [-1.0, 1.0], "loss_goal": 0.05})
+    assert r.last_run["loss"] <= 0.05 and ds.sizes["point"] == r.last_run["evaluated"]
+    with pytest.raises(xyz.SpecError, match="adaptive.loss"):
+        r.run_adaptive({"x": [-1.0, 1.0], "y": [-1.0, 1.0], "n": 5, "loss": "curvature"})
+    with pytest.raises(xyz.SpecError, match="when to stop is missing"):
+        r.run_adaptive({"x": [-1.0, 1.0], "y": [-1.0, 1.0]})
+
+
 def test_parallel_runs_give_the_same_dataset():
     r = xyz.Runner(guest("mandel"), constants={"maxiter": 50})
     combos = {"x": np.linspace(-2, 0.5, 40), "y": np.linspace(-1, 1, 30)}

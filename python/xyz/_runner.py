@@ -142,7 +142,7 @@ class Runner:
         """The function's signature, as ``xyz inspect`` prints it."""
         return self.function.signature
 
-    def _spec(self, combos=None, cases=None, constants=None, samples=None, coords=None, fields=None):
+    def _spec(self, combos=None, cases=None, constants=None, samples=None, coords=None, fields=None, adaptive=None):
         merged = dict(self.constants)
         merged.update(constants or {})
         return {
@@ -150,6 +150,7 @@ class Runner:
             "cases": _cases(cases, fields),
             "constants": merged or None,
             "samples": dict(samples) if samples is not None else None,
+            "adaptive": dict(adaptive) if adaptive is not None else None,
             "attrs": self.attrs or None,
             "coords": dict(coords) if coords is not None else None,
         }
@@ -217,6 +218,29 @@ class Runner:
         ``n``, ``seed``, ``method`` and a distribution per argument), at each combination of
         ``combos`` if given; the sampled arguments are coordinates along the dim ``sample``."""
         spec = self._spec(combos=combos, samples=samples, constants=constants, coords=coords)
+        return self._run(spec, parallel, num_workers, executor, progbar)
+
+    def run_adaptive(
+        self,
+        adaptive: "Mapping[str, Any]",
+        constants: "Mapping[str, Any] | None" = None,
+        parallel: bool = False,
+        num_workers: "int | None" = None,
+        executor: Any = None,
+        progbar: bool = False,
+        coords: "Mapping[str, Any] | None" = None,
+    ) -> "xarray.Dataset":
+        """Samples the function where it changes, as a spec's ``[adaptive]`` says: the bounds
+        of one or two float arguments (``{"x": [-1, 1]}``), when to stop (``n`` evaluations,
+        ``loss_goal``, or both), and optionally ``loss``, ``output`` and ``rounds``. Points are
+        chosen in rounds from the results of the rounds before, so the same points come out
+        however many workers evaluate them. The points lie along the dim ``point``, each
+        adaptive argument a coordinate along it; ``last_run`` holds the rounds and the loss
+        reached.
+
+        >>> ds = r.run_adaptive({"x": [-1, 1], "n": 500}, constants={"a": 0.01})  # doctest: +SKIP
+        """
+        spec = self._spec(adaptive=adaptive, constants=constants, coords=coords)
         return self._run(spec, parallel, num_workers, executor, progbar)
 
 
