@@ -24,9 +24,11 @@ use super::Loss;
 /// A thin triangle gets its new point on its longest edge.
 const MAX_BADNESS: f64 = 5.0;
 
-/// Most sweeps of the gradients' estimate, and the change at which it stops (scipy's).
+/// Most steps of the gradients' estimate, in sweeps of every vertex, and the move of a
+/// vertex's gradient (in the values' span per side of the square) below which its neighbours
+/// are left as they are: finer moves change no choice of point.
 const GRADIENT_SWEEPS: usize = 400;
-const GRADIENT_TOL: f64 = 1e-6;
+const GRADIENT_TOL: f64 = 1e-3;
 
 /// What a vertex holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,6 +56,25 @@ pub struct Learner2D {
     grads: Vec<[f64; 2]>,
     /// The triangles' losses, until a vertex is put in or told.
     losses: Option<Vec<([usize; 3], f64)>>,
+    /// Vertices put in or told since the gradients were last found.
+    dirty: Vec<usize>,
+    /// What each face's triangle weighed when last weighed, by face index.
+    faces: Vec<FaceLoss>,
+    /// The weighing when each vertex's value or gradient last moved.
+    moved: Vec<u64>,
+    /// Weighings so far.
+    stamp: u64,
+}
+
+/// A triangle as last weighed.
+#[derive(Debug, Clone, Copy, Default)]
+struct FaceLoss {
+    corners: [usize; 3],
+    /// The weighing it was made in (0: never).
+    stamp: u64,
+    /// How far the corners' linear estimates stray, in units of the values as told.
+    dev: f64,
+    area: f64,
 }
 
 impl Learner2D {
@@ -70,6 +91,10 @@ impl Learner2D {
             told: 0,
             grads: Vec::new(),
             losses: None,
+            dirty: Vec::new(),
+            faces: Vec::new(),
+            moved: Vec::new(),
+            stamp: 0,
         }
     }
 
@@ -119,6 +144,7 @@ impl Learner2D {
         if i == self.known.len() {
             self.known.push(known);
         }
+        self.dirty.push(i);
         (i, false)
     }
 
@@ -131,6 +157,18 @@ impl Learner2D {
         }
         self.known[i] = known;
         self.losses = None;
+        self.dirty.push(i);
+        // A failed vertex's value is its neighbours' mean, so theirs move it.
+        for e in self
+            .tri
+            .vertex(FixedVertexHandle::from_index(i))
+            .out_edges()
+        {
+            let j = e.to().fix().index();
+            if self.known[j] == Known::Failed {
+                self.dirty.push(j);
+            }
+        }
     }
 
     fn corners_told(&self) -> bool {
@@ -168,16 +206,24 @@ impl Learner2D {
     }
 
     /// Each triangle's corners (vertex indices) and loss.
-    fn losses(&mut self) -> Vec<([usize; 3], f64)> {
-        if let Some(losses) = &self.losses {
-            return losses.clone();
+    fn losses(&mut self) -> &[([usize; 3], f64)] {
+        if self.losses.is_none() {
+            self.losses = Some(self.weigh());
         }
-        let losses = self.weigh();
-        self.losses = Some(losses.clone());
-        losses
+        self.losses.as_deref().unwrap_or_default()
     }
 
+    /// The losses, taken out of the cache (a round puts vertices in, which voids it).
+    fn take_losses(&mut self) -> Vec<([usize; 3], f64)> {
+        self.losses.take().unwrap_or_else(|| self.weigh())
+    }
+
+    /// Every triangle's corners and loss. A triangle's deviation (in units of the values as
+    /// told) and area are kept by its face, and made again only where the face now has other
+    /// corners or a corner's value or gradient moved since.
     fn weigh(&mut self) -> Vec<([usize; 3], f64)> {
+        self.stamp += 1;
+        let stamp = self.stamp;
         let values = self.values();
         let (lo, hi) = values
             .iter()
@@ -188,96 +234,160 @@ impl Learner2D {
             s if s > 0.0 => s,
             _ => 1.0,
         };
-        let values: Vec<f64> = values.iter().map(|v| v / span).collect();
-        let gradients = if self.loss == Loss::Default {
-            self.gradients(&values, span)
-        } else {
-            Vec::new()
-        };
-        self.tri
-            .inner_faces()
-            .map(|face| {
-                let vs = face.vertices();
-                let idx = vs.map(|v| v.fix().index());
+        self.moved.resize(self.known.len(), stamp);
+        for (i, k) in self.known.iter().enumerate() {
+            // A failed vertex's value is its neighbours' mean: taken as moved every time.
+            if *k == Known::Failed {
+                self.moved[i] = stamp;
+            }
+        }
+        if self.loss == Loss::Default {
+            let scaled: Vec<f64> = values.iter().map(|v| v / span).collect();
+            self.gradients(&scaled, span);
+        }
+        let mut out = Vec::with_capacity(self.faces.len());
+        for face in self.tri.inner_faces() {
+            let vs = face.vertices();
+            let idx = vs.map(|v| v.fix().index());
+            let at = face.fix().index();
+            if at >= self.faces.len() {
+                self.faces.resize(at + 1, FaceLoss::default());
+            }
+            let kept = &self.faces[at];
+            let fresh = kept.corners == idx
+                && kept.stamp > 0
+                && idx.iter().all(|&i| self.moved[i] < kept.stamp);
+            if !fresh {
                 let p = vs.map(|v| v.position());
                 let area = (((p[1].x - p[0].x) * (p[2].y - p[0].y)
                     - (p[2].x - p[0].x) * (p[1].y - p[0].y))
                     / 2.0)
                     .abs();
-                let loss = match self.loss {
-                    Loss::Uniform => area.sqrt(),
-                    _ => {
-                        let mut dev = 0.0;
-                        for j in 0..3 {
-                            let g = gradients[idx[j]];
-                            let vj = values[idx[j]];
-                            let most = (0..3)
-                                .map(|k| {
-                                    let est =
-                                        vj + g[0] * (p[k].x - p[j].x) + g[1] * (p[k].y - p[j].y);
-                                    (est - values[idx[k]]).abs()
-                                })
-                                .fold(0.0, f64::max);
-                            dev += most;
-                        }
-                        dev * area.sqrt() + 0.3 * area
+                let mut dev = 0.0;
+                if self.loss == Loss::Default {
+                    for j in 0..3 {
+                        let g = self.grads[idx[j]];
+                        let vj = values[idx[j]];
+                        let most = (0..3)
+                            .map(|k| {
+                                let est = vj + g[0] * (p[k].x - p[j].x) + g[1] * (p[k].y - p[j].y);
+                                (est - values[idx[k]]).abs()
+                            })
+                            .fold(0.0, f64::max);
+                        dev += most;
                     }
+                }
+                self.faces[at] = FaceLoss {
+                    corners: idx,
+                    stamp,
+                    dev,
+                    area,
                 };
-                (idx, loss)
-            })
-            .collect()
+            }
+            let f = &self.faces[at];
+            let loss = match self.loss {
+                Loss::Uniform => f.area.sqrt(),
+                _ => f.dev / span * f.area.sqrt() + 0.3 * f.area,
+            };
+            out.push((idx, loss));
+        }
+        out
     }
 
-    /// Each vertex's gradient (of `values`, already divided by their span): those of the
+    /// Finds each vertex's gradient (of `values`, already divided by their span): those of the
     /// piecewise cubic surface of least curvature through the values (Nielson's minimum norm
     /// network, as scipy's Clough-Tocher interpolant estimates them), found by Gauss-Seidel
-    /// sweeps from the gradients found last time (kept in units of the values as told).
-    fn gradients(&mut self, values: &[f64], span: f64) -> Vec<[f64; 2]> {
+    /// steps from the gradients found last time (kept in units of the values as told, so a
+    /// new span only scales them). Only where something changed is worked on: the vertices
+    /// put in or told since, and their neighbours; a vertex whose gradient moves past the
+    /// tolerance has its neighbours worked on again.
+    fn gradients(&mut self, values: &[f64], span: f64) {
         let n = self.known.len();
-        let mut g: Vec<[f64; 2]> = (0..n)
-            .map(|i| {
-                self.grads
-                    .get(i)
-                    .map_or([0.0; 2], |[a, b]| [a / span, b / span])
-            })
+        let known = self.grads.len();
+        let mut g: Vec<[f64; 2]> = self
+            .grads
+            .iter()
+            .map(|[a, b]| [a / span, b / span])
             .collect();
-        for _ in 0..GRADIENT_SWEEPS {
-            let mut err: f64 = 0.0;
-            for v in self.tri.vertices() {
-                let i = v.fix().index();
-                let pi = v.position();
-                let (mut q0, mut q1, mut q3, mut s0, mut s1) = (0.0, 0.0, 0.0, 0.0, 0.0);
-                for e in v.out_edges() {
-                    let to = e.to();
-                    let j = to.fix().index();
-                    let q = to.position();
-                    let (ex, ey) = (q.x - pi.x, q.y - pi.y);
-                    let l3 = (ex * ex + ey * ey).powf(1.5);
-                    let df = -ex * g[j][0] - ey * g[j][1];
-                    let rhs = 6.0 * (values[i] - values[j]) - 2.0 * df;
-                    q0 += 4.0 * ex * ex / l3;
-                    q1 += 4.0 * ex * ey / l3;
-                    q3 += 4.0 * ey * ey / l3;
-                    s0 += rhs * ex / l3;
-                    s1 += rhs * ey / l3;
+        g.resize(n, [0.0; 2]);
+        let mut queued = vec![false; n];
+        let mut queue = std::collections::VecDeque::new();
+        let push =
+            |i: usize, queued: &mut [bool], queue: &mut std::collections::VecDeque<usize>| {
+                if !queued[i] {
+                    queued[i] = true;
+                    queue.push_back(i);
                 }
-                let det = q0 * q3 - q1 * q1;
-                if det.abs() < 1e-300 || !det.is_finite() {
-                    continue;
-                }
-                let r0 = (q3 * s0 - q1 * s1) / det;
-                let r1 = (-q1 * s0 + q0 * s1) / det;
-                let change = (g[i][0] + r0).abs().max((g[i][1] + r1).abs())
-                    / r0.abs().max(r1.abs()).max(1.0);
-                g[i] = [-r0, -r1];
-                err = err.max(change);
+            };
+        let handle = |i: usize| self.tri.vertex(FixedVertexHandle::from_index(i));
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for &i in &dirty {
+            self.moved[i] = self.stamp;
+            push(i, &mut queued, &mut queue);
+            for e in handle(i).out_edges() {
+                push(e.to().fix().index(), &mut queued, &mut queue);
             }
-            if err < GRADIENT_TOL {
+        }
+        // A vertex new since last time starts from its neighbours' gradients.
+        for i in known..n {
+            let (mut sum, mut count) = ([0.0; 2], 0.0);
+            for e in handle(i).out_edges() {
+                let j = e.to().fix().index();
+                if j < known {
+                    sum[0] += g[j][0];
+                    sum[1] += g[j][1];
+                    count += 1.0;
+                }
+            }
+            if count > 0.0 {
+                g[i] = [sum[0] / count, sum[1] / count];
+            }
+        }
+        let mut budget = GRADIENT_SWEEPS * n;
+        while let Some(i) = queue.pop_front() {
+            queued[i] = false;
+            if budget == 0 {
                 break;
+            }
+            budget -= 1;
+            let v = handle(i);
+            let pi = v.position();
+            let (mut q0, mut q1, mut q3, mut s0, mut s1) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for e in v.out_edges() {
+                let to = e.to();
+                let j = to.fix().index();
+                let q = to.position();
+                let (ex, ey) = (q.x - pi.x, q.y - pi.y);
+                let d2 = ex * ex + ey * ey;
+                let w = 1.0 / (d2 * d2.sqrt());
+                let df = -ex * g[j][0] - ey * g[j][1];
+                let rhs = (6.0 * (values[i] - values[j]) - 2.0 * df) * w;
+                q0 += 4.0 * ex * ex * w;
+                q1 += 4.0 * ex * ey * w;
+                q3 += 4.0 * ey * ey * w;
+                s0 += rhs * ex;
+                s1 += rhs * ey;
+            }
+            let det = q0 * q3 - q1 * q1;
+            if det.abs() < 1e-300 || !det.is_finite() {
+                continue;
+            }
+            let r0 = (q3 * s0 - q1 * s1) / det;
+            let r1 = (-q1 * s0 + q0 * s1) / det;
+            let change =
+                (g[i][0] + r0).abs().max((g[i][1] + r1).abs()) / r0.abs().max(r1.abs()).max(1.0);
+            g[i] = [-r0, -r1];
+            // A move within the tolerance leaves the triangles around it as weighed.
+            if change >= GRADIENT_TOL {
+                self.moved[i] = self.stamp;
+                for e in v.out_edges() {
+                    push(e.to().fix().index(), &mut queued, &mut queue);
+                }
             }
         }
         self.grads = g.iter().map(|[a, b]| [a * span, b * span]).collect();
-        g
     }
 
     /// The largest loss of a triangle: infinite until the corners are told.
@@ -285,10 +395,7 @@ impl Learner2D {
         if !self.corners_told() {
             return f64::INFINITY;
         }
-        self.losses()
-            .into_iter()
-            .map(|(_, l)| l)
-            .fold(0.0, f64::max)
+        self.losses().iter().map(|(_, l)| *l).fold(0.0, f64::max)
     }
 
     /// The next `k` points: corners not yet asked first, then points in the heaviest
@@ -304,7 +411,7 @@ impl Learner2D {
             }
         }
         while out.len() < k {
-            let mut losses = self.losses();
+            let mut losses = self.take_losses();
             // The heaviest first; of equal losses, the triangle found first. Only those a
             // round can take are put in order.
             let heaviest = |a: &([usize; 3], f64), b: &([usize; 3], f64)| b.1.total_cmp(&a.1);

@@ -276,7 +276,7 @@ pub enum Learner {
     /// One argument.
     One(Learner1D),
     /// Two arguments.
-    Two(Learner2D),
+    Two(Box<Learner2D>),
 }
 
 impl Learner {
@@ -284,7 +284,7 @@ impl Learner {
     pub fn new(adaptive: &Adaptive) -> Learner {
         match adaptive.args.as_slice() {
             [(_, x)] => Learner::One(Learner1D::new(*x, adaptive.loss)),
-            [(_, x), (_, y)] => Learner::Two(Learner2D::new([*x, *y], adaptive.loss)),
+            [(_, x), (_, y)] => Learner::Two(Box::new(Learner2D::new([*x, *y], adaptive.loss))),
             _ => unreachable!("checked when read: one or two arguments"),
         }
     }
