@@ -193,6 +193,11 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// The function it evaluates.
+    pub fn function(&self) -> &'a dyn Function {
+        self.function
+    }
+
     /// Calls `progress(n)` each time `n` more cases are done (default: none).
     pub fn progress(&mut self, progress: &'a (dyn Fn(u64) + Sync)) -> &mut Self {
         self.progress = Some(progress);

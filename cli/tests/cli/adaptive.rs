@@ -208,12 +208,92 @@ fn what_cannot_be_learnt_is_refused_naming_it() {
         ),
         "{text}"
     );
-    let spec = peak_spec(&dir, "ok", "n = 10\n");
-    dir.xyz_ok(&["run", &spec, "-o", "ok.zarr", "-q"], 0);
-    let text = dir.xyz_err(&["run", &spec, "--into", "ok.zarr"]);
-    assert!(text.contains("--into: an adaptive study"), "{text}");
-    // Nothing was written by the refusals, and the dataset there is untouched.
+    // Nothing was written by the refusals.
     assert!(!dir.path("bad.zarr").exists());
+}
+
+#[test]
+fn into_adds_points_to_a_study_and_refuses_another() {
+    let dir = Dir::new();
+    let first = ring_spec(&dir, "r300", "n = 300\n");
+    let more = ring_spec(&dir, "r600", "n = 600\n");
+    let run = dir.xyz_ok(&["run", &first, "--into", "r.zarr"], 0);
+    assert!(stdout(&run).contains("wrote r.zarr (zarr): dims point=300"));
+    dir.xyz_ok(&["run", &first, "-o", "alone.zarr", "-q"], 0);
+    let run = dir.xyz_ok(&["run", &more, "--into", "r.zarr"], 0);
+    let text = stdout(&run);
+    assert!(
+        text.starts_with("ring: 300 points after the 300 on record in 19 rounds"),
+        "{text}"
+    );
+    assert!(
+        text.contains("merged into r.zarr (zarr): dims point=600"),
+        "{text}"
+    );
+    // The points on record are kept as they were, the new ones after them, none twice.
+    let check = "import numpy as np, xarray as xr\n\
+                 a = xr.open_zarr('alone.zarr').load()\nr = xr.open_zarr('r.zarr').load()\n\
+                 assert r.sizes['point'] == 600\n\
+                 for v in ('x', 'y', 'z'):\n    np.testing.assert_array_equal(r[v].values[:300], a[v].values)\n\
+                 assert len(set(zip(r.x.values.tolist(), r.y.values.tolist()))) == 600\n\
+                 x, y = r.x.values, r.y.values\n\
+                 np.testing.assert_allclose(r.z.values, x + np.exp(-((x**2 + y**2 - 0.75**2) ** 2) / 0.2**4), rtol=1e-12, atol=1e-15)\n";
+    let out = dir.sh(&format!("python3 -c \"{check}\""));
+    assert!(out.status.success(), "{out:?}");
+    // Asking for no more than it has adds none.
+    let run = dir.xyz_ok(&["run", &more, "--into", "r.zarr"], 0);
+    assert!(stdout(&run).starts_with("ring: 0 points after the 600 on record"));
+    // Another study, another constant or a dataset of no study are refused, the data untouched.
+    let before = tree(&dir.path("r.zarr"));
+    let other = ring_spec(&dir, "u", "n = 700\nloss = 'uniform'\n");
+    let err = dir.xyz_err(&["run", &other, "--into", "r.zarr"]);
+    assert!(
+        err.contains("--into r.zarr: the dataset to add points to was learnt with loss \"default\", not \"uniform\""),
+        "{err}"
+    );
+    let wider = dir.write(
+        "w.toml",
+        &format!(
+            "function = \"{}\"\n[constants]\na = 0.3\nspins = 0\n[adaptive]\nx = [-1.0, 1.0]\n\
+             y = [-1.0, 1.0]\nn = 700\n",
+            guest("ring")
+        ),
+    );
+    let err = dir.xyz_err(&["run", wider.to_str().unwrap(), "--into", "r.zarr"]);
+    assert!(err.contains("has constant a = 0.2, not 0.3"), "{err}");
+    let bounds = ring_spec(&dir, "b", "n = 700\n");
+    std::fs::write(
+        &bounds,
+        std::fs::read_to_string(&bounds)
+            .unwrap()
+            .replace("x = [-1.0, 1.0]", "x = [-2.0, 1.0]"),
+    )
+    .unwrap();
+    let err = dir.xyz_err(&["run", &bounds, "--into", "r.zarr"]);
+    assert!(
+        err.contains("learnt x = [-1, 1], y = [-1, 1], not x = [-2, 1], y = [-1, 1]"),
+        "{err}"
+    );
+    assert_eq!(tree(&dir.path("r.zarr")), before);
+    dir.xyz_ok(
+        &[
+            "run",
+            "--function",
+            &guest("add"),
+            "--combo",
+            "a=1,2",
+            "--constant",
+            "b=1",
+            "--constant",
+            "c=0",
+            "-o",
+            "add.zarr",
+            "-q",
+        ],
+        0,
+    );
+    let err = dir.xyz_err(&["run", &more, "--into", "add.zarr"]);
+    assert!(err.contains("is not an adaptive study's"), "{err}");
 }
 
 #[test]

@@ -36,6 +36,9 @@ pub enum AdaptiveError {
     /// The output to learn from is not one the function has, or not a number.
     #[error("`adaptive.output`: {0}")]
     Output(String),
+    /// A dataset to add points to that is not one of this study's.
+    #[error("the dataset to add points to {0}")]
+    OtherStudy(String),
     /// The space does not fit the function.
     #[error(transparent)]
     Space(#[from] SpaceError),
@@ -47,7 +50,7 @@ pub enum AdaptiveError {
 /// What a round did, for progress reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Round {
-    /// The round's number, from 1.
+    /// The round's number, from 1 (the rounds of a dataset added to not counted).
     pub number: usize,
     /// Points it evaluated.
     pub points: usize,
@@ -112,6 +115,139 @@ pub fn run(
     sig: &Signature,
     space: &ParamSpace,
     adaptive: &Adaptive,
+    on_round: impl FnMut(&Round),
+) -> Result<RunOutcome, AdaptiveError> {
+    run_from(runner, sig, space, adaptive, None, on_round)
+}
+
+/// A point of a study on record: its arguments, and the learnt output's value there (`None`
+/// where the case failed).
+type Told = (Vec<Value>, Option<f64>);
+
+/// The points of `existing`, a dataset of the same study (the same arguments and bounds,
+/// loss, output, rounds, constants and function), in the order they were asked, each with
+/// the learnt output's value (`None` where the case failed).
+fn points_of(
+    existing: &Dataset,
+    adaptive: &Adaptive,
+    constants: &[(String, Value)],
+    sha256: Option<&str>,
+    output: &str,
+) -> Result<Vec<Told>, AdaptiveError> {
+    let other = |why: String| AdaptiveError::OtherStudy(why);
+    let attr = |name: &str| {
+        existing
+            .attrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    };
+    let recorded = match attr(ADAPTIVE_ATTR) {
+        Some(Value::Str(text)) => toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|t| Adaptive::from_toml(&t).ok())
+            .ok_or_else(|| {
+                other(format!(
+                    "records an [adaptive] section that cannot be read ({ADAPTIVE_ATTR})"
+                ))
+            })?,
+        _ => {
+            return Err(other(format!(
+                "is not an adaptive study's (it has no {ADAPTIVE_ATTR} attribute)"
+            )));
+        }
+    };
+    if recorded.args != adaptive.args {
+        let show = |a: &Adaptive| {
+            a.args
+                .iter()
+                .map(|(n, [lo, hi])| format!("{n} = [{lo}, {hi}]"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(other(format!(
+            "learnt {}, not {}",
+            show(&recorded),
+            show(adaptive)
+        )));
+    }
+    for (what, was, is) in [
+        ("loss", recorded.loss.to_string(), adaptive.loss.to_string()),
+        (
+            "rounds",
+            recorded.rounds.to_string(),
+            adaptive.rounds.to_string(),
+        ),
+        (
+            "output",
+            recorded.output.clone().unwrap_or_default(),
+            adaptive.output.clone().unwrap_or_default(),
+        ),
+    ] {
+        if was != is {
+            return Err(other(format!("was learnt with {what} {was:?}, not {is:?}")));
+        }
+    }
+    if let (Some(Value::Str(was)), Some(is)) = (attr("xyz_function_sha256"), sha256)
+        && was != is
+    {
+        return Err(other(format!(
+            "was made by a function with sha256 {was}, not this one ({is})"
+        )));
+    }
+    for (name, value) in constants {
+        match attr(name) {
+            Some(was) if was == value => {}
+            Some(was) => {
+                return Err(other(format!("has constant {name} = {was}, not {value}")));
+            }
+            None => return Err(other(format!("has no constant {name}"))),
+        }
+    }
+    let n = existing.cells.len();
+    let coords: Vec<&Column> = adaptive
+        .args
+        .iter()
+        .map(|(name, _)| {
+            existing
+                .aux_coords
+                .iter()
+                .find(|a| a.name == *name && a.dim == POINT_DIM && a.values.len() == n)
+                .map(|a| &a.values)
+                .ok_or_else(|| other(format!("has no coordinate {name} along {POINT_DIM}")))
+        })
+        .collect::<Result<_, _>>()?;
+    if existing.dims.len() != 1 || existing.dims[0].name != POINT_DIM {
+        return Err(other(format!("is not laid out along {POINT_DIM} alone")));
+    }
+    let values = existing
+        .vars
+        .iter()
+        .find(|v| v.name == output)
+        .map(|v| &v.data)
+        .ok_or_else(|| other(format!("has no variable {output}")))?;
+    Ok((0..n)
+        .map(|i| {
+            let point = coords.iter().map(|c| c.get(i)).collect();
+            let value = match (existing.cells[i], values) {
+                (CellState::Ok, Column::F64(v)) => Some(v[i]).filter(|y| y.is_finite()),
+                (CellState::Ok, Column::I64(v)) => Some(v[i] as f64),
+                _ => None,
+            };
+            (point, value)
+        })
+        .collect())
+}
+
+/// Like [`run`], adding points to `existing`, a dataset of the same study (checked): its
+/// points are told to the learner first, in the order they were asked, and `adaptive.n`
+/// counts them. The dataset given back holds them and the new ones after them.
+pub fn run_from(
+    runner: &Runner<'_>,
+    sig: &Signature,
+    space: &ParamSpace,
+    adaptive: &Adaptive,
+    existing: Option<&Dataset>,
     mut on_round: impl FnMut(&Round),
 ) -> Result<RunOutcome, AdaptiveError> {
     if !space.combos.is_empty() || !space.cases.is_empty() || space.samples.is_some() {
@@ -146,16 +282,37 @@ pub fn run(
             .map(|(_, [lo, _])| Value::F64(*lo))
             .collect(),
     ];
-    with(first).bind(sig)?;
+    let checked = with(first).bind(sig)?;
 
     let started = std::time::Instant::now();
     let mut learner = Learner::new(adaptive);
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let mut rounds: Vec<Dataset> = Vec::new();
     let mut failures: Vec<CaseFailure> = Vec::new();
+    if let Some(existing) = existing {
+        let name = &sig.outputs[output].name;
+        let sha256 = runner.function().sha256();
+        let told = points_of(existing, adaptive, checked.constants(), sha256, name)?;
+        for (point, value) in &told {
+            let xs: Vec<f64> = point
+                .iter()
+                .map(|v| match v {
+                    Value::F64(x) => *x,
+                    _ => f64::NAN,
+                })
+                .collect();
+            learner.tell(&xs, *value);
+        }
+        rows.extend(told.into_iter().map(|(p, _)| p));
+        rounds.push(existing.clone());
+    }
     let budget = adaptive.n.unwrap_or(super::MAX_POINTS) as usize;
     let mut planning = std::time::Duration::ZERO;
-    let mut loss = f64::INFINITY;
+    let mut loss = if rows.is_empty() {
+        f64::INFINITY
+    } else {
+        learner.loss()
+    };
     loop {
         if rows.len() >= budget || adaptive.loss_goal.is_some_and(|goal| loss <= goal) {
             break;
@@ -193,7 +350,7 @@ pub fn run(
         rows.extend(round);
         rounds.push(ds);
         on_round(&Round {
-            number: rounds.len(),
+            number: rounds.len() - usize::from(existing.is_some()),
             points: points.len(),
             evaluated: rows.len(),
             failed: failures.len(),
@@ -214,12 +371,20 @@ pub fn run(
         for (cell, error) in &round.errors {
             dataset.errors.insert(at + cell, error.clone());
         }
-        for (var, part) in dataset.vars.iter_mut().zip(&round.vars) {
-            let e = var.elements();
-            var.data.copy_run(at * e, &part.data, 0, n * e);
+        for var in dataset.vars.iter_mut() {
+            let Some(part) = round.vars.iter().find(|v| v.name == var.name) else {
+                continue;
+            };
+            if part.data.ty() == var.data.ty() {
+                let e = var.elements();
+                var.data.copy_run(at * e, &part.data, 0, n * e);
+            }
         }
         at += n;
     }
+    dataset
+        .attrs
+        .retain(|(n, _)| n != ADAPTIVE_ATTR && n != LOSS_ATTR);
     let section = toml::to_string(&adaptive.to_toml()).unwrap_or_default();
     dataset
         .attrs

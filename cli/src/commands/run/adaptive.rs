@@ -24,15 +24,19 @@ impl RunCommand {
     ) -> anyhow::Result<u8> {
         let function = &*loaded.function;
         let sig = function.signature().clone();
-        if self.out.merges() {
-            anyhow::bail!(
-                "--into: an adaptive study is written to a new output (-o); its points are \
-                 chosen afresh"
-            );
-        }
         let dest = self.out.resolve(spec.output.as_deref(), || {
             PathBuf::from(format!("{}.zarr", self.sweep.name(&sig.name)))
         })?;
+        // --into a study's dataset: its points are told to the learners first, and more added.
+        let existing = if self.out.merges() && dest.path().exists() {
+            Some(
+                xyz_core::output::read(dest.path(), dest.format())
+                    .with_context(|| format!("--into {}", dest.path().display()))?,
+            )
+        } else {
+            None
+        };
+        let had = existing.as_ref().map_or(0, |d| d.cells.len() as u64);
         let grid = match self.grid.as_ref().map(|g| &g.0) {
             Some(sizes) if sizes.len() != study.args.len() => {
                 return Err(crate::UsageError(format!(
@@ -53,14 +57,24 @@ impl RunCommand {
         let mut runner = Runner::new(function, &*pool);
         runner.cancel(interrupted);
         let (mut rounds, mut planning) = (0, 0.0);
-        let outcome = xyz_core::adaptive::run(&runner, &sig, &spec.space, study, |r: &Round| {
-            rounds = r.number;
-            planning = r.planning.as_secs_f64();
-            bar.set_position(r.evaluated as u64);
-        });
+        let outcome = xyz_core::adaptive::run_from(
+            &runner,
+            &sig,
+            &spec.space,
+            study,
+            existing.as_ref(),
+            |r: &Round| {
+                rounds = r.number;
+                planning = r.planning.as_secs_f64();
+                bar.set_position(r.evaluated as u64);
+            },
+        );
         bar.finish_and_clear();
         let (mut dataset, outcome) = outcome
             .map_err(|e| match (&e, &self.sweep.spec) {
+                (xyz_core::adaptive::AdaptiveError::OtherStudy(_), _) => {
+                    anyhow::anyhow!("--into {}: {e}", dest.path().display())
+                }
                 (xyz_core::adaptive::AdaptiveError::Run(_), _) | (_, None) => anyhow::Error::new(e),
                 (_, Some(path)) => anyhow::anyhow!("{}: {e}", path.display()),
             })?
@@ -70,8 +84,20 @@ impl RunCommand {
             .set_extra_coords(&spec.coords)
             .context("the spec's [coords]")?;
         dest.check_holds(&dataset)?;
-        dest.write(&dataset)
-            .with_context(|| format!("writing the dataset of {}", sig.name))?;
+        let mut layout = dataset.clone();
+        layout.cells.clear();
+        match dest.harvest(&layout)? {
+            // The study's points again, each as on record, and the new ones: checked as any
+            // merge is, and written in place of the old once complete.
+            Some(mut harvest) => {
+                harvest.put_dataset(&dataset);
+                dest.write_merged(harvest)
+                    .with_context(|| format!("writing the dataset of {}", sig.name))?;
+            }
+            None => dest
+                .write(&dataset)
+                .with_context(|| format!("writing the dataset of {}", sig.name))?,
+        }
         if let Some((sizes, sink)) = &grid {
             let name = dest
                 .path()
@@ -93,6 +119,7 @@ impl RunCommand {
             })
             .unwrap_or(f64::INFINITY);
         let points = dataset.cells.len() as u64;
+        let added = points - had;
         let failed = outcome.failures.len() as u64;
         let secs = outcome.elapsed.as_secs_f64();
         let (out, format) = (dest.path(), dest.format());
@@ -104,9 +131,10 @@ impl RunCommand {
                 "output": out,
                 "format": format.to_string(),
                 "points": points,
+                "added": added,
                 "rounds": rounds,
                 "loss": if loss.is_finite() { json!(loss) } else { json!(null) },
-                "ok": points - failed,
+                "ok": added - failed,
                 "failed": failed,
                 "threads": pool.workers(),
                 "elapsed_seconds": secs,
@@ -119,17 +147,23 @@ impl RunCommand {
             writeln!(say, "{}", serde_json::to_string_pretty(&summary)?)?;
         } else if !self.quiet {
             use super::super::args::count_of;
+            let had_text = if had > 0 {
+                format!(" after the {had} on record")
+            } else {
+                String::new()
+            };
             writeln!(
                 say,
-                "{}: {} in {} in {secs:.3} s ({}), loss {loss:.6}",
+                "{}: {}{had_text} in {} in {secs:.3} s ({}), loss {loss:.6}",
                 sig.name,
-                count_of(points, "point"),
+                count_of(added, "point"),
                 count_of(rounds as u64, "round"),
                 count_of(pool.workers() as u64, "thread")
             )?;
             writeln!(
                 say,
-                "wrote {} ({format}): dims {}={points}",
+                "{} {} ({format}): dims {}={points}",
+                if had > 0 { "merged into" } else { "wrote" },
                 out.display(),
                 xyz_core::adaptive::POINT_DIM
             )?;
