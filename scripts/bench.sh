@@ -11,8 +11,10 @@
 # costs through `ssh` and `srun` against a local one (scripts/bench_launchers.py, which starts an
 # sshd and the one-node Slurm cluster, so needs root); the Python module against xyzpy and
 # `xyz run`, and the memory of a dataset of 10^7 cells handed to xarray
-# (scripts/bench_python.py, in an environment holding the release wheel and xyzpy). Run it on
-# an otherwise idle machine.
+# (scripts/bench_python.py, in an environment holding the release wheel and xyzpy); adaptive
+# studies against python-adaptive on its tutorial functions: their error, the planner's cost
+# and the wall time of a slow function (scripts/bench_adaptive.py). Run it on an otherwise idle
+# machine.
 # The criterion benches: cargo bench -p xyz-cli --bench sweep
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,8 +40,10 @@ python3 scripts/bench_launchers.py "$PWD/target/release/xyz" \
 venv=target/bench-env
 rm -rf "$venv"
 python3 -m venv --system-site-packages "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check xyzpy matplotlib
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check xyzpy matplotlib adaptive scipy
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
     "$(ls -t target/wheels/xyz_sweeps-*.whl | head -1)"
 "$venv/bin/python" scripts/bench_python.py "$PWD/target/release/xyz" \
     "$PWD/target/guests/wasm32-unknown-unknown/guest/example_add.wasm"
+"$venv/bin/python" scripts/bench_adaptive.py "$PWD/target/release/xyz" \
+    "$PWD/target/guests/wasm32-unknown-unknown/guest"

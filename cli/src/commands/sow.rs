@@ -114,6 +114,18 @@ impl SowCommand {
             );
         }
         let (spec, module) = self.sweep.load()?;
+        if spec.adaptive.is_some() {
+            anyhow::bail!(
+                "{}: an [adaptive] study chooses its points from its results, a round at a time, \
+                 so it is run with `xyz run` (on one machine, with --launcher for more); it \
+                 cannot be sown as a crop",
+                self.sweep
+                    .spec
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("the spec"))
+                    .display()
+            );
+        }
         // The bytes sown are the bytes checked: read once, then loaded by a worker that
         // refuses any other file (and caches a module's compiled code for the grows to come).
         let bytes = xyz_core::read_function_file(&module)?;

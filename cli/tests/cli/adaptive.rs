@@ -208,8 +208,15 @@ fn what_cannot_be_learnt_is_refused_naming_it() {
         ),
         "{text}"
     );
+    let spec = peak_spec(&dir, "crop", "n = 10\n");
+    let text = dir.xyz_err(&["sow", &spec]);
+    assert!(
+        text.contains("crop.toml: an [adaptive] study chooses its points from its results"),
+        "{text}"
+    );
     // Nothing was written by the refusals.
     assert!(!dir.path("bad.zarr").exists());
+    assert!(!dir.path(".xyz-crop").exists());
 }
 
 #[test]

@@ -283,6 +283,33 @@ fn the_readmes_harvest_and_plot_examples_run_as_written() {
     }
 }
 
+/// The README's adaptive study of the ring, run as written, with `xyz` on the PATH: the
+/// dataset, its grid and the picture.
+#[test]
+fn the_readmes_adaptive_study_runs_as_written() {
+    let dir = Dir::new();
+    let spec =
+        std::fs::read_to_string(xyz_tests::workspace_root().join("wasm-examples/ring/ring.toml"))
+            .unwrap();
+    let function = spec.lines().find(|l| l.starts_with("function")).unwrap();
+    let spec = spec.replace(function, &format!("function = \"{}\"", guest("ring")));
+    dir.write("ring.toml", &spec);
+    let mut lines = readme_lines("xyz run ring.toml --grid");
+    lines.extend(readme_lines("xyz plot ring.zarr"));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in &lines {
+        let out = dir.sh(line);
+        assert!(
+            out.status.success(),
+            "{line}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for made in ["ring.zarr", "ring-grid.zarr", "ring.png"] {
+        assert!(dir.path(made).exists(), "{made}");
+    }
+}
+
 /// Completions for each shell and man pages, generated from the command line itself: they
 /// know every command and option `--help` knows (issue 16).
 #[test]
