@@ -178,9 +178,12 @@ impl Learner1D {
         }
         if self.xs.is_empty() {
             let step = (b - a) / (k - 1) as f64;
-            return (0..k)
+            let mut points: Vec<f64> = (0..k)
                 .map(|i| if i + 1 == k { b } else { a + step * i as f64 })
                 .collect();
+            // Bounds a few ulps apart hold fewer distinct points than asked.
+            points.dedup();
+            return points;
         }
         let n = self.xs.len();
         let x_scale = match self.xs[n - 1] - self.xs[0] {
@@ -216,11 +219,16 @@ impl Learner1D {
         let mut points = missing;
         for (&(l, r, _), &p) in intervals.iter().zip(&pieces) {
             let step = (r - l) / p as f64;
-            points.extend(
-                (1..p)
-                    .map(|i| l + step * i as f64)
-                    .filter(|x| *x > l && *x < r),
-            );
+            let mut last = l;
+            for i in 1..p {
+                // Strictly inside the interval and after the last: an interval a few ulps
+                // wide holds fewer points than it was given.
+                let x = l + step * i as f64;
+                if x > last && x < r {
+                    points.push(x);
+                    last = x;
+                }
+            }
         }
         points
     }
