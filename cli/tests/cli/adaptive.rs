@@ -43,6 +43,17 @@ fn a_study_is_written_in_every_format_along_its_points() {
         assert!(text.contains(&format!("wrote p.{ext} (")), "{text}");
     }
     xyz_tests::python("check.py", &[&"adaptive", &dir.path("p")]);
+    // Every point evaluated again gives the value on record.
+    let verified = dir.xyz_ok(
+        &["verify", "p.zarr", "--function", &guest("peak"), "--all"],
+        0,
+    );
+    assert!(
+        stdout(&verified)
+            .contains("p.zarr: 300 cells evaluated again (0 of them failures), all as on record"),
+        "{}",
+        stdout(&verified)
+    );
     let shown = stdout(&dir.xyz_ok(&["show", "p.zarr"], 0));
     assert!(shown.contains("Dimensions:  (point: 300)"), "{shown}");
     assert!(shown.contains("    x      (point) f64"), "{shown}");
