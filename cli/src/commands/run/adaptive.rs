@@ -184,33 +184,7 @@ impl RunCommand {
             if let Some(workers) = &loaded.launched {
                 super::say_launched(&mut say, &workers.slot_reports())?;
             }
-            if failed > 0 {
-                let mut say = std::io::stderr();
-                writeln!(
-                    say,
-                    "{} failed (their cells are missing; points are counted from 0):",
-                    count_of(failed, "point")
-                )?;
-                for f in outcome.failures.iter().take(10) {
-                    let args: Vec<String> =
-                        f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    writeln!(
-                        say,
-                        "  point {} ({}): {}: {}",
-                        f.case,
-                        args.join(", "),
-                        f.kind,
-                        f.message
-                    )?;
-                }
-                if outcome.failures.len() > 10 {
-                    writeln!(
-                        say,
-                        "  ... and {} more (--json lists all)",
-                        outcome.failures.len() - 10
-                    )?;
-                }
-            }
+            super::say_failures(&outcome.failures, "point")?;
         }
         Ok(exit_codes::for_missing(failed > 0))
     }

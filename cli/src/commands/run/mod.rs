@@ -270,37 +270,43 @@ impl RunCommand {
             if let Some(workers) = &loaded.launched {
                 say_launched(&mut say, &workers.slot_reports())?;
             }
-            if failed > 0 {
-                // The failures go to stderr, as diagnostics; --json puts them on stdout.
-                let mut say = std::io::stderr();
-                writeln!(
-                    say,
-                    "{} failed (their cells are missing; cases are counted from 0):",
-                    super::args::count_of(failed, "case")
-                )?;
-                for f in outcome.failures.iter().take(10) {
-                    let args: Vec<String> =
-                        f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    writeln!(
-                        say,
-                        "  case {} ({}): {}: {}",
-                        f.case,
-                        args.join(", "),
-                        f.kind,
-                        f.message
-                    )?;
-                }
-                if outcome.failures.len() > 10 {
-                    writeln!(
-                        say,
-                        "  ... and {} more (--json lists all)",
-                        outcome.failures.len() - 10
-                    )?;
-                }
-            }
+            say_failures(&outcome.failures, "case")?;
         }
         Ok(exit_codes::for_missing(failed > 0))
     }
+}
+
+/// The first failures of a run on stderr, as diagnostics (--json puts them all on stdout),
+/// each `what` (a case, a point) named by its number and arguments.
+fn say_failures(failures: &[xyz_core::CaseFailure], what: &str) -> anyhow::Result<()> {
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let mut say = std::io::stderr();
+    writeln!(
+        say,
+        "{} failed (their cells are missing; {what}s are counted from 0):",
+        super::args::count_of(failures.len() as u64, what)
+    )?;
+    for f in failures.iter().take(10) {
+        let args: Vec<String> = f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(
+            say,
+            "  {what} {} ({}): {}: {}",
+            f.case,
+            args.join(", "),
+            f.kind,
+            f.message
+        )?;
+    }
+    if failures.len() > 10 {
+        writeln!(
+            say,
+            "  ... and {} more (--json lists all)",
+            failures.len() - 10
+        )?;
+    }
+    Ok(())
 }
 
 /// The values per argument of `--grid`.
