@@ -233,26 +233,30 @@ fn what_cannot_be_learnt_is_refused_naming_it() {
 #[test]
 fn into_adds_points_to_a_study_and_refuses_another() {
     let dir = Dir::new();
-    let first = ring_spec(&dir, "r300", "n = 300\n");
+    let first = ring_spec(&dir, "r320", "n = 320\n");
     let more = ring_spec(&dir, "r600", "n = 600\n");
     let run = dir.xyz_ok(&["run", &first, "--into", "r.zarr"], 0);
-    assert!(stdout(&run).contains("wrote r.zarr (zarr): dims point=300"));
+    assert!(stdout(&run).contains("wrote r.zarr (zarr): dims point=320"));
     dir.xyz_ok(&["run", &first, "-o", "alone.zarr", "-q"], 0);
     let run = dir.xyz_ok(&["run", &more, "--into", "r.zarr"], 0);
     let text = stdout(&run);
     assert!(
-        text.starts_with("ring: 300 points after the 300 on record in 19 rounds"),
+        text.starts_with("ring: 280 points after the 320 on record in 18 rounds"),
         "{text}"
     );
     assert!(
         text.contains("merged into r.zarr (zarr): dims point=600"),
         "{text}"
     );
+    // The rounds on record are asked again, so a study grown in two runs is the one a single
+    // run gives.
+    dir.xyz_ok(&["run", &more, "-o", "once.zarr", "-q"], 0);
+    assert_eq!(tree(&dir.path("r.zarr")), tree(&dir.path("once.zarr")));
     // The points on record are kept as they were, the new ones after them, none twice.
     let check = "import numpy as np, xarray as xr\n\
                  a = xr.open_zarr('alone.zarr').load()\nr = xr.open_zarr('r.zarr').load()\n\
                  assert r.sizes['point'] == 600\n\
-                 for v in ('x', 'y', 'z'):\n    np.testing.assert_array_equal(r[v].values[:300], a[v].values)\n\
+                 for v in ('x', 'y', 'z'):\n    np.testing.assert_array_equal(r[v].values[:320], a[v].values)\n\
                  assert len(set(zip(r.x.values.tolist(), r.y.values.tolist()))) == 600\n\
                  x, y = r.x.values, r.y.values\n\
                  np.testing.assert_allclose(r.z.values, x + np.exp(-((x**2 + y**2 - 0.75**2) ** 2) / 0.2**4), rtol=1e-12, atol=1e-15)\n";

@@ -20,7 +20,7 @@ mod run;
 pub use interpolate::{GRID_ATTR, Interpolant, grid, interpolate_1d, linspace};
 pub use learner1d::Learner1D;
 pub use learner2d::Learner2D;
-pub use run::{ADAPTIVE_ATTR, AdaptiveError, LOSS_ATTR, Round, run, run_from};
+pub use run::{ADAPTIVE_ATTR, AdaptiveError, LOSS_ATTR, ROUNDS_ATTR, Round, run, run_from};
 
 use std::fmt;
 

@@ -8,12 +8,48 @@ use crate::runner::{CaseFailure, RunError, RunOutcome, Runner};
 use crate::space::{ParamSpace, Points, SpaceError};
 use crate::value::{Column, Value};
 
-use super::{Adaptive, Learner, POINT_DIM};
+use super::{Adaptive, Learner, MAX_POINTS, POINT_DIM};
 
 /// The attribute that records a study's `[adaptive]` section, as TOML.
 pub const ADAPTIVE_ATTR: &str = "xyz_adaptive";
 /// The attribute that records the loss a study ended at.
 pub const LOSS_ATTR: &str = "xyz_adaptive_loss";
+
+/// The attribute that records the size of each round, as `16x124 12` (124 rounds of 16, then
+/// one of 12), so that `--into` can ask them again.
+pub const ROUNDS_ATTR: &str = "xyz_adaptive_rounds";
+
+/// Round sizes as [`ROUNDS_ATTR`] writes them: runs of equal sizes as `SIZExCOUNT`.
+fn rounds_text(sizes: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sizes.len() {
+        let run = sizes[i..].iter().take_while(|s| **s == sizes[i]).count();
+        out.push(if run == 1 {
+            sizes[i].to_string()
+        } else {
+            format!("{}x{run}", sizes[i])
+        });
+        i += run;
+    }
+    out.join(" ")
+}
+
+/// The round sizes [`rounds_text`] wrote; `None` for text it did not write.
+fn parse_rounds(text: &str) -> Option<Vec<usize>> {
+    let mut sizes = Vec::new();
+    for part in text.split_whitespace() {
+        let (size, count) = match part.split_once('x') {
+            Some((s, c)) => (s.parse::<usize>().ok()?, c.parse::<usize>().ok()?),
+            None => (part.parse::<usize>().ok()?, 1),
+        };
+        if size == 0 || count == 0 || sizes.len() + count > MAX_POINTS as usize {
+            return None;
+        }
+        sizes.extend(std::iter::repeat_n(size, count));
+    }
+    Some(sizes)
+}
 
 /// An adaptive study that cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -289,19 +325,62 @@ pub fn run_from(
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let mut rounds: Vec<Dataset> = Vec::new();
     let mut failures: Vec<CaseFailure> = Vec::new();
+    // The size of each round, those on record first.
+    let mut sizes: Vec<usize> = Vec::new();
     if let Some(existing) = existing {
         let name = &sig.outputs[output].name;
         let sha256 = runner.function().sha256();
         let told = points_of(existing, adaptive, checked.constants(), sha256, name)?;
-        for (point, value) in &told {
-            let xs: Vec<f64> = point
+        let floats = |point: &[Value]| -> Vec<f64> {
+            point
                 .iter()
                 .map(|v| match v {
                     Value::F64(x) => *x,
                     _ => f64::NAN,
                 })
-                .collect();
-            learner.tell(&xs, *value);
+                .collect()
+        };
+        let recorded = match existing.attrs.iter().find(|(n, _)| n == ROUNDS_ATTR) {
+            Some((_, Value::Str(text))) => {
+                parse_rounds(text).filter(|r| r.iter().sum::<usize>() == told.len())
+            }
+            _ => None,
+        };
+        // The rounds on record asked again of the learner, each told its results, so it
+        // stands where the run that made them left it: more rounds then choose what a longer
+        // run would have. Where a round asks other points (a dataset from elsewhere), the
+        // points are told as they stand.
+        let mut replayed = false;
+        if let Some(recorded) = recorded {
+            let mut at = 0;
+            replayed = true;
+            for &size in &recorded {
+                let asked = learner.ask(size);
+                let same = asked.len() == size
+                    && asked
+                        .iter()
+                        .zip(&told[at..at + size])
+                        .all(|(a, (p, _))| *a == floats(p));
+                if !same {
+                    replayed = false;
+                    break;
+                }
+                for (point, value) in &told[at..at + size] {
+                    learner.tell(&floats(point), *value);
+                }
+                learner.loss();
+                at += size;
+            }
+            if replayed {
+                sizes = recorded;
+            }
+        }
+        if !replayed {
+            learner = Learner::new(adaptive);
+            for (point, value) in &told {
+                learner.tell(&floats(point), *value);
+            }
+            sizes = vec![told.len()];
         }
         rows.extend(told.into_iter().map(|(p, _)| p));
         rounds.push(existing.clone());
@@ -348,6 +427,7 @@ pub fn run_from(
             f
         }));
         rows.extend(round);
+        sizes.push(points.len());
         rounds.push(ds);
         on_round(&Round {
             number: rounds.len() - usize::from(existing.is_some()),
@@ -384,12 +464,15 @@ pub fn run_from(
     }
     dataset
         .attrs
-        .retain(|(n, _)| n != ADAPTIVE_ATTR && n != LOSS_ATTR);
+        .retain(|(n, _)| n != ADAPTIVE_ATTR && n != LOSS_ATTR && n != ROUNDS_ATTR);
     let section = toml::to_string(&adaptive.to_toml()).unwrap_or_default();
     dataset
         .attrs
         .push((ADAPTIVE_ATTR.into(), Value::Str(section)));
     dataset.attrs.push((LOSS_ATTR.into(), Value::F64(loss)));
+    dataset
+        .attrs
+        .push((ROUNDS_ATTR.into(), Value::Str(rounds_text(&sizes))));
     Ok(RunOutcome {
         dataset,
         failures,
@@ -463,6 +546,55 @@ mod tests {
         .unwrap();
         assert_eq!(again.dataset.aux_coords, ds.aux_coords);
         assert!(ds.attrs.iter().any(|(n, _)| n == LOSS_ATTR));
+    }
+
+    #[test]
+    fn round_sizes_are_written_and_read_back() {
+        for sizes in [vec![], vec![16; 124], vec![16, 16, 12, 16, 5, 5]] {
+            let text = rounds_text(&sizes);
+            assert_eq!(parse_rounds(&text), Some(sizes.clone()), "{text}");
+        }
+        assert_eq!(rounds_text(&[16, 16, 12]), "16x2 12");
+        for bad in ["16x", "x3", "0", "-1", "16x0", "a", "16x99999999999"] {
+            assert_eq!(parse_rounds(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn more_rounds_on_a_studys_points_are_those_of_a_longer_run() {
+        let f = peak();
+        let mut space = ParamSpace::new();
+        space.constant("a", Value::F64(0.01));
+        let go = |n: u64, existing: Option<&Dataset>| {
+            let study = study(&format!("x = [-1.0, 0.8]\nn = {n}\nrounds = 8"));
+            run_from(
+                &Runner::new(&f, &Sequential),
+                f.signature(),
+                &space,
+                &study,
+                existing,
+                |_| {},
+            )
+            .unwrap()
+            .dataset
+        };
+        let short = go(48, None);
+        let longer = go(96, Some(&short));
+        let long = go(96, None);
+        assert_eq!(longer, long);
+        // From a dataset whose rounds are not on record, the points are told as they stand.
+        let mut bare = short.clone();
+        bare.attrs.retain(|(n, _)| n != ROUNDS_ATTR);
+        let other = go(96, Some(&bare));
+        assert_eq!(other.aux_coords[0].values.len(), 96);
+        assert_eq!(
+            other
+                .attrs
+                .iter()
+                .find(|(n, _)| n == ROUNDS_ATTR)
+                .map(|(_, v)| v.clone()),
+            Some(Value::Str("48 8x6".into()))
+        );
     }
 
     #[test]
