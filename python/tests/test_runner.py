@@ -120,6 +120,13 @@ def test_an_adaptive_study_is_identical_to_the_cli_and_learns_where_the_function
         r.run_adaptive({"x": [-1.0, 1.0], "y": [-1.0, 1.0], "n": 5, "loss": "curvature"})
     with pytest.raises(xyz.SpecError, match="when to stop is missing"):
         r.run_adaptive({"x": [-1.0, 1.0], "y": [-1.0, 1.0]})
+    # A learner per combination, each with its corners, along the one dim of points.
+    r = xyz.Runner(guest("ring"), constants={"spins": 0})
+    ds = r.run_adaptive({"x": [-1.0, 1.0], "y": [-1.0, 1.0], "n": 300}, combos={"a": [0.1, 0.3]})
+    assert ds.a.dims == ("point",) and sorted(set(ds.a.values.tolist())) == [0.1, 0.3]
+    for a in (0.1, 0.3):
+        corners = {(x, y) for x, y, w in zip(ds.x.values, ds.y.values, ds.a.values) if w == a and abs(x) == 1 and abs(y) == 1}
+        assert len(corners) == 4
 
 
 def test_parallel_runs_give_the_same_dataset():

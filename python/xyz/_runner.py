@@ -223,6 +223,7 @@ class Runner:
     def run_adaptive(
         self,
         adaptive: "Mapping[str, Any]",
+        combos: "Mapping[str, Any] | None" = None,
         constants: "Mapping[str, Any] | None" = None,
         parallel: bool = False,
         num_workers: "int | None" = None,
@@ -234,13 +235,14 @@ class Runner:
         of one or two float arguments (``{"x": [-1, 1]}``), when to stop (``n`` evaluations,
         ``loss_goal``, or both), and optionally ``loss``, ``output`` and ``rounds``. Points are
         chosen in rounds from the results of the rounds before, so the same points come out
-        however many workers evaluate them. The points lie along the dim ``point``, each
-        adaptive argument a coordinate along it; ``last_run`` holds the rounds and the loss
-        reached.
+        however many workers evaluate them. With ``combos``, each combination has a learner of
+        its own, and a round's points go to the learners by their losses. The points lie along
+        the dim ``point``, each adaptive argument (and combo) a coordinate along it;
+        ``last_run`` holds the rounds and the loss reached.
 
         >>> ds = r.run_adaptive({"x": [-1, 1], "n": 500}, constants={"a": 0.01})  # doctest: +SKIP
         """
-        spec = self._spec(adaptive=adaptive, constants=constants, coords=coords)
+        spec = self._spec(combos=combos, adaptive=adaptive, constants=constants, coords=coords)
         return self._run(spec, parallel, num_workers, executor, progbar)
 
 

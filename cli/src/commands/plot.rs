@@ -408,13 +408,34 @@ impl PlotCommand {
             .aux_coords
             .iter()
             .find(|a| a.name == self.x && !dims.iter().any(|d| d.name == a.name));
+        // An adaptive study's points: those of the combinations --sel keeps.
+        let combination = combination_coords(ds);
+        let kept = self.kept_points(ds, &combination)?;
         if let (Some(ax), Some(y)) = (along, &self.y)
             && let Some(ay) = ds
                 .aux_coords
                 .iter()
                 .find(|a| a.name == *y && a.dim == ax.dim && a.name != ax.name)
         {
-            return self.triangulated(ds, var, ax, ay, &shown, &value_of(var, part));
+            let groups = groups_of(&combination, &kept);
+            if groups.len() > 1 {
+                bail!(
+                    "--x {} --y {}: a heatmap of points shows one combination; pick one with \
+                     --sel ({})",
+                    ax.name,
+                    ay.name,
+                    combination
+                        .iter()
+                        .map(|c| format!("{}=VALUE", c.name))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+            let title = match groups.first() {
+                Some((label, _)) if !label.is_empty() => format!("{shown} at {label}"),
+                _ => shown.clone(),
+            };
+            return self.triangulated(ds, var, ax, ay, &title, &kept, &value_of(var, part));
         }
         if let Some(aux) = along {
             if self.y.is_some() {
@@ -448,6 +469,9 @@ impl PlotCommand {
             let (name, value) = sel
                 .split_once('=')
                 .with_context(|| format!("--sel {sel}: expected DIM=VALUE or DIM=LO:HI"))?;
+            if combination.iter().any(|c| c.name == name.trim()) {
+                continue;
+            }
             let d = dim_index(name.trim(), "--sel")?;
             if let Some((lo, hi)) = value.split_once(':') {
                 picked[d] = dims[d].range(lo, hi)?;
@@ -492,7 +516,37 @@ impl PlotCommand {
                 Column::I64(v) => v[i] as f64,
                 _ => f64::NAN,
             };
+            picked[x].retain(|&i| kept[i]);
             picked[x].sort_by(|a, b| at(*a).total_cmp(&at(*b)));
+            if !combination.is_empty() && free.is_empty() && var.elements() == 1 {
+                // A line per combination through its own points, read off linearly where
+                // another combination has a point.
+                let xs: Vec<f64> = picked[x].iter().map(|&i| at(i)).collect();
+                let of = value_of(var, part);
+                let mut series = Vec::new();
+                for (label, members) in groups_of(&combination, &kept) {
+                    let (px, py): (Vec<f64>, Vec<f64>) = members
+                        .iter()
+                        .filter(|&&i| ds.cells[i] == CellState::Ok)
+                        .map(|&i| (at(i), of(i)))
+                        .unzip();
+                    series.push((label, xyz_core::adaptive::interpolate_1d(&px, &py, &xs)));
+                }
+                if series.len() > 40 {
+                    bail!(
+                        "{} lines (one per combination) is more than 40; keep some with --sel",
+                        series.len()
+                    );
+                }
+                let labels = xs.iter().map(|v| number(*v)).collect();
+                return Ok(Plot::Lines {
+                    title: shown.clone(),
+                    x: Axis::scattered(aux.name.clone(), labels, xs),
+                    value: shown,
+                    series,
+                    points: false,
+                });
+            }
         }
 
         // Strides of the variable's values: swept dims, then extra dims.
@@ -626,13 +680,18 @@ impl PlotCommand {
     /// A heatmap of `var` over two coordinates along one dim (an adaptive study's points):
     /// the values read off linearly over the points' Delaunay triangles, on a grid fine
     /// enough for the image.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the parts of the plan a heatmap of points draws"
+    )]
     fn triangulated(
         &self,
         ds: &Dataset,
         var: &xyz_core::DataVar,
         ax: &xyz_core::space::AuxCoord,
         ay: &xyz_core::space::AuxCoord,
-        shown: &str,
+        title: &str,
+        kept: &[bool],
         of: &dyn Fn(usize) -> f64,
     ) -> anyhow::Result<Plot> {
         if ds.dims.len() != 1 || var.elements() != 1 {
@@ -653,10 +712,14 @@ impl PlotCommand {
                 other => bail!("a coordinate of {} values cannot be an axis", other.ty()),
             }
         };
-        let (xs, ys) = (numbers(&ax.values)?, numbers(&ay.values)?);
+        let (all_x, all_y) = (numbers(&ax.values)?, numbers(&ay.values)?);
+        let chosen: Vec<usize> = (0..all_x.len()).filter(|&i| kept[i]).collect();
+        let xs: Vec<f64> = chosen.iter().map(|&i| all_x[i]).collect();
+        let ys: Vec<f64> = chosen.iter().map(|&i| all_y[i]).collect();
         let points: Vec<[f64; 2]> = xs.iter().zip(&ys).map(|(x, y)| [*x, *y]).collect();
-        let values: Vec<f64> = (0..points.len())
-            .map(|i| {
+        let values: Vec<f64> = chosen
+            .iter()
+            .map(|&i| {
                 if ds.cells[i] == CellState::Ok {
                     of(i)
                 } else {
@@ -691,14 +754,91 @@ impl PlotCommand {
             Axis::numeric(name.to_string(), v.iter().map(|x| number(*x)).collect(), v)
         };
         Ok(Plot::Heatmap {
-            title: format!("{shown}, {} points", points.len()),
+            title: format!("{title}, {} points", points.len()),
             x: axis(&ax.name, gx),
             y: axis(&ay.name, gy),
-            value: shown.to_string(),
+            value: var.name.clone(),
             values: grid,
             log: false,
         })
     }
+}
+
+impl PlotCommand {
+    /// Which points of an adaptive study's `combination` coordinates the `--sel`s naming them
+    /// keep (all, for any other dataset): each the coordinate nearest the value given.
+    fn kept_points(
+        &self,
+        ds: &Dataset,
+        combination: &[&xyz_core::space::AuxCoord],
+    ) -> anyhow::Result<Vec<bool>> {
+        let n = ds.dims.first().map_or(0, |d| d.coords.len());
+        let mut kept = vec![true; n];
+        for sel in &self.sel {
+            let Some((name, value)) = sel.split_once('=') else {
+                continue;
+            };
+            let Some(coord) = combination.iter().find(|c| c.name == name.trim()) else {
+                continue;
+            };
+            let dim = Dim {
+                name: coord.name.clone(),
+                coords: coord.values.clone(),
+            };
+            let at = dim.find(value.trim())?;
+            let want = label(&coord.values.get(at));
+            if want != value.trim() {
+                eprintln!("--sel {sel}: the nearest value is {}={want}", coord.name);
+            }
+            for (i, k) in kept.iter_mut().enumerate() {
+                *k &= label(&coord.values.get(i)) == want;
+            }
+        }
+        Ok(kept)
+    }
+}
+
+/// The coordinates of an adaptive study that name its points' combination (its combos), in
+/// order; none for a study without combos or a dataset of no study.
+fn combination_coords(ds: &Dataset) -> Vec<&xyz_core::space::AuxCoord> {
+    let study = ds
+        .attrs
+        .iter()
+        .find(|(n, _)| n == xyz_core::adaptive::ADAPTIVE_ATTR)
+        .and_then(|(_, v)| match v {
+            Value::Str(text) => toml::from_str::<toml::Table>(text).ok(),
+            _ => None,
+        })
+        .and_then(|t| xyz_core::adaptive::Adaptive::from_toml(&t).ok());
+    let Some(study) = study else {
+        return Vec::new();
+    };
+    ds.aux_coords
+        .iter()
+        .filter(|a| a.dim == xyz_core::adaptive::POINT_DIM)
+        .filter(|a| !study.args.iter().any(|(n, _)| *n == a.name))
+        .collect()
+}
+
+/// The kept points grouped by their combination, each with its label (`a=0.3, b=x`), in order
+/// of first appearance.
+fn groups_of(
+    combination: &[&xyz_core::space::AuxCoord],
+    kept: &[bool],
+) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, _) in kept.iter().enumerate().filter(|(_, k)| **k) {
+        let label = combination
+            .iter()
+            .map(|c| format!("{}={}", c.name, label(&c.values.get(i))))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match groups.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((label, vec![i])),
+        }
+    }
+    groups
 }
 
 /// Element `flat` of `var`'s values as a number to plot (a complex one's `part`).

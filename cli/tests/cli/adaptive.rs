@@ -194,14 +194,14 @@ fn what_cannot_be_learnt_is_refused_naming_it() {
     let spec = dir.write(
         "m.toml",
         &format!(
-            "function = \"{}\"\n[combos]\nmaxiter = [10, 20]\n[adaptive]\nx = [0.0, 1.0]\n\
-             y = [0.0, 1.0]\nn = 5\n",
+            "function = \"{}\"\n[[cases]]\nmaxiter = 10\n[[cases]]\nmaxiter = 20\n\
+             [adaptive]\nx = [0.0, 1.0]\ny = [0.0, 1.0]\nn = 5\n",
             guest("mandel")
         ),
     );
     let text = dir.xyz_err(&["run", spec.to_str().unwrap()]);
     assert!(
-        text.contains("[adaptive] goes with [constants] only"),
+        text.contains("[adaptive] goes with [combos] and [constants]; [[cases]] and [samples]"),
         "{text}"
     );
     let spec = dir.write(
@@ -413,4 +413,71 @@ fn a_grid_is_read_off_the_points_beside_the_output() {
         "4",
     ]);
     assert!(err.contains("this spec has no [adaptive] section"), "{err}");
+}
+
+#[test]
+fn each_combination_has_a_learner_and_its_points_along_one_dim() {
+    let dir = Dir::new();
+    let spec = dir.write(
+        "pc.toml",
+        &format!(
+            "function = \"{}\"\n[combos]\na = [0.3, 0.05, 0.01]\n[adaptive]\nx = [-1.0, 1.0]\n\
+             n = 300\nrounds = 12\n",
+            guest("peak")
+        ),
+    );
+    let spec = spec.to_str().unwrap();
+    for out in ["pc.zarr", "pc.parquet"] {
+        dir.xyz_ok(
+            &["run", spec, "-o", out, "--grid", "21", "--force", "-q"],
+            0,
+        );
+    }
+    // Every combination has its bounds and its own points; pandas reads the same rows.
+    let check = "import numpy as np, pandas as pd, xarray as xr\n\
+                 ds = xr.open_zarr('pc.zarr').load()\n\
+                 assert ds.y.dims == ('point',) and ds.a.dims == ('point',) and ds.sizes['point'] == 300\n\
+                 x, a = ds.x.values, ds.a.values\n\
+                 np.testing.assert_allclose(ds.y.values, x + a * a / (a * a + x * x), rtol=1e-12)\n\
+                 for w in (0.3, 0.05, 0.01):\n    xs = x[a == w]\n    assert -1.0 in xs and 1.0 in xs and len(xs) > 20, (w, len(xs))\n\
+                 df = pd.read_parquet('pc.parquet')\n\
+                 assert list(df.columns[:3]) == ['point', 'a', 'x'], df.columns\n\
+                 np.testing.assert_array_equal(df.x.to_numpy(), x)\n\
+                 g = xr.open_zarr('pc-grid.zarr').load()\n\
+                 assert g.y.dims == ('a', 'x') and g.a.values.tolist() == [0.3, 0.05, 0.01]\n\
+                 gx = g.x.values\n\
+                 for k, w in enumerate(g.a.values):\n    assert np.nanmax(np.abs(g.y.values[k] - (gx + w * w / (w * w + gx * gx)))) < 0.2\n";
+    let out = dir.sh(&format!("python3 -c \"{check}\""));
+    assert!(out.status.success(), "{out:?}");
+    // A line per combination, each through its own points.
+    dir.xyz_ok(&["plot", "pc.zarr", "--x", "x", "-o", "pc.svg"], 0);
+    let svg = std::fs::read_to_string(dir.path("pc.svg")).unwrap();
+    for label in ["a=0.3", "a=0.05", "a=0.01"] {
+        assert!(svg.contains(label), "no legend for {label}");
+    }
+    let long = svg
+        .split("<polyline")
+        .skip(1)
+        .filter(|p| p.find("/>").unwrap_or(0) > 500)
+        .count();
+    assert_eq!(long, 3, "three lines");
+    dir.xyz_ok(
+        &[
+            "plot", "pc.zarr", "--x", "x", "--sel", "a=0.01", "-o", "one.svg",
+        ],
+        0,
+    );
+    // A study grown in two runs is still the one a single run gives.
+    let half = dir.write(
+        "half.toml",
+        &std::fs::read_to_string(spec)
+            .unwrap()
+            .replace("n = 300", "n = 144"),
+    );
+    dir.xyz_ok(
+        &["run", half.to_str().unwrap(), "--into", "grown.zarr", "-q"],
+        0,
+    );
+    dir.xyz_ok(&["run", spec, "--into", "grown.zarr", "-q"], 0);
+    assert_eq!(tree(&dir.path("grown.zarr")), tree(&dir.path("pc.zarr")));
 }

@@ -16,10 +16,11 @@ use crate::value::Column;
 pub const GRID_ATTR: &str = "xyz_grid_of";
 
 /// The dataset of `study`'s points `ds` read off on a grid of `sizes` values per adaptive
-/// argument (evenly over its bounds): a dim per argument, and each numeric output of one
-/// number per case as f64, linear between the points (over their Delaunay triangles in two
-/// arguments). Cells outside the points with values are `not reached`. The attributes are
-/// the points', and [`GRID_ATTR`] names `points` (the file they are in).
+/// argument (evenly over its bounds): a dim per combo (its values, in the order the points
+/// first take them), then one per adaptive argument, and each numeric output of one number
+/// per case as f64, linear between the points of its combination (over their Delaunay
+/// triangles in two arguments). Cells outside the points with values are `not reached`. The
+/// attributes are the points', and [`GRID_ATTR`] names `points` (the file they are in).
 pub fn grid(ds: &Dataset, study: &Adaptive, sizes: &[usize], points: &str) -> Dataset {
     let axes: Vec<Vec<f64>> = study
         .args
@@ -27,6 +28,7 @@ pub fn grid(ds: &Dataset, study: &Adaptive, sizes: &[usize], points: &str) -> Da
         .zip(sizes)
         .map(|((_, [lo, hi]), n)| linspace(*lo, *hi, *n))
         .collect();
+    let n_points = ds.cells.len();
     let coord = |name: &str| -> Vec<f64> {
         match ds
             .aux_coords
@@ -35,11 +37,47 @@ pub fn grid(ds: &Dataset, study: &Adaptive, sizes: &[usize], points: &str) -> Da
             .map(|a| &a.values)
         {
             Some(Column::F64(v)) => v.clone(),
-            _ => Vec::new(),
+            _ => vec![f64::NAN; n_points],
         }
     };
     let along: Vec<Vec<f64>> = study.args.iter().map(|(n, _)| coord(n)).collect();
-    let cells: usize = axes.iter().map(Vec::len).product();
+    // The combos: each coordinate along the points that is not an adaptive argument, with
+    // its values in order of first appearance; each point's combination is a cell of theirs.
+    let combos: Vec<&crate::space::AuxCoord> = ds
+        .aux_coords
+        .iter()
+        .filter(|a| a.dim == super::POINT_DIM && !study.args.iter().any(|(n, _)| *n == a.name))
+        .collect();
+    let mut combo_dims: Vec<SweptDim> = Vec::new();
+    let mut flat = vec![0usize; n_points];
+    for c in &combos {
+        let mut values = Column::new(c.values.ty());
+        let mut seen: Vec<crate::value::Value> = Vec::new();
+        let mut index = Vec::with_capacity(n_points);
+        for i in 0..n_points {
+            let v = c.values.get(i);
+            let k = match seen.iter().position(|k| *k == v) {
+                Some(k) => k,
+                None => {
+                    values.push(&v);
+                    seen.push(v);
+                    seen.len() - 1
+                }
+            };
+            index.push(k);
+        }
+        for (f, k) in flat.iter_mut().zip(index) {
+            *f = *f * seen.len() + k;
+        }
+        combo_dims.push(SweptDim {
+            name: c.name.clone(),
+            coords: values,
+        });
+    }
+    let sizes_of: Vec<usize> = combo_dims.iter().map(|d| d.coords.len()).collect();
+    let n_combinations: usize = sizes_of.iter().product();
+    let block: usize = axes.iter().map(Vec::len).product();
+    let cells = n_combinations * block;
     let mut vars = Vec::new();
     for var in &ds.vars {
         if var.elements() != 1 {
@@ -64,14 +102,21 @@ pub fn grid(ds: &Dataset, study: &Adaptive, sizes: &[usize], points: &str) -> Da
             .zip(&ds.cells)
             .map(|(v, c)| if *c == CellState::Ok { *v } else { f64::NAN })
             .collect();
-        let data = match along.as_slice() {
-            [xs] => interpolate_1d(xs, &values, &axes[0]),
-            [xs, ys] => {
-                let pts: Vec<[f64; 2]> = xs.iter().zip(ys).map(|(x, y)| [*x, *y]).collect();
-                Interpolant::new(&pts, &values).grid(&axes[0], &axes[1])
+        let mut data = Vec::with_capacity(cells);
+        for k in 0..n_combinations {
+            let members: Vec<usize> = (0..n_points).filter(|&i| flat[i] == k).collect();
+            let pick = |v: &[f64]| -> Vec<f64> { members.iter().map(|&i| v[i]).collect() };
+            let own = pick(&values);
+            match along.as_slice() {
+                [xs] => data.extend(interpolate_1d(&pick(xs), &own, &axes[0])),
+                [xs, ys] => {
+                    let (xs, ys) = (pick(xs), pick(ys));
+                    let pts: Vec<[f64; 2]> = xs.iter().zip(&ys).map(|(x, y)| [*x, *y]).collect();
+                    data.extend(Interpolant::new(&pts, &own).grid(&axes[0], &axes[1]));
+                }
+                _ => data.extend(std::iter::repeat_n(f64::NAN, block)),
             }
-            _ => continue,
-        };
+        }
         vars.push(DataVar {
             name: var.name.clone(),
             ty: ScalarType::F64,
@@ -95,14 +140,18 @@ pub fn grid(ds: &Dataset, study: &Adaptive, sizes: &[usize], points: &str) -> Da
     let mut attrs = ds.attrs.clone();
     attrs.push((GRID_ATTR.into(), crate::value::Value::Str(points.into())));
     Dataset {
-        dims: study
-            .args
-            .iter()
-            .zip(axes)
-            .map(|((name, _), coords)| SweptDim {
-                name: name.clone(),
-                coords: Column::F64(coords),
-            })
+        dims: combo_dims
+            .into_iter()
+            .chain(
+                study
+                    .args
+                    .iter()
+                    .zip(axes)
+                    .map(|((name, _), coords)| SweptDim {
+                        name: name.clone(),
+                        coords: Column::F64(coords),
+                    }),
+            )
             .collect(),
         vars,
         cells,

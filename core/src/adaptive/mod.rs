@@ -6,17 +6,22 @@
 //! loss, and asks new points where the loss is largest. The losses and the choice of points
 //! follow python-adaptive's `Learner1D` and `Learner2D`.
 //!
+//! With combos, each combination has a learner of its own, and a round's points are shared
+//! among them by their losses ([`Balance`]).
+//!
 //! Points are asked in rounds of `rounds` points, each round told every result of the rounds
 //! before it and nothing else: the points chosen depend on the spec and the function's values
 //! only, never on which worker finished first, so a study chooses the same points on every
 //! machine. The evaluated points lie along a [`POINT_DIM`] dim, numbered in the order they
-//! were asked, each adaptive argument a coordinate along it.
+//! were asked, each combo and adaptive argument a coordinate along it.
 
+mod balance;
 mod interpolate;
 mod learner1d;
 mod learner2d;
 mod run;
 
+pub use balance::Balance;
 pub use interpolate::{GRID_ATTR, Interpolant, grid, interpolate_1d, linspace};
 pub use learner1d::Learner1D;
 pub use learner2d::Learner2D;

@@ -8,7 +8,7 @@ use crate::runner::{CaseFailure, RunError, RunOutcome, Runner};
 use crate::space::{ParamSpace, Points, SpaceError};
 use crate::value::{Column, Value};
 
-use super::{Adaptive, Learner, MAX_POINTS, POINT_DIM};
+use super::{Adaptive, Balance, MAX_POINTS, POINT_DIM};
 
 /// The attribute that records a study's `[adaptive]` section, as TOML.
 pub const ADAPTIVE_ATTR: &str = "xyz_adaptive";
@@ -57,7 +57,7 @@ fn parse_rounds(text: &str) -> Option<Vec<usize>> {
 pub enum AdaptiveError {
     /// The space around the adaptive arguments is not one a learner can sweep.
     #[error(
-        "[adaptive] goes with [constants] only; [combos], [[cases]] and [samples] cannot be \
+        "[adaptive] goes with [combos] and [constants]; [[cases]] and [samples] cannot be \
          combined with it"
     )]
     Combined,
@@ -166,6 +166,7 @@ type Told = (Vec<Value>, Option<f64>);
 fn points_of(
     existing: &Dataset,
     adaptive: &Adaptive,
+    names: &[String],
     constants: &[(String, Value)],
     sha256: Option<&str>,
     output: &str,
@@ -241,10 +242,9 @@ fn points_of(
         }
     }
     let n = existing.cells.len();
-    let coords: Vec<&Column> = adaptive
-        .args
+    let coords: Vec<&Column> = names
         .iter()
-        .map(|(name, _)| {
+        .map(|name| {
             existing
                 .aux_coords
                 .iter()
@@ -286,7 +286,7 @@ pub fn run_from(
     existing: Option<&Dataset>,
     mut on_round: impl FnMut(&Round),
 ) -> Result<RunOutcome, AdaptiveError> {
-    if !space.combos.is_empty() || !space.cases.is_empty() || space.samples.is_some() {
+    if !space.cases.is_empty() || space.samples.is_some() {
         return Err(AdaptiveError::Combined);
     }
     for (name, _) in &adaptive.args {
@@ -300,9 +300,17 @@ pub fn run_from(
         }
     }
     let output = learnt_output(adaptive, sig)?;
-    let names: Vec<String> = adaptive.args.iter().map(|(n, _)| n.clone()).collect();
+    // Each point gives the combos' values, then the adaptive arguments'.
+    let combo_names: Vec<String> = space.combos.iter().map(|(n, _)| n.clone()).collect();
+    let names: Vec<String> = combo_names
+        .iter()
+        .cloned()
+        .chain(adaptive.args.iter().map(|(n, _)| n.clone()))
+        .collect();
+    let mut points_space = space.clone();
+    points_space.combos.clear();
     let with = |rows: Vec<Vec<Value>>| {
-        let mut s = space.clone();
+        let mut s = points_space.clone();
         s.points = Some(Points {
             dim: POINT_DIM.into(),
             args: names.clone(),
@@ -310,18 +318,47 @@ pub fn run_from(
         });
         s
     };
-    // The whole space is checked before anything runs.
-    let first = vec![
-        adaptive
-            .args
+    // The whole space is checked before anything runs, and the combos' values typed as the
+    // function takes them: a point at the lower bounds, at every combination.
+    let lower: Vec<Value> = adaptive
+        .args
+        .iter()
+        .map(|(_, [lo, _])| Value::F64(*lo))
+        .collect();
+    let mut probe = space.clone();
+    probe.points = Some(Points {
+        dim: POINT_DIM.into(),
+        args: adaptive.args.iter().map(|(n, _)| n.clone()).collect(),
+        rows: vec![lower],
+    });
+    let checked = probe.bind(sig)?;
+    let combos: Vec<&Column> = checked.dims()[1..].iter().map(|d| &d.coords).collect();
+    let mut combinations: Vec<Vec<Value>> = vec![Vec::new()];
+    for coords in &combos {
+        combinations = combinations
+            .into_iter()
+            .flat_map(|c| {
+                (0..coords.len()).map(move |i| {
+                    let mut c = c.clone();
+                    c.push(coords.get(i));
+                    c
+                })
+            })
+            .collect();
+    }
+    let n_combos = combo_names.len();
+    let floats = |point: &[Value]| -> Vec<f64> {
+        point[n_combos..]
             .iter()
-            .map(|(_, [lo, _])| Value::F64(*lo))
-            .collect(),
-    ];
-    let checked = with(first).bind(sig)?;
+            .map(|v| match v {
+                Value::F64(x) => *x,
+                _ => f64::NAN,
+            })
+            .collect()
+    };
 
     let started = std::time::Instant::now();
-    let mut learner = Learner::new(adaptive);
+    let mut balance = Balance::new(adaptive, combinations.clone());
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let mut rounds: Vec<Dataset> = Vec::new();
     let mut failures: Vec<CaseFailure> = Vec::new();
@@ -330,24 +367,22 @@ pub fn run_from(
     if let Some(existing) = existing {
         let name = &sig.outputs[output].name;
         let sha256 = runner.function().sha256();
-        let told = points_of(existing, adaptive, checked.constants(), sha256, name)?;
-        let floats = |point: &[Value]| -> Vec<f64> {
-            point
-                .iter()
-                .map(|v| match v {
-                    Value::F64(x) => *x,
-                    _ => f64::NAN,
-                })
-                .collect()
-        };
+        let told = points_of(
+            existing,
+            adaptive,
+            &names,
+            checked.constants(),
+            sha256,
+            name,
+        )?;
         let recorded = match existing.attrs.iter().find(|(n, _)| n == ROUNDS_ATTR) {
             Some((_, Value::Str(text))) => {
                 parse_rounds(text).filter(|r| r.iter().sum::<usize>() == told.len())
             }
             _ => None,
         };
-        // The rounds on record asked again of the learner, each told its results, so it
-        // stands where the run that made them left it: more rounds then choose what a longer
+        // The rounds on record asked again of the learners, each told its results, so they
+        // stand where the run that made them left them: more rounds then choose what a longer
         // run would have. Where a round asks other points (a dataset from elsewhere), the
         // points are told as they stand.
         let mut replayed = false;
@@ -355,20 +390,22 @@ pub fn run_from(
             let mut at = 0;
             replayed = true;
             for &size in &recorded {
-                let asked = learner.ask(size);
+                let asked = balance.ask(size);
                 let same = asked.len() == size
                     && asked
                         .iter()
                         .zip(&told[at..at + size])
-                        .all(|(a, (p, _))| *a == floats(p));
+                        .all(|((c, a), (p, _))| {
+                            p[..n_combos] == combinations[*c][..] && *a == floats(p)
+                        });
                 if !same {
                     replayed = false;
                     break;
                 }
-                for (point, value) in &told[at..at + size] {
-                    learner.tell(&floats(point), *value);
+                for ((c, a), (_, value)) in asked.iter().zip(&told[at..at + size]) {
+                    balance.tell(*c, a, *value);
                 }
-                learner.loss();
+                balance.loss();
                 at += size;
             }
             if replayed {
@@ -376,9 +413,20 @@ pub fn run_from(
             }
         }
         if !replayed {
-            learner = Learner::new(adaptive);
+            balance = Balance::new(adaptive, combinations.clone());
             for (point, value) in &told {
-                learner.tell(&floats(point), *value);
+                let c = balance.combination_of(&point[..n_combos]).ok_or_else(|| {
+                    AdaptiveError::OtherStudy(format!(
+                        "has a point at a combination the spec does not sweep: {}",
+                        names[..n_combos]
+                            .iter()
+                            .zip(point)
+                            .map(|(n, v)| format!("{n}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+                balance.tell(c, &floats(point), *value);
             }
             sizes = vec![told.len()];
         }
@@ -390,36 +438,42 @@ pub fn run_from(
     let mut loss = if rows.is_empty() {
         f64::INFINITY
     } else {
-        learner.loss()
+        balance.loss()
     };
     loop {
         if rows.len() >= budget || adaptive.loss_goal.is_some_and(|goal| loss <= goal) {
             break;
         }
         let asking = std::time::Instant::now();
-        let points = learner.ask(adaptive.rounds.min(budget - rows.len()));
+        let points = balance.ask(adaptive.rounds.min(budget - rows.len()));
         planning += asking.elapsed();
         if points.is_empty() {
             break;
         }
         let round: Vec<Vec<Value>> = points
             .iter()
-            .map(|p| p.iter().map(|x| Value::F64(*x)).collect())
+            .map(|(c, p)| {
+                combinations[*c]
+                    .iter()
+                    .cloned()
+                    .chain(p.iter().map(|x| Value::F64(*x)))
+                    .collect()
+            })
             .collect();
         let bound = with(round.clone()).bind(sig)?;
         let outcome = runner.run(&bound)?;
         let ds = outcome.dataset;
         let telling = std::time::Instant::now();
         let values = &ds.vars[output].data;
-        for (j, p) in points.iter().enumerate() {
+        for (j, (c, p)) in points.iter().enumerate() {
             let value = match (ds.cells[j], values) {
                 (CellState::Ok, Column::F64(v)) => Some(v[j]).filter(|y| y.is_finite()),
                 (CellState::Ok, Column::I64(v)) => Some(v[j] as f64),
                 _ => None,
             };
-            learner.tell(p, value);
+            balance.tell(*c, p, value);
         }
-        loss = learner.loss();
+        loss = balance.loss();
         planning += telling.elapsed();
         let offset = rows.len() as u64;
         failures.extend(outcome.failures.into_iter().map(|mut f| {
@@ -549,6 +603,50 @@ mod tests {
     }
 
     #[test]
+    fn each_combination_learns_its_own_points_along_one_dim() {
+        let f = peak();
+        let mut space = ParamSpace::new();
+        space.combo(
+            "a",
+            crate::ComboValues::List(vec![Value::F64(0.3), Value::F64(0.01)]),
+        );
+        let adaptive = study("x = [-1.0, 0.8]\nn = 120\nrounds = 8");
+        let outcome = run(
+            &Runner::new(&f, &Sequential),
+            f.signature(),
+            &space,
+            &adaptive,
+            |_| {},
+        )
+        .unwrap();
+        let ds = outcome.dataset;
+        assert_eq!(ds.shape(), vec![120]);
+        let names: Vec<&str> = ds.aux_coords.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["a", "x"]);
+        let (Column::F64(a), Column::F64(x)) = (&ds.aux_coords[0].values, &ds.aux_coords[1].values)
+        else {
+            panic!()
+        };
+        let y = match &ds.vars[0].data {
+            Column::F64(v) => v,
+            _ => panic!(),
+        };
+        for i in 0..120 {
+            assert_eq!(y[i], x[i] + a[i] * a[i] / (a[i] * a[i] + x[i] * x[i]));
+        }
+        let sharp = a.iter().filter(|v| **v == 0.01).count();
+        assert!(
+            sharp > 20 && sharp < 100,
+            "{sharp} of 120 for the sharp peak"
+        );
+        // Each combination has its bounds.
+        for w in [0.3, 0.01] {
+            let xs: Vec<f64> = (0..120).filter(|&i| a[i] == w).map(|i| x[i]).collect();
+            assert!(xs.contains(&-1.0) && xs.contains(&0.8));
+        }
+    }
+
+    #[test]
     fn round_sizes_are_written_and_read_back() {
         for sizes in [vec![], vec![16; 124], vec![16, 16, 12, 16, 5, 5]] {
             let text = rounds_text(&sizes);
@@ -618,8 +716,9 @@ mod tests {
             go("x = [0.0, 1.0]\nn = 5\noutput = 'z'", &space).contains("outputs are: y, label")
         );
         assert!(go("q = [0.0, 1.0]\nn = 5", &space).contains("`q` in adaptive"));
-        let mut combos = space.clone();
-        combos.combo("a", crate::ComboValues::List(vec![Value::F64(1.0)]));
-        assert!(go("x = [0.0, 1.0]\nn = 5", &combos).contains("[constants] only"));
+        let mut cases = space.clone();
+        cases.constants.clear();
+        cases.case(vec![("a".into(), Value::F64(1.0))]);
+        assert!(go("x = [0.0, 1.0]\nn = 5", &cases).contains("[[cases]] and [samples] cannot"));
     }
 }
