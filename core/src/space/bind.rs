@@ -181,7 +181,7 @@ impl ParamSpace {
             }
             case_cells.push(cell);
         }
-        // Samples: the rows drawn, along one dim numbered from 0.
+        // Samples or points: their rows, along one dim numbered from 0.
         let mut aux_coords = Vec::new();
         let case_names = match (&self.samples, &self.points) {
             (None, None) => case_names,

@@ -128,7 +128,10 @@ pub enum SpaceError {
     )]
     SamplesWithCases,
     /// Points and explicit cases or samples together.
-    #[error("[adaptive] goes with [constants] only, not with [[cases]] or [samples]")]
+    #[error(
+        "points along a dim of their own (an [adaptive] study's) go with [combos] and \
+         [constants], not with [[cases]] or [samples]"
+    )]
     PointsWithCases,
     /// A name taken by the dim of samples or points.
     #[error("`{dim}` names the dim of the {}, so no {what} may be called so", if dim == SAMPLE_DIM { "samples" } else { "points" })]
