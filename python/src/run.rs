@@ -122,6 +122,22 @@ fn run_adaptive(
     progress: Option<&Bound<'_, PyAny>>,
     on_cancel: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(Py<PyDict>, Py<PyDict>)> {
+    let (dataset, outcome, last) = learn(py, engine, spec, study, None, progress, on_cancel)?;
+    let d = adaptive_summary(py, &dataset, &outcome, last, 0)?;
+    Ok((crate::frame::to_python(py, dataset)?, d.unbind()))
+}
+
+/// The study `study` of `spec` on `engine`, after the points of `existing` (a dataset of the
+/// same study) if any: the dataset, the run's outcome and its last round.
+fn learn(
+    py: Python<'_>,
+    engine: &Engine<'_>,
+    spec: &xyz::Spec,
+    study: &xyz::adaptive::Adaptive,
+    existing: Option<&Dataset>,
+    progress: Option<&Bound<'_, PyAny>>,
+    on_cancel: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Dataset, xyz::RunOutcome<()>, Option<xyz::adaptive::Round>)> {
     use xyz::adaptive::{AdaptiveError, Round};
     let sig = engine.function.signature().clone();
     let total = study.n.unwrap_or(0);
@@ -130,7 +146,7 @@ fn run_adaptive(
         let tick = |n: u64| control.tick(n);
         let mut runner = Runner::new(function, pool);
         runner.progress(&tick).cancel(&control.cancel);
-        xyz::adaptive::run(&runner, &sig, &spec.space, study, |r: &Round| {
+        xyz::adaptive::run_from(&runner, &sig, &spec.space, study, existing, |r: &Round| {
             last = Some(*r)
         })
     })?;
@@ -138,6 +154,7 @@ fn run_adaptive(
         Ok(outcome) => outcome,
         Err(AdaptiveError::Run(RunError::Cancelled)) => return Err(interrupted()),
         Err(e @ AdaptiveError::Run(_)) => return Err(raise(Kind::Function, &e)),
+        Err(e @ AdaptiveError::OtherStudy(_)) => return Err(raise(Kind::Dataset, &e)),
         Err(e) => return Err(raise(Kind::Spec, &e)),
     };
     let (mut dataset, outcome) = outcome.split();
@@ -145,20 +162,121 @@ fn run_adaptive(
     dataset
         .set_extra_coords(&spec.coords)
         .map_err(|e| raise_text(Kind::Spec, format!("coords: {e}")))?;
-    let points = dataset.cells.len() as u64;
-    let d = summary(py, points, &outcome, &Lacking::all())?;
-    let last = last.unwrap_or(Round {
-        number: 0,
-        points: 0,
-        evaluated: 0,
-        failed: 0,
-        loss: f64::INFINITY,
-        planning: std::time::Duration::ZERO,
-    });
-    d.set_item("rounds", last.number)?;
-    d.set_item("loss", last.loss)?;
-    d.set_item("planning_seconds", last.planning.as_secs_f64())?;
-    Ok((crate::frame::to_python(py, dataset)?, d.unbind()))
+    Ok((dataset, outcome, last))
+}
+
+/// The summary of a study that had `had` points before: points evaluated, failures, rounds
+/// and the loss reached.
+fn adaptive_summary<'py>(
+    py: Python<'py>,
+    dataset: &Dataset,
+    outcome: &xyz::RunOutcome<()>,
+    last: Option<xyz::adaptive::Round>,
+    had: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let added = (dataset.cells.len() - had) as u64;
+    let d = summary(py, added, outcome, &Lacking::all())?;
+    let loss = dataset
+        .attrs
+        .iter()
+        .find(|(n, _)| n == xyz::adaptive::LOSS_ATTR)
+        .and_then(|(_, v)| match v {
+            xyz::Value::F64(l) => Some(*l),
+            _ => None,
+        })
+        .unwrap_or(f64::INFINITY);
+    d.set_item("points", dataset.cells.len())?;
+    d.set_item("rounds", last.map_or(0, |r| r.number))?;
+    d.set_item("loss", loss)?;
+    d.set_item(
+        "planning_seconds",
+        last.map_or(0.0, |r| r.planning.as_secs_f64()),
+    )?;
+    Ok(d)
+}
+
+/// Adds points to the study's dataset at `into` (made if missing), under its lock: the rounds
+/// on record asked again, then new ones; gives the summary.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the keyword arguments of Harvester.harvest_adaptive"
+)]
+fn harvest_adaptive(
+    py: Python<'_>,
+    engine: &Engine<'_>,
+    spec: &xyz::Spec,
+    study: &xyz::adaptive::Adaptive,
+    into: &std::path::Path,
+    progress: Option<&Bound<'_, PyAny>>,
+    on_cancel: Option<&Bound<'_, PyAny>>,
+    waiting: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyDict>> {
+    let dest = lock_into(py, into, Conflicts::Refuse, waiting)?;
+    let existing = if dest.path().exists() {
+        Some(
+            py.detach(|| xyz::output::read(dest.path(), dest.format()))
+                .map_err(|e| raise(Kind::Dataset, &e))?,
+        )
+    } else {
+        None
+    };
+    let had = existing.as_ref().map_or(0, |d| d.cells.len());
+    let (dataset, outcome, last) = learn(
+        py,
+        engine,
+        spec,
+        study,
+        existing.as_ref(),
+        progress,
+        on_cancel,
+    )?;
+    dest.check_holds(&dataset)
+        .map_err(|e| raise(Kind::Dataset, &e))?;
+    let mut layout = dataset.clone();
+    layout.cells.clear();
+    match dest
+        .harvest(&layout)
+        .map_err(|e| raise(Kind::Dataset, &e))?
+    {
+        Some(mut harvest) => {
+            harvest.put_dataset(&dataset);
+            py.detach(|| dest.write_merged(harvest))
+                .map_err(|e| raise(Kind::Dataset, &e))?;
+        }
+        None => py
+            .detach(|| dest.write(&dataset))
+            .map_err(|e| raise(Kind::Dataset, &e))?,
+    }
+    Ok(adaptive_summary(py, &dataset, &outcome, last, had)?.unbind())
+}
+
+/// The dataset at `into` to merge into, its lock taken (each holder that makes it wait told
+/// to `waiting`).
+fn lock_into(
+    py: Python<'_>,
+    into: &std::path::Path,
+    conflicts: Conflicts,
+    waiting: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Sink> {
+    let mut told = Vec::new();
+    let dest = py
+        .detach(|| {
+            Sink::merge_into(into, conflicts, Encoding::default(), |holder| {
+                told.push(format!(
+                    "waiting for pid {} on {} to finish merging into {}",
+                    holder.pid,
+                    holder.host,
+                    into.display()
+                ));
+            })
+        })
+        .map_err(|e| raise(Kind::Dataset, &e))?;
+    if let Some(w) = waiting {
+        for line in told {
+            w.call1((line,))?;
+        }
+    }
+    Ok(dest)
 }
 
 /// Merges the sweep `spec` of `function` into the dataset at `into` (made if missing),
@@ -191,6 +309,16 @@ pub fn harvest(
     let spec = crate::spec::spec_of(spec, &base)?;
     let sig = function.loaded.function.signature().clone();
     let sha = function.loaded.sha256.clone();
+    let engine = Engine {
+        function: &*function.loaded.function,
+        executor,
+        threads,
+    };
+    if let Some(study) = &spec.adaptive {
+        return harvest_adaptive(
+            py, &engine, &spec, study, &into, progress, on_cancel, waiting,
+        );
+    }
     let bound = bind(&spec, &sig)?;
     let layout = Dataset::sweep(&bound, &sig, Some(&sha), &spec.attrs, &spec.coords)
         .map_err(|e| raise_text(Kind::Spec, format!("coords: {e}")))?;
@@ -201,31 +329,9 @@ pub fn harvest(
     } else {
         Conflicts::Refuse
     };
-    let mut told = Vec::new();
-    let dest = py
-        .detach(|| {
-            Sink::merge_into(&into, conflicts, Encoding::default(), |holder| {
-                told.push(format!(
-                    "waiting for pid {} on {} to finish merging into {}",
-                    holder.pid,
-                    holder.host,
-                    into.display()
-                ));
-            })
-        })
-        .map_err(|e| raise(Kind::Dataset, &e))?;
-    if let Some(w) = waiting {
-        for line in told {
-            w.call1((line,))?;
-        }
-    }
+    let dest = lock_into(py, &into, conflicts, waiting)?;
     dest.check_holds(&layout)
         .map_err(|e| raise(Kind::Dataset, &e))?;
-    let engine = Engine {
-        function: &*function.loaded.function,
-        executor,
-        threads,
-    };
     let Some(harvest) = dest
         .harvest(&layout)
         .map_err(|e| raise(Kind::Dataset, &e))?

@@ -49,3 +49,19 @@ def test_a_dataset_of_another_function_is_refused_without_losing_it(tmp_path):
 def test_overwrite_and_csv_refused():
     with pytest.raises(xyz.DatasetError, match=r"\.csv"):
         xyz.Harvester(xyz.Runner(guest("add"), constants={"c": 0}), "d.csv").harvest_combos({"a": [1.0], "b": [1.0]})
+
+
+def test_an_adaptive_study_grows_by_harvests_into_what_one_run_gives(tmp_path):
+    r = xyz.Runner(guest("ring"), constants={"a": 0.2, "spins": 0})
+    h = xyz.Harvester(r, tmp_path / "ring.zarr")
+    study = {"x": [-1.0, 1.0], "y": [-1.0, 1.0], "rounds": 8}
+    first = h.harvest_adaptive({**study, "n": 160})
+    assert first["evaluated"] == 160 and first["points"] == 160
+    more = h.harvest_adaptive({**study, "n": 320})
+    assert more["evaluated"] == 160 and more["points"] == 320
+    once = r.run_adaptive({**study, "n": 320})
+    assert h.full_ds.load().identical(once)
+    # Another study's points are refused, the dataset left as it was.
+    with pytest.raises(xyz.DatasetError, match="learnt with loss"):
+        h.harvest_adaptive({**study, "n": 400, "loss": "uniform"})
+    assert h.full_ds.sizes["point"] == 320

@@ -305,6 +305,23 @@ class Harvester:
         spec = self.runner._spec(combos=combos, cases=cases, constants=constants, fields=fields)
         return self._harvest(spec, parallel, num_workers, executor, progbar, overwrite, recompute, retry_failed, keep_existing)
 
+    def harvest_adaptive(
+        self,
+        adaptive: "Mapping[str, Any]",
+        combos: "Mapping[str, Any] | None" = None,
+        constants: "Mapping[str, Any] | None" = None,
+        parallel: bool = False,
+        num_workers: "int | None" = None,
+        executor: Any = None,
+        progbar: bool = False,
+    ) -> "dict[str, Any]":
+        """Adds points to the adaptive study's dataset (made if it does not exist), as
+        ``xyz run --into`` does: the rounds on record are asked of the learners again, then
+        new rounds until ``n`` points in all or ``loss_goal``. A dataset of another study is
+        refused. Returns the summary (points evaluated, failed, rounds, loss)."""
+        spec = self.runner._spec(combos=combos, adaptive=adaptive, constants=constants)
+        return self._harvest(spec, parallel, num_workers, executor, progbar, False, False, False, False)
+
     def harvest_cases(
         self,
         cases: "Sequence[Any]",
