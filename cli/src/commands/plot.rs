@@ -801,23 +801,9 @@ impl PlotCommand {
 /// The coordinates of an adaptive study that name its points' combination (its combos), in
 /// order; none for a study without combos or a dataset of no study.
 fn combination_coords(ds: &Dataset) -> Vec<&xyz_core::space::AuxCoord> {
-    let study = ds
-        .attrs
-        .iter()
-        .find(|(n, _)| n == xyz_core::adaptive::ADAPTIVE_ATTR)
-        .and_then(|(_, v)| match v {
-            Value::Str(text) => toml::from_str::<toml::Table>(text).ok(),
-            _ => None,
-        })
-        .and_then(|t| xyz_core::adaptive::Adaptive::from_toml(&t).ok());
-    let Some(study) = study else {
-        return Vec::new();
-    };
-    ds.aux_coords
-        .iter()
-        .filter(|a| a.dim == xyz_core::adaptive::POINT_DIM)
-        .filter(|a| !study.args.iter().any(|(n, _)| *n == a.name))
-        .collect()
+    xyz_core::adaptive::Adaptive::recorded_in(ds)
+        .map(|study| study.combination_coords(ds))
+        .unwrap_or_default()
 }
 
 /// The kept points grouped by their combination, each with its label (`a=0.3, b=x`), in order

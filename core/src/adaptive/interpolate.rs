@@ -43,11 +43,7 @@ pub fn grid(ds: &Dataset, study: &Adaptive, sizes: &[usize], points: &str) -> Da
     let along: Vec<Vec<f64>> = study.args.iter().map(|(n, _)| coord(n)).collect();
     // The combos: each coordinate along the points that is not an adaptive argument, with
     // its values in order of first appearance; each point's combination is a cell of theirs.
-    let combos: Vec<&crate::space::AuxCoord> = ds
-        .aux_coords
-        .iter()
-        .filter(|a| a.dim == super::POINT_DIM && !study.args.iter().any(|(n, _)| *n == a.name))
-        .collect();
+    let combos = study.combination_coords(ds);
     let mut combo_dims: Vec<SweptDim> = Vec::new();
     let mut flat = vec![0usize; n_points];
     for c in &combos {
@@ -75,6 +71,10 @@ pub fn grid(ds: &Dataset, study: &Adaptive, sizes: &[usize], points: &str) -> Da
         });
     }
     let sizes_of: Vec<usize> = combo_dims.iter().map(|d| d.coords.len()).collect();
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); sizes_of.iter().product()];
+    for (i, f) in flat.iter().enumerate() {
+        members[*f].push(i);
+    }
     let n_combinations: usize = sizes_of.iter().product();
     let block: usize = axes.iter().map(Vec::len).product();
     let cells = n_combinations * block;
@@ -103,8 +103,7 @@ pub fn grid(ds: &Dataset, study: &Adaptive, sizes: &[usize], points: &str) -> Da
             .map(|(v, c)| if *c == CellState::Ok { *v } else { f64::NAN })
             .collect();
         let mut data = Vec::with_capacity(cells);
-        for k in 0..n_combinations {
-            let members: Vec<usize> = (0..n_points).filter(|&i| flat[i] == k).collect();
+        for members in &members {
             let pick = |v: &[f64]| -> Vec<f64> { members.iter().map(|&i| v[i]).collect() };
             let own = pick(&values);
             match along.as_slice() {

@@ -232,6 +232,29 @@ impl Adaptive {
         })
     }
 
+    /// The study a dataset records (its [`ADAPTIVE_ATTR`] attribute), if it records one that
+    /// reads back.
+    pub fn recorded_in(ds: &crate::dataset::Dataset) -> Option<Adaptive> {
+        match ds.attrs.iter().find(|(n, _)| n == ADAPTIVE_ATTR)?.1 {
+            crate::value::Value::Str(ref text) => {
+                Adaptive::from_toml(&toml::from_str(text).ok()?).ok()
+            }
+            _ => None,
+        }
+    }
+
+    /// The coordinates of `ds` (this study's points) that give each point's combination:
+    /// those along [`POINT_DIM`] that are not adaptive arguments, that is its combos.
+    pub fn combination_coords<'a>(
+        &self,
+        ds: &'a crate::dataset::Dataset,
+    ) -> Vec<&'a crate::space::AuxCoord> {
+        ds.aux_coords
+            .iter()
+            .filter(|a| a.dim == POINT_DIM && !self.args.iter().any(|(n, _)| *n == a.name))
+            .collect()
+    }
+
     /// The `[adaptive]` table that reads back as this.
     pub fn to_toml(&self) -> toml::Table {
         let mut t = toml::Table::new();

@@ -51,6 +51,16 @@ fn parse_rounds(text: &str) -> Option<Vec<usize>> {
     Some(sizes)
 }
 
+/// The value of the learnt output at cell `i`: `None` where the case failed or gave no
+/// finite number.
+fn learnt_value(cells: &[CellState], values: &Column, i: usize) -> Option<f64> {
+    match (cells[i], values) {
+        (CellState::Ok, Column::F64(v)) => Some(v[i]).filter(|y| y.is_finite()),
+        (CellState::Ok, Column::I64(v)) => Some(v[i] as f64),
+        _ => None,
+    }
+}
+
 /// An adaptive study that cannot run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -180,14 +190,11 @@ fn points_of(
             .map(|(_, v)| v)
     };
     let recorded = match attr(ADAPTIVE_ATTR) {
-        Some(Value::Str(text)) => toml::from_str::<toml::Table>(text)
-            .ok()
-            .and_then(|t| Adaptive::from_toml(&t).ok())
-            .ok_or_else(|| {
-                other(format!(
-                    "records an [adaptive] section that cannot be read ({ADAPTIVE_ATTR})"
-                ))
-            })?,
+        Some(Value::Str(_)) => Adaptive::recorded_in(existing).ok_or_else(|| {
+            other(format!(
+                "records an [adaptive] section that cannot be read ({ADAPTIVE_ATTR})"
+            ))
+        })?,
         _ => {
             return Err(other(format!(
                 "is not an adaptive study's (it has no {ADAPTIVE_ATTR} attribute)"
@@ -265,12 +272,7 @@ fn points_of(
     Ok((0..n)
         .map(|i| {
             let point = coords.iter().map(|c| c.get(i)).collect();
-            let value = match (existing.cells[i], values) {
-                (CellState::Ok, Column::F64(v)) => Some(v[i]).filter(|y| y.is_finite()),
-                (CellState::Ok, Column::I64(v)) => Some(v[i] as f64),
-                _ => None,
-            };
-            (point, value)
+            (point, learnt_value(&existing.cells, values, i))
         })
         .collect())
 }
@@ -466,12 +468,7 @@ pub fn run_from(
         let telling = std::time::Instant::now();
         let values = &ds.vars[output].data;
         for (j, (c, p)) in points.iter().enumerate() {
-            let value = match (ds.cells[j], values) {
-                (CellState::Ok, Column::F64(v)) => Some(v[j]).filter(|y| y.is_finite()),
-                (CellState::Ok, Column::I64(v)) => Some(v[j] as f64),
-                _ => None,
-            };
-            balance.tell(*c, p, value);
+            balance.tell(*c, p, learnt_value(&ds.cells, values, j));
         }
         loss = balance.loss();
         planning += telling.elapsed();
