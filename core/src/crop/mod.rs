@@ -90,12 +90,21 @@ pub fn function_file(original: &Path) -> String {
 /// Crop directories are named `.xyz-NAME`.
 pub const DIR_PREFIX: &str = ".xyz-";
 
-/// The device and inode of the manifest at `path`, if it is there.
-fn manifest_file_id(path: &Path) -> Option<(u64, u64)> {
+/// What tells one manifest file from another: see [`manifest_file_id`].
+type ManifestFileId = (u64, u64, i128);
+
+/// Which manifest file is at `path` (device, inode, change time in nanoseconds), if one is.
+///
+/// The change time is part of it because a file system may give a new manifest the inode of
+/// the one removed just before it.
+fn manifest_file_id(path: &Path) -> Option<ManifestFileId> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt as _;
-        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+        std::fs::metadata(path).ok().map(|m| {
+            let ctime = i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec());
+            (m.dev(), m.ino(), ctime)
+        })
     }
     #[cfg(not(unix))]
     {
@@ -113,9 +122,9 @@ pub struct Crop {
     space: BoundSpace,
     /// The coordinates of the outputs' extra dims, checked against the signature.
     extra_coords: Vec<crate::space::SweptDim>,
-    /// The manifest file as opened (device and inode): sow writes a new manifest under a new
-    /// name and renames it into place, so another inode means the crop was sown again.
-    manifest_file: Option<(u64, u64)>,
+    /// The manifest file as opened: sow writes a new manifest under a new name and renames it
+    /// into place, so another file there means the crop was sown again.
+    manifest_file: Option<ManifestFileId>,
     /// The keys whose results count: this user's (which seals what this process grows), and
     /// those given with [`Crop::trust`].
     trust: crate::keys::Trust,
