@@ -704,6 +704,26 @@ impl Dataset {
         window
     }
 
+    /// Copies every cell of `part` (its states, errors and the values of the variables both
+    /// have, of one type) into this dataset's cells from `at` on: a dataset of points made
+    /// of the datasets of its rounds.
+    pub fn copy_cells_from(&mut self, part: &Dataset, at: usize) {
+        let n = part.cells.len();
+        self.cells[at..at + n].copy_from_slice(&part.cells);
+        for (cell, error) in &part.errors {
+            self.errors.insert(at + cell, error.clone());
+        }
+        for var in self.vars.iter_mut() {
+            let Some(from) = part.vars.iter().find(|v| v.name == var.name) else {
+                continue;
+            };
+            if from.data.ty() == var.data.ty() {
+                let e = var.elements();
+                var.data.copy_run(at * e, &from.data, 0, n * e);
+            }
+        }
+    }
+
     /// Number of cells in each state: (ok, failed, pending, absent).
     pub fn counts(&self) -> (u64, u64, u64, u64) {
         let mut c = [0u64; 4];

@@ -3,12 +3,13 @@
 
 use xyz_abi::{ScalarType, Signature};
 
-use crate::dataset::{CellState, Dataset};
+use crate::dataset::Dataset;
 use crate::runner::{CaseFailure, RunError, RunOutcome, Runner};
-use crate::space::{ParamSpace, Points, SpaceError};
+use crate::space::{ParamSpace, SpaceError};
 use crate::value::{Column, Value};
 
-use super::{Adaptive, Balance, MAX_POINTS, POINT_DIM};
+use super::study::learnt_value;
+use super::{Adaptive, MAX_POINTS, POINT_DIM, Study};
 
 /// The attribute that records a study's `[adaptive]` section, as TOML.
 pub const ADAPTIVE_ATTR: &str = "xyz_adaptive";
@@ -36,7 +37,7 @@ fn rounds_text(sizes: &[usize]) -> String {
 }
 
 /// The round sizes [`rounds_text`] wrote; `None` for text it did not write.
-fn parse_rounds(text: &str) -> Option<Vec<usize>> {
+pub fn parse_rounds(text: &str) -> Option<Vec<usize>> {
     let mut sizes = Vec::new();
     for part in text.split_whitespace() {
         let (size, count) = match part.split_once('x') {
@@ -49,16 +50,6 @@ fn parse_rounds(text: &str) -> Option<Vec<usize>> {
         sizes.extend(std::iter::repeat_n(size, count));
     }
     Some(sizes)
-}
-
-/// The value of the learnt output at cell `i`: `None` where the case failed or gave no
-/// finite number.
-fn learnt_value(cells: &[CellState], values: &Column, i: usize) -> Option<f64> {
-    match (cells[i], values) {
-        (CellState::Ok, Column::F64(v)) => Some(v[i]).filter(|y| y.is_finite()),
-        (CellState::Ok, Column::I64(v)) => Some(v[i] as f64),
-        _ => None,
-    }
 }
 
 /// An adaptive study that cannot run.
@@ -108,44 +99,6 @@ pub struct Round {
     pub loss: f64,
     /// Time spent choosing points and learning from them, in all: the planner's own cost.
     pub planning: std::time::Duration,
-}
-
-/// The output a study learns from: its index among the signature's outputs.
-fn learnt_output(adaptive: &Adaptive, sig: &Signature) -> Result<usize, AdaptiveError> {
-    let numeric = |i: usize| {
-        let o = &sig.outputs[i];
-        matches!(o.ty, ScalarType::F64 | ScalarType::I64) && o.elements() == 1
-    };
-    match &adaptive.output {
-        Some(name) => {
-            let i = sig
-                .outputs
-                .iter()
-                .position(|o| o.name == *name)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = sig.outputs.iter().map(|o| o.name.as_str()).collect();
-                    AdaptiveError::Output(format!(
-                        "`{name}` is not an output of {}; its outputs are: {}",
-                        sig.name,
-                        names.join(", ")
-                    ))
-                })?;
-            if !numeric(i) {
-                return Err(AdaptiveError::Output(format!(
-                    "`{name}` is not one number per case (an f64 or i64 without dims), so it \
-                     cannot be learnt from"
-                )));
-            }
-            Ok(i)
-        }
-        None => (0..sig.outputs.len()).find(|&i| numeric(i)).ok_or_else(|| {
-            AdaptiveError::Output(format!(
-                "{} has no output that is one number per case (an f64 or i64 without dims) to \
-                 learn from",
-                sig.name
-            ))
-        }),
-    }
 }
 
 /// Runs the adaptive study `adaptive` over `space` (its constants) with `runner`, whose
@@ -288,92 +241,19 @@ pub fn run_from(
     existing: Option<&Dataset>,
     mut on_round: impl FnMut(&Round),
 ) -> Result<RunOutcome, AdaptiveError> {
-    if !space.cases.is_empty() || space.samples.is_some() {
-        return Err(AdaptiveError::Combined);
-    }
-    for (name, _) in &adaptive.args {
-        if let Some((_, arg)) = sig.arg(name)
-            && arg.ty != ScalarType::F64
-        {
-            return Err(AdaptiveError::NotFloat {
-                name: name.clone(),
-                ty: arg.ty,
-            });
-        }
-    }
-    let output = learnt_output(adaptive, sig)?;
-    // Each point gives the combos' values, then the adaptive arguments'.
-    let combo_names: Vec<String> = space.combos.iter().map(|(n, _)| n.clone()).collect();
-    let names: Vec<String> = combo_names
-        .iter()
-        .cloned()
-        .chain(adaptive.args.iter().map(|(n, _)| n.clone()))
-        .collect();
-    let mut points_space = space.clone();
-    points_space.combos.clear();
-    let with = |rows: Vec<Vec<Value>>| {
-        let mut s = points_space.clone();
-        s.points = Some(Points {
-            dim: POINT_DIM.into(),
-            args: names.clone(),
-            rows,
-        });
-        s
-    };
-    // The whole space is checked before anything runs, and the combos' values typed as the
-    // function takes them: a point at the lower bounds, at every combination.
-    let lower: Vec<Value> = adaptive
-        .args
-        .iter()
-        .map(|(_, [lo, _])| Value::F64(*lo))
-        .collect();
-    let mut probe = space.clone();
-    probe.points = Some(Points {
-        dim: POINT_DIM.into(),
-        args: adaptive.args.iter().map(|(n, _)| n.clone()).collect(),
-        rows: vec![lower],
-    });
-    let checked = probe.bind(sig)?;
-    let combos: Vec<&Column> = checked.dims()[1..].iter().map(|d| &d.coords).collect();
-    let mut combinations: Vec<Vec<Value>> = vec![Vec::new()];
-    for coords in &combos {
-        combinations = combinations
-            .into_iter()
-            .flat_map(|c| {
-                (0..coords.len()).map(move |i| {
-                    let mut c = c.clone();
-                    c.push(coords.get(i));
-                    c
-                })
-            })
-            .collect();
-    }
-    let n_combos = combo_names.len();
-    let floats = |point: &[Value]| -> Vec<f64> {
-        point[n_combos..]
-            .iter()
-            .map(|v| match v {
-                Value::F64(x) => *x,
-                _ => f64::NAN,
-            })
-            .collect()
-    };
-
+    let mut study = Study::new(sig, space, adaptive)?;
     let started = std::time::Instant::now();
-    let mut balance = Balance::new(adaptive, combinations.clone());
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let mut rounds: Vec<Dataset> = Vec::new();
     let mut failures: Vec<CaseFailure> = Vec::new();
-    // The size of each round, those on record first.
-    let mut sizes: Vec<usize> = Vec::new();
     if let Some(existing) = existing {
-        let name = &sig.outputs[output].name;
+        let name = &sig.outputs[study.output()].name;
         let sha256 = runner.function().sha256();
         let told = points_of(
             existing,
             adaptive,
-            &names,
-            checked.constants(),
+            study.names(),
+            study.constants(),
             sha256,
             name,
         )?;
@@ -387,143 +267,62 @@ pub fn run_from(
         // stand where the run that made them left them: more rounds then choose what a longer
         // run would have. Where a round asks other points (a dataset from elsewhere), the
         // points are told as they stand.
-        let mut replayed = false;
-        if let Some(recorded) = recorded {
-            let mut at = 0;
-            replayed = true;
-            for &size in &recorded {
-                let asked = balance.ask(size);
-                let same = asked.len() == size
-                    && asked
-                        .iter()
-                        .zip(&told[at..at + size])
-                        .all(|((c, a), (p, _))| {
-                            p[..n_combos] == combinations[*c][..] && *a == floats(p)
-                        });
-                if !same {
-                    replayed = false;
-                    break;
-                }
-                for ((c, a), (_, value)) in asked.iter().zip(&told[at..at + size]) {
-                    balance.tell(*c, a, *value);
-                }
-                balance.loss();
-                at += size;
+        let mut replayed = recorded.is_some();
+        let mut at = 0;
+        for &size in recorded.iter().flatten() {
+            let asked = study.ask_exactly(size);
+            let part = &told[at..at + size];
+            if asked.len() != size || asked.iter().zip(part).any(|(a, (p, _))| a != p) {
+                replayed = false;
+                break;
             }
-            if replayed {
-                sizes = recorded;
-            }
+            study.tell(part.iter().map(|(_, v)| *v));
+            at += size;
         }
         if !replayed {
-            balance = Balance::new(adaptive, combinations.clone());
-            for (point, value) in &told {
-                let c = balance.combination_of(&point[..n_combos]).ok_or_else(|| {
-                    AdaptiveError::OtherStudy(format!(
-                        "has a point at a combination the spec does not sweep: {}",
-                        names[..n_combos]
-                            .iter()
-                            .zip(point)
-                            .map(|(n, v)| format!("{n}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })?;
-                balance.tell(c, &floats(point), *value);
-            }
-            sizes = vec![told.len()];
+            study.restart();
+            study.tell_points(&told)?;
         }
         rows.extend(told.into_iter().map(|(p, _)| p));
         rounds.push(existing.clone());
     }
-    let budget = adaptive.n.unwrap_or(super::MAX_POINTS) as usize;
-    let mut planning = std::time::Duration::ZERO;
-    let mut loss = if rows.is_empty() {
-        f64::INFINITY
-    } else {
-        balance.loss()
-    };
     loop {
-        if rows.len() >= budget || adaptive.loss_goal.is_some_and(|goal| loss <= goal) {
+        let round = study.ask();
+        if round.is_empty() {
             break;
         }
-        let asking = std::time::Instant::now();
-        let points = balance.ask(adaptive.rounds.min(budget - rows.len()));
-        planning += asking.elapsed();
-        if points.is_empty() {
-            break;
-        }
-        let round: Vec<Vec<Value>> = points
-            .iter()
-            .map(|(c, p)| {
-                combinations[*c]
-                    .iter()
-                    .cloned()
-                    .chain(p.iter().map(|x| Value::F64(*x)))
-                    .collect()
-            })
-            .collect();
-        let bound = with(round.clone()).bind(sig)?;
+        let bound = study.space_of(round.clone()).bind(sig)?;
         let outcome = runner.run(&bound)?;
         let ds = outcome.dataset;
-        let telling = std::time::Instant::now();
-        let values = &ds.vars[output].data;
-        for (j, (c, p)) in points.iter().enumerate() {
-            balance.tell(*c, p, learnt_value(&ds.cells, values, j));
-        }
-        loss = balance.loss();
-        planning += telling.elapsed();
+        study.tell(study.values_in(&ds, 0..round.len()));
         let offset = rows.len() as u64;
         failures.extend(outcome.failures.into_iter().map(|mut f| {
             f.case += offset;
             f
         }));
+        let points = round.len();
         rows.extend(round);
-        sizes.push(points.len());
         rounds.push(ds);
         on_round(&Round {
             number: rounds.len() - usize::from(existing.is_some()),
-            points: points.len(),
+            points,
             evaluated: rows.len(),
             failed: failures.len(),
-            loss,
-            planning,
+            loss: study.loss(),
+            planning: study.planning(),
         });
     }
-
-    let bound = with(rows).bind(sig)?;
+    let bound = study.space_of(rows).bind(sig)?;
     let mut dataset = Dataset::empty(&bound, sig, None);
     if let Some(last) = rounds.last() {
         dataset.attrs = last.attrs.clone();
     }
     let mut at = 0usize;
     for round in &rounds {
-        let n = round.cells.len();
-        dataset.cells[at..at + n].copy_from_slice(&round.cells);
-        for (cell, error) in &round.errors {
-            dataset.errors.insert(at + cell, error.clone());
-        }
-        for var in dataset.vars.iter_mut() {
-            let Some(part) = round.vars.iter().find(|v| v.name == var.name) else {
-                continue;
-            };
-            if part.data.ty() == var.data.ty() {
-                let e = var.elements();
-                var.data.copy_run(at * e, &part.data, 0, n * e);
-            }
-        }
-        at += n;
+        dataset.copy_cells_from(round, at);
+        at += round.cells.len();
     }
-    dataset
-        .attrs
-        .retain(|(n, _)| n != ADAPTIVE_ATTR && n != LOSS_ATTR && n != ROUNDS_ATTR);
-    let section = toml::to_string(&adaptive.to_toml()).unwrap_or_default();
-    dataset
-        .attrs
-        .push((ADAPTIVE_ATTR.into(), Value::Str(section)));
-    dataset.attrs.push((LOSS_ATTR.into(), Value::F64(loss)));
-    dataset
-        .attrs
-        .push((ROUNDS_ATTR.into(), Value::Str(rounds_text(&sizes))));
+    record(&mut dataset, &study);
     Ok(RunOutcome {
         dataset,
         failures,
@@ -531,9 +330,28 @@ pub fn run_from(
     })
 }
 
+/// Records `study` in the attributes of its dataset: its section ([`ADAPTIVE_ATTR`]), the
+/// loss it reached ([`LOSS_ATTR`]) and its rounds ([`ROUNDS_ATTR`]).
+pub fn record(dataset: &mut Dataset, study: &Study) {
+    dataset
+        .attrs
+        .retain(|(n, _)| n != ADAPTIVE_ATTR && n != LOSS_ATTR && n != ROUNDS_ATTR);
+    let section = toml::to_string(&study.adaptive().to_toml()).unwrap_or_default();
+    dataset
+        .attrs
+        .push((ADAPTIVE_ATTR.into(), Value::Str(section)));
+    dataset
+        .attrs
+        .push((LOSS_ATTR.into(), Value::F64(study.loss())));
+    dataset
+        .attrs
+        .push((ROUNDS_ATTR.into(), Value::Str(rounds_text(study.sizes()))));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataset::CellState;
     use crate::{ClosureFunction, Function, Sequential};
 
     fn peak() -> ClosureFunction {
