@@ -56,11 +56,15 @@ fn sow(
     let sig = function.loaded.function.signature().clone();
     let bytes = function.bytes.bind(py).as_bytes().to_vec();
     let sha = function.loaded.sha256.clone();
-    let cases = spec
-        .space
-        .bind(&sig)
-        .map_err(|e| raise(Kind::Spec, &e))?
-        .len();
+    // An adaptive study's rounds are cut into batches of one case unless told otherwise.
+    let cases = match &spec.adaptive {
+        Some(_) => 1,
+        None => spec
+            .space
+            .bind(&sig)
+            .map_err(|e| raise(Kind::Spec, &e))?
+            .len(),
+    };
     let into = into
         .map(std::path::absolute)
         .transpose()
@@ -88,6 +92,7 @@ fn sow(
                     num_batches,
                     shuffle: None,
                     force,
+                    adaptive: spec.adaptive.as_ref(),
                 },
             )
         })

@@ -107,7 +107,10 @@ impl GrowCommand {
         let crop = self
             .trust
             .apply(Crop::locate(&self.name, self.parent_dir.as_deref())?)?;
-        if self.worker {
+        // An adaptive study's crop grows round by round: its rounds are chosen by a worker
+        // that finds the round before grown.
+        let adaptive = crop.adaptive().is_some() && self.batches == "missing";
+        if self.worker || adaptive && !self.subprocess {
             return self.work(&crop);
         }
         let batches = select(&self.batches, &crop)?;
@@ -190,11 +193,16 @@ impl GrowCommand {
         }
         let loaded = self.wasm.load_for_crop(crop)?;
         let pool = executor::with_threads(self.jobs)?;
-        let left: u64 = crop
+        let mut left: u64 = crop
             .missing()?
             .iter()
             .map(|&id| crop.plan().cases_of(id).len() as u64)
             .sum();
+        // An adaptive study's cases to come, as far as its `n` tells.
+        if let Some(study) = crop.study_status().filter(|s| s.finished.is_none()) {
+            let grown = study.points - left;
+            left = study.n.map_or(left, |n| n.saturating_sub(grown).max(left));
+        }
         let bar = crate::progress::cases_bar(left, !self.quiet && !self.json);
         let tick = |n: u64| bar.inc(n);
         let started = std::time::Instant::now();
@@ -214,6 +222,9 @@ impl GrowCommand {
             println!("{}", serde_json::to_string_pretty(&summary)?);
         } else if !self.quiet {
             let why = match report.stopped {
+                xyz_core::crop::StopReason::Done if crop.adaptive().is_some() => {
+                    "the adaptive study is finished"
+                }
                 xyz_core::crop::StopReason::Done => "every batch has a result",
                 xyz_core::crop::StopReason::MaxBatches => "--max-batches reached",
                 xyz_core::crop::StopReason::MaxTime => "--max-time reached",

@@ -4,6 +4,7 @@ mod args;
 mod build;
 mod check;
 mod completions;
+mod grid;
 mod grow;
 mod inspect;
 mod key;

@@ -8,6 +8,7 @@ use serde_json::json;
 use xyz_core::Crop;
 
 use super::OutputArgs;
+use super::grid::{grid_sink, write_grid};
 
 use crate::exit_codes;
 
@@ -54,6 +55,11 @@ pub(crate) struct ReapCommand {
     #[arg(long, value_name = "DURATION", requires = "wait")]
     timeout: Option<String>,
 
+    /// For an adaptive study's crop: also write its values read off on a grid of N (one
+    /// argument) or NxM (two) values evenly over the bounds, as STEM-grid.EXT beside the output
+    #[arg(long, value_name = "N|NxM", value_parser = super::grid::parse_grid)]
+    grid: Option<super::grid::GridSize>,
+
     /// Keep the crop after a complete reap
     #[arg(long)]
     keep: bool,
@@ -75,9 +81,19 @@ impl ReapCommand {
             .map(xyz_core::spec::parse_duration)
             .transpose()
             .context("--timeout")?;
-        let crop = self
-            .trust
-            .apply(Crop::locate(&self.name, self.parent_dir.as_deref())?)?;
+        let open = || -> anyhow::Result<Crop> {
+            self.trust
+                .apply(Crop::locate(&self.name, self.parent_dir.as_deref())?)
+        };
+        let mut crop = open()?;
+        let adaptive = crop.adaptive().is_some();
+        if adaptive && self.out.merges() {
+            bail!(
+                "--into: {} is an adaptive study's crop, which reaps to a dataset of its own \
+                 (with `xyz run --into`, a study adds points to its dataset)",
+                crop.name()
+            );
+        }
         // A crop sown to complete a dataset merges into it unless told otherwise.
         let mut out = self.out;
         out.default_into(crop.merges_into());
@@ -85,11 +101,24 @@ impl ReapCommand {
             PathBuf::from(format!("{}.zarr", crop.name()))
         })?;
         dest.check_holds(&crop.layout())?;
+        let grid = match (&self.grid, crop.adaptive()) {
+            (None, _) => None,
+            (Some(size), Some(study)) => Some((size, grid_sink(size, study, &out, &dest)?)),
+            (Some(_), None) => {
+                return Err(crate::UsageError(format!(
+                    "--grid reads an adaptive study's points off on a grid; {} is not an \
+                     adaptive study's crop",
+                    crop.name()
+                ))
+                .into());
+            }
+        };
         if self.wait {
             let began = Instant::now();
             loop {
                 let missing = crop.missing()?.len();
-                if missing == 0 {
+                let finished = crop.study_status().is_none_or(|s| s.finished.is_some());
+                if missing == 0 && finished {
                     break;
                 }
                 if timeout.is_some_and(|t| began.elapsed() >= t) {
@@ -101,6 +130,10 @@ impl ReapCommand {
                     );
                 }
                 std::thread::sleep(POLL);
+                // An adaptive study's rounds are added as it grows.
+                if adaptive {
+                    crop = open()?;
+                }
             }
         }
         // Merging into a store read a window at a time (a Zarr store xyz wrote) takes the
@@ -108,6 +141,7 @@ impl ReapCommand {
         // batch by batch, so only the merged dataset is held.
         let layout = crop.layout();
         let (windowed, harvest) = match dest.merge_windows(&layout)? {
+            _ if adaptive => (None, None),
             Some(merge) => (Some(merge), None),
             None => (None, dest.harvest(&layout)?),
         };
@@ -128,7 +162,9 @@ impl ReapCommand {
             }
             // Every format takes the grid a window at a time (netCDF through a spill), so the
             // dataset is never held whole.
-            (None, None) if dest.writes_windows() => {
+            // An adaptive study's dataset records what its learners reached, once all is
+            // read.
+            (None, None) if dest.writes_windows() && !adaptive => {
                 let reaped = dest.write_windows::<_, anyhow::Error>(&layout, |write| {
                     let cells = xyz_core::output::window_cells(dest.format(), &layout);
                     crop.reap_windows(self.allow_incomplete, cells, write)
@@ -140,6 +176,9 @@ impl ReapCommand {
                 let (dataset, reaped) = reaped.split();
                 dest.write(&dataset)
                     .with_context(|| format!("writing the dataset of {}", crop.name()))?;
+                if let (Some((size, sink)), Some(study)) = (&grid, crop.adaptive()) {
+                    write_grid(&dataset, study, size, &dest, sink)?;
+                }
                 (reaped, "wrote")
             }
         };

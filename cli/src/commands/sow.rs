@@ -114,17 +114,8 @@ impl SowCommand {
             );
         }
         let (spec, module) = self.sweep.load()?;
-        if spec.adaptive.is_some() {
-            anyhow::bail!(
-                "{}: an [adaptive] study chooses its points from its results, a round at a time, \
-                 so it is run with `xyz run` (on one machine, with --launcher for more); it \
-                 cannot be sown as a crop",
-                self.sweep
-                    .spec
-                    .as_deref()
-                    .unwrap_or(std::path::Path::new("the spec"))
-                    .display()
-            );
+        if let Some(adaptive) = &spec.adaptive {
+            return self.sow_adaptive(&spec, adaptive, &module);
         }
         // The bytes sown are the bytes checked: read once, then loaded by a worker that
         // refuses any other file (and caches a module's compiled code for the grows to come).
@@ -203,6 +194,7 @@ impl SowCommand {
                 num_batches: self.num_batches,
                 shuffle: self.shuffle,
                 force: self.force,
+                adaptive: None,
             },
         )?;
         let plan = crop.plan();
@@ -272,6 +264,106 @@ impl SowCommand {
             if sown == Sown::Kept {
                 println!("{grown} of {} batches already grown", plan.batches());
             }
+        }
+        Ok(exit_codes::OK)
+    }
+
+    /// Sows an adaptive study: its first round, the next ones chosen by its growers.
+    fn sow_adaptive(
+        &self,
+        spec: &xyz_core::Spec,
+        adaptive: &xyz_core::adaptive::Adaptive,
+        module: &Path,
+    ) -> anyhow::Result<u8> {
+        for (given, flag) in [
+            (self.into.is_some(), "--into"),
+            (self.num_batches.is_some(), "--num-batches"),
+            (self.shuffle.is_some(), "--shuffle"),
+        ] {
+            anyhow::ensure!(
+                !given,
+                "{flag}: an [adaptive] study's crop chooses its points a round at a time, each \
+                 cut into batches of --batchsize cases (1 by default); {flag} does not apply"
+            );
+        }
+        let bytes = xyz_core::read_function_file(module)?;
+        let sha = xyz_core::sha256_hex(&bytes);
+        let sig = self.cache.probe(module, &sha)?;
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| self.sweep.name(&sig.name));
+        let output = spec
+            .output
+            .as_deref()
+            .map(std::path::absolute)
+            .transpose()
+            .context("resolving the spec's output")?;
+        let (crop, sown) = Crop::sow(
+            &self.parent_dir,
+            &Sowing {
+                name: &name,
+                function: &bytes,
+                function_file: &xyz_core::crop::function_file(module),
+                sha256: &sha,
+                signature: &sig,
+                space: &spec.space,
+                limits: &spec.limits,
+                attrs: &spec.attrs,
+                coords: &spec.coords,
+                subset: None,
+                into: None,
+                output: output.as_deref(),
+                batchsize: self.batchsize,
+                num_batches: None,
+                shuffle: None,
+                force: self.force,
+                adaptive: Some(adaptive),
+            },
+        )?;
+        let plan = crop.plan();
+        let study = crop
+            .study_status()
+            .context("the crop sown is not adaptive")?;
+        let what = match sown {
+            Sown::New => "new",
+            Sown::Kept => "kept",
+            Sown::Replaced => "replaced",
+        };
+        if self.json {
+            let summary = json!({
+                "name": crop.name(),
+                "dir": crop.dir(),
+                "sown": what,
+                "function": sig.to_string(),
+                "sha256": crop.sha256(),
+                "cases": plan.cases(),
+                "batches": plan.batches(),
+                "batchsize": plan.batchsize(),
+                "adaptive": study,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else if !self.quiet {
+            let verb = match sown {
+                Sown::New => "sowed",
+                Sown::Kept => "kept the identical",
+                Sown::Replaced => "replaced",
+            };
+            let goal = match (adaptive.n, adaptive.loss_goal) {
+                (Some(n), Some(l)) => format!("{n} points or a loss of {l}"),
+                (Some(n), None) => format!("{n} points"),
+                (None, Some(l)) => format!("a loss of {l}"),
+                (None, None) => "no point left".into(),
+            };
+            println!(
+                "{verb} adaptive crop {} in {}: {} rounds so far ({} points in {} batches); \
+                 its growers choose the next rounds until {goal}",
+                crop.name(),
+                crop.dir().display(),
+                study.rounds,
+                plan.cases(),
+                plan.batches(),
+            );
         }
         Ok(exit_codes::OK)
     }

@@ -102,6 +102,25 @@ fn render_all(statuses: &[Status], queues: &Queues) -> Result<String, std::fmt::
     Ok(text)
 }
 
+/// An adaptive study's state on one line: its rounds, points and loss, and whether it is
+/// finished.
+fn study_line(s: &xyz_core::crop::StudyStatus) -> String {
+    let points = match s.n {
+        Some(n) => format!("{}/{n} points", s.points),
+        None => format!("{} points", s.points),
+    };
+    let loss = match (s.loss, s.loss_goal) {
+        (Some(l), Some(goal)) => format!(", loss {l:.4} (goal {goal})"),
+        (Some(l), None) => format!(", loss {l:.4}"),
+        (None, _) => String::new(),
+    };
+    let state = match s.finished {
+        Some(why) => format!("; finished: {why}"),
+        None => "; the next rounds are chosen as these are grown".into(),
+    };
+    format!("{} rounds, {points}{loss}{state}", s.rounds)
+}
+
 /// A failure on one line: the case's arguments and the first line of its message.
 fn failure(f: &xyz_core::CaseFailure) -> String {
     let args: Vec<String> = f.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -126,6 +145,9 @@ fn render(st: &Status, queues: &Queues, out: &mut impl Write) -> std::fmt::Resul
         "  cases     {}/{} grown, {} failed",
         st.cases_grown, st.cases, st.failed_cases
     )?;
+    if let Some(study) = &st.study {
+        writeln!(out, "  study     {}", study_line(study))?;
+    }
     for (i, f) in st.recent_failures.iter().enumerate() {
         writeln!(
             out,
@@ -139,7 +161,7 @@ fn render(st: &Status, queues: &Queues, out: &mut impl Write) -> std::fmt::Resul
         st.recent_cases_per_second.or(st.cases_per_second),
         st.eta_seconds,
     ) {
-        (Some(rate), Some(eta)) if st.grown < st.batches => {
+        (Some(rate), Some(eta)) if !st.is_complete() => {
             writeln!(
                 out,
                 "  rate      {rate:.0} cases/s, about {} to go",
@@ -323,8 +345,15 @@ impl StatusCommand {
         let mut drawn = 0;
         let mut seen = HashSet::new();
         loop {
-            let statuses: Vec<Status> = crops.iter().map(Crop::status).collect::<Result<_, _>>()?;
-            let done = statuses.iter().all(|st| st.grown >= st.batches);
+            // An adaptive study's crop gains rounds as it grows.
+            let statuses: Vec<Status> = crops
+                .iter()
+                .map(|c| match c.adaptive() {
+                    Some(_) => c.reopened()?.status(),
+                    None => c.status(),
+                })
+                .collect::<Result<_, _>>()?;
+            let done = statuses.iter().all(Status::is_complete);
             let elapsed = duration(started.elapsed().as_secs_f64());
             if live {
                 let mut text = render_all(&statuses, &Queues::ask(&statuses))?;
@@ -372,11 +401,17 @@ fn line(st: &Status) -> String {
         "{}: {}/{} batches, {}/{} cases, {} failed",
         st.name, st.grown, st.batches, st.cases_grown, st.cases, st.failed_cases
     );
+    if let Some(study) = &st.study {
+        text += &format!(", {} rounds", study.rounds);
+        if let Some(loss) = study.loss {
+            text += &format!(", loss {loss:.4}");
+        }
+    }
     if let Some(rate) = st.recent_cases_per_second.or(st.cases_per_second) {
         text += &format!(", {rate:.0} cases/s");
     }
     match st.eta_seconds {
-        _ if st.grown >= st.batches => text += ", complete",
+        _ if st.is_complete() => text += ", complete",
         Some(eta) => text += &format!(", about {} to go", duration(eta)),
         None => {}
     }

@@ -259,6 +259,12 @@ impl Study {
         self.asked.iter().map(|(c, p)| self.row(*c, p)).collect()
     }
 
+    /// The round last asked and not yet told: each point's combination and adaptive
+    /// arguments' values.
+    pub fn asked(&self) -> &[(usize, Vec<f64>)] {
+        &self.asked
+    }
+
     /// Tells the round last asked the learnt output's value at each of its points, in order
     /// (`None` where the case failed).
     pub fn tell(&mut self, values: impl IntoIterator<Item = Option<f64>>) {
@@ -276,11 +282,7 @@ impl Study {
 
     /// The learnt output's values at cells `range` of `dataset`, a dataset of this study's
     /// points.
-    pub fn values_in(
-        &self,
-        dataset: &Dataset,
-        range: std::ops::Range<usize>,
-    ) -> Vec<Option<f64>> {
+    pub fn values_in(&self, dataset: &Dataset, range: std::ops::Range<usize>) -> Vec<Option<f64>> {
         let values = &dataset.vars[self.output].data;
         range
             .map(|i| learnt_value(&dataset.cells, values, i))

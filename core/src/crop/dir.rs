@@ -11,6 +11,7 @@
 //!   growers/          one record per process that grew batches
 //!   jobs/             scheduler scripts, batch lists, logs and job records
 //!   cache/            compiled modules, for the nodes that grow
+//!   rounds/           an adaptive study's rounds, each the points its grower chose
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,9 +33,11 @@ pub const JOBS: &str = "jobs";
 pub const SUBSET_FILE: &str = "cases.u64";
 /// The directory of the compiled-module cache the nodes that grow a crop share.
 pub(crate) const CACHE: &str = "cache";
+/// The directory of an adaptive study's rounds.
+pub(crate) const ROUNDS: &str = "rounds";
 
 /// Where each part of the crop at a directory is: the manifest, `results/`, `claims/`,
-/// `committed/`, `growers/`, `jobs/`, `cache/` and the list of cases sown.
+/// `committed/`, `growers/`, `jobs/`, `cache/`, `rounds/` and the list of cases sown.
 #[derive(Debug, Clone, Copy)]
 pub struct CropDir<'a> {
     root: &'a Path,
@@ -81,6 +84,11 @@ impl<'a> CropDir<'a> {
         self.root.join(JOBS)
     }
 
+    /// `rounds/`.
+    pub fn rounds(&self) -> PathBuf {
+        self.root.join(ROUNDS)
+    }
+
     /// `cases.u64`.
     pub fn subset(&self) -> PathBuf {
         self.root.join(SUBSET_FILE)
@@ -88,12 +96,12 @@ impl<'a> CropDir<'a> {
 
     /// The directories growers and reapers write and read, which must be directories of the
     /// crop's own (never links to elsewhere).
-    pub fn working_dirs(&self) -> [PathBuf; 6] {
-        [RESULTS, CLAIMS, COMMITTED, GROWERS, JOBS, CACHE].map(|d| self.root.join(d))
+    pub fn working_dirs(&self) -> [PathBuf; 7] {
+        [RESULTS, CLAIMS, COMMITTED, GROWERS, JOBS, CACHE, ROUNDS].map(|d| self.root.join(d))
     }
 
     /// The directories a new sowing replaces.
-    pub(crate) fn grown_dirs(&self) -> [(&'static str, PathBuf); 3] {
-        [RESULTS, CLAIMS, COMMITTED].map(|d| (d, self.root.join(d)))
+    pub(crate) fn grown_dirs(&self) -> [(&'static str, PathBuf); 4] {
+        [RESULTS, CLAIMS, COMMITTED, ROUNDS].map(|d| (d, self.root.join(d)))
     }
 }

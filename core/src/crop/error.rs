@@ -107,6 +107,21 @@ pub enum CropError {
     /// There is no key to seal the results grown.
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
+    /// Reap of an adaptive study's crop whose study is not finished.
+    #[error(
+        "the adaptive study is not finished: {rounds} rounds of {points} points so far, and more \
+         to choose; grow on (xyz grow NAME), or reap with --allow-incomplete to take the \
+         points so far"
+    )]
+    Unfinished {
+        /// Rounds chosen.
+        rounds: usize,
+        /// Points chosen.
+        points: u64,
+    },
+    /// The `[adaptive]` section cannot be sown or grown as it stands.
+    #[error(transparent)]
+    Adaptive(#[from] crate::adaptive::AdaptiveError),
     /// Reap found batches missing.
     #[error(
         "the crop is incomplete: {missing} of {batches} batches are not grown (the first: {}){}; \

@@ -1,7 +1,9 @@
 //! Growing: evaluating batches of a crop and writing their results, gathered into packs.
 
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
+use super::rounds::Advance;
 use super::*;
 
 /// What grow did.
@@ -298,13 +300,58 @@ impl<'a> Grow<'a> {
     }
 
     /// Grows as a worker, claiming batches until none is left: see [`Crop::work`].
+    ///
+    /// A worker on an adaptive study's crop that finds every batch grown chooses the next
+    /// round (or, when another grower is choosing it, waits for it) and grows on, until the
+    /// study is finished.
     pub fn as_worker(&self, options: &WorkerOptions) -> Result<WorkReport, CropError> {
-        self.crop.work_with(
-            self.function,
-            self.executor,
-            options,
-            self.progress,
-            &self.stop,
-        )
+        let work = |crop: &Crop, options: &WorkerOptions| {
+            crop.work_with(
+                self.function,
+                self.executor,
+                options,
+                self.progress,
+                &self.stop,
+            )
+        };
+        let began = std::time::Instant::now();
+        let mut report = work(self.crop, options)?;
+        let poll = (options.lease / 4).clamp(Duration::from_millis(20), Duration::from_secs(2));
+        let mut reopened: Option<Crop> = None;
+        while report.stopped == StopReason::Done {
+            let crop = reopened.as_ref().unwrap_or(self.crop);
+            match crop.advance(options.lease)? {
+                Advance::Finished => break,
+                Advance::Waiting => std::thread::sleep(poll),
+                Advance::Next => {}
+            }
+            let next = crop.reopened()?;
+            // The limits hold for the whole grow, every round of it.
+            let mut left = options.clone();
+            if let Some(max) = options.max_batches {
+                if report.batches >= max {
+                    report.stopped = StopReason::MaxBatches;
+                    break;
+                }
+                left.max_batches = Some(max - report.batches);
+            }
+            if let Some(max) = options.max_time {
+                match max.checked_sub(began.elapsed()) {
+                    Some(t) if !t.is_zero() => left.max_time = Some(t),
+                    _ => {
+                        report.stopped = StopReason::MaxTime;
+                        break;
+                    }
+                }
+            }
+            let more = work(&next, &left)?;
+            report.batches += more.batches;
+            report.cases += more.cases;
+            report.failed += more.failed;
+            report.duplicates += more.duplicates;
+            report.stopped = more.stopped;
+            reopened = Some(next);
+        }
+        Ok(report)
     }
 }

@@ -42,6 +42,10 @@
 //! t = [0, 1, 2, 3, 4]
 //! ```
 //!
+//! An adaptive study's crop has its `[adaptive]` section as `[space.adaptive]`, and its
+//! `[plan]` only the batch size: its cases come in rounds, each written by the grower that
+//! chose it (see the `rounds` module).
+//!
 //! Results carry the identity; the crop refuses to open when the identity no longer matches
 //! what the file says (someone edited it), so results are never reaped against a space they
 //! were not grown for.
@@ -51,6 +55,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use xyz_abi::Signature;
 
+use crate::adaptive::Adaptive;
 use crate::space::ParamSpace;
 use crate::spec::{Limits, Spec};
 use crate::value::Value;
@@ -96,6 +101,9 @@ pub(crate) struct Manifest {
     pub(crate) coords: Vec<(String, Vec<Value>)>,
     /// The space as sown; taken (left empty) when the crop opens and binds it.
     pub(crate) space: ParamSpace,
+    /// The adaptive study whose rounds the crop grows, if it is one: its points are in the
+    /// round files, not in the space.
+    pub(crate) adaptive: Option<Adaptive>,
 }
 
 fn table(entries: impl IntoIterator<Item = (String, toml::Value)>) -> toml::Table {
@@ -234,6 +242,7 @@ pub(crate) struct NewManifest<'a> {
     pub(crate) coords: &'a [(String, Vec<Value>)],
     pub(crate) subset_sha256: Option<&'a str>,
     pub(crate) into: Option<&'a Path>,
+    pub(crate) adaptive: Option<&'a Adaptive>,
 }
 
 impl NewManifest<'_> {
@@ -253,10 +262,14 @@ impl NewManifest<'_> {
                 toml::Value::String(self.signature.to_string()),
             ),
         ]));
-        let mut plan = table([
-            ("cases".to_string(), u64_value(self.plan.cases())),
-            ("batches".to_string(), u64_value(self.plan.batches())),
-        ]);
+        // An adaptive crop's cases come in rounds, each in a file of its own.
+        let mut plan = match self.adaptive {
+            Some(_) => toml::Table::new(),
+            None => table([
+                ("cases".to_string(), u64_value(self.plan.cases())),
+                ("batches".to_string(), u64_value(self.plan.batches())),
+            ]),
+        };
         if let Some(b) = self.batchsize {
             plan.insert("batchsize".into(), u64_value(b));
         }
@@ -270,7 +283,11 @@ impl NewManifest<'_> {
             plan.insert("subset_sha256".into(), toml::Value::String(sha.into()));
         }
         let plan = toml::Value::Table(plan);
-        let space = toml::Value::Table(space_table(self.space)?);
+        let mut space = space_table(self.space)?;
+        if let Some(adaptive) = self.adaptive {
+            space.insert("adaptive".into(), toml::Value::Table(adaptive.to_toml()));
+        }
+        let space = toml::Value::Table(space);
         let identity = identity_of(&function, &plan, &space);
         let is_packed = space
             .get("combos")
@@ -464,7 +481,11 @@ impl Manifest {
             }
             *combos = sorted;
         }
-        let need = |v: Option<u64>, path: &str| v.ok_or_else(|| format!("`{path}` is missing"));
+        let need = |v: Option<u64>, path: &str| match (v, &spec.adaptive) {
+            (Some(v), _) => Ok(v),
+            (None, Some(_)) => Ok(0),
+            (None, None) => Err(format!("`{path}` is missing")),
+        };
         Ok(Manifest {
             name: get_str(&doc, "name", "name")?,
             identity,
@@ -496,6 +517,7 @@ impl Manifest {
             space: spec.space,
             attrs: spec.attrs,
             coords: spec.coords,
+            adaptive: spec.adaptive,
         })
     }
 }

@@ -14,6 +14,7 @@
 //! claims/           batches claimed by workers (see `Crop::work`)
 //! committed/        a hard link to each result a worker committed
 //! jobs/             scheduler scripts, batch lists, logs and job ids (`xyz submit`)
+//! rounds/           an adaptive study's rounds of points (see the `rounds` module)
 //! ```
 //!
 //! The manifest fixes the space and the [batch plan](Plan); the results are
@@ -36,6 +37,7 @@ mod pack;
 pub mod plan;
 mod reap;
 pub(crate) mod result;
+mod rounds;
 mod select;
 mod sow;
 mod status;
@@ -52,6 +54,7 @@ use grow::{publish, publish_linked};
 pub use grower::{Grower, GrowerId, GrowerInfo};
 pub use jobs::JobRecord;
 pub use reap::Reaped;
+pub use rounds::{Finish, StudyStatus};
 pub use select::{BatchSelection, SelectionError};
 use sow::check_name;
 pub use sow::{Sowing, Sown};
@@ -65,7 +68,7 @@ use std::sync::Mutex;
 
 use xyz_abi::Signature;
 
-use crate::dataset::{Dataset, Store, Window};
+use crate::dataset::{CellState, Dataset, Store, Window};
 use crate::executor::Executor;
 use crate::function::Function;
 use crate::runner::{BatchRunError, CaseFailure, RunError, Runner};
@@ -128,6 +131,8 @@ pub struct Crop {
     /// The keys whose results count: this user's (which seals what this process grows), and
     /// those given with [`Crop::trust`].
     trust: crate::keys::Trust,
+    /// An adaptive study's rounds, if the crop is one.
+    rounds: Option<Box<rounds::Rounds>>,
 }
 
 /// What the results directory holds, from names alone.
@@ -201,6 +206,44 @@ impl Crop {
         };
         let mut manifest = Manifest::parse(&text).map_err(bad)?;
         check_own_dirs(dir)?;
+        if let Some(adaptive) = &manifest.adaptive {
+            let study = crate::adaptive::Study::new(&manifest.signature, &manifest.space, adaptive)
+                .map_err(|e| bad(e.to_string()))?;
+            let (files, finished) = rounds::read(dir, &manifest.identity, &study)?;
+            if files.is_empty() {
+                return Err(bad(
+                    "the crop has no round 1 (rounds/round-000001.toml): sow again".into(),
+                ));
+            }
+            let rows = files
+                .iter()
+                .flat_map(|r| r.points.iter().map(|(c, p)| study.row(*c, p)))
+                .collect();
+            let space = study
+                .space_of(rows)
+                .bind(&manifest.signature)
+                .map_err(|e| bad(e.to_string()))?;
+            let sizes: Vec<u64> = files.iter().map(|r| r.points.len() as u64).collect();
+            let plan = Plan::rounds(&sizes, manifest.batchsize.unwrap_or(1))
+                .map_err(|e| bad(e.to_string()))?;
+            let layout = Dataset::sweep(&space, &manifest.signature, None, &[], &manifest.coords)
+                .map_err(|e| bad(format!("`coords`: {e}")))?;
+            manifest.space = ParamSpace::new();
+            return Ok(Crop {
+                dir: dir.to_path_buf(),
+                manifest,
+                plan,
+                space,
+                extra_coords: layout.extra_coords,
+                manifest_file,
+                trust: crate::keys::Trust::own(),
+                rounds: Some(Box::new(rounds::Rounds {
+                    study,
+                    rounds: files,
+                    finished,
+                })),
+            });
+        }
         // The space as declared is bound once and not kept: a long combo's values are held
         // as one column, not as a list of values beside it.
         let space = std::mem::take(&mut manifest.space)
@@ -244,6 +287,7 @@ impl Crop {
             extra_coords: layout.extra_coords,
             manifest_file,
             trust: crate::keys::Trust::own(),
+            rounds: None,
         })
     }
 
@@ -651,6 +695,7 @@ mod tests {
                 num_batches: None,
                 shuffle,
                 force,
+                adaptive: None,
             },
         )
         .unwrap()

@@ -26,6 +26,8 @@ pub struct Plan {
     order: Option<Vec<u64>>,
     /// Whether the cases are a subset of the space's.
     subset: bool,
+    /// The positions of each batch, when the cases come in rounds ([`Plan::rounds`]).
+    ranges: Option<Vec<Range<u64>>>,
 }
 
 /// A plan that cannot be made.
@@ -108,6 +110,7 @@ impl Plan {
             shuffle,
             order: shuffle.map(|seed| shuffled(cases, seed)),
             subset: false,
+            ranges: None,
         })
     }
 
@@ -121,7 +124,8 @@ impl Plan {
         self.batches
     }
 
-    /// The cases per batch, when all batches but the last have the same size.
+    /// The cases per batch, when all batches but the last (of each round, for
+    /// [`Plan::rounds`]) have the same size.
     pub fn batchsize(&self) -> Option<u64> {
         self.batchsize
     }
@@ -148,6 +152,34 @@ impl Plan {
         Ok(plan)
     }
 
+    /// The plan for cases that come in rounds of `sizes` cases (an adaptive study's), each
+    /// round cut into batches of `batchsize` (its last smaller): a round added later never
+    /// changes the batches of the rounds before it.
+    pub fn rounds(sizes: &[u64], batchsize: u64) -> Result<Plan, PlanError> {
+        if batchsize == 0 {
+            return Err(PlanError("the batch size must be at least 1".into()));
+        }
+        let mut ranges = Vec::new();
+        let mut at = 0u64;
+        for &size in sizes {
+            let end = at + size;
+            while at < end {
+                let next = (at + batchsize).min(end);
+                ranges.push(at..next);
+                at = next;
+            }
+        }
+        Ok(Plan {
+            cases: at,
+            batches: ranges.len() as u64,
+            batchsize: Some(batchsize),
+            shuffle: None,
+            order: None,
+            subset: false,
+            ranges: Some(ranges),
+        })
+    }
+
     /// Whether the plan covers a subset of the space's cases ([`Plan::of_cases`]).
     pub fn is_subset(&self) -> bool {
         self.subset
@@ -164,6 +196,9 @@ impl Plan {
             self.batches
         );
         let i = id - 1;
+        if let Some(ranges) = &self.ranges {
+            return ranges[i as usize].clone();
+        }
         match self.batchsize {
             Some(b) => i * b..((i + 1) * b).min(self.cases),
             None => {

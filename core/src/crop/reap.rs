@@ -119,7 +119,28 @@ impl Crop {
     /// Assembles the dataset from the results, batch by batch. Refuses an incomplete crop
     /// unless `allow_incomplete`, which leaves the cells of missing batches missing. Damaged
     /// and stale results count as missing and are listed.
+    ///
+    /// An adaptive study's crop is complete once its study is finished; its dataset records
+    /// the study (as [`adaptive::run`](crate::adaptive::run)'s does), told the rounds whose
+    /// cases are all grown.
     pub fn reap(&self, allow_incomplete: bool) -> Result<Reaped, CropError> {
+        let Some(status) = self.study_status() else {
+            return self.reap_results(allow_incomplete);
+        };
+        if status.finished.is_none() && !allow_incomplete {
+            return Err(CropError::Unfinished {
+                rounds: status.rounds,
+                points: status.points,
+            });
+        }
+        let mut reaped = self.reap_results(allow_incomplete)?;
+        let study = self.replay(&reaped.dataset)?;
+        crate::adaptive::record(&mut reaped.dataset, &study);
+        Ok(reaped)
+    }
+
+    /// The results as [`Crop::reap`] assembles them, without what an adaptive study adds.
+    pub(super) fn reap_results(&self, allow_incomplete: bool) -> Result<Reaped, CropError> {
         let mut dataset = Dataset::empty(
             &self.space,
             &self.manifest.signature,
@@ -186,7 +207,7 @@ impl Crop {
     /// [`Crop::reap_windows`] reads each result once and holds one window and one batch: true
     /// unless the plan is shuffled or the space's cases are listed out of grid order.
     pub fn reaps_in_grid_order(&self) -> bool {
-        self.plan.shuffle().is_none() && self.space.in_grid_order()
+        self.plan.shuffle().is_none() && self.space.in_grid_order() && self.rounds.is_none()
     }
 
     /// As [`Crop::reap`], but hands the dataset to `sink` a [`Window`] of (at most) `window`

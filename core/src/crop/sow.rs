@@ -39,6 +39,9 @@ pub struct Sowing<'a> {
     pub shuffle: Option<u64>,
     /// Replace a crop of that name that differs, discarding its results.
     pub force: bool,
+    /// The adaptive study the crop grows, round by round, over `space` (its combos and
+    /// constants): its first round is sown, and growers choose the others.
+    pub adaptive: Option<&'a crate::adaptive::Adaptive>,
 }
 
 /// What `sow` did.
@@ -91,7 +94,39 @@ impl Crop {
                 i64::MAX
             ))));
         }
-        let space = s.space.bind(s.signature)?;
+        let mut study = match s.adaptive {
+            None => None,
+            Some(_) if s.subset.is_some() || s.into.is_some() => {
+                return Err(CropError::Plan(PlanError::new(
+                    "an adaptive study's crop chooses its points as it grows: it cannot be sown \
+                     to complete a dataset"
+                        .into(),
+                )));
+            }
+            Some(_) if s.num_batches.is_some() || s.shuffle.is_some() => {
+                return Err(CropError::Plan(PlanError::new(
+                    "an adaptive study's crop cuts each round into batches of --batchsize \
+                     cases; --num-batches and --shuffle do not apply"
+                        .into(),
+                )));
+            }
+            Some(adaptive) => {
+                let mut study = crate::adaptive::Study::new(s.signature, s.space, adaptive)?;
+                study.ask();
+                Some(study)
+            }
+        };
+        let space = match &study {
+            Some(study) => {
+                let rows = study
+                    .asked()
+                    .iter()
+                    .map(|(c, p)| study.row(*c, p))
+                    .collect();
+                study.space_of(rows).bind(s.signature)?
+            }
+            None => s.space.bind(s.signature)?,
+        };
         Dataset::sweep(&space, s.signature, None, &[], s.coords)?;
         let subset_bytes: Option<Vec<u8>> = match s.subset {
             Some(cases) => {
@@ -105,7 +140,12 @@ impl Crop {
             }
             None => None,
         };
+        let batchsize = match &study {
+            Some(_) => Some(s.batchsize.unwrap_or(1)),
+            None => s.batchsize,
+        };
         let plan = match s.subset {
+            _ if study.is_some() => Plan::rounds(&[space.len()], batchsize.unwrap_or(1))?,
             Some(cases) => Plan::of_cases(cases.to_vec(), s.batchsize, s.num_batches, s.shuffle)?,
             None => Plan::new(space.len(), s.batchsize, s.num_batches, s.shuffle)?,
         };
@@ -123,7 +163,7 @@ impl Crop {
             sha256: s.sha256,
             signature: s.signature,
             plan: &plan,
-            batchsize: s.batchsize,
+            batchsize,
             num_batches: s.num_batches,
             limits: s.limits,
             attrs: s.attrs,
@@ -131,6 +171,7 @@ impl Crop {
             space: s.space,
             subset_sha256: subset_sha.as_deref(),
             into: s.into,
+            adaptive: s.adaptive,
         }
         .render()
         .map_err(|message| CropError::Manifest {
@@ -149,7 +190,7 @@ impl Crop {
                     let what = if m.sha256 != s.sha256 {
                         "function"
                     } else if (m.batchsize, m.num_batches, m.shuffle)
-                        != (s.batchsize, s.num_batches, s.shuffle)
+                        != (batchsize, s.num_batches, s.shuffle)
                     {
                         "batch plan"
                     } else {
@@ -201,6 +242,10 @@ impl Crop {
             None => {
                 let _ = std::fs::remove_file(layout.subset());
             }
+        }
+        // The first round before the manifest: a crop opens only with its round 1.
+        if let Some(study) = study.as_mut() {
+            super::rounds::write_round(&layout.rounds(), &identity, 1, study)?;
         }
         write_atomic(&layout.manifest(), text.as_bytes())?;
         Ok((Crop::open(&dir)?, sown))

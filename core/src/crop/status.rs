@@ -58,6 +58,16 @@ pub struct Status {
     /// Who grew the grown batches: each grower with its host and architecture, by the most
     /// batches first.
     pub growers: Vec<GrowerInfo>,
+    /// An adaptive study's rounds and loss, if the crop is one's.
+    pub study: Option<super::StudyStatus>,
+}
+
+impl Status {
+    /// Whether nothing is left to grow: every batch grown and, for an adaptive study, the
+    /// study finished.
+    pub fn is_complete(&self) -> bool {
+        self.grown >= self.batches && self.study.as_ref().is_none_or(|s| s.finished.is_some())
+    }
 }
 
 impl Crop {
@@ -84,7 +94,12 @@ impl Crop {
             cases_grown as f64 / secs
         });
         let recent = self.recent_rate(&listing, last_end);
-        let left = self.plan.cases() - cases_grown;
+        let study = self.study_status();
+        // An adaptive study's cases to come, as far as its `n` tells.
+        let left = match &study {
+            Some(s) if s.finished.is_none() => s.n.unwrap_or(0).max(s.points) - cases_grown,
+            _ => self.plan.cases() - cases_grown,
+        };
         Ok(Status {
             name: self.manifest.name.clone(),
             dir: self.dir.clone(),
@@ -107,6 +122,7 @@ impl Crop {
             claims: self.claims()?,
             jobs: self.jobs()?,
             growers: self.growers(by_grower),
+            study,
         })
     }
 

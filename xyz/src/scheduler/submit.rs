@@ -173,6 +173,7 @@ mod tests {
                 num_batches: None,
                 shuffle: None,
                 force: false,
+                adaptive: None,
             },
         )
         .unwrap()

@@ -10,6 +10,7 @@ use xyz::load::Loaded;
 use xyz_core::adaptive::{Adaptive, Round};
 use xyz_core::{Runner, executor};
 
+use super::super::grid::{grid_sink, write_grid};
 use super::RunCommand;
 use crate::exit_codes;
 
@@ -37,18 +38,8 @@ impl RunCommand {
             None
         };
         let had = existing.as_ref().map_or(0, |d| d.cells.len() as u64);
-        let grid = match self.grid.as_ref().map(|g| &g.0) {
-            Some(sizes) if sizes.len() != study.args.len() => {
-                return Err(crate::UsageError(format!(
-                    "--grid: {} values for {} adaptive argument{}; give {}",
-                    sizes.len(),
-                    study.args.len(),
-                    if study.args.len() == 1 { "" } else { "s" },
-                    if study.args.len() == 1 { "N" } else { "NxM" }
-                ))
-                .into());
-            }
-            Some(sizes) => Some((sizes, self.out.beside(&dest, "grid")?)),
+        let grid = match &self.grid {
+            Some(size) => Some((size, grid_sink(size, study, &self.out, &dest)?)),
             None => None,
         };
         let pool = executor::with_threads(self.jobs)?;
@@ -98,15 +89,8 @@ impl RunCommand {
                 .write(&dataset)
                 .with_context(|| format!("writing the dataset of {}", sig.name))?,
         }
-        if let Some((sizes, sink)) = &grid {
-            let name = dest
-                .path()
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let on_grid = xyz_core::adaptive::grid(&dataset, study, sizes, &name);
-            sink.write(&on_grid)
-                .with_context(|| format!("writing the grid of {}", sig.name))?;
+        if let Some((size, sink)) = &grid {
+            write_grid(&dataset, study, size, &dest, sink)?;
         }
 
         let loss = dataset
@@ -171,7 +155,7 @@ impl RunCommand {
                 let dims: Vec<String> = study
                     .args
                     .iter()
-                    .zip(sizes.iter())
+                    .zip(sizes.0.iter())
                     .map(|((n, _), s)| format!("{n}={s}"))
                     .collect();
                 writeln!(

@@ -43,8 +43,8 @@ pub(crate) struct RunCommand {
     /// For an [adaptive] study: also write its values read off on a grid of N (one argument)
     /// or NxM (two) values evenly over the bounds, linear between the points, as STEM-grid.EXT
     /// beside the output
-    #[arg(long, value_name = "N|NxM", value_parser = parse_grid)]
-    grid: Option<GridSize>,
+    #[arg(long, value_name = "N|NxM", value_parser = super::grid::parse_grid)]
+    grid: Option<super::grid::GridSize>,
 
     /// Print nothing but errors
     #[arg(short, long)]
@@ -307,29 +307,6 @@ fn say_failures(failures: &[xyz_core::CaseFailure], what: &str) -> anyhow::Resul
         )?;
     }
     Ok(())
-}
-
-/// The values per argument of `--grid`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct GridSize(Vec<usize>);
-
-/// `N` or `NxM`: the values per argument of a grid, each 2 to 100000.
-fn parse_grid(s: &str) -> Result<GridSize, String> {
-    let sizes: Option<Vec<usize>> = s
-        .split(['x', 'X'])
-        .map(|t| {
-            t.trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (2..=100_000).contains(n))
-        })
-        .collect();
-    match sizes {
-        Some(sizes) if (1..=2).contains(&sizes.len()) => Ok(GridSize(sizes)),
-        _ => Err(format!(
-            "`{s}` is not a grid: N for one argument or NxM for two, each 2 to 100000"
-        )),
-    }
 }
 
 /// What became of the workers of a `--launcher`: one line in all, then one per slot that lost
