@@ -475,6 +475,33 @@ def check_adaptive(prefix):
         np.testing.assert_array_equal(df["y"].to_numpy(), y)
 
 
+def ring(x, y, a):
+    return x + math.exp(-((x * x + y * y - 0.75 * 0.75) ** 2) / a**4)
+
+
+def check_adaptive_ring(path):
+    """A 2D adaptive study of `ring` over x, y in [-1, 1] with combos a = [0.2, 0.5], 120
+    points (a crop's, reaped): a `point` dim with a, x and y coordinates along it, every value
+    the function's, each ring given its share of points, and the study recorded."""
+    ds = xr.open_zarr(path)
+    print(ds)
+    expect(list(ds.z.dims) == ["point"], f"dims {ds.z.dims}")
+    for name in ["a", "x", "y"]:
+        expect(name in ds.coords and ds[name].dims == ("point",), f"{name} along point")
+    expect(ds.sizes["point"] == 120, f"{ds.sizes['point']} points")
+    a, x, y, z = (ds[v].values for v in ["a", "x", "y", "z"])
+    for ai, xi, yi, zi in zip(a, x, y, z):
+        expect(abs(zi - ring(float(xi), float(yi), float(ai))) < 1e-12, f"ring at {xi}, {yi}")
+    for w in [0.2, 0.5]:
+        expect(int((a == w).sum()) >= 20, f"a = {w}: {int((a == w).sum())} of 120 points")
+    for w in [0.2, 0.5]:
+        corners = {(float(xi), float(yi)) for ai, xi, yi in zip(a, x, y) if ai == w}
+        expect({(-1.0, -1.0), (1.0, 1.0)} <= corners, f"a = {w}: the corners are evaluated")
+    expect((ds.xyz_status.values == 0).all(), "every point a value")
+    expect(ds.attrs["xyz_adaptive_rounds"] == "8x15", ds.attrs["xyz_adaptive_rounds"])
+    expect(ds.attrs["xyz_adaptive_loss"] > 0, "the loss is recorded")
+
+
 def check_samples_marginals(path):
     """`stats` sampled by a Latin hypercube: x ~ normal(1, 2), n ~ integers [1, 10]."""
     ds = open_zarr(path)
@@ -584,6 +611,7 @@ CHECKS = {
     "formats": check_formats,
     "samples": check_samples,
     "adaptive": check_adaptive,
+    "adaptive-ring": check_adaptive_ring,
     "samples-marginals": check_samples_marginals,
     "list-recipes": check_list_recipes,
 }

@@ -47,8 +47,9 @@ pub(crate) struct SubmitCommand {
     scheduler: &'static dyn Scheduler,
 
     /// `array`: a task per batch not grown yet; `workers`: --workers tasks claiming batches
-    #[arg(long, value_name = "MODE", default_value = "array")]
-    mode: Mode,
+    /// [default: array; workers for an adaptive study's crop, whose rounds its workers choose]
+    #[arg(long, value_name = "MODE")]
+    mode: Option<Mode>,
 
     /// With --mode workers: how many workers
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = super::count)]
@@ -136,6 +137,24 @@ impl SubmitCommand {
             .transpose()?;
         xyz_core::spec::parse_duration(&self.lease).context("--lease")?;
         let crop = Crop::locate(&self.name, self.parent_dir.as_deref())?;
+        let study = crop.study_status();
+        let mode = match (self.mode, &study) {
+            (Some(Mode::Array), Some(_)) => bail!(
+                "--mode array: {} is an adaptive study's crop, whose batches are chosen a round \
+                 at a time as it grows; submit workers (--mode workers, its default)",
+                crop.name()
+            ),
+            (Some(mode), _) => mode,
+            (None, Some(_)) => Mode::Workers,
+            (None, None) => Mode::Array,
+        };
+        if study.is_some_and(|s| s.finished.is_some()) && crop.missing()?.is_empty() {
+            println!(
+                "{}: the adaptive study is finished; nothing to submit",
+                crop.name()
+            );
+            return Ok(exit_codes::OK);
+        }
         let crop_dir = std::path::absolute(crop.dir()).context("resolving the crop's directory")?;
         let xyz = std::env::current_exe().context("finding the xyz executable")?;
         // The sandbox options as a grow of this crop takes them (its own module cache).
@@ -146,12 +165,12 @@ impl SubmitCommand {
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        if self.mode == Mode::Workers {
+        if mode == Mode::Workers {
             grow_args.extend(["--lease".into(), self.lease.clone()]);
         }
         let submission = Submission {
             scheduler: self.scheduler,
-            mode: match self.mode {
+            mode: match mode {
                 Mode::Array => scheduler::Mode::Array,
                 Mode::Workers => scheduler::Mode::Workers(self.workers),
             },

@@ -1,6 +1,7 @@
 //! `xyz submit` on real schedulers: a one-node Slurm cluster and a one-node SGE cluster,
 //! brought up by the project's own scripts (tests/clusters/), a mandel crop grown by them in
-//! array mode and in workers mode, reaped and compared bit for bit with `xyz run`, and on
+//! array mode and in workers mode, reaped and compared bit for bit with `xyz run` (so is an
+//! adaptive study, grown by workers that choose its rounds), and on
 //! Slurm `xyz run --launcher srun` inside an allocation. PBS has no
 //! server in Debian: its scripts are compared with golden files and checked by `bash -n`.
 
@@ -111,6 +112,62 @@ fn grow_on(
     out
 }
 
+/// Sows an adaptive study of the ring (with combos, so the learners are balanced), submits
+/// it in the mode `submit` takes for it (workers, which choose its rounds), reaps it once the
+/// study is finished, and compares with what `xyz run` gives.
+fn adaptive_on(dir: &Dir, env: &[(&str, &OsStr)], scheduler: &str) {
+    let spec = dir.write(
+        "ring.toml",
+        &format!(
+            "function = \"{}\"\n[combos]\na = [0.2, 0.5]\n[constants]\nspins = 2000\n\
+             [adaptive]\nx = [-1.0, 1.0]\ny = [-1.0, 1.0]\nn = 150\nrounds = 12\n",
+            guest("ring")
+        ),
+    );
+    let spec = spec.to_str().unwrap();
+    dir.xyz_ok(&["run", spec, "-o", "ring-run.zarr", "-q"], 0);
+    dir.xyz_ok(&["sow", spec, "--name", "r", "--batchsize", "2", "-q"], 0);
+    let refused = dir.xyz(&["submit", "r", "--scheduler", scheduler, "--mode", "array"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("submit workers"),
+        "{refused:?}"
+    );
+    let args = [
+        "submit",
+        "r",
+        "--scheduler",
+        scheduler,
+        "--workers",
+        "2",
+        "--lease",
+        "10s",
+        "--time",
+        "0:10:00",
+    ];
+    let out = stdout(&dir.xyz_env(&args, env, 0));
+    assert!(out.contains("(2 worker tasks)"), "{out}");
+    dir.xyz_env(
+        &[
+            "reap",
+            "r",
+            "--wait",
+            "--timeout",
+            "300s",
+            "-o",
+            "ring.zarr",
+            "-q",
+        ],
+        env,
+        0,
+    );
+    assert_eq!(
+        tree(&dir.path("ring.zarr")),
+        tree(&dir.path("ring-run.zarr")),
+        "{out}"
+    );
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -189,6 +246,8 @@ fn slurm_grows_a_crop_as_arrays_and_as_workers_and_runs_workers_with_srun() {
     assert!(grow.status.success(), "{grow:?}");
     dir.xyz_ok(&["reap", "s", "-o", "s.zarr", "-q"], 0);
     assert_eq!(tree(&dir.path("s.zarr")), tree(&dir.path("run.zarr")));
+
+    adaptive_on(&dir, &env, "slurm");
 }
 
 #[test]
@@ -214,6 +273,7 @@ fn sge_grows_a_crop_as_an_array() {
         "sge",
         &["--throttle", "4", "--time", "0:10:00"],
     );
+    adaptive_on(&dir, &env, "sge");
 }
 
 /// The scripts of every scheduler and mode, with the paths that vary put as placeholders.

@@ -2,6 +2,7 @@
 //! outputs read back by Python's xarray and pandas.
 
 mod adaptive;
+mod adaptive_crops;
 mod attrs;
 mod bad_input;
 mod bigger_than_memory;
