@@ -119,8 +119,12 @@ fn missing(py: Python<'_>, dir: PathBuf) -> PyResult<Vec<u64>> {
     py.detach(|| open(&dir).and_then(|c| c.missing().map_err(|e| crop_err(&e))))
 }
 
-/// Grows `batches` (ids; every missing one when `None`) of the crop at `dir`, in this
-/// process or through an executor; gives the batches, cases and failures grown.
+/// How long the lease of a grower choosing an adaptive study's next round holds.
+const ROUND_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Grows `batches` (ids; every missing one when `None`, and for an adaptive study's crop the
+/// rounds after them until the study is finished) of the crop at `dir`, in this process or
+/// through an executor; gives the batches, cases and failures grown.
 #[pyfunction]
 #[pyo3(signature = (dir, worker, batches=None, threads=0, executor=None, progress=None, on_cancel=None, raise_errors=false))]
 #[allow(
@@ -139,6 +143,8 @@ fn grow(
     raise_errors: bool,
 ) -> PyResult<(u64, u64, u64)> {
     let crop = open(&dir)?;
+    // An adaptive study's crop grows round by round until its study is finished.
+    let rounds = batches.is_none() && crop.adaptive().is_some();
     let batches = match batches {
         Some(b) => b,
         None => py.detach(|| crop.missing()).map_err(|e| crop_err(&e))?,
@@ -152,11 +158,20 @@ fn grow(
     let loaded = py
         .detach(|| settings.loader().load_for_crop(&crop))
         .map_err(|e| raise(Kind::Function, &e))?;
-    let total = batches
+    let mut total: u64 = batches
         .iter()
         .filter(|&&id| (1..=crop.plan().batches()).contains(&id))
         .map(|&id| crop.plan().cases_of(id).len() as u64)
         .sum();
+    if let Some(study) = crop
+        .study_status()
+        .filter(|s| rounds && s.finished.is_none())
+    {
+        let grown = study.points - total;
+        total = study
+            .n
+            .map_or(total, |n| n.saturating_sub(grown).max(total));
+    }
     let engine = Engine {
         function: &*loaded.function,
         executor,
@@ -164,11 +179,16 @@ fn grow(
     };
     let result = engine.drive(py, total, progress, on_cancel, |function, pool, control| {
         let tick = |n: u64| control.tick(n);
-        crop.growing(function, pool)
+        let grow = crop
+            .growing(function, pool)
             .raise_errors(raise_errors)
             .progress(&tick)
-            .cancel(&control.cancel)
-            .batches(&batches)
+            .cancel(&control.cancel);
+        if rounds {
+            grow.missing(ROUND_LEASE)
+        } else {
+            grow.batches(&batches)
+        }
     });
     match result? {
         Ok(r) => Ok((r.batches, r.cases, r.failed)),

@@ -133,3 +133,26 @@ def test_a_growing_crop_reads_as_it_stands_without_reaping(cli, exe, tmp_path):
     assert c.dataset().identical(exp)
     assert c.is_prepared  # read, not reaped
     assert c.reap().identical(exp)
+
+
+def test_an_adaptive_study_sown_in_python_grows_round_by_round_to_the_runner_s_dataset(cli, exe, tmp_path):
+    r = xyz.Runner(guest("ring"), constants={"spins": 0})
+    study = {"x": [-1, 1], "y": [-1, 1], "n": 96, "rounds": 8}
+    combos = {"a": [0.2, 0.5]}
+    c = xyz.Crop(name="ring", fn=r, parent_dir=tmp_path).sow_adaptive(study, combos=combos)
+    s = c.status()["study"]
+    assert (s["rounds"], s["points"], s["n"], s["finished"]) == (1, 8, 96, None)
+    # Round 1 alone grown by `xyz grow --batches`: every batch there, the study not finished.
+    assert subprocess.run([exe, "grow", "ring", "--batches", "missing", "--subprocess", "-q"],
+                          cwd=tmp_path).returncode == 0
+    assert not c.missing_results() and not c.is_ready_to_reap()
+    with pytest.raises(xyz.CropError, match="the adaptive study is not finished: 1 rounds of 8 points"):
+        c.dataset()
+    assert c.dataset(partial=True).sizes["point"] == 8
+    assert c.grow_missing(parallel=True) == (88, 88, 0)
+    s = c.status()["study"]
+    assert (s["rounds"], s["points"], s["finished"]) == (12, 96, "evaluations")
+    assert c.is_ready_to_reap()
+    ds = c.reap()
+    assert ds.identical(r.run_adaptive(study, combos=combos))
+    assert not c.is_prepared

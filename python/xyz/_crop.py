@@ -81,6 +81,16 @@ class Crop:
         """Sows the cases ``samples`` draws (see :meth:`Runner.run_samples`); gives the crop."""
         return self._sow(self.runner._spec(combos=combos, samples=samples, constants=constants), force)
 
+    def sow_adaptive(self, adaptive: "Mapping[str, Any]", combos: "Mapping[str, Any] | None" = None,
+                     constants: "Mapping[str, Any] | None" = None, force: bool = False) -> "Crop":
+        """Sows an adaptive study (see :meth:`Runner.run_adaptive`): its first round of
+        points, each round cut into batches of ``batchsize`` points (one by default). Whoever
+        grows the crop (:meth:`grow_missing`, ``xyz grow``, workers of :meth:`submit`) chooses
+        each next round from the results of the rounds before, once they are grown, until the
+        study has its evaluations or its loss; the reaped dataset is the one
+        :meth:`Runner.run_adaptive` gives. Gives the crop."""
+        return self._sow(self.runner._spec(combos=combos, adaptive=adaptive, constants=constants), force)
+
     def _sow(self, spec, force):
         if self.runner is None:
             raise _xyz.CropError(f"crop {self.name}: sowing needs fn= (a function, Runner or Harvester)")
@@ -118,8 +128,12 @@ class Crop:
         return tuple(_xyz.missing(self._dir()))
 
     def is_ready_to_reap(self) -> bool:
-        """Whether every batch is grown."""
-        return self.is_prepared and not self.missing_results()
+        """Whether every batch is grown (and an adaptive study finished)."""
+        if not self.is_prepared:
+            return False
+        s = self.status()
+        study = s.get("study")
+        return s["grown"] == s["batches"] and (study is None or study["finished"] is not None)
 
     def __repr__(self):
         if not self.is_prepared:
@@ -141,7 +155,8 @@ class Crop:
     def grow_missing(self, parallel: bool = False, num_workers: "int | None" = None, executor: Any = None,
                      progbar: bool = False, raise_errors: bool = False) -> "tuple[int, int, int]":
         """Grows every batch not grown yet: here (``parallel``, ``num_workers``) or through
-        ``executor``; gives ``(batches, cases, failed)`` grown."""
+        ``executor``; gives ``(batches, cases, failed)`` grown. An adaptive study's crop
+        grows round by round until its study is finished."""
         return self._grow(None, parallel, num_workers, executor, progbar, raise_errors)
 
     def _grow(self, batches, parallel, num_workers, executor, progbar, raise_errors):

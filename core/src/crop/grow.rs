@@ -299,6 +299,51 @@ impl<'a> Grow<'a> {
         })
     }
 
+    /// This grow's settings on `crop` (the same crop opened again).
+    fn on<'b>(&'b self, crop: &'b Crop) -> Grow<'b> {
+        Grow {
+            crop,
+            function: self.function,
+            executor: self.executor,
+            raise_errors: self.raise_errors,
+            progress: self.progress,
+            stop: self.stop.clone(),
+            cancel: self.cancel,
+        }
+    }
+
+    /// Grows every batch not grown yet, as [`Grow::batches`] does, and for an adaptive
+    /// study's crop goes on until the study is finished: once a round is grown, the next is
+    /// chosen (under the crop's lease of `lease`, so that growers elsewhere choose it once; see
+    /// [`Crop::work`]) and grown in turn.
+    pub fn missing(&self, lease: Duration) -> Result<GrowReport, CropError> {
+        let mut report = GrowReport::default();
+        let poll = (lease / 4).clamp(Duration::from_millis(20), Duration::from_secs(2));
+        let mut reopened: Option<Crop> = None;
+        loop {
+            let crop = reopened.as_ref().unwrap_or(self.crop);
+            let missing = crop.missing()?;
+            if !missing.is_empty() {
+                let grown = self.on(crop).batches(&missing)?;
+                report.batches += grown.batches;
+                report.cases += grown.cases;
+                report.failed += grown.failed;
+            }
+            match crop.advance(lease)? {
+                Advance::Finished => return Ok(report),
+                Advance::Waiting => std::thread::sleep(poll),
+                Advance::Next => {}
+            }
+            if self
+                .cancel
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return Err(CropError::Run(RunError::Cancelled));
+            }
+            reopened = Some(crop.reopened()?);
+        }
+    }
+
     /// Grows as a worker, claiming batches until none is left: see [`Crop::work`].
     ///
     /// A worker on an adaptive study's crop that finds every batch grown chooses the next

@@ -433,3 +433,195 @@ impl Crop {
         Ok(crop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Runner;
+    use crate::adaptive::Adaptive;
+    use crate::combo::ComboValues;
+    use crate::crop::WorkerOptions;
+    use crate::executor::Sequential;
+    use crate::function::{ClosureFunction, Function};
+    use crate::value::Value;
+
+    const CODE: &[u8] = b"peak, version 1";
+
+    fn peak() -> ClosureFunction {
+        let sig = "peak(x: f64, a: f64) -> (y: f64)".parse().unwrap();
+        ClosureFunction::new(sig, |args| match args {
+            [Value::F64(x), Value::F64(_)] if *x > 0.9 => Err(format!("x = {x} fails")),
+            [Value::F64(x), Value::F64(a)] => Ok(vec![Value::F64(x + a * a / (a * a + x * x))]),
+            _ => unreachable!(),
+        })
+        .with_sha256(crate::sha256_hex(CODE))
+    }
+
+    fn space() -> ParamSpace {
+        let mut space = ParamSpace::new();
+        space.combo(
+            "a",
+            ComboValues::List(vec![Value::F64(0.3), Value::F64(0.01)]),
+        );
+        space
+    }
+
+    fn study() -> Adaptive {
+        Adaptive::from_toml(&toml::from_str("x = [-1.0, 1.0]\nn = 70\nrounds = 6").unwrap())
+            .unwrap()
+    }
+
+    fn sow(parent: &Path, f: &ClosureFunction, batchsize: u64) -> Crop {
+        let sha = crate::sha256_hex(CODE);
+        Crop::sow(
+            parent,
+            &Sowing {
+                name: "peak",
+                function: CODE,
+                function_file: "function.bin",
+                sha256: &sha,
+                signature: f.signature(),
+                space: &space(),
+                limits: &Limits::default(),
+                attrs: &[],
+                coords: &[],
+                subset: None,
+                into: None,
+                output: None,
+                batchsize: Some(batchsize),
+                num_batches: None,
+                shuffle: None,
+                force: false,
+                adaptive: Some(&study()),
+            },
+        )
+        .unwrap()
+        .0
+    }
+
+    /// What a run of the same study in one process gives.
+    fn run(f: &ClosureFunction) -> Dataset {
+        let runner = Runner::new(f, &Sequential);
+        crate::adaptive::run(&runner, f.signature(), &space(), &study(), |_| {})
+            .unwrap()
+            .dataset
+    }
+
+    fn same(reaped: &Dataset, run: &Dataset) {
+        assert_eq!(reaped.aux_coords, run.aux_coords);
+        assert_eq!(reaped.cells, run.cells);
+        assert_eq!(reaped.errors, run.errors);
+        assert_eq!(format!("{:?}", reaped.vars), format!("{:?}", run.vars));
+        let study_attrs = |d: &Dataset| {
+            d.attrs
+                .iter()
+                .filter(|(n, _)| n.starts_with("xyz_adaptive"))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(study_attrs(reaped), study_attrs(run));
+    }
+
+    #[test]
+    fn rounds_grown_one_after_another_reap_to_what_a_run_gives() {
+        let f = peak();
+        let dir = tempfile::tempdir().unwrap();
+        let crop = sow(dir.path(), &f, 4);
+        // Round 1: 6 points in batches of 4 and 2.
+        assert_eq!(crop.plan().batches(), 2);
+        assert_eq!(crop.plan().positions(2), 4..6);
+        let status = crop.study_status().unwrap();
+        assert_eq!(
+            (status.rounds, status.points, status.finished),
+            (1, 6, None)
+        );
+        assert!(matches!(
+            crop.reap(false),
+            Err(CropError::Unfinished { rounds: 1, .. })
+        ));
+        let report = crop
+            .growing(&f, &Sequential)
+            .missing(Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(report.cases, 70);
+        let crop = crop.reopened().unwrap();
+        let status = crop.study_status().unwrap();
+        assert_eq!(status.rounds, 12);
+        assert_eq!(status.finished, Some(Finish::Evaluations));
+        // Each round's batches end where the round does.
+        assert_eq!(crop.plan().positions(3), 6..10);
+        assert_eq!(crop.plan().positions(4), 10..12);
+        same(&crop.reap(false).unwrap().dataset, &run(&f));
+        // Finished: a worker finds nothing to do.
+        let more = crop.work(&f, &Sequential, &WorkerOptions::default(), None);
+        assert_eq!(more.unwrap().batches, 0);
+    }
+
+    #[test]
+    fn workers_at_once_choose_each_round_once_and_reap_what_a_run_gives() {
+        let f = peak();
+        let dir = tempfile::tempdir().unwrap();
+        let crop = sow(dir.path(), &f, 1);
+        let options = WorkerOptions {
+            lease: Duration::from_secs(5),
+            ..WorkerOptions::default()
+        };
+        let cases: u64 = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..3)
+                .map(|_| {
+                    let crop = Crop::open(crop.dir()).unwrap();
+                    let (f, options) = (&f, &options);
+                    s.spawn(move || crop.work(f, &Sequential, options, None).unwrap().cases)
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
+        });
+        assert_eq!(cases, 70);
+        let crop = crop.reopened().unwrap();
+        same(&crop.reap(false).unwrap().dataset, &run(&f));
+        let leases = std::fs::read_dir(crop.paths().rounds().join(LEASE)).unwrap();
+        assert_eq!(leases.count(), 0, "each lease released");
+    }
+
+    #[test]
+    fn a_round_file_reads_back_as_written() {
+        let f = peak();
+        let dir = tempfile::tempdir().unwrap();
+        let crop = sow(dir.path(), &f, 1);
+        let r = crop.rounds.as_deref().unwrap();
+        let text = round_text("id", 1, &r.rounds[0], &r.study);
+        let t: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(parse_round(&t, &r.study, 1).unwrap(), r.rounds[0]);
+        assert!(
+            parse_round(&t, &r.study, 2)
+                .unwrap_err()
+                .contains("`round` must be 2")
+        );
+        for (bad, says) in [
+            (
+                "combination = [0, 2, 0, 0, 0, 0]",
+                "`combination` must list",
+            ),
+            ("combination = [0]", "`combination` must list"),
+            ("loss = \"x\"", "`loss` must be a float"),
+        ] {
+            let key = bad.split(' ').next().unwrap();
+            let mut t = t.clone();
+            t.remove(key);
+            let extra: toml::Table = toml::from_str(bad).unwrap();
+            t.extend(extra);
+            let err = parse_round(&t, &r.study, 1).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let mut t = t.clone();
+        t.insert(
+            "points".into(),
+            toml::from_str::<toml::Table>("x = []").unwrap().into(),
+        );
+        assert!(
+            parse_round(&t, &r.study, 1)
+                .unwrap_err()
+                .contains("at least one")
+        );
+    }
+}
