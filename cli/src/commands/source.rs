@@ -86,6 +86,12 @@ impl Source {
                 grown: None,
             }),
             Source::Crop(crop) => {
+                // An adaptive study's crop gains rounds as it grows.
+                let fresh = match crop.adaptive() {
+                    Some(_) => Some(crop.reopened()?),
+                    None => None,
+                };
+                let crop = fresh.as_ref().unwrap_or(crop);
                 let reaped = crop.partial()?;
                 let batches = crop.plan().batches();
                 let grown = batches - reaped.missing.len() as u64;
@@ -116,17 +122,28 @@ impl Source {
         let Source::Crop(crop) = self else {
             return Ok(None);
         };
-        let batches = crop.plan().batches();
-        if grown >= batches {
+        // An adaptive study's crop gains rounds, and batches, until its study is finished.
+        let now = |crop: &Crop| -> anyhow::Result<Option<Crop>> {
+            crop.check_still_sown()?;
+            Ok(match crop.adaptive() {
+                Some(_) => Some(crop.reopened()?),
+                None => None,
+            })
+        };
+        let fresh = now(crop)?;
+        let current = fresh.as_ref().unwrap_or(crop);
+        let finished = current.study_status().is_none_or(|s| s.finished.is_some());
+        if grown >= current.plan().batches() && finished {
             return Ok(None);
         }
         loop {
             std::thread::sleep(interval);
-            crop.check_still_sown()?;
-            let missing = crop
+            let fresh = now(crop)?;
+            let current = fresh.as_ref().unwrap_or(crop);
+            let missing = current
                 .missing()
                 .with_context(|| format!("watching crop {}", crop.name()))?;
-            let now = batches - missing.len() as u64;
+            let now = current.plan().batches() - missing.len() as u64;
             if now != grown {
                 return Ok(Some(now));
             }
