@@ -77,6 +77,9 @@ impl std::fmt::Display for Finish {
     }
 }
 
+/// Why a study ended, and the loss it ended at.
+pub(super) type Finished = (Finish, f64);
+
 /// An adaptive crop's study as its round files have it.
 #[derive(Debug, Clone)]
 pub(super) struct Rounds {
@@ -85,7 +88,7 @@ pub(super) struct Rounds {
     /// The rounds on record, in order.
     pub(super) rounds: Vec<RoundFile>,
     /// Why and at what loss the study ended, once it has.
-    pub(super) finished: Option<(Finish, f64)>,
+    pub(super) finished: Option<Finished>,
 }
 
 /// What `xyz status` shows of an adaptive crop's study.
@@ -134,7 +137,7 @@ pub(super) fn read(
     dir: &Path,
     identity: &[u8; 32],
     study: &Study,
-) -> Result<(Vec<RoundFile>, Option<(Finish, f64)>), CropError> {
+) -> Result<(Vec<RoundFile>, Option<Finished>), CropError> {
     let rounds_dir = CropDir::new(dir).rounds();
     let identity = hex(identity);
     let table = |path: &Path| -> Result<Option<toml::Table>, CropError> {
