@@ -26,10 +26,7 @@ pub use balance::Balance;
 pub use interpolate::{GRID_ATTR, Interpolant, grid, interpolate_1d, linspace};
 pub use learner1d::Learner1D;
 pub use learner2d::Learner2D;
-pub use run::{
-    ADAPTIVE_ATTR, AdaptiveError, LOSS_ATTR, ROUNDS_ATTR, Round, parse_rounds, record, run,
-    run_from,
-};
+pub use run::{ADAPTIVE_ATTR, AdaptiveError, LOSS_ATTR, ROUNDS_ATTR, Round, record, run, run_from};
 pub use study::Study;
 
 use std::fmt;

@@ -37,7 +37,7 @@ fn rounds_text(sizes: &[usize]) -> String {
 }
 
 /// The round sizes [`rounds_text`] wrote; `None` for text it did not write.
-pub fn parse_rounds(text: &str) -> Option<Vec<usize>> {
+fn parse_rounds(text: &str) -> Option<Vec<usize>> {
     let mut sizes = Vec::new();
     for part in text.split_whitespace() {
         let (size, count) = match part.split_once('x') {
