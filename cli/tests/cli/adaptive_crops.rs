@@ -207,6 +207,20 @@ fn what_does_not_apply_to_an_adaptive_crop_is_refused() {
     }
     assert!(!dir.path(".xyz-ring").exists());
     dir.xyz_ok(&["sow", &spec, "--batchsize", "3", "-q"], 0);
+    // Another study under the name: refused, naming what differs.
+    let other = ring_spec(&dir, 0, 50);
+    let err = dir.xyz_err(&["sow", &other, "--batchsize", "3"]);
+    assert!(
+        err.contains("already holds a crop with another [adaptive] study"),
+        "{err}"
+    );
+    std::fs::write(
+        &spec,
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .replace("n = 50", "n = 40"),
+    )
+    .unwrap();
     let json: serde_json::Value =
         serde_json::from_slice(&dir.xyz_ok(&["status", "ring", "--json"], 0).stdout).unwrap();
     // Round 1 of 8 points in batches of 3.

@@ -193,6 +193,8 @@ impl Crop {
                         != (batchsize, s.num_batches, s.shuffle)
                     {
                         "batch plan"
+                    } else if m.adaptive.as_ref() != s.adaptive {
+                        "[adaptive] study"
                     } else {
                         "space"
                     };
