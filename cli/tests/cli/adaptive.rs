@@ -219,10 +219,12 @@ fn what_cannot_be_learnt_is_refused_naming_it() {
         ),
         "{text}"
     );
-    let spec = peak_spec(&dir, "crop", "n = 10\n");
-    let text = dir.xyz_err(&["sow", &spec]);
+    // Sown as a crop, the same.
+    let text = dir.xyz_err(&["sow", spec.to_str().unwrap(), "--name", "crop"]);
     assert!(
-        text.contains("crop.toml: an [adaptive] study chooses its points from its results"),
+        text.contains(
+            "`maxiter` in adaptive: an adaptive argument must be a float (f64), but it is i64"
+        ),
         "{text}"
     );
     // Nothing was written by the refusals.
