@@ -165,16 +165,7 @@ impl SowCommand {
         // file per case, the cost that dominates a crop on a shared filesystem.
         let chosen =
             xyz_core::crop::plan::chosen_batchsize(self.batchsize, self.num_batches, cases);
-        let name = self
-            .name
-            .clone()
-            .unwrap_or_else(|| self.sweep.name(&sig.name));
-        let output = spec
-            .output
-            .as_deref()
-            .map(std::path::absolute)
-            .transpose()
-            .context("resolving the spec's output")?;
+        let (name, output) = self.name_and_output(&spec, &sig)?;
         let (crop, sown) = Crop::sow(
             &self.parent_dir,
             &Sowing {
@@ -268,6 +259,26 @@ impl SowCommand {
         Ok(exit_codes::OK)
     }
 
+    /// The crop's name (given, or the spec's or function's) and where reap writes by default
+    /// (the spec's output, made absolute).
+    fn name_and_output(
+        &self,
+        spec: &xyz_core::Spec,
+        sig: &xyz_abi::Signature,
+    ) -> anyhow::Result<(String, Option<PathBuf>)> {
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| self.sweep.name(&sig.name));
+        let output = spec
+            .output
+            .as_deref()
+            .map(std::path::absolute)
+            .transpose()
+            .context("resolving the spec's output")?;
+        Ok((name, output))
+    }
+
     /// Sows an adaptive study: its first round, the next ones chosen by its growers.
     fn sow_adaptive(
         &self,
@@ -289,16 +300,7 @@ impl SowCommand {
         let bytes = xyz_core::read_function_file(module)?;
         let sha = xyz_core::sha256_hex(&bytes);
         let sig = self.cache.probe(module, &sha)?;
-        let name = self
-            .name
-            .clone()
-            .unwrap_or_else(|| self.sweep.name(&sig.name));
-        let output = spec
-            .output
-            .as_deref()
-            .map(std::path::absolute)
-            .transpose()
-            .context("resolving the spec's output")?;
+        let (name, output) = self.name_and_output(spec, &sig)?;
         let (crop, sown) = Crop::sow(
             &self.parent_dir,
             &Sowing {

@@ -318,7 +318,7 @@ impl<'a> Grow<'a> {
     /// [`Crop::work`]) and grown in turn.
     pub fn missing(&self, lease: Duration) -> Result<GrowReport, CropError> {
         let mut report = GrowReport::default();
-        let poll = (lease / 4).clamp(Duration::from_millis(20), Duration::from_secs(2));
+        let poll = self.crop.poll_interval(lease);
         let mut reopened: Option<Crop> = None;
         loop {
             let crop = reopened.as_ref().unwrap_or(self.crop);
@@ -361,7 +361,7 @@ impl<'a> Grow<'a> {
         };
         let began = std::time::Instant::now();
         let mut report = work(self.crop, options)?;
-        let poll = (options.lease / 4).clamp(Duration::from_millis(20), Duration::from_secs(2));
+        let poll = self.crop.poll_interval(options.lease);
         let mut reopened: Option<Crop> = None;
         while report.stopped == StopReason::Done {
             let crop = reopened.as_ref().unwrap_or(self.crop);

@@ -206,44 +206,38 @@ impl Crop {
         };
         let mut manifest = Manifest::parse(&text).map_err(bad)?;
         check_own_dirs(dir)?;
-        if let Some(adaptive) = &manifest.adaptive {
-            let study = crate::adaptive::Study::new(&manifest.signature, &manifest.space, adaptive)
-                .map_err(|e| bad(e.to_string()))?;
-            let (files, finished) = rounds::read(dir, &manifest.identity, &study)?;
-            if files.is_empty() {
-                return Err(bad(
-                    "the crop has no round 1 (rounds/round-000001.toml): sow again".into(),
-                ));
+        let (space, plan, rounds) = match &manifest.adaptive {
+            Some(adaptive) => {
+                let (space, plan, rounds) = rounds::open(dir, &manifest, adaptive)?;
+                manifest.space = ParamSpace::new();
+                (space, plan, Some(Box::new(rounds)))
             }
-            let rows = files
-                .iter()
-                .flat_map(|r| r.points.iter().map(|(c, p)| study.row(*c, p)))
-                .collect();
-            let space = study
-                .space_of(rows)
-                .bind(&manifest.signature)
-                .map_err(|e| bad(e.to_string()))?;
-            let sizes: Vec<u64> = files.iter().map(|r| r.points.len() as u64).collect();
-            let plan = Plan::rounds(&sizes, manifest.batchsize.unwrap_or(1))
-                .map_err(|e| bad(e.to_string()))?;
-            let layout = Dataset::sweep(&space, &manifest.signature, None, &[], &manifest.coords)
-                .map_err(|e| bad(format!("`coords`: {e}")))?;
-            manifest.space = ParamSpace::new();
-            return Ok(Crop {
-                dir: dir.to_path_buf(),
-                manifest,
-                plan,
-                space,
-                extra_coords: layout.extra_coords,
-                manifest_file,
-                trust: crate::keys::Trust::own(),
-                rounds: Some(Box::new(rounds::Rounds {
-                    study,
-                    rounds: files,
-                    finished,
-                })),
-            });
-        }
+            None => {
+                let (space, plan) = Self::open_space(dir, &mut manifest)?;
+                (space, plan, None)
+            }
+        };
+        let layout = Dataset::sweep(&space, &manifest.signature, None, &[], &manifest.coords)
+            .map_err(|e| bad(format!("`coords`: {e}")))?;
+        Ok(Crop {
+            dir: dir.to_path_buf(),
+            manifest,
+            plan,
+            space,
+            extra_coords: layout.extra_coords,
+            manifest_file,
+            trust: crate::keys::Trust::own(),
+            rounds,
+        })
+    }
+
+    /// The space and plan of the crop in `dir` whose manifest is `manifest` (not an adaptive
+    /// study's), checked against what the manifest says of them.
+    fn open_space(dir: &Path, manifest: &mut Manifest) -> Result<(BoundSpace, Plan), CropError> {
+        let bad = |message: String| CropError::Manifest {
+            path: CropDir::new(dir).manifest(),
+            message,
+        };
         // The space as declared is bound once and not kept: a long combo's values are held
         // as one column, not as a list of values beside it.
         let space = std::mem::take(&mut manifest.space)
@@ -277,18 +271,7 @@ impl Crop {
                 plan.batches()
             )));
         }
-        let layout = Dataset::sweep(&space, &manifest.signature, None, &[], &manifest.coords)
-            .map_err(|e| bad(format!("`coords`: {e}")))?;
-        Ok(Crop {
-            dir: dir.to_path_buf(),
-            manifest,
-            plan,
-            space,
-            extra_coords: layout.extra_coords,
-            manifest_file,
-            trust: crate::keys::Trust::own(),
-            rounds: None,
-        })
+        Ok((space, plan))
     }
 
     /// Accepts the results sealed by `key` too (a colleague's, given as `--trust-key`), beside

@@ -185,6 +185,45 @@ pub(super) fn read(
     Ok((rounds, finished))
 }
 
+/// The bound space, the plan and the rounds of the adaptive study `adaptive` whose crop in
+/// `dir` has the manifest `manifest`: the points of every round on record.
+pub(super) fn open(
+    dir: &Path,
+    manifest: &Manifest,
+    adaptive: &crate::adaptive::Adaptive,
+) -> Result<(BoundSpace, Plan, Rounds), CropError> {
+    let path = CropDir::new(dir).manifest();
+    let bad = |message: String| CropError::Manifest {
+        path: path.clone(),
+        message,
+    };
+    let sig = &manifest.signature;
+    let study = Study::new(sig, &manifest.space, adaptive).map_err(|e| bad(e.to_string()))?;
+    let (files, finished) = read(dir, &manifest.identity, &study)?;
+    if files.is_empty() {
+        return Err(bad(
+            "the crop has no round 1 (rounds/round-000001.toml): sow again".into(),
+        ));
+    }
+    let rows = files
+        .iter()
+        .flat_map(|r| r.points.iter().map(|(c, p)| study.row(*c, p)))
+        .collect();
+    let space = study
+        .space_of(rows)
+        .bind(sig)
+        .map_err(|e| bad(e.to_string()))?;
+    let sizes: Vec<u64> = files.iter().map(|r| r.points.len() as u64).collect();
+    let plan =
+        Plan::rounds(&sizes, manifest.batchsize.unwrap_or(1)).map_err(|e| bad(e.to_string()))?;
+    let rounds = Rounds {
+        study,
+        rounds: files,
+        finished,
+    };
+    Ok((space, plan, rounds))
+}
+
 /// Round `number` from its file's table.
 fn parse_round(t: &toml::Table, study: &Study, number: usize) -> Result<RoundFile, String> {
     if t.get("round").and_then(toml::Value::as_integer) != Some(number as i64) {

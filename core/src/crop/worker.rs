@@ -213,7 +213,7 @@ impl Crop {
         ] {
             std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         }
-        let poll = (options.lease / 4).clamp(Duration::from_millis(20), Duration::from_secs(2));
+        let poll = self.poll_interval(options.lease);
         let mut report = WorkReport::default();
         // Workers that start together begin at different batches.
         let offset = u64::from(std::process::id()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -317,6 +317,18 @@ impl Crop {
                 std::thread::sleep(poll);
             }
         }
+    }
+
+    /// How long a grower waits before it looks again at batches others hold, or at a round
+    /// another grower is choosing, under leases of `lease`: a quarter of the lease, from 20 ms
+    /// to 2 s, but at most 20 ms for an adaptive study's crop, whose growers wait so at the
+    /// end of every round.
+    pub(super) fn poll_interval(&self, lease: Duration) -> Duration {
+        let most = match self.rounds {
+            Some(_) => Duration::from_millis(20),
+            None => Duration::from_secs(2),
+        };
+        (lease / 4).clamp(Duration::from_millis(20), most)
     }
 
     /// Clears the commit links of missing batches whose committing worker is gone, so they
