@@ -16,6 +16,7 @@
 //! were asked, each combo and adaptive argument a coordinate along it.
 
 mod balance;
+mod error;
 mod interpolate;
 mod learner1d;
 mod learner2d;
@@ -23,10 +24,11 @@ mod run;
 mod study;
 
 pub use balance::Balance;
+pub use error::AdaptiveError;
 pub use interpolate::{GRID_ATTR, Interpolant, grid, interpolate_1d, linspace};
 pub use learner1d::Learner1D;
 pub use learner2d::Learner2D;
-pub use run::{ADAPTIVE_ATTR, AdaptiveError, LOSS_ATTR, ROUNDS_ATTR, Round, record, run, run_from};
+pub use run::{ADAPTIVE_ATTR, LOSS_ATTR, ROUNDS_ATTR, Round, record, run, run_from};
 pub use study::Study;
 
 use std::fmt;

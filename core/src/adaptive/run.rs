@@ -1,15 +1,15 @@
 //! Running an adaptive study: rounds of points asked of a learner, evaluated by a runner,
 //! told back, until the study has its evaluations or its loss.
 
-use xyz_abi::{ScalarType, Signature};
+use xyz_abi::Signature;
 
 use crate::dataset::Dataset;
-use crate::runner::{CaseFailure, RunError, RunOutcome, Runner};
-use crate::space::{ParamSpace, SpaceError};
+use crate::runner::{CaseFailure, RunOutcome, Runner};
+use crate::space::ParamSpace;
 use crate::value::{Column, Value};
 
 use super::study::learnt_value;
-use super::{Adaptive, MAX_POINTS, POINT_DIM, Study};
+use super::{Adaptive, AdaptiveError, MAX_POINTS, POINT_DIM, Study};
 
 /// The attribute that records a study's `[adaptive]` section, as TOML.
 pub const ADAPTIVE_ATTR: &str = "xyz_adaptive";
@@ -50,38 +50,6 @@ fn parse_rounds(text: &str) -> Option<Vec<usize>> {
         sizes.extend(std::iter::repeat_n(size, count));
     }
     Some(sizes)
-}
-
-/// An adaptive study that cannot run.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AdaptiveError {
-    /// The space around the adaptive arguments is not one a learner can sweep.
-    #[error(
-        "[adaptive] goes with [combos] and [constants]; [[cases]] and [samples] cannot be \
-         combined with it"
-    )]
-    Combined,
-    /// An adaptive argument that is not a float.
-    #[error("`{name}` in adaptive: an adaptive argument must be a float (f64), but it is {ty}")]
-    NotFloat {
-        /// The argument.
-        name: String,
-        /// Its type in the signature.
-        ty: ScalarType,
-    },
-    /// The output to learn from is not one the function has, or not a number.
-    #[error("`adaptive.output`: {0}")]
-    Output(String),
-    /// A dataset to add points to that is not one of this study's.
-    #[error("the dataset to add points to {0}")]
-    OtherStudy(String),
-    /// The space does not fit the function.
-    #[error(transparent)]
-    Space(#[from] SpaceError),
-    /// A round could not be evaluated.
-    #[error(transparent)]
-    Run(#[from] RunError),
 }
 
 /// What a round did, for progress reports.

@@ -9,8 +9,7 @@ use crate::dataset::{CellState, Dataset};
 use crate::space::{ParamSpace, Points};
 use crate::value::{Column, Value};
 
-use super::run::AdaptiveError;
-use super::{Adaptive, Balance, MAX_POINTS, POINT_DIM};
+use super::{Adaptive, AdaptiveError, Balance, MAX_POINTS, POINT_DIM};
 
 /// The value of the learnt output at cell `i`: `None` where the case failed or gave no
 /// finite number.

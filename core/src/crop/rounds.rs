@@ -18,8 +18,8 @@
 use std::time::Duration;
 
 use super::claims;
-use super::grow::publish;
 use super::manifest::hex;
+use super::publish::publish;
 use super::*;
 use crate::adaptive::Study;
 

@@ -69,7 +69,7 @@ pub(super) fn check_name(name: &str) -> Result<(), CropError> {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary sibling (see [`publish`]).
+/// Writes `bytes` to `path` through a temporary sibling (see [`publish()`]).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CropError> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     // A temporary left by an earlier writer of this pid that died is stale.
