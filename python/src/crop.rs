@@ -163,14 +163,8 @@ fn grow(
         .filter(|&&id| (1..=crop.plan().batches()).contains(&id))
         .map(|&id| crop.plan().cases_of(id).len() as u64)
         .sum();
-    if let Some(study) = crop
-        .study_status()
-        .filter(|s| rounds && s.finished.is_none())
-    {
-        let grown = study.points - total;
-        total = study
-            .n
-            .map_or(total, |n| n.saturating_sub(grown).max(total));
+    if let Some(study) = crop.study_status().filter(|_| rounds) {
+        total = study.cases_left(total);
     }
     let engine = Engine {
         function: &*loaded.function,

@@ -199,9 +199,8 @@ impl GrowCommand {
             .map(|&id| crop.plan().cases_of(id).len() as u64)
             .sum();
         // An adaptive study's cases to come, as far as its `n` tells.
-        if let Some(study) = crop.study_status().filter(|s| s.finished.is_none()) {
-            let grown = study.points - left;
-            left = study.n.map_or(left, |n| n.saturating_sub(grown).max(left));
+        if let Some(study) = crop.study_status() {
+            left = study.cases_left(left);
         }
         let bar = crate::progress::cases_bar(left, !self.quiet && !self.json);
         let tick = |n: u64| bar.inc(n);

@@ -109,6 +109,17 @@ pub struct StudyStatus {
     pub finished: Option<Finish>,
 }
 
+impl StudyStatus {
+    /// The cases still to grow, `missing` of them in the rounds chosen so far: those and, for
+    /// a study not finished, the points still to come up to its `n`, as far as it tells.
+    pub fn cases_left(&self, missing: u64) -> u64 {
+        match (self.finished, self.n) {
+            (None, Some(n)) => n.saturating_sub(self.points - missing).max(missing),
+            _ => missing,
+        }
+    }
+}
+
 /// What a grower that found every batch grown did about the next round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Advance {
@@ -623,6 +634,24 @@ mod tests {
         same(&crop.reap(false).unwrap().dataset, &run(&f));
         let leases = std::fs::read_dir(crop.paths().rounds().join(LEASE)).unwrap();
         assert_eq!(leases.count(), 0, "each lease released");
+    }
+
+    #[test]
+    fn the_cases_left_count_the_points_to_come_until_the_study_is_finished() {
+        let mut s = StudyStatus {
+            rounds: 3,
+            points: 18,
+            n: Some(70),
+            loss_goal: None,
+            loss: Some(0.5),
+            finished: None,
+        };
+        // 4 of the 18 chosen not grown: 56 to come in all.
+        assert_eq!(s.cases_left(4), 56);
+        s.n = None;
+        assert_eq!(s.cases_left(4), 4);
+        (s.n, s.finished) = (Some(70), Some(Finish::LossGoal));
+        assert_eq!(s.cases_left(0), 0);
     }
 
     #[test]

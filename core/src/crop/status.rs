@@ -95,11 +95,8 @@ impl Crop {
         });
         let recent = self.recent_rate(&listing, last_end);
         let study = self.study_status();
-        // An adaptive study's cases to come, as far as its `n` tells.
-        let left = match &study {
-            Some(s) if s.finished.is_none() => s.n.unwrap_or(0).max(s.points) - cases_grown,
-            _ => self.plan.cases() - cases_grown,
-        };
+        let missing = self.plan.cases() - cases_grown;
+        let left = study.as_ref().map_or(missing, |s| s.cases_left(missing));
         Ok(Status {
             name: self.manifest.name.clone(),
             dir: self.dir.clone(),
